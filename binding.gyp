@@ -1,0 +1,27 @@
+{
+  # node-gyp build of the CPU sources: the portable prebuild (npm run prebuild, via
+  # prebuildify) and the fallback when cmake is missing. CMakeLists.txt is the main build.
+  "targets": [
+    {
+      "target_name": "noised_topk",
+      "sources": [
+        "native/binding.cpp",
+        "native/cpu/noised_topk_cpu.cpp",
+        "native/cpu/thread_pool.cpp"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions", "-std=gnu++17", "-std=gnu++20"],
+      "cflags_cc": ["-std=c++17", "-O2", "-ffp-contract=off", "-fno-fast-math", "-fexceptions"],
+      "xcode_settings": {
+        "GCC_ENABLE_CPP_EXCEPTIONS": "YES",
+        "CLANG_CXX_LANGUAGE_STANDARD": "c++17",
+        "OTHER_CPLUSPLUSFLAGS": ["-ffp-contract=off"]
+      },
+      "msvs_settings": {
+        "VCCLCompilerTool": { "ExceptionHandling": 1, "AdditionalOptions": ["/fp:strict"] }
+      }
+    }
+  ]
+}

@@ -1,0 +1,20 @@
+export { NoisedTopK, NoisedTopKResult, NoiseStream } from './topk.js';
+export type { NoisedTopKOptions, ForwardOutputs, FunctionalTopKOptions } from './topk.js';
+export { BalNoisedTopK, ImbalNoisedTopK, LossResult, ldamMargins } from './losses.js';
+export type { BalNoisedTopKOptions, ImbalNoisedTopKOptions, FunctionalLossOptions, FunctionalImbalOptions } from './losses.js';
+export { backends } from './kernel.js';
+export type { BackendName, BackendOption } from './kernel.js';
+export { setThreads, threads } from './threads.js';
+
+import { noisedTopK, noisedTopKAsync } from './topk.js';
+import { balNoisedTopKLoss, balNoisedTopKLossAsync, imbalNoisedTopKLoss, imbalNoisedTopKLossAsync } from './losses.js';
+
+/** pytopk's functional forms: the caller passes the noise (shape + [nSample]) or a seed. */
+export const functional = {
+  noisedTopK,
+  noisedTopKAsync,
+  balNoisedTopKLoss,
+  balNoisedTopKLossAsync,
+  imbalNoisedTopKLoss,
+  imbalNoisedTopKLossAsync,
+};

@@ -1,0 +1,122 @@
+// The one loader of the native addon. It tries, in order: NOISED_TOPK_ADDON (an explicit
+// .node path, e.g. a sanitizer build), the local build through `bindings` (build/Release,
+// ...), then prebuilds/<platform>-<arch>/*.node. When none loads it keeps one error that
+// lists every attempt and says how to fix it. NOISED_TOPK_NATIVE=0 disables the addon.
+export interface NativeAddon {
+  forward(...args: unknown[]): void;
+  forwardAsync(...args: unknown[]): Promise<void>;
+  backward(...args: unknown[]): void;
+  backwardAsync(...args: unknown[]): Promise<void>;
+  setThreads(n: number): void;
+  threads(): number;
+  normals(seedLo: number, seedHi: number, offset: number, row: number, sample: number, group: number): number[];
+  streamVersion: number;
+  cuda: boolean;
+}
+
+const STREAM_VERSION = 1;
+
+let addon: NativeAddon | null | undefined;
+let failure: Error | null = null;
+
+interface NodeBits {
+  require: (id: string) => unknown;
+  root: string;
+  platformArch: string;
+  join: (...p: string[]) => string;
+  readdir: (dir: string) => string[];
+}
+
+function nodeBits(): NodeBits | null {
+  const proc = globalThis.process as (NodeJS.Process & { getBuiltinModule?: (id: string) => unknown }) | undefined;
+  if (!proc?.versions?.node || typeof proc.getBuiltinModule !== 'function') return null;
+  const mod = proc.getBuiltinModule('node:module') as typeof import('node:module');
+  const path = proc.getBuiltinModule('node:path') as typeof import('node:path');
+  const url = proc.getBuiltinModule('node:url') as typeof import('node:url');
+  const fs = proc.getBuiltinModule('node:fs') as typeof import('node:fs');
+  // This file is lib/native.ts in the repository and dist/native.js in the package.
+  const root = path.join(path.dirname(url.fileURLToPath(import.meta.url)), '..');
+  const require = mod.createRequire(path.join(root, 'package.json'));
+  return {
+    require,
+    root,
+    platformArch: `${proc.platform}-${proc.arch}`,
+    join: path.join,
+    readdir: (dir) => {
+      try {
+        return fs.readdirSync(dir);
+      } catch {
+        return [];
+      }
+    },
+  };
+}
+
+function firstLine(err: unknown): string {
+  return (err instanceof Error ? err.message : String(err)).split('\n')[0]!;
+}
+
+function check(candidate: unknown, where: string): NativeAddon {
+  const a = candidate as Partial<NativeAddon>;
+  if (typeof a?.forward !== 'function' || typeof a.backward !== 'function') {
+    throw new Error(`${where} is not a noised-topk addon`);
+  }
+  if (a.streamVersion !== STREAM_VERSION) {
+    throw new Error(`${where} implements noise stream v${String(a.streamVersion)}, this package expects v${STREAM_VERSION}: rebuild it`);
+  }
+  return a as NativeAddon;
+}
+
+export function loadNative(): NativeAddon | null {
+  if (addon !== undefined) return addon;
+  addon = null;
+  const env = globalThis.process?.env ?? {};
+  if (env.NOISED_TOPK_NATIVE === '0') {
+    failure = new Error('the native addon is disabled by NOISED_TOPK_NATIVE=0');
+    return null;
+  }
+  const node = nodeBits();
+  if (!node) {
+    failure = new Error('the native addon needs Node.js >= 20.16 (process.getBuiltinModule); this runtime has none');
+    return null;
+  }
+  const tried: string[] = [];
+  const attempt = (where: string, load: () => unknown): boolean => {
+    try {
+      addon = check(load(), where);
+      return true;
+    } catch (err) {
+      tried.push(`  - ${where}: ${firstLine(err)}`);
+      return false;
+    }
+  };
+  const explicit = env.NOISED_TOPK_ADDON;
+  if (explicit && attempt(explicit, () => node.require(explicit))) return addon;
+  if (
+    attempt('build/ (bindings)', () => {
+      const bindings = node.require('bindings') as (opts: object) => unknown;
+      return bindings({ bindings: 'noised_topk.node', module_root: node.root });
+    })
+  ) {
+    return addon;
+  }
+  const dir = node.join(node.root, 'prebuilds', node.platformArch);
+  const files = node.readdir(dir).filter((f) => f.endsWith('.node'));
+  if (files.length === 0) tried.push(`  - prebuilds/${node.platformArch}/: no prebuild for this platform`);
+  for (const f of files) {
+    if (attempt(`prebuilds/${node.platformArch}/${f}`, () => node.require(node.join(dir, f)))) return addon;
+  }
+  failure = new Error(
+    'noised-topk: the native addon did not load. Tried:\n' +
+      tried.join('\n') +
+      '\nTo fix: run `npm rebuild noised-topk` in your project (it needs cmake or node-gyp, and a C++17 compiler ' +
+      "such as g++), or pass backend: 'js' to use the pure TypeScript backend.",
+  );
+  return null;
+}
+
+/** The loader's error, or a generic one when the addon did load. */
+export function nativeLoadError(): Error {
+  loadNative();
+  return failure ?? new Error('noised-topk: the native addon is loaded');
+}

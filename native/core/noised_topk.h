@@ -1,0 +1,73 @@
+// Host-facing API of the kernels. Plain C++ types only: the N-API layer and the CUDA
+// launchers both include this header, and it must not pull in either of them.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace ntk {
+
+enum class Status : int {
+  kOk = 0,
+  kInvalidArgument,
+  kOutOfMemory,
+  kDeviceUnavailable,
+  kDeviceError,
+};
+
+const char* statusName(Status s);
+
+// x viewed as [outer, d, inner], the reduced dim in the middle. A "row" is one slice along d:
+// row = o * inner + i, element (row, column c) sits at x[(o * d + c) * inner + i].
+struct Layout {
+  uint64_t outer = 0;
+  uint64_t d = 0;
+  uint64_t inner = 0;
+  uint64_t rows() const { return outer * inner; }
+  uint64_t size() const { return outer * d * inner; }
+};
+
+// Where the noise comes from. With explicit noise, z(row, s, c) is
+// noise[((o * d + c) * inner + i) * nSample + s] (pytopk's x.shape + [S] layout); otherwise it
+// is the Philox stream keyed by (seedLo, seedHi) at call offset `offset`.
+struct NoiseSpec {
+  const float* explicitNoise = nullptr;
+  uint32_t seedLo = 0;
+  uint32_t seedHi = 0;
+  uint32_t offset = 0;
+};
+
+struct ForwardArgs {
+  const float* x = nullptr;
+  Layout layout;
+  uint32_t k = 1;  // 1 = largest
+  float epsilon = 0.0f;
+  uint32_t nSample = 1;
+  NoiseSpec noise;
+  float* values = nullptr;       // [rows]: mean over samples of the k-th largest
+  int32_t* positions = nullptr;  // [rows, nSample]: column of the k-th largest per sample
+};
+
+// d/dx of sum(values * rowScale): grad(row, c) = (count of samples that selected c / nSample)
+// * rowScale[row], every other element 0. Writes every element of grad.
+struct BackwardArgs {
+  const int32_t* positions = nullptr;
+  const float* rowScale = nullptr;  // [rows]
+  Layout layout;
+  uint32_t nSample = 1;
+  float* grad = nullptr;  // [outer, d, inner]
+};
+
+// Checks shared by every backend. Returns kInvalidArgument with a message in *why.
+Status validate(const ForwardArgs& a, const char** why);
+Status validate(const BackwardArgs& a, const char** why);
+
+Status forwardCpu(const ForwardArgs& a);
+Status backwardCpu(const BackwardArgs& a);
+
+// Worker threads used by the CPU kernels (1 = the calling thread only). Results do not depend
+// on it.
+void setCpuThreads(unsigned n);
+unsigned cpuThreads();
+
+}  // namespace ntk

@@ -1,0 +1,193 @@
+// The noise stream shared by every backend: Philox4x32-10 and a Box-Muller transform
+// built only from correctly rounded IEEE-754 binary32 operations.
+//
+// Invariant: z(seed, offset, row, sample, column) is a pure function of its arguments and
+// is bit-identical on the CPU kernels, the CUDA kernels and lib/js-kernel.ts. To keep it so:
+//   - every float operation below is a single +, -, *, / or sqrt on binary32 values, each
+//     rounded to nearest-even, in the written order (compile with -ffp-contract=off and no
+//     fast-math; CUDA uses the __f*_rn intrinsics through the NTK_F* macros);
+//   - no libm call appears: log, sin and cos are our own polynomials;
+//   - integer to float conversions are exact (operands below 2^24).
+// Changing any constant or the order of any operation changes the stream: bump
+// NTK_STREAM_VERSION and the fixtures in test/fixtures/stream-*.json together.
+#pragma once
+
+#include <cstdint>
+
+#if defined(__CUDACC__)
+#define NTK_HD __host__ __device__ __forceinline__
+#else
+#define NTK_HD inline
+#endif
+
+#if defined(__CUDA_ARCH__)
+#define NTK_FADD(a, b) __fadd_rn((a), (b))
+#define NTK_FSUB(a, b) __fsub_rn((a), (b))
+#define NTK_FMUL(a, b) __fmul_rn((a), (b))
+#define NTK_FDIV(a, b) __fdiv_rn((a), (b))
+#define NTK_FSQRT(a) __fsqrt_rn((a))
+#else
+#include <cmath>
+#define NTK_FADD(a, b) ((a) + (b))
+#define NTK_FSUB(a, b) ((a) - (b))
+#define NTK_FMUL(a, b) ((a) * (b))
+#define NTK_FDIV(a, b) ((a) / (b))
+#define NTK_FSQRT(a) std::sqrt((a))
+#endif
+
+#define NTK_STREAM_VERSION 1
+
+namespace ntk {
+
+struct Philox4 {
+  uint32_t v[4];
+};
+
+NTK_HD uint32_t mulhi32(uint32_t a, uint32_t b) {
+  return static_cast<uint32_t>((static_cast<uint64_t>(a) * b) >> 32);
+}
+
+// Philox4x32 with 10 rounds (Salmon et al., SC'11), Random123's constants and key schedule.
+NTK_HD Philox4 philox4x32_10(uint32_t c0, uint32_t c1, uint32_t c2, uint32_t c3, uint32_t k0,
+                             uint32_t k1) {
+  for (int round = 0; round < 10; ++round) {
+    if (round > 0) {
+      k0 += 0x9E3779B9u;
+      k1 += 0xBB67AE85u;
+    }
+    const uint32_t lo0 = 0xD2511F53u * c0;
+    const uint32_t hi0 = mulhi32(0xD2511F53u, c0);
+    const uint32_t lo1 = 0xCD9E8D57u * c2;
+    const uint32_t hi1 = mulhi32(0xCD9E8D57u, c2);
+    const uint32_t n0 = hi1 ^ c1 ^ k0;
+    const uint32_t n2 = hi0 ^ c3 ^ k1;
+    c0 = n0;
+    c1 = lo1;
+    c2 = n2;
+    c3 = lo0;
+  }
+  return Philox4{{c0, c1, c2, c3}};
+}
+
+NTK_HD float bitsToFloat(uint32_t u) {
+  union {
+    uint32_t u;
+    float f;
+  } c;
+  c.u = u;
+  return c.f;
+}
+
+NTK_HD uint32_t floatToBits(float f) {
+  union {
+    float f;
+    uint32_t u;
+  } c;
+  c.f = f;
+  return c.u;
+}
+
+// ln(u) for u = m * 2^-24, m in [1, 2^24]: the only inputs Box-Muller gives it.
+// ln(u) = e*ln2 + ln(m'), with m' in [sqrt(1/2), sqrt(2)) and ln(m') = 2 atanh(s), s = f/(2+f).
+NTK_HD float logUnit(float u) {
+  const uint32_t bits = floatToBits(u);
+  int32_t e = static_cast<int32_t>(bits >> 23) - 127;
+  uint32_t mant = bits & 0x007FFFFFu;
+  if (mant > 0x003504F3u) {  // m > sqrt(2): halve m, bump e (exact, by exponent bits)
+    mant |= 0x3F000000u;
+    e += 1;
+  } else {
+    mant |= 0x3F800000u;
+  }
+  const float m = bitsToFloat(mant);
+  const float f = NTK_FSUB(m, 1.0f);
+  const float s = NTK_FDIV(f, NTK_FADD(2.0f, f));
+  const float s2 = NTK_FMUL(s, s);
+  float p = 0.2222222238779068f;                   // 2/9
+  p = NTK_FADD(NTK_FMUL(p, s2), 0.2857142984867096f);  // 2/7
+  p = NTK_FADD(NTK_FMUL(p, s2), 0.4000000059604645f);  // 2/5
+  p = NTK_FADD(NTK_FMUL(p, s2), 0.6666666865348816f);  // 2/3
+  const float logm = NTK_FADD(NTK_FMUL(2.0f, s), NTK_FMUL(NTK_FMUL(s, s2), p));
+  // e is in [-24, 0]: split ln2 so that e * ln2Hi is exact.
+  const float ef = static_cast<float>(e);
+  const float ln2Hi = 0.693145751953125f;       // 16 significant bits: e * ln2Hi is exact
+  const float ln2Lo = 1.428606765330187e-06f;
+  return NTK_FADD(NTK_FMUL(ef, ln2Hi), NTK_FADD(NTK_FMUL(ef, ln2Lo), logm));
+}
+
+// sin and cos of a in [-pi/4, pi/4] (Taylor, error below 2^-30 on that range).
+NTK_HD float sinQuarter(float a) {
+  const float a2 = NTK_FMUL(a, a);
+  float p = 2.7557318844628753e-06f;                    // 1/9!
+  p = NTK_FADD(NTK_FMUL(p, a2), -0.00019841270113829523f);  // -1/7!
+  p = NTK_FADD(NTK_FMUL(p, a2), 0.008333333767950535f);   // 1/5!
+  p = NTK_FADD(NTK_FMUL(p, a2), -0.1666666716337204f);  // -1/3!
+  return NTK_FADD(a, NTK_FMUL(NTK_FMUL(a, a2), p));
+}
+
+NTK_HD float cosQuarter(float a) {
+  const float a2 = NTK_FMUL(a, a);
+  float q = -2.755731998149713e-07f;                   // -1/10!
+  q = NTK_FADD(NTK_FMUL(q, a2), 2.4801587642286904e-05f);   // 1/8!
+  q = NTK_FADD(NTK_FMUL(q, a2), -0.0013888889225199819f);  // -1/6!
+  q = NTK_FADD(NTK_FMUL(q, a2), 0.0416666679084301f);   // 1/4!
+  q = NTK_FADD(NTK_FMUL(q, a2), -0.5f);
+  return NTK_FADD(1.0f, NTK_FMUL(a2, q));
+}
+
+struct NormalPair {
+  float z0;
+  float z1;
+};
+
+// Box-Muller on two Philox words. The radius word gives u in (0, 1], so ln(u) is finite and
+// |z| <= sqrt(-2 ln 2^-24) < 5.78 (NTK_NORMAL_BOUND): the noise is bounded.
+NTK_HD NormalPair boxMuller(uint32_t radiusBits, uint32_t angleBits) {
+  const float u = NTK_FMUL(static_cast<float>((radiusBits >> 8) + 1u), 5.9604644775390625e-08f);
+  const float r = NTK_FSQRT(NTK_FMUL(-2.0f, logUnit(u)));
+  // angle = 2*pi*b/2^24 = (q + t/2^22) * pi/2 with q the nearest quadrant, |t| <= 2^21.
+  const uint32_t b = angleBits >> 8;
+  const uint32_t qRaw = (b + (1u << 21)) >> 22;
+  const int32_t t = static_cast<int32_t>(b) - static_cast<int32_t>(qRaw << 22);
+  const float a = NTK_FMUL(static_cast<float>(t), 3.7450703871400037e-07f);  // pi/2 / 2^22
+  const float s = sinQuarter(a);
+  const float c = cosQuarter(a);
+  float cosT, sinT;
+  switch (qRaw & 3u) {
+    case 0: cosT = c; sinT = s; break;
+    case 1: cosT = -s; sinT = c; break;
+    case 2: cosT = -c; sinT = -s; break;
+    default: cosT = s; sinT = -c; break;
+  }
+  return NormalPair{NTK_FMUL(r, cosT), NTK_FMUL(r, sinT)};
+}
+
+constexpr float kNormalBound = 5.7762265f;  // >= every |z| the stream can produce
+
+// The four normals of columns 4*group .. 4*group+3 for one (row, sample) of one call.
+struct Normal4 {
+  float z[4];
+};
+
+NTK_HD Normal4 normal4(uint32_t seedLo, uint32_t seedHi, uint32_t offset, uint32_t row,
+                       uint32_t sample, uint32_t group) {
+  const Philox4 w = philox4x32_10(group, row, sample, offset, seedLo, seedHi);
+  const NormalPair p = boxMuller(w.v[0], w.v[1]);
+  const NormalPair q = boxMuller(w.v[2], w.v[3]);
+  return Normal4{{p.z0, p.z1, q.z0, q.z1}};
+}
+
+// y = x + eps * z, two rounded operations (pytopk's order: the product first).
+NTK_HD float perturb(float x, float eps, float z) { return NTK_FADD(x, NTK_FMUL(eps, z)); }
+
+// Total order used for selection. Larger key ranks higher; among equal keys the lower column
+// ranks higher (the tie rule). NaN ranks above +Infinity (PyTorch's topk order); -0 and +0
+// are equal.
+NTK_HD uint32_t rankKey(float f) {
+  uint32_t b = floatToBits(f);
+  if ((b & 0x7FFFFFFFu) > 0x7F800000u) return 0xFFFFFFFFu;  // any NaN
+  if (b == 0x80000000u) b = 0;                              // -0 == +0
+  return (b & 0x80000000u) ? ~b : (b | 0x80000000u);
+}
+
+}  // namespace ntk
