@@ -112,7 +112,6 @@ export function forwardJs(call: ForwardCall): void {
 
 export function backwardJs(call: BackwardCall): void {
   const { positions, rowScale, outer, d, inner, nSample: S, grad } = call;
-  grad.fill(0);
   const counts = new Uint32Array(d);
   for (let o = 0; o < outer; o++) {
     for (let i = 0; i < inner; i++) {
@@ -120,6 +119,9 @@ export function backwardJs(call: BackwardCall): void {
       const at = r * S;
       for (let s = 0; s < S; s++) counts[positions[at + s]!]!++;
       const scale = rowScale[r]!;
+      const unselected = 0 * scale;
+      const base = o * d * inner + i;
+      for (let c = 0; c < d; c++) grad[base + c * inner] = unselected;
       for (let s = 0; s < S; s++) {
         const c = positions[at + s]!;
         const n = counts[c]!;

@@ -49,7 +49,8 @@ struct ForwardArgs {
 };
 
 // d/dx of sum(values * rowScale): grad(row, c) = (count of samples that selected c / nSample)
-// * rowScale[row], every other element 0. Writes every element of grad.
+// * rowScale[row] for every column c, count 0 included (so 0 * rowScale: -0 or NaN where
+// rowScale is negative or non-finite, as pytopk's dense mask gives). Writes every element.
 struct BackwardArgs {
   const int32_t* positions = nullptr;
   const float* rowScale = nullptr;  // [rows]

@@ -197,7 +197,6 @@ Status backwardCpu(const BackwardArgs& a) {
   const float fS = static_cast<float>(S);
   const size_t grain = std::max<size_t>(1, 65536 / (static_cast<size_t>(d) + S));
   parallelFor(l.outer, std::max<size_t>(1, grain / std::max<uint64_t>(l.inner, 1)), [&](size_t ob, size_t oe) {
-    std::memset(a.grad + ob * l.d * l.inner, 0, (oe - ob) * l.d * l.inner * sizeof(float));
     Scratch& sc = scratch();
     try {
       if (sc.counts.size() < d) sc.counts.assign(d, 0);
@@ -212,6 +211,11 @@ Status backwardCpu(const BackwardArgs& a) {
         const int32_t* pos = a.positions + r * S;
         for (uint32_t s = 0; s < S; ++s) ++counts[pos[s]];
         const float scale = a.rowScale[r];
+        // Unselected columns get 0 * scale, as a dense mask times grad_output would: -0 for
+        // a negative scale, NaN for a non-finite one.
+        const float unselected = NTK_FMUL(0.0f, scale);
+        float* slice = a.grad + o * l.d * l.inner + i;
+        for (uint32_t c = 0; c < d; ++c) slice[static_cast<uint64_t>(c) * l.inner] = unselected;
         for (uint32_t s = 0; s < S; ++s) {
           const uint32_t c = static_cast<uint32_t>(pos[s]);
           if (counts[c] == 0) continue;  // already written
