@@ -2,10 +2,25 @@
 // the guards here are the cheap ones that keep a direct caller from crashing the process.
 // Every entry point comes as `name` (sync) and `nameAsync` (Promise), both parsing with the
 // same function and running the same kernel call.
+//
+// Memory the kernels touch (README, Reliability):
+//   - sync calls work on the JS arrays in place: no JS runs until they return, so nothing can
+//     detach or resize them meanwhile. A SharedArrayBuffer can still be written by another
+//     thread, so positions that backward validates and then indexes with are copied first
+//     when they live in one (validate-then-use must read the same bytes).
+//   - async calls run on a libuv thread while JS goes on, and JS can detach (transfer) or
+//     shrink an ArrayBuffer at any time: a Napi::Reference keeps the typed array object alive,
+//     not its backing store. So an async call snapshots its inputs into memory it owns, the
+//     kernel writes outputs it owns, and the results are copied into the JS outputs when the
+//     promise settles; an output detached or resized by then rejects the promise with a
+//     TypeError. The worker thread never dereferences JS memory.
 #include <napi.h>
 
 #include <cmath>
 #include <cstdint>
+#include <cstring>
+#include <memory>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -15,6 +30,7 @@
 namespace {
 
 constexpr double kMaxSafeInteger = 9007199254740991.0;
+constexpr double kFloatRoundsToInf = 340282356779733661637539395458142568448.0;  // 2^128 - 2^103
 
 struct Span {
   const void* begin = nullptr;
@@ -79,15 +95,45 @@ Napi::Error statusError(Napi::Env env, const char* op, ntk::Status s) {
   return Napi::Error::New(env, msg);
 }
 
-// Keeps the JS arrays of an async call reachable until it settles.
-class Holds {
+bool isShared(Napi::Env env, const Napi::TypedArray& a) {
+  napi_value buffer = nullptr;
+  if (napi_get_typedarray_info(env, a, nullptr, nullptr, nullptr, &buffer, nullptr) != napi_ok) return false;
+  bool plain = true;
+  if (napi_is_arraybuffer(env, buffer, &plain) != napi_ok) return false;
+  return !plain;  // a typed array's buffer is an ArrayBuffer or a SharedArrayBuffer
+}
+
+// Memory owned by one call: snapshots of inputs, results before they reach JS.
+class Owned {
  public:
-  void add(const Napi::Value& v) {
-    if (v.IsObject()) refs_.push_back(Napi::Persistent(v.As<Napi::Object>()));
+  template <typename T>
+  T* alloc(Napi::Env env, const char* op, uint64_t n) {
+    if (n == 0) return nullptr;
+    if (n > SIZE_MAX / sizeof(T)) throw Napi::Error::New(env, std::string(op) + ": out of memory");
+    std::unique_ptr<unsigned char[]> block(new (std::nothrow) unsigned char[n * sizeof(T)]);
+    if (!block) throw Napi::Error::New(env, std::string(op) + ": out of memory");
+    T* p = reinterpret_cast<T*>(block.get());
+    blocks_.push_back(std::move(block));
+    return p;
+  }
+  template <typename T>
+  const T* copy(Napi::Env env, const char* op, const T* src, uint64_t n) {
+    T* p = alloc<T>(env, op, n);
+    if (n) std::memcpy(p, src, n * sizeof(T));
+    return p;
   }
 
  private:
-  std::vector<Napi::ObjectReference> refs_;
+  std::vector<std::unique_ptr<unsigned char[]>> blocks_;
+};
+
+// A JS output of an async call and the owned memory the kernel writes in its place.
+struct Output {
+  Napi::ObjectReference js;
+  const void* data;
+  uint64_t length;
+  size_t elementSize;
+  const char* name;
 };
 
 // ---- forward ----
@@ -96,7 +142,7 @@ class Holds {
 constexpr const char* kForward = "noisedTopK";
 
 
-ntk::ForwardArgs parseForward(const Napi::CallbackInfo& info) {
+ntk::ForwardArgs parseForward(const Napi::CallbackInfo& info, Owned&) {
   Napi::Env env = info.Env();
   if (info.Length() < 13) throwType(env, kForward, "expected 13 arguments");
   const Napi::TypedArray x = typedArrayArg(info, 0, kForward, "x", napi_float32_array, "Float32Array");
@@ -107,8 +153,9 @@ ntk::ForwardArgs parseForward(const Napi::CallbackInfo& info) {
   a.k = static_cast<uint32_t>(integerArg(info, 4, kForward, "k", 1, static_cast<double>(a.layout.d)));
   if (!info[5].IsNumber()) throwType(env, kForward, "epsilon must be a number");
   const double eps = info[5].As<Napi::Number>().DoubleValue();
-  if (!std::isfinite(eps) || eps < 0 || static_cast<float>(eps) > 3.4e38f)
-    throwRange(env, kForward, "epsilon must be finite and >= 0");
+  // Below 2^128 - 2^103 a double rounds to a finite float (Math.fround's rule, as lib/ checks);
+  // testing in double keeps the cast below defined.
+  if (!(eps >= 0 && eps < kFloatRoundsToInf)) throwRange(env, kForward, "epsilon must be finite and >= 0");
   a.epsilon = static_cast<float>(eps);
   a.nSample = static_cast<uint32_t>(integerArg(info, 6, kForward, "nSample", 1, 16777216.0));
   a.noise.seedLo = static_cast<uint32_t>(integerArg(info, 8, kForward, "seedLo", 0, 4294967295.0));
@@ -154,7 +201,7 @@ ntk::ForwardArgs parseForward(const Napi::CallbackInfo& info) {
 // backward(positions, rowScale, outer, d, inner, nSample, grad)
 constexpr const char* kBackward = "noisedTopKBackward";
 
-ntk::BackwardArgs parseBackward(const Napi::CallbackInfo& info) {
+ntk::BackwardArgs parseBackward(const Napi::CallbackInfo& info, Owned& own) {
   Napi::Env env = info.Env();
   if (info.Length() < 7) throwType(env, kBackward, "expected 7 arguments");
   const Napi::TypedArray positions = typedArrayArg(info, 0, kBackward, "positions", napi_int32_array, "Int32Array");
@@ -175,6 +222,8 @@ ntk::BackwardArgs parseBackward(const Napi::CallbackInfo& info) {
   checkLength(env, kBackward, "rowScale", rowScale.ElementLength(), rows);
   checkLength(env, kBackward, "grad", grad.ElementLength(), a.layout.size());
   a.positions = positions.As<Napi::Int32Array>().Data();
+  // Another thread may write shared memory between the range check below and the kernel.
+  if (isShared(env, positions)) a.positions = own.copy(env, kBackward, a.positions, rows * a.nSample);
   a.rowScale = rowScale.As<Napi::Float32Array>().Data();
   a.grad = grad.As<Napi::Float32Array>().Data();
   const Span gs{a.grad, grad.ByteLength(), "grad"};
@@ -190,23 +239,69 @@ ntk::BackwardArgs parseBackward(const Napi::CallbackInfo& info) {
   return a;
 }
 
+// ---- async snapshots ----
+// Repoint every array of the call at owned memory; note where the outputs go back.
+void snapshot(const Napi::CallbackInfo& info, ntk::ForwardArgs& a, Owned& own, std::vector<Output>& outs) {
+  Napi::Env env = info.Env();
+  const uint64_t size = a.layout.size(), rows = a.layout.rows();
+  a.x = own.copy(env, kForward, a.x, size);
+  if (a.noise.explicitNoise) a.noise.explicitNoise = own.copy(env, kForward, a.noise.explicitNoise, size * a.nSample);
+  a.values = own.alloc<float>(env, kForward, rows);
+  a.positions = own.alloc<int32_t>(env, kForward, rows * a.nSample);
+  outs.push_back({Napi::Persistent(info[11].As<Napi::Object>()), a.values, rows, sizeof(float), "values"});
+  outs.push_back({Napi::Persistent(info[12].As<Napi::Object>()), a.positions, rows * a.nSample, sizeof(int32_t), "positions"});
+}
+
+void snapshot(const Napi::CallbackInfo& info, ntk::BackwardArgs& a, Owned& own, std::vector<Output>& outs) {
+  Napi::Env env = info.Env();
+  const uint64_t rows = a.layout.rows();
+  a.positions = own.copy(env, kBackward, a.positions, rows * a.nSample);
+  a.rowScale = own.copy(env, kBackward, a.rowScale, rows);
+  a.grad = own.alloc<float>(env, kBackward, a.layout.size());
+  outs.push_back({Napi::Persistent(info[6].As<Napi::Object>()), a.grad, a.layout.size(), sizeof(float), "grad"});
+}
+
 // ---- sync / async plumbing ----
+template <typename Args>
+struct Job {
+  Args args;
+  Owned own;
+  std::vector<Output> outs;
+};
+
 template <typename Args, ntk::Status (*Kernel)(const Args&)>
 class KernelWorker : public Napi::AsyncWorker {
  public:
-  KernelWorker(Napi::Env env, const char* op, const Args& args, const Napi::CallbackInfo& info)
-      : Napi::AsyncWorker(env, op), op_(op), args_(args), deferred_(Napi::Promise::Deferred::New(env)) {
-    for (size_t i = 0; i < info.Length(); ++i) holds_.add(info[i]);
-  }
+  KernelWorker(Napi::Env env, const char* op, std::unique_ptr<Job<Args>> job)
+      : Napi::AsyncWorker(env, op), op_(op), job_(std::move(job)), deferred_(Napi::Promise::Deferred::New(env)) {}
   Napi::Promise promise() { return deferred_.Promise(); }
 
  protected:
-  void Execute() override { status_ = Kernel(args_); }
+  // Touches only job_'s owned memory: JS may detach or resize its arrays meanwhile.
+  void Execute() override { status_ = Kernel(job_->args); }
   void OnOK() override {
     Napi::Env env = Env();
     if (status_ != ntk::Status::kOk) {
       deferred_.Reject(statusError(env, op_, status_).Value());
       return;
+    }
+    // All or nothing: check every output before writing any.
+    std::vector<void*> dest;
+    for (const Output& o : job_->outs) {
+      size_t length = 0;
+      void* data = nullptr;
+      if (napi_get_typedarray_info(env, o.js.Value(), nullptr, &length, &data, nullptr, nullptr) != napi_ok ||
+          length != o.length || (length != 0 && data == nullptr)) {
+        deferred_.Reject(Napi::TypeError::New(env, std::string(op_) + ": " + o.name +
+                                                       " was detached or resized while the call ran; the results are lost")
+                             .Value());
+        return;
+      }
+      dest.push_back(data);
+    }
+    for (size_t j = 0; j < dest.size(); ++j) {
+      const Output& o = job_->outs[j];
+      if (o.length) std::memmove(dest[j], o.data, o.length * o.elementSize);
     }
     deferred_.Resolve(env.Undefined());
   }
@@ -214,27 +309,37 @@ class KernelWorker : public Napi::AsyncWorker {
 
  private:
   const char* op_;
-  Args args_;
+  std::unique_ptr<Job<Args>> job_;
   ntk::Status status_ = ntk::Status::kOk;
   Napi::Promise::Deferred deferred_;
-  Holds holds_;
 };
 
-template <typename Args, Args (*Parse)(const Napi::CallbackInfo&), ntk::Status (*Kernel)(const Args&)>
+template <typename Args, Args (*Parse)(const Napi::CallbackInfo&, Owned&), ntk::Status (*Kernel)(const Args&)>
 Napi::Value runSync(const Napi::CallbackInfo& info, const char* op) {
-  const Args args = Parse(info);
-  const ntk::Status s = Kernel(args);
-  if (s != ntk::Status::kOk) throw statusError(info.Env(), op, s);
+  try {
+    Owned own;
+    const Args args = Parse(info, own);
+    const ntk::Status s = Kernel(args);
+    if (s != ntk::Status::kOk) throw statusError(info.Env(), op, s);
+  } catch (const std::bad_alloc&) {
+    throw Napi::Error::New(info.Env(), std::string(op) + ": out of memory");
+  }
   return info.Env().Undefined();
 }
 
-template <typename Args, Args (*Parse)(const Napi::CallbackInfo&), ntk::Status (*Kernel)(const Args&)>
+template <typename Args, Args (*Parse)(const Napi::CallbackInfo&, Owned&), ntk::Status (*Kernel)(const Args&)>
 Napi::Value runAsync(const Napi::CallbackInfo& info, const char* op) {
-  const Args args = Parse(info);
-  auto* worker = new KernelWorker<Args, Kernel>(info.Env(), op, args, info);
-  Napi::Promise p = worker->promise();
-  worker->Queue();
-  return p;
+  try {
+    auto job = std::make_unique<Job<Args>>();
+    job->args = Parse(info, job->own);
+    snapshot(info, job->args, job->own, job->outs);
+    auto* worker = new KernelWorker<Args, Kernel>(info.Env(), op, std::move(job));
+    Napi::Promise p = worker->promise();
+    worker->Queue();
+    return p;
+  } catch (const std::bad_alloc&) {
+    throw Napi::Error::New(info.Env(), std::string(op) + ": out of memory");
+  }
 }
 
 Napi::Value Forward(const Napi::CallbackInfo& info) {
