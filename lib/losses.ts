@@ -42,7 +42,8 @@ export function ldamMargins(clsNumList: ArrayLike<number>, maxM: number): Float3
 interface LossPlan {
   plan: TopKPlan;
   labels: Int32Array;
-  scores: Float32Array;
+  /** scores[r, labels[r]], read when the call is made (an async call's scores may change meanwhile). */
+  labelScores: Float32Array;
   /** Per-class margin; null for the balanced loss (margin 1, scale 1). */
   margins: Float32Array | null;
   scale: number;
@@ -75,7 +76,10 @@ function planLoss(
     throw new RangeError(`margins has length ${margins.length}, expected ${D} (one per class)`);
   }
   const plan = planTopK(kernel, s, sh, 1, k + 1, epsilon, nSample);
-  return { plan, labels: v.labelsOf(labels, B, D), scores: s, margins, scale };
+  const ls = v.labelsOf(labels, B, D);
+  const labelScores = new Float32Array(B);
+  for (let r = 0; r < B; r++) labelScores[r] = plan.x[r * D + ls[r]!]!;
+  return { plan, labels: ls, labelScores, margins, scale };
 }
 
 /** Output of a loss forward pass. */
@@ -93,13 +97,12 @@ export class LossResult {
     this.lp = lp;
     this.positions = call.positions;
     this.topk = call.values;
-    const { labels, scores, margins, scale } = lp;
+    const { labels, labelScores, margins, scale } = lp;
     const B = labels.length;
-    const D = lp.plan.d;
     const t = new Float32Array(B);
     let sum = 0;
     for (let r = 0; r < B; r++) {
-      const sy = scores[r * D + labels[r]!]!;
+      const sy = labelScores[r]!;
       const top = call.values[r]!;
       // pytopk's order: (margin + top) - s_y, then times scale.
       t[r] = margins ? fr(scale * fr(fr(margins[labels[r]!]! + top) - sy)) : fr(fr(1 + top) - sy);

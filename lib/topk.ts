@@ -89,6 +89,7 @@ export function planTopK(
   const shape = v.shapeOf('shape', shapeIn, x.length, 'x');
   const dim = v.dimOf('dim', dimIn, shape.length);
   const d = shape[dim]!;
+  if (d > 2 ** 31 - 1) throw new RangeError(`the size of dim ${dim} is ${d}, above 2^31 - 1`);
   const k = v.kOf(kName, kIn, d, `the size of dim ${dim}`);
   const epsilon = v.epsilonValue('epsilon', epsilonIn);
   const nSample = v.integer('nSample', nSampleIn, 1, v.MAX_SAMPLES);
@@ -114,12 +115,12 @@ function outputArray<T extends Float32Array | Int32Array>(
   given: unknown,
   length: number,
   make: (n: number) => T,
-  ctor: { new (n: number): T; name: string },
+  ctor: { new (buffer: ArrayBufferLike, byteOffset: number, length: number): T; prototype: T; name: string },
 ): T {
   if (given === undefined) return make(length);
-  if (!(given instanceof ctor)) throw new TypeError(`${name} must be a ${ctor.name}, got ${v.describe(given)}`);
-  if (given.length !== length) throw new RangeError(`${name} has length ${given.length}, expected ${length}`);
-  return given;
+  const out = v.typedArray(name, given, ctor);
+  if (out.length !== length) throw new RangeError(`${name} has length ${out.length}, expected ${length}`);
+  return out;
 }
 
 export function forwardCall(plan: TopKPlan, source: NoiseSource, outputs: ForwardOutputs | undefined, allowNonFinite: boolean): ForwardCall {
@@ -175,6 +176,16 @@ export function explicitNoise(noiseIn: unknown, x: Float32Array, nSampleIn: unkn
 }
 
 export function backwardCall(plan: TopKPlan, positions: Int32Array, rowScale: Float32Array, out: unknown): BackwardCall {
+  // positions may be the caller's own array (outputs.positions): it can have been rewritten,
+  // detached or resized since the forward pass. Every backend indexes with it.
+  const want = plan.rows * plan.nSample;
+  if (positions.length !== want) {
+    throw new RangeError(`positions has length ${positions.length}, expected ${want}: it was resized or detached after the forward pass`);
+  }
+  for (let j = 0; j < want; j++) {
+    const p = positions[j]!;
+    if (p < 0 || p >= plan.d) throw new RangeError(`positions[${j}] is ${p}, outside [0, ${plan.d}): it was changed after the forward pass`);
+  }
   const grad = outputArray('out', out, plan.x.length, (n) => new Float32Array(n), Float32Array);
   noOverlap('out', grad, 'gradOutput', rowScale);
   noOverlap('out', grad, 'positions', positions);

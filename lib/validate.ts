@@ -14,9 +14,33 @@ export function describe(v: unknown): string {
   return typeof v;
 }
 
+// The built-in typed array getters, read once: a subclass or an own property can override
+// .length or .buffer on an instance, these cannot be fooled (nor by a Proxy: they throw or
+// give undefined, and native code sees no typed array either).
+const typedArrayProto = Object.getPrototypeOf(Int8Array.prototype) as object;
+const intrinsic = (key: PropertyKey) => Object.getOwnPropertyDescriptor(typedArrayProto, key)!.get!;
+const tagOf = intrinsic(Symbol.toStringTag) as (this: unknown) => string | undefined;
+const bufferOf = intrinsic('buffer') as (this: unknown) => ArrayBufferLike;
+const byteOffsetOf = intrinsic('byteOffset') as (this: unknown) => number;
+const lengthOf = intrinsic('length') as (this: unknown) => number;
+const overridable = ['length', 'buffer', 'byteOffset', 'byteLength', 'fill', 'set', 'subarray', 'slice'];
+
+type TypedCtor<T> = { new (buffer: ArrayBufferLike, byteOffset: number, length: number): T; prototype: T; name: string };
+
+/**
+ * v as a plain T (by the built-in brand, so a Float32Array of another realm passes and a
+ * look-alike does not). A subclass instance or one with overridden members is replaced by a
+ * plain view of the same memory, so the library only ever sees the real length and buffer.
+ */
+export function typedArray<T extends Float32Array | Int32Array>(name: string, v: unknown, ctor: TypedCtor<T>): T {
+  if (tagOf.call(v) !== ctor.name) throw new TypeError(`${name} must be a ${ctor.name}, got ${describe(v)}`);
+  const o = v as T;
+  if (Object.getPrototypeOf(o) === ctor.prototype && !overridable.some((key) => Object.hasOwn(o, key))) return o;
+  return new ctor(bufferOf.call(o), byteOffsetOf.call(o), lengthOf.call(o));
+}
+
 export function float32Array(name: string, v: unknown): Float32Array {
-  if (!(v instanceof Float32Array)) throw new TypeError(`${name} must be a Float32Array, got ${describe(v)}`);
-  return v;
+  return typedArray(name, v, Float32Array);
 }
 
 export function integer(name: string, v: unknown, min: number, max: number): number {
@@ -43,10 +67,18 @@ export function finiteNumber(name: string, v: unknown): number {
 
 export const MAX_SAMPLES = 2 ** 24;
 
+/** More dimensions than any tensor library allows (PyTorch's limit). */
+export const MAX_DIMS = 64;
+
 export function shapeOf(name: string, v: unknown, length: number, what: string): number[] {
   if (!Array.isArray(v)) throw new TypeError(`${name} must be an array of dimension sizes, got ${describe(v)}`);
+  // Validate a copy: a Proxy (Array.isArray is true for one) could answer differently later.
+  const len = v.length;
+  if (len > MAX_DIMS) throw new RangeError(`${name} has ${len} dimensions, at most ${MAX_DIMS} are supported`);
+  const dims: unknown[] = [];
+  for (let i = 0; i < len; i++) dims.push(v[i]);
   let size = 1;
-  v.forEach((n, i) => {
+  dims.forEach((n, i) => {
     if (typeof n !== 'number') throw new TypeError(`${name}[${i}] must be a number, got ${describe(n)}`);
     if (!Number.isSafeInteger(n) || n < 0) {
       throw new RangeError(`${name}[${i}] must be a non-negative integer, got ${describe(n)}`);
@@ -54,12 +86,12 @@ export function shapeOf(name: string, v: unknown, length: number, what: string):
     size *= n;
   });
   if (!Number.isSafeInteger(size)) {
-    throw new RangeError(`${name} [${v.join(', ')}] has more than 2^53 - 1 elements`);
+    throw new RangeError(`${name} [${dims.join(', ')}] has more than 2^53 - 1 elements`);
   }
   if (size !== length) {
-    throw new RangeError(`${name} [${v.join(', ')}] holds ${size} elements but ${what} has length ${length}`);
+    throw new RangeError(`${name} [${dims.join(', ')}] holds ${size} elements but ${what} has length ${length}`);
   }
-  return v.slice() as number[];
+  return dims as number[];
 }
 
 export function dimOf(name: string, v: unknown, ndim: number): number {
