@@ -5,6 +5,10 @@ export type { BalNoisedTopKOptions, ImbalNoisedTopKOptions, FunctionalLossOption
 export { backends } from './kernel.js';
 export type { BackendName, BackendOption } from './kernel.js';
 export { setThreads, threads } from './threads.js';
+export { topKHits, topKAccuracy, perClassTopKAccuracy, macroTopKAccuracy, rareClassTopKAccuracy } from './metrics.js';
+export type { Scores, RareClassOptions } from './metrics.js';
+export { crossEntropyLoss, focalLoss, ldamLoss, ClassicLossResult } from './classic-losses.js';
+export type { FocalLossOptions, LdamLossOptions } from './classic-losses.js';
 
 import { noisedTopK, noisedTopKAsync } from './topk.js';
 import { balNoisedTopKLoss, balNoisedTopKLossAsync, imbalNoisedTopKLoss, imbalNoisedTopKLossAsync } from './losses.js';

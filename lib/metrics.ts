@@ -1,0 +1,134 @@
+// Top-k metrics for classification scores laid out as [rows, classes].
+// Ranking follows the package's tie rule (README, Determinism): a larger score ranks higher,
+// NaN ranks above +Infinity, -0 equals +0, and among equal scores the lower class index ranks
+// higher. So a row's label is in its top k exactly when fewer than k classes rank above it,
+// which needs one pass over the row and no sort.
+import * as v from './validate.js';
+
+export type Scores = Float32Array | Float64Array;
+
+interface Checked {
+  scores: Scores;
+  labels: Int32Array;
+  n: number;
+  d: number;
+  k: number;
+}
+
+function check(scores: unknown, labels: unknown, shape: unknown, k: unknown): Checked {
+  if (!(scores instanceof Float32Array) && !(scores instanceof Float64Array)) {
+    throw new TypeError(`scores must be a Float32Array or a Float64Array, got ${v.describe(scores)}`);
+  }
+  if (!Array.isArray(shape) || shape.length !== 2) {
+    throw new RangeError(`shape must be [rows, classes], got ${Array.isArray(shape) ? `[${shape.join(', ')}]` : v.describe(shape)}`);
+  }
+  const [n, d] = v.shapeOf('shape', shape, scores.length, 'scores') as [number, number];
+  if (d < 1) throw new RangeError('shape[1] (classes) must be at least 1, got 0');
+  const kk = v.kOf('k', k, d, `the number of classes`);
+  return { scores, labels: v.labelsOf(labels, n, d), n, d, k: kk };
+}
+
+/** True when score a (column ca) ranks above score b (column cb) under the tie rule. */
+function ranksAbove(a: number, ca: number, b: number, cb: number): boolean {
+  if (a !== a) return b === b || ca < cb;
+  if (b !== b) return false;
+  return a > b || (a === b && ca < cb);
+}
+
+/** Whether each row's label is among its k highest-ranked classes (1) or not (0). */
+export function topKHits(scores: Scores, labels: Int32Array | number[], shape: [number, number] | number[], k: number): Uint8Array {
+  const c = check(scores, labels, shape, k);
+  const hits = new Uint8Array(c.n);
+  for (let r = 0; r < c.n; r++) {
+    const base = r * c.d;
+    const y = c.labels[r]!;
+    const sy = c.scores[base + y]!;
+    let above = 0;
+    for (let j = 0; j < c.d && above < c.k; j++) {
+      if (j !== y && ranksAbove(c.scores[base + j]!, j, sy, y)) above++;
+    }
+    hits[r] = above < c.k ? 1 : 0;
+  }
+  return hits;
+}
+
+/** Fraction of rows whose label is in the top k. NaN for zero rows. */
+export function topKAccuracy(scores: Scores, labels: Int32Array | number[], shape: [number, number] | number[], k: number): number {
+  const hits = topKHits(scores, labels, shape, k);
+  let sum = 0;
+  for (let i = 0; i < hits.length; i++) sum += hits[i]!;
+  return hits.length === 0 ? NaN : sum / hits.length;
+}
+
+/** Top-k accuracy of each class over its own rows; NaN for a class with no rows. */
+export function perClassTopKAccuracy(
+  scores: Scores,
+  labels: Int32Array | number[],
+  shape: [number, number] | number[],
+  k: number,
+): Float64Array {
+  const hits = topKHits(scores, labels, shape, k);
+  const d = shape[1]!;
+  const hit = new Float64Array(d);
+  const count = new Float64Array(d);
+  for (let r = 0; r < hits.length; r++) {
+    const y = labels[r]!;
+    count[y]!++;
+    hit[y]! += hits[r]!;
+  }
+  const out = new Float64Array(d);
+  for (let c = 0; c < d; c++) out[c] = count[c]! > 0 ? hit[c]! / count[c]! : NaN;
+  return out;
+}
+
+function meanOver(values: Float64Array, keep: (c: number) => boolean): number {
+  let sum = 0;
+  let n = 0;
+  for (let c = 0; c < values.length; c++) {
+    const x = values[c]!;
+    if (x === x && keep(c)) {
+      sum += x;
+      n++;
+    }
+  }
+  return n === 0 ? NaN : sum / n;
+}
+
+/**
+ * Macro-averaged top-k accuracy: the mean of the per-class accuracies over the classes that
+ * have at least one row, so every class weighs the same however rare it is.
+ */
+export function macroTopKAccuracy(scores: Scores, labels: Int32Array | number[], shape: [number, number] | number[], k: number): number {
+  return meanOver(perClassTopKAccuracy(scores, labels, shape, k), () => true);
+}
+
+export interface RareClassOptions {
+  /** Training count of each class (length: classes): what "rare" is measured by. */
+  classCounts: ArrayLike<number>;
+  /** A class is rare when its count is below this. Default 20 (the usual few-shot cut). */
+  below?: number;
+}
+
+/**
+ * Macro-averaged top-k accuracy over the rare classes only: those whose training count is
+ * below `below` and that have at least one row here. NaN when there is none.
+ */
+export function rareClassTopKAccuracy(
+  scores: Scores,
+  labels: Int32Array | number[],
+  shape: [number, number] | number[],
+  k: number,
+  options: RareClassOptions,
+): number {
+  const o = v.optionsObject('options', options);
+  const counts = o.classCounts as ArrayLike<number> | undefined;
+  if (counts === undefined || (!Array.isArray(counts) && !ArrayBuffer.isView(counts))) {
+    throw new TypeError(`options.classCounts must be an array of per-class training counts, got ${v.describe(counts)}`);
+  }
+  const below = v.finiteNumber('below', o.below ?? 20);
+  const perClass = perClassTopKAccuracy(scores, labels, shape, k);
+  if (counts.length !== perClass.length) {
+    throw new RangeError(`options.classCounts has length ${counts.length}, expected ${perClass.length} (one per class)`);
+  }
+  return meanOver(perClass, (c) => counts[c]! < below);
+}
