@@ -272,6 +272,7 @@ function functionalLoss(
   if (imbalanced) {
     if (o.margins === undefined) throw new TypeError('options.margins is required (see ldamMargins)');
     margins = v.float32Array('margins', o.margins);
+    if (!o.allowNonFinite) v.allFinite('margins', margins);
     scale = v.finiteNumber('scale', o.scale ?? 50);
   }
   const { source, nSample }: { source: NoiseSource; nSample: number } = functionalSource(o, scores);

@@ -192,6 +192,9 @@ export function backwardCall(plan: TopKPlan, positions: Int32Array, rowScale: Fl
   return { positions, rowScale, outer: plan.outer, d: plan.d, inner: plan.inner, nSample: plan.nSample, grad };
 }
 
+// An input with no rows (a 0 in the shape) has nothing to compute: the kernels are not called
+// (the js one sizes its scratch by d, which may be up to 2^31 - 1 here).
+
 /** Output of a noised top-k forward pass; backward() gives d(sum(values * gradOutput))/dx. */
 export class NoisedTopKResult {
   /** Mean over samples of the k-th largest value of each slice, of shape `shape`. */
@@ -227,13 +230,13 @@ export class NoisedTopKResult {
   /** Gradient w.r.t. the input, of the input's shape. gradOutput defaults to ones. */
   backward(gradOutput?: Float32Array, out?: Float32Array): Float32Array {
     const call = this.gradCall(gradOutput, out);
-    this.plan.kernel.backward(call);
+    if (this.plan.rows > 0) this.plan.kernel.backward(call);
     return call.grad;
   }
 
   async backwardAsync(gradOutput?: Float32Array, out?: Float32Array): Promise<Float32Array> {
     const call = this.gradCall(gradOutput, out);
-    await this.plan.kernel.backwardAsync(call);
+    if (this.plan.rows > 0) await this.plan.kernel.backwardAsync(call);
     return call.grad;
   }
 }
@@ -277,13 +280,13 @@ export class NoisedTopK {
 
   forward(x: Float32Array, shape: number[], outputs?: ForwardOutputs): NoisedTopKResult {
     const [plan, call] = this.prepare(x, shape, outputs);
-    plan.kernel.forward(call);
+    if (plan.rows > 0) plan.kernel.forward(call);
     return new NoisedTopKResult(plan, call);
   }
 
   async forwardAsync(x: Float32Array, shape: number[], outputs?: ForwardOutputs): Promise<NoisedTopKResult> {
     const [plan, call] = this.prepare(x, shape, outputs);
-    await plan.kernel.forwardAsync(call);
+    if (plan.rows > 0) await plan.kernel.forwardAsync(call);
     return new NoisedTopKResult(plan, call);
   }
 }
@@ -328,12 +331,12 @@ function functionalPrepare(x: unknown, shape: unknown, options: unknown): [TopKP
 
 export function noisedTopK(x: Float32Array, shape: number[], options: FunctionalTopKOptions): NoisedTopKResult {
   const [plan, call] = functionalPrepare(x, shape, options);
-  plan.kernel.forward(call);
+  if (plan.rows > 0) plan.kernel.forward(call);
   return new NoisedTopKResult(plan, call);
 }
 
 export async function noisedTopKAsync(x: Float32Array, shape: number[], options: FunctionalTopKOptions): Promise<NoisedTopKResult> {
   const [plan, call] = functionalPrepare(x, shape, options);
-  await plan.kernel.forwardAsync(call);
+  if (plan.rows > 0) await plan.kernel.forwardAsync(call);
   return new NoisedTopKResult(plan, call);
 }
