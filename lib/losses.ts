@@ -17,12 +17,9 @@ const fr = Math.fround;
 
 /** LDAM margins m_j = maxM * n_j^(-1/4) / max_i n_i^(-1/4), computed in double then rounded to float32 as pytopk does. */
 export function ldamMargins(clsNumList: ArrayLike<number>, maxM: number): Float32Array {
-  if (!Array.isArray(clsNumList) && !ArrayBuffer.isView(clsNumList)) {
-    throw new TypeError(`clsNumList must be an array of class counts, got ${v.describe(clsNumList)}`);
-  }
+  const n = v.listLength('clsNumList', clsNumList, 'an array of class counts');
   v.finiteNumber('maxM', maxM);
   if (maxM < 0) throw new RangeError(`maxM must be >= 0, got ${maxM}`);
-  const n = clsNumList.length;
   if (n === 0) throw new RangeError('clsNumList must not be empty');
   const m = new Float64Array(n);
   let max = 0;

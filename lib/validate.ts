@@ -25,7 +25,7 @@ const byteOffsetOf = intrinsic('byteOffset') as (this: unknown) => number;
 const lengthOf = intrinsic('length') as (this: unknown) => number;
 const overridable = ['length', 'buffer', 'byteOffset', 'byteLength', 'fill', 'set', 'subarray', 'slice'];
 
-type TypedCtor<T> = { new (buffer: ArrayBufferLike, byteOffset: number, length: number): T; prototype: T; name: string };
+type TypedCtor<T> = { new (buffer: ArrayBufferLike, byteOffset: number, length: number): T; new (buffer: ArrayBuffer, byteOffset: number, length: number): T; prototype: T; name: string };
 
 /**
  * v as a plain T (by the built-in brand, so a Float32Array of another realm passes and a
@@ -37,6 +37,13 @@ export function typedArray<T extends Float32Array | Int32Array>(name: string, v:
   const o = v as T;
   if (Object.getPrototypeOf(o) === ctor.prototype && !overridable.some((key) => Object.hasOwn(o, key))) return o;
   return new ctor(bufferOf.call(o), byteOffsetOf.call(o), lengthOf.call(o));
+}
+
+/** The length of an Array or a typed array (the real one); a TypeError for anything else. */
+export function listLength(name: string, v: unknown, what: string): number {
+  if (Array.isArray(v)) return v.length;
+  if (tagOf.call(v) !== undefined) return lengthOf.call(v);
+  throw new TypeError(`${name} must be ${what}, got ${describe(v)}`);
 }
 
 export function float32Array(name: string, v: unknown): Float32Array {
