@@ -26,6 +26,9 @@
 
 #include "core/noised_topk.h"
 #include "core/philox_normal.h"
+#ifdef NOISED_TOPK_HAS_CUDA
+#include "core/noised_topk_cuda.h"
+#endif
 
 namespace {
 
@@ -384,6 +387,89 @@ Napi::Value Normals(const Napi::CallbackInfo& info) {
   return out;
 }
 
+#ifdef NOISED_TOPK_HAS_CUDA
+// ---- CUDA backend (native/cuda/) ----
+// Same arguments, parsing and snapshots as forward / backward; the kernels run on the GPU.
+// A CUDA failure rejects with "op: cudaErrorName: description" (ntk::cudaLastError of the
+// thread that ran the call).
+constexpr const char* kForwardCuda = "noisedTopK (cuda)";
+constexpr const char* kBackwardCuda = "noisedTopKBackward (cuda)";
+
+std::string cudaMessage(const char* op, ntk::Status s) {
+  const char* detail = ntk::cudaLastError();
+  return std::string(op) + ": " + (detail && *detail ? detail : ntk::statusName(s));
+}
+
+template <typename Args, Args (*Parse)(const Napi::CallbackInfo&, Owned&), ntk::Status (*Kernel)(const Args&)>
+Napi::Value runCudaSync(const Napi::CallbackInfo& info, const char* op) {
+  try {
+    Owned own;
+    const Args args = Parse(info, own);
+    const ntk::Status s = Kernel(args);
+    if (s == ntk::Status::kInvalidArgument) throw statusError(info.Env(), op, s);
+    if (s != ntk::Status::kOk) throw Napi::Error::New(info.Env(), cudaMessage(op, s));
+  } catch (const std::bad_alloc&) {
+    throw Napi::Error::New(info.Env(), std::string(op) + ": out of memory");
+  }
+  return info.Env().Undefined();
+}
+
+// KernelWorker whose rejection names the CUDA error, read on the worker thread.
+template <typename Args, ntk::Status (*Kernel)(const Args&)>
+class CudaKernelWorker : public KernelWorker<Args, Kernel> {
+ public:
+  CudaKernelWorker(Napi::Env env, const char* op, std::unique_ptr<Job<Args>> job)
+      : KernelWorker<Args, Kernel>(env, op, std::move(job)), op_(op) {}
+
+ protected:
+  void Execute() override {
+    KernelWorker<Args, Kernel>::Execute();
+    const char* detail = ntk::cudaLastError();
+    if (detail && *detail) this->SetError(std::string(op_) + ": " + detail);
+  }
+
+ private:
+  const char* op_;
+};
+
+template <typename Args, Args (*Parse)(const Napi::CallbackInfo&, Owned&), ntk::Status (*Kernel)(const Args&)>
+Napi::Value runCudaAsync(const Napi::CallbackInfo& info, const char* op) {
+  try {
+    auto job = std::make_unique<Job<Args>>();
+    job->args = Parse(info, job->own);
+    snapshot(info, job->args, job->own, job->outs);
+    auto* worker = new CudaKernelWorker<Args, Kernel>(info.Env(), op, std::move(job));
+    Napi::Promise p = worker->promise();
+    worker->Queue();
+    return p;
+  } catch (const std::bad_alloc&) {
+    throw Napi::Error::New(info.Env(), std::string(op) + ": out of memory");
+  }
+}
+
+Napi::Value ForwardCuda(const Napi::CallbackInfo& info) {
+  return runCudaSync<ntk::ForwardArgs, parseForward, ntk::forwardCuda>(info, kForwardCuda);
+}
+Napi::Value ForwardCudaAsync(const Napi::CallbackInfo& info) {
+  return runCudaAsync<ntk::ForwardArgs, parseForward, ntk::forwardCuda>(info, kForwardCuda);
+}
+Napi::Value BackwardCuda(const Napi::CallbackInfo& info) {
+  return runCudaSync<ntk::BackwardArgs, parseBackward, ntk::backwardCuda>(info, kBackwardCuda);
+}
+Napi::Value BackwardCudaAsync(const Napi::CallbackInfo& info) {
+  return runCudaAsync<ntk::BackwardArgs, parseBackward, ntk::backwardCuda>(info, kBackwardCuda);
+}
+Napi::Value CudaUsable(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), ntk::cudaUsable()); }
+// Test hook: the selection path for (d, k, units), after NOISED_TOPK_CUDA_SELECT.
+Napi::Value CudaSelectPath(const Napi::CallbackInfo& info) {
+  const char* op = "cudaSelectPath";
+  const auto d = static_cast<uint64_t>(integerArg(info, 0, op, "d", 1, 2147483647.0));
+  const auto k = static_cast<uint32_t>(integerArg(info, 1, op, "k", 1, 2147483647.0));
+  const auto units = static_cast<uint64_t>(integerArg(info, 2, op, "units", 0, kMaxSafeInteger));
+  return Napi::String::New(info.Env(), ntk::cudaSelectPath(d, k, units));
+}
+#endif  // NOISED_TOPK_HAS_CUDA
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("forward", Napi::Function::New(env, Forward, "forward"));
   exports.Set("forwardAsync", Napi::Function::New(env, ForwardAsync, "forwardAsync"));
@@ -394,6 +480,15 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("normals", Napi::Function::New(env, Normals, "normals"));
   exports.Set("streamVersion", Napi::Number::New(env, NTK_STREAM_VERSION));
   exports.Set("cuda", Napi::Boolean::New(env, false));
+#ifdef NOISED_TOPK_HAS_CUDA
+  exports.Set("cuda", Napi::Boolean::New(env, true));  // built with the CUDA kernels
+  exports.Set("cudaUsable", Napi::Function::New(env, CudaUsable, "cudaUsable"));
+  exports.Set("cudaSelectPath", Napi::Function::New(env, CudaSelectPath, "cudaSelectPath"));
+  exports.Set("forwardCuda", Napi::Function::New(env, ForwardCuda, "forwardCuda"));
+  exports.Set("forwardCudaAsync", Napi::Function::New(env, ForwardCudaAsync, "forwardCudaAsync"));
+  exports.Set("backwardCuda", Napi::Function::New(env, BackwardCuda, "backwardCuda"));
+  exports.Set("backwardCudaAsync", Napi::Function::New(env, BackwardCudaAsync, "backwardCudaAsync"));
+#endif
   return exports;
 }
 

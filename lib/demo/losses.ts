@@ -1,0 +1,107 @@
+// The five losses the demo compares, with the settings the paper used on Pl@ntNet-300K.
+import { crossEntropyLoss, focalLoss, ldamLoss } from '../classic-losses.js';
+import { BalNoisedTopK, ImbalNoisedTopK, ldamMargins } from '../losses.js';
+
+export type LossName = 'ce' | 'focal' | 'ldam' | 'bal' | 'imbal';
+
+export const LOSS_NAMES: LossName[] = ['ce', 'focal', 'ldam', 'bal', 'imbal'];
+
+export interface LossValue {
+  loss: number;
+  backward(): Float32Array;
+}
+
+export type LossFn = (scores: Float32Array, labels: Int32Array, shape: [number, number]) => LossValue;
+
+export interface LossSpec {
+  name: LossName;
+  /** How the table and the plot call it. */
+  label: string;
+  /** One line on its settings. */
+  settings: string;
+  /** Scaled losses act on cosine scores (normalised last layer), as in the paper. */
+  cosine: boolean;
+  /** Base learning rate for the demo's model (see README: tuned once per loss on validation). */
+  lr: number;
+  make(trainCounts: number[], k: number, seed: number): LossFn;
+}
+
+export const LOSSES: Record<LossName, LossSpec> = {
+  ce: {
+    name: 'ce',
+    label: 'cross-entropy',
+    settings: 'linear head',
+    cosine: false,
+    lr: 0.02,
+    make: () => crossEntropyLoss,
+  },
+  focal: {
+    name: 'focal',
+    label: 'focal',
+    settings: 'gamma 2, linear head',
+    cosine: false,
+    lr: 0.02,
+    make: () => (s, y, shape) => focalLoss(s, y, shape, { gamma: 2 }),
+  },
+  ldam: {
+    name: 'ldam',
+    label: 'LDAM',
+    settings: 'max_m 0.2, scale 40, cosine head',
+    cosine: true,
+    lr: 0.02,
+    make: (counts) => {
+      const margins = ldamMargins(counts, 0.2);
+      return (s, y, shape) => ldamLoss(s, y, shape, { margins, scale: 40 });
+    },
+  },
+  bal: {
+    name: 'bal',
+    label: 'BalNoisedTopK',
+    settings: 'k, eps 1, S 5, linear head',
+    cosine: false,
+    lr: 0.02,
+    make: (_counts, k, seed) => {
+      const crit = new BalNoisedTopK({ k, epsilon: 1.0, nSample: 5, seed });
+      return (s, y, shape) => crit.forward(s, y, shape);
+    },
+  },
+  imbal: {
+    name: 'imbal',
+    label: 'ImbalNoisedTopK',
+    settings: 'k, eps 0.01, max_m 0.2, scale 60, S 5, cosine head',
+    cosine: true,
+    lr: 0.02,
+    make: (counts, k, seed) => {
+      const crit = new ImbalNoisedTopK({ k, epsilon: 0.01, maxM: 0.2, clsNumList: counts, scale: 60, nSample: 5, seed });
+      return (s, y, shape) => crit.forward(s, y, shape);
+    },
+  },
+};
+
+const ALIASES: Record<string, LossName> = {
+  ce: 'ce',
+  'cross-entropy': 'ce',
+  crossentropy: 'ce',
+  focal: 'focal',
+  ldam: 'ldam',
+  bal: 'bal',
+  balnoisedtopk: 'bal',
+  imbal: 'imbal',
+  imbalnoisedtopk: 'imbal',
+};
+
+/** Parses a comma-separated list of loss names (case-insensitive, aliases allowed). */
+export function parseLosses(list: string): LossName[] {
+  const out: LossName[] = [];
+  for (const raw of list.split(',')) {
+    const key = raw.trim().toLowerCase();
+    if (key === '') continue;
+    const name = ALIASES[key];
+    if (!name) {
+      throw new RangeError(`--losses: unknown loss ${JSON.stringify(raw.trim())}; expected a comma-separated list of ${LOSS_NAMES.join(', ')}`);
+    }
+    if (!out.includes(name)) out.push(name);
+  }
+  if (out.length === 0) throw new RangeError(`--losses: expected at least one of ${LOSS_NAMES.join(', ')}, got ${JSON.stringify(list)}`);
+  return out;
+}

@@ -1,0 +1,384 @@
+// CUDA backend: launchers, device buffers and error handling (API in core/noised_topk_cuda.h,
+// kernels in select.cuh). Nothing here aborts or throws: every CUDA failure becomes a Status
+// and a message in cudaLastError().
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <string>
+
+#include "../core/noised_topk.h"
+#include "../core/noised_topk_cuda.h"
+#include "select.cuh"
+
+namespace ntk {
+namespace {
+
+using namespace cudak;
+
+constexpr uint64_t kMaxBlocks = 1u << 20;  // kernels loop (grid-stride) beyond this many blocks
+
+thread_local std::string tLastError;
+
+Status statusOf(cudaError_t e) {
+  switch (e) {
+    case cudaErrorMemoryAllocation:
+      return Status::kOutOfMemory;
+    case cudaErrorNoDevice:
+    case cudaErrorInsufficientDriver:
+    case cudaErrorInitializationError:
+    case cudaErrorCompatNotSupportedOnDevice:
+    case cudaErrorSystemDriverMismatch:
+    case cudaErrorSystemNotReady:
+    case cudaErrorStubLibrary:
+    case cudaErrorDevicesUnavailable:
+      return Status::kDeviceUnavailable;
+    default:
+      return Status::kDeviceError;
+  }
+}
+
+std::string describe(cudaError_t e) {
+  const char* name = cudaGetErrorName(e);
+  const char* text = cudaGetErrorString(e);
+  return std::string(name ? name : "cudaError") + ": " + (text ? text : "unknown CUDA error");
+}
+
+// Records e for cudaLastError(), clears it from the runtime where it is not sticky.
+Status fail(cudaError_t e) {
+  tLastError = describe(e);
+  (void)cudaGetLastError();
+  return statusOf(e);
+}
+
+#define NTK_CUDA_TRY(call)                     \
+  do {                                         \
+    const cudaError_t ntkErr_ = (call);        \
+    if (ntkErr_ != cudaSuccess) return fail(ntkErr_); \
+  } while (0)
+
+struct Probe {
+  bool usable = false;
+  cudaError_t error = cudaSuccess;
+};
+
+// Once per process: a device answers, and this build has a kernel image it can run.
+const Probe& probe() {
+  static const Probe p = [] {
+    Probe r;
+    int n = 0;
+    cudaError_t e = cudaGetDeviceCount(&n);
+    if (e == cudaSuccess && n <= 0) e = cudaErrorNoDevice;
+    if (e == cudaSuccess) {
+      cudaFuncAttributes attr;
+      e = cudaFuncGetAttributes(&attr, meanKernel);
+    }
+    r.error = e;
+    r.usable = e == cudaSuccess;
+    (void)cudaGetLastError();
+    return r;
+  }();
+  return p;
+}
+
+// Device buffers kept between calls, grown on demand, and the library's stream. Every use is
+// under `mutex`.
+struct Buffer {
+  void* ptr = nullptr;
+  size_t bytes = 0;
+};
+
+struct State {
+  std::mutex mutex;
+  cudaStream_t stream = nullptr;
+  Buffer x, noise, values, positions, kth, rowScale, grad;
+};
+
+State& state() {
+  static State* s = new State();  // never destroyed: no CUDA call from static destructors
+  return *s;
+}
+
+Status ensureStream(State& st) {
+  if (st.stream) return Status::kOk;
+  NTK_CUDA_TRY(cudaStreamCreateWithFlags(&st.stream, cudaStreamNonBlocking));
+  return Status::kOk;
+}
+
+// Grows b to at least `bytes`. Work already queued on the stream may still use the old
+// buffer: wait for it before freeing.
+Status ensure(State& st, Buffer& b, size_t bytes) {
+  if (b.bytes >= bytes) return Status::kOk;
+  if (b.ptr) {
+    NTK_CUDA_TRY(cudaStreamSynchronize(st.stream));
+    const cudaError_t e = cudaFree(b.ptr);
+    b.ptr = nullptr;
+    b.bytes = 0;
+    if (e != cudaSuccess) return fail(e);
+  }
+  NTK_CUDA_TRY(cudaMalloc(&b.ptr, std::max<size_t>(bytes, 256)));
+  b.bytes = std::max<size_t>(bytes, 256);
+  return Status::kOk;
+}
+
+bool mulOverflows(uint64_t a, uint64_t b, uint64_t* out) {
+  if (a != 0 && b > UINT64_MAX / a) return true;
+  *out = a * b;
+  return false;
+}
+
+enum class Path { kShort, kWarp, kRadixShared, kRadixRegen };
+
+const char* pathName(Path p) {
+  switch (p) {
+    case Path::kShort: return "short";
+    case Path::kWarp: return "warp";
+    case Path::kRadixShared: return "radix-shared";
+    case Path::kRadixRegen: return "radix-regen";
+  }
+  return "?";
+}
+
+bool applies(Path p, uint64_t d, uint32_t k) {
+  switch (p) {
+    case Path::kShort: return d <= kShortD;
+    case Path::kWarp: return k <= kWarpMaxK;
+    case Path::kRadixShared: return d <= kSharedD;
+    case Path::kRadixRegen: return true;
+  }
+  return false;
+}
+
+Path choosePath(uint64_t d, uint32_t k, uint64_t units) {
+  if (const char* forced = std::getenv("NOISED_TOPK_CUDA_SELECT")) {
+    for (Path p : {Path::kShort, Path::kWarp, Path::kRadixShared, Path::kRadixRegen}) {
+      if (std::strcmp(forced, pathName(p)) == 0 && applies(p, d, k)) return p;
+    }
+  }
+  if (d <= kShortD) return Path::kShort;
+  // Few long rows: a block per unit keeps more of the GPU busy than a warp per unit. The
+  // threshold is a guess, not a measurement (no GPU was available when this was written).
+  const bool fewLongRows = units < 512 && d >= 4096;
+  if (k <= kWarpMaxK && !fewLongRows) return Path::kWarp;
+  return d <= kSharedD ? Path::kRadixShared : Path::kRadixRegen;
+}
+
+unsigned blocksFor(uint64_t work, uint64_t perBlock) {
+  return static_cast<unsigned>(std::min<uint64_t>(kMaxBlocks, std::max<uint64_t>(1, (work + perBlock - 1) / perBlock)));
+}
+
+// Enqueues the forward kernels on `stream`; every pointer is a device pointer.
+Status launchForward(const ForwardArgs& a, float* kth, cudaStream_t stream) {
+  const uint64_t rows = a.layout.rows();
+  if (rows == 0) return Status::kOk;
+  FwdParams p;
+  p.x = a.x;
+  p.noise = a.noise.explicitNoise;
+  p.inner = a.layout.inner;
+  p.units = rows * a.nSample;
+  p.d = static_cast<uint32_t>(a.layout.d);
+  p.nSample = a.nSample;
+  p.k = a.k;
+  p.eps = a.epsilon;
+  p.seedLo = a.noise.seedLo;
+  p.seedHi = a.noise.seedHi;
+  p.offset = a.noise.offset;
+  p.positions = a.positions;
+  p.kth = kth;
+  switch (choosePath(a.layout.d, a.k, p.units)) {
+    case Path::kShort:
+      selectShortKernel<<<blocksFor(p.units, kShortThreads), kShortThreads, 0, stream>>>(p);
+      break;
+    case Path::kWarp:
+      selectWarpKernel<<<blocksFor(p.units, kWarpsPerBlock), kWarpsPerBlock * 32, 0, stream>>>(p);
+      break;
+    case Path::kRadixShared:
+      selectRadixKernel<true><<<blocksFor(p.units, 1), kRadixThreads, 0, stream>>>(p);
+      break;
+    case Path::kRadixRegen:
+      selectRadixKernel<false><<<blocksFor(p.units, 1), kRadixThreads, 0, stream>>>(p);
+      break;
+  }
+  NTK_CUDA_TRY(cudaGetLastError());
+  meanKernel<<<blocksFor(rows, kMeanThreads), kMeanThreads, 0, stream>>>(kth, rows, a.nSample, a.values);
+  NTK_CUDA_TRY(cudaGetLastError());
+  return Status::kOk;
+}
+
+Status launchBackward(const BackwardArgs& a, cudaStream_t stream) {
+  BwdParams p;
+  p.positions = a.positions;
+  p.rowScale = a.rowScale;
+  p.grad = a.grad;
+  p.inner = a.layout.inner;
+  p.rows = a.layout.rows();
+  p.d = static_cast<uint32_t>(a.layout.d);
+  p.nSample = a.nSample;
+  if (p.rows == 0) return Status::kOk;
+  backwardKernel<<<blocksFor(p.rows, 1), kBackwardThreads, 0, stream>>>(p);
+  NTK_CUDA_TRY(cudaGetLastError());
+  return Status::kOk;
+}
+
+Status unavailable() {
+  tLastError = describe(probe().error);
+  return statusOf(probe().error) == Status::kDeviceError ? Status::kDeviceError : Status::kDeviceUnavailable;
+}
+
+}  // namespace
+
+bool cudaUsable() { return probe().usable; }
+
+const char* cudaLastError() { return tLastError.c_str(); }
+
+const char* cudaSelectPath(uint64_t d, uint32_t k, uint64_t units) { return pathName(choosePath(d, k, units)); }
+
+Status forwardCuda(const ForwardArgs& a) {
+  tLastError.clear();
+  if (validate(a, nullptr) != Status::kOk) return Status::kInvalidArgument;
+  if (!cudaUsable()) return unavailable();
+  const uint64_t rows = a.layout.rows();
+  if (rows == 0) return Status::kOk;
+  uint64_t xBytes = 0, units = 0, unitBytes = 0, noiseBytes = 0;
+  if (mulOverflows(a.layout.size(), sizeof(float), &xBytes) || mulOverflows(rows, a.nSample, &units) ||
+      mulOverflows(units, sizeof(float), &unitBytes) ||
+      (a.noise.explicitNoise && mulOverflows(xBytes, a.nSample, &noiseBytes)))
+    return Status::kOutOfMemory;
+  State& st = state();
+  std::lock_guard<std::mutex> lock(st.mutex);
+  Status s;
+  if ((s = ensureStream(st)) != Status::kOk) return s;
+  if ((s = ensure(st, st.x, xBytes)) != Status::kOk) return s;
+  if (a.noise.explicitNoise && (s = ensure(st, st.noise, noiseBytes)) != Status::kOk) return s;
+  if ((s = ensure(st, st.values, rows * sizeof(float))) != Status::kOk) return s;
+  if ((s = ensure(st, st.positions, units * sizeof(int32_t))) != Status::kOk) return s;
+  if ((s = ensure(st, st.kth, unitBytes)) != Status::kOk) return s;
+  NTK_CUDA_TRY(cudaMemcpyAsync(st.x.ptr, a.x, xBytes, cudaMemcpyHostToDevice, st.stream));
+  ForwardArgs d = a;
+  d.x = static_cast<const float*>(st.x.ptr);
+  if (a.noise.explicitNoise) {
+    NTK_CUDA_TRY(cudaMemcpyAsync(st.noise.ptr, a.noise.explicitNoise, noiseBytes, cudaMemcpyHostToDevice, st.stream));
+    d.noise.explicitNoise = static_cast<const float*>(st.noise.ptr);
+  }
+  d.values = static_cast<float*>(st.values.ptr);
+  d.positions = static_cast<int32_t*>(st.positions.ptr);
+  if ((s = launchForward(d, static_cast<float*>(st.kth.ptr), st.stream)) != Status::kOk) return s;
+  NTK_CUDA_TRY(cudaMemcpyAsync(a.values, d.values, rows * sizeof(float), cudaMemcpyDeviceToHost, st.stream));
+  NTK_CUDA_TRY(cudaMemcpyAsync(a.positions, d.positions, units * sizeof(int32_t), cudaMemcpyDeviceToHost, st.stream));
+  NTK_CUDA_TRY(cudaStreamSynchronize(st.stream));
+  return Status::kOk;
+}
+
+Status backwardCuda(const BackwardArgs& a) {
+  tLastError.clear();
+  if (validate(a, nullptr) != Status::kOk) return Status::kInvalidArgument;
+  const uint64_t rows = a.layout.rows();
+  uint64_t units = 0, gradBytes = 0;
+  if (mulOverflows(rows, a.nSample, &units) || mulOverflows(a.layout.size(), sizeof(float), &gradBytes))
+    return Status::kOutOfMemory;
+  for (uint64_t j = 0; j < units; ++j) {
+    if (a.positions[j] < 0 || static_cast<uint64_t>(a.positions[j]) >= a.layout.d) return Status::kInvalidArgument;
+  }
+  if (!cudaUsable()) return unavailable();
+  if (rows == 0) return Status::kOk;
+  State& st = state();
+  std::lock_guard<std::mutex> lock(st.mutex);
+  Status s;
+  if ((s = ensureStream(st)) != Status::kOk) return s;
+  if ((s = ensure(st, st.positions, units * sizeof(int32_t))) != Status::kOk) return s;
+  if ((s = ensure(st, st.rowScale, rows * sizeof(float))) != Status::kOk) return s;
+  if ((s = ensure(st, st.grad, gradBytes)) != Status::kOk) return s;
+  NTK_CUDA_TRY(cudaMemcpyAsync(st.positions.ptr, a.positions, units * sizeof(int32_t), cudaMemcpyHostToDevice, st.stream));
+  NTK_CUDA_TRY(cudaMemcpyAsync(st.rowScale.ptr, a.rowScale, rows * sizeof(float), cudaMemcpyHostToDevice, st.stream));
+  BackwardArgs d = a;
+  d.positions = static_cast<const int32_t*>(st.positions.ptr);
+  d.rowScale = static_cast<const float*>(st.rowScale.ptr);
+  d.grad = static_cast<float*>(st.grad.ptr);
+  if ((s = launchBackward(d, st.stream)) != Status::kOk) return s;
+  NTK_CUDA_TRY(cudaMemcpyAsync(a.grad, d.grad, gradBytes, cudaMemcpyDeviceToHost, st.stream));
+  NTK_CUDA_TRY(cudaStreamSynchronize(st.stream));
+  return Status::kOk;
+}
+
+// ---- device-resident API ----
+
+Status deviceAlloc(void** p, size_t bytes) {
+  tLastError.clear();
+  *p = nullptr;
+  if (!cudaUsable()) return unavailable();
+  NTK_CUDA_TRY(cudaMalloc(p, std::max<size_t>(bytes, 1)));
+  return Status::kOk;
+}
+
+void deviceFree(void* p) {
+  if (p) (void)cudaFree(p);
+  (void)cudaGetLastError();
+}
+
+Status deviceUpload(void* dst, const void* src, size_t bytes) {
+  tLastError.clear();
+  if (!cudaUsable()) return unavailable();
+  State& st = state();
+  std::lock_guard<std::mutex> lock(st.mutex);
+  Status s;
+  if ((s = ensureStream(st)) != Status::kOk) return s;
+  NTK_CUDA_TRY(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, st.stream));
+  NTK_CUDA_TRY(cudaStreamSynchronize(st.stream));
+  return Status::kOk;
+}
+
+Status deviceDownload(void* dst, const void* src, size_t bytes) {
+  tLastError.clear();
+  if (!cudaUsable()) return unavailable();
+  State& st = state();
+  std::lock_guard<std::mutex> lock(st.mutex);
+  Status s;
+  if ((s = ensureStream(st)) != Status::kOk) return s;
+  NTK_CUDA_TRY(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, st.stream));
+  NTK_CUDA_TRY(cudaStreamSynchronize(st.stream));
+  return Status::kOk;
+}
+
+Status deviceSynchronize() {
+  tLastError.clear();
+  if (!cudaUsable()) return unavailable();
+  State& st = state();
+  std::lock_guard<std::mutex> lock(st.mutex);
+  Status s;
+  if ((s = ensureStream(st)) != Status::kOk) return s;
+  NTK_CUDA_TRY(cudaStreamSynchronize(st.stream));
+  return Status::kOk;
+}
+
+Status forwardCudaDevice(const ForwardArgs& a) {
+  tLastError.clear();
+  if (validate(a, nullptr) != Status::kOk) return Status::kInvalidArgument;
+  if (!cudaUsable()) return unavailable();
+  const uint64_t rows = a.layout.rows();
+  if (rows == 0) return Status::kOk;
+  uint64_t units = 0, unitBytes = 0;
+  if (mulOverflows(rows, a.nSample, &units) || mulOverflows(units, sizeof(float), &unitBytes))
+    return Status::kOutOfMemory;
+  State& st = state();
+  std::lock_guard<std::mutex> lock(st.mutex);
+  Status s;
+  if ((s = ensureStream(st)) != Status::kOk) return s;
+  if ((s = ensure(st, st.kth, unitBytes)) != Status::kOk) return s;  // ordered on the stream
+  return launchForward(a, static_cast<float*>(st.kth.ptr), st.stream);
+}
+
+Status backwardCudaDevice(const BackwardArgs& a) {
+  tLastError.clear();
+  if (validate(a, nullptr) != Status::kOk) return Status::kInvalidArgument;
+  if (!cudaUsable()) return unavailable();
+  State& st = state();
+  std::lock_guard<std::mutex> lock(st.mutex);
+  Status s;
+  if ((s = ensureStream(st)) != Status::kOk) return s;
+  return launchBackward(a, st.stream);
+}
+
+}  // namespace ntk

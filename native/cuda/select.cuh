@@ -1,0 +1,372 @@
+// Device code of the CUDA backend: the per-(row, sample) selection kernels, the per-row mean
+// and the backward kernel. The noise and the rank order come from core/philox_normal.h, the
+// header every backend shares (its NTK_F* macros become __f*_rn intrinsics here), so each
+// (row, sample) answer is the CPU's: the k-th largest under a strict total order is unique,
+// whichever algorithm finds it.
+//
+// Layout (core/noised_topk.h): x is [outer, d, inner]; row = o * inner + i; element (row, c) at
+// x[(o * d + c) * inner + i]; explicit noise for sample s at noise[element * nSample + s]; the
+// stream's counter for columns 4g .. 4g+3 is (g, row, sample, offset), its key (seedLo, seedHi).
+// A "unit" is one (row, sample): unit = row * nSample + sample.
+#pragma once
+
+#include <cuda_runtime.h>
+
+#include <cstdint>
+
+#include "../core/philox_normal.h"
+
+namespace ntk {
+namespace cudak {
+
+constexpr unsigned kFullMask = 0xFFFFFFFFu;
+constexpr uint32_t kShortD = 16;        // "short" path: one thread per unit, d <= 16
+constexpr uint32_t kWarpMaxK = 32;      // "warp" path: one warp per unit, k <= 32
+constexpr uint32_t kSharedD = 8192;     // "radix-shared": the perturbed row fits in shared memory
+constexpr int kShortThreads = 128;
+constexpr int kWarpsPerBlock = 8;
+constexpr int kRadixThreads = 256;      // one block per unit on the radix paths
+constexpr int kMeanThreads = 256;
+constexpr int kBackwardThreads = 256;   // one block per row
+
+struct FwdParams {
+  const float* x;
+  const float* noise;  // explicit noise, or null for the Philox stream
+  uint64_t inner;
+  uint64_t units;      // rows * nSample
+  uint32_t d;
+  uint32_t nSample;
+  uint32_t k;
+  float eps;
+  uint32_t seedLo;
+  uint32_t seedHi;
+  uint32_t offset;
+  int32_t* positions;  // [units]
+  float* kth;          // [units]: the k-th value of each unit, before the mean
+};
+
+struct BwdParams {
+  const int32_t* positions;  // [rows, nSample]
+  const float* rowScale;     // [rows]
+  float* grad;               // [outer, d, inner]
+  uint64_t inner;
+  uint64_t rows;
+  uint32_t d;
+  uint32_t nSample;
+};
+
+// Index of element (row, 0); element (row, c) is at base + c * inner.
+__device__ __forceinline__ uint64_t rowBase(uint64_t row, uint32_t d, uint64_t inner) {
+  const uint64_t o = row / inner, i = row % inner;
+  return o * d * inner + i;
+}
+
+// Composite rank, as the CPU's: rank key above, complemented column below. Larger is higher;
+// every column of a row has a distinct composite, and a real one is never 0 (rankKey(-inf) is
+// 0x007FFFFF, the smallest rank key), so 0 can stand for "empty".
+__device__ __forceinline__ unsigned long long compositeKey(float y, uint32_t c) {
+  return (static_cast<unsigned long long>(rankKey(y)) << 32) | static_cast<uint32_t>(~c);
+}
+
+// Perturbed values y = x + eps * z of columns 4g .. 4g+3 of one unit. Columns at or beyond d
+// get 0 and must be ignored by the caller.
+__device__ __forceinline__ void groupValues(const FwdParams& p, uint64_t base, uint32_t row, uint32_t s,
+                                            uint32_t g, float y[4]) {
+  const uint32_t c0 = 4u * g;
+  if (p.noise) {
+#pragma unroll
+    for (uint32_t j = 0; j < 4; ++j) {
+      y[j] = 0.0f;
+      const uint32_t c = c0 + j;
+      if (c < p.d) {
+        const uint64_t e = base + static_cast<uint64_t>(c) * p.inner;
+        y[j] = perturb(p.x[e], p.eps, p.noise[e * p.nSample + s]);
+      }
+    }
+  } else {
+    const Normal4 z = normal4(p.seedLo, p.seedHi, p.offset, row, s, g);
+#pragma unroll
+    for (uint32_t j = 0; j < 4; ++j) {
+      y[j] = 0.0f;
+      const uint32_t c = c0 + j;
+      if (c < p.d) y[j] = perturb(p.x[base + static_cast<uint64_t>(c) * p.inner], p.eps, z.z[j]);
+    }
+  }
+}
+
+// ---- short rows: one thread per unit, d <= kShortD ----
+// The k-th largest is the one column with exactly k - 1 composites above it.
+__global__ void __launch_bounds__(kShortThreads) selectShortKernel(FwdParams p) {
+  const uint64_t stride = static_cast<uint64_t>(gridDim.x) * blockDim.x;
+  for (uint64_t u = static_cast<uint64_t>(blockIdx.x) * blockDim.x + threadIdx.x; u < p.units; u += stride) {
+    const uint64_t row = u / p.nSample;
+    const uint32_t s = static_cast<uint32_t>(u % p.nSample);
+    const uint64_t base = rowBase(row, p.d, p.inner);
+    float y[kShortD];
+    unsigned long long key[kShortD];
+#pragma unroll
+    for (uint32_t g = 0; g < kShortD / 4; ++g) {
+      float v[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+      if (4u * g < p.d) groupValues(p, base, static_cast<uint32_t>(row), s, g, v);
+#pragma unroll
+      for (uint32_t j = 0; j < 4; ++j) {
+        const uint32_t c = 4u * g + j;
+        y[c] = v[j];
+        key[c] = c < p.d ? compositeKey(v[j], c) : 0ull;
+      }
+    }
+    uint32_t col = 0;
+    float val = y[0];
+#pragma unroll
+    for (uint32_t c = 0; c < kShortD; ++c) {
+      uint32_t above = 0;
+#pragma unroll
+      for (uint32_t c2 = 0; c2 < kShortD; ++c2) above += key[c2] > key[c] ? 1u : 0u;
+      if (c < p.d && above == p.k - 1) {
+        col = c;
+        val = y[c];
+      }
+    }
+    p.positions[u] = static_cast<int32_t>(col);
+    p.kth[u] = val;
+  }
+}
+
+// ---- small k: one warp per unit, k <= 32 ----
+// Lane j holds the j-th best (composite, value) seen so far, lanes 0 .. k-1 sorted descending.
+// The lanes sweep the row 32 groups (128 columns) at a time; a candidate is inserted only when
+// it beats the k-th held (threshold filter), one at a time, chosen by ballot.
+__global__ void __launch_bounds__(kWarpsPerBlock * 32) selectWarpKernel(FwdParams p) {
+  const uint32_t lane = threadIdx.x & 31u;
+  const uint64_t nWarps = static_cast<uint64_t>(gridDim.x) * kWarpsPerBlock;
+  const uint32_t groups = (p.d + 3u) / 4u;
+  // Warp-uniform loops throughout: every lane takes part in every shuffle and ballot.
+  for (uint64_t u = static_cast<uint64_t>(blockIdx.x) * kWarpsPerBlock + threadIdx.x / 32u; u < p.units;
+       u += nWarps) {
+    const uint64_t row = u / p.nSample;
+    const uint32_t s = static_cast<uint32_t>(u % p.nSample);
+    const uint64_t base = rowBase(row, p.d, p.inner);
+    unsigned long long qKey = 0ull;  // 0: empty slot
+    float qVal = 0.0f;
+    unsigned long long thr = 0ull;   // composite of the k-th held; 0 while fewer than k are held
+    for (uint32_t g0 = 0; g0 < groups; g0 += 32u) {
+      const uint32_t g = g0 + lane;
+      float y[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+      unsigned long long key[4] = {0ull, 0ull, 0ull, 0ull};
+      if (g < groups) {
+        groupValues(p, base, static_cast<uint32_t>(row), s, g, y);
+#pragma unroll
+        for (uint32_t j = 0; j < 4; ++j) {
+          const uint32_t c = 4u * g + j;
+          if (c < p.d) key[j] = compositeKey(y[j], c);
+        }
+      }
+#pragma unroll
+      for (uint32_t j = 0; j < 4; ++j) {
+        unsigned want = __ballot_sync(kFullMask, key[j] > thr);
+        while (want) {
+          const int src = __ffs(want) - 1;
+          const unsigned long long kk = __shfl_sync(kFullMask, key[j], src);
+          const float vv = __shfl_sync(kFullMask, y[j], src);
+          // kk > thr, so at most k - 1 held composites are above it: pos <= k - 1.
+          const uint32_t pos = __popc(__ballot_sync(kFullMask, lane < p.k && qKey > kk));
+          const unsigned long long upKey = __shfl_up_sync(kFullMask, qKey, 1);
+          const float upVal = __shfl_up_sync(kFullMask, qVal, 1);
+          if (lane == pos) {
+            qKey = kk;
+            qVal = vv;
+          } else if (lane > pos) {
+            qKey = upKey;
+            qVal = upVal;
+          }
+          thr = __shfl_sync(kFullMask, qKey, static_cast<int>(p.k - 1));
+          want &= ~(1u << src);
+          want &= __ballot_sync(kFullMask, key[j] > thr);
+        }
+      }
+    }
+    if (lane == p.k - 1) {
+      p.positions[u] = static_cast<int32_t>(~static_cast<uint32_t>(qKey));
+      p.kth[u] = qVal;
+    }
+  }
+}
+
+// ---- any k: one block per unit, radix select over the 64-bit composite ----
+// Eight passes of 8 bits from the top; each pass histograms the composites that match the
+// prefix found so far and picks the bin holding the k-th. It stops early once that bin holds a
+// single composite, then finds it. kShared keeps the perturbed row in shared memory (d <=
+// kSharedD); otherwise each pass regenerates the noise (no B x D x S buffer either way).
+template <bool kShared>
+__global__ void __launch_bounds__(kRadixThreads) selectRadixKernel(FwdParams p) {
+  __shared__ uint32_t hist[256];
+  __shared__ unsigned long long sPrefix;
+  __shared__ uint32_t sRemain;
+  __shared__ uint32_t sCount;
+  __shared__ uint32_t sCol;
+  __shared__ float ys[kShared ? kSharedD : 1];
+  const uint32_t tid = threadIdx.x;
+  const uint32_t groups = (p.d + 3u) / 4u;
+  for (uint64_t u = blockIdx.x; u < p.units; u += gridDim.x) {  // block-uniform
+    const uint64_t row = u / p.nSample;
+    const uint32_t s = static_cast<uint32_t>(u % p.nSample);
+    const uint64_t base = rowBase(row, p.d, p.inner);
+    if (kShared) {
+      for (uint32_t g = tid; g < groups; g += kRadixThreads) {
+        float y[4];
+        groupValues(p, base, static_cast<uint32_t>(row), s, g, y);
+#pragma unroll
+        for (uint32_t j = 0; j < 4; ++j) {
+          if (4u * g + j < p.d) ys[4u * g + j] = y[j];
+        }
+      }
+    }
+    unsigned long long prefix = 0ull, mask = 0ull;
+    uint32_t remain = p.k;  // rank, from the top, of the target among composites matching prefix
+    bool single = false;
+    for (int shift = 56; shift >= 0; shift -= 8) {
+      hist[tid] = 0u;  // kRadixThreads == 256 bins
+      __syncthreads();
+      for (uint32_t g = tid; g < groups; g += kRadixThreads) {
+        float y[4];
+        if (kShared) {
+#pragma unroll
+          for (uint32_t j = 0; j < 4; ++j) y[j] = 4u * g + j < p.d ? ys[4u * g + j] : 0.0f;
+        } else {
+          groupValues(p, base, static_cast<uint32_t>(row), s, g, y);
+        }
+#pragma unroll
+        for (uint32_t j = 0; j < 4; ++j) {
+          const uint32_t c = 4u * g + j;
+          if (c < p.d) {
+            const unsigned long long key = compositeKey(y[j], c);
+            if ((key & mask) == prefix) atomicAdd(&hist[static_cast<uint32_t>(key >> shift) & 255u], 1u);
+          }
+        }
+      }
+      __syncthreads();
+      if (tid < 32) {
+        // Lane l owns bins 255 - 8l down to 248 - 8l; an inclusive scan over lanes counts the
+        // composites in higher bins, and the one lane whose range reaches `remain` holds it.
+        uint32_t local[8];
+        uint32_t sum = 0;
+#pragma unroll
+        for (uint32_t j = 0; j < 8; ++j) {
+          local[j] = hist[255u - (8u * tid + j)];
+          sum += local[j];
+        }
+        uint32_t incl = sum;
+#pragma unroll
+        for (int off = 1; off < 32; off <<= 1) {
+          const uint32_t t = __shfl_up_sync(kFullMask, incl, off);
+          if (static_cast<int>(tid) >= off) incl += t;
+        }
+        const uint32_t excl = incl - sum;
+        if (excl < remain && incl >= remain) {
+          uint32_t acc = excl;
+          bool found = false;
+#pragma unroll
+          for (uint32_t j = 0; j < 8; ++j) {
+            if (!found && acc + local[j] >= remain) {
+              found = true;
+              sPrefix = prefix | (static_cast<unsigned long long>(255u - (8u * tid + j)) << shift);
+              sRemain = remain - acc;
+              sCount = local[j];
+            }
+            acc += local[j];
+          }
+        }
+      }
+      __syncthreads();
+      prefix = sPrefix;
+      remain = sRemain;
+      mask |= 0xFFull << shift;
+      single = sCount == 1u;
+      __syncthreads();  // every thread has read sPrefix/sRemain/sCount and hist before reuse
+      if (single) break;  // block-uniform
+    }
+    if (!single) {
+      // All 64 bits are fixed: the prefix is the composite itself.
+      if (tid == 0) sCol = ~static_cast<uint32_t>(prefix);
+    } else {
+      // One composite matches prefix under mask: find its column.
+      for (uint32_t g = tid; g < groups; g += kRadixThreads) {
+        float y[4];
+        if (kShared) {
+#pragma unroll
+          for (uint32_t j = 0; j < 4; ++j) y[j] = 4u * g + j < p.d ? ys[4u * g + j] : 0.0f;
+        } else {
+          groupValues(p, base, static_cast<uint32_t>(row), s, g, y);
+        }
+#pragma unroll
+        for (uint32_t j = 0; j < 4; ++j) {
+          const uint32_t c = 4u * g + j;
+          if (c < p.d && (compositeKey(y[j], c) & mask) == prefix) sCol = c;
+        }
+      }
+    }
+    __syncthreads();
+    if (tid == 0) {
+      const uint32_t col = sCol;
+      float val;
+      if (kShared) {
+        val = ys[col];
+      } else {
+        float y[4];
+        groupValues(p, base, static_cast<uint32_t>(row), s, col / 4u, y);
+        val = y[0];
+#pragma unroll
+        for (uint32_t j = 1; j < 4; ++j) {
+          if (col % 4u == j) val = y[j];
+        }
+      }
+      p.positions[u] = static_cast<int32_t>(col);
+      p.kth[u] = val;
+    }
+    __syncthreads();  // ys and sCol are reused by the next unit
+  }
+}
+
+// values[r] = (kth[r, 0] + kth[r, 1] + ... in sample order, from 0.0f) / nSample: the CPU's
+// operations in the CPU's order.
+__global__ void __launch_bounds__(kMeanThreads) meanKernel(const float* kth, uint64_t rows, uint32_t nSample,
+                                                           float* values) {
+  const uint64_t stride = static_cast<uint64_t>(gridDim.x) * blockDim.x;
+  const float fS = static_cast<float>(nSample);
+  for (uint64_t r = static_cast<uint64_t>(blockIdx.x) * blockDim.x + threadIdx.x; r < rows; r += stride) {
+    const float* k = kth + r * nSample;
+    float sum = 0.0f;
+    for (uint32_t s = 0; s < nSample; ++s) sum = __fadd_rn(sum, k[s]);
+    values[r] = __fdiv_rn(sum, fS);
+  }
+}
+
+// One block per row. The row's grad slots first serve as sample counts (zeroed, then one
+// atomic increment per sample), then become grad = fl(fl(count / nSample) * scale), or
+// fl(0 * scale) where count is 0: backwardCpu's operations. Positions outside [0, d) are skipped.
+__global__ void __launch_bounds__(kBackwardThreads) backwardKernel(BwdParams p) {
+  for (uint64_t row = blockIdx.x; row < p.rows; row += gridDim.x) {  // block-uniform
+    float* g = p.grad + rowBase(row, p.d, p.inner);
+    unsigned* counts = reinterpret_cast<unsigned*>(g);
+    for (uint32_t c = threadIdx.x; c < p.d; c += blockDim.x) counts[static_cast<uint64_t>(c) * p.inner] = 0u;
+    __syncthreads();
+    const int32_t* pos = p.positions + row * p.nSample;
+    for (uint32_t s = threadIdx.x; s < p.nSample; s += blockDim.x) {
+      const int32_t c = pos[s];
+      if (c >= 0 && static_cast<uint32_t>(c) < p.d) atomicAdd(&counts[static_cast<uint64_t>(c) * p.inner], 1u);
+    }
+    __syncthreads();
+    const float scale = p.rowScale[row];
+    const float unselected = __fmul_rn(0.0f, scale);
+    const float fS = static_cast<float>(p.nSample);
+    for (uint32_t c = threadIdx.x; c < p.d; c += blockDim.x) {
+      const uint64_t e = static_cast<uint64_t>(c) * p.inner;
+      const unsigned n = __ldcg(&counts[e]);
+      g[e] = n == 0u ? unselected : __fmul_rn(__fdiv_rn(static_cast<float>(n), fS), scale);
+    }
+    __syncthreads();
+  }
+}
+
+}  // namespace cudak
+}  // namespace ntk
