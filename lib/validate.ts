@@ -24,6 +24,24 @@ const bufferOf = intrinsic('buffer') as (this: unknown) => ArrayBufferLike;
 const byteOffsetOf = intrinsic('byteOffset') as (this: unknown) => number;
 const lengthOf = intrinsic('length') as (this: unknown) => number;
 const overridable = ['length', 'buffer', 'byteOffset', 'byteLength', 'fill', 'set', 'subarray', 'slice'];
+const getter = (proto: object, key: string) => Object.getOwnPropertyDescriptor(proto, key)?.get;
+const resizableOf = getter(ArrayBuffer.prototype, 'resizable');
+const growableOf = globalThis.SharedArrayBuffer ? getter(SharedArrayBuffer.prototype, 'growable') : undefined;
+
+/** True for a view of a resizable ArrayBuffer or a growable SharedArrayBuffer. */
+function resizableBacked(buffer: ArrayBufferLike): boolean {
+  try {
+    if (resizableOf && resizableOf.call(buffer) === true) return true;
+  } catch {
+    // a SharedArrayBuffer: ArrayBuffer's getter does not apply
+  }
+  try {
+    if (growableOf && growableOf.call(buffer) === true) return true;
+  } catch {
+    // an ArrayBuffer
+  }
+  return false;
+}
 
 type TypedCtor<T> = { new (buffer: ArrayBufferLike, byteOffset: number, length: number): T; new (buffer: ArrayBuffer, byteOffset: number, length: number): T; prototype: T; name: string };
 
@@ -35,6 +53,12 @@ type TypedCtor<T> = { new (buffer: ArrayBufferLike, byteOffset: number, length: 
 export function typedArray<T extends Float32Array | Int32Array>(name: string, v: unknown, ctor: TypedCtor<T>): T {
   if (tagOf.call(v) !== ctor.name) throw new TypeError(`${name} must be a ${ctor.name}, got ${describe(v)}`);
   const o = v as T;
+  // Refused, not only for simplicity: V8 11.3 (Node 20) optimized code can read a stale
+  // .length from a detached array at a site that has also seen resizable-buffer views
+  // (README, Reliability). Keeping them out keeps every .length in this library exact.
+  if (resizableBacked(bufferOf.call(o))) {
+    throw new TypeError(`${name} is a view of a resizable or growable buffer, which noised-topk does not accept (pass a copy: ${name}.slice())`);
+  }
   if (Object.getPrototypeOf(o) === ctor.prototype && !overridable.some((key) => Object.hasOwn(o, key))) return o;
   return new ctor(bufferOf.call(o), byteOffsetOf.call(o), lengthOf.call(o));
 }

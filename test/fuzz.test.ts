@@ -1,0 +1,848 @@
+// Property-based fuzzer over every public entry point (README, Reliability). Each case is a
+// valid call (any container kind: subarray at a byteOffset, SharedArrayBuffer, subclass
+// instance lying about its length, another realm, resizable buffer, zero-length) with at most
+// one hostile mutation (wrong type, bad number, mismatched or overflowing shape, detached
+// buffer, aliasing output, non-finite input, tampered positions...). The whole pipeline
+// (constructor, forward, backward) runs on 'js' and 'cpu', sync and async, and must:
+//   - with no mutation: succeed, 'cpu' bit-identical to 'js', async identical to sync, the
+//     values and gradient equal to a naive reference (explicit noise or epsilon = 0), no write
+//     outside an output view;
+//   - with a mutation: throw a TypeError or RangeError, the same class and message on both.
+// Fixed seed in CI; NOISED_TOPK_FUZZ_SCALE=20 (npm run fuzz:long) runs 20x the cases, and
+// NOISED_TOPK_FUZZ_SEED picks another seed.
+import fc from 'fast-check';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  BalNoisedTopK,
+  functional,
+  ImbalNoisedTopK,
+  ldamMargins,
+  NoisedTopK,
+  NoiseStream,
+  setThreads,
+  threads,
+  type NoisedTopKResult,
+} from '../lib/index.js';
+import {
+  bits,
+  detach,
+  failure,
+  FUZZ_SCALE,
+  FUZZ_SEED,
+  JUNK,
+  JUNK_SCALAR,
+  KINDS,
+  make,
+  pick,
+  referenceBackward,
+  referenceForward,
+  runs,
+  sameValues,
+  type Kind,
+  type Outcome,
+} from './fuzz-kit.js';
+import { testedBackends } from './helpers.js';
+
+const BACKENDS = testedBackends();
+if (!BACKENDS.includes('cpu')) throw new Error('the fuzzer compares cpu against js: the addon must load');
+
+const counts: Record<string, number> = {};
+const count = (name: string) => {
+  counts[name] = (counts[name] ?? 0) + 1;
+};
+afterAll(() => {
+  const total = Object.values(counts).reduce((a, b) => a + b, 0);
+  console.log(`fuzz: seed ${FUZZ_SEED}, scale ${FUZZ_SCALE}, ${total} cases: ${JSON.stringify(counts)}`);
+});
+
+const kindArb = fc.constantFrom<Kind>(...KINDS);
+const valueArb = (nonFinite: boolean) =>
+  fc.oneof(
+    { weight: 3, arbitrary: fc.constantFrom(0, -0, 1, -1, 2, 0.5, 3) },
+    { weight: 3, arbitrary: fc.float({ noNaN: true, noDefaultInfinity: true }) },
+    { weight: nonFinite ? 1 : 0, arbitrary: fc.constantFrom(NaN, Infinity, -Infinity) },
+  );
+const mutationArb = (targets: readonly string[]) =>
+  fc.oneof(
+    { weight: 1, arbitrary: fc.constant(null) },
+    { weight: 3, arbitrary: fc.record({ target: fc.constantFrom(...targets), v: fc.nat(1000), j: fc.nat(1000) }) },
+  );
+type Mutation = { target: string; v: number; j: number } | null;
+
+// ---------------------------------------------------------------- top-k ----
+const TOPK_TARGETS = [
+  'options', 'k', 'epsilon', 'nSample', 'dim', 'seed', 'offset', 'x', 'shape', 'nonfinite', 'noise',
+  'noiseNonfinite', 'noNoiseNoSeed', 'outputs', 'out', 'positions', 'gradOutput', 'gradOut', 'tamperPositions',
+  'detachPositions',
+] as const;
+
+interface TopKCase {
+  functional: boolean;
+  explicit: boolean;
+  shape: number[];
+  dim: number;
+  negDim: boolean;
+  k: number;
+  epsilon: number | undefined;
+  S: number;
+  nSampleGiven: boolean;
+  seed: number | bigint;
+  offset: number | undefined;
+  allowNonFinite: boolean;
+  x: number[];
+  noise: number[];
+  xKind: Kind;
+  noiseKind: Kind;
+  outMode: number;
+  outKind: Kind;
+  posKind: Kind;
+  grad: { given: boolean; data: number[]; kind: Kind; outGiven: boolean; outKind: Kind };
+  mutation: Mutation;
+}
+
+const topkCaseArb: fc.Arbitrary<TopKCase> = fc
+  .record({
+    functional: fc.boolean(),
+    explicit: fc.boolean(),
+    shape: fc.array(fc.oneof({ weight: 5, arbitrary: fc.integer({ min: 1, max: 4 }) }, { weight: 1, arbitrary: fc.constant(0) }), { minLength: 1, maxLength: 3 }),
+    dimSeed: fc.nat(),
+    negDim: fc.boolean(),
+    kSeed: fc.nat(),
+    epsilon: fc.constantFrom(undefined, 0, 0.5, 1, 2, 1e-3, 1e30),
+    S: fc.integer({ min: 1, max: 4 }),
+    nSampleGiven: fc.boolean(),
+    seed: fc.oneof(fc.nat(), fc.constant(2 ** 53 - 1), fc.bigInt({ min: 0n, max: 2n ** 64n - 1n })),
+    offset: fc.constantFrom(undefined, 0, 1, 7, 2 ** 32 - 1),
+    allowNonFinite: fc.boolean(),
+    xKind: kindArb,
+    noiseKind: kindArb,
+    outMode: fc.integer({ min: 0, max: 4 }),
+    outKind: kindArb,
+    posKind: kindArb,
+    gradGiven: fc.boolean(),
+    gradKind: kindArb,
+    gradOutGiven: fc.boolean(),
+    gradOutKind: kindArb,
+    mutation: mutationArb(TOPK_TARGETS),
+    dataSeed: fc.nat(),
+  })
+  .chain((r) => {
+    const shape = r.shape.slice();
+    const dim = r.dimSeed % shape.length;
+    if (shape[dim] === 0) shape[dim] = 1;
+    const d = shape[dim]!;
+    const size = shape.reduce((a, b) => a * b, 1);
+    const rows = size / d;
+    return fc
+      .record({
+        x: fc.array(valueArb(r.allowNonFinite), { minLength: size, maxLength: size }),
+        noise: fc.array(valueArb(r.allowNonFinite), { minLength: r.explicit ? size * r.S : 0, maxLength: r.explicit ? size * r.S : 0 }),
+        gradData: fc.array(valueArb(true), { minLength: rows, maxLength: rows }),
+      })
+      .map(({ x, noise, gradData }) => ({
+        functional: r.functional,
+        explicit: r.functional && r.explicit,
+        shape,
+        dim,
+        negDim: r.negDim,
+        k: 1 + (r.kSeed % d),
+        epsilon: r.epsilon,
+        S: r.S,
+        nSampleGiven: r.nSampleGiven,
+        seed: r.seed,
+        offset: r.offset,
+        allowNonFinite: r.allowNonFinite,
+        x,
+        noise,
+        xKind: r.xKind,
+        noiseKind: r.noiseKind,
+        outMode: r.outMode,
+        outKind: r.outKind,
+        posKind: r.posKind,
+        grad: { given: r.gradGiven, data: gradData, kind: r.gradKind, outGiven: r.gradOutGiven, outKind: r.gradOutKind },
+        mutation: r.mutation,
+      }));
+  });
+
+interface TopKRun {
+  outcome: Outcome;
+  /** The mutation applied (false where it did not apply to this case, which is then valid). */
+  mutated: boolean;
+  guardsIntact: boolean;
+}
+
+export async function runTopK(c: TopKCase, backend: 'js' | 'cpu', mode: 'sync' | 'async'): Promise<TopKRun> {
+  const size = c.x.length;
+  const d = c.shape[c.dim]!;
+  const rows = size / d;
+  const S = c.S;
+  const ndim = c.shape.length;
+  const guards: (() => boolean)[] = [];
+  const made = <T extends Float32Array | Int32Array>(ctor: Float32ArrayConstructor | Int32ArrayConstructor, data: ArrayLike<number>, kind: Kind): T => {
+    const m = make<T>(ctor, data, kind);
+    guards.push(m.guardsIntact);
+    return m.arr;
+  };
+  const x = made<Float32Array>(Float32Array, c.x, c.xKind);
+  const noise = c.explicit ? made<Float32Array>(Float32Array, c.noise, c.noiseKind) : undefined;
+  const opts: Record<string, unknown> = { k: c.k, dim: c.negDim ? c.dim - ndim : c.dim, allowNonFinite: c.allowNonFinite, backend };
+  if (c.epsilon !== undefined) opts.epsilon = c.epsilon;
+  if (c.explicit) {
+    opts.noise = noise;
+    if (c.nSampleGiven) opts.nSample = S;
+  } else {
+    opts.nSample = S;
+    opts.seed = c.seed;
+    if (c.functional && c.offset !== undefined) opts.offset = c.offset;
+  }
+  const outputs: Record<string, unknown> = {};
+  if (c.outMode === 1 || c.outMode === 3) outputs.out = made(Float32Array, new Float32Array(rows), c.outKind);
+  if (c.outMode === 2 || c.outMode === 3) outputs.positions = made(Int32Array, new Int32Array(rows * S), c.posKind);
+  let outputsArg: unknown = c.outMode === 4 ? {} : c.outMode === 0 ? undefined : outputs;
+  if (c.functional) Object.assign(opts, outputs);
+  let optsArg: unknown = opts;
+  let xArg: unknown = x;
+  let shapeArg: unknown = c.shape.slice();
+  let gradOutput: unknown = c.grad.given ? made(Float32Array, c.grad.data, c.grad.kind) : undefined;
+  let gradOut: unknown = c.grad.outGiven ? made(Float32Array, new Float32Array(size), c.grad.outKind) : undefined;
+  let afterForward: ((r: NoisedTopKResult) => boolean) | null = null;
+
+  const m = c.mutation;
+  let mutated = false;
+  if (m) {
+    const { v, j } = m;
+    const set = (obj: Record<string, unknown>, key: string, list: readonly unknown[]) => {
+      const val = pick(list, v);
+      obj[key] = typeof val === 'function' && list === JUNK ? (val as () => unknown)() : val;
+      return true;
+    };
+    const sameLength = (n: number, data: ArrayLike<number>) => [
+      ...JUNK.map((f) => f()),
+      Float64Array.from(data),
+      Int32Array.from(data, (q) => (Number.isFinite(q) ? q | 0 : 0)),
+      Array.from(data),
+      new Float32Array(n + 1),
+      make(Float32Array, data, 'resizable').arr,
+    ];
+    const outputTarget = c.functional ? opts : outputs;
+    switch (m.target) {
+      case 'options':
+        optsArg = pick(JUNK, v)();
+        if (optsArg !== null && typeof optsArg === 'object' && !Array.isArray(optsArg)) optsArg = Object.create(optsArg as object); // still no k
+        mutated = true;
+        break;
+      case 'k':
+        mutated = set(opts, 'k', [0, -1, 1.5, NaN, Infinity, -Infinity, 2 ** 31, 2 ** 53, '1', null, 1n, {}, undefined, d + 1]);
+        break;
+      case 'epsilon':
+        mutated = set(opts, 'epsilon', [-1, -1e-3, NaN, Infinity, -Infinity, 1e39, 3.5e38, '1', 1n, {}, true]);
+        break;
+      case 'nSample':
+        mutated = set(opts, 'nSample', [0, -1, 1.5, NaN, Infinity, 2 ** 24 + 1, '5', 5n, {}, true]);
+        break;
+      case 'dim':
+        mutated = set(opts, 'dim', [ndim, -ndim - 1, 0.5, NaN, '0', 0n, {}, true, 2 ** 31, Infinity]);
+        break;
+      case 'seed':
+        if (!c.explicit) mutated = set(opts, 'seed', [-1, 1.5, NaN, Infinity, 2 ** 53, -1n, 2n ** 64n, '1', null, {}, true]);
+        break;
+      case 'offset':
+        if (c.functional && !c.explicit) mutated = set(opts, 'offset', [-1, 2 ** 32, 1.5, NaN, '0', 0n, {}, Infinity]);
+        break;
+      case 'x': {
+        const alts: unknown[] = sameLength(size, c.x);
+        const which = v % (alts.length + 1);
+        if (which === alts.length) {
+          if (size > 0) mutated = detach(x);
+        } else {
+          xArg = alts[which];
+          mutated = true;
+        }
+        break;
+      }
+      case 'shape': {
+        const alts: (() => unknown)[] = [
+          ...JUNK_SCALAR,
+          () => ({ length: ndim }),
+          () => Int32Array.from(c.shape),
+          () => [],
+          () => new Array(ndim),
+          () => {
+            const s = c.shape.slice() as unknown[];
+            s[j % ndim] = pick(['2', null, 2n, -1, 1.5, NaN, Infinity, -Infinity, 2 ** 53, undefined, {}], v >> 4);
+            return s;
+          },
+          () => (size > 0 ? [...c.shape, 2] : c.shape.map((q) => (q === 0 ? 1 : q))),
+          () => (size > 0 ? [2 ** 27, 2 ** 27, ...c.shape] : [2 ** 27, 2 ** 27, 1]),
+          () => [65536, 65536],
+          () => new Array(65).fill(1),
+        ];
+        shapeArg = pick(alts, v)();
+        mutated = true;
+        break;
+      }
+      case 'nonfinite':
+        if (!c.allowNonFinite && size > 0) {
+          x[j % size] = pick([NaN, Infinity, -Infinity], v);
+          mutated = true;
+        }
+        break;
+      case 'noise':
+        if (c.explicit) {
+          const alts: unknown[] = [...JUNK.map((f) => f()), Float64Array.from(c.noise), new Float32Array(size > 1 ? size * S + 1 : size === 1 ? 0 : 1)];
+          const which = v % (alts.length + 1);
+          if (which === alts.length) {
+            if (size > 0) mutated = detach(noise!);
+          } else {
+            opts.noise = alts[which];
+            mutated = true;
+          }
+        }
+        break;
+      case 'noiseNonfinite':
+        if (c.explicit && !c.allowNonFinite && size > 0) {
+          noise![j % c.noise.length] = pick([NaN, Infinity, -Infinity], v);
+          mutated = true;
+        }
+        break;
+      case 'noNoiseNoSeed':
+        if (c.functional) {
+          delete opts.noise;
+          delete opts.seed;
+          mutated = true;
+        }
+        break;
+      case 'outputs':
+        if (!c.functional) {
+          outputsArg = pick(JUNK_SCALAR, v)();
+          mutated = true;
+        }
+        break;
+      case 'out': {
+        const alts: (() => unknown)[] = [
+          ...JUNK,
+          () => new Float32Array(rows + 1),
+          () => new Int32Array(rows),
+          () => Array.from({ length: rows }, () => 0),
+          () => make(Float32Array, new Float32Array(rows), 'resizable').arr,
+        ];
+        const which = v % (alts.length + 2);
+        if (which < alts.length) {
+          outputTarget.out = alts[which]!();
+          mutated = true;
+        } else if (which === alts.length && rows > 0 && size > 0) {
+          outputTarget.out = new Float32Array(x.buffer, x.byteOffset, rows); // aliases x
+          mutated = true;
+        } else if (rows > 0) {
+          const o = new Float32Array(rows);
+          mutated = detach(o);
+          outputTarget.out = o;
+        }
+        if (!c.functional && mutated) outputsArg = outputs;
+        break;
+      }
+      case 'positions': {
+        const alts: (() => unknown)[] = [
+          ...JUNK.filter((_, q) => q !== 10),
+          () => new Int32Array(rows * S + 1),
+          () => new Float32Array(rows * S),
+          () => new Uint32Array(rows * S),
+        ];
+        const which = v % (alts.length + 1);
+        if (which < alts.length) {
+          outputTarget.positions = alts[which]!();
+          mutated = true;
+        } else if (rows > 0) {
+          // positions and out share bytes
+          const buf = new ArrayBuffer(rows * S * 4 + 4);
+          outputTarget.out = new Float32Array(buf, 0, rows);
+          outputTarget.positions = new Int32Array(buf, 0, rows * S);
+          mutated = true;
+        }
+        if (!c.functional && mutated) outputsArg = outputs;
+        break;
+      }
+      case 'gradOutput': {
+        const alts: (() => unknown)[] = [...JUNK, () => new Float32Array(rows + 1), () => new Float64Array(rows)];
+        const which = v % (alts.length + 1);
+        if (which < alts.length) {
+          gradOutput = alts[which]!();
+          mutated = true;
+        } else if (rows > 0) {
+          const g = new Float32Array(rows);
+          mutated = detach(g);
+          gradOutput = g;
+        }
+        break;
+      }
+      case 'gradOut': {
+        const alts: (() => unknown)[] = [...JUNK, () => new Float32Array(size + 1), () => Array.from({ length: size }, () => 0)];
+        const which = v % (alts.length + 1);
+        if (which < alts.length) {
+          gradOut = alts[which]!();
+          mutated = true;
+        } else if (rows > 0) {
+          // the gradient output overlaps gradOutput
+          const buf = new Float32Array(size + rows);
+          gradOutput = buf.subarray(0, rows);
+          gradOut = buf.subarray(0, size);
+          mutated = true;
+        }
+        break;
+      }
+      case 'tamperPositions':
+        if (rows * S > 0) {
+          afterForward = (r) => {
+            r.positions[j % (rows * S)] = pick([-1, d, 2 ** 31 - 1, -(2 ** 31)], v);
+            return true;
+          };
+          mutated = true;
+        }
+        break;
+      case 'detachPositions':
+        if (rows * S > 0) {
+          afterForward = (r) => detach(r.positions);
+          mutated = true;
+        }
+        break;
+    }
+  }
+
+  let outcome: Outcome;
+  try {
+    let r: NoisedTopKResult;
+    const async = mode === 'async';
+    if (c.functional) {
+      r = async
+        ? await functional.noisedTopKAsync(xArg as Float32Array, shapeArg as number[], optsArg as never)
+        : functional.noisedTopK(xArg as Float32Array, shapeArg as number[], optsArg as never);
+    } else {
+      const op = new NoisedTopK(optsArg as never);
+      r = async
+        ? await op.forwardAsync(xArg as Float32Array, shapeArg as number[], outputsArg as never)
+        : op.forward(xArg as Float32Array, shapeArg as number[], outputsArg as never);
+    }
+    const values = bits(r.values);
+    const positions = bits(r.positions);
+    if (afterForward && !afterForward(r)) mutated = false;
+    const g = async
+      ? await r.backwardAsync(gradOutput as Float32Array, gradOut as Float32Array)
+      : r.backward(gradOutput as Float32Array, gradOut as Float32Array);
+    outcome = { ok: true, bits: { values, positions, grad: bits(g) } };
+  } catch (err) {
+    outcome = failure(err);
+  }
+  return { outcome, mutated, guardsIntact: guards.every((f) => f()) };
+}
+
+/** Valid case: the answer of the naive reference, where the noise is known. */
+function checkTopKReference(c: TopKCase, out: Outcome & { ok: true }): void {
+  const explicitNoise = c.explicit;
+  const eps = c.epsilon ?? 1;
+  if (!explicitNoise && eps !== 0) return; // the stream's noise: cpu == js is the check
+  const d = c.shape[c.dim]!;
+  const outer = c.shape.slice(0, c.dim).reduce((a, b) => a * b, 1);
+  const inner = c.shape.slice(c.dim + 1).reduce((a, b) => a * b, 1);
+  const S = c.S;
+  const z = explicitNoise ? (e: number, s: number) => Math.fround(c.noise[e * S + s]!) : () => 0;
+  const ref = referenceForward(c.x, outer, d, inner, c.k, eps, S, z);
+  const values = new Float32Array(Uint32Array.from(out.bits.values!).buffer);
+  expect(sameValues(values, ref.values), `values ${String(values)} vs reference ${String(ref.values)}`).toBe(true);
+  expect(out.bits.positions, 'positions vs reference').toEqual(Array.from(ref.positions));
+  const rowScale = c.grad.given ? Float32Array.from(c.grad.data) : new Float32Array(outer * inner).fill(1);
+  const grad = new Float32Array(Uint32Array.from(out.bits.grad!).buffer);
+  const refGrad = referenceBackward(ref.positions, rowScale, outer, d, inner, S);
+  expect(sameValues(grad, refGrad), `grad ${String(grad)} vs reference ${String(refGrad)}`).toBe(true);
+}
+
+function expectAgreement(c: { mutation: Mutation }, js: { outcome: Outcome; mutated: boolean; guardsIntact: boolean }, other: typeof js): void {
+  if (js.mutated) {
+    expect(js.outcome.ok, `mutation ${JSON.stringify(c.mutation)} was accepted`).toBe(false);
+  } else if (!js.outcome.ok) {
+    expect.fail(`valid case rejected: ${js.outcome.name}: ${js.outcome.message}`);
+  }
+  if (!js.outcome.ok) expect(['TypeError', 'RangeError']).toContain(js.outcome.name);
+  expect(other.mutated).toBe(js.mutated);
+  expect(other.outcome).toEqual(js.outcome);
+  expect(js.guardsIntact, 'js wrote outside an output view').toBe(true);
+  expect(other.guardsIntact, 'wrote outside an output view').toBe(true);
+}
+
+const fcParams = (numRuns: number, offset: number) => ({ numRuns, seed: FUZZ_SEED + offset, endOnFailure: true });
+
+describe('fuzz: NoisedTopK and functional.noisedTopK', () => {
+  it('sync: the documented error or the right answer, cpu bit-identical to js', async () => {
+    await fc.assert(
+      fc.asyncProperty(topkCaseArb, async (c) => {
+        count('topk sync');
+        const js = await runTopK(c, 'js', 'sync');
+        const cpu = await runTopK(c, 'cpu', 'sync');
+        expectAgreement(c, js, cpu);
+        if (js.outcome.ok) checkTopKReference(c, js.outcome);
+      }),
+      fcParams(runs(40_000), 1),
+    );
+  }, 600_000);
+
+  it('async: same outcome as sync, on both backends', async () => {
+    await fc.assert(
+      fc.asyncProperty(topkCaseArb, async (c) => {
+        count('topk async');
+        const ref = await runTopK(c, 'js', 'sync');
+        const js = await runTopK(c, 'js', 'async');
+        const cpu = await runTopK(c, 'cpu', 'async');
+        expectAgreement(c, ref, js);
+        expectAgreement(c, ref, cpu);
+      }),
+      fcParams(runs(12_000), 2),
+    );
+  }, 600_000);
+});
+
+// --------------------------------------------------------------- losses ----
+const LOSS_TARGETS = [
+  'options', 'k', 'epsilon', 'nSample', 'seed', 'offset', 'scores', 'nonfinite', 'shape', 'labels', 'labelValue',
+  'maxM', 'clsNumList', 'scale', 'margins', 'noise', 'noNoiseNoSeed', 'gradLoss', 'gradOut',
+] as const;
+
+interface LossCase {
+  form: 'bal' | 'imbal' | 'balF' | 'imbalF';
+  explicit: boolean;
+  B: number;
+  D: number;
+  k: number;
+  epsilon: number | undefined;
+  S: number;
+  seed: number | bigint;
+  offset: number | undefined;
+  allowNonFinite: boolean;
+  scores: number[];
+  noise: number[];
+  labels: number[];
+  labelsKind: 'array' | 'int32' | 'uint8' | 'uint16' | 'uint32' | 'int8' | 'int16';
+  scoresKind: Kind;
+  maxM: number;
+  clsNumList: number[];
+  scale: number | undefined;
+  gradLoss: number | undefined;
+  gradOutKind: Kind | null;
+  mutation: Mutation;
+}
+
+const lossCaseArb: fc.Arbitrary<LossCase> = fc
+  .record({
+    form: fc.constantFrom<LossCase['form']>('bal', 'imbal', 'balF', 'imbalF'),
+    explicit: fc.boolean(),
+    B: fc.integer({ min: 1, max: 3 }),
+    D: fc.integer({ min: 2, max: 5 }),
+    kSeed: fc.nat(),
+    epsilon: fc.constantFrom(undefined, 0, 0.5, 1, 1e-3),
+    S: fc.integer({ min: 1, max: 3 }),
+    seed: fc.oneof(fc.nat(), fc.bigInt({ min: 0n, max: 2n ** 64n - 1n })),
+    offset: fc.constantFrom(undefined, 0, 3, 2 ** 32 - 1),
+    allowNonFinite: fc.boolean(),
+    labelsKind: fc.constantFrom<LossCase['labelsKind']>('array', 'int32', 'uint8', 'uint16', 'uint32', 'int8', 'int16'),
+    scoresKind: kindArb,
+    maxM: fc.constantFrom(0, 0.5, 1, 3),
+    scale: fc.constantFrom(undefined, 1, 50, 0.5),
+    gradLoss: fc.constantFrom(undefined, 1, 2.5, 0, -1),
+    gradOutKind: fc.option(kindArb),
+    mutation: mutationArb(LOSS_TARGETS),
+  })
+  .chain((r) =>
+    fc
+      .record({
+        scores: fc.array(valueArb(r.allowNonFinite), { minLength: r.B * r.D, maxLength: r.B * r.D }),
+        noise: fc.array(valueArb(r.allowNonFinite), { minLength: r.B * r.D * r.S, maxLength: r.B * r.D * r.S }),
+        labels: fc.array(fc.integer({ min: 0, max: r.D - 1 }), { minLength: r.B, maxLength: r.B }),
+        clsNumList: fc.array(fc.integer({ min: 1, max: 1000 }), { minLength: r.D, maxLength: r.D }),
+      })
+      .map((q) => ({
+        form: r.form,
+        explicit: r.explicit && (r.form === 'balF' || r.form === 'imbalF'),
+        B: r.B,
+        D: r.D,
+        k: 1 + (r.kSeed % (r.D - 1)),
+        epsilon: r.epsilon,
+        S: r.S,
+        seed: r.seed,
+        offset: r.offset,
+        allowNonFinite: r.allowNonFinite,
+        scores: q.scores,
+        noise: q.noise,
+        labels: q.labels,
+        labelsKind: r.labelsKind,
+        scoresKind: r.scoresKind,
+        maxM: r.maxM,
+        clsNumList: q.clsNumList,
+        scale: r.scale,
+        gradLoss: r.gradLoss,
+        gradOutKind: r.gradOutKind,
+        mutation: r.mutation,
+      })),
+  );
+
+const LABEL_CTORS = { int32: Int32Array, uint8: Uint8Array, uint16: Uint16Array, uint32: Uint32Array, int8: Int8Array, int16: Int16Array };
+
+export async function runLoss(c: LossCase, backend: 'js' | 'cpu', mode: 'sync' | 'async'): Promise<TopKRun> {
+  const { B, D, S } = c;
+  const guards: (() => boolean)[] = [];
+  const sc = make<Float32Array>(Float32Array, c.scores, c.scoresKind);
+  guards.push(sc.guardsIntact);
+  const scores = sc.arr;
+  const functionalForm = c.form === 'balF' || c.form === 'imbalF';
+  const imbal = c.form === 'imbal' || c.form === 'imbalF';
+  const opts: Record<string, unknown> = { k: c.k, allowNonFinite: c.allowNonFinite, backend };
+  if (c.epsilon !== undefined) opts.epsilon = c.epsilon;
+  let noise: Float32Array | undefined;
+  if (c.explicit) {
+    noise = Float32Array.from(c.noise);
+    opts.noise = noise;
+  } else {
+    opts.seed = c.seed;
+    opts.nSample = S;
+    if (functionalForm && c.offset !== undefined) opts.offset = c.offset;
+  }
+  if (c.form === 'imbal') {
+    opts.maxM = c.maxM;
+    opts.clsNumList = c.clsNumList;
+  }
+  if (imbal && c.scale !== undefined) opts.scale = c.scale;
+  if (c.form === 'imbalF') opts.margins = ldamMargins(c.clsNumList, c.maxM);
+  let labels: unknown = c.labelsKind === 'array' ? c.labels.slice() : LABEL_CTORS[c.labelsKind].from(c.labels);
+  let shape: unknown = [B, D];
+  let optsArg: unknown = opts;
+  let scoresArg: unknown = scores;
+  let gradLoss: unknown = c.gradLoss;
+  let gradOut: unknown;
+  if (c.gradOutKind) {
+    const g = make<Float32Array>(Float32Array, new Float32Array(B * D), c.gradOutKind);
+    guards.push(g.guardsIntact);
+    gradOut = g.arr;
+  }
+
+  let mutated = false;
+  const m = c.mutation;
+  if (m) {
+    const { v, j } = m;
+    const set = (key: string, list: readonly unknown[]) => {
+      opts[key] = pick(list, v);
+      return true;
+    };
+    switch (m.target) {
+      case 'options':
+        optsArg = pick(JUNK, v)();
+        if (optsArg !== null && typeof optsArg === 'object' && !Array.isArray(optsArg)) optsArg = Object.create(optsArg as object);
+        mutated = true;
+        break;
+      case 'k':
+        mutated = set('k', [0, -1, 1.5, NaN, Infinity, D, 2 ** 31, '1', null, 1n, undefined]);
+        break;
+      case 'epsilon':
+        mutated = set('epsilon', [-1, NaN, Infinity, 1e39, '1', 1n, {}]);
+        break;
+      case 'nSample':
+        mutated = set('nSample', [0, -1, 1.5, NaN, 2 ** 24 + 1, '5', 5n]);
+        break;
+      case 'seed':
+        if (!c.explicit) mutated = set('seed', [-1, 1.5, NaN, 2 ** 53, -1n, 2n ** 64n, '1', null]);
+        break;
+      case 'offset':
+        if (functionalForm && !c.explicit) mutated = set('offset', [-1, 2 ** 32, 1.5, NaN, '0', 0n]);
+        break;
+      case 'scores': {
+        const alts: unknown[] = [...JUNK.map((f) => f()), Float64Array.from(c.scores), Array.from(c.scores), new Float32Array(B * D + 1), make(Float32Array, c.scores, 'resizable').arr];
+        const which = v % (alts.length + 1);
+        if (which === alts.length) mutated = detach(scores);
+        else {
+          scoresArg = alts[which];
+          mutated = true;
+        }
+        break;
+      }
+      case 'nonfinite':
+        if (!c.allowNonFinite) {
+          scores[j % (B * D)] = pick([NaN, Infinity, -Infinity], v);
+          mutated = true;
+        }
+        break;
+      case 'shape':
+        shape = pick<() => unknown>([...JUNK_SCALAR, () => [B * D], () => [B + 1, D], () => [B, D, 1], () => [B * D, 1], () => [B, D + 1], () => [B, '2'], () => [B, NaN]], v)();
+        mutated = true;
+        break;
+      case 'labels':
+        labels = pick<() => unknown>([...JUNK_SCALAR, () => ({}), () => Float32Array.from(c.labels), () => Float64Array.from(c.labels), () => [...c.labels, 0], () => c.labels.slice(1)], v)();
+        mutated = true;
+        break;
+      case 'labelValue': {
+        const arr = c.labels.slice() as unknown[];
+        arr[j % B] = pick([-1, D, 1.5, NaN, '0', null, 0n, undefined, Infinity, 2 ** 32], v);
+        labels = arr;
+        mutated = true;
+        break;
+      }
+      case 'maxM':
+        if (c.form === 'imbal') mutated = set('maxM', [-1, NaN, Infinity, '1', undefined, null, 1n]);
+        break;
+      case 'clsNumList':
+        if (c.form === 'imbal') {
+          const base = c.clsNumList;
+          mutated = set('clsNumList', ['abc', undefined, null, 42, [], [0, ...base.slice(1)], [-1, ...base.slice(1)], [NaN, ...base.slice(1)], ['1', ...base.slice(1)], [Infinity, ...base.slice(1)], [...base, 1]]);
+        }
+        break;
+      case 'scale':
+        if (imbal) mutated = set('scale', [NaN, Infinity, -Infinity, '50', 1n, {}]);
+        break;
+      case 'margins':
+        if (c.form === 'imbalF') {
+          const good = opts.margins as Float32Array;
+          const nan = good.slice();
+          nan[j % D] = NaN;
+          const alts: unknown[] = [...JUNK.map((f) => f()), undefined, Float64Array.from(good), new Float32Array(D + 1)];
+          if (!c.allowNonFinite) alts.push(nan);
+          opts.margins = pick(alts, v);
+          mutated = true;
+        }
+        break;
+      case 'noise':
+        if (c.explicit) {
+          const alts: unknown[] = [...JUNK.map((f) => f()), Float64Array.from(c.noise), new Float32Array(B * D * S + 1)];
+          if (!c.allowNonFinite) {
+            const bad = Float32Array.from(c.noise);
+            bad[j % bad.length] = NaN;
+            alts.push(bad);
+          }
+          const which = v % (alts.length + 1);
+          if (which === alts.length) mutated = detach(noise!);
+          else {
+            opts.noise = alts[which];
+            mutated = true;
+          }
+        }
+        break;
+      case 'noNoiseNoSeed':
+        if (functionalForm) {
+          delete opts.noise;
+          delete opts.seed;
+          mutated = true;
+        }
+        break;
+      case 'gradLoss':
+        gradLoss = pick([NaN, Infinity, -Infinity, '1', null, 1n, {}], v);
+        mutated = true;
+        break;
+      case 'gradOut': {
+        const alts: (() => unknown)[] = [...JUNK, () => new Float32Array(B * D + 1), () => new Float32Array(B * D - 1)];
+        const which = v % (alts.length + 2);
+        if (which < alts.length) gradOut = alts[which]!();
+        else {
+          const g = new Float32Array(B * D);
+          detach(g);
+          gradOut = g;
+        }
+        mutated = true;
+        break;
+      }
+    }
+  }
+
+  let outcome: Outcome;
+  try {
+    const async = mode === 'async';
+    let r;
+    const args = [scoresArg, labels, shape] as const;
+    if (c.form === 'bal' || c.form === 'imbal') {
+      const op = c.form === 'bal' ? new BalNoisedTopK(optsArg as never) : new ImbalNoisedTopK(optsArg as never);
+      r = async ? await op.forwardAsync(...(args as unknown as [Float32Array, number[], number[]])) : op.forward(...(args as unknown as [Float32Array, number[], number[]]));
+    } else {
+      const fwd = c.form === 'balF'
+        ? async ? functional.balNoisedTopKLossAsync : functional.balNoisedTopKLoss
+        : async ? functional.imbalNoisedTopKLossAsync : functional.imbalNoisedTopKLoss;
+      r = await (fwd as (...a: unknown[]) => ReturnType<typeof functional.balNoisedTopKLoss>)(scoresArg, labels, shape, optsArg);
+    }
+    const g = async ? await r.backwardAsync(gradLoss as number, gradOut as Float32Array) : r.backward(gradLoss as number, gradOut as Float32Array);
+    outcome = { ok: true, loss: r.loss, bits: { loss: bits(Float32Array.of(r.loss)), margins: bits(r.margins), topk: bits(r.topk), grad: bits(g) } };
+  } catch (err) {
+    outcome = failure(err);
+  }
+  return { outcome, mutated, guardsIntact: guards.every((f) => f()) };
+}
+
+describe('fuzz: the losses (classes and functional forms)', () => {
+  it('sync: the documented error or the right answer, cpu bit-identical to js', async () => {
+    await fc.assert(
+      fc.asyncProperty(lossCaseArb, async (c) => {
+        count('loss sync');
+        const js = await runLoss(c, 'js', 'sync');
+        const cpu = await runLoss(c, 'cpu', 'sync');
+        expectAgreement(c, js, cpu);
+      }),
+      fcParams(runs(32_000), 3),
+    );
+  }, 600_000);
+
+  it('async: same outcome as sync, on both backends', async () => {
+    await fc.assert(
+      fc.asyncProperty(lossCaseArb, async (c) => {
+        count('loss async');
+        const ref = await runLoss(c, 'js', 'sync');
+        const js = await runLoss(c, 'js', 'async');
+        const cpu = await runLoss(c, 'cpu', 'async');
+        expectAgreement(c, ref, js);
+        expectAgreement(c, ref, cpu);
+      }),
+      fcParams(runs(8_000), 4),
+    );
+  }, 600_000);
+});
+
+// ------------------------------------------------ the small entry points ----
+const anything = fc.oneof(
+  fc.anything(),
+  fc.constantFrom(NaN, Infinity, -Infinity, -0, 2 ** 53, -1, 1.5, 0, 1, 1024, 1025, 3n, 2n ** 64n),
+  fc.constantFrom(...JUNK).map((f) => f()),
+);
+
+describe('fuzz: ldamMargins, NoiseStream, setThreads and the constructors', () => {
+  it('any arguments: a result, a TypeError or a RangeError', () => {
+    const before = threads();
+    fc.assert(
+      fc.property(fc.nat(5), anything, anything, (which, a, b) => {
+        count('small entry points');
+        try {
+          switch (which) {
+            case 0: {
+              const m = ldamMargins(a as number[], b as number);
+              expect(m).toBeInstanceOf(Float32Array);
+              for (const q of m) expect(Number.isFinite(q)).toBe(true);
+              break;
+            }
+            case 1: {
+              const s = new NoiseStream(a as number);
+              expect(typeof s.seed).toBe('bigint');
+              expect(s.next().kind).toBe('stream');
+              break;
+            }
+            case 2:
+              setThreads(a as number);
+              expect(threads()).toBeGreaterThanOrEqual(1);
+              break;
+            case 3:
+              new NoisedTopK(a as never);
+              break;
+            case 4:
+              new BalNoisedTopK(a as never);
+              break;
+            case 5:
+              new ImbalNoisedTopK({ k: 1, maxM: a, clsNumList: b } as never);
+              break;
+          }
+        } catch (err) {
+          expect(['TypeError', 'RangeError']).toContain((err as Error).constructor.name);
+        }
+      }),
+      fcParams(runs(12_000), 5),
+    );
+    setThreads(before);
+  }, 600_000);
+});
