@@ -67,7 +67,19 @@ function nativeKernel(addon: NativeAddon): Kernel {
   };
 }
 
+function cudaKernel(addon: NativeAddon): Kernel {
+  const { forwardCuda, forwardCudaAsync, backwardCuda, backwardCudaAsync } = addon;
+  return {
+    name: 'cuda',
+    forward: (c) => forwardCuda!(...forwardArgs(c)),
+    forwardAsync: (c) => forwardCudaAsync!(...forwardArgs(c)),
+    backward: (c) => backwardCuda!(...backwardArgs(c)),
+    backwardAsync: (c) => backwardCudaAsync!(...backwardArgs(c)),
+  };
+}
+
 let cpuKernel: Kernel | null | undefined;
+let gpuKernel: Kernel | null | undefined;
 let warned = false;
 
 function cpu(): Kernel | null {
@@ -78,21 +90,55 @@ function cpu(): Kernel | null {
   return cpuKernel;
 }
 
-/** Backends that work in this process, fastest last: always 'js', 'cpu' when the addon loads. */
+/** The 'cuda' kernel when the addon has the CUDA kernels and a device answers (asked once). */
+function cuda(): Kernel | null {
+  if (gpuKernel === undefined) {
+    const addon = loadNative();
+    gpuKernel =
+      addon?.cuda === true && typeof addon.forwardCuda === 'function' && addon.cudaUsable?.() === true
+        ? cudaKernel(addon)
+        : null;
+  }
+  return gpuKernel;
+}
+
+/**
+ * Work (rows * d * nSample) from which 'auto' would pick 'cuda' over 'cpu'. Infinity: 'auto'
+ * never picks 'cuda' yet, because the crossover (host-device copies against kernel time) has not
+ * been measured on a GPU. Set it from bench/cuda's end-to-end figures once they exist.
+ */
+export const CUDA_AUTO_MIN_WORK = Number.POSITIVE_INFINITY;
+
+/**
+ * Backends that work in this process, fastest last: always 'js', 'cpu' when the addon loads,
+ * 'cuda' when the addon has the CUDA kernels and a CUDA device answers.
+ */
 export function backends(): BackendName[] {
   const list: BackendName[] = ['js'];
   if (cpu()) list.push('cpu');
+  if (cuda()) list.push('cuda');
   return list;
+}
+
+function cudaUnavailable(): Error {
+  const addon = loadNative();
+  const why = !addon
+    ? 'the native addon did not load'
+    : addon.cuda !== true
+      ? 'this build of noised-topk has no CUDA kernels (it was built without a CUDA compiler)'
+      : 'this build has the CUDA kernels but no CUDA device answered (no NVIDIA driver or no GPU)';
+  return new Error(`backend 'cuda' is not available: ${why}. Available backends: ${backends().join(', ')}.`);
 }
 
 export function resolveKernel(backend: BackendOption): Kernel {
   if (backend === 'js') return jsKernel;
   if (backend === 'cuda') {
-    throw new Error(
-      "backend 'cuda' is not available: this build of noised-topk has no CUDA kernels. " +
-        `Available backends: ${backends().join(', ')}.`,
-    );
+    const k = cuda();
+    if (!k) throw cudaUnavailable();
+    return k;
   }
+  // 'auto' from here on: 'cpu' (then 'js'). 'cuda' is never auto-picked while
+  // CUDA_AUTO_MIN_WORK is Infinity (the call's size is not known here yet either).
   const native = cpu();
   if (native) return native;
   if (backend === 'cpu') throw nativeLoadError();

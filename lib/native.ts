@@ -11,7 +11,16 @@ export interface NativeAddon {
   threads(): number;
   normals(seedLo: number, seedHi: number, offset: number, row: number, sample: number, group: number): number[];
   streamVersion: number;
+  /** True when the addon was built with the CUDA kernels (then the members below exist). */
   cuda: boolean;
+  /** A CUDA device answers and can run this build's kernels (false with no driver or no GPU). */
+  cudaUsable?(): boolean;
+  /** Test hook: the selection path the CUDA forward takes for (d, k, rows * nSample). */
+  cudaSelectPath?(d: number, k: number, units: number): string;
+  forwardCuda?(...args: unknown[]): void;
+  forwardCudaAsync?(...args: unknown[]): Promise<void>;
+  backwardCuda?(...args: unknown[]): void;
+  backwardCudaAsync?(...args: unknown[]): Promise<void>;
 }
 
 const STREAM_VERSION = 1;
