@@ -51,12 +51,12 @@ export const DEFAULT_SYNTHETIC: Required<SyntheticOptions> = {
   classes: 100,
   genera: 20,
   features: 32,
-  maxCount: 1200,
+  maxCount: 2000,
   minCount: 4,
   alpha: 1.25,
   genusSpread: 1.0,
   speciesSpread: 0.32,
-  noise: 1.0,
+  noise: 1.8,
   minEval: 4,
 };
 

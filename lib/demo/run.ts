@@ -176,7 +176,7 @@ export function runDemo(o: DemoOptions): DemoReport {
       onEpoch: (epoch, info) => bar?.update(epoch, { loss: info.trainLoss.toFixed(3), val: pct(info.valMacro) }),
     });
     bar?.stop();
-    if (!progress) print(`${spec.label.padEnd(16)} ${o.epochs} epochs in ${r.seconds.toFixed(1)} s (${spec.settings}; best validation epoch ${r.bestEpoch})`);
+    if (!progress) print(`${spec.label.padEnd(16)} ${o.epochs} epochs in ${r.seconds.toFixed(1)} s (${spec.settings(o.k)}; best validation epoch ${r.bestEpoch})`);
     results.push(r);
   }
   const seconds = (performance.now() - started) / 1000;
