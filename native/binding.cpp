@@ -265,6 +265,14 @@ void snapshot(const Napi::CallbackInfo& info, ntk::BackwardArgs& a, Owned& own, 
 }
 
 // ---- sync / async plumbing ----
+// An empty layout (a 0 in outer or inner) has nothing to read or write. The kernels are not
+// called for it: they iterate over outer even when inner is 0, and outer may be 2^53 here.
+template <typename Args>
+ntk::Status runKernel(ntk::Status (*kernel)(const Args&), const Args& a) {
+  if (a.layout.size() == 0) return ntk::Status::kOk;
+  return kernel(a);
+}
+
 template <typename Args>
 struct Job {
   Args args;
@@ -281,7 +289,7 @@ class KernelWorker : public Napi::AsyncWorker {
 
  protected:
   // Touches only job_'s owned memory: JS may detach or resize its arrays meanwhile.
-  void Execute() override { status_ = Kernel(job_->args); }
+  void Execute() override { status_ = runKernel(Kernel, job_->args); }
   void OnOK() override {
     Napi::Env env = Env();
     if (status_ != ntk::Status::kOk) {
@@ -322,7 +330,7 @@ Napi::Value runSync(const Napi::CallbackInfo& info, const char* op) {
   try {
     Owned own;
     const Args args = Parse(info, own);
-    const ntk::Status s = Kernel(args);
+    const ntk::Status s = runKernel(Kernel, args);
     if (s != ntk::Status::kOk) throw statusError(info.Env(), op, s);
   } catch (const std::bad_alloc&) {
     throw Napi::Error::New(info.Env(), std::string(op) + ": out of memory");
@@ -405,7 +413,7 @@ Napi::Value runCudaSync(const Napi::CallbackInfo& info, const char* op) {
   try {
     Owned own;
     const Args args = Parse(info, own);
-    const ntk::Status s = Kernel(args);
+    const ntk::Status s = runKernel(Kernel, args);
     if (s == ntk::Status::kInvalidArgument) throw statusError(info.Env(), op, s);
     if (s != ntk::Status::kOk) throw Napi::Error::New(info.Env(), cudaMessage(op, s));
   } catch (const std::bad_alloc&) {
