@@ -186,7 +186,8 @@ export function backwardCall(plan: TopKPlan, positions: Int32Array, rowScale: Fl
     const p = positions[j]!;
     if (p < 0 || p >= plan.d) throw new RangeError(`positions[${j}] is ${p}, outside [0, ${plan.d}): it was changed after the forward pass`);
   }
-  const grad = outputArray('out', out, plan.x.length, (n) => new Float32Array(n), Float32Array);
+  // Sized from the plan, not plan.x.length: x may have been detached since the forward pass.
+  const grad = outputArray('out', out, plan.outer * plan.d * plan.inner, (n) => new Float32Array(n), Float32Array);
   noOverlap('out', grad, 'gradOutput', rowScale);
   noOverlap('out', grad, 'positions', positions);
   return { positions, rowScale, outer: plan.outer, d: plan.d, inner: plan.inner, nSample: plan.nSample, grad };
