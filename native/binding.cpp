@@ -14,6 +14,10 @@
 //     kernel writes outputs it owns, and the results are copied into the JS outputs when the
 //     promise settles; an output detached or resized by then rejects the promise with a
 //     TypeError. The worker thread never dereferences JS memory.
+// A worker_thread can be terminated while async calls are in flight: then creating or throwing
+// a JS error fails, and without this node-addon-api would throw a C++ exception out of the
+// completion callback (std::terminate, the whole process). With it the error is dropped.
+#define NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS
 #include <napi.h>
 
 #include <cmath>
