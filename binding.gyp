@@ -7,6 +7,7 @@
       "sources": [
         "native/binding.cpp",
         "native/cpu/noised_topk_cpu.cpp",
+        "native/cpu/noised_topk_avx2.cpp",
         "native/cpu/thread_pool.cpp"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],

@@ -1,6 +1,8 @@
 // CPU kernels. The answer for each (row, sample) is unique under the rank order of
 // philox_normal.h, so neither the selection algorithm nor the thread split can change it.
 #include <algorithm>
+#include <atomic>
+#include <cstdlib>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -8,6 +10,7 @@
 
 #include "../core/noised_topk.h"
 #include "../core/philox_normal.h"
+#include "kernel_internal.h"
 #include "thread_pool.h"
 
 namespace ntk {
@@ -39,17 +42,40 @@ Status fail(const char** why, const char* msg) {
   return Status::kInvalidArgument;
 }
 
-// Composite rank: the float's rank key above, the complemented column below, so a larger
-// composite is a higher rank and every composite in a slice is distinct.
-inline uint64_t composite(float y, uint32_t c) {
-  return (static_cast<uint64_t>(rankKey(y)) << 32) | static_cast<uint32_t>(~c);
-}
-inline uint32_t compositeColumn(uint64_t key) { return ~static_cast<uint32_t>(key); }
+using cpu::composite;
+using cpu::compositeColumn;
+using cpu::PrunedRow;
+using cpu::StreamPos;
+using cpu::TopBuffer;
 
+constexpr float kNegInf = -std::numeric_limits<float>::infinity();
+
+// Which code path the kernels take: AVX2 where the CPU has it, unless NOISED_TOPK_CPU_ISA=
+// baseline (read once, at the first kernel call) forces the baseline x86-64 code. Every path
+// gives the same bits.
+bool useAvx2() {
+  static const bool use = [] {
+    const char* isa = std::getenv("NOISED_TOPK_CPU_ISA");
+    if (isa && std::strcmp(isa, "baseline") == 0) return false;
+    return cpu::avx2Usable();
+  }();
+  return use;
+}
+
+// Per-thread scratch, grown on demand and reused across calls (no allocation per call once
+// sizes are reached).
 struct Scratch {
-  std::vector<float> y;
+  std::vector<float> x;    // the row, contiguous, padded to whole blocks of 32 columns
+  std::vector<float> y;    // perturbed row (full path)
+  std::vector<float> xs;   // the row by column within its group (pruned path)
+  std::vector<uint8_t> seedLanes;
   std::vector<uint64_t> keys;
   std::vector<uint32_t> counts;
+  std::vector<float> kth;
+  uint64_t preparedCall = ~0ull;
+  uint64_t preparedRow = ~0ull;
+  bool pruned = false;
+  PrunedRow pr;
 };
 
 Scratch& scratch() {
@@ -57,55 +83,186 @@ Scratch& scratch() {
   return s;
 }
 
-// Fills y[0, d) with the perturbed slice (row, sample).
-void perturbedSlice(const ForwardArgs& a, uint64_t row, uint32_t sample, float* y) {
-  const Layout& l = a.layout;
-  const uint64_t o = row / l.inner, i = row % l.inner;
-  const uint64_t base = o * l.d * l.inner + i;
-  const float eps = a.epsilon;
-  if (a.noise.explicitNoise) {
-    const float* z = a.noise.explicitNoise;
-    for (uint64_t c = 0; c < l.d; ++c) {
-      const uint64_t e = base + c * l.inner;
-      y[c] = perturb(a.x[e], eps, z[e * a.nSample + sample]);
-    }
-    return;
-  }
-  const uint64_t groups = (l.d + 3) / 4;
-  for (uint64_t g = 0; g < groups; ++g) {
-    const Normal4 z = normal4(a.noise.seedLo, a.noise.seedHi, a.noise.offset,
-                              static_cast<uint32_t>(row), sample, static_cast<uint32_t>(g));
-    const uint64_t c0 = g * 4;
-    const uint64_t n = std::min<uint64_t>(4, l.d - c0);
-    for (uint64_t j = 0; j < n; ++j) y[c0 + j] = perturb(a.x[base + (c0 + j) * l.inner], eps, z.z[j]);
-  }
-}
+std::atomic<uint64_t> callCounter{0};
 
 // Column of the k-th largest of y[0, d) under the rank order.
 uint32_t kthColumn(const float* y, uint32_t d, uint32_t k, std::vector<uint64_t>& keys) {
-  if (k <= 32) {
-    // Sorted (descending) top-k buffer; an element enters only if it beats the current k-th.
-    uint64_t top[32];
-    uint32_t filled = 0;
+  if (k <= cpu::kMaxBufferK) {
+    TopBuffer tb;
+    tb.reset(k);
     for (uint32_t c = 0; c < d; ++c) {
-      const uint64_t key = composite(y[c], c);
-      if (filled == k) {
-        if (key <= top[k - 1]) continue;
-        --filled;
-      }
-      uint32_t p = filled++;
-      while (p > 0 && top[p - 1] < key) {
-        top[p] = top[p - 1];
-        --p;
-      }
-      top[p] = key;
+      if (tb.filled == k && composite(y[c], c) <= tb.key[k - 1]) continue;
+      tb.insert(y[c], c);
     }
-    return compositeColumn(top[k - 1]);
+    return tb.kthColumn();
   }
   keys.resize(d);
   for (uint32_t c = 0; c < d; ++c) keys[c] = composite(y[c], c);
   std::nth_element(keys.begin(), keys.begin() + (k - 1), keys.end(), std::greater<uint64_t>());
   return compositeColumn(keys[k - 1]);
+}
+
+// Loads the row into scratch (contiguous, padded) and, for the pruned path, its pair maxima
+// and seed groups. Done once per (call, row) per thread.
+void prepareRow(const ForwardArgs& a, uint64_t call, uint64_t row, Scratch& sc) {
+  if (sc.preparedCall == call && sc.preparedRow == row) return;
+  sc.preparedCall = ~0ull;  // stays invalid if an allocation below throws
+  const Layout& l = a.layout;
+  const uint32_t d = static_cast<uint32_t>(l.d);
+  const uint32_t padded = (d + 31) & ~31u;
+  if (sc.x.size() < padded) sc.x.resize(padded);
+  if (sc.y.size() < padded) sc.y.resize(padded);
+  const uint64_t o = row / l.inner, i = row % l.inner;
+  const float* src = a.x + o * l.d * l.inner + i;
+  float* x = sc.x.data();
+  if (l.inner == 1) {
+    std::memcpy(x, src, static_cast<size_t>(d) * sizeof(float));
+  } else {
+    for (uint32_t c = 0; c < d; ++c) x[c] = src[static_cast<uint64_t>(c) * l.inner];
+  }
+  for (uint32_t c = d; c < padded; ++c) x[c] = 0.0f;
+  sc.pruned = false;
+  if (a.k <= cpu::kMaxBufferK && !a.noise.explicitNoise) {
+    const uint32_t groups = (d + 3) / 4;
+    const uint32_t blocks = (groups + 7) / 8;
+    const size_t lanes = static_cast<size_t>(blocks) * 8;
+    if (sc.xs.size() < 4 * lanes) sc.xs.resize(4 * lanes);
+    PrunedRow& pr = sc.pr;
+    for (uint32_t j = 0; j < 4; ++j) pr.xs[j] = sc.xs.data() + j * lanes;
+    pr.x = x;
+    pr.d = d;
+    pr.groups = groups;
+    pr.blocks = blocks;
+    // The k largest x: their groups seed tau (pruning is exact only on finite rows).
+    TopBuffer topX;
+    topX.reset(std::min(d, std::max(a.k, cpu::kSeedColumns)));
+    const bool finite = useAvx2() ? cpu::prepareRowAvx2(x, d, sc.xs.data(), lanes, topX)
+                                  : cpu::prepareRowScalar(x, d, sc.xs.data(), lanes, topX);
+    sc.pruned = finite;
+    if (sc.seedLanes.size() < blocks) sc.seedLanes.resize(blocks);
+    std::memset(sc.seedLanes.data(), 0, blocks);
+    pr.seedLanes = sc.seedLanes.data();
+    pr.nSeed = 0;
+    for (uint32_t j = 0; j < topX.filled && pr.nSeed < cpu::kMaxSeed; ++j) {
+      const uint32_t g = compositeColumn(topX.key[j]) / 4;
+      if (sc.seedLanes[g / 8] & (1u << (g % 8))) continue;
+      sc.seedLanes[g / 8] |= static_cast<uint8_t>(1u << (g % 8));
+      pr.seed[pr.nSeed++] = g;
+    }
+  }
+  sc.preparedCall = call;
+  sc.preparedRow = row;
+}
+
+}  // namespace
+
+namespace cpu {
+
+void perturbedRowScalar(const StreamPos& sp, float eps, const float* x, uint32_t d, float* y) {
+  const uint32_t groups = (d + 3) / 4;
+  for (uint32_t g = 0; g < groups; ++g) {
+    const Normal4 z = normal4(sp.seedLo, sp.seedHi, sp.offset, sp.row, sp.sample, g);
+    const uint32_t c0 = g * 4;
+    const uint32_t n = std::min<uint32_t>(4, d - c0);
+    for (uint32_t j = 0; j < n; ++j) y[c0 + j] = perturb(x[c0 + j], eps, z.z[j]);
+  }
+}
+
+bool prepareRowScalar(const float* x, uint32_t d, float* xs, size_t lanes, TopBuffer& topX) {
+  bool finite = true;
+  for (uint32_t c = 0; c < d; ++c) finite = finite && std::isfinite(x[c]);
+  for (uint32_t j = 0; j < 4; ++j) {
+    for (size_t g = 0; g < lanes; ++g) {
+      const size_t c = 4 * g + j;
+      xs[j * lanes + g] = c < d ? x[c] : kNegInf;
+    }
+  }
+  if (finite) {
+    for (uint32_t c = 0; c < d; ++c) topX.insert(x[c], c);
+  }
+  return finite;
+}
+
+void prunedSampleScalar(const StreamPos& sp, float eps, const PrunedRow& pr, TopBuffer& tb) {
+  const uint32_t d = pr.d;
+  for (uint32_t q = 0; q < pr.nSeed; ++q) {
+    const uint32_t g = pr.seed[q];
+    const Normal4 z = normal4(sp.seedLo, sp.seedHi, sp.offset, sp.row, sp.sample, g);
+    for (uint32_t j = 0; j < 4; ++j) {
+      const uint32_t c = 4 * g + j;
+      if (c < d) tb.insert(perturb(pr.x[c], eps, z.z[j]), c);
+    }
+  }
+  for (uint32_t g = 0; g < pr.groups; ++g) {
+    const Philox4 w = philox4x32_10(g, sp.row, sp.sample, sp.offset, sp.seedLo, sp.seedHi);
+    for (uint32_t h = 0; h < 2; ++h) {
+      // Every z from these words is at most r * (cos or sin bound of the angle's octant),
+      // r <= radiusBound, so y <= the bound below; a pair both below tau is skipped.
+      const float r = cpu::radiusBound(w.v[2 * h]);
+      const uint32_t oct = w.v[2 * h + 1] >> 29;
+      const uint32_t c = 4 * g + 2 * h;
+      const float up0 = NTK_FADD(pr.xs[2 * h][g], NTK_FMUL(eps, NTK_FMUL(r, cpu::kCosMax[oct])));
+      const float up1 = NTK_FADD(pr.xs[2 * h + 1][g], NTK_FMUL(eps, NTK_FMUL(r, cpu::kSinMax[oct])));
+      if (up0 < tb.tau && up1 < tb.tau) continue;
+      const NormalPair z = boxMuller(w.v[2 * h], w.v[2 * h + 1]);
+      if (c < d) tb.insert(perturb(pr.x[c], eps, z.z0), c);
+      if (c + 1 < d) tb.insert(perturb(pr.x[c + 1], eps, z.z1), c + 1);
+    }
+  }
+}
+
+}  // namespace cpu
+
+namespace {
+
+// One (row, sample): the column of the k-th largest perturbed value and that value.
+void solveUnit(const ForwardArgs& a, uint64_t call, uint64_t row, uint32_t s, Scratch& sc, int32_t* pos,
+               float* value) {
+  const uint32_t d = static_cast<uint32_t>(a.layout.d);
+  const float eps = a.epsilon;
+  if (a.noise.explicitNoise) {
+    prepareRow(a, call, row, sc);
+    const Layout& l = a.layout;
+    const uint64_t o = row / l.inner, i = row % l.inner;
+    const uint64_t base = o * l.d * l.inner + i;
+    const float* z = a.noise.explicitNoise;
+    float* y = sc.y.data();
+    for (uint32_t c = 0; c < d; ++c) {
+      const uint64_t e = base + static_cast<uint64_t>(c) * l.inner;
+      y[c] = perturb(sc.x[c], eps, z[e * a.nSample + s]);
+    }
+    const uint32_t c = kthColumn(y, d, a.k, sc.keys);
+    *pos = static_cast<int32_t>(c);
+    *value = y[c];
+    return;
+  }
+  prepareRow(a, call, row, sc);
+  StreamPos sp;
+  sp.seedLo = a.noise.seedLo;
+  sp.seedHi = a.noise.seedHi;
+  sp.offset = a.noise.offset;
+  sp.row = static_cast<uint32_t>(row);
+  sp.sample = s;
+  if (sc.pruned) {
+    TopBuffer tb;
+    tb.reset(a.k);
+    if (useAvx2()) {
+      uint32_t c;
+      cpu::prunedSampleAvx2(sp, eps, sc.pr, a.k, &c, value);
+      *pos = static_cast<int32_t>(c);
+      return;
+    }
+    cpu::prunedSampleScalar(sp, eps, sc.pr, tb);
+    *pos = static_cast<int32_t>(tb.kthColumn());
+    *value = tb.kthValue();
+    return;
+  }
+  float* y = sc.y.data();
+  if (useAvx2()) cpu::perturbedRowAvx2(sp, eps, sc.x.data(), d, y);
+  else cpu::perturbedRowScalar(sp, eps, sc.x.data(), d, y);
+  const uint32_t c = kthColumn(y, d, a.k, sc.keys);
+  *pos = static_cast<int32_t>(c);
+  *value = y[c];
 }
 
 }  // namespace
@@ -142,43 +299,35 @@ Status forwardCpu(const ForwardArgs& a) {
   const uint32_t d = static_cast<uint32_t>(a.layout.d);
   const uint32_t S = a.nSample;
   if (rows == 0) return Status::kOk;
-  std::vector<float> kth;
+  const uint64_t call = callCounter.fetch_add(1, std::memory_order_relaxed);
+  std::vector<float>& kth = scratch().kth;  // the calling thread's: reused across calls
   try {
-    kth.resize(rows * S);
+    if (kth.size() < rows * S) kth.resize(rows * S);
   } catch (const std::bad_alloc&) {
     return Status::kOutOfMemory;
   }
-  bool oom = false;
+  float* kthData = kth.data();
+  std::atomic<bool> oom{false};
   const uint64_t units = rows * S;
-  const size_t grain = std::max<size_t>(1, 32768 / (static_cast<size_t>(d) + 1));
+  // Work per unit is about d columns of noise; chunks of ~64k columns keep the pool's
+  // overhead small. Units of a chunk are consecutive, so a row is prepared once per chunk.
+  const size_t grain = std::max<size_t>(1, 65536 / (static_cast<size_t>(d) + 1));
   parallelFor(units, grain, [&](size_t begin, size_t end) {
     Scratch& sc = scratch();
     try {
-      if (sc.y.size() < d) sc.y.resize(d);
-    } catch (const std::bad_alloc&) {
-      oom = true;
-      return;
-    }
-    for (size_t u = begin; u < end; ++u) {
-      const uint64_t row = u / S;
-      const uint32_t s = static_cast<uint32_t>(u % S);
-      perturbedSlice(a, row, s, sc.y.data());
-      uint32_t c;
-      try {
-        c = kthColumn(sc.y.data(), d, a.k, sc.keys);
-      } catch (const std::bad_alloc&) {
-        oom = true;
-        return;
+      for (size_t u = begin; u < end; ++u) {
+        solveUnit(a, call, u / S, static_cast<uint32_t>(u % S), sc, a.positions + u, kthData + u);
       }
-      a.positions[u] = static_cast<int32_t>(c);
-      kth[u] = sc.y[c];
+    } catch (const std::bad_alloc&) {
+      sc.preparedCall = ~0ull;
+      oom.store(true);
     }
   });
-  if (oom) return Status::kOutOfMemory;
+  if (oom.load()) return Status::kOutOfMemory;
   const float fS = static_cast<float>(S);
   for (uint64_t r = 0; r < rows; ++r) {
     float sum = 0.0f;  // samples in order: the rounding is part of the contract
-    for (uint32_t s = 0; s < S; ++s) sum = NTK_FADD(sum, kth[r * S + s]);
+    for (uint32_t s = 0; s < S; ++s) sum = NTK_FADD(sum, kthData[r * S + s]);
     a.values[r] = NTK_FDIV(sum, fS);
   }
   return Status::kOk;

@@ -1,0 +1,479 @@
+// Native micro-benchmark of the balanced smoothed top-k hinge loss, forward + backward
+// (BalNoisedTopK, k = 5: the (k+1) = 6-th largest, epsilon = 1), on the same inputs:
+//   ours     our CPU kernels (native/cpu, linked directly, no N-API): Philox noise stream,
+//            forwardCpu, the loss, backwardCpu, the label term;
+//   pytopk   a libtorch implementation of pytopk's computation: torch::randn noise B x D x S,
+//            add, torch::kthvalue over the sample-strided slices (dim 1), mean over samples,
+//            and a custom autograd backward that scatters ones into a B x D x S zero tensor and
+//            takes its mean; the hinge and its gradient through autograd;
+//   topk     hard torch::topk(x, k + 1) forward only: the floor a user knows.
+// Before timing, ours and pytopk run on one shared explicit noise tensor and their values,
+// selected positions, losses and gradients are compared.
+//
+// Usage: bench_native [--smoke] [--out DIR] [--sizes B,D,S;B,D,S...] [--budget SECONDS]
+#include <malloc.h>
+#include <sys/utsname.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <random>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/noised_topk.h"
+
+// ---------------------------------------------------------------------------------------
+// Heap accounting: the executable's malloc family wraps glibc's, so allocations made by
+// libtorch and by our kernels are both counted. "Peak extra" = the highest live heap during
+// one call minus the live heap before it.
+extern "C" {
+void* __libc_malloc(size_t);
+void __libc_free(void*);
+void* __libc_calloc(size_t, size_t);
+void* __libc_realloc(void*, size_t);
+void* __libc_memalign(size_t, size_t);
+}
+
+namespace heap {
+std::atomic<int64_t> live{0};
+std::atomic<int64_t> peak{0};
+inline void add(void* p) {
+  if (!p) return;
+  const int64_t now = live.fetch_add(static_cast<int64_t>(malloc_usable_size(p))) + static_cast<int64_t>(malloc_usable_size(p));
+  int64_t old = peak.load(std::memory_order_relaxed);
+  while (now > old && !peak.compare_exchange_weak(old, now)) {
+  }
+}
+inline void sub(void* p) {
+  if (p) live.fetch_sub(static_cast<int64_t>(malloc_usable_size(p)));
+}
+}  // namespace heap
+
+extern "C" {
+void* malloc(size_t n) {
+  void* p = __libc_malloc(n);
+  heap::add(p);
+  return p;
+}
+void free(void* p) {
+  heap::sub(p);
+  __libc_free(p);
+}
+void* calloc(size_t a, size_t b) {
+  void* p = __libc_calloc(a, b);
+  heap::add(p);
+  return p;
+}
+void* realloc(void* q, size_t n) {
+  heap::sub(q);
+  void* p = __libc_realloc(q, n);
+  if (p) heap::add(p);
+  else if (q && n != 0) heap::add(q);  // failed: q is still live
+  return p;
+}
+void* memalign(size_t al, size_t n) {
+  void* p = __libc_memalign(al, n);
+  heap::add(p);
+  return p;
+}
+void* aligned_alloc(size_t al, size_t n) { return memalign(al, n); }
+int posix_memalign(void** out, size_t al, size_t n) {
+  void* p = __libc_memalign(al, n);
+  if (!p) return 12;  // ENOMEM
+  heap::add(p);
+  *out = p;
+  return 0;
+}
+}
+
+// ---------------------------------------------------------------------------------------
+namespace {
+
+constexpr int kK = 5;  // BalNoisedTopK's k: the smoothed (k+1)-th largest
+constexpr float kEps = 1.0f;
+
+struct Problem {
+  int64_t B, D, S;
+  std::vector<float> x;
+  std::vector<int64_t> labels;
+};
+
+Problem makeProblem(int64_t B, int64_t D, int64_t S, uint32_t seed) {
+  Problem p{B, D, S, std::vector<float>(B * D), std::vector<int64_t>(B)};
+  std::mt19937 g(seed);
+  std::normal_distribution<float> n(0.0f, 1.0f);
+  for (auto& v : p.x) v = n(g);
+  std::uniform_int_distribution<int64_t> l(0, D - 1);
+  for (auto& v : p.labels) v = l(g);
+  return p;
+}
+
+// ----- ours -----
+struct OursResult {
+  float loss = 0;
+  std::vector<float> top;
+  std::vector<int32_t> positions;
+  std::vector<float> grad;
+};
+
+OursResult runOurs(const Problem& p, const float* explicitNoise, uint32_t offset) {
+  OursResult r;
+  const int64_t B = p.B, D = p.D, S = p.S;
+  r.top.resize(B);
+  r.positions.resize(B * S);
+  ntk::ForwardArgs a;
+  a.x = p.x.data();
+  a.layout.outer = B;
+  a.layout.d = D;
+  a.layout.inner = 1;
+  a.k = kK + 1;
+  a.epsilon = kEps;
+  a.nSample = static_cast<uint32_t>(S);
+  a.noise.explicitNoise = explicitNoise;
+  a.noise.seedLo = 0x9E3779B9u;
+  a.noise.seedHi = 0x7F4A7C15u;
+  a.noise.offset = offset;
+  a.values = r.top.data();
+  a.positions = r.positions.data();
+  if (ntk::forwardCpu(a) != ntk::Status::kOk) throw std::runtime_error("forwardCpu failed");
+  // The hinge, as lib/losses.ts computes it: (1 + top) - s_y, relu, mean.
+  std::vector<float> rowScale(B);
+  std::vector<float> t(B);
+  float sum = 0.0f;
+  for (int64_t i = 0; i < B; ++i) {
+    const float sy = p.x[i * D + p.labels[i]];
+    t[i] = (1.0f + r.top[i]) - sy;
+    sum = sum + (t[i] > 0 ? t[i] : 0.0f);
+  }
+  r.loss = sum / static_cast<float>(B);
+  const float g = 1.0f / static_cast<float>(B);
+  for (int64_t i = 0; i < B; ++i) rowScale[i] = t[i] > 0 ? g : 0.0f;
+  r.grad.resize(B * D);
+  ntk::BackwardArgs b;
+  b.positions = r.positions.data();
+  b.rowScale = rowScale.data();
+  b.layout = a.layout;
+  b.nSample = a.nSample;
+  b.grad = r.grad.data();
+  if (ntk::backwardCpu(b) != ntk::Status::kOk) throw std::runtime_error("backwardCpu failed");
+  for (int64_t i = 0; i < B; ++i) r.grad[i * D + p.labels[i]] -= rowScale[i];
+  return r;
+}
+
+// ----- pytopk in libtorch -----
+using torch::autograd::AutogradContext;
+using torch::autograd::tensor_list;
+
+struct NoisedTopKFn : public torch::autograd::Function<NoisedTopKFn> {
+  // pytopk's NoisedTopK forward: s [B, D], the kth largest along dim 1 of s + eps * noise.
+  static torch::Tensor forward(AutogradContext* ctx, torch::Tensor s, int64_t kth, double eps, int64_t nSample,
+                               const torch::Tensor* given) {
+    // given: the check's shared noise; nullptr draws it as pytopk does.
+    const int64_t D = s.size(1);
+    const torch::Tensor noise = given ? *given : torch::randn({s.size(0), D, nSample}, s.options());
+    const torch::Tensor perturbed = s.unsqueeze(-1) + eps * noise;
+    // kth largest = (D - kth + 1)-th smallest, over the sample-strided slices (dim 1).
+    auto [values, indices] = torch::kthvalue(perturbed, D - kth + 1, 1);
+    ctx->save_for_backward({indices});
+    ctx->saved_data["shape"] = perturbed.sizes().vec();
+    return values.mean(-1);
+  }
+
+  static tensor_list backward(AutogradContext* ctx, tensor_list gradOut) {
+    const torch::Tensor indices = ctx->get_saved_variables()[0];
+    const auto shape = ctx->saved_data["shape"].toIntVector();
+    const torch::Tensor mask = torch::zeros(shape, gradOut[0].options()).scatter_(1, indices.unsqueeze(1), 1.0);
+    const torch::Tensor grad = mask.mean(-1) * gradOut[0].unsqueeze(-1);
+    return {grad, torch::Tensor(), torch::Tensor(), torch::Tensor(), torch::Tensor()};
+  }
+};
+
+struct TorchInputs {
+  torch::Tensor x;
+  torch::Tensor labels;
+};
+
+TorchInputs torchInputs(const Problem& p) {
+  TorchInputs t;
+  t.x = torch::from_blob(const_cast<float*>(p.x.data()), {p.B, p.D}, torch::kFloat32).clone();
+  t.labels = torch::from_blob(const_cast<int64_t*>(p.labels.data()), {p.B}, torch::kInt64).clone();
+  return t;
+}
+
+struct TorchResult {
+  float loss;
+  torch::Tensor top, positions, grad;
+};
+
+TorchResult runPytopk(const TorchInputs& in, int64_t S, const torch::Tensor* noise) {
+  torch::Tensor s = in.x.detach().requires_grad_(true);
+  const torch::Tensor top = NoisedTopKFn::apply(s, kK + 1, static_cast<double>(kEps), S, noise);
+  const torch::Tensor sy = s.gather(1, in.labels.unsqueeze(1)).squeeze(1);
+  const torch::Tensor loss = torch::relu(1 + top - sy).mean();
+  loss.backward();
+  return TorchResult{loss.item<float>(), top.detach(), torch::Tensor(), s.grad()};
+}
+
+// Positions pytopk selects on the shared noise (for the check).
+torch::Tensor pytopkPositions(const TorchInputs& in, const torch::Tensor& noise) {
+  torch::NoGradGuard ng;
+  const torch::Tensor perturbed = in.x.unsqueeze(-1) + static_cast<double>(kEps) * noise;
+  return std::get<1>(torch::kthvalue(perturbed, in.x.size(1) - (kK + 1) + 1, 1));
+}
+
+// ----- timing -----
+struct Stats {
+  double median = 0, p10 = 0, p90 = 0, min = 0;
+  int runs = 0;
+  int threads = 1;
+  double peakExtraMB = 0;
+};
+
+double quantile(std::vector<double> v, double q) {
+  std::sort(v.begin(), v.end());
+  const double pos = q * (v.size() - 1);
+  const size_t i = static_cast<size_t>(pos);
+  const double f = pos - i;
+  return i + 1 < v.size() ? v[i] * (1 - f) + v[i + 1] * f : v[i];
+}
+
+Stats timeIt(const std::function<void()>& fn, int threads, double budgetS, int minRuns, int maxRuns, int warm) {
+  Stats st;
+  st.threads = threads;
+  // Peak extra heap of one call.
+  heap::peak.store(heap::live.load());
+  const int64_t before = heap::live.load();
+  fn();
+  st.peakExtraMB = static_cast<double>(heap::peak.load() - before) / (1024.0 * 1024.0);
+  const auto t0 = std::chrono::steady_clock::now();
+  fn();
+  const double one = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  for (int i = 1; i < warm && one * i < budgetS * 0.2; ++i) fn();
+  int runs = static_cast<int>(budgetS / std::max(one, 1e-7));
+  runs = std::max(minRuns, std::min(maxRuns, runs));
+  std::vector<double> ms;
+  ms.reserve(runs);
+  for (int i = 0; i < runs; ++i) {
+    const auto a = std::chrono::steady_clock::now();
+    fn();
+    ms.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - a).count());
+  }
+  st.runs = runs;
+  st.median = quantile(ms, 0.5);
+  st.p10 = quantile(ms, 0.1);
+  st.p90 = quantile(ms, 0.9);
+  st.min = quantile(ms, 0.0);
+  return st;
+}
+
+std::string cpuModel() {
+  std::ifstream f("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(f, line)) {
+    if (line.rfind("model name", 0) == 0) {
+      const auto c = line.find(':');
+      return c == std::string::npos ? line : line.substr(c + 2);
+    }
+  }
+  return "unknown CPU";
+}
+
+std::string fmt(const char* f, double v) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, f, v);
+  return buf;
+}
+
+struct Row {
+  int64_t B, D, S;
+  Stats ours1, oursN, torch1, torchN, topk1;
+  double maxTopDiff, maxGradDiff, lossDiff;
+  int64_t positionMismatches;
+};
+
+// Compares ours with pytopk on one shared explicit noise tensor. Returns false on mismatch.
+bool check(const Problem& p, Row& row) {
+  torch::manual_seed(1234);
+  const torch::Tensor noise = torch::randn({p.B, p.D, p.S}, torch::kFloat32).contiguous();
+  const TorchInputs in = torchInputs(p);
+  const OursResult ours = runOurs(p, noise.data_ptr<float>(), 0);
+  const TorchResult ref = runPytopk(in, p.S, &noise);
+  const torch::Tensor refPos = pytopkPositions(in, noise).contiguous();
+  int64_t mismatches = 0;
+  const int64_t* rp = refPos.data_ptr<int64_t>();
+  for (int64_t i = 0; i < p.B * p.S; ++i) mismatches += rp[i] != ours.positions[i];
+  double topDiff = 0, gradDiff = 0;
+  const torch::Tensor refTop = ref.top.contiguous();
+  const torch::Tensor refGrad = ref.grad.contiguous();
+  for (int64_t i = 0; i < p.B; ++i) topDiff = std::max(topDiff, std::fabs(double(refTop.data_ptr<float>()[i]) - ours.top[i]));
+  for (int64_t i = 0; i < p.B * p.D; ++i) gradDiff = std::max(gradDiff, std::fabs(double(refGrad.data_ptr<float>()[i]) - ours.grad[i]));
+  row.maxTopDiff = topDiff;
+  row.maxGradDiff = gradDiff;
+  row.lossDiff = std::fabs(double(ref.loss) - ours.loss);
+  row.positionMismatches = mismatches;
+  // Values are means of S floats: the summation order may differ by an ulp or so.
+  const bool ok = mismatches == 0 && topDiff <= 1e-5 && gradDiff <= 1e-6 && row.lossDiff <= 1e-5;
+  std::printf("check (%lld, %lld, %lld) on shared noise: positions %lld/%lld differ, max |top diff| %.3g, "
+              "|loss diff| %.3g, max |grad diff| %.3g -> %s\n",
+              (long long)p.B, (long long)p.D, (long long)p.S, (long long)mismatches, (long long)(p.B * p.S), topDiff,
+              row.lossDiff, gradDiff, ok ? "OK" : "MISMATCH");
+  return ok;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  bool smoke = false;
+  std::string outDir;
+  std::string sizesArg;
+  double budget = 3.0;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--smoke") smoke = true;
+    else if (a == "--out" && i + 1 < argc) outDir = argv[++i];
+    else if (a == "--sizes" && i + 1 < argc) sizesArg = argv[++i];
+    else if (a == "--budget" && i + 1 < argc) budget = std::atof(argv[++i]);
+    else {
+      std::fprintf(stderr, "usage: %s [--smoke] [--out DIR] [--sizes B,D,S;...] [--budget SECONDS]\n", argv[0]);
+      return 2;
+    }
+  }
+  std::vector<std::array<int64_t, 3>> sizes;
+  if (!sizesArg.empty()) {
+    std::stringstream ss(sizesArg);
+    std::string item;
+    while (std::getline(ss, item, ';')) {
+      std::array<int64_t, 3> s{};
+      if (std::sscanf(item.c_str(), "%ld,%ld,%ld", &s[0], &s[1], &s[2]) == 3) sizes.push_back(s);
+    }
+  } else if (smoke) {
+    sizes = {{{8, 50, 4}}, {{4, 130, 3}}};
+  } else {
+    sizes = {{{64, 100, 10}}, {{32, 1081, 5}}, {{256, 1000, 5}}, {{1024, 10000, 10}}};
+  }
+  if (smoke) budget = 0.05;
+
+  const int hw = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const std::string cpu = cpuModel();
+  struct utsname un;
+  uname(&un);
+  std::printf("CPU: %s, %d logical cores; libtorch %s; torch default threads %d\n", cpu.c_str(), hw, TORCH_VERSION,
+              torch::get_num_threads());
+
+  std::vector<Row> rows;
+  bool allOk = true;
+  for (const auto& sz : sizes) {
+    Row row{};
+    row.B = sz[0];
+    row.D = sz[1];
+    row.S = sz[2];
+    const Problem p = makeProblem(row.B, row.D, row.S, 42);
+    torch::set_num_threads(1);
+    ntk::setCpuThreads(1);
+    allOk = check(p, row) && allOk;
+    const TorchInputs in = torchInputs(p);
+    uint32_t offset = 1;
+    const bool huge = row.B * row.D * row.S > 20000000;
+    const int minRuns = smoke ? 2 : (huge ? 3 : 15);
+    const int maxRuns = smoke ? 3 : 2000;
+    const int warm = smoke ? 1 : (huge ? 1 : 5);
+    auto ours = [&] { (void)runOurs(p, nullptr, offset++); };
+    auto pytopk = [&] { (void)runPytopk(in, row.S, nullptr); };
+    auto topk = [&] {
+      torch::NoGradGuard ng;
+      (void)torch::topk(in.x, kK + 1, 1);
+    };
+    ntk::setCpuThreads(1);
+    row.ours1 = timeIt(ours, 1, budget, minRuns, maxRuns, warm);
+    ntk::setCpuThreads(hw);
+    row.oursN = timeIt(ours, static_cast<int>(ntk::cpuThreads()), budget, minRuns, maxRuns, warm);
+    torch::set_num_threads(1);
+    row.torch1 = timeIt(pytopk, torch::get_num_threads(), budget, minRuns, maxRuns, warm);
+    row.topk1 = timeIt(topk, torch::get_num_threads(), budget, minRuns, maxRuns, warm);
+    torch::set_num_threads(hw);
+    row.torchN = timeIt(pytopk, torch::get_num_threads(), budget, minRuns, maxRuns, warm);
+    torch::set_num_threads(1);
+    rows.push_back(row);
+    std::printf("(%lld, %lld, %lld): ours %.4g ms (1T) %.4g ms (%dT); pytopk %.4g ms (1T) %.4g ms (%dT); topk %.4g ms\n",
+                (long long)row.B, (long long)row.D, (long long)row.S, row.ours1.median, row.oursN.median,
+                row.oursN.threads, row.torch1.median, row.torchN.median, row.torchN.threads, row.topk1.median);
+    std::fflush(stdout);
+  }
+
+  // ----- report -----
+  std::ostringstream md;
+  const auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  char date[64];
+  std::strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", std::gmtime(&now));
+  md << "# Native benchmark: BalNoisedTopK (k = 5, epsilon = 1) loss + gradient\n\n";
+  md << "- Machine: " << cpu << ", " << hw << " logical cores (" << un.sysname << " " << un.release << ")\n";
+  md << "- libtorch " << TORCH_VERSION << "; ours = native/cpu kernels linked directly (no N-API)\n";
+  md << "- Date: " << date << (smoke ? " (SMOKE run: tiny sizes, not a measurement)" : "") << "\n";
+  md << "- Times: median over runs after warm-up, [p10, p90] in brackets; ms per forward + backward "
+        "(topk: hard torch::topk forward only)\n";
+  md << "- Peak extra: highest live heap during one call minus before it (malloc accounting)\n\n";
+  md << "| B | D | S | ours 1T ms | ours " << hw << "T ms | pytopk (libtorch) 1T ms | pytopk " << hw
+     << "T ms | torch.topk 1T ms | pytopk 1T / ours 1T | pytopk " << hw << "T / ours " << hw
+     << "T | ours 1T / ours " << hw << "T | ours 1T / topk | pytopk 1T / topk | peak extra ours / pytopk MB | runs (ours, pytopk) |\n";
+  md << "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+  auto cell = [](const Stats& s) {
+    return fmt("%.4g", s.median) + " [" + fmt("%.3g", s.p10) + ", " + fmt("%.3g", s.p90) + "]";
+  };
+  for (const Row& r : rows) {
+    md << "| " << r.B << " | " << r.D << " | " << r.S << " | " << cell(r.ours1) << " | " << cell(r.oursN) << " | "
+       << cell(r.torch1) << " | " << cell(r.torchN) << " | " << cell(r.topk1) << " | "
+       << fmt("%.1fx", r.torch1.median / r.ours1.median) << " | " << fmt("%.1fx", r.torchN.median / r.oursN.median)
+       << " | " << fmt("%.2fx", r.ours1.median / r.oursN.median) << " | " << fmt("%.2f", r.ours1.median / r.topk1.median)
+       << " | " << fmt("%.1f", r.torch1.median / r.topk1.median) << " | " << fmt("%.2f", r.ours1.peakExtraMB) << " / "
+       << fmt("%.1f", r.torch1.peakExtraMB) << " | " << r.ours1.runs << ", " << r.torch1.runs << " |\n";
+  }
+  md << "\nCorrectness check before timing (shared explicit noise tensor, ours vs pytopk):\n\n";
+  md << "| B | D | S | positions differing | max abs top diff | abs loss diff | max abs grad diff |\n|---|---|---|---|---|---|---|\n";
+  for (const Row& r : rows) {
+    md << "| " << r.B << " | " << r.D << " | " << r.S << " | " << r.positionMismatches << " | " << fmt("%.3g", r.maxTopDiff)
+       << " | " << fmt("%.3g", r.lossDiff) << " | " << fmt("%.3g", r.maxGradDiff) << " |\n";
+  }
+  std::printf("\n%s", md.str().c_str());
+
+  std::ostringstream js;
+  js << "{\n  \"cpu\": \"" << cpu << "\",\n  \"logicalCores\": " << hw << ",\n  \"libtorch\": \"" << TORCH_VERSION
+     << "\",\n  \"date\": \"" << date << "\",\n  \"smoke\": " << (smoke ? "true" : "false") << ",\n  \"checksPassed\": "
+     << (allOk ? "true" : "false") << ",\n  \"rows\": [\n";
+  auto sj = [](const Stats& s) {
+    std::ostringstream o;
+    o << "{\"medianMs\": " << s.median << ", \"p10Ms\": " << s.p10 << ", \"p90Ms\": " << s.p90 << ", \"minMs\": " << s.min
+      << ", \"runs\": " << s.runs << ", \"threads\": " << s.threads << ", \"peakExtraMB\": " << s.peakExtraMB << "}";
+    return o.str();
+  };
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const Row& r = rows[i];
+    js << "    {\"B\": " << r.B << ", \"D\": " << r.D << ", \"S\": " << r.S << ", \"ours1\": " << sj(r.ours1)
+       << ", \"oursN\": " << sj(r.oursN) << ", \"pytopk1\": " << sj(r.torch1) << ", \"pytopkN\": " << sj(r.torchN)
+       << ", \"topk1\": " << sj(r.topk1) << ", \"check\": {\"positionMismatches\": " << r.positionMismatches
+       << ", \"maxTopDiff\": " << r.maxTopDiff << ", \"lossDiff\": " << r.lossDiff << ", \"maxGradDiff\": " << r.maxGradDiff
+       << "}}" << (i + 1 < rows.size() ? "," : "") << "\n";
+  }
+  js << "  ]\n}\n";
+  if (!outDir.empty()) {
+    const std::string base = outDir + (smoke ? "/native-smoke" : "/native");
+    std::ofstream(base + ".md") << md.str();
+    std::ofstream(base + ".json") << js.str();
+    std::printf("wrote %s.md and %s.json\n", base.c_str(), base.c_str());
+  }
+  if (!allOk) {
+    std::fprintf(stderr, "correctness check FAILED: ours and pytopk disagree on the shared noise\n");
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,134 @@
+// Internals shared by the CPU kernel files (baseline noised_topk_cpu.cpp and the AVX2 file).
+// Everything here is compiled for baseline x86-64 in every translation unit that includes it:
+// the AVX2 file marks only its own functions with a target attribute, so no inline function
+// of this header or of philox_normal.h can be emitted with AVX2 instructions.
+#pragma once
+
+#include <cstdint>
+#include <limits>
+
+#include "../core/philox_normal.h"
+
+namespace ntk {
+namespace cpu {
+
+// Composite rank: the float's rank key above, the complemented column below, so a larger
+// composite is a higher rank and every composite in a slice is distinct.
+inline uint64_t composite(float y, uint32_t c) {
+  return (static_cast<uint64_t>(rankKey(y)) << 32) | static_cast<uint32_t>(~c);
+}
+inline uint32_t compositeColumn(uint64_t key) { return ~static_cast<uint32_t>(key); }
+
+constexpr uint32_t kMaxBufferK = 32;
+
+// The k best (column, value) seen so far, sorted by descending composite rank. tau is the
+// value of the k-th best once k are held, -inf before: a column whose perturbed value is
+// certainly below tau can never be among the k best of the full slice.
+struct TopBuffer {
+  uint64_t key[kMaxBufferK];
+  float val[kMaxBufferK];
+  uint32_t k = 1;
+  uint32_t filled = 0;
+  float tau = -std::numeric_limits<float>::infinity();
+
+  void reset(uint32_t kk) {
+    k = kk;
+    filled = 0;
+    tau = -std::numeric_limits<float>::infinity();
+  }
+
+  // Inserts (y, c) unless it ranks below the k-th held or is already held (same column,
+  // same value: the seeding pass and the sweep may both produce a column).
+  void insert(float y, uint32_t c) {
+    if (y < tau) return;  // quick reject (false for NaN: the key order decides)
+    const uint64_t kk = composite(y, c);
+    uint32_t p = filled;
+    if (filled == k) {
+      if (kk <= key[k - 1]) return;
+      p = k - 1;  // the last slot is dropped
+    }
+    while (p > 0 && key[p - 1] < kk) --p;
+    if (p > 0 && key[p - 1] == kk) return;
+    const uint32_t end = filled == k ? k - 1 : filled;
+    for (uint32_t j = end; j > p; --j) {
+      key[j] = key[j - 1];
+      val[j] = val[j - 1];
+    }
+    key[p] = kk;
+    val[p] = y;
+    if (filled < k) ++filled;
+    if (filled == k) tau = val[k - 1];
+  }
+
+  uint32_t kthColumn() const { return compositeColumn(key[k - 1]); }
+  float kthValue() const { return val[k - 1]; }
+};
+
+// An upper bound, as a float, on the Box-Muller radius r = sqrt(-2 ln u) the stream computes
+// from a radius word (philox_normal.h: u = ((w >> 8) + 1) * 2^-24). With u = 2^e (1 + f),
+// f in [0, 1), -log2 u <= -(e + f) = ((151 << 23) - bits(float(m + 1))) / 2^23 since
+// log2(1 + f) >= f; the constants carry margins for the float rounding of the stream's own
+// log and of this bound. Exhaustively checked against the stream for every one of the 2^24
+// radius inputs (test/prune-bound.test.ts and the native benchmark's self-check).
+constexpr float kRadiusScale = 1.6526e-07f;   // > 2 ln 2 / 2^23 = 1.65259e-07
+constexpr float kRadiusSlack = 1.0e-4f;       // absolute slack on r^2
+
+inline float radiusBound(uint32_t radiusWord) {
+  const uint32_t m1 = (radiusWord >> 8) + 1u;  // in [1, 2^24]: exact as a float
+  const int32_t t = static_cast<int32_t>((151u << 23) - floatToBits(static_cast<float>(m1)));
+  const float r2 = NTK_FADD(NTK_FMUL(static_cast<float>(t), kRadiusScale), kRadiusSlack);
+  return NTK_FSQRT(r2);
+}
+
+// Upper bounds on cos and sin of the stream's angle over each octant of the angle word
+// (octant = word >> 29: angle in [octant * pi/4, (octant + 1) * pi/4)), clamped at 0 (a
+// negative factor only lowers y, and 0 is a valid bound for it), with 1e-6 of slack for the
+// float polynomials. With |z0| = r |cos| and z1 = r sin: z0 <= r * kCosMax[o],
+// z1 <= r * kSinMax[o]. Exhaustively checked for all 2^24 angle inputs (test/prune-bound.test.ts).
+alignas(32) constexpr float kCosMax[8] = {1.000001f, 0.707108f, 1e-6f, 0.0f, 0.0f, 1e-6f, 0.707108f, 1.000001f};
+alignas(32) constexpr float kSinMax[8] = {0.707108f, 1.000001f, 1.000001f, 0.707108f, 1e-6f, 0.0f, 0.0f, 1e-6f};
+
+// Per-row data of the pruned sweep. Groups of 4 columns share one Philox call. xs[j][g] is
+// x[4g + j] (-inf past the last column), padded to whole blocks of 8 groups.
+struct PrunedRow {
+  const float* x = nullptr;  // [d], contiguous
+  const float* xs[4] = {nullptr, nullptr, nullptr, nullptr};
+  uint32_t d = 0;
+  uint32_t groups = 0;
+  uint32_t blocks = 0;  // ceil(groups / 8)
+  const uint8_t* seedLanes = nullptr;  // [blocks]: bit q set when group 8b+q is a seed
+  uint32_t seed[16] = {};
+  uint32_t nSeed = 0;  // groups computed first to set tau early, at most kMaxSeed
+};
+
+struct StreamPos {
+  uint32_t seedLo = 0;
+  uint32_t seedHi = 0;
+  uint32_t offset = 0;
+  uint32_t row = 0;
+  uint32_t sample = 0;
+};
+
+constexpr uint32_t kMaxSeed = 16;
+#ifndef NTK_SEED_COLUMNS
+#define NTK_SEED_COLUMNS 16
+#endif
+constexpr uint32_t kSeedColumns = NTK_SEED_COLUMNS;  // the largest x whose groups seed tau
+
+// Baseline versions (noised_topk_cpu.cpp).
+// prepareRow*: xs[j * lanes + g] = x[4g + j] (-inf past d), the k largest x into topX (only
+// when every x is finite); returns whether every x[0, d) is finite. x is padded to 32.
+bool prepareRowScalar(const float* x, uint32_t d, float* xs, size_t lanes, TopBuffer& topX);
+void prunedSampleScalar(const StreamPos& sp, float eps, const PrunedRow& pr, TopBuffer& tb);
+void perturbedRowScalar(const StreamPos& sp, float eps, const float* x, uint32_t d, float* y);
+
+// AVX2 versions (noised_topk_avx2.cpp). Call only when avx2Usable() is true.
+bool avx2Usable();
+bool prepareRowAvx2(const float* x, uint32_t d, float* xs, size_t lanes, TopBuffer& topX);
+// The k-th best column of the sample and its value (-0 may come back as +0).
+void prunedSampleAvx2(const StreamPos& sp, float eps, const PrunedRow& pr, uint32_t k, uint32_t* column, float* value);
+// y[0, 32 * ceil(d / 32)) = x + eps * z; x must be readable (padded) to the same length.
+void perturbedRowAvx2(const StreamPos& sp, float eps, const float* x, uint32_t d, float* y);
+
+}  // namespace cpu
+}  // namespace ntk

@@ -1,0 +1,447 @@
+// AVX2 versions of the noise stream and the pruned sweep. Eight Philox4x32-10 instances run
+// side by side (one per group of 4 columns); Box-Muller runs on 8 radius/angle word pairs at
+// once. Each float operation is the same single correctly rounded IEEE binary32 operation as
+// in philox_normal.h, in the same order (vmulps, vaddps, vsubps, vdivps, vsqrtps, exact
+// int->float conversions); the functions here are compiled with target("avx2") only, never
+// FMA, and the project builds with -ffp-contract=off, so no product is fused into an add.
+//
+// Only the functions defined in this file carry the target attribute: the inline functions of
+// the headers are compiled for baseline x86-64, so the addon runs on any x86-64 CPU and takes
+// this path only where the CPU reports AVX2 (avx2Usable).
+#include "kernel_internal.h"
+
+#include <algorithm>
+#include <limits>
+
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__)) && !defined(NTK_NO_AVX2_PATH)
+#define NTK_HAVE_AVX2_PATH 1
+#include <immintrin.h>
+#else
+#define NTK_HAVE_AVX2_PATH 0
+#endif
+
+namespace ntk {
+namespace cpu {
+
+#if NTK_HAVE_AVX2_PATH
+
+#define NTK_AVX2 __attribute__((target("avx2")))
+#define NTK_AVX2_INLINE __attribute__((target("avx2"), always_inline)) inline
+
+namespace {
+
+struct Words8 {
+  __m256i w0, w1, w2, w3;
+};
+
+// (lo, hi) 32-bit halves of a * m for 8 unsigned lanes.
+NTK_AVX2_INLINE __m256i mulHiLo(__m256i a, __m256i m, __m256i& lo) {
+  const __m256i even = _mm256_mul_epu32(a, m);
+  const __m256i odd = _mm256_mul_epu32(_mm256_srli_epi64(a, 32), m);
+  lo = _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA);
+  return _mm256_blend_epi32(_mm256_srli_epi64(even, 32), odd, 0xAA);
+}
+
+struct PhiloxKeys {
+  __m256i k0[10], k1[10];
+};
+
+NTK_AVX2_INLINE void makeKeys(uint32_t seedLo, uint32_t seedHi, PhiloxKeys& keys) {
+  uint32_t k0 = seedLo, k1 = seedHi;
+  for (int round = 0; round < 10; ++round) {
+    if (round > 0) {
+      k0 += 0x9E3779B9u;
+      k1 += 0xBB67AE85u;
+    }
+    keys.k0[round] = _mm256_set1_epi32(static_cast<int>(k0));
+    keys.k1[round] = _mm256_set1_epi32(static_cast<int>(k1));
+  }
+}
+
+// philox4x32_10(group, row, sample, offset) for 8 groups.
+NTK_AVX2_INLINE Words8 philox8(__m256i group, uint32_t row, uint32_t sample, uint32_t offset,
+                               const PhiloxKeys& keys) {
+  const __m256i m0 = _mm256_set1_epi32(static_cast<int>(0xD2511F53u));
+  const __m256i m1 = _mm256_set1_epi32(static_cast<int>(0xCD9E8D57u));
+  __m256i c0 = group;
+  __m256i c1 = _mm256_set1_epi32(static_cast<int>(row));
+  __m256i c2 = _mm256_set1_epi32(static_cast<int>(sample));
+  __m256i c3 = _mm256_set1_epi32(static_cast<int>(offset));
+  for (int round = 0; round < 10; ++round) {
+    __m256i lo0, lo1;
+    const __m256i hi0 = mulHiLo(c0, m0, lo0);
+    const __m256i hi1 = mulHiLo(c2, m1, lo1);
+    const __m256i n0 = _mm256_xor_si256(_mm256_xor_si256(hi1, c1), keys.k0[round]);
+    const __m256i n2 = _mm256_xor_si256(_mm256_xor_si256(hi0, c3), keys.k1[round]);
+    c0 = n0;
+    c1 = lo1;
+    c2 = n2;
+    c3 = lo0;
+  }
+  return Words8{c0, c1, c2, c3};
+}
+
+// Two independent philox8 calls interleaved, so that one's multiply latency hides behind the
+// other's (a round is a short dependency chain; a sample has few blocks to overlap).
+NTK_AVX2_INLINE void philox8x2(__m256i groupA, __m256i groupB, uint32_t row, uint32_t sample, uint32_t offset,
+                               const PhiloxKeys& keys, Words8& a, Words8& b) {
+  const __m256i m0 = _mm256_set1_epi32(static_cast<int>(0xD2511F53u));
+  const __m256i m1 = _mm256_set1_epi32(static_cast<int>(0xCD9E8D57u));
+  __m256i a0 = groupA, b0 = groupB;
+  __m256i a1 = _mm256_set1_epi32(static_cast<int>(row)), b1 = a1;
+  __m256i a2 = _mm256_set1_epi32(static_cast<int>(sample)), b2 = a2;
+  __m256i a3 = _mm256_set1_epi32(static_cast<int>(offset)), b3 = a3;
+#pragma GCC unroll 10
+  for (int round = 0; round < 10; ++round) {
+    __m256i alo0, alo1, blo0, blo1;
+    const __m256i ahi0 = mulHiLo(a0, m0, alo0);
+    const __m256i bhi0 = mulHiLo(b0, m0, blo0);
+    const __m256i ahi1 = mulHiLo(a2, m1, alo1);
+    const __m256i bhi1 = mulHiLo(b2, m1, blo1);
+    a0 = _mm256_xor_si256(_mm256_xor_si256(ahi1, a1), keys.k0[round]);
+    b0 = _mm256_xor_si256(_mm256_xor_si256(bhi1, b1), keys.k0[round]);
+    a2 = _mm256_xor_si256(_mm256_xor_si256(ahi0, a3), keys.k1[round]);
+    b2 = _mm256_xor_si256(_mm256_xor_si256(bhi0, b3), keys.k1[round]);
+    a1 = alo1;
+    b1 = blo1;
+    a3 = alo0;
+    b3 = blo0;
+  }
+  a = Words8{a0, a1, a2, a3};
+  b = Words8{b0, b1, b2, b3};
+}
+
+NTK_AVX2_INLINE __m256 add(__m256 a, __m256 b) { return _mm256_add_ps(a, b); }
+NTK_AVX2_INLINE __m256 mul(__m256 a, __m256 b) { return _mm256_mul_ps(a, b); }
+NTK_AVX2_INLINE __m256 bc(float f) { return _mm256_set1_ps(f); }
+
+// logUnit of philox_normal.h, lane by lane.
+NTK_AVX2_INLINE __m256 logUnit8(__m256 u) {
+  const __m256i bits = _mm256_castps_si256(u);
+  __m256i e = _mm256_sub_epi32(_mm256_srli_epi32(bits, 23), _mm256_set1_epi32(127));
+  const __m256i mant = _mm256_and_si256(bits, _mm256_set1_epi32(0x007FFFFF));
+  const __m256i big = _mm256_cmpgt_epi32(mant, _mm256_set1_epi32(0x003504F3));  // -1 where m > sqrt 2
+  const __m256i mbits = _mm256_or_si256(
+      mant, _mm256_blendv_epi8(_mm256_set1_epi32(0x3F800000), _mm256_set1_epi32(0x3F000000), big));
+  e = _mm256_sub_epi32(e, big);
+  const __m256 m = _mm256_castsi256_ps(mbits);
+  const __m256 f = _mm256_sub_ps(m, bc(1.0f));
+  const __m256 s = _mm256_div_ps(f, add(bc(2.0f), f));
+  const __m256 s2 = mul(s, s);
+  __m256 p = bc(0.2222222238779068f);
+  p = add(mul(p, s2), bc(0.2857142984867096f));
+  p = add(mul(p, s2), bc(0.4000000059604645f));
+  p = add(mul(p, s2), bc(0.6666666865348816f));
+  const __m256 logm = add(mul(bc(2.0f), s), mul(mul(s, s2), p));
+  const __m256 ef = _mm256_cvtepi32_ps(e);
+  return add(mul(ef, bc(0.693145751953125f)), add(mul(ef, bc(1.428606765330187e-06f)), logm));
+}
+
+NTK_AVX2_INLINE __m256 sinQuarter8(__m256 a) {
+  const __m256 a2 = mul(a, a);
+  __m256 p = bc(2.7557318844628753e-06f);
+  p = add(mul(p, a2), bc(-0.00019841270113829523f));
+  p = add(mul(p, a2), bc(0.008333333767950535f));
+  p = add(mul(p, a2), bc(-0.1666666716337204f));
+  return add(a, mul(mul(a, a2), p));
+}
+
+NTK_AVX2_INLINE __m256 cosQuarter8(__m256 a) {
+  const __m256 a2 = mul(a, a);
+  __m256 q = bc(-2.755731998149713e-07f);
+  q = add(mul(q, a2), bc(2.4801587642286904e-05f));
+  q = add(mul(q, a2), bc(-0.0013888889225199819f));
+  q = add(mul(q, a2), bc(0.0416666679084301f));
+  q = add(mul(q, a2), bc(-0.5f));
+  return add(bc(1.0f), mul(a2, q));
+}
+
+// boxMuller of philox_normal.h on 8 (radius, angle) word pairs.
+NTK_AVX2_INLINE void boxMuller8(__m256i radius, __m256i angle, __m256& z0, __m256& z1) {
+  const __m256i m1 = _mm256_add_epi32(_mm256_srli_epi32(radius, 8), _mm256_set1_epi32(1));
+  const __m256 u = mul(_mm256_cvtepi32_ps(m1), bc(5.9604644775390625e-08f));
+  const __m256 r = _mm256_sqrt_ps(mul(bc(-2.0f), logUnit8(u)));
+  const __m256i b = _mm256_srli_epi32(angle, 8);
+  const __m256i qRaw = _mm256_srli_epi32(_mm256_add_epi32(b, _mm256_set1_epi32(1 << 21)), 22);
+  const __m256i t = _mm256_sub_epi32(b, _mm256_slli_epi32(qRaw, 22));
+  const __m256 a = mul(_mm256_cvtepi32_ps(t), bc(3.7450703871400037e-07f));
+  const __m256 s = sinQuarter8(a);
+  const __m256 c = cosQuarter8(a);
+  // Quadrant q = qRaw & 3: (cos, sin) = (c, s), (-s, c), (-c, -s), (s, -c).
+  const __m256i q = _mm256_and_si256(qRaw, _mm256_set1_epi32(3));
+  const __m256 swap = _mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_and_si256(q, _mm256_set1_epi32(1)), _mm256_set1_epi32(1)));
+  const __m256 cosBase = _mm256_blendv_ps(c, s, swap);
+  const __m256 sinBase = _mm256_blendv_ps(s, c, swap);
+  const __m256i one = _mm256_set1_epi32(1), two = _mm256_set1_epi32(2), three = _mm256_set1_epi32(3);
+  const __m256i sign = _mm256_set1_epi32(static_cast<int>(0x80000000u));
+  const __m256i negCos = _mm256_and_si256(
+      _mm256_or_si256(_mm256_cmpeq_epi32(q, one), _mm256_cmpeq_epi32(q, two)), sign);
+  const __m256i negSin = _mm256_and_si256(
+      _mm256_or_si256(_mm256_cmpeq_epi32(q, two), _mm256_cmpeq_epi32(q, three)), sign);
+  const __m256 cosT = _mm256_xor_ps(cosBase, _mm256_castsi256_ps(negCos));
+  const __m256 sinT = _mm256_xor_ps(sinBase, _mm256_castsi256_ps(negSin));
+  z0 = mul(r, cosT);
+  z1 = mul(r, sinT);
+}
+
+// radiusBound of kernel_internal.h on 8 words.
+NTK_AVX2_INLINE __m256 radiusBound8(__m256i w) {
+  const __m256i m1 = _mm256_add_epi32(_mm256_srli_epi32(w, 8), _mm256_set1_epi32(1));
+  const __m256i fbits = _mm256_castps_si256(_mm256_cvtepi32_ps(m1));
+  const __m256i t = _mm256_sub_epi32(_mm256_set1_epi32(static_cast<int>(151u << 23)), fbits);
+  const __m256 r2 = add(mul(_mm256_cvtepi32_ps(t), bc(kRadiusScale)), bc(kRadiusSlack));
+  return _mm256_sqrt_ps(r2);
+}
+
+NTK_AVX2_INLINE __m256i iota8(uint32_t base) {
+  return _mm256_add_epi32(_mm256_set1_epi32(static_cast<int>(base)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+}  // namespace
+
+bool avx2Usable() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2");
+}
+
+NTK_AVX2 bool prepareRowAvx2(const float* x, uint32_t d, float* xs, size_t lanes, TopBuffer& topX) {
+  const __m256 negInf = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
+  const __m256 inf = _mm256_set1_ps(std::numeric_limits<float>::infinity());
+  const __m256 absMask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
+  const __m256i pairPerm = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+  __m256 finite = _mm256_castsi256_ps(_mm256_set1_epi32(-1));
+  const uint32_t blocks = static_cast<uint32_t>(lanes / 8);
+  for (uint32_t blk = 0; blk < blocks; ++blk) {
+    const uint32_t c0 = blk * 32;
+    __m256 v[4];
+    for (int j = 0; j < 4; ++j) {
+      const __m256i col = iota8(c0 + 8 * j);
+      const __m256 valid = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(d)), col));
+      const __m256 xv = _mm256_loadu_ps(x + c0 + 8 * j);
+      // finite: |x| < inf (false for NaN), required on valid columns only
+      const __m256 fin = _mm256_cmp_ps(_mm256_and_ps(xv, absMask), inf, _CMP_LT_OQ);
+      finite = _mm256_and_ps(finite, _mm256_or_ps(fin, _mm256_andnot_ps(valid, _mm256_castsi256_ps(_mm256_set1_epi32(-1)))));
+      v[j] = _mm256_permutevar8x32_ps(_mm256_blendv_ps(negInf, xv, valid), pairPerm);
+    }
+    // v[j] = [g c0, g' c0, g c1, g' c1, g c2, g' c2, g c3, g' c3] for groups 2j, 2j+1.
+    const __m256d lo01 = _mm256_unpacklo_pd(_mm256_castps_pd(v[0]), _mm256_castps_pd(v[1]));
+    const __m256d lo23 = _mm256_unpacklo_pd(_mm256_castps_pd(v[2]), _mm256_castps_pd(v[3]));
+    const __m256d hi01 = _mm256_unpackhi_pd(_mm256_castps_pd(v[0]), _mm256_castps_pd(v[1]));
+    const __m256d hi23 = _mm256_unpackhi_pd(_mm256_castps_pd(v[2]), _mm256_castps_pd(v[3]));
+    _mm256_storeu_ps(xs + 0 * lanes + 8 * blk, _mm256_castpd_ps(_mm256_permute2f128_pd(lo01, lo23, 0x20)));
+    _mm256_storeu_ps(xs + 2 * lanes + 8 * blk, _mm256_castpd_ps(_mm256_permute2f128_pd(lo01, lo23, 0x31)));
+    _mm256_storeu_ps(xs + 1 * lanes + 8 * blk, _mm256_castpd_ps(_mm256_permute2f128_pd(hi01, hi23, 0x20)));
+    _mm256_storeu_ps(xs + 3 * lanes + 8 * blk, _mm256_castpd_ps(_mm256_permute2f128_pd(hi01, hi23, 0x31)));
+  }
+  if (_mm256_movemask_ps(finite) != 0xFF) return false;
+  // The k largest x, 8 columns at a time past those below the current k-th.
+  for (uint32_t c0 = 0; c0 < d; c0 += 8) {
+    const __m256 xv = _mm256_loadu_ps(x + c0);  // x is padded: lanes past d are ignored below
+    unsigned m = static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(xv, _mm256_set1_ps(topX.tau), _CMP_NLT_UQ)));
+    for (; m; m &= m - 1) {
+      const uint32_t c = c0 + static_cast<uint32_t>(__builtin_ctz(m));
+      if (c < d) topX.insert(x[c], c);
+    }
+  }
+  return true;
+}
+
+namespace {
+
+// Candidates of one sample: rank composites (kernel_internal.h) of exactly computed columns at
+// or above tau. When the list grows past kReduceAt it is cut to its k best and tau rises.
+struct Candidates {
+  static constexpr uint32_t kReduceAt = 128;
+  uint64_t key[kReduceAt + 64];
+  uint32_t n = 0;
+  uint32_t k = 1;
+  float tau = -std::numeric_limits<float>::infinity();
+
+  static float valueOf(uint64_t composite) {
+    // Inverse of rankKey on finite values and infinities; -0 comes back as +0, which adds
+    // the same into the per-row sum of the k-th values.
+    const uint32_t rk = static_cast<uint32_t>(composite >> 32);
+    return bitsToFloat((rk & 0x80000000u) ? (rk & 0x7FFFFFFFu) : ~rk);
+  }
+  void reduce() {
+    if (n < k) return;
+    std::nth_element(key, key + (k - 1), key + n, [](uint64_t a, uint64_t b) { return a > b; });
+    n = k;
+    tau = valueOf(key[k - 1]);
+  }
+  void add(float y, uint32_t c) {
+    key[n++] = composite(y, c);
+    if (n >= kReduceAt) reduce();
+  }
+};
+
+// Pairs whose bound reached tau, waiting for an exact Box-Muller 8 at a time.
+struct Pending {
+  alignas(32) uint32_t radius[32];
+  alignas(32) uint32_t angle[32];
+  alignas(32) float x0[32];
+  alignas(32) float x1[32];
+  uint32_t col[32];
+  uint32_t n = 0;
+};
+
+// Exact y of the first `count` (<= 8) pending pairs; those at or above tau join the list.
+NTK_AVX2_INLINE void flush8(Pending& p, uint32_t count, uint32_t d, __m256 epsV, Candidates& cand) {
+  __m256 z0, z1;
+  boxMuller8(_mm256_load_si256(reinterpret_cast<const __m256i*>(p.radius)),
+             _mm256_load_si256(reinterpret_cast<const __m256i*>(p.angle)), z0, z1);
+  alignas(32) float y[2][8];
+  const __m256 y0 = add(_mm256_load_ps(p.x0), mul(epsV, z0));
+  const __m256 y1 = add(_mm256_load_ps(p.x1), mul(epsV, z1));
+  _mm256_store_ps(y[0], y0);
+  _mm256_store_ps(y[1], y1);
+  const __m256 tau = _mm256_set1_ps(cand.tau);
+  const unsigned lanes = (1u << count) - 1u;
+  const unsigned m0 = static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(y0, tau, _CMP_NLT_UQ))) & lanes;
+  const unsigned m1 = static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(y1, tau, _CMP_NLT_UQ))) & lanes;
+  for (unsigned m = m0; m; m &= m - 1) {
+    const unsigned q = static_cast<unsigned>(__builtin_ctz(m));
+    if (p.col[q] < d) cand.add(y[0][q], p.col[q]);
+  }
+  for (unsigned m = m1; m; m &= m - 1) {
+    const unsigned q = static_cast<unsigned>(__builtin_ctz(m));
+    if (p.col[q] + 1 < d) cand.add(y[1][q], p.col[q] + 1);
+  }
+  // Shift the rest down.
+  const uint32_t rest = p.n - count;
+  for (uint32_t i = 0; i < rest; ++i) {
+    p.radius[i] = p.radius[count + i];
+    p.angle[i] = p.angle[count + i];
+    p.x0[i] = p.x0[count + i];
+    p.x1[i] = p.x1[count + i];
+    p.col[i] = p.col[count + i];
+  }
+  p.n = rest;
+}
+
+NTK_AVX2_INLINE void pushPairs(Pending& p, unsigned mask, const uint32_t* radius, const uint32_t* angle,
+                               const float* xa, const float* xb, uint32_t g0, uint32_t colOffset) {
+  for (; mask; mask &= mask - 1) {
+    const unsigned q = static_cast<unsigned>(__builtin_ctz(mask));
+    p.radius[p.n] = radius[q];
+    p.angle[p.n] = angle[q];
+    p.x0[p.n] = xa[g0 + q];
+    p.x1[p.n] = xb[g0 + q];
+    p.col[p.n] = 4 * (g0 + q) + colOffset;
+    ++p.n;
+  }
+}
+
+}  // namespace
+
+NTK_AVX2 void prunedSampleAvx2(const StreamPos& sp, float eps, const PrunedRow& pr, uint32_t k, uint32_t* column,
+                               float* value) {
+  PhiloxKeys keys;
+  makeKeys(sp.seedLo, sp.seedHi, keys);
+  const __m256 epsV = _mm256_set1_ps(eps);
+  Candidates cand;
+  cand.k = k;
+  // Seed: the groups of the largest x, exactly, so that tau starts high.
+  for (uint32_t q0 = 0; q0 < pr.nSeed; q0 += 8) {
+    alignas(32) uint32_t g[8];
+    for (uint32_t q = 0; q < 8; ++q) g[q] = pr.seed[q0 + q < pr.nSeed ? q0 + q : q0];
+    const Words8 ws = philox8(_mm256_load_si256(reinterpret_cast<const __m256i*>(g)), sp.row, sp.sample, sp.offset, keys);
+    __m256 zz[4];
+    boxMuller8(ws.w0, ws.w1, zz[0], zz[1]);
+    boxMuller8(ws.w2, ws.w3, zz[2], zz[3]);
+    alignas(32) float z[4][8];
+    for (int j = 0; j < 4; ++j) _mm256_store_ps(z[j], zz[j]);
+    for (uint32_t q = 0; q < 8 && q0 + q < pr.nSeed; ++q) {
+      for (uint32_t j = 0; j < 4; ++j) {
+        const uint32_t c = 4 * g[q] + j;
+        if (c < pr.d) cand.add(perturb(pr.x[c], eps, z[j][q]), c);
+      }
+    }
+  }
+  cand.reduce();
+  const __m256 cosMax = _mm256_load_ps(kCosMax);
+  const __m256 sinMax = _mm256_load_ps(kSinMax);
+  Pending pend;
+  alignas(32) uint32_t w[4][8];
+  for (uint32_t blk = 0; blk < pr.blocks; blk += 2) {
+    Words8 wsPair[2];
+    philox8x2(iota8(blk * 8), iota8(blk * 8 + 8), sp.row, sp.sample, sp.offset, keys, wsPair[0], wsPair[1]);
+    const __m256 tau = _mm256_set1_ps(cand.tau);
+    for (uint32_t half = 0; half < 2 && blk + half < pr.blocks; ++half) {
+      const uint32_t b = blk + half;
+      const uint32_t g0 = b * 8;
+      const Words8& ws = wsPair[half];
+      // Upper bounds on y of each column: radius bound times the octant's cos or sin bound.
+      const __m256 rA = radiusBound8(ws.w0), rB = radiusBound8(ws.w2);
+      const __m256i octA = _mm256_srli_epi32(ws.w1, 29), octB = _mm256_srli_epi32(ws.w3, 29);
+      const __m256 up0 = add(_mm256_loadu_ps(pr.xs[0] + g0), mul(epsV, mul(rA, _mm256_permutevar8x32_ps(cosMax, octA))));
+      const __m256 up1 = add(_mm256_loadu_ps(pr.xs[1] + g0), mul(epsV, mul(rA, _mm256_permutevar8x32_ps(sinMax, octA))));
+      const __m256 up2 = add(_mm256_loadu_ps(pr.xs[2] + g0), mul(epsV, mul(rB, _mm256_permutevar8x32_ps(cosMax, octB))));
+      const __m256 up3 = add(_mm256_loadu_ps(pr.xs[3] + g0), mul(epsV, mul(rB, _mm256_permutevar8x32_ps(sinMax, octB))));
+      const unsigned seeded = pr.seedLanes[b];
+      const unsigned maskA = static_cast<unsigned>(_mm256_movemask_ps(
+          _mm256_or_ps(_mm256_cmp_ps(up0, tau, _CMP_NLT_UQ), _mm256_cmp_ps(up1, tau, _CMP_NLT_UQ)))) & ~seeded;
+      const unsigned maskB = static_cast<unsigned>(_mm256_movemask_ps(
+          _mm256_or_ps(_mm256_cmp_ps(up2, tau, _CMP_NLT_UQ), _mm256_cmp_ps(up3, tau, _CMP_NLT_UQ)))) & ~seeded;
+      if ((maskA | maskB) == 0) continue;
+      _mm256_store_si256(reinterpret_cast<__m256i*>(w[0]), ws.w0);
+      _mm256_store_si256(reinterpret_cast<__m256i*>(w[1]), ws.w1);
+      _mm256_store_si256(reinterpret_cast<__m256i*>(w[2]), ws.w2);
+      _mm256_store_si256(reinterpret_cast<__m256i*>(w[3]), ws.w3);
+      pushPairs(pend, maskA, w[0], w[1], pr.xs[0], pr.xs[1], g0, 0);
+      pushPairs(pend, maskB, w[2], w[3], pr.xs[2], pr.xs[3], g0, 2);
+      while (pend.n >= 8) flush8(pend, 8, pr.d, epsV, cand);
+    }
+  }
+  if (pend.n > 0) flush8(pend, pend.n, pr.d, epsV, cand);
+  cand.reduce();
+  *column = compositeColumn(cand.key[k - 1]);
+  *value = Candidates::valueOf(cand.key[k - 1]);
+}
+
+NTK_AVX2 void perturbedRowAvx2(const StreamPos& sp, float eps, const float* x, uint32_t d, float* y) {
+  PhiloxKeys keys;
+  makeKeys(sp.seedLo, sp.seedHi, keys);
+  const __m256 epsV = _mm256_set1_ps(eps);
+  const uint32_t blocks = (d + 31) / 32;
+  for (uint32_t blk = 0; blk < blocks; ++blk) {
+    const Words8 ws = philox8(iota8(blk * 8), sp.row, sp.sample, sp.offset, keys);
+    __m256 z0, z1, z2, z3;
+    boxMuller8(ws.w0, ws.w1, z0, z1);
+    boxMuller8(ws.w2, ws.w3, z2, z3);
+    // Lane g holds columns 4g..4g+3 in (z0, z1, z2, z3): transpose to 32 consecutive columns.
+    const __m256 t0 = _mm256_unpacklo_ps(z0, z1), t1 = _mm256_unpackhi_ps(z0, z1);
+    const __m256 t2 = _mm256_unpacklo_ps(z2, z3), t3 = _mm256_unpackhi_ps(z2, z3);
+    const __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    const __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    const __m256 out[4] = {_mm256_permute2f128_ps(u0, u1, 0x20), _mm256_permute2f128_ps(u2, u3, 0x20),
+                           _mm256_permute2f128_ps(u0, u1, 0x31), _mm256_permute2f128_ps(u2, u3, 0x31)};
+    const uint32_t c0 = blk * 32;
+    for (int j = 0; j < 4; ++j) {
+      const __m256 xv = _mm256_loadu_ps(x + c0 + 8 * j);
+      _mm256_storeu_ps(y + c0 + 8 * j, add(xv, mul(epsV, out[j])));
+    }
+  }
+}
+
+#else  // no AVX2 path on this compiler or architecture
+
+bool avx2Usable() { return false; }
+bool prepareRowAvx2(const float* x, uint32_t d, float* xs, size_t lanes, TopBuffer& topX) {
+  return prepareRowScalar(x, d, xs, lanes, topX);
+}
+void prunedSampleAvx2(const StreamPos& sp, float eps, const PrunedRow& pr, uint32_t k, uint32_t* column, float* value) {
+  TopBuffer tb;
+  tb.reset(k);
+  prunedSampleScalar(sp, eps, pr, tb);
+  *column = tb.kthColumn();
+  *value = tb.kthValue();
+}
+void perturbedRowAvx2(const StreamPos& sp, float eps, const float* x, uint32_t d, float* y) {
+  perturbedRowScalar(sp, eps, x, d, y);
+}
+
+#endif
+
+}  // namespace cpu
+}  // namespace ntk
