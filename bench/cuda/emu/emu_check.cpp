@@ -1,0 +1,168 @@
+// Runs the CUDA kernels of native/cuda/select.cuh on the CPU through the SIMT emulator
+// (cuda_runtime.h beside this file) and compares them with forwardCpu / backwardCpu: every
+// selection path, k from 1 to d, inner > 1, explicit noise, NaN / inf, small grids (so every
+// grid-stride loop turns). A logic check for machines without a GPU; see run.sh.
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "core/noised_topk.h"
+#include "cuda/select.cuh"
+
+namespace {
+
+using namespace ntk::cudak;
+
+uint32_t bitsCanon(float f) {
+  if (std::isnan(f)) return 0x7fc00000u;
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  return u;
+}
+
+struct Rng {
+  uint64_t s;
+  explicit Rng(uint64_t seed) : s(seed * 0x9E3779B97F4A7C15ull + 1) {}
+  uint32_t next() {
+    s ^= s << 13;
+    s ^= s >> 7;
+    s ^= s << 17;
+    return static_cast<uint32_t>(s >> 16);
+  }
+  float uniform(float lo, float hi) { return lo + (hi - lo) * (next() / 4294967296.0f); }
+};
+
+enum Path { kShort, kWarp, kRadixShared, kRadixRegen };
+const char* kNames[] = {"short", "warp", "radix-shared", "radix-regen"};
+
+int failures = 0, runs = 0;
+
+void check(uint64_t outer, uint32_t d, uint64_t inner, uint32_t k, uint32_t S, float eps, bool explicitNoise,
+           int special, Path path, unsigned grid, Rng& rng) {
+  if (path == kShort && d > kShortD) return;
+  if (path == kWarp && k > kWarpMaxK) return;
+  if (path == kRadixShared && d > kSharedD) return;
+  static const float kSpecial[] = {NAN, INFINITY, -INFINITY, 0.0f, -0.0f, 1.0f, -1.0f, 3.5f};
+  ntk::ForwardArgs a;
+  a.layout.outer = outer;
+  a.layout.d = d;
+  a.layout.inner = inner;
+  a.k = k;
+  a.epsilon = eps;
+  a.nSample = S;
+  const uint64_t size = a.layout.size(), rows = a.layout.rows(), units = rows * S;
+  std::vector<float> x(size), noise;
+  for (float& v : x) {
+    v = special == 2 ? kSpecial[rng.next() % 8] : special == 1 ? std::round(rng.uniform(-3, 3)) : rng.uniform(-3, 3);
+  }
+  a.x = x.data();
+  if (explicitNoise) {
+    noise.resize(size * S);
+    for (float& v : noise) v = rng.uniform(-2, 2);
+    a.noise.explicitNoise = noise.data();
+  } else {
+    a.noise.seedLo = rng.next();
+    a.noise.seedHi = rng.next();
+    a.noise.offset = rng.next();
+  }
+  std::vector<float> v0(rows), v1(rows, -12345.0f), kth(units, -777.0f);
+  std::vector<int32_t> p0(units), p1(units, -1);
+  a.values = v0.data();
+  a.positions = p0.data();
+  if (ntk::forwardCpu(a) != ntk::Status::kOk) {
+    std::printf("forwardCpu failed\n");
+    ++failures;
+    return;
+  }
+  FwdParams p;
+  p.x = x.data();
+  p.noise = a.noise.explicitNoise;
+  p.inner = inner;
+  p.units = units;
+  p.d = d;
+  p.nSample = S;
+  p.k = k;
+  p.eps = eps;
+  p.seedLo = a.noise.seedLo;
+  p.seedHi = a.noise.seedHi;
+  p.offset = a.noise.offset;
+  p.positions = p1.data();
+  p.kth = kth.data();
+  switch (path) {
+    case kShort: emu::launch(grid, kShortThreads, [&] { selectShortKernel(p); }); break;
+    case kWarp: emu::launch(grid, kWarpsPerBlock * 32, [&] { selectWarpKernel(p); }); break;
+    case kRadixShared: emu::launch(grid, kRadixThreads, [&] { selectRadixKernel<true>(p); }); break;
+    case kRadixRegen: emu::launch(grid, kRadixThreads, [&] { selectRadixKernel<false>(p); }); break;
+  }
+  emu::launch(1, 32, [&] { meanKernel(kth.data(), rows, S, v1.data()); });
+  bool same = p0 == p1;
+  for (uint64_t r = 0; r < rows; ++r) same = same && bitsCanon(v0[r]) == bitsCanon(v1[r]);
+
+  std::vector<float> scale(rows), g0(size), g1(size, 99.0f);
+  static const float kScales[] = {1.0f, -0.5f, 0.0f, -0.0f, 3.25f, INFINITY, NAN, 1e-30f};
+  for (uint64_t r = 0; r < rows; ++r) scale[r] = r % 4 == 3 ? kScales[rng.next() % 8] : rng.uniform(-2, 2);
+  ntk::BackwardArgs b;
+  b.positions = p0.data();
+  b.rowScale = scale.data();
+  b.layout = a.layout;
+  b.nSample = S;
+  b.grad = g0.data();
+  ntk::backwardCpu(b);
+  BwdParams q;
+  q.positions = p0.data();
+  q.rowScale = scale.data();
+  q.grad = g1.data();
+  q.inner = inner;
+  q.rows = rows;
+  q.d = d;
+  q.nSample = S;
+  emu::launch(std::min<unsigned>(grid, 2), 64, [&] { backwardKernel(q); });
+  bool sameGrad = true;
+  for (uint64_t e = 0; e < size; ++e) sameGrad = sameGrad && bitsCanon(g0[e]) == bitsCanon(g1[e]);
+  ++runs;
+  if (!same || !sameGrad) {
+    ++failures;
+    std::printf("FAIL %s outer=%llu d=%u inner=%llu k=%u S=%u eps=%g %s special=%d grid=%u: forward %s backward %s\n",
+                kNames[path], (unsigned long long)outer, d, (unsigned long long)inner, k, S, eps,
+                explicitNoise ? "noise" : "stream", special, grid, same ? "same" : "DIFFERS", sameGrad ? "same" : "DIFFERS");
+    for (uint64_t u = 0; u < units && u < 8; ++u)
+      std::printf("  unit %llu: cpu col %d gpu col %d\n", (unsigned long long)u, p0[u], p1[u]);
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
+  Rng rng(2026);
+  const uint32_t ds[] = {1, 2, 5, 16, 17, 31, 100, 129, 300};
+  for (uint32_t d : ds) {
+    std::vector<uint32_t> ks = {1, std::min(d, 3u), std::min(d, 32u), std::min(d, 33u), (d + 1) / 2, d};
+    std::sort(ks.begin(), ks.end());
+    ks.erase(std::unique(ks.begin(), ks.end()), ks.end());
+    for (uint32_t k : ks) {
+      for (int path = 0; path < 4; ++path) {
+        const Path P = static_cast<Path>(path);
+        check(3, d, 1, k, 3, 1.0f, false, 0, P, 2, rng);
+        if (quick) continue;
+        check(2, d, 3, k, 2, 0.5f, true, 0, P, 3, rng);    // inner > 1, explicit noise
+        check(4, d, 1, k, 1, 0.0f, false, 1, P, 1, rng);   // ties, eps = 0
+        check(3, d, 1, k, 2, 0.25f, false, 2, P, 2, rng);  // NaN / inf / signed zeros
+      }
+    }
+  }
+  if (!quick) {
+    // Long rows: the regenerating radix path and the warp sweep over many groups.
+    for (int path = 1; path < 4; ++path) {
+      check(1, 9000, 1, 7, 2, 1.0f, false, 0, static_cast<Path>(path), 1, rng);
+      check(1, 9000, 1, 4000, 1, 1.0f, false, 0, static_cast<Path>(path), 1, rng);
+    }
+    check(40, 10, 1, 4, 5, 1.0f, false, 0, kShort, 1, rng);  // 200 units on one small grid
+  }
+  std::printf("emu_check: %d runs, %d failures\n", runs, failures);
+  return failures == 0 ? 0 : 1;
+}
