@@ -1,0 +1,115 @@
+// The benchmarks never rot: their smoke modes run here (tiny sizes, a few runs). Timings are
+// printed by the benchmarks, never asserted: only that they ran and produced their rows.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import * as api from '../lib/index.js';
+import { makeInputs, plainLossAndGrad, runBench, tfLossAndGrad } from '../bench/bench.mjs';
+
+const root = path.resolve(__dirname, '..');
+
+function tmpDir(name: string): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), `noised-topk-${name}-`));
+}
+
+function have(cmd: string, args: string[] = ['--version']): boolean {
+  return spawnSync(cmd, args, { stdio: 'ignore' }).status === 0;
+}
+
+describe('JS benchmark (npm run bench), smoke mode', () => {
+  it('the baselines compute the same loss as the package on the same inputs (up to noise)', async () => {
+    await tf.setBackend('cpu');
+    // epsilon 0 removes the noise: every implementation must give the hard top-(k+1) hinge.
+    const [B, D, S] = [6, 25, 3];
+    const { x, labels } = makeInputs(B, D, 3);
+    const ours = api.functional.balNoisedTopKLoss(x, labels, [B, D], { k: 5, epsilon: 0, nSample: S, seed: 1n, backend: 'cpu' });
+    const g = ours.backward();
+    const plain = plainLossAndGrad(x, labels, B, D, S, 5, 0);
+    const tfr = tfLossAndGrad(tf, x, labels, B, D, S, 5, 0);
+    expect(plain.loss).toBeCloseTo(ours.loss, 5);
+    expect(tfr.loss).toBeCloseTo(ours.loss, 5);
+    for (let i = 0; i < g.length; i++) {
+      expect(plain.grad[i]).toBeCloseTo(g[i]!, 6);
+      expect(tfr.grad[i]).toBeCloseTo(g[i]!, 6);
+    }
+  });
+
+  it('runs every variant and writes its table', async () => {
+    await tf.setBackend('cpu');
+    const out = tmpDir('bench-js');
+    const lines: string[] = [];
+    const report = await runBench(api, tf, { smoke: true, outDir: out, log: (l) => lines.push(l) });
+    expect(report.smoke).toBe(true);
+    expect(report.rows.length).toBeGreaterThan(0);
+    const cores = os.cpus().length;
+    for (const row of report.rows) {
+      for (const name of ['cpu 1T', `cpu ${cores}T`, 'js backend', 'plain TS', 'tfjs-core (cpu)']) {
+        const r = row.results[name];
+        expect(r, `${name} at (${row.B}, ${row.D}, ${row.S})`).toBeDefined();
+        expect(r!.samples).toBeGreaterThan(0);
+        expect(r!.medianMs).toBeGreaterThan(0);
+      }
+      expect(row.results['cpu 1T']!.threads).toBe(1);
+      expect(row.results[`cpu ${cores}T`]!.threads).toBe(cores);
+    }
+    const md = fs.readFileSync(path.join(out, 'js-smoke.md'), 'utf8');
+    expect(md).toContain(report.machine.cpu);
+    expect(md.split('\n').filter((l) => /^\| \d+ \| \d+ \| \d+ \|/.test(l))).toHaveLength(report.rows.length);
+    const json = JSON.parse(fs.readFileSync(path.join(out, 'js-smoke.json'), 'utf8'));
+    expect(json.rows).toHaveLength(report.rows.length);
+  });
+});
+
+describe('native benchmark (npm run bench:native)', () => {
+  const cxx = process.env.CXX ?? 'c++';
+
+  it.skipIf(!have(cxx))('the pruning bounds hold for every one of the 2^24 radius and angle inputs', () => {
+    const dir = tmpDir('prune-check');
+    const exe = path.join(dir, 'prune_bound_check');
+    const cc = spawnSync(
+      cxx,
+      ['-O2', '-std=c++17', '-ffp-contract=off', '-fno-fast-math', '-I', path.join(root, 'native'), path.join(root, 'bench/native/prune_bound_check.cpp'), '-o', exe],
+      { encoding: 'utf8' },
+    );
+    expect(cc.status, cc.stderr).toBe(0);
+    const r = spawnSync(exe, [], { encoding: 'utf8' });
+    expect(r.stdout).toContain('radius: 2^24 inputs, 0 failures');
+    expect(r.stdout).toContain('angle: 2^24 inputs, 0 bound failures, 0 replica mismatches');
+    expect(r.status).toBe(0);
+  });
+
+  it.skipIf(!have('cmake'))(
+    'builds against libtorch, checks ours against pytopk on shared noise and times them (smoke sizes)',
+    () => {
+      const build = path.join(os.tmpdir(), 'noised-topk-bench-native-build');
+      const out = tmpDir('bench-native');
+      const r = spawnSync(process.execPath, [path.join(root, 'bench/native/run.mjs'), '--smoke', '--out', out], {
+        encoding: 'utf8',
+        env: { ...process.env, NTK_BENCH_BUILD_DIR: build },
+      });
+      if (r.status === 2 && /libtorch was not found/.test(r.stdout + r.stderr)) {
+        console.warn('native benchmark smoke skipped: libtorch not found (apt-get install libtorch-dev)');
+        return;
+      }
+      expect(r.status, r.stdout + r.stderr).toBe(0);
+      expect(r.stdout).toContain('prune bounds hold for every input');
+      expect(r.stdout).toMatch(/check \(8, 50, 4\) on shared noise: positions 0\/32 differ.* -> OK/);
+      const json = JSON.parse(fs.readFileSync(path.join(out, 'native-smoke.json'), 'utf8'));
+      expect(json.checksPassed).toBe(true);
+      expect(json.rows.length).toBeGreaterThan(0);
+      for (const row of json.rows) {
+        for (const v of ['ours1', 'oursN', 'pytopk1', 'pytopkN', 'topk1']) {
+          expect(row[v].runs).toBeGreaterThan(0);
+          expect(row[v].medianMs).toBeGreaterThan(0);
+        }
+        expect(row.check.positionMismatches).toBe(0);
+      }
+      expect(fs.readFileSync(path.join(out, 'native-smoke.md'), 'utf8')).toContain(json.cpu);
+    },
+    900_000,
+  );
+});
