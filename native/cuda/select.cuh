@@ -94,6 +94,48 @@ __device__ __forceinline__ void groupValues(const FwdParams& p, uint64_t base, u
   }
 }
 
+// An upper bound, as a float, on the Box-Muller radius r = sqrt(-2 ln u) that boxMuller computes
+// from a radius word: the CPU kernels' cpu::radiusBound (native/cpu/kernel_internal.h), same
+// operations and constants. Every |z| from that word is <= r <= the bound (|cos|, |sin| <= 1), so
+// y = x + eps * z <= fl(xmax + fl(eps * bound)) by monotone rounding. Checked here against the
+// stream for all 2^24 radius inputs by bench/cuda/emu/emu_check.cpp.
+__device__ __forceinline__ float radiusBound(uint32_t radiusWord) {
+  const uint32_t m1 = (radiusWord >> 8) + 1u;  // in [1, 2^24]: exact as a float
+  const int32_t t = static_cast<int32_t>((151u << 23) - floatToBits(static_cast<float>(m1)));
+  const float r2 = NTK_FADD(NTK_FMUL(static_cast<float>(t), 1.6526e-07f), 1.0e-4f);
+  return NTK_FSQRT(r2);
+}
+
+// The stream's perturbed values of columns 4g .. 4g+3 (below d), computing a pair's Box-Muller
+// only where its bound reaches tau: a pair whose values are certainly below tau gets keys 0
+// ("not a candidate"). A pair with a NaN x is never skipped. Keys as compositeKey.
+__device__ __forceinline__ void groupCandidates(const FwdParams& p, uint64_t base, uint32_t row, uint32_t s,
+                                                uint32_t g, float tau, float y[4], unsigned long long key[4]) {
+  const Philox4 w = philox4x32_10(g, row, s, p.offset, p.seedLo, p.seedHi);
+#pragma unroll
+  for (uint32_t h = 0; h < 2; ++h) {
+    const uint32_t c0 = 4u * g + 2u * h, c1 = c0 + 1u;
+    y[2 * h] = 0.0f;
+    y[2 * h + 1] = 0.0f;
+    key[2 * h] = 0ull;
+    key[2 * h + 1] = 0ull;
+    if (c0 >= p.d) continue;
+    const float x0 = p.x[base + static_cast<uint64_t>(c0) * p.inner];
+    const float x1 = c1 < p.d ? p.x[base + static_cast<uint64_t>(c1) * p.inner] : x0;
+    const bool nan = x0 != x0 || x1 != x1;
+    const float xm = x1 > x0 ? x1 : x0;
+    const float upper = NTK_FADD(xm, NTK_FMUL(p.eps, radiusBound(w.v[2 * h])));
+    if (!nan && upper < tau) continue;
+    const NormalPair z = boxMuller(w.v[2 * h], w.v[2 * h + 1]);
+    y[2 * h] = perturb(x0, p.eps, z.z0);
+    key[2 * h] = compositeKey(y[2 * h], c0);
+    if (c1 < p.d) {
+      y[2 * h + 1] = perturb(x1, p.eps, z.z1);
+      key[2 * h + 1] = compositeKey(y[2 * h + 1], c1);
+    }
+  }
+}
+
 // ---- short rows: one thread per unit, d <= kShortD ----
 // The k-th largest is the one column with exactly k - 1 composites above it.
 __global__ void __launch_bounds__(kShortThreads) selectShortKernel(FwdParams p) {
@@ -135,7 +177,9 @@ __global__ void __launch_bounds__(kShortThreads) selectShortKernel(FwdParams p) 
 // ---- small k: one warp per unit, k <= 32 ----
 // Lane j holds the j-th best (composite, value) seen so far, lanes 0 .. k-1 sorted descending.
 // The lanes sweep the row 32 groups (128 columns) at a time; a candidate is inserted only when
-// it beats the k-th held (threshold filter), one at a time, chosen by ballot.
+// it beats the k-th held (threshold filter), one at a time, chosen by ballot. With the stream,
+// pairs whose bound stays below the k-th held value skip the Box-Muller (as the CPU's pruned
+// path does); the answer cannot change, since a skipped value is below the k-th held.
 __global__ void __launch_bounds__(kWarpsPerBlock * 32) selectWarpKernel(FwdParams p) {
   const uint32_t lane = threadIdx.x & 31u;
   const uint64_t nWarps = static_cast<uint64_t>(gridDim.x) * kWarpsPerBlock;
@@ -149,16 +193,23 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) selectWarpKernel(FwdParam
     unsigned long long qKey = 0ull;  // 0: empty slot
     float qVal = 0.0f;
     unsigned long long thr = 0ull;   // composite of the k-th held; 0 while fewer than k are held
+    float tau = bitsToFloat(0xFF800000u);  // value of the k-th held; -inf while fewer than k are held
     for (uint32_t g0 = 0; g0 < groups; g0 += 32u) {
       const uint32_t g = g0 + lane;
       float y[4] = {0.0f, 0.0f, 0.0f, 0.0f};
       unsigned long long key[4] = {0ull, 0ull, 0ull, 0ull};
       if (g < groups) {
-        groupValues(p, base, static_cast<uint32_t>(row), s, g, y);
+        if (p.noise) {
+          groupValues(p, base, static_cast<uint32_t>(row), s, g, y);
 #pragma unroll
-        for (uint32_t j = 0; j < 4; ++j) {
-          const uint32_t c = 4u * g + j;
-          if (c < p.d) key[j] = compositeKey(y[j], c);
+          for (uint32_t j = 0; j < 4; ++j) {
+            const uint32_t c = 4u * g + j;
+            if (c < p.d) key[j] = compositeKey(y[j], c);
+          }
+        } else {
+          // Pairs certainly below the k-th held skip their Box-Muller (tau only grows, so a
+          // tau from the start of this sweep step is a safe, lower one).
+          groupCandidates(p, base, static_cast<uint32_t>(row), s, g, tau, y, key);
         }
       }
 #pragma unroll
@@ -180,6 +231,8 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) selectWarpKernel(FwdParam
             qVal = upVal;
           }
           thr = __shfl_sync(kFullMask, qKey, static_cast<int>(p.k - 1));
+          const float kthVal = __shfl_sync(kFullMask, qVal, static_cast<int>(p.k - 1));
+          if (thr != 0ull) tau = kthVal;
           want &= ~(1u << src);
           want &= __ballot_sync(kFullMask, key[j] > thr);
         }

@@ -136,9 +136,26 @@ void check(uint64_t outer, uint32_t d, uint64_t inner, uint32_t k, uint32_t S, f
 
 }  // namespace
 
+// The warp path's pruning bound against the stream's own radius, for every radius input.
+int checkRadiusBound() {
+  int bad = 0;
+  for (uint32_t m = 0; m < (1u << 24); ++m) {
+    const uint32_t w = m << 8;
+    const float u = NTK_FMUL(static_cast<float>((w >> 8) + 1u), 5.9604644775390625e-08f);  // as boxMuller
+    const float r = NTK_FSQRT(NTK_FMUL(-2.0f, ntk::logUnit(u)));
+    if (!(ntk::cudak::radiusBound(w) >= r)) {
+      if (bad < 5) std::printf("radiusBound(%u) = %.9g < r = %.9g\n", w, ntk::cudak::radiusBound(w), r);
+      ++bad;
+    }
+  }
+  std::printf("radiusBound: %s for all 2^24 radius inputs\n", bad ? "FAILS" : "holds");
+  return bad;
+}
+
 int main(int argc, char** argv) {
   const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
   Rng rng(2026);
+  failures += checkRadiusBound() ? 1 : 0;
   const uint32_t ds[] = {1, 2, 5, 16, 17, 31, 100, 129, 300};
   for (uint32_t d : ds) {
     std::vector<uint32_t> ks = {1, std::min(d, 3u), std::min(d, 32u), std::min(d, 33u), (d + 1) / 2, d};
