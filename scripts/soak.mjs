@@ -1,0 +1,139 @@
+#!/usr/bin/env node
+// npm run soak: many calls through the public API, RSS before and after (README, Reliability).
+//   node scripts/soak.mjs [--sync 100000] [--async 10000] [--backend cpu] [--max-growth-mb 32]
+// It compiles lib/ with tsc into a scratch dist/ (so it runs the current sources) and loads the
+// same addon the tests use: NOISED_TOPK_ADDON, else build/Release, else the prebuild. Every
+// call's answer is checked against the first one of its kind. Exit 1 when RSS grows more than
+// --max-growth-mb between the warmed-up start and the end, or an answer changes.
+// scripts/soak-lsan.sh runs it under LeakSanitizer against the ASan build.
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const args = process.argv.slice(2);
+const opt = (name, dflt) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : dflt;
+};
+const nSync = Number(opt('sync', 100_000));
+const nAsync = Number(opt('async', 10_000));
+const backend = opt('backend', 'cpu');
+const maxGrowthMb = Number(opt('max-growth-mb', 32));
+
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc');
+
+function addonPath() {
+  if (process.env.NOISED_TOPK_ADDON) return process.env.NOISED_TOPK_ADDON;
+  const built = join(root, 'build', 'Release', 'noised_topk.node');
+  if (existsSync(built)) return built;
+  const dir = join(root, 'prebuilds', `${process.platform}-${process.arch}`);
+  const file = existsSync(dir) ? readdirSync(dir).find((f) => f.endsWith('.node')) : undefined;
+  if (!file) throw new Error('soak: no addon built (npm run build:native)');
+  return join(dir, file);
+}
+
+const scratch = mkdtempSync(join(tmpdir(), 'noised-topk-soak-'));
+try {
+  try {
+    execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json'), '--outDir', join(scratch, 'dist')], { stdio: 'pipe' });
+  } catch (err) {
+    if (!existsSync(join(scratch, 'dist', 'index.js'))) throw err;
+  }
+  writeFileSync(join(scratch, 'package.json'), JSON.stringify({ name: 'noised-topk', type: 'module' }));
+  symlinkSync(join(root, 'node_modules'), join(scratch, 'node_modules'), 'dir');
+  if (backend !== 'js') process.env.NOISED_TOPK_ADDON = addonPath();
+  const lib = await import(pathToFileURL(join(scratch, 'dist', 'index.js')).href);
+  await soak(lib);
+} finally {
+  rmSync(scratch, { recursive: true, force: true });
+}
+
+function memory() {
+  for (let i = 0; i < 4; i++) gc();
+  const m = process.memoryUsage();
+  return { rss: m.rss / 2 ** 20, heap: m.heapUsed / 2 ** 20, external: (m.external + m.arrayBuffers) / 2 ** 20 };
+}
+
+async function soak({ NoisedTopK, BalNoisedTopK, functional }) {
+  const x = Float32Array.from({ length: 8 * 64 }, (_, i) => Math.sin(i * 0.37) * 2);
+  const labels = Int32Array.from({ length: 8 }, (_, i) => (i * 5) % 64);
+  const noise = Float32Array.from({ length: x.length * 3 }, (_, i) => Math.cos(i * 0.11));
+  const shape = [8, 64];
+  const want = {};
+  let mismatches = 0;
+  const same = (key, arr) => {
+    const b = Buffer.from(arr.buffer, arr.byteOffset, arr.byteLength).toString('base64');
+    if (want[key] === undefined) want[key] = b;
+    else if (want[key] !== b) mismatches++;
+  };
+  // One call = one forward or one backward through the public API, rotating over the forms.
+  const syncCall = (i) => {
+    switch (i % 4) {
+      case 0:
+        same('topk', new NoisedTopK({ k: 3, seed: 1, backend }).forward(x, shape).values);
+        break;
+      case 1:
+        same('grad', new NoisedTopK({ k: 3, seed: 1, backend }).forward(x, shape).backward());
+        break;
+      case 2:
+        same('loss', new BalNoisedTopK({ k: 2, seed: 2, backend }).forward(x, labels, shape).backward());
+        break;
+      default:
+        same('explicit', functional.noisedTopK(x, shape, { k: 5, noise, backend }).values);
+    }
+  };
+  const asyncCall = async (i) => {
+    if (i % 2) {
+      const r = await new NoisedTopK({ k: 3, seed: 1, backend }).forwardAsync(x, shape);
+      same('topk', r.values);
+      same('grad', await r.backwardAsync());
+    } else {
+      same('explicit', (await functional.noisedTopKAsync(x, shape, { k: 5, noise, backend })).values);
+    }
+  };
+
+  for (let i = 0; i < 2000; i++) syncCall(i);
+  for (let i = 0; i < 200; i += 50) await Promise.all(Array.from({ length: 50 }, (_, j) => asyncCall(i + j)));
+  const m0 = memory();
+  const before = m0.rss;
+  const t0 = performance.now();
+  for (let i = 0; i < nSync; i++) syncCall(i);
+  const afterSync = memory().rss;
+  const t1 = performance.now();
+  const batch = 100;
+  for (let i = 0; i < nAsync; i += batch) {
+    await Promise.all(Array.from({ length: Math.min(batch, nAsync - i) }, (_, j) => asyncCall(i + j)));
+  }
+  const m2 = memory();
+  const after = m2.rss;
+  const t2 = performance.now();
+  const report = {
+    backend,
+    syncCalls: nSync,
+    asyncCalls: nAsync,
+    rssBeforeMb: +before.toFixed(1),
+    rssAfterSyncMb: +afterSync.toFixed(1),
+    rssAfterMb: +after.toFixed(1),
+    growthMb: +(after - before).toFixed(1),
+    heapUsedMb: [+m0.heap.toFixed(1), +m2.heap.toFixed(1)],
+    externalMb: [+m0.external.toFixed(1), +m2.external.toFixed(1)],
+    syncSeconds: +((t1 - t0) / 1000).toFixed(1),
+    asyncSeconds: +((t2 - t1) / 1000).toFixed(1),
+    mismatches,
+  };
+  console.log(`soak: ${JSON.stringify(report)}`);
+  if (mismatches > 0) {
+    console.error(`soak: ${mismatches} answers changed between identical calls`);
+    process.exitCode = 1;
+  }
+  if (after - before > maxGrowthMb) {
+    console.error(`soak: RSS grew ${(after - before).toFixed(1)} MiB (limit ${maxGrowthMb})`);
+    process.exitCode = 1;
+  }
+}
