@@ -23,6 +23,8 @@ export interface NativeAddon {
   backwardCudaAsync?(...args: unknown[]): Promise<void>;
 }
 
+import { elfProblem } from './elf.js';
+
 const STREAM_VERSION = 1;
 
 let addon: NativeAddon | null | undefined;
@@ -34,6 +36,8 @@ interface NodeBits {
   platformArch: string;
   join: (...p: string[]) => string;
   readdir: (dir: string) => string[];
+  /** Throws where the file is a truncated ELF image, which dlopen would crash on. */
+  checkImage: (file: string) => void;
 }
 
 function nodeBits(): NodeBits | null {
@@ -57,6 +61,16 @@ function nodeBits(): NodeBits | null {
       } catch {
         return [];
       }
+    },
+    checkImage: (file) => {
+      let bytes: Uint8Array;
+      try {
+        bytes = fs.readFileSync(file);
+      } catch {
+        return; // missing or unreadable: require() gives the error
+      }
+      const problem = elfProblem(bytes);
+      if (problem) throw new Error(`${file} is not a loadable shared object: ${problem}`);
     },
   };
 }
@@ -100,7 +114,7 @@ export function loadNative(): NativeAddon | null {
     }
   };
   const explicit = env.NOISED_TOPK_ADDON;
-  if (explicit && attempt(explicit, () => node.require(explicit))) return addon;
+  if (explicit && attempt(explicit, () => (node.checkImage(explicit), node.require(explicit)))) return addon;
   if (
     attempt('build/ (bindings)', () => {
       const bindings = node.require('bindings') as (opts: object) => unknown;
@@ -113,7 +127,8 @@ export function loadNative(): NativeAddon | null {
   const files = node.readdir(dir).filter((f) => f.endsWith('.node'));
   if (files.length === 0) tried.push(`  - prebuilds/${node.platformArch}/: no prebuild for this platform`);
   for (const f of files) {
-    if (attempt(`prebuilds/${node.platformArch}/${f}`, () => node.require(node.join(dir, f)))) return addon;
+    const file = node.join(dir, f);
+    if (attempt(`prebuilds/${node.platformArch}/${f}`, () => (node.checkImage(file), node.require(file)))) return addon;
   }
   failure = new Error(
     'noised-topk: the native addon did not load. Tried:\n' +

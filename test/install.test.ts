@@ -1,0 +1,196 @@
+// Install and load where the native addon cannot be had (README, Reliability): no cmake, no
+// compiler, no node-gyp and no usable prebuild. scripts/install.mjs must still succeed, the
+// package must run on 'js', a corrupt or foreign .node must give an actionable error or the
+// fallback (never a crash), and neither install nor load may touch the network.
+// (test/fallback.test.ts covers the one-time warning and the loader's message.)
+import { spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { root } from './helpers.js';
+
+const scratch = mkdtempSync(join(tmpdir(), 'noised-topk-install-'));
+const pkg = join(scratch, 'pkg');
+const bin = join(scratch, 'bin');
+const platformDir = join(pkg, 'prebuilds', `${process.platform}-${process.arch}`);
+
+// Loaded with --import: any attempt to reach the network is recorded and refused.
+const noNetwork = `
+import { appendFileSync } from 'node:fs';
+import { syncBuiltinESMExports } from 'node:module';
+import net from 'node:net';
+import dns from 'node:dns';
+import tls from 'node:tls';
+import http from 'node:http';
+import https from 'node:https';
+const log = process.env.NOISED_TOPK_NET_LOG;
+const refuse = (what) => function () {
+  appendFileSync(log, what + '\\n');
+  throw new Error('network access refused by the test: ' + what);
+};
+net.connect = net.createConnection = refuse('net.connect');
+net.Socket.prototype.connect = refuse('net.Socket.connect');
+tls.connect = refuse('tls.connect');
+dns.lookup = refuse('dns.lookup');
+dns.resolve = refuse('dns.resolve');
+dns.promises.lookup = refuse('dns.promises.lookup');
+http.request = http.get = refuse('http.request');
+https.request = https.get = refuse('https.request');
+globalThis.fetch = refuse('fetch');
+syncBuiltinESMExports();
+`;
+
+function env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const e: NodeJS.ProcessEnv = { HOME: scratch, PATH: bin, NOISED_TOPK_NET_LOG: join(scratch, 'net.log'), ...extra };
+  return e; // no npm_config_node_gyp, no NOISED_TOPK_ADDON, no proxies: only what is given
+}
+
+function node(args: string[], extra: Record<string, string> = {}) {
+  const r = spawnSync(process.execPath, ['--import', `data:text/javascript,${encodeURIComponent(noNetwork)}`, ...args], {
+    cwd: pkg,
+    env: env(extra),
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
+  return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
+}
+
+const loadScript = `
+import { backends, NoisedTopK } from './dist/index.js';
+import { nativeLoadError } from './dist/native.js';
+const warnings = [];
+process.on('warning', (w) => warnings.push(w.code));
+const r = new NoisedTopK({ k: 1, seed: 3 }).forward(Float32Array.of(1, 5, 2), [3]);
+let cpuError = null;
+try { new NoisedTopK({ k: 1, backend: 'cpu' }); } catch (e) { cpuError = e.message; }
+setTimeout(() => console.log(JSON.stringify({ backends: backends(), value: r.values[0], warnings, cpuError, loadError: nativeLoadError().message })), 10);
+`;
+
+beforeAll(() => {
+  mkdirSync(bin);
+  symlinkSync(process.execPath, join(bin, 'node')); // the only command on PATH
+  mkdirSync(pkg);
+  for (const entry of ['package.json', 'scripts', 'native', 'CMakeLists.txt', 'binding.gyp']) cpSync(join(root, entry), join(pkg, entry), { recursive: true });
+  symlinkSync(join(root, 'node_modules'), join(pkg, 'node_modules'), 'dir');
+  const tsc = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json'), '--outDir', join(pkg, 'dist')], { encoding: 'utf8' });
+  if (!existsSync(join(pkg, 'dist', 'index.js'))) throw new Error(`tsc failed: ${tsc.stdout}${tsc.stderr}`);
+  writeFileSync(join(pkg, 'load.mjs'), loadScript);
+}, 120_000);
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+
+function parseLoad(r: ReturnType<typeof node>) {
+  expect(r.signal, r.stderr).toBeNull();
+  expect(r.status, r.stderr).toBe(0);
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as { backends: string[]; value: number; warnings: string[]; cpuError: string; loadError: string };
+}
+
+describe('install without cmake, a compiler, node-gyp or a prebuild', () => {
+  it('npm install (scripts/install.mjs) succeeds and says the js backend will be used', () => {
+    rmSync(join(pkg, 'prebuilds'), { recursive: true, force: true });
+    const r = node(['scripts/install.mjs']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/cmake not found/);
+    expect(r.stderr).toMatch(/pure TypeScript backend \('js'\)/);
+    expect(existsSync(join(pkg, 'build', 'Release', 'noised_topk.node'))).toBe(false);
+  }, 120_000);
+
+  it("the package then runs on 'js' with one warning, and 'cpu' says how to fix it", () => {
+    const r = parseLoad(node(['load.mjs']));
+    expect(r.backends).toEqual(['js']);
+    expect(r.value).toBeGreaterThan(3);
+    expect(r.warnings).toEqual(['NOISED_TOPK_JS_FALLBACK']);
+    expect(r.cpuError).toMatch(/npm rebuild noised-topk/);
+  });
+});
+
+describe('a corrupt or foreign .node file', () => {
+  const real = join(root, 'build', 'Release', 'noised_topk.node');
+  const variants: [string, () => Buffer][] = [
+    ['garbage bytes', () => Buffer.from('definitely not an ELF shared object\n'.repeat(50))],
+    ['an empty file', () => Buffer.alloc(0)],
+    ['a truncated copy of the real addon', () => (existsSync(real) ? readFileSync(real).subarray(0, 4096) : Buffer.from('\x7fELF'))],
+    ['an ELF header with garbage after it', () => Buffer.concat([Buffer.from('\x7fELF\x02\x01\x01', 'latin1'), Buffer.alloc(8192, 0xa5)])],
+  ];
+
+  it.each(variants)('%s as the prebuild: install still succeeds, load falls back to js and names it', (_, bytes) => {
+    rmSync(join(pkg, 'prebuilds'), { recursive: true, force: true });
+    mkdirSync(platformDir, { recursive: true });
+    writeFileSync(join(platformDir, 'noised-topk.node'), bytes());
+    const install = node(['scripts/install.mjs']);
+    expect(install.signal, install.stderr).toBeNull();
+    expect(install.status, install.stderr).toBe(0);
+    expect(install.stderr).toMatch(/prebuild noised-topk\.node does not load here/);
+    const r = parseLoad(node(['load.mjs']));
+    expect(r.backends).toEqual(['js']);
+    expect(r.loadError).toMatch(/prebuilds\/[^/]+\/noised-topk\.node: /);
+    expect(r.loadError).toMatch(/npm rebuild noised-topk/);
+  }, 120_000);
+
+  it.each(variants)('%s named by NOISED_TOPK_ADDON: the error names the file, no crash', (name, bytes) => {
+    const file = join(scratch, `addon-${name.replace(/\W+/g, '-')}.node`);
+    writeFileSync(file, bytes());
+    const r = parseLoad(node(['load.mjs'], { NOISED_TOPK_ADDON: file }));
+    expect(r.backends).toEqual(['js']);
+    expect(r.loadError).toContain(file);
+  });
+
+  it('a shared library that is not a Node addon (libm) gives an error, not a crash', () => {
+    const libm = ['/lib/x86_64-linux-gnu/libm.so.6', '/usr/lib/x86_64-linux-gnu/libm.so.6', '/lib64/libm.so.6'].find(existsSync);
+    if (!libm) return;
+    const file = join(scratch, 'libm.node');
+    cpSync(libm, file);
+    const r = parseLoad(node(['load.mjs'], { NOISED_TOPK_ADDON: file }));
+    expect(r.backends).toEqual(['js']);
+    expect(r.loadError).toContain(file);
+  });
+});
+
+describe('truncated addons are refused before dlopen (which would die of SIGBUS)', () => {
+  const real = join(root, 'build', 'Release', 'noised_topk.node');
+
+  it('elfProblem passes the real addon and the prebuild, and refuses every truncation of it', async () => {
+    const { elfProblem } = await import('../lib/elf.js');
+    if (!existsSync(real)) return;
+    const bytes = readFileSync(real);
+    expect(elfProblem(bytes)).toBeNull();
+    const prebuilt = join(root, 'prebuilds', `${process.platform}-${process.arch}`);
+    for (const f of existsSync(prebuilt) ? readdirSync(prebuilt) : []) expect(elfProblem(readFileSync(join(prebuilt, f))), f).toBeNull();
+    // Cuts are refused up to the end of the last segment the loader reads, accepted after it
+    // (what follows is debug info and section headers).
+    const verdicts = [];
+    for (let n = 4; n < bytes.length; n += 97) verdicts.push(elfProblem(bytes.subarray(0, n)) === null);
+    const firstAccepted = verdicts.indexOf(true);
+    expect(firstAccepted).toBeGreaterThan(0);
+    expect(verdicts.slice(firstAccepted).every(Boolean)).toBe(true);
+  });
+
+  it('loading truncated copies cut at 12 points: the js fallback or a working addon, never a signal', () => {
+    if (!existsSync(real)) return;
+    const bytes = readFileSync(real);
+    for (let i = 1; i <= 12; i++) {
+      const file = join(scratch, `cut-${i}.node`);
+      writeFileSync(file, bytes.subarray(0, Math.floor((bytes.length * i) / 13)));
+      const r = parseLoad(node(['load.mjs'], { NOISED_TOPK_ADDON: file }));
+      // Cut inside what the loader reads: refused by name. Cut in the trailing debug info: loads.
+      if (r.backends.includes('cpu')) expect(r.loadError).toMatch(/is loaded/);
+      else expect(r.loadError).toContain(file);
+    }
+  }, 120_000);
+});
+
+describe('no network', () => {
+  it('nothing above tried to reach the network', () => {
+    const log = join(scratch, 'net.log');
+    expect(existsSync(log) ? readFileSync(log, 'utf8') : '').toBe('');
+  });
+
+  it('the install script and the loader import no networking module', () => {
+    const sources = [join(root, 'scripts', 'install.mjs'), join(root, 'lib', 'native.ts'), join(root, 'lib', 'kernel.ts')];
+    for (const file of sources) {
+      const text = readFileSync(file, 'utf8');
+      expect(text, file).not.toMatch(/['"]node:(https?|net|tls|dns|dgram|http2)['"]|\bfetch\(|XMLHttpRequest|WebSocket/);
+    }
+    expect(readdirSync(join(root, 'scripts'))).toContain('install.mjs');
+  });
+});
