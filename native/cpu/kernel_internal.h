@@ -96,10 +96,29 @@ struct PrunedRow {
   uint32_t d = 0;
   uint32_t groups = 0;
   uint32_t blocks = 0;  // ceil(groups / 8)
-  const uint8_t* seedLanes = nullptr;  // [blocks]: bit q set when group 8b+q is a seed
+  // Seed: the columns with the largest x, computed exactly first so that tau is high from the
+  // start; the sweep skips them (seedBits) so that no column is counted twice.
+  const uint64_t* seedBits = nullptr;  // [d / 64 + 1]
   uint32_t seed[16] = {};
-  uint32_t nSeed = 0;  // groups computed first to set tau early, at most kMaxSeed
+  float seedX[16] = {};
+  uint32_t nSeed = 0;  // at most kMaxSeed
+  bool isSeed(uint32_t c) const { return (seedBits[c >> 6] >> (c & 63)) & 1u; }
 };
+
+// Keeps pr.seed / pr.seedX as the (up to) `want` largest x seen so far, descending. Columns are
+// scanned in increasing order and only a strictly larger x displaces, so ties keep the lower
+// column. (Any seed choice is correct; a good one makes tau high early.)
+inline void considerSeed(PrunedRow& pr, uint32_t want, float v, uint32_t c) {
+  if (pr.nSeed == want && !(v > pr.seedX[want - 1])) return;
+  uint32_t p = pr.nSeed < want ? pr.nSeed++ : want - 1;
+  while (p > 0 && pr.seedX[p - 1] < v) {
+    pr.seedX[p] = pr.seedX[p - 1];
+    pr.seed[p] = pr.seed[p - 1];
+    --p;
+  }
+  pr.seedX[p] = v;
+  pr.seed[p] = c;
+}
 
 struct StreamPos {
   uint32_t seedLo = 0;
@@ -113,20 +132,25 @@ constexpr uint32_t kMaxSeed = 16;
 #ifndef NTK_SEED_COLUMNS
 #define NTK_SEED_COLUMNS 16
 #endif
-constexpr uint32_t kSeedColumns = NTK_SEED_COLUMNS;  // the largest x whose groups seed tau
+constexpr uint32_t kSeedColumns = NTK_SEED_COLUMNS;  // columns with the largest x, computed first
 
 // Baseline versions (noised_topk_cpu.cpp).
-// prepareRow*: xs[j * lanes + g] = x[4g + j] (-inf past d), the k largest x into topX (only
-// when every x is finite); returns whether every x[0, d) is finite. x is padded to 32.
-bool prepareRowScalar(const float* x, uint32_t d, float* xs, size_t lanes, TopBuffer& topX);
+// prepareRow*: xs[j * lanes + g] = x[4g + j] (-inf past d) and, when every x[0, d) is finite,
+// the kSeedColumns largest x into pr's seed (sorted, ties to the lower column); returns
+// whether every x[0, d) is finite. x is padded to 4 * lanes columns.
+bool prepareRowScalar(const float* x, uint32_t d, float* xs, size_t lanes, PrunedRow& pr);
 void prunedSampleScalar(const StreamPos& sp, float eps, const PrunedRow& pr, TopBuffer& tb);
 void perturbedRowScalar(const StreamPos& sp, float eps, const float* x, uint32_t d, float* y);
 
 // AVX2 versions (noised_topk_avx2.cpp). Call only when avx2Usable() is true.
 bool avx2Usable();
-bool prepareRowAvx2(const float* x, uint32_t d, float* xs, size_t lanes, TopBuffer& topX);
+bool prepareRowAvx2(const float* x, uint32_t d, float* xs, size_t lanes, PrunedRow& pr);
 // The k-th best column of the sample and its value (-0 may come back as +0).
 void prunedSampleAvx2(const StreamPos& sp, float eps, const PrunedRow& pr, uint32_t k, uint32_t* column, float* value);
+// AVX-512F version of prunedSampleAvx2 (16 groups per Philox block). Call only when
+// avx512Usable() is true; xs must be padded to whole 16-group blocks.
+bool avx512Usable();
+void prunedSampleAvx512(const StreamPos& sp, float eps, const PrunedRow& pr, uint32_t k, uint32_t* column, float* value);
 // y[0, 32 * ceil(d / 32)) = x + eps * z; x must be readable (padded) to the same length.
 void perturbedRowAvx2(const StreamPos& sp, float eps, const float* x, uint32_t d, float* y);
 

@@ -204,7 +204,7 @@ bool avx2Usable() {
   return __builtin_cpu_supports("avx2");
 }
 
-NTK_AVX2 bool prepareRowAvx2(const float* x, uint32_t d, float* xs, size_t lanes, TopBuffer& topX) {
+NTK_AVX2 bool prepareRowAvx2(const float* x, uint32_t d, float* xs, size_t lanes, PrunedRow& pr) {
   const __m256 negInf = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
   const __m256 inf = _mm256_set1_ps(std::numeric_limits<float>::infinity());
   const __m256 absMask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
@@ -234,13 +234,15 @@ NTK_AVX2 bool prepareRowAvx2(const float* x, uint32_t d, float* xs, size_t lanes
     _mm256_storeu_ps(xs + 3 * lanes + 8 * blk, _mm256_castpd_ps(_mm256_permute2f128_pd(hi01, hi23, 0x31)));
   }
   if (_mm256_movemask_ps(finite) != 0xFF) return false;
-  // The k largest x, 8 columns at a time past those below the current k-th.
+  // The largest x, 8 columns at a time past those not above the current last seed.
+  const uint32_t want = d < kSeedColumns ? d : kSeedColumns;
   for (uint32_t c0 = 0; c0 < d; c0 += 8) {
-    const __m256 xv = _mm256_loadu_ps(x + c0);  // x is padded: lanes past d are ignored below
-    unsigned m = static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(xv, _mm256_set1_ps(topX.tau), _CMP_NLT_UQ)));
+    const float floor = pr.nSeed == want ? pr.seedX[want - 1] : -std::numeric_limits<float>::infinity();
+    const __m256 xv = _mm256_loadu_ps(x + c0);  // x is padded: lanes past d are skipped below
+    unsigned m = static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(xv, _mm256_set1_ps(floor), _CMP_GE_OQ)));
     for (; m; m &= m - 1) {
       const uint32_t c = c0 + static_cast<uint32_t>(__builtin_ctz(m));
-      if (c < d) topX.insert(x[c], c);
+      if (c < d) considerSeed(pr, want, x[c], c);
     }
   }
   return true;
@@ -277,16 +279,17 @@ struct Candidates {
 
 // Pairs whose bound reached tau, waiting for an exact Box-Muller 8 at a time.
 struct Pending {
-  alignas(32) uint32_t radius[32];
-  alignas(32) uint32_t angle[32];
-  alignas(32) float x0[32];
-  alignas(32) float x1[32];
-  uint32_t col[32];
+  alignas(32) uint32_t radius[48];
+  alignas(32) uint32_t angle[48];
+  alignas(32) float x0[48];
+  alignas(32) float x1[48];
+  uint32_t col[48];
   uint32_t n = 0;
 };
 
 // Exact y of the first `count` (<= 8) pending pairs; those at or above tau join the list.
-NTK_AVX2_INLINE void flush8(Pending& p, uint32_t count, uint32_t d, __m256 epsV, Candidates& cand) {
+NTK_AVX2_INLINE void flush8(Pending& p, uint32_t count, const PrunedRow& pr, __m256 epsV, Candidates& cand) {
+  const uint32_t d = pr.d;
   __m256 z0, z1;
   boxMuller8(_mm256_load_si256(reinterpret_cast<const __m256i*>(p.radius)),
              _mm256_load_si256(reinterpret_cast<const __m256i*>(p.angle)), z0, z1);
@@ -301,11 +304,11 @@ NTK_AVX2_INLINE void flush8(Pending& p, uint32_t count, uint32_t d, __m256 epsV,
   const unsigned m1 = static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(y1, tau, _CMP_NLT_UQ))) & lanes;
   for (unsigned m = m0; m; m &= m - 1) {
     const unsigned q = static_cast<unsigned>(__builtin_ctz(m));
-    if (p.col[q] < d) cand.add(y[0][q], p.col[q]);
+    if (p.col[q] < d && !pr.isSeed(p.col[q])) cand.add(y[0][q], p.col[q]);
   }
   for (unsigned m = m1; m; m &= m - 1) {
     const unsigned q = static_cast<unsigned>(__builtin_ctz(m));
-    if (p.col[q] + 1 < d) cand.add(y[1][q], p.col[q] + 1);
+    if (p.col[q] + 1 < d && !pr.isSeed(p.col[q] + 1)) cand.add(y[1][q], p.col[q] + 1);
   }
   // Shift the rest down.
   const uint32_t rest = p.n - count;
@@ -332,6 +335,31 @@ NTK_AVX2_INLINE void pushPairs(Pending& p, unsigned mask, const uint32_t* radius
   }
 }
 
+// Seed: the columns with the largest x, exactly (8 per Box-Muller 8), so that tau starts high.
+NTK_AVX2_INLINE void seedCandidates(const StreamPos& sp, float eps, const PrunedRow& pr, const PhiloxKeys& keys,
+                                    Candidates& cand) {
+  const __m256 epsV = _mm256_set1_ps(eps);
+  for (uint32_t q0 = 0; q0 < pr.nSeed; q0 += 8) {
+    alignas(32) uint32_t col[8];
+    alignas(32) float xv[8];
+    for (uint32_t q = 0; q < 8; ++q) {
+      const uint32_t i = q0 + q < pr.nSeed ? q0 + q : q0;
+      col[q] = pr.seed[i];
+      xv[q] = pr.seedX[i];
+    }
+    const __m256i c = _mm256_load_si256(reinterpret_cast<const __m256i*>(col));
+    const Words8 ws = philox8(_mm256_srli_epi32(c, 2), sp.row, sp.sample, sp.offset, keys);
+    // Columns 4g+2, 4g+3 use words (w2, w3); odd columns take the sine.
+    const __m256i hiPair = _mm256_cmpeq_epi32(_mm256_and_si256(c, _mm256_set1_epi32(2)), _mm256_set1_epi32(2));
+    const __m256 odd = _mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_and_si256(c, _mm256_set1_epi32(1)), _mm256_set1_epi32(1)));
+    __m256 z0, z1;
+    boxMuller8(_mm256_blendv_epi8(ws.w0, ws.w2, hiPair), _mm256_blendv_epi8(ws.w1, ws.w3, hiPair), z0, z1);
+    alignas(32) float y[8];
+    _mm256_store_ps(y, add(_mm256_load_ps(xv), mul(epsV, _mm256_blendv_ps(z0, z1, odd))));
+    for (uint32_t q = 0; q < 8 && q0 + q < pr.nSeed; ++q) cand.add(y[q], col[q]);
+  }
+}
+
 }  // namespace
 
 NTK_AVX2 void prunedSampleAvx2(const StreamPos& sp, float eps, const PrunedRow& pr, uint32_t k, uint32_t* column,
@@ -341,23 +369,7 @@ NTK_AVX2 void prunedSampleAvx2(const StreamPos& sp, float eps, const PrunedRow& 
   const __m256 epsV = _mm256_set1_ps(eps);
   Candidates cand;
   cand.k = k;
-  // Seed: the groups of the largest x, exactly, so that tau starts high.
-  for (uint32_t q0 = 0; q0 < pr.nSeed; q0 += 8) {
-    alignas(32) uint32_t g[8];
-    for (uint32_t q = 0; q < 8; ++q) g[q] = pr.seed[q0 + q < pr.nSeed ? q0 + q : q0];
-    const Words8 ws = philox8(_mm256_load_si256(reinterpret_cast<const __m256i*>(g)), sp.row, sp.sample, sp.offset, keys);
-    __m256 zz[4];
-    boxMuller8(ws.w0, ws.w1, zz[0], zz[1]);
-    boxMuller8(ws.w2, ws.w3, zz[2], zz[3]);
-    alignas(32) float z[4][8];
-    for (int j = 0; j < 4; ++j) _mm256_store_ps(z[j], zz[j]);
-    for (uint32_t q = 0; q < 8 && q0 + q < pr.nSeed; ++q) {
-      for (uint32_t j = 0; j < 4; ++j) {
-        const uint32_t c = 4 * g[q] + j;
-        if (c < pr.d) cand.add(perturb(pr.x[c], eps, z[j][q]), c);
-      }
-    }
-  }
+  seedCandidates(sp, eps, pr, keys, cand);
   cand.reduce();
   const __m256 cosMax = _mm256_load_ps(kCosMax);
   const __m256 sinMax = _mm256_load_ps(kSinMax);
@@ -378,11 +390,10 @@ NTK_AVX2 void prunedSampleAvx2(const StreamPos& sp, float eps, const PrunedRow& 
       const __m256 up1 = add(_mm256_loadu_ps(pr.xs[1] + g0), mul(epsV, mul(rA, _mm256_permutevar8x32_ps(sinMax, octA))));
       const __m256 up2 = add(_mm256_loadu_ps(pr.xs[2] + g0), mul(epsV, mul(rB, _mm256_permutevar8x32_ps(cosMax, octB))));
       const __m256 up3 = add(_mm256_loadu_ps(pr.xs[3] + g0), mul(epsV, mul(rB, _mm256_permutevar8x32_ps(sinMax, octB))));
-      const unsigned seeded = pr.seedLanes[b];
       const unsigned maskA = static_cast<unsigned>(_mm256_movemask_ps(
-          _mm256_or_ps(_mm256_cmp_ps(up0, tau, _CMP_NLT_UQ), _mm256_cmp_ps(up1, tau, _CMP_NLT_UQ)))) & ~seeded;
+          _mm256_or_ps(_mm256_cmp_ps(up0, tau, _CMP_NLT_UQ), _mm256_cmp_ps(up1, tau, _CMP_NLT_UQ))));
       const unsigned maskB = static_cast<unsigned>(_mm256_movemask_ps(
-          _mm256_or_ps(_mm256_cmp_ps(up2, tau, _CMP_NLT_UQ), _mm256_cmp_ps(up3, tau, _CMP_NLT_UQ)))) & ~seeded;
+          _mm256_or_ps(_mm256_cmp_ps(up2, tau, _CMP_NLT_UQ), _mm256_cmp_ps(up3, tau, _CMP_NLT_UQ))));
       if ((maskA | maskB) == 0) continue;
       _mm256_store_si256(reinterpret_cast<__m256i*>(w[0]), ws.w0);
       _mm256_store_si256(reinterpret_cast<__m256i*>(w[1]), ws.w1);
@@ -390,10 +401,134 @@ NTK_AVX2 void prunedSampleAvx2(const StreamPos& sp, float eps, const PrunedRow& 
       _mm256_store_si256(reinterpret_cast<__m256i*>(w[3]), ws.w3);
       pushPairs(pend, maskA, w[0], w[1], pr.xs[0], pr.xs[1], g0, 0);
       pushPairs(pend, maskB, w[2], w[3], pr.xs[2], pr.xs[3], g0, 2);
-      while (pend.n >= 8) flush8(pend, 8, pr.d, epsV, cand);
+      while (pend.n >= 8) flush8(pend, 8, pr, epsV, cand);
     }
   }
-  if (pend.n > 0) flush8(pend, pend.n, pr.d, epsV, cand);
+  if (pend.n > 0) flush8(pend, pend.n, pr, epsV, cand);
+  cand.reduce();
+  *column = compositeColumn(cand.key[k - 1]);
+  *value = Candidates::valueOf(cand.key[k - 1]);
+}
+
+// ---------------------------------------------------------------------------------------
+// AVX-512F: the same sweep with 16 Philox instances per block (integer work and the bounds
+// only; exact values still come from boxMuller8 above, so the float operations that make a
+// result are the same instructions as on the AVX2 path).
+#define NTK_AVX512 __attribute__((target("avx2,avx512f")))
+#define NTK_AVX512_INLINE __attribute__((target("avx2,avx512f"), always_inline)) inline
+
+namespace {
+
+struct Words16 {
+  __m512i w0, w1, w2, w3;
+};
+
+NTK_AVX512_INLINE __m512i mulHiLo16(__m512i a, __m512i m, __m512i& lo) {
+  const __m512i even = _mm512_mul_epu32(a, m);
+  const __m512i odd = _mm512_mul_epu32(_mm512_srli_epi64(a, 32), m);
+  lo = _mm512_mask_blend_epi32(0xAAAA, even, _mm512_slli_epi64(odd, 32));
+  return _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(even, 32), odd);
+}
+
+struct PhiloxKeys16 {
+  __m512i k0[10], k1[10];
+};
+
+NTK_AVX512_INLINE Words16 philox16(__m512i group, uint32_t row, uint32_t sample, uint32_t offset,
+                                   const PhiloxKeys16& keys) {
+  const __m512i m0 = _mm512_set1_epi32(static_cast<int>(0xD2511F53u));
+  const __m512i m1 = _mm512_set1_epi32(static_cast<int>(0xCD9E8D57u));
+  __m512i c0 = group;
+  __m512i c1 = _mm512_set1_epi32(static_cast<int>(row));
+  __m512i c2 = _mm512_set1_epi32(static_cast<int>(sample));
+  __m512i c3 = _mm512_set1_epi32(static_cast<int>(offset));
+#pragma GCC unroll 10
+  for (int round = 0; round < 10; ++round) {
+    __m512i lo0, lo1;
+    const __m512i hi0 = mulHiLo16(c0, m0, lo0);
+    const __m512i hi1 = mulHiLo16(c2, m1, lo1);
+    c0 = _mm512_ternarylogic_epi32(hi1, c1, keys.k0[round], 0x96);  // hi1 ^ c1 ^ k0
+    c2 = _mm512_ternarylogic_epi32(hi0, c3, keys.k1[round], 0x96);  // hi0 ^ c3 ^ k1
+    c1 = lo1;
+    c3 = lo0;
+  }
+  return Words16{c0, c1, c2, c3};
+}
+
+// radiusBound of kernel_internal.h on 16 words (same operations).
+NTK_AVX512_INLINE __m512 radiusBound16(__m512i w) {
+  const __m512i m1 = _mm512_add_epi32(_mm512_srli_epi32(w, 8), _mm512_set1_epi32(1));
+  const __m512i fbits = _mm512_castps_si512(_mm512_cvtepi32_ps(m1));
+  const __m512i t = _mm512_sub_epi32(_mm512_set1_epi32(static_cast<int>(151u << 23)), fbits);
+  const __m512 r2 = _mm512_add_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(t), _mm512_set1_ps(kRadiusScale)),
+                                  _mm512_set1_ps(kRadiusSlack));
+  return _mm512_sqrt_ps(r2);
+}
+
+}  // namespace
+
+bool avx512Usable() {
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx2");
+}
+
+NTK_AVX512 void prunedSampleAvx512(const StreamPos& sp, float eps, const PrunedRow& pr, uint32_t k, uint32_t* column,
+                                   float* value) {
+  PhiloxKeys keys;
+  makeKeys(sp.seedLo, sp.seedHi, keys);
+  PhiloxKeys16 keys16;
+  {
+    uint32_t k0 = sp.seedLo, k1 = sp.seedHi;
+    for (int round = 0; round < 10; ++round) {
+      if (round > 0) {
+        k0 += 0x9E3779B9u;
+        k1 += 0xBB67AE85u;
+      }
+      keys16.k0[round] = _mm512_set1_epi32(static_cast<int>(k0));
+      keys16.k1[round] = _mm512_set1_epi32(static_cast<int>(k1));
+    }
+  }
+  const __m256 epsV = _mm256_set1_ps(eps);
+  const __m512 epsW = _mm512_set1_ps(eps);
+  Candidates cand;
+  cand.k = k;
+  seedCandidates(sp, eps, pr, keys, cand);
+  cand.reduce();
+  const __m512 cosMax = _mm512_maskz_loadu_ps(0x00FF, kCosMax);  // lanes 8..15 are never indexed
+  const __m512 sinMax = _mm512_maskz_loadu_ps(0x00FF, kSinMax);
+  const __m512i iota16 = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  Pending pend;
+  alignas(64) uint32_t w[4][16];
+  const uint32_t blocks16 = (pr.blocks + 1) / 2;
+  for (uint32_t b = 0; b < blocks16; ++b) {
+    const uint32_t g0 = b * 16;
+    const Words16 ws = philox16(_mm512_add_epi32(_mm512_set1_epi32(static_cast<int>(g0)), iota16), sp.row, sp.sample,
+                                sp.offset, keys16);
+    const __m512 tau = _mm512_set1_ps(cand.tau);
+    const __m512 rA = radiusBound16(ws.w0), rB = radiusBound16(ws.w2);
+    const __m512i octA = _mm512_srli_epi32(ws.w1, 29), octB = _mm512_srli_epi32(ws.w3, 29);
+    const __m512 up0 = _mm512_add_ps(_mm512_loadu_ps(pr.xs[0] + g0),
+                                     _mm512_mul_ps(epsW, _mm512_mul_ps(rA, _mm512_permutexvar_ps(octA, cosMax))));
+    const __m512 up1 = _mm512_add_ps(_mm512_loadu_ps(pr.xs[1] + g0),
+                                     _mm512_mul_ps(epsW, _mm512_mul_ps(rA, _mm512_permutexvar_ps(octA, sinMax))));
+    const __m512 up2 = _mm512_add_ps(_mm512_loadu_ps(pr.xs[2] + g0),
+                                     _mm512_mul_ps(epsW, _mm512_mul_ps(rB, _mm512_permutexvar_ps(octB, cosMax))));
+    const __m512 up3 = _mm512_add_ps(_mm512_loadu_ps(pr.xs[3] + g0),
+                                     _mm512_mul_ps(epsW, _mm512_mul_ps(rB, _mm512_permutexvar_ps(octB, sinMax))));
+    const unsigned maskA = static_cast<unsigned>(_mm512_cmp_ps_mask(up0, tau, _CMP_NLT_UQ) |
+                                                 _mm512_cmp_ps_mask(up1, tau, _CMP_NLT_UQ));
+    const unsigned maskB = static_cast<unsigned>(_mm512_cmp_ps_mask(up2, tau, _CMP_NLT_UQ) |
+                                                 _mm512_cmp_ps_mask(up3, tau, _CMP_NLT_UQ));
+    if ((maskA | maskB) == 0) continue;
+    _mm512_store_si512(w[0], ws.w0);
+    _mm512_store_si512(w[1], ws.w1);
+    _mm512_store_si512(w[2], ws.w2);
+    _mm512_store_si512(w[3], ws.w3);
+    pushPairs(pend, maskA, w[0], w[1], pr.xs[0], pr.xs[1], g0, 0);
+    pushPairs(pend, maskB, w[2], w[3], pr.xs[2], pr.xs[3], g0, 2);
+    while (pend.n >= 8) flush8(pend, 8, pr, epsV, cand);
+  }
+  if (pend.n > 0) flush8(pend, pend.n, pr, epsV, cand);
   cand.reduce();
   *column = compositeColumn(cand.key[k - 1]);
   *value = Candidates::valueOf(cand.key[k - 1]);
@@ -427,8 +562,12 @@ NTK_AVX2 void perturbedRowAvx2(const StreamPos& sp, float eps, const float* x, u
 #else  // no AVX2 path on this compiler or architecture
 
 bool avx2Usable() { return false; }
-bool prepareRowAvx2(const float* x, uint32_t d, float* xs, size_t lanes, TopBuffer& topX) {
-  return prepareRowScalar(x, d, xs, lanes, topX);
+bool avx512Usable() { return false; }
+void prunedSampleAvx512(const StreamPos& sp, float eps, const PrunedRow& pr, uint32_t k, uint32_t* column, float* value) {
+  prunedSampleAvx2(sp, eps, pr, k, column, value);
+}
+bool prepareRowAvx2(const float* x, uint32_t d, float* xs, size_t lanes, PrunedRow& pr) {
+  return prepareRowScalar(x, d, xs, lanes, pr);
 }
 void prunedSampleAvx2(const StreamPos& sp, float eps, const PrunedRow& pr, uint32_t k, uint32_t* column, float* value) {
   TopBuffer tb;

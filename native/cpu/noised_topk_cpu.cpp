@@ -50,25 +50,31 @@ using cpu::TopBuffer;
 
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
-// Which code path the kernels take: AVX2 where the CPU has it, unless NOISED_TOPK_CPU_ISA=
-// baseline (read once, at the first kernel call) forces the baseline x86-64 code. Every path
-// gives the same bits.
-bool useAvx2() {
-  static const bool use = [] {
-    const char* isa = std::getenv("NOISED_TOPK_CPU_ISA");
-    if (isa && std::strcmp(isa, "baseline") == 0) return false;
-    return cpu::avx2Usable();
+// Which code path the kernels take: the widest the CPU has (AVX-512F, else AVX2, else the
+// baseline x86-64 code), capped by NOISED_TOPK_CPU_ISA=baseline|avx2 (read once, at the first
+// kernel call). Every path gives the same bits.
+enum class Isa { kBaseline, kAvx2, kAvx512 };
+
+Isa isa() {
+  static const Isa chosen = [] {
+    const char* env = std::getenv("NOISED_TOPK_CPU_ISA");
+    if (env && std::strcmp(env, "baseline") == 0) return Isa::kBaseline;
+    if (!cpu::avx2Usable()) return Isa::kBaseline;
+    if (env && std::strcmp(env, "avx2") == 0) return Isa::kAvx2;
+    return cpu::avx512Usable() ? Isa::kAvx512 : Isa::kAvx2;
   }();
-  return use;
+  return chosen;
 }
+
+bool useAvx2() { return isa() != Isa::kBaseline; }
 
 // Per-thread scratch, grown on demand and reused across calls (no allocation per call once
 // sizes are reached).
 struct Scratch {
-  std::vector<float> x;    // the row, contiguous, padded to whole blocks of 32 columns
+  std::vector<float> x;    // the row, contiguous, padded to whole blocks of 64 columns
   std::vector<float> y;    // perturbed row (full path)
   std::vector<float> xs;   // the row by column within its group (pruned path)
-  std::vector<uint8_t> seedLanes;
+  std::vector<uint64_t> seedBits;
   std::vector<uint64_t> keys;
   std::vector<uint32_t> counts;
   std::vector<float> kth;
@@ -109,7 +115,7 @@ void prepareRow(const ForwardArgs& a, uint64_t call, uint64_t row, Scratch& sc) 
   sc.preparedCall = ~0ull;  // stays invalid if an allocation below throws
   const Layout& l = a.layout;
   const uint32_t d = static_cast<uint32_t>(l.d);
-  const uint32_t padded = (d + 31) & ~31u;
+  const uint32_t padded = (d + 63) & ~63u;
   if (sc.x.size() < padded) sc.x.resize(padded);
   if (sc.y.size() < padded) sc.y.resize(padded);
   const uint64_t o = row / l.inner, i = row % l.inner;
@@ -125,7 +131,7 @@ void prepareRow(const ForwardArgs& a, uint64_t call, uint64_t row, Scratch& sc) 
   if (a.k <= cpu::kMaxBufferK && !a.noise.explicitNoise) {
     const uint32_t groups = (d + 3) / 4;
     const uint32_t blocks = (groups + 7) / 8;
-    const size_t lanes = static_cast<size_t>(blocks) * 8;
+    const size_t lanes = static_cast<size_t>((blocks + 1) & ~1u) * 8;  // whole 16-group blocks
     if (sc.xs.size() < 4 * lanes) sc.xs.resize(4 * lanes);
     PrunedRow& pr = sc.pr;
     for (uint32_t j = 0; j < 4; ++j) pr.xs[j] = sc.xs.data() + j * lanes;
@@ -133,22 +139,15 @@ void prepareRow(const ForwardArgs& a, uint64_t call, uint64_t row, Scratch& sc) 
     pr.d = d;
     pr.groups = groups;
     pr.blocks = blocks;
-    // The k largest x: their groups seed tau (pruning is exact only on finite rows).
-    TopBuffer topX;
-    topX.reset(std::min(d, std::max(a.k, cpu::kSeedColumns)));
-    const bool finite = useAvx2() ? cpu::prepareRowAvx2(x, d, sc.xs.data(), lanes, topX)
-                                  : cpu::prepareRowScalar(x, d, sc.xs.data(), lanes, topX);
-    sc.pruned = finite;
-    if (sc.seedLanes.size() < blocks) sc.seedLanes.resize(blocks);
-    std::memset(sc.seedLanes.data(), 0, blocks);
-    pr.seedLanes = sc.seedLanes.data();
+    // Pruning is exact only on finite rows.
     pr.nSeed = 0;
-    for (uint32_t j = 0; j < topX.filled && pr.nSeed < cpu::kMaxSeed; ++j) {
-      const uint32_t g = compositeColumn(topX.key[j]) / 4;
-      if (sc.seedLanes[g / 8] & (1u << (g % 8))) continue;
-      sc.seedLanes[g / 8] |= static_cast<uint8_t>(1u << (g % 8));
-      pr.seed[pr.nSeed++] = g;
-    }
+    sc.pruned = useAvx2() ? cpu::prepareRowAvx2(x, d, sc.xs.data(), lanes, pr)
+                          : cpu::prepareRowScalar(x, d, sc.xs.data(), lanes, pr);
+    const size_t words = d / 64 + 1;
+    if (sc.seedBits.size() < words) sc.seedBits.resize(words);
+    std::memset(sc.seedBits.data(), 0, words * sizeof(uint64_t));
+    for (uint32_t q = 0; q < pr.nSeed; ++q) sc.seedBits[pr.seed[q] >> 6] |= uint64_t{1} << (pr.seed[q] & 63);
+    pr.seedBits = sc.seedBits.data();
   }
   sc.preparedCall = call;
   sc.preparedRow = row;
@@ -168,7 +167,7 @@ void perturbedRowScalar(const StreamPos& sp, float eps, const float* x, uint32_t
   }
 }
 
-bool prepareRowScalar(const float* x, uint32_t d, float* xs, size_t lanes, TopBuffer& topX) {
+bool prepareRowScalar(const float* x, uint32_t d, float* xs, size_t lanes, PrunedRow& pr) {
   bool finite = true;
   for (uint32_t c = 0; c < d; ++c) finite = finite && std::isfinite(x[c]);
   for (uint32_t j = 0; j < 4; ++j) {
@@ -178,7 +177,8 @@ bool prepareRowScalar(const float* x, uint32_t d, float* xs, size_t lanes, TopBu
     }
   }
   if (finite) {
-    for (uint32_t c = 0; c < d; ++c) topX.insert(x[c], c);
+    const uint32_t want = std::min(d, kSeedColumns);
+    for (uint32_t c = 0; c < d; ++c) considerSeed(pr, want, x[c], c);
   }
   return finite;
 }
@@ -186,12 +186,9 @@ bool prepareRowScalar(const float* x, uint32_t d, float* xs, size_t lanes, TopBu
 void prunedSampleScalar(const StreamPos& sp, float eps, const PrunedRow& pr, TopBuffer& tb) {
   const uint32_t d = pr.d;
   for (uint32_t q = 0; q < pr.nSeed; ++q) {
-    const uint32_t g = pr.seed[q];
-    const Normal4 z = normal4(sp.seedLo, sp.seedHi, sp.offset, sp.row, sp.sample, g);
-    for (uint32_t j = 0; j < 4; ++j) {
-      const uint32_t c = 4 * g + j;
-      if (c < d) tb.insert(perturb(pr.x[c], eps, z.z[j]), c);
-    }
+    const uint32_t c = pr.seed[q];
+    const Normal4 z = normal4(sp.seedLo, sp.seedHi, sp.offset, sp.row, sp.sample, c / 4);
+    tb.insert(perturb(pr.x[c], eps, z.z[c % 4]), c);  // the sweep's copy is a duplicate: ignored
   }
   for (uint32_t g = 0; g < pr.groups; ++g) {
     const Philox4 w = philox4x32_10(g, sp.row, sp.sample, sp.offset, sp.seedLo, sp.seedHi);
@@ -248,7 +245,8 @@ void solveUnit(const ForwardArgs& a, uint64_t call, uint64_t row, uint32_t s, Sc
     tb.reset(a.k);
     if (useAvx2()) {
       uint32_t c;
-      cpu::prunedSampleAvx2(sp, eps, sc.pr, a.k, &c, value);
+      if (isa() == Isa::kAvx512) cpu::prunedSampleAvx512(sp, eps, sc.pr, a.k, &c, value);
+      else cpu::prunedSampleAvx2(sp, eps, sc.pr, a.k, &c, value);
       *pos = static_cast<int32_t>(c);
       return;
     }
