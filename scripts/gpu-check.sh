@@ -108,12 +108,13 @@ fi
 
 step "6. compute-sanitizer"
 : > "$OUT/sanitizer.txt"
+san=$(command -v compute-sanitizer || ls /usr/local/cuda/bin/compute-sanitizer 2>/dev/null || echo compute-sanitizer)
 if [ -x "$bc/bench_cuda" ]; then
   for tool in memcheck racecheck synccheck; do
     if enough 40 "compute-sanitizer $tool"; then
       t=$(( $(left) < 150 ? $(left) : 150 ))
       echo "--- $tool" >> "$OUT/sanitizer.txt"
-      timeout "$t" compute-sanitizer --tool "$tool" --error-exitcode 9 "$bc/bench_cuda" --check --small \
+      timeout "$t" "$san" --tool "$tool" --error-exitcode 9 "$bc/bench_cuda" --check --small \
         >> "$OUT/sanitizer.txt" 2>&1
       rc=$?
       tail -4 "$OUT/sanitizer.txt"
