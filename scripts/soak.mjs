@@ -1,10 +1,14 @@
 #!/usr/bin/env node
 // npm run soak: many calls through the public API, RSS before and after (README, Reliability).
-//   node scripts/soak.mjs [--sync 100000] [--async 10000] [--backend cpu] [--max-growth-mb 32]
+//   node scripts/soak.mjs [--sync 100000] [--async 10000] [--rounds 3] [--backend cpu]
+//                         [--max-growth-mb 32] [--max-last-round-mb 8]
+// Each round makes --sync and --async calls; RSS is reported after each (the first round also
+// grows the allocator's and V8's pools to their working size, the next ones should not).
 // It compiles lib/ with tsc into a scratch dist/ (so it runs the current sources) and loads the
 // same addon the tests use: NOISED_TOPK_ADDON, else build/Release, else the prebuild. Every
 // call's answer is checked against the first one of its kind. Exit 1 when RSS grows more than
-// --max-growth-mb between the warmed-up start and the end, or an answer changes.
+// --max-growth-mb between the warmed-up start and the end, more than --max-last-round-mb in the
+// last round, or an answer changes.
 // scripts/soak-lsan.sh runs it under LeakSanitizer against the ASan build.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
@@ -24,6 +28,8 @@ const nSync = Number(opt('sync', 100_000));
 const nAsync = Number(opt('async', 10_000));
 const backend = opt('backend', 'cpu');
 const maxGrowthMb = Number(opt('max-growth-mb', 32));
+const rounds = Number(opt('rounds', 3));
+const maxLastRoundMb = Number(opt('max-last-round-mb', 8));
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc');
@@ -102,34 +108,49 @@ async function soak({ NoisedTopK, BalNoisedTopK, functional }) {
   for (let i = 0; i < 200; i += 50) await Promise.all(Array.from({ length: 50 }, (_, j) => asyncCall(i + j)));
   const m0 = memory();
   const before = m0.rss;
+  const rssAfterRound = [];
+  let afterSync = before;
   const t0 = performance.now();
-  for (let i = 0; i < nSync; i++) syncCall(i);
-  const afterSync = memory().rss;
-  const t1 = performance.now();
-  const batch = 100;
-  for (let i = 0; i < nAsync; i += batch) {
-    await Promise.all(Array.from({ length: Math.min(batch, nAsync - i) }, (_, j) => asyncCall(i + j)));
+  let syncMs = 0;
+  for (let round = 0; round < rounds; round++) {
+    const ts = performance.now();
+    for (let i = 0; i < nSync; i++) syncCall(i);
+    syncMs += performance.now() - ts;
+    if (round === 0) afterSync = memory().rss;
+    const batch = 100;
+    for (let i = 0; i < nAsync; i += batch) {
+      await Promise.all(Array.from({ length: Math.min(batch, nAsync - i) }, (_, j) => asyncCall(i + j)));
+    }
+    rssAfterRound.push(+memory().rss.toFixed(1));
   }
   const m2 = memory();
   const after = m2.rss;
   const t2 = performance.now();
+  const t1 = t0 + syncMs;
   const report = {
     backend,
-    syncCalls: nSync,
-    asyncCalls: nAsync,
+    syncCallsPerRound: nSync,
+    asyncCallsPerRound: nAsync,
     rssBeforeMb: +before.toFixed(1),
     rssAfterSyncMb: +afterSync.toFixed(1),
     rssAfterMb: +after.toFixed(1),
+    rounds,
+    rssAfterRoundMb: rssAfterRound,
+    lastRoundGrowthMb: rounds > 1 ? +(rssAfterRound[rounds - 1] - rssAfterRound[rounds - 2]).toFixed(1) : null,
     growthMb: +(after - before).toFixed(1),
     heapUsedMb: [+m0.heap.toFixed(1), +m2.heap.toFixed(1)],
     externalMb: [+m0.external.toFixed(1), +m2.external.toFixed(1)],
-    syncSeconds: +((t1 - t0) / 1000).toFixed(1),
-    asyncSeconds: +((t2 - t1) / 1000).toFixed(1),
+    syncSeconds: +(syncMs / 1000).toFixed(1),
+    asyncSeconds: +((t2 - t0 - syncMs) / 1000).toFixed(1),
     mismatches,
   };
   console.log(`soak: ${JSON.stringify(report)}`);
   if (mismatches > 0) {
     console.error(`soak: ${mismatches} answers changed between identical calls`);
+    process.exitCode = 1;
+  }
+  if (rounds > 1 && report.lastRoundGrowthMb > maxLastRoundMb) {
+    console.error(`soak: RSS still grew ${report.lastRoundGrowthMb} MiB in the last round (limit ${maxLastRoundMb})`);
     process.exitCode = 1;
   }
   if (after - before > maxGrowthMb) {
