@@ -201,6 +201,12 @@ describe.skipIf(!hasCuda)('cuda backend: GPU suite', () => {
     }
   });
 
+  it('many samples: both backward kernels (nSample <= 1024 scatters, above counts in place)', () => {
+    const rand = mulberry32(21);
+    const x = randomArray(rand, 3 * 50);
+    for (const nSample of [1024, 1025, 3000]) same(x, [3, 50], { k: 2, epsilon: 1, seed: 4, nSample });
+  });
+
   it('NaN, infinities and signed zeros follow the same rank order with allowNonFinite', () => {
     const special = [NaN, Infinity, -Infinity, 0, -0, 1, -1, 3.5];
     const rand = mulberry32(3);

@@ -199,6 +199,8 @@ int runCheck(bool small) {
     cases.push_back({2, 20000, 1, 15000, 2, 1.0f, false, 0});
     cases.push_back({3000, 100, 1, 5, 10, 1.0f, false, 0});  // many units: grid-stride loops
     cases.push_back({2, 5, 1000, 3, 2, 1.0f, false, 0});     // many inner rows
+    cases.push_back({3, 50, 1, 2, 1024, 1.0f, false, 0});    // the scatter backward at its limit
+    cases.push_back({3, 50, 1, 2, 3000, 1.0f, false, 0});    // the counting backward
   } else {
     cases.push_back({2, 3, 4, 2, 3, 0.5f, true, 2});
   }

@@ -218,7 +218,8 @@ Status launchBackward(const BackwardArgs& a, cudaStream_t stream) {
   p.d = static_cast<uint32_t>(a.layout.d);
   p.nSample = a.nSample;
   if (p.rows == 0) return Status::kOk;
-  backwardKernel<<<blocksFor(p.rows, 1), kBackwardThreads, 0, stream>>>(p);
+  if (p.nSample <= kBackwardSharedS) backwardKernel<true><<<blocksFor(p.rows, 1), kBackwardThreads, 0, stream>>>(p);
+  else backwardKernel<false><<<blocksFor(p.rows, 1), kBackwardThreads, 0, stream>>>(p);
   NTK_CUDA_TRY(cudaGetLastError());
   return Status::kOk;
 }

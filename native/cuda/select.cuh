@@ -394,30 +394,58 @@ __global__ void __launch_bounds__(kMeanThreads) meanKernel(const float* kth, uin
   }
 }
 
-// One block per row. The row's grad slots first serve as sample counts (zeroed, then one
-// atomic increment per sample), then become grad = fl(fl(count / nSample) * scale), or
-// fl(0 * scale) where count is 0: backwardCpu's operations. Positions outside [0, d) are skipped.
+// One block per row; backwardCpu's operations: grad = fl(fl(count / nSample) * scale) for a
+// selected column, fl(0 * scale) elsewhere. Positions outside [0, d) are skipped.
+// kScatter (nSample <= kBackwardSharedS): one pass writes 0 * scale everywhere, then the thread
+// of each column's first sample counts that column among the row's positions (held in shared
+// memory) and writes it: each grad element is written once, plus once per selected column.
+// Otherwise the row's grad slots first serve as counts (zeroed, then one atomic increment per
+// sample) and are then converted in place.
+constexpr uint32_t kBackwardSharedS = 1024;
+
+template <bool kScatter>
 __global__ void __launch_bounds__(kBackwardThreads) backwardKernel(BwdParams p) {
+  __shared__ int32_t sPos[kScatter ? kBackwardSharedS : 1];
+  const float fS = static_cast<float>(p.nSample);
   for (uint64_t row = blockIdx.x; row < p.rows; row += gridDim.x) {  // block-uniform
     float* g = p.grad + rowBase(row, p.d, p.inner);
-    unsigned* counts = reinterpret_cast<unsigned*>(g);
-    for (uint32_t c = threadIdx.x; c < p.d; c += blockDim.x) counts[static_cast<uint64_t>(c) * p.inner] = 0u;
-    __syncthreads();
     const int32_t* pos = p.positions + row * p.nSample;
-    for (uint32_t s = threadIdx.x; s < p.nSample; s += blockDim.x) {
-      const int32_t c = pos[s];
-      if (c >= 0 && static_cast<uint32_t>(c) < p.d) atomicAdd(&counts[static_cast<uint64_t>(c) * p.inner], 1u);
-    }
-    __syncthreads();
     const float scale = p.rowScale[row];
     const float unselected = __fmul_rn(0.0f, scale);
-    const float fS = static_cast<float>(p.nSample);
-    for (uint32_t c = threadIdx.x; c < p.d; c += blockDim.x) {
-      const uint64_t e = static_cast<uint64_t>(c) * p.inner;
-      const unsigned n = __ldcg(&counts[e]);
-      g[e] = n == 0u ? unselected : __fmul_rn(__fdiv_rn(static_cast<float>(n), fS), scale);
+    if (kScatter) {
+      for (uint32_t c = threadIdx.x; c < p.d; c += blockDim.x) g[static_cast<uint64_t>(c) * p.inner] = unselected;
+      for (uint32_t s = threadIdx.x; s < p.nSample; s += blockDim.x) sPos[s] = pos[s];
+      __syncthreads();
+      for (uint32_t s = threadIdx.x; s < p.nSample; s += blockDim.x) {
+        const int32_t c = sPos[s];
+        if (c < 0 || static_cast<uint32_t>(c) >= p.d) continue;
+        uint32_t n = 0;
+        bool first = true;
+        for (uint32_t t = 0; t < p.nSample; ++t) {
+          if (sPos[t] == c) {
+            ++n;
+            if (t < s) first = false;
+          }
+        }
+        if (first) g[static_cast<uint64_t>(c) * p.inner] = __fmul_rn(__fdiv_rn(static_cast<float>(n), fS), scale);
+      }
+      __syncthreads();  // sPos is reused by the next row
+    } else {
+      unsigned* counts = reinterpret_cast<unsigned*>(g);
+      for (uint32_t c = threadIdx.x; c < p.d; c += blockDim.x) counts[static_cast<uint64_t>(c) * p.inner] = 0u;
+      __syncthreads();
+      for (uint32_t s = threadIdx.x; s < p.nSample; s += blockDim.x) {
+        const int32_t c = pos[s];
+        if (c >= 0 && static_cast<uint32_t>(c) < p.d) atomicAdd(&counts[static_cast<uint64_t>(c) * p.inner], 1u);
+      }
+      __syncthreads();
+      for (uint32_t c = threadIdx.x; c < p.d; c += blockDim.x) {
+        const uint64_t e = static_cast<uint64_t>(c) * p.inner;
+        const unsigned n = __ldcg(&counts[e]);
+        g[e] = n == 0u ? unselected : __fmul_rn(__fdiv_rn(static_cast<float>(n), fS), scale);
+      }
+      __syncthreads();
     }
-    __syncthreads();
   }
 }
 

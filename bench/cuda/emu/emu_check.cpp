@@ -120,9 +120,14 @@ void check(uint64_t outer, uint32_t d, uint64_t inner, uint32_t k, uint32_t S, f
   q.rows = rows;
   q.d = d;
   q.nSample = S;
-  emu::launch(std::min<unsigned>(grid, 2), 64, [&] { backwardKernel(q); });
   bool sameGrad = true;
-  for (uint64_t e = 0; e < size; ++e) sameGrad = sameGrad && bitsCanon(g0[e]) == bitsCanon(g1[e]);
+  for (int scatter = 0; scatter < 2; ++scatter) {
+    if (scatter && S > kBackwardSharedS) continue;
+    std::fill(g1.begin(), g1.end(), 99.0f);
+    if (scatter) emu::launch(std::min<unsigned>(grid, 2), 64, [&] { backwardKernel<true>(q); });
+    else emu::launch(std::min<unsigned>(grid, 2), 64, [&] { backwardKernel<false>(q); });
+    for (uint64_t e = 0; e < size; ++e) sameGrad = sameGrad && bitsCanon(g0[e]) == bitsCanon(g1[e]);
+  }
   ++runs;
   if (!same || !sameGrad) {
     ++failures;
@@ -179,6 +184,8 @@ int main(int argc, char** argv) {
       check(1, 9000, 1, 4000, 1, 1.0f, false, 0, static_cast<Path>(path), 1, rng);
     }
     check(40, 10, 1, 4, 5, 1.0f, false, 0, kShort, 1, rng);  // 200 units on one small grid
+    check(2, 7, 1, 2, 1500, 1.0f, false, 0, kShort, 2, rng);  // S > kBackwardSharedS: the counting backward
+    check(2, 40, 1, 3, 1024, 1.0f, false, 0, kWarp, 2, rng);  // S = kBackwardSharedS: the scatter backward
   }
   std::printf("emu_check: %d runs, %d failures\n", runs, failures);
   return failures == 0 ? 0 : 1;
