@@ -3,7 +3,8 @@
 // instance lying about its length, another realm, resizable buffer, zero-length) with at most
 // one hostile mutation (wrong type, bad number, mismatched or overflowing shape, detached
 // buffer, aliasing output, non-finite input, tampered positions...). The whole pipeline
-// (constructor, forward, backward) runs on 'js' and 'cpu', sync and async, and must:
+// (constructor, forward, backward) runs on 'js' and 'cpu' ('cuda' too where a device answers),
+// sync and async, and must:
 //   - with no mutation: succeed, 'cpu' bit-identical to 'js', async identical to sync, the
 //     values and gradient equal to a naive reference (explicit noise or epsilon = 0), no write
 //     outside an output view;
@@ -19,6 +20,7 @@ import {
   ldamMargins,
   NoisedTopK,
   NoiseStream,
+  backends,
   setThreads,
   threads,
   type NoisedTopKResult,
@@ -45,6 +47,9 @@ import { testedBackends } from './helpers.js';
 
 const BACKENDS = testedBackends();
 if (!BACKENDS.includes('cpu')) throw new Error('the fuzzer compares cpu against js: the addon must load');
+/** Compared against 'js': 'cpu', and 'cuda' where a device answers. */
+const NATIVE = backends().filter((b): b is Native => b !== 'js');
+type Native = 'cpu' | 'cuda';
 
 const counts: Record<string, number> = {};
 const count = (name: string) => {
@@ -171,7 +176,7 @@ interface TopKRun {
   guardsIntact: boolean;
 }
 
-export async function runTopK(c: TopKCase, backend: 'js' | 'cpu', mode: 'sync' | 'async'): Promise<TopKRun> {
+export async function runTopK(c: TopKCase, backend: 'js' | Native, mode: 'sync' | 'async'): Promise<TopKRun> {
   const size = c.x.length;
   const d = c.shape[c.dim]!;
   const rows = size / d;
@@ -476,8 +481,7 @@ describe('fuzz: NoisedTopK and functional.noisedTopK', () => {
       fc.asyncProperty(topkCaseArb, async (c) => {
         count('topk sync');
         const js = await runTopK(c, 'js', 'sync');
-        const cpu = await runTopK(c, 'cpu', 'sync');
-        expectAgreement(c, js, cpu);
+        for (const b of NATIVE) expectAgreement(c, js, await runTopK(c, b, 'sync'));
         if (js.outcome.ok) checkTopKReference(c, js.outcome);
       }),
       fcParams(runs(40_000), 1),
@@ -489,10 +493,8 @@ describe('fuzz: NoisedTopK and functional.noisedTopK', () => {
       fc.asyncProperty(topkCaseArb, async (c) => {
         count('topk async');
         const ref = await runTopK(c, 'js', 'sync');
-        const js = await runTopK(c, 'js', 'async');
-        const cpu = await runTopK(c, 'cpu', 'async');
-        expectAgreement(c, ref, js);
-        expectAgreement(c, ref, cpu);
+        expectAgreement(c, ref, await runTopK(c, 'js', 'async'));
+        for (const b of NATIVE) expectAgreement(c, ref, await runTopK(c, b, 'async'));
       }),
       fcParams(runs(12_000), 2),
     );
@@ -584,7 +586,7 @@ const lossCaseArb: fc.Arbitrary<LossCase> = fc
 
 const LABEL_CTORS = { int32: Int32Array, uint8: Uint8Array, uint16: Uint16Array, uint32: Uint32Array, int8: Int8Array, int16: Int16Array };
 
-export async function runLoss(c: LossCase, backend: 'js' | 'cpu', mode: 'sync' | 'async'): Promise<TopKRun> {
+export async function runLoss(c: LossCase, backend: 'js' | Native, mode: 'sync' | 'async'): Promise<TopKRun> {
   const { B, D, S } = c;
   const guards: (() => boolean)[] = [];
   const sc = make<Float32Array>(Float32Array, c.scores, c.scoresKind);
@@ -774,8 +776,7 @@ describe('fuzz: the losses (classes and functional forms)', () => {
       fc.asyncProperty(lossCaseArb, async (c) => {
         count('loss sync');
         const js = await runLoss(c, 'js', 'sync');
-        const cpu = await runLoss(c, 'cpu', 'sync');
-        expectAgreement(c, js, cpu);
+        for (const b of NATIVE) expectAgreement(c, js, await runLoss(c, b, 'sync'));
       }),
       fcParams(runs(32_000), 3),
     );
@@ -786,10 +787,8 @@ describe('fuzz: the losses (classes and functional forms)', () => {
       fc.asyncProperty(lossCaseArb, async (c) => {
         count('loss async');
         const ref = await runLoss(c, 'js', 'sync');
-        const js = await runLoss(c, 'js', 'async');
-        const cpu = await runLoss(c, 'cpu', 'async');
-        expectAgreement(c, ref, js);
-        expectAgreement(c, ref, cpu);
+        expectAgreement(c, ref, await runLoss(c, 'js', 'async'));
+        for (const b of NATIVE) expectAgreement(c, ref, await runLoss(c, b, 'async'));
       }),
       fcParams(runs(8_000), 4),
     );

@@ -68,6 +68,45 @@ describe('NaN and infinity policy', () => {
   });
 });
 
+describe.each(BACKENDS)('sizes at the limits on %s', (backend) => {
+  it('rows * nSample above 2^32 - 1, a reduced dim above 2^31 - 1, more than 64 dims: RangeError', () => {
+    expect(() => new NoisedTopK({ k: 1, nSample: 2 ** 24, seed: 1, backend }).forward(new Float32Array(256), [256, 1])).toThrow(
+      /rows \* nSample = 4294967296 exceeds 2\^32 - 1/,
+    );
+    expect(() => new NoisedTopK({ k: 1, dim: 1, seed: 1, backend }).forward(new Float32Array(0), [0, 2 ** 31])).toThrow(/above 2\^31 - 1/);
+    expect(() => new NoisedTopK({ k: 1, seed: 1, backend }).forward(new Float32Array(1), new Array(65).fill(1))).toThrow(/at most 64/);
+    expect(() => new NoisedTopK({ k: 1, seed: 1, backend }).forward(new Float32Array(4), [2 ** 27, 2 ** 27, 4])).toThrow(/more than 2\^53 - 1/);
+  });
+
+  it('an empty input with huge other dims is an empty answer, computed without touching them', () => {
+    const r = new NoisedTopK({ k: 3, dim: 1, seed: 1, backend }).forward(new Float32Array(0), [2 ** 40, 2 ** 31 - 1, 0]);
+    expect(r.values.length).toBe(0);
+    expect(r.shape).toEqual([2 ** 40, 0]);
+    expect(r.backward().length).toBe(0);
+  });
+
+  it('a shape Proxy that answers differently on each read is validated once, as a copy', () => {
+    let reads = 0;
+    const shape = new Proxy([2, 3], { get: (t, key, rcv) => (key === '0' && reads++ > 0 ? 1e9 : Reflect.get(t, key, rcv)) });
+    const r = new NoisedTopK({ k: 1, seed: 1, backend }).forward(new Float32Array(6), shape);
+    expect(r.shape).toEqual([2]);
+    expect(reads).toBe(1);
+  });
+
+  it('a Float32Array subclass lying about its length is read through the built-in getters', () => {
+    class Liar extends Float32Array {
+      override get length(): number {
+        return 1 << 30;
+      }
+    }
+    const x = new Liar(6);
+    x.set([1, 9, 3, 4, 8, 2]);
+    const r = new NoisedTopK({ k: 1, epsilon: 0, nSample: 1, seed: 1, backend }).forward(x, [2, 3]);
+    expect(Array.from(r.values)).toEqual([9, 8]);
+    expect(() => new NoisedTopK({ k: 1, seed: 1, backend }).forward(x, [1 << 30])).toThrow(/holds 1073741824 elements but x has length 6/);
+  });
+});
+
 describe.each(BACKENDS)('async calls on %s', (backend) => {
   const shape = [64, 300];
   const n = 64 * 300;
