@@ -37,26 +37,25 @@ struct TopBuffer {
     tau = -std::numeric_limits<float>::infinity();
   }
 
-  // Inserts (y, c) unless it ranks below the k-th held or is already held (same column,
-  // same value: the seeding pass and the sweep may both produce a column).
+  // Inserts (y, c) unless it ranks below the k-th held. A column must be offered at most once.
   void insert(float y, uint32_t c) {
     if (y < tau) return;  // quick reject (false for NaN: the key order decides)
     const uint64_t kk = composite(y, c);
-    uint32_t p = filled;
+    uint32_t p;
     if (filled == k) {
       if (kk <= key[k - 1]) return;
       p = k - 1;  // the last slot is dropped
+    } else {
+      p = filled++;
     }
-    while (p > 0 && key[p - 1] < kk) --p;
-    if (p > 0 && key[p - 1] == kk) return;
-    const uint32_t end = filled == k ? k - 1 : filled;
-    for (uint32_t j = end; j > p; --j) {
-      key[j] = key[j - 1];
-      val[j] = val[j - 1];
+    // One insertion-sort step: shift down while the entry above ranks lower.
+    while (p > 0 && key[p - 1] < kk) {
+      key[p] = key[p - 1];
+      val[p] = val[p - 1];
+      --p;
     }
     key[p] = kk;
     val[p] = y;
-    if (filled < k) ++filled;
     if (filled == k) tau = val[k - 1];
   }
 
@@ -129,6 +128,12 @@ struct StreamPos {
 };
 
 constexpr uint32_t kMaxSeed = 16;
+#ifndef NTK_PRUNE_MIN_D
+#define NTK_PRUNE_MIN_D 256
+#endif
+// Below this many columns the sweep computes every value (the pruning's fixed costs, seeds and
+// candidate bookkeeping, outweigh the Box-Muller work it saves).
+constexpr uint32_t kPruneMinD = NTK_PRUNE_MIN_D;
 #ifndef NTK_SEED_COLUMNS
 #define NTK_SEED_COLUMNS 16
 #endif
@@ -136,21 +141,30 @@ constexpr uint32_t kSeedColumns = NTK_SEED_COLUMNS;  // columns with the largest
 
 // Baseline versions (noised_topk_cpu.cpp).
 // prepareRow*: xs[j * lanes + g] = x[4g + j] (-inf past d) and, when every x[0, d) is finite,
-// the kSeedColumns largest x into pr's seed (sorted, ties to the lower column); returns
-// whether every x[0, d) is finite. x is padded to 4 * lanes columns.
-bool prepareRowScalar(const float* x, uint32_t d, float* xs, size_t lanes, PrunedRow& pr);
+// the `seeds` largest x into pr's seed (sorted, ties to the lower column); returns whether
+// every x[0, d) is finite. x is padded to 4 * lanes columns.
+bool prepareRowScalar(const float* x, uint32_t d, float* xs, size_t lanes, PrunedRow& pr, uint32_t seeds);
 void prunedSampleScalar(const StreamPos& sp, float eps, const PrunedRow& pr, TopBuffer& tb);
 void perturbedRowScalar(const StreamPos& sp, float eps, const float* x, uint32_t d, float* y);
 
 // AVX2 versions (noised_topk_avx2.cpp). Call only when avx2Usable() is true.
 bool avx2Usable();
-bool prepareRowAvx2(const float* x, uint32_t d, float* xs, size_t lanes, PrunedRow& pr);
-// The k-th best column of the sample and its value (-0 may come back as +0).
+bool prepareRowAvx2(const float* x, uint32_t d, float* xs, size_t lanes, PrunedRow& pr, uint32_t seeds);
+// The k-th best column of the sample and its value.
 void prunedSampleAvx2(const StreamPos& sp, float eps, const PrunedRow& pr, uint32_t k, uint32_t* column, float* value);
 // AVX-512F version of prunedSampleAvx2 (16 groups per Philox block). Call only when
 // avx512Usable() is true; xs must be padded to whole 16-group blocks.
 bool avx512Usable();
 void prunedSampleAvx512(const StreamPos& sp, float eps, const PrunedRow& pr, uint32_t k, uint32_t* column, float* value);
+// Column of the k-th largest of y[0, d) under the rank order, k <= kMaxBufferK; y padded to 32.
+// floor is a hint (e.g. the row's previous k-th value less a margin): used only when at least k
+// values are not below it, which makes skipping the others exact.
+uint32_t kthColumnAvx2(const float* y, uint32_t d, uint32_t k, float floor);
+// All values of the sample from pr.xs (any finite or non-finite x; k <= kMaxBufferK), 16 groups
+// per block, into ys (4 * 16 * ceil(blocks / 2) floats), and the k-th by rank; floor as in
+// kthColumnAvx2. Call only when avx512Usable() is true.
+void fullSampleAvx512(const StreamPos& sp, float eps, const PrunedRow& pr, uint32_t k, float floor, float* ys,
+                      uint32_t* column, float* value);
 // y[0, 32 * ceil(d / 32)) = x + eps * z; x must be readable (padded) to the same length.
 void perturbedRowAvx2(const StreamPos& sp, float eps, const float* x, uint32_t d, float* y);
 

@@ -204,7 +204,7 @@ bool avx2Usable() {
   return __builtin_cpu_supports("avx2");
 }
 
-NTK_AVX2 bool prepareRowAvx2(const float* x, uint32_t d, float* xs, size_t lanes, PrunedRow& pr) {
+NTK_AVX2 bool prepareRowAvx2(const float* x, uint32_t d, float* xs, size_t lanes, PrunedRow& pr, uint32_t seeds) {
   const __m256 negInf = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
   const __m256 inf = _mm256_set1_ps(std::numeric_limits<float>::infinity());
   const __m256 absMask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
@@ -235,8 +235,8 @@ NTK_AVX2 bool prepareRowAvx2(const float* x, uint32_t d, float* xs, size_t lanes
   }
   if (_mm256_movemask_ps(finite) != 0xFF) return false;
   // The largest x, 8 columns at a time past those not above the current last seed.
-  const uint32_t want = d < kSeedColumns ? d : kSeedColumns;
-  for (uint32_t c0 = 0; c0 < d; c0 += 8) {
+  const uint32_t want = d < seeds ? d : seeds;
+  for (uint32_t c0 = 0; want > 0 && c0 < d; c0 += 8) {
     const float floor = pr.nSeed == want ? pr.seedX[want - 1] : -std::numeric_limits<float>::infinity();
     const __m256 xv = _mm256_loadu_ps(x + c0);  // x is padded: lanes past d are skipped below
     unsigned m = static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(xv, _mm256_set1_ps(floor), _CMP_GE_OQ)));
@@ -250,31 +250,12 @@ NTK_AVX2 bool prepareRowAvx2(const float* x, uint32_t d, float* xs, size_t lanes
 
 namespace {
 
-// Candidates of one sample: rank composites (kernel_internal.h) of exactly computed columns at
-// or above tau. When the list grows past kReduceAt it is cut to its k best and tau rises.
+// Exactly computed columns of one sample: the k best so far (kernel_internal.h's TopBuffer);
+// tau, the k-th value once k are held, only rises.
 struct Candidates {
-  static constexpr uint32_t kReduceAt = 128;
-  uint64_t key[kReduceAt + 64];
-  uint32_t n = 0;
-  uint32_t k = 1;
-  float tau = -std::numeric_limits<float>::infinity();
-
-  static float valueOf(uint64_t composite) {
-    // Inverse of rankKey on finite values and infinities; -0 comes back as +0, which adds
-    // the same into the per-row sum of the k-th values.
-    const uint32_t rk = static_cast<uint32_t>(composite >> 32);
-    return bitsToFloat((rk & 0x80000000u) ? (rk & 0x7FFFFFFFu) : ~rk);
-  }
-  void reduce() {
-    if (n < k) return;
-    std::nth_element(key, key + (k - 1), key + n, [](uint64_t a, uint64_t b) { return a > b; });
-    n = k;
-    tau = valueOf(key[k - 1]);
-  }
-  void add(float y, uint32_t c) {
-    key[n++] = composite(y, c);
-    if (n >= kReduceAt) reduce();
-  }
+  TopBuffer tb;
+  float tau() const { return tb.tau; }
+  void add(float y, uint32_t c) { tb.insert(y, c); }
 };
 
 // Pairs whose bound reached tau, waiting for an exact Box-Muller 8 at a time.
@@ -298,7 +279,7 @@ NTK_AVX2_INLINE void flush8(Pending& p, uint32_t count, const PrunedRow& pr, __m
   const __m256 y1 = add(_mm256_load_ps(p.x1), mul(epsV, z1));
   _mm256_store_ps(y[0], y0);
   _mm256_store_ps(y[1], y1);
-  const __m256 tau = _mm256_set1_ps(cand.tau);
+  const __m256 tau = _mm256_set1_ps(cand.tau());
   const unsigned lanes = (1u << count) - 1u;
   const unsigned m0 = static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(y0, tau, _CMP_NLT_UQ))) & lanes;
   const unsigned m1 = static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(y1, tau, _CMP_NLT_UQ))) & lanes;
@@ -368,9 +349,8 @@ NTK_AVX2 void prunedSampleAvx2(const StreamPos& sp, float eps, const PrunedRow& 
   makeKeys(sp.seedLo, sp.seedHi, keys);
   const __m256 epsV = _mm256_set1_ps(eps);
   Candidates cand;
-  cand.k = k;
+  cand.tb.reset(k);
   seedCandidates(sp, eps, pr, keys, cand);
-  cand.reduce();
   const __m256 cosMax = _mm256_load_ps(kCosMax);
   const __m256 sinMax = _mm256_load_ps(kSinMax);
   Pending pend;
@@ -378,7 +358,7 @@ NTK_AVX2 void prunedSampleAvx2(const StreamPos& sp, float eps, const PrunedRow& 
   for (uint32_t blk = 0; blk < pr.blocks; blk += 2) {
     Words8 wsPair[2];
     philox8x2(iota8(blk * 8), iota8(blk * 8 + 8), sp.row, sp.sample, sp.offset, keys, wsPair[0], wsPair[1]);
-    const __m256 tau = _mm256_set1_ps(cand.tau);
+    const __m256 tau = _mm256_set1_ps(cand.tau());
     for (uint32_t half = 0; half < 2 && blk + half < pr.blocks; ++half) {
       const uint32_t b = blk + half;
       const uint32_t g0 = b * 8;
@@ -405,9 +385,8 @@ NTK_AVX2 void prunedSampleAvx2(const StreamPos& sp, float eps, const PrunedRow& 
     }
   }
   if (pend.n > 0) flush8(pend, pend.n, pr, epsV, cand);
-  cand.reduce();
-  *column = compositeColumn(cand.key[k - 1]);
-  *value = Candidates::valueOf(cand.key[k - 1]);
+  *column = cand.tb.kthColumn();
+  *value = cand.tb.kthValue();
 }
 
 // ---------------------------------------------------------------------------------------
@@ -455,6 +434,78 @@ NTK_AVX512_INLINE Words16 philox16(__m512i group, uint32_t row, uint32_t sample,
   return Words16{c0, c1, c2, c3};
 }
 
+NTK_AVX512_INLINE __m512 add16(__m512 a, __m512 b) { return _mm512_add_ps(a, b); }
+NTK_AVX512_INLINE __m512 mul16(__m512 a, __m512 b) { return _mm512_mul_ps(a, b); }
+NTK_AVX512_INLINE __m512 bc16(float f) { return _mm512_set1_ps(f); }
+
+// logUnit of philox_normal.h on 16 lanes (the same operations as logUnit8).
+NTK_AVX512_INLINE __m512 logUnit16(__m512 u) {
+  const __m512i bits = _mm512_castps_si512(u);
+  __m512i e = _mm512_sub_epi32(_mm512_srli_epi32(bits, 23), _mm512_set1_epi32(127));
+  const __m512i mant = _mm512_and_si512(bits, _mm512_set1_epi32(0x007FFFFF));
+  const __mmask16 big = _mm512_cmpgt_epi32_mask(mant, _mm512_set1_epi32(0x003504F3));
+  const __m512i mbits = _mm512_or_si512(
+      mant, _mm512_mask_blend_epi32(big, _mm512_set1_epi32(0x3F800000), _mm512_set1_epi32(0x3F000000)));
+  e = _mm512_mask_add_epi32(e, big, e, _mm512_set1_epi32(1));
+  const __m512 m = _mm512_castsi512_ps(mbits);
+  const __m512 f = _mm512_sub_ps(m, bc16(1.0f));
+  const __m512 s = _mm512_div_ps(f, add16(bc16(2.0f), f));
+  const __m512 s2 = mul16(s, s);
+  __m512 p = bc16(0.2222222238779068f);
+  p = add16(mul16(p, s2), bc16(0.2857142984867096f));
+  p = add16(mul16(p, s2), bc16(0.4000000059604645f));
+  p = add16(mul16(p, s2), bc16(0.6666666865348816f));
+  const __m512 logm = add16(mul16(bc16(2.0f), s), mul16(mul16(s, s2), p));
+  const __m512 ef = _mm512_cvtepi32_ps(e);
+  return add16(mul16(ef, bc16(0.693145751953125f)), add16(mul16(ef, bc16(1.428606765330187e-06f)), logm));
+}
+
+NTK_AVX512_INLINE __m512 sinQuarter16(__m512 a) {
+  const __m512 a2 = mul16(a, a);
+  __m512 p = bc16(2.7557318844628753e-06f);
+  p = add16(mul16(p, a2), bc16(-0.00019841270113829523f));
+  p = add16(mul16(p, a2), bc16(0.008333333767950535f));
+  p = add16(mul16(p, a2), bc16(-0.1666666716337204f));
+  return add16(a, mul16(mul16(a, a2), p));
+}
+
+NTK_AVX512_INLINE __m512 cosQuarter16(__m512 a) {
+  const __m512 a2 = mul16(a, a);
+  __m512 q = bc16(-2.755731998149713e-07f);
+  q = add16(mul16(q, a2), bc16(2.4801587642286904e-05f));
+  q = add16(mul16(q, a2), bc16(-0.0013888889225199819f));
+  q = add16(mul16(q, a2), bc16(0.0416666679084301f));
+  q = add16(mul16(q, a2), bc16(-0.5f));
+  return add16(bc16(1.0f), mul16(a2, q));
+}
+
+// boxMuller of philox_normal.h on 16 word pairs (the same operations as boxMuller8).
+NTK_AVX512_INLINE void boxMuller16(__m512i radius, __m512i angle, __m512& z0, __m512& z1) {
+  const __m512i m1 = _mm512_add_epi32(_mm512_srli_epi32(radius, 8), _mm512_set1_epi32(1));
+  const __m512 u = mul16(_mm512_cvtepi32_ps(m1), bc16(5.9604644775390625e-08f));
+  const __m512 r = _mm512_sqrt_ps(mul16(bc16(-2.0f), logUnit16(u)));
+  const __m512i b = _mm512_srli_epi32(angle, 8);
+  const __m512i qRaw = _mm512_srli_epi32(_mm512_add_epi32(b, _mm512_set1_epi32(1 << 21)), 22);
+  const __m512i t = _mm512_sub_epi32(b, _mm512_slli_epi32(qRaw, 22));
+  const __m512 a = mul16(_mm512_cvtepi32_ps(t), bc16(3.7450703871400037e-07f));
+  const __m512 s = sinQuarter16(a);
+  const __m512 c = cosQuarter16(a);
+  const __m512i q = _mm512_and_si512(qRaw, _mm512_set1_epi32(3));
+  const __mmask16 swap = _mm512_test_epi32_mask(q, _mm512_set1_epi32(1));
+  const __m512 cosBase = _mm512_mask_blend_ps(swap, c, s);
+  const __m512 sinBase = _mm512_mask_blend_ps(swap, s, c);
+  const __mmask16 q1 = _mm512_cmpeq_epi32_mask(q, _mm512_set1_epi32(1));
+  const __mmask16 q2 = _mm512_cmpeq_epi32_mask(q, _mm512_set1_epi32(2));
+  const __mmask16 q3 = _mm512_cmpeq_epi32_mask(q, _mm512_set1_epi32(3));
+  const __m512i sign = _mm512_set1_epi32(static_cast<int>(0x80000000u));
+  const __m512i negCos = _mm512_maskz_mov_epi32(static_cast<__mmask16>(q1 | q2), sign);
+  const __m512i negSin = _mm512_maskz_mov_epi32(static_cast<__mmask16>(q2 | q3), sign);
+  const __m512 cosT = _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(cosBase), negCos));
+  const __m512 sinT = _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(sinBase), negSin));
+  z0 = mul16(r, cosT);
+  z1 = mul16(r, sinT);
+}
+
 // radiusBound of kernel_internal.h on 16 words (same operations).
 NTK_AVX512_INLINE __m512 radiusBound16(__m512i w) {
   const __m512i m1 = _mm512_add_epi32(_mm512_srli_epi32(w, 8), _mm512_set1_epi32(1));
@@ -491,9 +542,8 @@ NTK_AVX512 void prunedSampleAvx512(const StreamPos& sp, float eps, const PrunedR
   const __m256 epsV = _mm256_set1_ps(eps);
   const __m512 epsW = _mm512_set1_ps(eps);
   Candidates cand;
-  cand.k = k;
+  cand.tb.reset(k);
   seedCandidates(sp, eps, pr, keys, cand);
-  cand.reduce();
   const __m512 cosMax = _mm512_maskz_loadu_ps(0x00FF, kCosMax);  // lanes 8..15 are never indexed
   const __m512 sinMax = _mm512_maskz_loadu_ps(0x00FF, kSinMax);
   const __m512i iota16 = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
@@ -504,7 +554,7 @@ NTK_AVX512 void prunedSampleAvx512(const StreamPos& sp, float eps, const PrunedR
     const uint32_t g0 = b * 16;
     const Words16 ws = philox16(_mm512_add_epi32(_mm512_set1_epi32(static_cast<int>(g0)), iota16), sp.row, sp.sample,
                                 sp.offset, keys16);
-    const __m512 tau = _mm512_set1_ps(cand.tau);
+    const __m512 tau = _mm512_set1_ps(cand.tau());
     const __m512 rA = radiusBound16(ws.w0), rB = radiusBound16(ws.w2);
     const __m512i octA = _mm512_srli_epi32(ws.w1, 29), octB = _mm512_srli_epi32(ws.w3, 29);
     const __m512 up0 = _mm512_add_ps(_mm512_loadu_ps(pr.xs[0] + g0),
@@ -529,9 +579,60 @@ NTK_AVX512 void prunedSampleAvx512(const StreamPos& sp, float eps, const PrunedR
     while (pend.n >= 8) flush8(pend, 8, pr, epsV, cand);
   }
   if (pend.n > 0) flush8(pend, pend.n, pr, epsV, cand);
-  cand.reduce();
-  *column = compositeColumn(cand.key[k - 1]);
-  *value = Candidates::valueOf(cand.key[k - 1]);
+  *column = cand.tb.kthColumn();
+  *value = cand.tb.kthValue();
+}
+
+// Every value of the sample, 16 groups per block, kept in group-major order (ys[j][g] is
+// column 4g + j: no transpose, the selection takes (value, column) pairs in any order), then
+// the k-th by rank. floor: as in kthColumnAvx2.
+NTK_AVX512 void fullSampleAvx512(const StreamPos& sp, float eps, const PrunedRow& pr, uint32_t k, float floor,
+                                 float* ys, uint32_t* column, float* value) {
+  PhiloxKeys16 keys16;
+  uint32_t k0 = sp.seedLo, k1 = sp.seedHi;
+  for (int round = 0; round < 10; ++round) {
+    if (round > 0) {
+      k0 += 0x9E3779B9u;
+      k1 += 0xBB67AE85u;
+    }
+    keys16.k0[round] = _mm512_set1_epi32(static_cast<int>(k0));
+    keys16.k1[round] = _mm512_set1_epi32(static_cast<int>(k1));
+  }
+  const uint32_t lanes = ((pr.blocks + 1) / 2) * 16;
+  const __m512 epsW = _mm512_set1_ps(eps);
+  const __m512i iota16 = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  const __m512 fl = _mm512_set1_ps(floor);
+  uint32_t count = 0;
+  for (uint32_t g0 = 0; g0 < lanes; g0 += 16) {
+    const Words16 ws = philox16(_mm512_add_epi32(_mm512_set1_epi32(static_cast<int>(g0)), iota16), sp.row, sp.sample,
+                                sp.offset, keys16);
+    __m512 z[4];
+    boxMuller16(ws.w0, ws.w1, z[0], z[1]);
+    boxMuller16(ws.w2, ws.w3, z[2], z[3]);
+    for (int j = 0; j < 4; ++j) {
+      const __m512 y = add16(_mm512_loadu_ps(pr.xs[j] + g0), mul16(epsW, z[j]));
+      _mm512_storeu_ps(ys + j * lanes + g0, y);
+      count += static_cast<uint32_t>(__builtin_popcount(_mm512_cmp_ps_mask(y, fl, _CMP_NLT_UQ)));
+    }
+  }
+  // Lanes past d hold -inf + eps * z = -inf: counted only when floor is -inf (then unused).
+  if (count < k) floor = -std::numeric_limits<float>::infinity();
+  TopBuffer tb;
+  tb.reset(k);
+  for (uint32_t j = 0; j < 4; ++j) {
+    const float* yj = ys + j * lanes;
+    for (uint32_t g0 = 0; g0 < lanes; g0 += 16) {
+      const float t = tb.tau > floor ? tb.tau : floor;
+      unsigned m = _mm512_cmp_ps_mask(_mm512_loadu_ps(yj + g0), _mm512_set1_ps(t), _CMP_NLT_UQ);
+      for (; m; m &= m - 1) {
+        const uint32_t g = g0 + static_cast<uint32_t>(__builtin_ctz(m));
+        const uint32_t c = 4 * g + j;
+        if (c < pr.d) tb.insert(yj[g], c);
+      }
+    }
+  }
+  *column = tb.kthColumn();
+  *value = tb.kthValue();
 }
 
 NTK_AVX2 void perturbedRowAvx2(const StreamPos& sp, float eps, const float* x, uint32_t d, float* y) {
@@ -559,15 +660,51 @@ NTK_AVX2 void perturbedRowAvx2(const StreamPos& sp, float eps, const float* x, u
   }
 }
 
+NTK_AVX2 uint32_t kthColumnAvx2(const float* y, uint32_t d, uint32_t k, float floor) {
+  // With at least k values not below `floor` (NaN counts: it ranks above everything), the k-th
+  // largest is not below it, and the values below it can be skipped.
+  if (floor > -std::numeric_limits<float>::infinity()) {
+    const __m256 f = _mm256_set1_ps(floor);
+    uint32_t count = 0;
+    uint32_t c0 = 0;
+    for (; c0 + 8 <= d; c0 += 8) {
+      count += static_cast<uint32_t>(__builtin_popcount(
+          static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(y + c0), f, _CMP_NLT_UQ)))));
+    }
+    for (; c0 < d; ++c0) count += !(y[c0] < floor);
+    if (count < k) floor = -std::numeric_limits<float>::infinity();
+  }
+  TopBuffer tb;
+  tb.reset(k);
+  // Only values not below the current k-th (or unordered: NaN) reach the exact rank order.
+  for (uint32_t c0 = 0; c0 < d; c0 += 8) {
+    const float t = tb.tau > floor ? tb.tau : floor;
+    const __m256 v = _mm256_loadu_ps(y + c0);  // y is padded to whole blocks of 32
+    unsigned m = static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(v, _mm256_set1_ps(t), _CMP_NLT_UQ)));
+    for (; m; m &= m - 1) {
+      const uint32_t c = c0 + static_cast<uint32_t>(__builtin_ctz(m));
+      if (c < d) tb.insert(y[c], c);
+    }
+  }
+  return tb.kthColumn();
+}
+
 #else  // no AVX2 path on this compiler or architecture
 
 bool avx2Usable() { return false; }
 bool avx512Usable() { return false; }
+uint32_t kthColumnAvx2(const float* y, uint32_t d, uint32_t k, float) {
+  TopBuffer tb;
+  tb.reset(k);
+  for (uint32_t c = 0; c < d; ++c) tb.insert(y[c], c);
+  return tb.kthColumn();
+}
 void prunedSampleAvx512(const StreamPos& sp, float eps, const PrunedRow& pr, uint32_t k, uint32_t* column, float* value) {
   prunedSampleAvx2(sp, eps, pr, k, column, value);
 }
-bool prepareRowAvx2(const float* x, uint32_t d, float* xs, size_t lanes, PrunedRow& pr) {
-  return prepareRowScalar(x, d, xs, lanes, pr);
+void fullSampleAvx512(const StreamPos&, float, const PrunedRow&, uint32_t, float, float*, uint32_t*, float*) {}
+bool prepareRowAvx2(const float* x, uint32_t d, float* xs, size_t lanes, PrunedRow& pr, uint32_t seeds) {
+  return prepareRowScalar(x, d, xs, lanes, pr, seeds);
 }
 void prunedSampleAvx2(const StreamPos& sp, float eps, const PrunedRow& pr, uint32_t k, uint32_t* column, float* value) {
   TopBuffer tb;

@@ -79,8 +79,13 @@ struct Scratch {
   std::vector<uint32_t> counts;
   std::vector<float> kth;
   uint64_t preparedCall = ~0ull;
+  uint64_t hintCall = ~0ull;  // the last k-th value of the full path, by (call, row)
+  uint64_t hintRow = ~0ull;
+  float hint = 0.0f;
   uint64_t preparedRow = ~0ull;
   bool pruned = false;
+  bool grouped = false;  // xs holds the row for fullSampleAvx512
+  std::vector<float> ys;
   PrunedRow pr;
 };
 
@@ -128,7 +133,9 @@ void prepareRow(const ForwardArgs& a, uint64_t call, uint64_t row, Scratch& sc) 
   }
   for (uint32_t c = d; c < padded; ++c) x[c] = 0.0f;
   sc.pruned = false;
-  if (a.k <= cpu::kMaxBufferK && !a.noise.explicitNoise) {
+  sc.grouped = false;
+  const bool wide = d >= cpu::kPruneMinD;
+  if (a.k <= cpu::kMaxBufferK && !a.noise.explicitNoise && (wide || isa() == Isa::kAvx512)) {
     const uint32_t groups = (d + 3) / 4;
     const uint32_t blocks = (groups + 7) / 8;
     const size_t lanes = static_cast<size_t>((blocks + 1) & ~1u) * 8;  // whole 16-group blocks
@@ -141,8 +148,12 @@ void prepareRow(const ForwardArgs& a, uint64_t call, uint64_t row, Scratch& sc) 
     pr.blocks = blocks;
     // Pruning is exact only on finite rows.
     pr.nSeed = 0;
-    sc.pruned = useAvx2() ? cpu::prepareRowAvx2(x, d, sc.xs.data(), lanes, pr)
-                          : cpu::prepareRowScalar(x, d, sc.xs.data(), lanes, pr);
+    const uint32_t seeds = wide ? cpu::kSeedColumns : 0;
+    const bool finite = useAvx2() ? cpu::prepareRowAvx2(x, d, sc.xs.data(), lanes, pr, seeds)
+                                  : cpu::prepareRowScalar(x, d, sc.xs.data(), lanes, pr, seeds);
+    sc.pruned = finite && wide;
+    sc.grouped = !sc.pruned && isa() == Isa::kAvx512;  // xs is ready for fullSampleAvx512
+    if (sc.grouped && sc.ys.size() < 4 * lanes) sc.ys.resize(4 * lanes);
     const size_t words = d / 64 + 1;
     if (sc.seedBits.size() < words) sc.seedBits.resize(words);
     std::memset(sc.seedBits.data(), 0, words * sizeof(uint64_t));
@@ -167,7 +178,7 @@ void perturbedRowScalar(const StreamPos& sp, float eps, const float* x, uint32_t
   }
 }
 
-bool prepareRowScalar(const float* x, uint32_t d, float* xs, size_t lanes, PrunedRow& pr) {
+bool prepareRowScalar(const float* x, uint32_t d, float* xs, size_t lanes, PrunedRow& pr, uint32_t seeds) {
   bool finite = true;
   for (uint32_t c = 0; c < d; ++c) finite = finite && std::isfinite(x[c]);
   for (uint32_t j = 0; j < 4; ++j) {
@@ -177,8 +188,8 @@ bool prepareRowScalar(const float* x, uint32_t d, float* xs, size_t lanes, Prune
     }
   }
   if (finite) {
-    const uint32_t want = std::min(d, kSeedColumns);
-    for (uint32_t c = 0; c < d; ++c) considerSeed(pr, want, x[c], c);
+    const uint32_t want = std::min(d, seeds);
+    for (uint32_t c = 0; want > 0 && c < d; ++c) considerSeed(pr, want, x[c], c);
   }
   return finite;
 }
@@ -188,7 +199,7 @@ void prunedSampleScalar(const StreamPos& sp, float eps, const PrunedRow& pr, Top
   for (uint32_t q = 0; q < pr.nSeed; ++q) {
     const uint32_t c = pr.seed[q];
     const Normal4 z = normal4(sp.seedLo, sp.seedHi, sp.offset, sp.row, sp.sample, c / 4);
-    tb.insert(perturb(pr.x[c], eps, z.z[c % 4]), c);  // the sweep's copy is a duplicate: ignored
+    tb.insert(perturb(pr.x[c], eps, z.z[c % 4]), c);  // the sweep skips seed columns
   }
   for (uint32_t g = 0; g < pr.groups; ++g) {
     const Philox4 w = philox4x32_10(g, sp.row, sp.sample, sp.offset, sp.seedLo, sp.seedHi);
@@ -202,8 +213,8 @@ void prunedSampleScalar(const StreamPos& sp, float eps, const PrunedRow& pr, Top
       const float up1 = NTK_FADD(pr.xs[2 * h + 1][g], NTK_FMUL(eps, NTK_FMUL(r, cpu::kSinMax[oct])));
       if (up0 < tb.tau && up1 < tb.tau) continue;
       const NormalPair z = boxMuller(w.v[2 * h], w.v[2 * h + 1]);
-      if (c < d) tb.insert(perturb(pr.x[c], eps, z.z0), c);
-      if (c + 1 < d) tb.insert(perturb(pr.x[c + 1], eps, z.z1), c + 1);
+      if (c < d && !pr.isSeed(c)) tb.insert(perturb(pr.x[c], eps, z.z0), c);
+      if (c + 1 < d && !pr.isSeed(c + 1)) tb.insert(perturb(pr.x[c + 1], eps, z.z1), c + 1);
     }
   }
 }
@@ -256,9 +267,37 @@ void solveUnit(const ForwardArgs& a, uint64_t call, uint64_t row, uint32_t s, Sc
     return;
   }
   float* y = sc.y.data();
-  if (useAvx2()) cpu::perturbedRowAvx2(sp, eps, sc.x.data(), d, y);
-  else cpu::perturbedRowScalar(sp, eps, sc.x.data(), d, y);
-  const uint32_t c = kthColumn(y, d, a.k, sc.keys);
+  uint32_t c;
+  if (sc.grouped) {
+    // AVX-512 full path (k <= kMaxBufferK): the previous sample of this row (same call, same
+    // thread) hints where the k-th lies.
+    const bool hint = sc.hintCall == call && sc.hintRow == row && std::isfinite(sc.hint);
+    const float floor = hint ? NTK_FSUB(sc.hint, NTK_FADD(NTK_FMUL(0.5f, eps), 1e-3f)) : kNegInf;
+    uint32_t col;
+    cpu::fullSampleAvx512(sp, eps, sc.pr, a.k, floor, sc.ys.data(), &col, value);
+    *pos = static_cast<int32_t>(col);
+    sc.hint = *value;
+    sc.hintCall = call;
+    sc.hintRow = row;
+    return;
+  }
+  if (useAvx2()) {
+    cpu::perturbedRowAvx2(sp, eps, sc.x.data(), d, y);
+    if (a.k <= cpu::kMaxBufferK) {
+      // The previous sample of this row (same call, same thread) hints where the k-th lies.
+      const bool hint = sc.hintCall == call && sc.hintRow == row && std::isfinite(sc.hint);
+      const float floor = hint ? NTK_FSUB(sc.hint, NTK_FADD(NTK_FMUL(0.5f, eps), 1e-3f)) : kNegInf;
+      c = cpu::kthColumnAvx2(y, d, a.k, floor);
+      sc.hint = y[c];
+      sc.hintCall = call;
+      sc.hintRow = row;
+    } else {
+      c = kthColumn(y, d, a.k, sc.keys);
+    }
+  } else {
+    cpu::perturbedRowScalar(sp, eps, sc.x.data(), d, y);
+    c = kthColumn(y, d, a.k, sc.keys);
+  }
   *pos = static_cast<int32_t>(c);
   *value = y[c];
 }
