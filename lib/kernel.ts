@@ -126,7 +126,7 @@ function cudaUnavailable(): Error {
     ? 'the native addon did not load'
     : addon.cuda !== true
       ? 'this build of noised-topk has no CUDA kernels (it was built without a CUDA compiler)'
-      : 'this build has the CUDA kernels but no CUDA device answered (no NVIDIA driver or no GPU)';
+      : `this build has the CUDA kernels but no usable CUDA device answered (${addon.cudaProbeError?.() || 'no NVIDIA driver or no GPU'})`;
   return new Error(`backend 'cuda' is not available: ${why}. Available backends: ${backends().join(', ')}.`);
 }
 

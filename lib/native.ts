@@ -15,6 +15,8 @@ export interface NativeAddon {
   cuda: boolean;
   /** A CUDA device answers and can run this build's kernels (false with no driver or no GPU). */
   cudaUsable?(): boolean;
+  /** Why cudaUsable() is false ("cudaErrorName: description"); "" when it is true. */
+  cudaProbeError?(): string;
   /** Test hook: the selection path the CUDA forward takes for (d, k, rows * nSample). */
   cudaSelectPath?(d: number, k: number, units: number): string;
   forwardCuda?(...args: unknown[]): void;

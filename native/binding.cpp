@@ -472,6 +472,8 @@ Napi::Value BackwardCudaAsync(const Napi::CallbackInfo& info) {
   return runCudaAsync<ntk::BackwardArgs, parseBackward, ntk::backwardCuda>(info, kBackwardCuda);
 }
 Napi::Value CudaUsable(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), ntk::cudaUsable()); }
+// Why cudaUsable() is false ("cudaErrorName: description"), "" when it is true.
+Napi::Value CudaProbeError(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), ntk::cudaProbeError()); }
 // Test hook: the selection path for (d, k, units), after NOISED_TOPK_CUDA_SELECT.
 Napi::Value CudaSelectPath(const Napi::CallbackInfo& info) {
   const char* op = "cudaSelectPath";
@@ -495,6 +497,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
 #ifdef NOISED_TOPK_HAS_CUDA
   exports.Set("cuda", Napi::Boolean::New(env, true));  // built with the CUDA kernels
   exports.Set("cudaUsable", Napi::Function::New(env, CudaUsable, "cudaUsable"));
+  exports.Set("cudaProbeError", Napi::Function::New(env, CudaProbeError, "cudaProbeError"));
   exports.Set("cudaSelectPath", Napi::Function::New(env, CudaSelectPath, "cudaSelectPath"));
   exports.Set("forwardCuda", Napi::Function::New(env, ForwardCuda, "forwardCuda"));
   exports.Set("forwardCudaAsync", Napi::Function::New(env, ForwardCudaAsync, "forwardCudaAsync"));

@@ -28,6 +28,13 @@ describe('cuda backend: availability (runs everywhere)', () => {
         /backend 'cuda' is not available/,
       );
       expect(() => new BalNoisedTopK({ k: 1, backend: 'cuda' })).toThrow(/backend 'cuda' is not available/);
+      if (addon?.cuda) {
+        // A CUDA build without a usable device names the CUDA error of the probe.
+        expect(addon.cudaProbeError!()).toMatch(/^cudaError\w+: ./);
+        expect(() => new NoisedTopK({ k: 1, backend: 'cuda' })).toThrow(/no usable CUDA device answered \(cudaError\w+: /);
+      }
+    } else {
+      expect(addon!.cudaProbeError!()).toBe('');
     }
   });
 

@@ -21,6 +21,9 @@ namespace ntk {
 // old, no device) means false. Queried once per process.
 bool cudaUsable();
 
+// Why cudaUsable() is false, as "cudaErrorName: description"; "" when it is true.
+const char* cudaProbeError();
+
 // The CUDA error behind the last failing call of this API on the calling thread, as
 // "cudaErrorMemoryAllocation: out of memory"; "" when the last call succeeded.
 const char* cudaLastError();

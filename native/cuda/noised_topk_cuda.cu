@@ -233,6 +233,11 @@ Status unavailable() {
 
 bool cudaUsable() { return probe().usable; }
 
+const char* cudaProbeError() {
+  static const std::string text = probe().usable ? std::string() : describe(probe().error);
+  return text.c_str();
+}
+
 const char* cudaLastError() { return tLastError.c_str(); }
 
 const char* cudaSelectPath(uint64_t d, uint32_t k, uint64_t units) { return pathName(choosePath(d, k, units)); }
