@@ -64,7 +64,7 @@ else
 fi
 node -e "
 const a = require('./build/Release/noised_topk.node');
-console.log('addon.cuda =', a.cuda, ' cudaUsable() =', a.cudaUsable && a.cudaUsable());
+console.log('addon.cuda =', a.cuda, ' cudaUsable() =', a.cudaUsable && a.cudaUsable(), a.cudaProbeError ? a.cudaProbeError() : '');
 " || true
 node --input-type=module -e "import('./dist/index.js').then((m) => console.log('backends():', m.backends().join(', ')))" || true
 
