@@ -617,6 +617,46 @@ NTK_AVX512 void fullSampleAvx512(const StreamPos& sp, float eps, const PrunedRow
   }
   // Lanes past d hold -inf + eps * z = -inf: counted only when floor is -inf (then unused).
   if (count < k) floor = -std::numeric_limits<float>::infinity();
+  if (floor > -std::numeric_limits<float>::infinity() && count <= 64) {
+    // Few values reach the floor: rank them by counting, branch-free. The k-th is the one
+    // with exactly k - 1 composites above it (composites are distinct).
+    alignas(64) uint64_t key[64];
+    float val[64];
+    uint32_t n = 0;
+    for (uint32_t j = 0; j < 4; ++j) {
+      const float* yj = ys + j * lanes;
+      for (uint32_t g0 = 0; g0 < lanes; g0 += 16) {
+        unsigned m = _mm512_cmp_ps_mask(_mm512_loadu_ps(yj + g0), fl, _CMP_NLT_UQ);
+        for (; m; m &= m - 1) {
+          const uint32_t g = g0 + static_cast<uint32_t>(__builtin_ctz(m));
+          const uint32_t c = 4 * g + j;
+          if (c < pr.d) {
+            key[n] = composite(yj[g], c);
+            val[n] = yj[g];
+            ++n;
+          }
+        }
+      }
+    }
+    if (n >= k) {
+      const uint32_t padded = (n + 7) & ~7u;
+      for (uint32_t i = n; i < padded; ++i) key[i] = 0;  // below every composite
+      for (uint32_t i = 0; i < n; ++i) {
+        const __m512i ki = _mm512_set1_epi64(static_cast<long long>(key[i]));
+        uint32_t above = 0;
+        for (uint32_t b = 0; b < padded; b += 8) {
+          above += static_cast<uint32_t>(__builtin_popcount(
+              _mm512_cmpgt_epu64_mask(_mm512_load_si512(reinterpret_cast<const __m512i*>(key + b)), ki)));
+        }
+        if (above == k - 1) {
+          *column = compositeColumn(key[i]);
+          *value = val[i];
+          return;
+        }
+      }
+    }
+    floor = -std::numeric_limits<float>::infinity();  // not reached (n >= k); kept for safety
+  }
   TopBuffer tb;
   tb.reset(k);
   for (uint32_t j = 0; j < 4; ++j) {

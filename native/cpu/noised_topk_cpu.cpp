@@ -346,9 +346,10 @@ Status forwardCpu(const ForwardArgs& a) {
   float* kthData = kth.data();
   std::atomic<bool> oom{false};
   const uint64_t units = rows * S;
-  // Work per unit is about d columns of noise; chunks of ~64k columns keep the pool's
-  // overhead small. Units of a chunk are consecutive, so a row is prepared once per chunk.
-  const size_t grain = std::max<size_t>(1, 65536 / (static_cast<size_t>(d) + 1));
+  // Work per unit is about d columns of noise; chunks of ~16k columns (tens of microseconds)
+  // keep the pool busy and its overhead small. A chunk's units are consecutive: a row is
+  // prepared once per chunk.
+  const size_t grain = std::max<size_t>(1, 16384 / (static_cast<size_t>(d) + 1));
   parallelFor(units, grain, [&](size_t begin, size_t end) {
     Scratch& sc = scratch();
     try {
