@@ -17,12 +17,12 @@ echo "fuzz-native: running build-fuzz/fuzz_core for ${seconds}s"
 set +e
 ASAN_OPTIONS="detect_leaks=1:${ASAN_OPTIONS:-}" UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1" \
   build-fuzz/fuzz_core build-fuzz/corpus -max_total_time="$seconds" -max_len=4096 -timeout=20 \
-  -rss_limit_mb=2048 -print_final_stats=1 -seed="${FUZZ_SEED:-20261126}" > build-fuzz/last-run.log 2>&1
+  -rss_limit_mb=2048 -artifact_prefix=build-fuzz/ -print_final_stats=1 -seed="${FUZZ_SEED:-20261126}" > build-fuzz/last-run.log 2>&1
 status=$?
 set -e
 if [ "$status" -ne 0 ]; then
   tail -n 60 build-fuzz/last-run.log
-  echo "fuzz-native: FAILED (exit $status); the crashing input is in ./crash-* or ./timeout-*" >&2
+  echo "fuzz-native: FAILED (exit $status); the input is in build-fuzz/crash-* (or timeout-*); replay: build-fuzz/fuzz_core FILE" >&2
   exit "$status"
 fi
 grep -E '^Done [0-9]+ runs|^stat::(number_of_executed_units|new_units_added|peak_rss_mb)' build-fuzz/last-run.log

@@ -137,7 +137,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       }
       std::sort(keys.begin(), keys.end(), [](uint64_t p, uint64_t q) { return p > q; });
       const uint32_t col = ~static_cast<uint32_t>(keys[k - 1]);
-      if (positions[row * S + s] != static_cast<int32_t>(col)) fail("forwardCpu picked another column than the reference");
+      if (positions[row * S + s] != static_cast<int32_t>(col)) {
+        __builtin_printf("layout [%llu, %u, %llu] k=%u S=%u eps=%a explicit=%d row=%llu sample=%u: kernel column %d, reference %u\n",
+                         (unsigned long long)l.outer, d, (unsigned long long)l.inner, k, S, eps, explicitNoise ? 1 : 0,
+                         (unsigned long long)row, s, positions[row * S + s], col);
+        for (uint32_t c = 0; c < d; ++c) __builtin_printf("  y[%u] = %a\n", c, y[c]);
+        fail("forwardCpu picked another column than the reference");
+      }
       sum = sum + y[col];
     }
     if (!sameFloat(values[row], sum / static_cast<float>(S))) fail("forwardCpu value differs from the reference");
