@@ -212,6 +212,14 @@ int runCheck(bool small) {
       ++run;
     }
   }
+  // The host API's pinned staging: the same results, chunked copies included (x of 6 MB).
+  setenv("NOISED_TOPK_CUDA_STAGING", "pinned", 1);
+  cases.push_back({300, 5000, 1, 5, 1, 1.0f, false, 0});
+  for (const Case& c : cases) {
+    checkCase(c, "auto", rng);
+    ++run;
+  }
+  unsetenv("NOISED_TOPK_CUDA_STAGING");
   unsetenv("NOISED_TOPK_CUDA_SELECT");
   std::printf("check: %d runs over %zu cases, %d failures\n", run, cases.size(), failures);
   return failures == 0 ? 0 : 1;
@@ -268,12 +276,13 @@ int runBench(const char* outPath) {
                 "(the O(B) hinge/rowScale step of the loss is not included).\n"
                 "end-to-end = forwardCuda + host hinge + backwardCuda from pageable host arrays (x up, values and "
                 "positions down, positions and rowScale up, grad down); e2e, cpu bwd = the same with backwardCpu "
-                "on the host from the downloaded positions (no grad download).\n"
+                "on the host from the downloaded positions (no grad download); pinned = the host API's copies through "
+                "pinned staging buffers (NOISED_TOPK_CUDA_STAGING=pinned).\n"
                 "floor = max(Philox + Box-Muller of every (row, sample, column), memory = a device copy of B x D floats, i.e. "
                 "read x + write grad); pruned floor = max(Philox alone, memory), the floor of a kernel that skips every "
                 "Box-Muller it can.\n\n"
-                "| case (B, D, S) | path | fwd ms | bwd ms | kernel-only ms | end-to-end ms | e2e, cpu bwd ms | philox+BM ms | philox ms | memory ms | floor ms | kernel / floor | kernel / pruned floor | extra device MB | bits vs cpu (first rows) |\n"
-                "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+                "| case (B, D, S) | path | fwd ms | bwd ms | kernel-only ms | end-to-end ms | e2e, cpu bwd ms | e2e pinned ms | e2e pinned, cpu bwd ms | philox+BM ms | philox ms | memory ms | floor ms | kernel / floor | kernel / pruned floor | extra device MB | bits vs cpu (first rows) |\n"
+                "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
                 prop.name, prop.multiProcessorCount);
   table += line;
   int bad = 0;
@@ -363,11 +372,15 @@ int runBench(const char* outPath) {
     // End to end from pageable host arrays, as the Node binding does.
     std::vector<float> hv(B), hg(size);
     std::vector<int32_t> hp(B * S);
-    std::vector<double> e2e, e2eHostBwd;
-    for (int it = 0; it < 50; ++it) {
-      // Odd iterations: the backward on the CPU from the downloaded positions (backwardCpu, the
-      // reference itself): no positions upload and no B x D download.
-      const bool hostBwd = it % 2 == 1;
+    // Four variants, interleaved: bit 0 = the backward on the CPU from the downloaded positions
+    // (backwardCpu, the reference itself: no positions upload, no B x D download); bit 1 = the
+    // copies through pinned staging (NOISED_TOPK_CUDA_STAGING=pinned).
+    std::vector<double> e2eVar[4];
+    for (int it = 0; it < 64; ++it) {
+      const int variant = it % 4;
+      const bool hostBwd = (variant & 1) != 0;
+      if (variant & 2) setenv("NOISED_TOPK_CUDA_STAGING", "pinned", 1);
+      else unsetenv("NOISED_TOPK_CUDA_STAGING");
       const auto t0 = Clock::now();
       ntk::ForwardArgs h = f;
       h.x = x.data();
@@ -386,9 +399,11 @@ int runBench(const char* outPath) {
       hb.grad = hg.data();
       if (!ok(hostBwd ? ntk::backwardCpu(hb) : ntk::backwardCuda(hb), "backward")) return 1;
       for (uint64_t r = 0; r < B; ++r) hg[r * D + labels[r]] -= scale[r];
-      if (it >= 10) (hostBwd ? e2eHostBwd : e2e).push_back(msSince(t0));
+      if (it >= 8) e2eVar[variant].push_back(msSince(t0));
     }
-    const double e2eMs = median(e2e), e2eHostBwdMs = median(e2eHostBwd);
+    unsetenv("NOISED_TOPK_CUDA_STAGING");
+    const double e2eMs = median(e2eVar[0]), e2eHostBwdMs = median(e2eVar[1]);
+    const double e2ePinnedMs = median(e2eVar[2]), e2ePinnedHostBwdMs = median(e2eVar[3]);
 
     // Floors.
     float* sink = nullptr;
@@ -430,8 +445,9 @@ int runBench(const char* outPath) {
     cudaEventDestroy(e1);
 
     std::snprintf(line, sizeof line,
-                  "| (%u, %u, %u) | %s | %.4f | %.4f | %.4f | %.4f | %.4f | %.4f | %.4f | %.4f | %.4f | %.2f | %.2f | %.2f | %s |\n",
-                  bc.B, bc.D, bc.S, ntk::cudaSelectPath(D, k, B * S), fwdMs, bwdMs, bothMs, e2eMs, e2eHostBwdMs, phMs, phOnlyMs, memMs,
+                  "| (%u, %u, %u) | %s | %.4f | %.4f | %.4f | %.4f | %.4f | %.4f | %.4f | %.4f | %.4f | %.4f | %.4f | %.2f | %.2f | %.2f | %s |\n",
+                  bc.B, bc.D, bc.S, ntk::cudaSelectPath(D, k, B * S), fwdMs, bwdMs, bothMs, e2eMs, e2eHostBwdMs,
+                  e2ePinnedMs, e2ePinnedHostBwdMs, phMs, phOnlyMs, memMs,
                   floorMs, bothMs / floorMs, bothMs / prunedFloorMs, extraMB, same ? "identical" : "DIFFER");
     table += line;
     std::fputs(line, stdout);

@@ -91,10 +91,20 @@ struct Buffer {
   size_t bytes = 0;
 };
 
+// Two pinned host buffers for NOISED_TOPK_CUDA_STAGING=pinned, and the event of each one's last
+// copy on the stream.
+constexpr size_t kStageChunk = size_t(4) << 20;
+
+struct PinnedRing {
+  void* buf[2] = {nullptr, nullptr};
+  cudaEvent_t done[2] = {nullptr, nullptr};
+};
+
 struct State {
   std::mutex mutex;
   cudaStream_t stream = nullptr;
   Buffer x, noise, values, positions, kth, rowScale, grad;
+  PinnedRing ring;
 };
 
 State& state() {
@@ -121,6 +131,75 @@ Status ensure(State& st, Buffer& b, size_t bytes) {
   }
   NTK_CUDA_TRY(cudaMalloc(&b.ptr, std::max<size_t>(bytes, 256)));
   b.bytes = std::max<size_t>(bytes, 256);
+  return Status::kOk;
+}
+
+// Host <-> device copies of the host API. Default: plain cudaMemcpyAsync from / to the
+// caller's pageable memory. NOISED_TOPK_CUDA_STAGING=pinned (read at each call; an experiment
+// for bench/cuda until measured): through two pinned 4 MiB buffers, the host memcpy of one chunk
+// overlapping the DMA of the other.
+bool pinnedStaging() {
+  const char* e = std::getenv("NOISED_TOPK_CUDA_STAGING");
+  return e && std::strcmp(e, "pinned") == 0;
+}
+
+Status ensureRing(State& st) {
+  for (int i = 0; i < 2; ++i) {
+    if (!st.ring.buf[i]) NTK_CUDA_TRY(cudaMallocHost(&st.ring.buf[i], kStageChunk));
+    if (!st.ring.done[i]) NTK_CUDA_TRY(cudaEventCreateWithFlags(&st.ring.done[i], cudaEventDisableTiming));
+  }
+  return Status::kOk;
+}
+
+// Enqueues the upload on the stream; the host memory may be reused once this returns.
+Status upload(State& st, void* dst, const void* src, size_t bytes) {
+  if (bytes == 0) return Status::kOk;
+  if (!pinnedStaging()) {
+    NTK_CUDA_TRY(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, st.stream));
+    return Status::kOk;
+  }
+  Status s = ensureRing(st);
+  if (s != Status::kOk) return s;
+  size_t i = 0;
+  for (size_t off = 0; off < bytes; off += kStageChunk, ++i) {
+    const size_t n = std::min(kStageChunk, bytes - off);
+    const int slot = static_cast<int>(i & 1);
+    NTK_CUDA_TRY(cudaEventSynchronize(st.ring.done[slot]));  // the slot's previous copy is done
+    std::memcpy(st.ring.buf[slot], static_cast<const char*>(src) + off, n);
+    NTK_CUDA_TRY(cudaMemcpyAsync(static_cast<char*>(dst) + off, st.ring.buf[slot], n, cudaMemcpyHostToDevice, st.stream));
+    NTK_CUDA_TRY(cudaEventRecord(st.ring.done[slot], st.stream));
+  }
+  return Status::kOk;
+}
+
+// Copies device memory to the host after the work queued on the stream. Complete once the
+// stream is synchronized (the callers do; the pinned path is complete on return).
+Status download(State& st, void* dst, const void* src, size_t bytes) {
+  if (bytes == 0) return Status::kOk;
+  if (!pinnedStaging()) {
+    NTK_CUDA_TRY(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, st.stream));
+    return Status::kOk;
+  }
+  Status s = ensureRing(st);
+  if (s != Status::kOk) return s;
+  const size_t chunks = (bytes + kStageChunk - 1) / kStageChunk;
+  // Chunk i goes to slot i & 1; chunk i - 1 is copied out while chunk i is in flight.
+  for (size_t i = 0; i <= chunks; ++i) {
+    if (i < chunks) {
+      const size_t off = i * kStageChunk, n = std::min(kStageChunk, bytes - off);
+      const int slot = static_cast<int>(i & 1);
+      NTK_CUDA_TRY(cudaEventSynchronize(st.ring.done[slot]));  // an upload may still read it
+      NTK_CUDA_TRY(cudaMemcpyAsync(st.ring.buf[slot], static_cast<const char*>(src) + off, n, cudaMemcpyDeviceToHost,
+                                   st.stream));
+      NTK_CUDA_TRY(cudaEventRecord(st.ring.done[slot], st.stream));
+    }
+    if (i > 0) {
+      const size_t off = (i - 1) * kStageChunk, n = std::min(kStageChunk, bytes - off);
+      const int slot = static_cast<int>((i - 1) & 1);
+      NTK_CUDA_TRY(cudaEventSynchronize(st.ring.done[slot]));
+      std::memcpy(static_cast<char*>(dst) + off, st.ring.buf[slot], n);
+    }
+  }
   return Status::kOk;
 }
 
@@ -262,18 +341,18 @@ Status forwardCuda(const ForwardArgs& a) {
   if ((s = ensure(st, st.values, rows * sizeof(float))) != Status::kOk) return s;
   if ((s = ensure(st, st.positions, units * sizeof(int32_t))) != Status::kOk) return s;
   if ((s = ensure(st, st.kth, unitBytes)) != Status::kOk) return s;
-  NTK_CUDA_TRY(cudaMemcpyAsync(st.x.ptr, a.x, xBytes, cudaMemcpyHostToDevice, st.stream));
+  if ((s = upload(st, st.x.ptr, a.x, xBytes)) != Status::kOk) return s;
   ForwardArgs d = a;
   d.x = static_cast<const float*>(st.x.ptr);
   if (a.noise.explicitNoise) {
-    NTK_CUDA_TRY(cudaMemcpyAsync(st.noise.ptr, a.noise.explicitNoise, noiseBytes, cudaMemcpyHostToDevice, st.stream));
+    if ((s = upload(st, st.noise.ptr, a.noise.explicitNoise, noiseBytes)) != Status::kOk) return s;
     d.noise.explicitNoise = static_cast<const float*>(st.noise.ptr);
   }
   d.values = static_cast<float*>(st.values.ptr);
   d.positions = static_cast<int32_t*>(st.positions.ptr);
   if ((s = launchForward(d, static_cast<float*>(st.kth.ptr), st.stream)) != Status::kOk) return s;
-  NTK_CUDA_TRY(cudaMemcpyAsync(a.values, d.values, rows * sizeof(float), cudaMemcpyDeviceToHost, st.stream));
-  NTK_CUDA_TRY(cudaMemcpyAsync(a.positions, d.positions, units * sizeof(int32_t), cudaMemcpyDeviceToHost, st.stream));
+  if ((s = download(st, a.values, d.values, rows * sizeof(float))) != Status::kOk) return s;
+  if ((s = download(st, a.positions, d.positions, units * sizeof(int32_t))) != Status::kOk) return s;
   NTK_CUDA_TRY(cudaStreamSynchronize(st.stream));
   return Status::kOk;
 }
@@ -297,14 +376,14 @@ Status backwardCuda(const BackwardArgs& a) {
   if ((s = ensure(st, st.positions, units * sizeof(int32_t))) != Status::kOk) return s;
   if ((s = ensure(st, st.rowScale, rows * sizeof(float))) != Status::kOk) return s;
   if ((s = ensure(st, st.grad, gradBytes)) != Status::kOk) return s;
-  NTK_CUDA_TRY(cudaMemcpyAsync(st.positions.ptr, a.positions, units * sizeof(int32_t), cudaMemcpyHostToDevice, st.stream));
-  NTK_CUDA_TRY(cudaMemcpyAsync(st.rowScale.ptr, a.rowScale, rows * sizeof(float), cudaMemcpyHostToDevice, st.stream));
+  if ((s = upload(st, st.positions.ptr, a.positions, units * sizeof(int32_t))) != Status::kOk) return s;
+  if ((s = upload(st, st.rowScale.ptr, a.rowScale, rows * sizeof(float))) != Status::kOk) return s;
   BackwardArgs d = a;
   d.positions = static_cast<const int32_t*>(st.positions.ptr);
   d.rowScale = static_cast<const float*>(st.rowScale.ptr);
   d.grad = static_cast<float*>(st.grad.ptr);
   if ((s = launchBackward(d, st.stream)) != Status::kOk) return s;
-  NTK_CUDA_TRY(cudaMemcpyAsync(a.grad, d.grad, gradBytes, cudaMemcpyDeviceToHost, st.stream));
+  if ((s = download(st, a.grad, d.grad, gradBytes)) != Status::kOk) return s;
   NTK_CUDA_TRY(cudaStreamSynchronize(st.stream));
   return Status::kOk;
 }
