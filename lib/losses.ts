@@ -18,7 +18,7 @@ const fr = Math.fround;
 /** LDAM margins m_j = maxM * n_j^(-1/4) / max_i n_i^(-1/4), computed in double then rounded to float32 as pytopk does. */
 export function ldamMargins(clsNumList: ArrayLike<number>, maxM: number): Float32Array {
   const n = v.listLength('clsNumList', clsNumList, 'an array of class counts');
-  v.finiteNumber('maxM', maxM);
+  v.finiteFloat32('maxM', maxM);
   if (maxM < 0) throw new RangeError(`maxM must be >= 0, got ${maxM}`);
   if (n === 0) throw new RangeError('clsNumList must not be empty');
   const m = new Float64Array(n);
@@ -230,7 +230,7 @@ export class ImbalNoisedTopK extends LossModule {
     if (o.maxM === undefined) throw new TypeError('options.maxM is required');
     if (o.clsNumList === undefined) throw new TypeError('options.clsNumList is required (the training count of each class)');
     this.margins = ldamMargins(o.clsNumList as ArrayLike<number>, o.maxM as number);
-    this.scale = v.finiteNumber('scale', o.scale ?? 50);
+    this.scale = v.finiteFloat32('scale', o.scale ?? 50);
   }
 
   protected marginsAndScale(): [Float32Array | null, number] {
@@ -270,7 +270,7 @@ function functionalLoss(
     if (o.margins === undefined) throw new TypeError('options.margins is required (see ldamMargins)');
     margins = v.float32Array('margins', o.margins);
     if (!o.allowNonFinite) v.allFinite('margins', margins);
-    scale = v.finiteNumber('scale', o.scale ?? 50);
+    scale = v.finiteFloat32('scale', o.scale ?? 50);
   }
   const { source, nSample }: { source: NoiseSource; nSample: number } = functionalSource(o, scores);
   const lp = planLoss(kernel, scores, labels, shape, o.k, o.epsilon ?? 1.0, nSample, margins, scale);

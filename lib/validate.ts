@@ -96,6 +96,15 @@ export function finiteNumber(name: string, v: unknown): number {
   return v;
 }
 
+/** A number that stays finite as a float32 (the losses compute in float32). */
+export function finiteFloat32(name: string, v: unknown): number {
+  finiteNumber(name, v);
+  if (!Number.isFinite(Math.fround(v as number))) {
+    throw new RangeError(`${name} must be a finite float32 (|${name}| < 3.4e38), got ${describe(v)}`);
+  }
+  return v as number;
+}
+
 export const MAX_SAMPLES = 2 ** 24;
 
 /** More dimensions than any tensor library allows (PyTorch's limit). */
