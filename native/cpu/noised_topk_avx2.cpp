@@ -234,15 +234,31 @@ NTK_AVX2 bool prepareRowAvx2(const float* x, uint32_t d, float* xs, size_t lanes
     _mm256_storeu_ps(xs + 3 * lanes + 8 * blk, _mm256_castpd_ps(_mm256_permute2f128_pd(hi01, hi23, 0x31)));
   }
   if (_mm256_movemask_ps(finite) != 0xFF) return false;
-  // The largest x, 8 columns at a time past those not above the current last seed.
+  // Seeds: the largest x of each of `want` equal chunks of the row (high x, found in one pass;
+  // any choice of seeds is exact, a good one prunes more).
   const uint32_t want = d < seeds ? d : seeds;
-  for (uint32_t c0 = 0; want > 0 && c0 < d; c0 += 8) {
-    const float floor = pr.nSeed == want ? pr.seedX[want - 1] : -std::numeric_limits<float>::infinity();
-    const __m256 xv = _mm256_loadu_ps(x + c0);  // x is padded: lanes past d are skipped below
-    unsigned m = static_cast<unsigned>(_mm256_movemask_ps(_mm256_cmp_ps(xv, _mm256_set1_ps(floor), _CMP_GE_OQ)));
-    for (; m; m &= m - 1) {
-      const uint32_t c = c0 + static_cast<uint32_t>(__builtin_ctz(m));
-      if (c < d) considerSeed(pr, want, x[c], c);
+  if (want == 0) return true;
+  const uint32_t chunk = ((d + want - 1) / want + 7) & ~7u;
+  const __m256 negInfV = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
+  for (uint32_t c0 = 0; c0 < d && pr.nSeed < kMaxSeed; c0 += chunk) {
+    const uint32_t end = c0 + chunk < d ? c0 + chunk : d;
+    __m256 mv = negInfV;
+    for (uint32_t c = c0; c < end; c += 8) {
+      const __m256i col = iota8(c);
+      const __m256 valid = _mm256_castsi256_ps(_mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(end)), col));
+      mv = _mm256_max_ps(mv, _mm256_blendv_ps(negInfV, _mm256_loadu_ps(x + c), valid));
+    }
+    alignas(32) float m8[8];
+    _mm256_store_ps(m8, mv);
+    float best = m8[0];
+    for (int i = 1; i < 8; ++i) best = m8[i] > best ? m8[i] : best;
+    for (uint32_t c = c0; c < end; ++c) {
+      if (x[c] == best) {
+        pr.seed[pr.nSeed] = c;
+        pr.seedX[pr.nSeed] = best;
+        ++pr.nSeed;
+        break;
+      }
     }
   }
   return true;
