@@ -135,7 +135,7 @@ constexpr uint32_t kMaxSeed = 16;
 // candidate bookkeeping, outweigh the Box-Muller work it saves).
 constexpr uint32_t kPruneMinD = NTK_PRUNE_MIN_D;
 #ifndef NTK_SEED_COLUMNS
-#define NTK_SEED_COLUMNS 16
+#define NTK_SEED_COLUMNS 8
 #endif
 constexpr uint32_t kSeedColumns = NTK_SEED_COLUMNS;  // columns with the largest x, computed first
 

@@ -539,6 +539,60 @@ bool avx512Usable() {
   return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx2");
 }
 
+namespace {
+
+// Pairs whose bound reached tau, waiting for an exact Box-Muller 16 at a time. Filled by
+// register compress + full-width stores (no per-pair branches); room for 16 lanes of slack.
+struct Pending16 {
+  alignas(64) uint32_t radius[80];
+  alignas(64) uint32_t angle[80];
+  alignas(64) uint32_t col[80];
+  alignas(64) float x0[80];
+  alignas(64) float x1[80];
+  uint32_t n = 0;
+
+  NTK_AVX512_INLINE void push(__mmask16 m, __m512i r, __m512i a, __m512i c, __m512 xa, __m512 xb) {
+    _mm512_storeu_si512(radius + n, _mm512_maskz_compress_epi32(m, r));
+    _mm512_storeu_si512(angle + n, _mm512_maskz_compress_epi32(m, a));
+    _mm512_storeu_si512(col + n, _mm512_maskz_compress_epi32(m, c));
+    _mm512_storeu_ps(x0 + n, _mm512_maskz_compress_ps(m, xa));
+    _mm512_storeu_ps(x1 + n, _mm512_maskz_compress_ps(m, xb));
+    n += static_cast<uint32_t>(__builtin_popcount(m));
+  }
+
+  // Exact y of the first `count` (<= 16) pairs; those at or above tau join the candidates.
+  NTK_AVX512_INLINE void flush(uint32_t count, const PrunedRow& pr, __m512 epsW, Candidates& cand) {
+    __m512 z0, z1;
+    boxMuller16(_mm512_load_si512(radius), _mm512_load_si512(angle), z0, z1);
+    alignas(64) float y[2][16];
+    const __m512 y0 = _mm512_add_ps(_mm512_load_ps(x0), _mm512_mul_ps(epsW, z0));
+    const __m512 y1 = _mm512_add_ps(_mm512_load_ps(x1), _mm512_mul_ps(epsW, z1));
+    _mm512_store_ps(y[0], y0);
+    _mm512_store_ps(y[1], y1);
+    const __m512 tau = _mm512_set1_ps(cand.tau());
+    const unsigned lanes = count >= 16 ? 0xFFFFu : (1u << count) - 1u;
+    for (unsigned m = _mm512_cmp_ps_mask(y0, tau, _CMP_NLT_UQ) & lanes; m; m &= m - 1) {
+      const unsigned q = static_cast<unsigned>(__builtin_ctz(m));
+      if (col[q] < pr.d && !pr.isSeed(col[q])) cand.add(y[0][q], col[q]);
+    }
+    for (unsigned m = _mm512_cmp_ps_mask(y1, tau, _CMP_NLT_UQ) & lanes; m; m &= m - 1) {
+      const unsigned q = static_cast<unsigned>(__builtin_ctz(m));
+      if (col[q] + 1 < pr.d && !pr.isSeed(col[q] + 1)) cand.add(y[1][q], col[q] + 1);
+    }
+    const uint32_t rest = n - count;  // < 64: move the tail to the front
+    for (uint32_t i = 0; i < rest; i += 16) {
+      _mm512_store_si512(radius + i, _mm512_loadu_si512(radius + count + i));
+      _mm512_store_si512(angle + i, _mm512_loadu_si512(angle + count + i));
+      _mm512_store_si512(col + i, _mm512_loadu_si512(col + count + i));
+      _mm512_store_ps(x0 + i, _mm512_loadu_ps(x0 + count + i));
+      _mm512_store_ps(x1 + i, _mm512_loadu_ps(x1 + count + i));
+    }
+    n = rest;
+  }
+};
+
+}  // namespace
+
 NTK_AVX512 void prunedSampleAvx512(const StreamPos& sp, float eps, const PrunedRow& pr, uint32_t k, uint32_t* column,
                                    float* value) {
   PhiloxKeys keys;
@@ -555,7 +609,6 @@ NTK_AVX512 void prunedSampleAvx512(const StreamPos& sp, float eps, const PrunedR
       keys16.k1[round] = _mm512_set1_epi32(static_cast<int>(k1));
     }
   }
-  const __m256 epsV = _mm256_set1_ps(eps);
   const __m512 epsW = _mm512_set1_ps(eps);
   Candidates cand;
   cand.tb.reset(k);
@@ -563,38 +616,31 @@ NTK_AVX512 void prunedSampleAvx512(const StreamPos& sp, float eps, const PrunedR
   const __m512 cosMax = _mm512_maskz_loadu_ps(0x00FF, kCosMax);  // lanes 8..15 are never indexed
   const __m512 sinMax = _mm512_maskz_loadu_ps(0x00FF, kSinMax);
   const __m512i iota16 = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-  Pending pend;
-  alignas(64) uint32_t w[4][16];
+  Pending16 pend;
   const uint32_t blocks16 = (pr.blocks + 1) / 2;
   for (uint32_t b = 0; b < blocks16; ++b) {
     const uint32_t g0 = b * 16;
-    const Words16 ws = philox16(_mm512_add_epi32(_mm512_set1_epi32(static_cast<int>(g0)), iota16), sp.row, sp.sample,
-                                sp.offset, keys16);
+    const __m512i groups = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int>(g0)), iota16);
+    const Words16 ws = philox16(groups, sp.row, sp.sample, sp.offset, keys16);
     const __m512 tau = _mm512_set1_ps(cand.tau());
     const __m512 rA = radiusBound16(ws.w0), rB = radiusBound16(ws.w2);
     const __m512i octA = _mm512_srli_epi32(ws.w1, 29), octB = _mm512_srli_epi32(ws.w3, 29);
-    const __m512 up0 = _mm512_add_ps(_mm512_loadu_ps(pr.xs[0] + g0),
-                                     _mm512_mul_ps(epsW, _mm512_mul_ps(rA, _mm512_permutexvar_ps(octA, cosMax))));
-    const __m512 up1 = _mm512_add_ps(_mm512_loadu_ps(pr.xs[1] + g0),
-                                     _mm512_mul_ps(epsW, _mm512_mul_ps(rA, _mm512_permutexvar_ps(octA, sinMax))));
-    const __m512 up2 = _mm512_add_ps(_mm512_loadu_ps(pr.xs[2] + g0),
-                                     _mm512_mul_ps(epsW, _mm512_mul_ps(rB, _mm512_permutexvar_ps(octB, cosMax))));
-    const __m512 up3 = _mm512_add_ps(_mm512_loadu_ps(pr.xs[3] + g0),
-                                     _mm512_mul_ps(epsW, _mm512_mul_ps(rB, _mm512_permutexvar_ps(octB, sinMax))));
-    const unsigned maskA = static_cast<unsigned>(_mm512_cmp_ps_mask(up0, tau, _CMP_NLT_UQ) |
-                                                 _mm512_cmp_ps_mask(up1, tau, _CMP_NLT_UQ));
-    const unsigned maskB = static_cast<unsigned>(_mm512_cmp_ps_mask(up2, tau, _CMP_NLT_UQ) |
-                                                 _mm512_cmp_ps_mask(up3, tau, _CMP_NLT_UQ));
-    if ((maskA | maskB) == 0) continue;
-    _mm512_store_si512(w[0], ws.w0);
-    _mm512_store_si512(w[1], ws.w1);
-    _mm512_store_si512(w[2], ws.w2);
-    _mm512_store_si512(w[3], ws.w3);
-    pushPairs(pend, maskA, w[0], w[1], pr.xs[0], pr.xs[1], g0, 0);
-    pushPairs(pend, maskB, w[2], w[3], pr.xs[2], pr.xs[3], g0, 2);
-    while (pend.n >= 8) flush8(pend, 8, pr, epsV, cand);
+    const __m512 x0 = _mm512_loadu_ps(pr.xs[0] + g0), x1 = _mm512_loadu_ps(pr.xs[1] + g0);
+    const __m512 x2 = _mm512_loadu_ps(pr.xs[2] + g0), x3 = _mm512_loadu_ps(pr.xs[3] + g0);
+    const __m512 up0 = _mm512_add_ps(x0, _mm512_mul_ps(epsW, _mm512_mul_ps(rA, _mm512_permutexvar_ps(octA, cosMax))));
+    const __m512 up1 = _mm512_add_ps(x1, _mm512_mul_ps(epsW, _mm512_mul_ps(rA, _mm512_permutexvar_ps(octA, sinMax))));
+    const __m512 up2 = _mm512_add_ps(x2, _mm512_mul_ps(epsW, _mm512_mul_ps(rB, _mm512_permutexvar_ps(octB, cosMax))));
+    const __m512 up3 = _mm512_add_ps(x3, _mm512_mul_ps(epsW, _mm512_mul_ps(rB, _mm512_permutexvar_ps(octB, sinMax))));
+    const __mmask16 maskA = static_cast<__mmask16>(_mm512_cmp_ps_mask(up0, tau, _CMP_NLT_UQ) |
+                                                   _mm512_cmp_ps_mask(up1, tau, _CMP_NLT_UQ));
+    const __mmask16 maskB = static_cast<__mmask16>(_mm512_cmp_ps_mask(up2, tau, _CMP_NLT_UQ) |
+                                                   _mm512_cmp_ps_mask(up3, tau, _CMP_NLT_UQ));
+    const __m512i col = _mm512_slli_epi32(groups, 2);
+    pend.push(maskA, ws.w0, ws.w1, col, x0, x1);
+    pend.push(maskB, ws.w2, ws.w3, _mm512_add_epi32(col, _mm512_set1_epi32(2)), x2, x3);
+    while (pend.n >= 16) pend.flush(16, pr, epsW, cand);
   }
-  if (pend.n > 0) flush8(pend, pend.n, pr, epsV, cand);
+  if (pend.n > 0) pend.flush(pend.n, pr, epsW, cand);
   *column = cand.tb.kthColumn();
   *value = cand.tb.kthValue();
 }
