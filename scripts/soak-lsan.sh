@@ -26,7 +26,7 @@ if grep -lE 'ERROR: AddressSanitizer|runtime error' "${reports[@]}" /dev/null >/
   exit 1
 fi
 # Split LeakSanitizer's report into leak blocks; keep those whose stack reaches the addon.
-ours=$(cat "${reports[@]}" /dev/null | awk '/^(Direct|Indirect) leak/ { if (b != "") print b; b = $0; next } b != "" { b = b "\n" $0 } END { if (b != "") print b }' RS='\n' | grep -cE 'noised_topk|ntk::' || true)
+ours=$(cat "${reports[@]}" /dev/null | awk '/^(Direct|Indirect) leak/ { if (b != "") print b; b = $0; next } b != "" { b = b " | " $0 } END { if (b != "") print b }' | grep -cE 'noised_topk|ntk::' || true)
 total=$(cat "${reports[@]}" /dev/null | grep -cE '^(Direct|Indirect) leak' || true)
 echo "soak-lsan: LeakSanitizer leak records: $total in the process, $ours reaching the addon"
 if [ "$ours" != 0 ]; then
