@@ -4,12 +4,11 @@ import { backends, BalNoisedTopK, functional, ImbalNoisedTopK, NoisedTopK, setTh
 import { mulberry32, randomArray, testedBackends } from './helpers.js';
 
 describe('backends()', () => {
-  it("lists 'js' always and 'cpu' where the addon loads; never 'cuda' without a device", () => {
+  it("lists 'js' always and 'cpu' where the addon loads; 'cuda' only where a device answers", () => {
     const list = backends();
     expect(list[0]).toBe('js');
-    expect(list).toEqual(testedBackends());
-    expect(list).not.toContain('cuda');
-    expect(() => new NoisedTopK({ k: 1, backend: 'cuda' })).toThrow(/backend 'cuda' is not available/);
+    expect(list.filter((b) => b !== 'cuda')).toEqual(testedBackends());
+    if (!list.includes('cuda')) expect(() => new NoisedTopK({ k: 1, backend: 'cuda' })).toThrow(/backend 'cuda' is not available/);
   });
 
   it('threads() reports what setThreads() set', () => {
