@@ -17,7 +17,7 @@ export interface BenchRow {
   results: Record<string, BenchResult>;
 }
 export interface BenchReport {
-  machine: { cpu: string; cores: number; node: string; platform: string };
+  machine: { cpu: string; cores: number; node: string; platform: string; loadavg: string };
   smoke: boolean;
   date: string;
   k: number;

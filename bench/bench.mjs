@@ -102,6 +102,7 @@ function machine() {
     cores: cpus.length,
     node: process.version,
     platform: `${process.platform}-${process.arch}`,
+    loadavg: os.loadavg().map((v) => v.toFixed(2)).join(' '),
   };
 }
 
@@ -192,6 +193,7 @@ export async function runBench(api, tf, opts = {}) {
   lines.push('# JS-level benchmark: BalNoisedTopK (k = 5, epsilon = 1) loss + gradient, end to end');
   lines.push('');
   lines.push(`- Machine: ${m.cpu}, ${m.cores} logical cores; Node ${m.node} (${m.platform})`);
+  lines.push(`- Load average (1, 5, 15 min) at start: ${m.loadavg}; at end: ${os.loadavg().map((v) => v.toFixed(2)).join(' ')} (a shared machine: a busy core inflates the all-threads numbers first)`);
   lines.push(`- Date: ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC${smoke ? ' (SMOKE run: tiny sizes, not a measurement)' : ''}`);
   lines.push('- Times: tinybench median (p50) ms per call [p75 in brackets]; "x" = slower than cpu 1T by that factor');
   lines.push('');

@@ -289,6 +289,33 @@ std::string cpuModel() {
   return "unknown CPU";
 }
 
+std::string cpuDetail() {
+  std::ifstream f("/proc/cpuinfo");
+  std::string line, family, model;
+  while (std::getline(f, line) && (family.empty() || model.empty())) {
+    const auto c = line.find(':');
+    if (c == std::string::npos) continue;
+    if (line.rfind("cpu family", 0) == 0) family = line.substr(c + 2);
+    else if (line.rfind("model\t", 0) == 0) model = line.substr(c + 2);
+  }
+  std::string out = "family " + family + " model " + model;
+#if defined(__x86_64__)
+  __builtin_cpu_init();
+  out += std::string(", AVX2 ") + (__builtin_cpu_supports("avx2") ? "yes" : "no") + ", AVX-512F " +
+         (__builtin_cpu_supports("avx512f") ? "yes" : "no");
+#endif
+  const char* isa = std::getenv("NOISED_TOPK_CPU_ISA");
+  out += std::string(", NOISED_TOPK_CPU_ISA=") + (isa ? isa : "(unset: widest path)");
+  return out;
+}
+
+std::string loadAvg() {
+  std::ifstream f("/proc/loadavg");
+  std::string a, b, c;
+  f >> a >> b >> c;
+  return a + " " + b + " " + c;
+}
+
 std::string fmt(const char* f, double v) {
   char buf[64];
   std::snprintf(buf, sizeof buf, f, v);
@@ -366,6 +393,8 @@ int main(int argc, char** argv) {
 
   const int hw = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   const std::string cpu = cpuModel();
+  const std::string detail = cpuDetail();
+  const std::string loadBefore = loadAvg();
   struct utsname un;
   uname(&un);
   std::printf("CPU: %s, %d logical cores; libtorch %s; torch default threads %d\n", cpu.c_str(), hw, TORCH_VERSION,
@@ -417,7 +446,10 @@ int main(int argc, char** argv) {
   char date[64];
   std::strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", std::gmtime(&now));
   md << "# Native benchmark: BalNoisedTopK (k = 5, epsilon = 1) loss + gradient\n\n";
-  md << "- Machine: " << cpu << ", " << hw << " logical cores (" << un.sysname << " " << un.release << ")\n";
+  md << "- Machine: " << cpu << " (" << detail << "), " << hw << " logical cores (" << un.sysname << " "
+     << un.release << ")\n";
+  md << "- Load average (1, 5, 15 min) at start: " << loadBefore << "; at end: " << loadAvg()
+     << " (the machine is shared: other processes on a core inflate the 2-thread numbers first)\n";
   md << "- libtorch " << TORCH_VERSION << "; ours = native/cpu kernels linked directly (no N-API)\n";
   md << "- Date: " << date << (smoke ? " (SMOKE run: tiny sizes, not a measurement)" : "") << "\n";
   md << "- Times: median over runs after warm-up, [p10, p90] in brackets; ms per forward + backward "
@@ -447,7 +479,8 @@ int main(int argc, char** argv) {
   std::printf("\n%s", md.str().c_str());
 
   std::ostringstream js;
-  js << "{\n  \"cpu\": \"" << cpu << "\",\n  \"logicalCores\": " << hw << ",\n  \"libtorch\": \"" << TORCH_VERSION
+  js << "{\n  \"cpu\": \"" << cpu << "\",\n  \"cpuDetail\": \"" << detail << "\",\n  \"loadBefore\": \""
+     << loadBefore << "\",\n  \"logicalCores\": " << hw << ",\n  \"libtorch\": \"" << TORCH_VERSION
      << "\",\n  \"date\": \"" << date << "\",\n  \"smoke\": " << (smoke ? "true" : "false") << ",\n  \"checksPassed\": "
      << (allOk ? "true" : "false") << ",\n  \"rows\": [\n";
   auto sj = [](const Stats& s) {

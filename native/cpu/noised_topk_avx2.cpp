@@ -16,6 +16,11 @@
 #if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__)) && !defined(NTK_NO_AVX2_PATH)
 #define NTK_HAVE_AVX2_PATH 1
 #include <immintrin.h>
+#if defined(__GNUC__) && !defined(__clang__)
+// GCC 12's AVX-512 headers build their "undefined" pass-through operands as `__Y = __Y`,
+// which -Wmaybe-uninitialized reports at every inlined use; the value is never read.
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #else
 #define NTK_HAVE_AVX2_PATH 0
 #endif
