@@ -15,7 +15,7 @@ set +e
 NOISED_TOPK_ADDON="$addon" LD_PRELOAD="$(${CXX:-g++} -print-file-name=libasan.so)" \
   ASAN_OPTIONS="detect_leaks=1:halt_on_error=1:log_path=$PWD/$logdir/report:fast_unwind_on_malloc=0:malloc_context_size=30" \
   UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1" \
-  node scripts/soak.mjs --max-native-growth-mb 100000 --rounds 2 "$@"  # ASan's quarantine holds freed memory: RSS is measured by npm run soak
+  node scripts/soak.mjs --max-native-growth-mb 100000 --rounds 1 "$@"  # ASan's quarantine holds freed memory: RSS is measured by npm run soak
 status=$?
 set -e
 shopt -s nullglob
