@@ -152,6 +152,31 @@ export function identitySuite(): void {
     setThreads(0);
   });
 
+  it('narrow rows, many samples per row (the k-th hint and floor paths), ties and non-finite values', () => {
+    const r = rng(99);
+    for (const D of [7, 33, 100, 130, 255]) {
+      for (const k of [1, 2, 5, 11, 16, 17, 32]) {
+        if (k > D) continue;
+        for (const fill of ['normal', 'ties', 'special'] as const) {
+          for (const epsilon of [0, 1]) {
+            const B = 6;
+            const x = makeInput(r, B * D, fill);
+            const o = { k, epsilon, nSample: 12, seed: BigInt(D * 1000 + k), offset: k, allowNonFinite: true };
+            for (const t of [1, 2]) {
+              setThreads(t);
+              const js = functional.noisedTopK(x, [B, D], { ...o, backend: 'js' });
+              const cpu = functional.noisedTopK(x, [B, D], { ...o, backend: 'cpu' });
+              const where = `D=${D} k=${k} ${fill} eps=${epsilon} t=${t}`;
+              expect(Array.from(cpu.positions), where).toEqual(Array.from(js.positions));
+              expect(Array.from(bits(cpu.values)), where).toEqual(Array.from(bits(js.values)));
+            }
+          }
+        }
+      }
+    }
+    setThreads(0);
+  });
+
   it('the balanced loss and its gradient match bit for bit (k = 5, 1 and 2 threads)', () => {
     const r = rng(5);
     const [B, D] = [64, 100];

@@ -670,6 +670,8 @@ NTK_AVX512 void fullSampleAvx512(const StreamPos& sp, float eps, const PrunedRow
   const __m512i iota16 = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
   const __m512 fl = _mm512_set1_ps(floor);
   uint32_t count = 0;
+  __m512 laneMax = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
+  __mmask16 nan = 0;
   for (uint32_t g0 = 0; g0 < lanes; g0 += 16) {
     const Words16 ws = philox16(_mm512_add_epi32(_mm512_set1_epi32(static_cast<int>(g0)), iota16), sp.row, sp.sample,
                                 sp.offset, keys16);
@@ -680,11 +682,23 @@ NTK_AVX512 void fullSampleAvx512(const StreamPos& sp, float eps, const PrunedRow
       const __m512 y = add16(_mm512_loadu_ps(pr.xs[j] + g0), mul16(epsW, z[j]));
       _mm512_storeu_ps(ys + j * lanes + g0, y);
       count += static_cast<uint32_t>(__builtin_popcount(_mm512_cmp_ps_mask(y, fl, _CMP_NLT_UQ)));
+      laneMax = _mm512_max_ps(laneMax, y);
+      nan = static_cast<__mmask16>(nan | _mm512_cmp_ps_mask(y, y, _CMP_UNORD_Q));
     }
   }
   // Lanes past d hold -inf + eps * z = -inf: counted only when floor is -inf (then unused).
   if (count < k) floor = -std::numeric_limits<float>::infinity();
+  if (floor == -std::numeric_limits<float>::infinity() && nan == 0 && k <= 16) {
+    // No hint: the 16 lane maxima are values of 16 distinct elements (lanes hold disjoint
+    // columns; padding is -inf), so the k-th largest of them is a floor that k values reach.
+    alignas(64) float m[16];
+    _mm512_store_ps(m, laneMax);
+    std::nth_element(m, m + (k - 1), m + 16, [](float a, float b) { return a > b; });
+    floor = m[k - 1];
+    count = k;  // at least; the collection below stops past 64
+  }
   if (floor > -std::numeric_limits<float>::infinity() && count <= 64) {
+    const __m512 fl2 = _mm512_set1_ps(floor);
     // Few values reach the floor: rank them by counting, branch-free. The k-th is the one
     // with exactly k - 1 composites above it (composites are distinct).
     alignas(64) uint64_t key[64];
@@ -693,8 +707,8 @@ NTK_AVX512 void fullSampleAvx512(const StreamPos& sp, float eps, const PrunedRow
     for (uint32_t j = 0; j < 4; ++j) {
       const float* yj = ys + j * lanes;
       for (uint32_t g0 = 0; g0 < lanes; g0 += 16) {
-        unsigned m = _mm512_cmp_ps_mask(_mm512_loadu_ps(yj + g0), fl, _CMP_NLT_UQ);
-        for (; m; m &= m - 1) {
+        unsigned m = _mm512_cmp_ps_mask(_mm512_loadu_ps(yj + g0), fl2, _CMP_NLT_UQ);
+        for (; m && n < 64; m &= m - 1) {
           const uint32_t g = g0 + static_cast<uint32_t>(__builtin_ctz(m));
           const uint32_t c = 4 * g + j;
           if (c < pr.d) {
@@ -703,9 +717,10 @@ NTK_AVX512 void fullSampleAvx512(const StreamPos& sp, float eps, const PrunedRow
             ++n;
           }
         }
+        if (m) n = 65;  // more than 64 reach the floor: rank them the other way
       }
     }
-    if (n >= k) {
+    if (n >= k && n <= 64) {
       const uint32_t padded = (n + 7) & ~7u;
       for (uint32_t i = n; i < padded; ++i) key[i] = 0;  // below every composite
       for (uint32_t i = 0; i < n; ++i) {
@@ -722,7 +737,7 @@ NTK_AVX512 void fullSampleAvx512(const StreamPos& sp, float eps, const PrunedRow
         }
       }
     }
-    floor = -std::numeric_limits<float>::infinity();  // not reached (n >= k); kept for safety
+    // More than 64 reach the floor: rank by insertion below (the floor stays valid).
   }
   TopBuffer tb;
   tb.reset(k);
