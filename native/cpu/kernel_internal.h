@@ -155,7 +155,10 @@ void prunedSampleAvx2(const StreamPos& sp, float eps, const PrunedRow& pr, uint3
 // AVX-512F version of prunedSampleAvx2 (16 groups per Philox block). Call only when
 // avx512Usable() is true; xs must be padded to whole 16-group blocks.
 bool avx512Usable();
-void prunedSampleAvx512(const StreamPos& sp, float eps, const PrunedRow& pr, uint32_t k, uint32_t* column, float* value);
+// hint: a guess of the k-th value (e.g. the row's previous sample's, less a margin), or -inf;
+// the result is exact either way (a hint that fewer than k values reach is discarded).
+void prunedSampleAvx512(const StreamPos& sp, float eps, const PrunedRow& pr, uint32_t k, float hint, uint32_t* column,
+                        float* value);
 // Column of the k-th largest of y[0, d) under the rank order, k <= kMaxBufferK; y padded to 32.
 // floor is a hint (e.g. the row's previous k-th value less a margin): used only when at least k
 // values are not below it, which makes skipping the others exact.

@@ -275,8 +275,15 @@ namespace {
 // tau, the k-th value once k are held, only rises.
 struct Candidates {
   TopBuffer tb;
-  float tau() const { return tb.tau; }
-  void add(float y, uint32_t c) { tb.insert(y, c); }
+  // A hinted threshold (prunedSampleAvx512): values below it are dropped, which is exact only
+  // if k values reach it; the caller checks that (tb.filled == k) and redoes the sample if not.
+  float floor = -std::numeric_limits<float>::infinity();
+  bool seeded = true;  // the seed columns are in already: the sweep must skip them
+  float tau() const { return tb.tau > floor ? tb.tau : floor; }
+  void add(float y, uint32_t c) {
+    if (y < floor) return;
+    tb.insert(y, c);
+  }
 };
 
 // Pairs whose bound reached tau, waiting for an exact Box-Muller 8 at a time.
@@ -578,11 +585,11 @@ struct Pending16 {
     const unsigned lanes = count >= 16 ? 0xFFFFu : (1u << count) - 1u;
     for (unsigned m = _mm512_cmp_ps_mask(y0, tau, _CMP_NLT_UQ) & lanes; m; m &= m - 1) {
       const unsigned q = static_cast<unsigned>(__builtin_ctz(m));
-      if (col[q] < pr.d && !pr.isSeed(col[q])) cand.add(y[0][q], col[q]);
+      if (col[q] < pr.d && !(cand.seeded && pr.isSeed(col[q]))) cand.add(y[0][q], col[q]);
     }
     for (unsigned m = _mm512_cmp_ps_mask(y1, tau, _CMP_NLT_UQ) & lanes; m; m &= m - 1) {
       const unsigned q = static_cast<unsigned>(__builtin_ctz(m));
-      if (col[q] + 1 < pr.d && !pr.isSeed(col[q] + 1)) cand.add(y[1][q], col[q] + 1);
+      if (col[q] + 1 < pr.d && !(cand.seeded && pr.isSeed(col[q] + 1))) cand.add(y[1][q], col[q] + 1);
     }
     const uint32_t rest = n - count;  // < 64: move the tail to the front
     for (uint32_t i = 0; i < rest; i += 16) {
@@ -598,8 +605,10 @@ struct Pending16 {
 
 }  // namespace
 
-NTK_AVX512 void prunedSampleAvx512(const StreamPos& sp, float eps, const PrunedRow& pr, uint32_t k, uint32_t* column,
-                                   float* value) {
+// One sweep. With a finite floor (a hint) the seeds are skipped and values below the floor are
+// dropped; returns false when fewer than k values reached it (the result is then not exact).
+NTK_AVX512_INLINE bool sweepAvx512(const StreamPos& sp, float eps, const PrunedRow& pr, uint32_t k, float floor,
+                                   uint32_t* column, float* value) {
   PhiloxKeys keys;
   makeKeys(sp.seedLo, sp.seedHi, keys);
   PhiloxKeys16 keys16;
@@ -617,7 +626,9 @@ NTK_AVX512 void prunedSampleAvx512(const StreamPos& sp, float eps, const PrunedR
   const __m512 epsW = _mm512_set1_ps(eps);
   Candidates cand;
   cand.tb.reset(k);
-  seedCandidates(sp, eps, pr, keys, cand);
+  cand.floor = floor;
+  cand.seeded = !(floor > -std::numeric_limits<float>::infinity());
+  if (cand.seeded) seedCandidates(sp, eps, pr, keys, cand);
   const __m512 cosMax = _mm512_maskz_loadu_ps(0x00FF, kCosMax);  // lanes 8..15 are never indexed
   const __m512 sinMax = _mm512_maskz_loadu_ps(0x00FF, kSinMax);
   const __m512i iota16 = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
@@ -646,8 +657,16 @@ NTK_AVX512 void prunedSampleAvx512(const StreamPos& sp, float eps, const PrunedR
     while (pend.n >= 16) pend.flush(16, pr, epsW, cand);
   }
   if (pend.n > 0) pend.flush(pend.n, pr, epsW, cand);
+  if (cand.tb.filled < k) return false;
   *column = cand.tb.kthColumn();
   *value = cand.tb.kthValue();
+  return true;
+}
+
+NTK_AVX512 void prunedSampleAvx512(const StreamPos& sp, float eps, const PrunedRow& pr, uint32_t k, float hint,
+                                   uint32_t* column, float* value) {
+  if (hint > -std::numeric_limits<float>::infinity() && sweepAvx512(sp, eps, pr, k, hint, column, value)) return;
+  sweepAvx512(sp, eps, pr, k, -std::numeric_limits<float>::infinity(), column, value);
 }
 
 // Every value of the sample, 16 groups per block, kept in group-major order (ys[j][g] is
@@ -821,7 +840,8 @@ uint32_t kthColumnAvx2(const float* y, uint32_t d, uint32_t k, float) {
   for (uint32_t c = 0; c < d; ++c) tb.insert(y[c], c);
   return tb.kthColumn();
 }
-void prunedSampleAvx512(const StreamPos& sp, float eps, const PrunedRow& pr, uint32_t k, uint32_t* column, float* value) {
+void prunedSampleAvx512(const StreamPos& sp, float eps, const PrunedRow& pr, uint32_t k, float, uint32_t* column,
+                        float* value) {
   prunedSampleAvx2(sp, eps, pr, k, column, value);
 }
 void fullSampleAvx512(const StreamPos&, float, const PrunedRow&, uint32_t, float, float*, uint32_t*, float*) {}

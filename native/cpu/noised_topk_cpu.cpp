@@ -68,6 +68,10 @@ Isa isa() {
 
 bool useAvx2() { return isa() != Isa::kBaseline; }
 
+#ifndef NTK_HINT_MARGIN
+#define NTK_HINT_MARGIN 0.5f  // in units of epsilon: the hint is the previous k-th value less this
+#endif
+
 // Per-thread scratch, grown on demand and reused across calls (no allocation per call once
 // sizes are reached).
 struct Scratch {
@@ -256,7 +260,15 @@ void solveUnit(const ForwardArgs& a, uint64_t call, uint64_t row, uint32_t s, Sc
     tb.reset(a.k);
     if (useAvx2()) {
       uint32_t c;
-      if (isa() == Isa::kAvx512) cpu::prunedSampleAvx512(sp, eps, sc.pr, a.k, &c, value);
+      if (isa() == Isa::kAvx512) {
+        // The previous sample of this row (same call, same thread) hints where the k-th lies.
+        const bool hint = sc.hintCall == call && sc.hintRow == row && std::isfinite(sc.hint);
+        const float floor = hint ? NTK_FSUB(sc.hint, NTK_FADD(NTK_FMUL(NTK_HINT_MARGIN, eps), 1e-3f)) : kNegInf;
+        cpu::prunedSampleAvx512(sp, eps, sc.pr, a.k, floor, &c, value);
+        sc.hint = *value;
+        sc.hintCall = call;
+        sc.hintRow = row;
+      }
       else cpu::prunedSampleAvx2(sp, eps, sc.pr, a.k, &c, value);
       *pos = static_cast<int32_t>(c);
       return;
@@ -272,7 +284,7 @@ void solveUnit(const ForwardArgs& a, uint64_t call, uint64_t row, uint32_t s, Sc
     // AVX-512 full path (k <= kMaxBufferK): the previous sample of this row (same call, same
     // thread) hints where the k-th lies.
     const bool hint = sc.hintCall == call && sc.hintRow == row && std::isfinite(sc.hint);
-    const float floor = hint ? NTK_FSUB(sc.hint, NTK_FADD(NTK_FMUL(0.5f, eps), 1e-3f)) : kNegInf;
+    const float floor = hint ? NTK_FSUB(sc.hint, NTK_FADD(NTK_FMUL(NTK_HINT_MARGIN, eps), 1e-3f)) : kNegInf;
     uint32_t col;
     cpu::fullSampleAvx512(sp, eps, sc.pr, a.k, floor, sc.ys.data(), &col, value);
     *pos = static_cast<int32_t>(col);
@@ -286,7 +298,7 @@ void solveUnit(const ForwardArgs& a, uint64_t call, uint64_t row, uint32_t s, Sc
     if (a.k <= cpu::kMaxBufferK) {
       // The previous sample of this row (same call, same thread) hints where the k-th lies.
       const bool hint = sc.hintCall == call && sc.hintRow == row && std::isfinite(sc.hint);
-      const float floor = hint ? NTK_FSUB(sc.hint, NTK_FADD(NTK_FMUL(0.5f, eps), 1e-3f)) : kNegInf;
+      const float floor = hint ? NTK_FSUB(sc.hint, NTK_FADD(NTK_FMUL(NTK_HINT_MARGIN, eps), 1e-3f)) : kNegInf;
       c = cpu::kthColumnAvx2(y, d, a.k, floor);
       sc.hint = y[c];
       sc.hintCall = call;
