@@ -2,7 +2,7 @@
 //   - for every one of the 2^24 radius inputs, the stream's Box-Muller radius
 //     r = sqrt(-2 logUnit(u)) is <= radiusBound(word);
 //   - for every one of the 2^24 angle inputs, the stream's cos and sin factors are <=
-//     kCosMax / kSinMax of the angle word's octant.
+//     kCosMax / kSinMax of the angle word's octant and kCosMax16 / kSinMax16 of its sector.
 // With |z| built as r * factor and every later operation monotone under rounding, a column
 // whose bound x + eps * (radiusBound * factorMax) is below the current k-th value can never
 // be selected, so pruning cannot change any result. Exit status 0 when all hold.
@@ -65,6 +65,11 @@ int main() {
     const uint32_t oct = word >> 29;
     if (!(c <= cpu::kCosMax[oct]) || !(s <= cpu::kSinMax[oct])) {
       if (badAngle < 5) std::printf("angle bound fails at b=%u (octant %u): cos=%.9g sin=%.9g\n", b, oct, c, s);
+      ++badAngle;
+    }
+    const uint32_t sector = word >> 28;
+    if (!(c <= cpu::kCosMax16[sector]) || !(s <= cpu::kSinMax16[sector])) {
+      if (badAngle < 5) std::printf("angle bound fails at b=%u (sector %u): cos=%.9g sin=%.9g\n", b, sector, c, s);
       ++badAngle;
     }
   }

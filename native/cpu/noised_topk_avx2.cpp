@@ -629,8 +629,8 @@ NTK_AVX512_INLINE bool sweepAvx512(const StreamPos& sp, float eps, const PrunedR
   cand.floor = floor;
   cand.seeded = !(floor > -std::numeric_limits<float>::infinity());
   if (cand.seeded) seedCandidates(sp, eps, pr, keys, cand);
-  const __m512 cosMax = _mm512_maskz_loadu_ps(0x00FF, kCosMax);  // lanes 8..15 are never indexed
-  const __m512 sinMax = _mm512_maskz_loadu_ps(0x00FF, kSinMax);
+  const __m512 cosMax = _mm512_load_ps(kCosMax16);
+  const __m512 sinMax = _mm512_load_ps(kSinMax16);
   const __m512i iota16 = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
   Pending16 pend;
   const uint32_t blocks16 = (pr.blocks + 1) / 2;
@@ -640,7 +640,7 @@ NTK_AVX512_INLINE bool sweepAvx512(const StreamPos& sp, float eps, const PrunedR
     const Words16 ws = philox16(groups, sp.row, sp.sample, sp.offset, keys16);
     const __m512 tau = _mm512_set1_ps(cand.tau());
     const __m512 rA = radiusBound16(ws.w0), rB = radiusBound16(ws.w2);
-    const __m512i octA = _mm512_srli_epi32(ws.w1, 29), octB = _mm512_srli_epi32(ws.w3, 29);
+    const __m512i octA = _mm512_srli_epi32(ws.w1, 28), octB = _mm512_srli_epi32(ws.w3, 28);  // 16 sectors
     const __m512 x0 = _mm512_loadu_ps(pr.xs[0] + g0), x1 = _mm512_loadu_ps(pr.xs[1] + g0);
     const __m512 x2 = _mm512_loadu_ps(pr.xs[2] + g0), x3 = _mm512_loadu_ps(pr.xs[3] + g0);
     const __m512 up0 = _mm512_add_ps(x0, _mm512_mul_ps(epsW, _mm512_mul_ps(rA, _mm512_permutexvar_ps(octA, cosMax))));
