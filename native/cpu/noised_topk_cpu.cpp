@@ -359,9 +359,11 @@ Status forwardCpu(const ForwardArgs& a) {
   std::atomic<bool> oom{false};
   const uint64_t units = rows * S;
   // Work per unit is about d columns of noise; chunks of ~16k columns (tens of microseconds)
-  // keep the pool busy and its overhead small. A chunk's units are consecutive: a row is
-  // prepared once per chunk.
-  const size_t grain = std::max<size_t>(1, 16384 / (static_cast<size_t>(d) + 1));
+  // keep the pool busy and its overhead small. Chunks hold whole rows (multiples of S units):
+  // a row is prepared once, and its samples after the first start from the previous one's
+  // k-th value.
+  const size_t perRow = std::max<size_t>(1, 16384 / ((static_cast<size_t>(d) + 1) * S));
+  const size_t grain = perRow * S;
   parallelFor(units, grain, [&](size_t begin, size_t end) {
     Scratch& sc = scratch();
     try {
