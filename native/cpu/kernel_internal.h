@@ -101,8 +101,9 @@ struct PrunedRow {
   uint32_t d = 0;
   uint32_t groups = 0;
   uint32_t blocks = 0;  // ceil(groups / 8)
-  // Seed: the columns with the largest x, computed exactly first so that tau is high from the
-  // start; the sweep skips them (seedBits) so that no column is counted twice.
+  // Seed: columns with large x (the largest, or each chunk's largest on the AVX2 paths),
+  // computed exactly first so that tau is high from the start; the sweep skips them
+  // (seedBits) so that no column is counted twice.
   const uint64_t* seedBits = nullptr;  // [d / 64 + 1]
   uint32_t seed[16] = {};
   float seedX[16] = {};
@@ -147,7 +148,8 @@ constexpr uint32_t kSeedColumns = NTK_SEED_COLUMNS;  // columns with the largest
 
 // Baseline versions (noised_topk_cpu.cpp).
 // prepareRow*: xs[j * lanes + g] = x[4g + j] (-inf past d) and, when every x[0, d) is finite,
-// the `seeds` largest x into pr's seed (sorted, ties to the lower column); returns whether
+// `seeds` seed columns with large x into pr's seed (the scalar version takes the largest, the
+// AVX2 one each of `seeds` chunks' largest: any choice is exact); returns whether
 // every x[0, d) is finite. x is padded to 4 * lanes columns.
 bool prepareRowScalar(const float* x, uint32_t d, float* xs, size_t lanes, PrunedRow& pr, uint32_t seeds);
 void prunedSampleScalar(const StreamPos& sp, float eps, const PrunedRow& pr, TopBuffer& tb);
