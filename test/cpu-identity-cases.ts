@@ -177,6 +177,23 @@ export function identitySuite(): void {
     setThreads(0);
   });
 
+  it('epsilon so large that eps * z overflows, on narrow and wide rows (hint, floor and pruning paths)', () => {
+    const r = rng(123);
+    for (const D of [100, 300, 1081]) {
+      for (const k of [1, 6, 17]) {
+        for (const epsilon of [3.4028234663852886e38, 1e38, 1e30]) {
+          const x = makeInput(r, 4 * D, 'wide');
+          const o = { k, epsilon, nSample: 5, seed: BigInt(D + k), offset: 1 };
+          const js = functional.noisedTopK(x, [4, D], { ...o, backend: 'js' });
+          const cpu = functional.noisedTopK(x, [4, D], { ...o, backend: 'cpu' });
+          const where = `D=${D} k=${k} eps=${epsilon}`;
+          expect(Array.from(cpu.positions), where).toEqual(Array.from(js.positions));
+          expect(Array.from(bits(cpu.values)), where).toEqual(Array.from(bits(js.values)));
+        }
+      }
+    }
+  });
+
   it('the balanced loss and its gradient match bit for bit (k = 5, 1 and 2 threads)', () => {
     const r = rng(5);
     const [B, D] = [64, 100];

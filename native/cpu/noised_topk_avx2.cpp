@@ -688,6 +688,7 @@ NTK_AVX512 void fullSampleAvx512(const StreamPos& sp, float eps, const PrunedRow
   const __m512 epsW = _mm512_set1_ps(eps);
   const __m512i iota16 = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
   const __m512 fl = _mm512_set1_ps(floor);
+  const __m512i dV = _mm512_set1_epi32(static_cast<int>(pr.d));
   uint32_t count = 0;
   __m512 laneMax = _mm512_set1_ps(-std::numeric_limits<float>::infinity());
   __mmask16 nan = 0;
@@ -697,19 +698,22 @@ NTK_AVX512 void fullSampleAvx512(const StreamPos& sp, float eps, const PrunedRow
     __m512 z[4];
     boxMuller16(ws.w0, ws.w1, z[0], z[1]);
     boxMuller16(ws.w2, ws.w3, z[2], z[3]);
+    // Lanes past d: counted never (-inf + eps * z is NaN when eps * z overflows to +inf).
+    const __m512i col0 = _mm512_slli_epi32(_mm512_add_epi32(_mm512_set1_epi32(static_cast<int>(g0)), iota16), 2);
     for (int j = 0; j < 4; ++j) {
       const __m512 y = add16(_mm512_loadu_ps(pr.xs[j] + g0), mul16(epsW, z[j]));
       _mm512_storeu_ps(ys + j * lanes + g0, y);
-      count += static_cast<uint32_t>(__builtin_popcount(_mm512_cmp_ps_mask(y, fl, _CMP_NLT_UQ)));
-      laneMax = _mm512_max_ps(laneMax, y);
-      nan = static_cast<__mmask16>(nan | _mm512_cmp_ps_mask(y, y, _CMP_UNORD_Q));
+      const __mmask16 valid = _mm512_cmplt_epu32_mask(_mm512_add_epi32(col0, _mm512_set1_epi32(j)), dV);
+      count += static_cast<uint32_t>(__builtin_popcount(_mm512_mask_cmp_ps_mask(valid, y, fl, _CMP_NLT_UQ)));
+      laneMax = _mm512_mask_max_ps(laneMax, valid, laneMax, y);
+      nan = static_cast<__mmask16>(nan | _mm512_mask_cmp_ps_mask(valid, y, y, _CMP_UNORD_Q));
     }
   }
-  // Lanes past d hold -inf + eps * z = -inf: counted only when floor is -inf (then unused).
   if (count < k) floor = -std::numeric_limits<float>::infinity();
   if (floor == -std::numeric_limits<float>::infinity() && nan == 0 && k <= 16) {
-    // No hint: the 16 lane maxima are values of 16 distinct elements (lanes hold disjoint
-    // columns; padding is -inf), so the k-th largest of them is a floor that k values reach.
+    // No hint: the 16 lane maxima (over existing columns) are values of 16 distinct elements
+    // (lanes hold disjoint columns; a lane with none keeps -inf), so the k-th largest of them
+    // is a floor that k values reach.
     alignas(64) float m[16];
     _mm512_store_ps(m, laneMax);
     std::nth_element(m, m + (k - 1), m + 16, [](float a, float b) { return a > b; });
