@@ -102,6 +102,29 @@ describe.skipIf(!hasCpu)('cpu and js agree bit for bit', () => {
     }
   });
 
+  it('epsilon so large that eps * z overflows to infinity (found by libFuzzer)', () => {
+    const rand = mulberry32(17);
+    for (let trial = 0; trial < 1500; trial++) {
+      const d = 2 + (trial % 9);
+      const inner = 1 + (trial % 4);
+      const x = randomArray(rand, 2 * d * inner, trial % 3 === 0 ? 1e38 : 3);
+      const epsilon = [3.4028234663852886e38, 1e38, 1e30, 1e20][trial % 4]!;
+      const opts = { k: 1 + (trial % d), epsilon, dim: 1, seed: trial, nSample: 2 + (trial % 3) };
+      const a = functional.noisedTopK(x, [2, d, inner], { ...opts, backend: 'js' });
+      const b = functional.noisedTopK(x, [2, d, inner], { ...opts, backend: 'cpu' });
+      expect(Array.from(b.positions)).toEqual(Array.from(a.positions));
+      expect(bits(b.values)).toEqual(bits(a.values));
+    }
+    // The libFuzzer case: layout [2, 4, 4], k = 3, eps = FLT_MAX.
+    const x = randomArray(mulberry32(1), 32, 1);
+    for (let seed = 0; seed < 200; seed++) {
+      const o = { k: 3, epsilon: 3.4028234663852886e38, dim: 1, seed, nSample: 2 };
+      expect(Array.from(functional.noisedTopK(x, [2, 4, 4], { ...o, backend: 'cpu' }).positions)).toEqual(
+        Array.from(functional.noisedTopK(x, [2, 4, 4], { ...o, backend: 'js' }).positions),
+      );
+    }
+  });
+
   it('NaN, infinities and signed zeros follow the same rank order with allowNonFinite', () => {
     const special = [NaN, Infinity, -Infinity, 0, -0, 1, -1, 3.5];
     const rand = mulberry32(3);
