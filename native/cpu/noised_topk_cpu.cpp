@@ -81,7 +81,6 @@ struct Scratch {
   std::vector<uint64_t> seedBits;
   std::vector<uint64_t> keys;
   std::vector<uint32_t> counts;
-  std::vector<float> kth;
   uint64_t preparedCall = ~0ull;
   uint64_t hintCall = ~0ull;  // the last k-th value of the full path, by (call, row)
   uint64_t hintRow = ~0ull;
@@ -349,40 +348,34 @@ Status forwardCpu(const ForwardArgs& a) {
   const uint32_t S = a.nSample;
   if (rows == 0) return Status::kOk;
   const uint64_t call = callCounter.fetch_add(1, std::memory_order_relaxed);
-  std::vector<float>& kth = scratch().kth;  // the calling thread's: reused across calls
-  try {
-    if (kth.size() < rows * S) kth.resize(rows * S);
-  } catch (const std::bad_alloc&) {
-    return Status::kOutOfMemory;
-  }
-  float* kthData = kth.data();
   std::atomic<bool> oom{false};
   const uint64_t units = rows * S;
   // Work per unit is about d columns of noise; chunks of ~16k columns (tens of microseconds)
-  // keep the pool busy and its overhead small. Chunks hold whole rows (multiples of S units):
-  // a row is prepared once, and its samples after the first start from the previous one's
-  // k-th value.
+  // keep the pool busy and its overhead small. Chunks hold whole rows (multiples of S units,
+  // starting at multiples of S): a row is prepared once, its samples after the first start
+  // from the previous one's k-th value, and its mean is summed right here, so no per-sample
+  // buffer is needed beyond the outputs.
   const size_t perRow = std::max<size_t>(1, 16384 / ((static_cast<size_t>(d) + 1) * S));
   const size_t grain = perRow * S;
+  const float fS = static_cast<float>(S);
   parallelFor(units, grain, [&](size_t begin, size_t end) {
     Scratch& sc = scratch();
     try {
+      float sum = 0.0f;  // samples in order: the rounding is part of the contract
       for (size_t u = begin; u < end; ++u) {
-        solveUnit(a, call, u / S, static_cast<uint32_t>(u % S), sc, a.positions + u, kthData + u);
+        const uint64_t row = u / S;
+        const uint32_t s = static_cast<uint32_t>(u % S);
+        float value;
+        solveUnit(a, call, row, s, sc, a.positions + u, &value);
+        sum = s == 0 ? NTK_FADD(0.0f, value) : NTK_FADD(sum, value);
+        if (s + 1 == S) a.values[row] = NTK_FDIV(sum, fS);
       }
     } catch (const std::bad_alloc&) {
       sc.preparedCall = ~0ull;
       oom.store(true);
     }
   });
-  if (oom.load()) return Status::kOutOfMemory;
-  const float fS = static_cast<float>(S);
-  for (uint64_t r = 0; r < rows; ++r) {
-    float sum = 0.0f;  // samples in order: the rounding is part of the contract
-    for (uint32_t s = 0; s < S; ++s) sum = NTK_FADD(sum, kthData[r * S + s]);
-    a.values[r] = NTK_FDIV(sum, fS);
-  }
-  return Status::kOk;
+  return oom.load() ? Status::kOutOfMemory : Status::kOk;
 }
 
 Status backwardCpu(const BackwardArgs& a) {

@@ -12,6 +12,7 @@ void setPoolThreads(unsigned n);
 unsigned poolThreads();
 
 // Calls body(begin, end) over disjoint chunks covering [0, n); returns when all are done.
+// Every chunk starts at a multiple of grain (the kernels rely on it to keep rows whole).
 void parallelFor(size_t n, size_t grain, const std::function<void(size_t, size_t)>& body);
 
 }  // namespace ntk
