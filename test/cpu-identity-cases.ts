@@ -3,18 +3,10 @@
 // native kernels (the dispatch is chosen by NOISED_TOPK_CPU_ISA in the including test file).
 import { expect, it } from 'vitest';
 import { backends, functional, setThreads, threads } from '../lib/index.js';
+import { mulberry32 } from './helpers.js';
 
-/** Small deterministic generator (mulberry32) for inputs; not the kernels' stream. */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Small deterministic generator for inputs; not the kernels' stream. */
+export const rng = mulberry32;
 
 function randn(r: () => number): number {
   return Math.sqrt(-2 * Math.log(1 - r())) * Math.cos(2 * Math.PI * r());
