@@ -1,4 +1,4 @@
-export { NoisedTopK, NoisedTopKResult, NoiseStream } from './topk.js';
+export { NoisedModule, NoisedTopK, NoisedTopKResult, NoiseStream } from './topk.js';
 export type { NoisedTopKOptions, ForwardOutputs, FunctionalTopKOptions } from './topk.js';
 export { BalNoisedTopK, ImbalNoisedTopK, LossResult, ldamMargins } from './losses.js';
 export type { BalNoisedTopKOptions, ImbalNoisedTopKOptions, FunctionalLossOptions, FunctionalImbalOptions } from './losses.js';

@@ -6,7 +6,7 @@ import {
   backwardCall,
   forwardCall,
   functionalSource,
-  NoiseStream,
+  NoisedModule,
   planTopK,
   type NoiseSource,
   type TopKPlan,
@@ -160,30 +160,9 @@ export interface ImbalNoisedTopKOptions extends BalNoisedTopKOptions {
   scale?: number;
 }
 
-abstract class LossModule {
-  readonly k: number;
-  readonly epsilon: number;
-  readonly nSample: number;
-  readonly allowNonFinite: boolean;
-  protected readonly kernel: Kernel;
-  protected readonly stream: NoiseStream;
-
+abstract class LossModule extends NoisedModule {
   constructor(o: Record<string, unknown>) {
-    if (o.k === undefined) throw new TypeError('options.k is required');
-    this.k = v.integer('k', o.k, 1, 2 ** 31 - 2);
-    this.epsilon = v.epsilonValue('epsilon', o.epsilon ?? 1.0);
-    this.nSample = v.integer('nSample', o.nSample ?? 5, 1, v.MAX_SAMPLES);
-    this.allowNonFinite = Boolean(o.allowNonFinite);
-    this.kernel = resolveKernel(v.backendOf(o.backend));
-    this.stream = new NoiseStream(o.seed as number | bigint | undefined);
-  }
-
-  get backend(): string {
-    return this.kernel.name;
-  }
-
-  get seed(): bigint {
-    return this.stream.seed;
+    super(o, 2 ** 31 - 2, 'the loss uses smoothtop_{k+1}');
   }
 
   protected abstract marginsAndScale(): [Float32Array | null, number];

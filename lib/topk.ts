@@ -242,23 +242,20 @@ export class NoisedTopKResult {
   }
 }
 
-/** Differentiable k-th largest value along a dim, smoothed by Gaussian noise (pytopk's NoisedTopK). */
-export class NoisedTopK {
+/** What every module form holds: its options, its backend and its seeded noise stream. */
+export abstract class NoisedModule {
   readonly k: number;
   readonly epsilon: number;
   readonly nSample: number;
-  readonly dim: number;
   readonly allowNonFinite: boolean;
-  private readonly kernel: Kernel;
-  private readonly stream: NoiseStream;
+  protected readonly kernel: Kernel;
+  protected readonly stream: NoiseStream;
 
-  constructor(options: NoisedTopKOptions) {
-    const o = v.optionsObject('options', options);
-    if (o.k === undefined) throw new TypeError('options.k is required (1 = the largest)');
-    this.k = v.integer('k', o.k, 1, 2 ** 31 - 1);
+  protected constructor(o: Record<string, unknown>, kMax: number, kHint: string) {
+    if (o.k === undefined) throw new TypeError(`options.k is required (${kHint})`);
+    this.k = v.integer('k', o.k, 1, kMax);
     this.epsilon = v.epsilonValue('epsilon', o.epsilon ?? 1.0);
     this.nSample = v.integer('nSample', o.nSample ?? 5, 1, v.MAX_SAMPLES);
-    this.dim = v.integer('dim', o.dim ?? -1, -(2 ** 31), 2 ** 31 - 1);
     this.allowNonFinite = Boolean(o.allowNonFinite);
     this.kernel = resolveKernel(v.backendOf(o.backend));
     this.stream = new NoiseStream(o.seed as number | bigint | undefined);
@@ -272,6 +269,17 @@ export class NoisedTopK {
   /** The stream's seed (random when none was given): pass it back to replay the calls. */
   get seed(): bigint {
     return this.stream.seed;
+  }
+}
+
+/** Differentiable k-th largest value along a dim, smoothed by Gaussian noise (pytopk's NoisedTopK). */
+export class NoisedTopK extends NoisedModule {
+  readonly dim: number;
+
+  constructor(options: NoisedTopKOptions) {
+    const o = v.optionsObject('options', options);
+    super(o, 2 ** 31 - 1, '1 = the largest');
+    this.dim = v.integer('dim', o.dim ?? -1, -(2 ** 31), 2 ** 31 - 1);
   }
 
   private prepare(x: unknown, shape: unknown, outputs: ForwardOutputs | undefined): [TopKPlan, ForwardCall] {
