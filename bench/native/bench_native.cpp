@@ -476,6 +476,22 @@ int main(int argc, char** argv) {
     md << "| " << r.B << " | " << r.D << " | " << r.S << " | " << r.positionMismatches << " | " << fmt("%.3g", r.maxTopDiff)
        << " | " << fmt("%.3g", r.lossDiff) << " | " << fmt("%.3g", r.maxGradDiff) << " |\n";
   }
+  // The issue's targets (one thread vs the libtorch pytopk of this run; all threads vs one).
+  md << "\nTargets (issue 4), judged on this run:\n\n";
+  for (const Row& r : rows) {
+    double speedTarget = 0, threadTarget = 0;
+    if (r.B == 64 && r.D == 100 && r.S == 10) speedTarget = 10;
+    if ((r.B == 32 && r.D == 1081 && r.S == 5) || (r.B == 256 && r.D == 1000 && r.S == 5)) speedTarget = 20;
+    if ((r.B == 256 && r.D == 1000 && r.S == 5) || (r.B == 1024 && r.D == 10000 && r.S == 10)) threadTarget = 1.8;
+    const double speed = r.torch1.median / r.ours1.median, scale = r.ours1.median / r.oursN.median;
+    if (speedTarget > 0)
+      md << "- (" << r.B << ", " << r.D << ", " << r.S << "): pytopk 1T / ours 1T = " << fmt("%.1fx", speed) << ", target "
+         << fmt("%.0fx", speedTarget) << ": " << (speed >= speedTarget ? "met" : "MISSED") << "\n";
+    if (threadTarget > 0 && hw >= 2)
+      md << "- (" << r.B << ", " << r.D << ", " << r.S << "): ours 1T / ours " << hw << "T = " << fmt("%.2fx", scale)
+         << ", target " << fmt("%.1fx", threadTarget) << ": " << (scale >= threadTarget ? "met" : "MISSED") << "\n";
+  }
+  md << "\nWhy the misses: README.md, Performance.\n";
   std::printf("\n%s", md.str().c_str());
 
   std::ostringstream js;
