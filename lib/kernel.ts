@@ -57,25 +57,31 @@ function backwardArgs(c: BackwardCall): unknown[] {
   return [c.positions, c.rowScale, c.outer, c.d, c.inner, c.nSample, c.grad];
 }
 
-function nativeKernel(addon: NativeAddon): Kernel {
+type AddonEntry = (...args: unknown[]) => unknown;
+
+/** A Kernel over one device's four addon entry points (they share the argument order). */
+function addonKernel(
+  name: BackendName,
+  forward: AddonEntry,
+  forwardAsync: AddonEntry,
+  backward: AddonEntry,
+  backwardAsync: AddonEntry,
+): Kernel {
   return {
-    name: 'cpu',
-    forward: (c) => addon.forward(...forwardArgs(c)),
-    forwardAsync: (c) => addon.forwardAsync(...forwardArgs(c)),
-    backward: (c) => addon.backward(...backwardArgs(c)),
-    backwardAsync: (c) => addon.backwardAsync(...backwardArgs(c)),
+    name,
+    forward: (c) => void forward(...forwardArgs(c)),
+    forwardAsync: (c) => forwardAsync(...forwardArgs(c)) as Promise<void>,
+    backward: (c) => void backward(...backwardArgs(c)),
+    backwardAsync: (c) => backwardAsync(...backwardArgs(c)) as Promise<void>,
   };
 }
 
+function nativeKernel(addon: NativeAddon): Kernel {
+  return addonKernel('cpu', addon.forward, addon.forwardAsync, addon.backward, addon.backwardAsync);
+}
+
 function cudaKernel(addon: NativeAddon): Kernel {
-  const { forwardCuda, forwardCudaAsync, backwardCuda, backwardCudaAsync } = addon;
-  return {
-    name: 'cuda',
-    forward: (c) => forwardCuda!(...forwardArgs(c)),
-    forwardAsync: (c) => forwardCudaAsync!(...forwardArgs(c)),
-    backward: (c) => backwardCuda!(...backwardArgs(c)),
-    backwardAsync: (c) => backwardCudaAsync!(...backwardArgs(c)),
-  };
+  return addonKernel('cuda', addon.forwardCuda!, addon.forwardCudaAsync!, addon.backwardCuda!, addon.backwardCudaAsync!);
 }
 
 let cpuKernel: Kernel | null | undefined;
