@@ -212,3 +212,61 @@ export function optionsObject(name: string, v: unknown): Record<string, unknown>
   }
   return v as Record<string, unknown>;
 }
+
+/** Edit distance, for the "did you mean" hint of an unknown option. */
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = cur;
+  }
+  return prev[b.length]!;
+}
+
+/** The known key closest to `key` (case, '_' and '-' ignored first, then edit distance <= 3), or null. */
+export function nearestKey(key: string, known: readonly string[]): string | null {
+  const fold = (s: string) => s.toLowerCase().replace(/[_-]/g, '');
+  const folded = known.find((k) => fold(k) === fold(key));
+  if (folded) return folded;
+  let best: string | null = null;
+  let bestDistance = 4;
+  for (const k of known) {
+    const d = editDistance(fold(key), fold(k));
+    if (d < bestDistance) [best, bestDistance] = [k, d];
+  }
+  return best;
+}
+
+/**
+ * An options object read once: each known key is read a single time into a fresh record
+ * (a getter or a Proxy cannot answer differently later), and any other own key is a TypeError
+ * that names it and suggests the nearest known one. `hints` maps a foreign name (pytopk's
+ * `n_sample`, tfjs's `axis`) to a message of its own.
+ */
+export function strictOptions<K extends string>(
+  name: string,
+  v: unknown,
+  known: readonly K[],
+  hints: Readonly<Record<string, string>> = {},
+): Partial<Record<K, unknown>> {
+  const o = optionsObject(name, v);
+  for (const key of Reflect.ownKeys(o)) {
+    if (typeof key === 'symbol') continue;
+    if ((known as readonly string[]).includes(key)) continue;
+    const hint = hints[key];
+    const near = nearestKey(key, known);
+    throw new TypeError(
+      `unknown option '${key}' in ${name}` + (hint ? ` (${hint})` : near ? ` (did you mean '${near}'?)` : '') +
+        `; known options: ${known.join(', ')}`,
+    );
+  }
+  const out: Partial<Record<K, unknown>> = Object.create(null) as Partial<Record<K, unknown>>;
+  for (const key of known) {
+    const value = (o as Record<string, unknown>)[key];
+    if (value !== undefined) out[key] = value;
+  }
+  return out;
+}
