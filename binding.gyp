@@ -1,6 +1,6 @@
 {
-  # node-gyp build of the CPU sources: the portable prebuild (npm run prebuild, via
-  # prebuildify) and the fallback when cmake is missing. CMakeLists.txt is the main build.
+  # node-gyp build of the CPU sources: the fallback where cmake or cmake-js is missing (npm
+  # bundles node-gyp). CMakeLists.txt is the main build and makes the prebuild.
   "targets": [
     {
       "target_name": "noised_topk",
@@ -10,7 +10,7 @@
         "native/cpu/noised_topk_avx2.cpp",
         "native/cpu/thread_pool.cpp"
       ],
-      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "include_dirs": ["<!(node -p \"try { require('node-addon-api').include_dir } catch { 'native/vendor/node-addon-api' }\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++17", "-std=gnu++20"],

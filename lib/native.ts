@@ -1,6 +1,6 @@
 // The one loader of the native addon. It tries, in order: NOISED_TOPK_ADDON (an explicit
-// .node path, e.g. a sanitizer build), the local build through `bindings` (build/Release,
-// ...), then prebuilds/<platform>-<arch>/*.node. When none loads it keeps one error that
+// .node path, e.g. a sanitizer build), the local build (build/Release/noised_topk.node), then
+// prebuilds/<platform>-<arch>/*.node. When none loads it keeps one error that
 // lists every attempt and says how to fix it. NOISED_TOPK_NATIVE=0 disables the addon.
 export interface NativeAddon {
   forward(...args: unknown[]): void;
@@ -38,6 +38,7 @@ interface NodeBits {
   platformArch: string;
   join: (...p: string[]) => string;
   readdir: (dir: string) => string[];
+  exists: (file: string) => boolean;
   /** Throws where the file is a truncated ELF image, which dlopen would crash on. */
   checkImage: (file: string) => void;
 }
@@ -64,6 +65,7 @@ function nodeBits(): NodeBits | null {
         return [];
       }
     },
+    exists: (file) => fs.existsSync(file),
     checkImage: (file) => {
       let bytes: Uint8Array;
       try {
@@ -117,14 +119,11 @@ export function loadNative(): NativeAddon | null {
   };
   const explicit = env.NOISED_TOPK_ADDON;
   if (explicit && attempt(explicit, () => (node.checkImage(explicit), node.require(explicit)))) return addon;
-  if (
-    attempt('build/ (bindings)', () => {
-      const bindings = node.require('bindings') as (opts: object) => unknown;
-      return bindings({ bindings: 'noised_topk.node', module_root: node.root });
-    })
-  ) {
-    return addon;
-  }
+  // The local build (cmake-js or node-gyp both write build/Release): looked up directly, so
+  // the error names the one path it tried.
+  const local = node.join(node.root, 'build', 'Release', 'noised_topk.node');
+  if (!node.exists(local)) tried.push('  - build/Release/noised_topk.node: not built (no source build ran, or it failed)');
+  else if (attempt('build/Release/noised_topk.node', () => (node.checkImage(local), node.require(local)))) return addon;
   const dir = node.join(node.root, 'prebuilds', node.platformArch);
   const files = node.readdir(dir).filter((f) => f.endsWith('.node'));
   if (files.length === 0) tried.push(`  - prebuilds/${node.platformArch}/: no prebuild for this platform`);
@@ -136,7 +135,7 @@ export function loadNative(): NativeAddon | null {
     'noised-topk: the native addon did not load. Tried:\n' +
       tried.join('\n') +
       '\nTo fix: run `npm rebuild noised-topk` in your project (it needs cmake or node-gyp, and a C++17 compiler ' +
-      "such as g++), or pass backend: 'js' to use the pure TypeScript backend.",
+      "such as g++; see docs/install.md), or pass backend: 'js' to use the pure TypeScript backend.",
   );
   return null;
 }

@@ -1,12 +1,16 @@
 #!/usr/bin/env node
 // npm install hook. It never downloads anything. In order:
 //   1. a prebuild in prebuilds/<platform>-<arch>/ that loads in this Node.js -> done;
-//   2. build from source with cmake-js (CMakeLists.txt; CUDA too when nvcc is found);
-//   3. where cmake is missing or fails, build the CPU sources with node-gyp (binding.gyp);
-//   4. otherwise warn and finish: the package then runs on its pure TypeScript backend.
+//   2. build from source with cmake-js (CMakeLists.txt; CUDA too when nvcc is found), where
+//      cmake-js is installed (a devDependency: a developer's checkout);
+//   3. otherwise build the CPU sources with node-gyp (binding.gyp; npm bundles node-gyp), with
+//      Node.js headers found on this machine;
+//   4. otherwise one message (what failed, and how to fix it) and a successful exit: the package
+//      then runs on its pure TypeScript backend.
+// Build output is captured into build/install.log, not shown: a normal install prints one line.
 // NOISED_TOPK_BUILD_FROM_SOURCE=1 skips step 1; NOISED_TOPK_SKIP_BUILD=1 skips 2 and 3.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -42,26 +46,40 @@ function elfProblem(b) {
   return null;
 }
 
+// What each way of getting the addon said when it did not work; the final message lists them.
+const failed = [];
+let buildLog = '';
+
 function prebuildLoads() {
-  const dir = join(root, 'prebuilds', `${process.platform}-${process.arch}`);
-  if (!existsSync(dir)) return false;
-  for (const file of readdirSync(dir).filter((f) => f.endsWith('.node'))) {
+  const rel = join('prebuilds', `${process.platform}-${process.arch}`);
+  const dir = join(root, rel);
+  const files = existsSync(dir) ? readdirSync(dir).filter((f) => f.endsWith('.node')) : [];
+  if (files.length === 0) failed.push(`no prebuild for ${process.platform}-${process.arch} in this package`);
+  for (const file of files) {
     try {
       const problem = elfProblem(readFileSync(join(dir, file)));
       if (problem) throw new Error(problem);
       require(join(dir, file));
-      log(`using prebuild ${join('prebuilds', `${process.platform}-${process.arch}`, file)}`);
+      log(`using prebuild ${join(rel, file)} (nothing compiled)`);
       return true;
     } catch (err) {
-      log(`prebuild ${file} does not load here (${err.message.split('\n')[0]})`);
+      failed.push(`prebuild ${file} does not load here (${err.message.split('\n')[0]})`);
     }
   }
   return false;
 }
 
-function run(cmd, args) {
-  const r = spawnSync(cmd, args, { cwd: root, stdio: 'inherit', env: process.env });
-  return r.status === 0;
+/** Runs a build step with its output captured: a normal install shows none of it. */
+function run(what, cmd, args) {
+  const r = spawnSync(cmd, args, { cwd: root, encoding: 'utf8', env: process.env, maxBuffer: 64 * 1024 * 1024 });
+  const out = `${r.stdout ?? ''}${r.stderr ?? ''}`;
+  buildLog += `$ ${[cmd, ...args].join(' ')}\n${out}\n`;
+  if (r.status === 0) return true;
+  // The first compiler or cmake error says more than the last line of a make trace.
+  const lines = out.split('\n').map((l) => l.trim());
+  const first = lines.find((l) => /error|not found|No such file|could not|cannot/i.test(l)) ?? lines.filter(Boolean).pop() ?? (r.error?.message || `exit ${r.status}`);
+  failed.push(`${what} failed: ${first.slice(0, 200)}`);
+  return false;
 }
 
 function hasCommand(cmd) {
@@ -69,38 +87,73 @@ function hasCommand(cmd) {
 }
 
 function buildWithCmake() {
-  if (!hasCommand('cmake')) {
-    log('cmake not found, skipping the cmake-js build');
-    return false;
-  }
   let bin;
   try {
     bin = require.resolve('cmake-js/bin/cmake-js');
   } catch {
-    log('cmake-js is not installed, skipping the cmake-js build');
+    failed.push('cmake-js is not installed (it is a devDependency: the source build of a user install uses node-gyp)');
     return false;
   }
-  log('building the native addon with cmake-js');
-  return run(process.execPath, [bin, 'compile', '--log-level', 'warn']);
+  if (!hasCommand('cmake')) {
+    failed.push('cmake not found, so no cmake-js build');
+    return false;
+  }
+  return run('the cmake-js build', process.execPath, [bin, 'compile', '--log-level', 'error']) && 'cmake-js';
+}
+
+/** Node.js headers already on this machine: node-gyp would otherwise download them. */
+function localNodeDir() {
+  const candidates = [join(dirname(process.execPath), '..')];
+  const home = process.env.HOME;
+  if (home) candidates.push(join(home, '.cache', 'node-gyp', process.versions.node));
+  return candidates.find((d) => existsSync(join(d, 'include', 'node', 'node_api.h')));
 }
 
 function buildWithNodeGyp() {
   const gyp = process.env.npm_config_node_gyp;
-  log('building the CPU addon with node-gyp');
-  if (gyp && existsSync(gyp)) return run(process.execPath, [gyp, 'rebuild']);
-  return hasCommand('node-gyp') && run('node-gyp', ['rebuild']);
+  const cmd = gyp && existsSync(gyp) ? [process.execPath, gyp] : hasCommand('node-gyp') ? ['node-gyp'] : null;
+  if (!cmd) {
+    failed.push('node-gyp not found (npm provides it to install scripts)');
+    return false;
+  }
+  const nodedir = localNodeDir();
+  if (!nodedir) {
+    failed.push(`node-gyp skipped: no Node.js headers on this machine (include/node under ${join(dirname(process.execPath), '..')}), and the install downloads nothing`);
+    return false;
+  }
+  return run('the node-gyp build', cmd[0], [...cmd.slice(1), 'rebuild', `--nodedir=${nodedir}`]) && 'node-gyp';
+}
+
+function writeLog() {
+  if (!buildLog) return null;
+  const file = join(root, 'build', 'install.log');
+  try {
+    mkdirSync(dirname(file), { recursive: true });
+    writeFileSync(file, buildLog);
+    return file;
+  } catch {
+    return null;
+  }
 }
 
 if (truthy(process.env.NOISED_TOPK_SKIP_BUILD)) {
-  log('NOISED_TOPK_SKIP_BUILD is set: no native build, the js backend will be used');
+  log("NOISED_TOPK_SKIP_BUILD is set: no native build, the pure TypeScript backend ('js') will be used");
 } else if (!truthy(process.env.NOISED_TOPK_BUILD_FROM_SOURCE) && prebuildLoads()) {
-  // done
-} else if (buildWithCmake() || buildWithNodeGyp()) {
-  log('native addon built');
+  // done: the prebuild loads here
 } else {
-  log(
-    'could not build the native addon (needs cmake or node-gyp, and a C++17 compiler). ' +
-      "The package still works on its pure TypeScript backend ('js'), more slowly. " +
-      'To get the native backend: apt-get install cmake g++ (or the equivalent), then npm rebuild noised-topk.',
-  );
+  const how = buildWithCmake() || buildWithNodeGyp();
+  const logFile = writeLog();
+  if (how) {
+    const before = failed.length > 0 && !truthy(process.env.NOISED_TOPK_BUILD_FROM_SOURCE) ? ` (${failed[0]})` : '';
+    log(`built the native addon from source with ${how}${before}`);
+  } else {
+    log(
+      [
+        `no native addon for ${process.platform}-${process.arch}, so the package will run on its pure TypeScript backend ('js'), which is slower:`,
+        ...failed.map((f) => `  - ${f}`),
+        '  To fix: install cmake and a C++17 compiler (e.g. apt-get install cmake g++), then run `npm rebuild noised-topk`.' +
+          (logFile ? `\n  Build output: ${logFile}` : ''),
+      ].join('\n'),
+    );
+  }
 }

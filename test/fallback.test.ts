@@ -50,7 +50,12 @@ describe('without a loadable addon', () => {
     expect(Number.isFinite(r.va)).toBe(true);
     expect(r.warnings).toEqual(['NOISED_TOPK_JS_FALLBACK']);
     expect(r.cpuError).toMatch(/the native addon did not load\. Tried:/);
-    expect(r.cpuError).toMatch(/build\/ \(bindings\)/);
+    // Each attempt with its reason: no attempt ends without one (the old "Tried:" of `bindings`).
+    expect(r.cpuError).toMatch(/build\/Release\/noised_topk\.node: not built/);
+    const attempts = r.cpuError.split('\n').filter((l) => l.startsWith('  - '));
+    expect(attempts.length).toBeGreaterThanOrEqual(2);
+    for (const a of attempts) expect(a).toMatch(/^ {2}- \S.*: \S/);
+    expect(r.cpuError).toMatch(/Tried:\n {2}- /);
     expect(r.cpuError).toMatch(/prebuilds\/linux-x64\/: no prebuild for this platform|prebuilds\//);
     expect(r.cpuError).toMatch(/npm rebuild noised-topk/);
   });

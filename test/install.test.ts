@@ -93,6 +93,42 @@ describe('install without cmake, a compiler, node-gyp or a prebuild', () => {
     expect(r.stderr).toMatch(/cmake not found/);
     expect(r.stderr).toMatch(/pure TypeScript backend \('js'\)/);
     expect(existsSync(join(pkg, 'build', 'Release', 'noised_topk.node'))).toBe(false);
+    // One short plain message: what failed (each way, with its reason) and how to fix it.
+    const lines = r.stderr.trim().split('\n');
+    expect(lines.length).toBeLessThanOrEqual(8);
+    expect(lines[0]).toMatch(/^noised-topk: no native addon for \S+, so the package will run on its pure TypeScript backend/);
+    expect(r.stderr).toMatch(/^ {2}- no prebuild for \S+ in this package$/m);
+    expect(r.stderr).toMatch(/^ {2}- node-gyp not found/m);
+    expect(r.stderr).toMatch(/To fix: install cmake and a C\+\+17 compiler .*then run `npm rebuild noised-topk`/);
+  }, 120_000);
+
+  it('a failing source build: its output goes to build/install.log, the message quotes its error', () => {
+    rmSync(join(pkg, 'prebuilds'), { recursive: true, force: true });
+    // A cmake that configures nothing: routine chatter on stdout, then an error.
+    writeFileSync(
+      join(bin, 'cmake'),
+      '#!/bin/sh\nif [ "$1" = "--version" ]; then echo "cmake version 3.31.6"; exit 0; fi\n' +
+        'echo "Not searching for unused variables given on the command line."\n' +
+        'echo "CMake Error at CMakeLists.txt:3 (project): No CMAKE_CXX_COMPILER could be found." >&2\nexit 1\n',
+      { mode: 0o755 },
+    );
+    try {
+      const r = node(['scripts/install.mjs']);
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stderr).not.toMatch(/Not searching for unused variables/);
+      // cmake-js looks for a compiler before it runs cmake: here it finds none.
+      const quoted = /^ {2}- the cmake-js build failed: (\S.*[Cc]ompiler.*)$/m.exec(r.stderr);
+      expect(quoted, r.stderr).not.toBeNull();
+      expect(r.stderr).toMatch(/pure TypeScript backend \('js'\)/);
+      const logFile = join(pkg, 'build', 'install.log');
+      expect(r.stderr).toContain(`Build output: ${logFile}`);
+      const log = readFileSync(logFile, 'utf8');
+      expect(log).toMatch(/^\$ \S+ \S+cmake-js compile --log-level error$/m);
+      expect(log).toContain(quoted![1]!.slice(0, 60));
+    } finally {
+      rmSync(join(bin, 'cmake'));
+      rmSync(join(pkg, 'build'), { recursive: true, force: true });
+    }
   }, 120_000);
 
   it("the package then runs on 'js' with one warning, and 'cpu' says how to fix it", () => {

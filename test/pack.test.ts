@@ -1,41 +1,84 @@
-// The package as a user gets it: npm pack, install the tarball into a scratch project (offline,
-// from npm's cache), import it and run one call on the native backend.
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+// The package as a user gets it: npm pack (prepack puts the host's prebuild in), then install
+// the tarball into a scratch consumer project with an empty npm cache, --offline, and a PATH
+// that holds nothing but node: no cmake, no compiler. That works because the package has no
+// runtime dependencies, so nothing is fetched; and it proves the install compiles nothing.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { functional } from '../lib/index.js';
 import { root } from './helpers.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'noised-topk-pack-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+const cache = join(scratch, 'npm-cache'); // empty: nothing may come from a warm cache
+const platformArch = `${process.platform}-${process.arch}`;
 
-const npm = (args: string[], cwd: string) =>
-  execFileSync('npm', args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, npm_config_loglevel: 'error' } });
+/** npm's own entry script, so that npm can run with node alone on PATH. */
+function npmCli(): string {
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    const candidate = join(dir, 'npm');
+    if (!existsSync(candidate)) continue;
+    const real = realpathSync(candidate);
+    if (real.endsWith('.js')) return real;
+    const cli = join(real, '..', '..', 'lib', 'node_modules', 'npm', 'bin', 'npm-cli.js');
+    if (existsSync(cli)) return cli;
+  }
+  throw new Error('npm is not on PATH');
+}
 
 describe('npm pack + install into a consumer project', () => {
-  it('installs from the tarball and runs a call', { timeout: 600_000 }, () => {
-    const packed = JSON.parse(npm(['pack', '--json', '--pack-destination', scratch], root)) as { filename: string; files: { path: string }[] }[];
+  it('the tarball carries the prebuild and no build tree; the consumer install compiles nothing and needs no registry', { timeout: 600_000 }, () => {
+    const env = { ...process.env, npm_config_cache: cache, npm_config_loglevel: 'error', npm_config_update_notifier: 'false' };
+    const packedJson = execFileSync(process.execPath, [npmCli(), 'pack', '--json', '--pack-destination', scratch], {
+      cwd: root,
+      encoding: 'utf8',
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const packed = JSON.parse(packedJson.slice(packedJson.indexOf('['))) as { filename: string; size: number; files: { path: string }[] }[];
     const files = packed[0]!.files.map((f) => f.path);
-    expect(files).toContain('dist/index.js');
-    expect(files).toContain('dist/index.d.ts');
-    expect(files).toContain('scripts/install.mjs');
-    expect(files).toContain('native/core/philox_normal.h');
-    expect(files.some((f) => f.startsWith('build/') || f.startsWith('test/') || f.startsWith('node_modules/'))).toBe(false);
+    for (const f of ['dist/index.js', 'dist/index.d.ts', 'dist/cli.js', 'scripts/install.mjs', 'native/core/philox_normal.h', 'LICENSE', 'README.md', 'CHANGELOG.md']) {
+      expect(files).toContain(f);
+    }
+    expect(files).toContain(`prebuilds/${platformArch}/noised-topk.node`);
+    // A source build where no prebuild fits needs no node-addon-api package: its headers ride along.
+    expect(files).toContain('native/vendor/node-addon-api/napi.h');
+    expect(files.some((f) => f.startsWith('build') || f.startsWith('test/') || f.startsWith('node_modules/'))).toBe(false);
 
     const consumer = join(scratch, 'consumer');
-    npm(['init', '-y'], (execFileSync('mkdir', ['-p', consumer]), consumer));
-    npm(['install', '--offline', '--no-audit', '--no-fund', join(scratch, packed[0]!.filename)], consumer);
+    mkdirSync(consumer);
+    writeFileSync(join(consumer, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true, type: 'module' }));
+    const bin = join(scratch, 'bin');
+    mkdirSync(bin);
+    symlinkSync(process.execPath, join(bin, 'node'));
+    const install = spawnSync(
+      process.execPath,
+      [npmCli(), 'install', '--offline', '--foreground-scripts', '--no-audit', '--no-fund', join(scratch, packed[0]!.filename)],
+      { cwd: consumer, encoding: 'utf8', env: { ...env, PATH: bin, HOME: scratch }, timeout: 300_000 },
+    );
+    const said = `${install.stdout}${install.stderr}`;
+    expect(install.status, said).toBe(0);
+    expect(said).toContain(`noised-topk: using prebuild prebuilds/${platformArch}/noised-topk.node (nothing compiled)`);
+    const installed = join(consumer, 'node_modules', 'noised-topk');
+    expect(readdirSync(installed)).toContain('dist');
+    expect(existsSync(join(installed, 'build'))).toBe(false);
+    // The package is the only one installed: no build tools or anything else come with it.
+    expect(readdirSync(join(consumer, 'node_modules')).filter((d) => !d.startsWith('.'))).toEqual(['noised-topk']);
+
     const script = `
+      import { createRequire } from 'node:module';
       import { backends, functional } from 'noised-topk';
+      const addon = createRequire(import.meta.url)('./node_modules/noised-topk/prebuilds/${platformArch}/noised-topk.node');
       const x = new Float32Array([-1.5, 2.0, 0.7, 3.8, -1.1, -5.4, 0.1, 2.3]);
       const r = functional.noisedTopK(x, [2, 4], { k: 3, seed: 7, backend: 'cpu' });
-      console.log(JSON.stringify({ backends: backends(), values: Array.from(r.values), grad: Array.from(r.backward()) }));
+      console.log(JSON.stringify({ backends: backends(), cuda: addon.cuda, values: Array.from(r.values), grad: Array.from(r.backward()) }));
     `;
     writeFileSync(join(consumer, 'run.mjs'), script);
     const got = JSON.parse(execFileSync(process.execPath, ['run.mjs'], { cwd: consumer, encoding: 'utf8' })) as {
       backends: string[];
+      cuda: boolean;
       values: number[];
       grad: number[];
     };
@@ -44,8 +87,9 @@ describe('npm pack + install into a consumer project', () => {
     const want = functional.noisedTopK(x, [2, 4], { k: 3, seed: 7, backend: 'js' });
     expect(got.values).toEqual(Array.from(want.values));
     expect(got.grad).toEqual(Array.from(want.backward()));
-    // Installed as a user gets it: no build tree in the package unless it had to compile.
-    const installed = readdirSync(join(consumer, 'node_modules', 'noised-topk'));
-    expect(installed).toContain('dist');
+    // Where this machine builds CUDA (nvcc found), the prebuild carries the kernels and still
+    // loads with no driver: cudart is linked statically.
+    const nvcc = spawnSync('nvcc', ['--version'], { stdio: 'ignore' }).status === 0;
+    if (nvcc) expect(got.cuda).toBe(true);
   });
 });
