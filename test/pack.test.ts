@@ -56,7 +56,8 @@ describe('npm pack + install into a consumer project', () => {
     const install = spawnSync(
       process.execPath,
       [npmCli(), 'install', '--offline', '--foreground-scripts', '--no-audit', '--no-fund', join(scratch, packed[0]!.filename)],
-      { cwd: consumer, encoding: 'utf8', env: { ...env, PATH: bin, HOME: scratch }, timeout: 300_000 },
+      // npm runs scripts with sh: named by path, since PATH holds only node.
+      { cwd: consumer, encoding: 'utf8', env: { ...env, PATH: bin, HOME: scratch, npm_config_script_shell: '/bin/sh' }, timeout: 300_000 },
     );
     const said = `${install.stdout}${install.stderr}`;
     expect(install.status, said).toBe(0);
