@@ -1,11 +1,15 @@
 // The installed command (package.json "bin" -> dist/cli.js), run as a user runs it. dist/ is
 // built by `npm install` (prepare) or `npm run build:ts`.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
+import { backends } from '../lib/index.js';
 import { root } from './helpers.js';
+
+const scratch = mkdtempSync(join(tmpdir(), 'noised-topk-cli-test-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 const cli = join(root, 'dist', 'cli.js');
 const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { cwd: root, encoding: 'utf8', timeout: 60_000 });
@@ -22,14 +26,47 @@ describe('noised-topk command', () => {
   it('demo --help lists every flag', () => {
     const r = run('demo', '--help');
     expect(r.status).toBe(0);
-    for (const flag of ['--losses', '--epochs', '--k', '--seed', '--out', '--data', '--help']) expect(r.stdout).toContain(flag);
+    for (const flag of ['--losses', '--epochs', '--k', '--seed', '--seeds', '--lr', '--batch', '--backend', '--out', '--data', '--help']) expect(r.stdout).toContain(flag);
+  });
+
+  it('--version prints the package version', () => {
+    const r = run('--version');
+    expect(r.status).toBe(0);
+    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
+    expect(r.stdout).toBe(`${pkg.version}\n`);
+  });
+
+  it('every mistake is one line on stderr, a non-zero status and no stack trace', () => {
+    const dir = mkdtempSync(join(scratch, 'errors-'));
+    const file = join(dir, 'taken');
+    writeFileSync(file, '');
+    const cases: [string[], number, string][] = [
+      [['demo', '--out', file], 2, `noised-topk demo: --out ${file} exists and is not a directory`],
+      [['demo', '--out', '/proc/noised-topk-x'], 2, 'noised-topk demo: --out /proc/noised-topk-x: cannot create the directory /proc/noised-topk-x (ENOENT)'],
+      [['demo', '--epoch', '3'], 2, 'noised-topk demo: unknown option "--epoch" (did you mean --epochs?); see --help'],
+      [['demo', '--data', '/dev/zero', '--out', dir], 1, 'noised-topk demo: /dev/zero: must be a regular file (CSV or JSON lines), but it is a character device'],
+    ];
+    // Without a GPU, the backend is refused; with one, the --out file is: never a training run.
+    cases.push(
+ !backends().includes('cuda')
+        ? [['demo', '--backend', 'cuda', '--out', file], 2, 'noised-topk demo: --backend cuda is not available here (available: ']
+        : [['demo', '--backend', 'cuda', '--out', file], 2, `noised-topk demo: --out ${file} exists and is not a directory`],
+    );
+    for (const [args, status, message] of cases) {
+      const r = run(...args);
+      expect(r.status, args.join(' ')).toBe(status);
+      expect(r.stderr.split('\n').filter(Boolean), args.join(' ')).toHaveLength(1);
+      expect(r.stderr.startsWith(message), r.stderr).toBe(true);
+      expect(r.stderr).not.toMatch(/\n\s+at /);
+      expect(r.stdout).toBe('');
+    }
   });
 
   it('bad flags and bad files fail with a clear message and a non-zero status', () => {
     const bad = run('demo', '--epochs', 'many');
     expect(bad.status).toBe(2);
     expect(bad.stderr).toContain('noised-topk demo: --epochs must be an integer in [1, 10000], got "many"');
-    const dir = mkdtempSync(join(tmpdir(), 'ntk-cli-'));
+    const dir = mkdtempSync(join(scratch, 'run-'));
     const file = join(dir, 'bad.jsonl');
     writeFileSync(file, '{"features":[1,2],"label":0}\n{"features":[1,2],"label":1}\n{"features":[1,2,3],"label":1}\n');
     const r = run('demo', '--data', file, '--out', dir);
@@ -41,7 +78,7 @@ describe('noised-topk command', () => {
   });
 
   it('a tiny run through the command prints the table (quiet without a terminal: no bars)', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'ntk-cli-'));
+    const dir = mkdtempSync(join(scratch, 'run-'));
     const rows = ['a,b,label'];
     for (let i = 0; i < 60; i++) rows.push(`${(i % 3) + Math.sin(i)},${(i % 3) * 2 + Math.cos(i)},${i % 3}`);
     writeFileSync(join(dir, 'd.csv'), rows.join('\n'));

@@ -1,27 +1,38 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { describe, expect, it } from 'vitest';
+import { inflateSync } from 'node:zlib';
+import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_SYNTHETIC, syntheticData, powerLawCounts } from '../lib/demo/dataset.js';
 import { DataFileError, parseCsv, parseDataText, parseJsonLines, splitRows } from '../lib/demo/data-file.js';
 import { parseLosses } from '../lib/demo/losses.js';
 import { Mlp } from '../lib/demo/model.js';
 import { Rng } from '../lib/demo/rng.js';
-import { parseDemoArgs, runDemo, UsageError } from '../lib/demo/run.js';
-import { perClassPlot } from '../lib/demo/svg.js';
+import { meanSd, OutputError, parseDemoArgs, runDemo, UsageError } from '../lib/demo/run.js';
+import { COLOURS, perClassPlot, plotScene } from '../lib/demo/svg.js';
+import { sceneToPng } from '../lib/demo/png.js';
 import { topKAccuracy } from '../lib/metrics.js';
 
-function capture(): { stream: Writable & { isTTY?: boolean }; text: () => string } {
+// Every folder a test writes under /tmp is made here and removed after the file's tests.
+const scratch = mkdtempSync(join(tmpdir(), 'noised-topk-demo-test-'));
+afterAll(() => rmSync(scratch, { recursive: true, force: true }));
+const tempDir = (prefix: string) => mkdtempSync(join(scratch, prefix));
+
+function capture(onWrite?: (text: string) => void): { stream: Writable & { isTTY?: boolean }; text: () => string } {
   let buf = '';
   const stream = new Writable({
     write(chunk, _enc, cb) {
       buf += String(chunk);
+      onWrite?.(buf);
       cb();
     },
   });
   return { stream, text: () => buf };
 }
+
+const TINY = { classes: 12, genera: 4, features: 6, maxCount: 80, minCount: 3 };
 
 describe('built-in dataset', () => {
   const data = syntheticData({ seed: 3 });
@@ -192,8 +203,86 @@ describe('demo command line', () => {
     expect(parseLosses('BalNoisedTopK, cross-entropy')).toEqual(['bal', 'ce']);
   });
 
+  it('parses --seeds, --lr, --batch and --backend; an unknown flag names the nearest one', () => {
+    expect(parseDemoArgs(['--seeds', '0,1,2', '--lr', '0.01', '--batch', '64', '--backend', 'js'])).toMatchObject({
+      seeds: [0, 1, 2],
+      seed: 0,
+      lr: 0.01,
+      batch: 64,
+      backend: 'js',
+    });
+    expect(() => parseDemoArgs(['--epoch', '3'])).toThrow('unknown option "--epoch" (did you mean --epochs?)');
+    expect(() => parseDemoArgs(['--seed', '1', '--seeds', '1,2'])).toThrow('give --seed or --seeds, not both');
+    expect(() => parseDemoArgs(['--seeds', '1,x'])).toThrow('--seeds must be an integer in [0, 4294967295], got "x"');
+    expect(() => parseDemoArgs(['--seeds', '1,1'])).toThrow('--seeds has a repeated seed');
+    expect(() => parseDemoArgs(['--lr=-1'])).toThrow('--lr must be a number in (0, 10], got "-1"');
+    expect(() => parseDemoArgs(['--lr', '-1'])).toThrow('--lr needs a value; for one that starts with a dash, write --lr=<value>');
+    expect(() => parseDemoArgs(['--batch', '0'])).toThrow('--batch must be an integer in [1, 65536], got "0"');
+    expect(() => parseDemoArgs(['--backend', 'gpu'])).toThrow('--backend must be one of auto, js, cpu, cuda, got "gpu"');
+    expect(() => parseDemoArgs(['stray'])).toThrow(/unexpected argument "stray"/);
+  });
+
+  it('--seeds: one run per seed and loss, the table is mean ± sd of them', () => {
+    const cap = capture();
+    const report = runDemo({ losses: ['ce', 'imbal'], epochs: 2, k: 3, seed: 4, seeds: [4, 5, 6], out: tempDir('seeds-'), synthetic: TINY, stdout: cap.stream });
+    expect(report.runs).toHaveLength(3);
+    for (const [l, s] of report.summary.entries()) {
+      const macro = report.runs.map((seedRuns) => seedRuns[l]!.test.macroTopk);
+      const mean = macro.reduce((a, b) => a + b, 0) / 3;
+      expect(s.macroTopk.mean).toBeCloseTo(mean, 12);
+      expect(s.macroTopk.sd).toBeCloseTo(Math.sqrt(macro.reduce((a, b) => a + (b - mean) ** 2, 0) / 2), 12);
+      expect(cap.text()).toMatch(new RegExp(`^${s.label} +[\\d.]+ ± [\\d.]+ `, 'm'));
+    }
+    // The runs of seed 5 are the runs a one-seed demo with seed 5 makes.
+    const alone = runDemo({ losses: ['ce', 'imbal'], epochs: 2, k: 3, seed: 5, out: tempDir('seed5-'), synthetic: TINY, stdout: capture().stream });
+    expect(report.runs[1]!.map((r) => r.test)).toEqual(alone.results.map((r) => r.test));
+    expect(cap.text()).toContain('mean ± sd over seeds 4,5,6');
+    expect(meanSd([1, NaN, 3])).toEqual({ mean: 2, sd: Math.SQRT2, n: 2 });
+  });
+
+  it('a bad --out fails at once, before any training, with one line', () => {
+    const dir = tempDir('out-');
+    const file = join(dir, 'a-file');
+    writeFileSync(file, 'x');
+    for (const [out, message] of [
+      [file, `--out ${file} exists and is not a directory`],
+      [join(file, 'below'), `--out ${join(file, 'below')}: ${file} is not a directory`],
+      ['/proc/noised-topk-demo', '--out /proc/noised-topk-demo: cannot create the directory /proc/noised-topk-demo (ENOENT)'],
+    ] as const) {
+      const cap = capture();
+      // (Before, /proc/... spun in a recursive mkdir: the test's timeout would catch that.)
+      expect(() => runDemo({ losses: ['ce'], epochs: 50, k: 3, seed: 0, out, synthetic: TINY, stdout: cap.stream })).toThrow(message);
+      expect(cap.text()).toBe(''); // nothing trained, nothing printed
+    }
+    // A missing nested folder is created (mkdir -p).
+    const nested = join(dir, 'x', 'y', 'z');
+    runDemo({ losses: ['ce'], epochs: 1, k: 3, seed: 0, out: nested, synthetic: TINY, stdout: capture().stream });
+    expect(existsSync(join(nested, 'results.json'))).toBe(true);
+  });
+
+  it('when writing fails after training, the table is already out and the error says so', () => {
+    const out = tempDir('vanish-');
+    // The folder turns into a file once the table is printed (a disk that went away).
+    const cap = capture((text) => {
+      if (text.includes('few-shot:') && !existsSync(join(out, '.gone'))) {
+        rmSync(out, { recursive: true });
+        writeFileSync(out, '');
+        writeFileSync(`${out}.gone`, '');
+      }
+    });
+    let err: unknown;
+    try {
+      runDemo({ losses: ['ce'], epochs: 2, k: 3, seed: 0, out, synthetic: TINY, stdout: cap.stream });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(OutputError);
+    expect((err as Error).message).toMatch(/^could not write .*per-class-top3\.svg \(ENOTDIR\); the table above has the results$/);
+    expect(cap.text()).toMatch(/^cross-entropy +\d/m);
+  });
+
   it('a tiny run trains every loss, prints the table and writes the plot and results', () => {
-    const out = mkdtempSync(join(tmpdir(), 'ntk-demo-'));
+    const out = tempDir('demo-');
     const cap = capture();
     const report = runDemo({
       losses: ['ce', 'focal', 'ldam', 'bal', 'imbal'],
@@ -220,15 +309,21 @@ describe('demo command line', () => {
     const svg = readFileSync(report.plotPath, 'utf8');
     expect(svg.startsWith('<svg')).toBe(true);
     expect(svg.match(/<polyline /g)).toHaveLength(5);
-    const json = JSON.parse(readFileSync(report.resultsPath, 'utf8')) as { results: { perClassTopk: unknown[] }[] };
+    // The legend carries each loss's macro top-k; the PNG beside the SVG is the same plot.
+    for (const r of report.results) expect(svg).toContain(`${r.label} (macro top-3 ${(100 * r.test.macroTopk).toFixed(1)}%)`);
+    expect(readFileSync(report.pngPath).subarray(0, 8)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
+    const json = JSON.parse(readFileSync(report.resultsPath, 'utf8')) as { results: { perClassTopk: unknown[] }[]; classNames: string[] };
     expect(json.results[0]!.perClassTopk).toHaveLength(12);
+    expect(json.classNames).toHaveLength(12);
+    // The table is printed before the files are written.
+    expect(text.indexOf('few-shot:')).toBeLessThan(text.indexOf('plot: '));
     // the same seed gives the same numbers
     const again = runDemo({ losses: ['imbal'], epochs: 3, k: 3, seed: 1, out, synthetic: { classes: 12, genera: 4, features: 6, maxCount: 80, minCount: 3 }, stdout: capture().stream });
     expect(again.results[0]!.test).toEqual(report.results[4]!.test);
   });
 
   it('--data trains on a CSV file; a malformed one fails with its line', () => {
-    const dir = mkdtempSync(join(tmpdir(), 'ntk-data-'));
+    const dir = tempDir('data-');
     const rng = new Rng(2);
     const rows: string[] = ['x1,x2,x3,label'];
     for (let i = 0; i < 120; i++) {
@@ -241,11 +336,68 @@ describe('demo command line', () => {
     const report = runDemo({ losses: ['ce', 'bal'], epochs: 2, k: 2, seed: 0, out: dir, data: file, stdout: cap.stream });
     expect(report.data.classes).toBe(6);
     expect(cap.text()).toContain('mine.csv: 6 classes, 3 features');
+    // results.json keeps the user's class names, in class-index order.
+    const saved = JSON.parse(readFileSync(report.resultsPath, 'utf8')) as { classNames: string[] };
+    expect(saved.classNames).toEqual(['class0', 'class1', 'class2', 'class3', 'class4', 'class5']);
     writeFileSync(file, rows.slice(0, 5).join('\n') + '\n1,2,class0\n');
     expect(() => runDemo({ losses: ['ce'], epochs: 1, k: 2, seed: 0, out: dir, data: file, stdout: cap.stream })).toThrow(
       `${file}:6: expected 4 fields (3 features and the label), got 3`,
     );
     expect(() => runDemo({ losses: ['ce'], epochs: 1, k: 6, seed: 0, out: dir, data: join(dir, 'none.csv'), stdout: cap.stream })).toThrow(/cannot read the file \(ENOENT\)/);
+  });
+
+  it('--data must be a regular file under the size limit; a feature beyond float32 names its row and column', () => {
+    const dir = tempDir('files-');
+    const run = (data: string) => () => runDemo({ losses: ['ce'], epochs: 1, k: 1, seed: 0, out: dir, data, stdout: capture().stream });
+    expect(run('/dev/zero')).toThrow('/dev/zero: must be a regular file (CSV or JSON lines), but it is a character device');
+    expect(run(dir)).toThrow(`${dir}: must be a regular file (CSV or JSON lines), but it is a directory`);
+    const fifo = join(dir, 'pipe');
+    execFileSync('mkfifo', [fifo]);
+    expect(run(fifo)).toThrow(`${fifo}: must be a regular file (CSV or JSON lines), but it is a fifo`);
+    const huge = join(dir, 'huge.csv');
+    writeFileSync(huge, '');
+    truncateSync(huge, 600 * 2 ** 20); // sparse: no disk used
+    expect(run(huge)).toThrow(`${huge}: is 600 MiB; the limit is 512 MiB (the file is read whole)`);
+    rmSync(huge);
+    expect(() => parseCsv('a,b,label\n1,2,x\n3,1e39,y\n', 'f.csv')).toThrow('f.csv:3: field 2 (column "b") is 1e39, not finite as a float32');
+    expect(() => parseJsonLines('{"features":[1,-4e38],"label":0}\n', 'f.jsonl')).toThrow('f.jsonl:1: features[1] is -4e+38, not finite as a float32');
+  });
+
+  it('the plot: x range from the data, the few-shot line, interval bars; the PNG decodes to the same plot', () => {
+    const counts = [6, 9, 14, 30, 80, 400, 2000];
+    const scene = plotScene(counts, [{ label: 'one', perClass: [0, 0.25, 0.5, 0.75, 1, 1, 1], macro: 0.5 }, { label: 'two', perClass: [0, 0, 0.5, 1, 1, 1, 1] }], {
+      k: 5,
+      fewShotBelow: 20,
+    });
+    const svg = perClassPlot(counts, [{ label: 'one', perClass: [0, 0.25, 0.5, 0.75, 1, 1, 1], macro: 0.5 }], { k: 5, fewShotBelow: 20 });
+    // ticks only inside the data's range: 5 and 2000 are, 1 and 5000 are not
+    expect(svg).toContain('>5<');
+    expect(svg).toContain('>2000<');
+    expect(svg).not.toContain('>1<');
+    expect(svg).not.toContain('>5000<');
+    expect(svg).toContain('few-shot: &lt; 20');
+    expect(svg).toContain('stroke-dasharray');
+    expect(svg).toContain('one (macro top-5 50.0%)');
+    const png = sceneToPng(scene);
+    expect(png.readUInt32BE(16)).toBe(2 * scene.width);
+    expect(png.readUInt32BE(20)).toBe(2 * scene.height);
+    // IDAT inflates to one filter byte plus RGB per pixel per row; each series' colour is drawn.
+    const idatLength = png.readUInt32BE(33);
+    expect(png.toString('latin1', 37, 41)).toBe('IDAT');
+    const raw = inflateSync(png.subarray(41, 41 + idatLength));
+    const w = 2 * scene.width;
+    expect(raw.length).toBe(2 * scene.height * (w * 3 + 1));
+    for (const colour of COLOURS.slice(0, 2)) {
+      const [r, g, b] = [1, 3, 5].map((i) => parseInt(colour.slice(i, i + 2), 16));
+      let found = 0;
+      for (let y = 0; y < 2 * scene.height && found === 0; y++) {
+        for (let x = 0; x < w; x++) {
+          const i = y * (w * 3 + 1) + 1 + 3 * x;
+          if (raw[i] === r && raw[i + 1] === g && raw[i + 2] === b) found++;
+        }
+      }
+      expect(found, colour).toBeGreaterThan(0);
+    }
   });
 
   it('the plot has one series per loss and log-spaced ticks', () => {

@@ -1,7 +1,7 @@
 // The demo's --data input: the user's own features and labels, as CSV or JSON lines, for
 // example embeddings from a frozen image backbone. Malformed input stops with the file, the
 // line number and what was wrong.
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
 import type { DemoData, Split } from './dataset.js';
 import { Rng } from './rng.js';
@@ -61,6 +61,12 @@ function csvFields(line: string, file: string, lineNo: number): string[] {
 }
 
 const isNumber = (s: string): boolean => s.trim() !== '' && Number.isFinite(Number(s));
+/** The model computes in float32: 1e39 is a finite double but Infinity once stored. */
+const float32Finite = (v: number): boolean => Number.isFinite(Math.fround(v));
+const FLOAT32_NOTE = 'not finite as a float32 (the largest is about 3.4e38)';
+
+/** The largest --data file read (it is read whole into memory). */
+export const MAX_DATA_BYTES = 512 * 1024 * 1024;
 
 /**
  * CSV: one row per line, the features then the label (the last column, or the column named
@@ -99,6 +105,10 @@ export function parseCsv(text: string, file = 'data.csv'): ParsedRows {
       if (!isNumber(f)) {
         const col = names ? ` (column ${JSON.stringify(names[c])})` : '';
         throw new DataFileError(file, lineNo, `field ${c + 1}${col} is ${JSON.stringify(f)}, not a finite number`);
+      }
+      if (!float32Finite(Number(f))) {
+        const col = names ? ` (column ${JSON.stringify(names[c])})` : '';
+        throw new DataFileError(file, lineNo, `field ${c + 1}${col} is ${f}, ${FLOAT32_NOTE}`);
       }
       x.push(Number(f));
     }
@@ -144,6 +154,7 @@ export function parseJsonLines(text: string, file = 'data.jsonl'): ParsedRows {
       if (typeof v !== 'number' || !Number.isFinite(v)) {
         throw new DataFileError(file, lineNo, `features[${i}] is ${JSON.stringify(v)}, not a finite number`);
       }
+      if (!float32Finite(v)) throw new DataFileError(file, lineNo, `features[${i}] is ${v}, ${FLOAT32_NOTE}`);
       x.push(v);
     });
     const label = o.label;
@@ -225,7 +236,27 @@ export function splitRows(rows: ParsedRows, o: SplitOptions, file = 'data'): Dem
   };
 }
 
+function kindOf(st: import('node:fs').Stats): string {
+  if (st.isDirectory()) return 'a directory';
+  if (st.isFIFO()) return 'a fifo';
+  if (st.isCharacterDevice()) return 'a character device';
+  if (st.isBlockDevice()) return 'a block device';
+  if (st.isSocket()) return 'a socket';
+  return 'not a regular file';
+}
+
 export function loadDataFile(path: string, seed: number): DemoData {
+  // stat, not open: opening a fifo would wait for a writer, and /dev/zero never ends.
+  let st: import('node:fs').Stats;
+  try {
+    st = statSync(path);
+  } catch (e) {
+    throw new DataFileError(path, 0, `cannot read the file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  if (!st.isFile()) throw new DataFileError(path, 0, `must be a regular file (CSV or JSON lines), but it is ${kindOf(st)}`);
+  if (st.size > MAX_DATA_BYTES) {
+    throw new DataFileError(path, 0, `is ${(st.size / 2 ** 20).toFixed(0)} MiB; the limit is ${MAX_DATA_BYTES / 2 ** 20} MiB (the file is read whole)`);
+  }
   let text: string;
   try {
     text = readFileSync(path, 'utf8');

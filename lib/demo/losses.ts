@@ -1,5 +1,6 @@
 // The five losses the demo compares, with the settings the paper used on Pl@ntNet-300K.
 import { crossEntropyLoss, focalLoss, ldamLoss } from '../classic-losses.js';
+import type { BackendOption } from '../kernel.js';
 import { BalNoisedTopK, ImbalNoisedTopK, ldamMargins } from '../losses.js';
 
 export type LossName = 'ce' | 'focal' | 'ldam' | 'bal' | 'imbal';
@@ -26,7 +27,8 @@ export interface LossSpec {
    * and 0.05 on the built-in data at seed 0, 30 epochs (README, Training in Node).
    */
   lr: number;
-  make(trainCounts: number[], k: number, seed: number): LossFn;
+  /** `backend` runs the top-k losses' kernels (the classic losses are TypeScript only). */
+  make(trainCounts: number[], k: number, seed: number, backend?: BackendOption): LossFn;
 }
 
 export const LOSSES: Record<LossName, LossSpec> = {
@@ -63,8 +65,8 @@ export const LOSSES: Record<LossName, LossSpec> = {
     settings: (k) => `k ${k}, eps 1, S 5, linear head`,
     cosine: false,
     lr: 0.005,
-    make: (_counts, k, seed) => {
-      const crit = new BalNoisedTopK({ k, epsilon: 1.0, nSample: 5, seed });
+    make: (_counts, k, seed, backend) => {
+      const crit = new BalNoisedTopK({ k, epsilon: 1.0, nSample: 5, seed, backend });
       return (s, y, shape) => crit.forward(s, y, shape);
     },
   },
@@ -74,8 +76,8 @@ export const LOSSES: Record<LossName, LossSpec> = {
     settings: (k) => `k ${k}, eps 0.01, max_m 0.2, scale 60, S 5, cosine head`,
     cosine: true,
     lr: 0.02,
-    make: (counts, k, seed) => {
-      const crit = new ImbalNoisedTopK({ k, epsilon: 0.01, maxM: 0.2, clsNumList: counts, scale: 60, nSample: 5, seed });
+    make: (counts, k, seed, backend) => {
+      const crit = new ImbalNoisedTopK({ k, epsilon: 0.01, maxM: 0.2, clsNumList: counts, scale: 60, nSample: 5, seed, backend });
       return (s, y, shape) => crit.forward(s, y, shape);
     },
   },

@@ -1,5 +1,6 @@
 // One training run: the same model, data order and schedule for every loss; the epoch with the
 // best validation macro top-k is kept and evaluated once on the test set.
+import type { BackendOption } from '../kernel.js';
 import { macroTopKAccuracy, perClassTopKAccuracy, rareClassTopKAccuracy, topKAccuracy } from '../metrics.js';
 import type { DemoData, Split } from './dataset.js';
 import { LOSSES, type LossName } from './losses.js';
@@ -16,6 +17,8 @@ export interface TrainOptions {
   weightDecay?: number;
   /** Overrides the loss's base learning rate. */
   lr?: number;
+  /** Backend of the top-k losses' kernels (default 'auto'). */
+  backend?: BackendOption;
   /** Called after each epoch. */
   onEpoch?: (epoch: number, info: { trainLoss: number; valMacro: number; best: number }) => void;
 }
@@ -75,7 +78,7 @@ export function trainRun(data: DemoData, name: LossName, o: TrainOptions): RunRe
   const weightDecay = o.weightDecay ?? 1e-4;
   const baseLr = o.lr ?? spec.lr;
   const model = new Mlp({ features: F, hidden: o.hidden ?? 64, classes: C, cosine: spec.cosine }, o.seed);
-  const lossFn = spec.make(data.trainCounts, o.k, o.seed);
+  const lossFn = spec.make(data.trainCounts, o.k, o.seed, o.backend);
   const order = Int32Array.from({ length: data.train.n }, (_, i) => i);
   const orderRng = new Rng(o.seed, 200);
   const xb = new Float32Array(batchSize * F);
