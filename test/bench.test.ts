@@ -4,7 +4,7 @@ import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import * as api from '../lib/index.js';
@@ -12,8 +12,15 @@ import { makeInputs, plainLossAndGrad, runBench, tfLossAndGrad } from '../bench/
 
 const root = path.resolve(__dirname, '..');
 
+// TensorFlow.js prints a hint about tfjs-node on first use; tests have no use for it.
+tf.env().set('IS_TEST', true);
+
+// Everything written under /tmp goes in one folder, removed when the file's tests end.
+const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'noised-topk-bench-test-'));
+afterAll(() => fs.rmSync(scratch, { recursive: true, force: true }));
+
 function tmpDir(name: string): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), `noised-topk-${name}-`));
+  return fs.mkdtempSync(path.join(scratch, `${name}-`));
 }
 
 function have(cmd: string, args: string[] = ['--version']): boolean {
@@ -85,7 +92,8 @@ describe('native benchmark (npm run bench:native)', () => {
   it.skipIf(!have('cmake'))(
     'builds against libtorch, checks ours against pytopk on shared noise and times them (smoke sizes)',
     () => {
-      const build = path.join(os.tmpdir(), 'noised-topk-bench-native-build');
+      // Kept between runs (an incremental build), so under build/ rather than /tmp.
+      const build = path.join(root, 'build', 'bench-native-smoke');
       const out = tmpDir('bench-native');
       const r = spawnSync(process.execPath, [path.join(root, 'bench/native/run.mjs'), '--smoke', '--out', out], {
         encoding: 'utf8',

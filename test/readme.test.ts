@@ -1,20 +1,105 @@
-// The README's TypeScript examples run as written (imports of 'noised-topk' point at lib/).
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+// The TypeScript examples of README.md and docs/*.md run as written (imports of 'noised-topk'
+// point at lib/), and what their text claims holds: shapes, row sums, non-zero gradients, a
+// loss that goes down. Each block's top-level consts are read back after it ran.
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import * as tf from '@tensorflow/tfjs-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NORMAL_BOUND } from '../lib/stream.js';
 import { here, root } from './helpers.js';
 
-const blocks = [...readFileSync(join(root, 'README.md'), 'utf8').matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!);
+const files = ['README.md', ...readdirSync(join(root, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+const blocks = files.flatMap((file) =>
+  [...readFileSync(join(root, file), 'utf8').matchAll(/```ts\n([\s\S]*?)```/g)].map((m, i) => ({ name: `${file} block ${i}`, code: m[1]! })),
+);
 const dir = mkdtempSync(join(here, '.readme-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
+// TensorFlow.js prints a hint about tfjs-node on first use; tests have no use for it.
+beforeAll(() => {
+  tf.env().set('IS_TEST', true);
+});
 
-describe('README examples', () => {
-  it('has TypeScript examples', () => expect(blocks.length).toBeGreaterThan(0));
-  it.each(blocks.map((code, i) => [i, code] as const))('block %i runs', async (i, code) => {
-    const lib = join(root, 'lib');
-    const source = code.replace(/from 'noised-topk(\/[\w-]+)?'/g, (_m, sub: string | undefined) => `from '${lib}/${sub ? sub.slice(1) : 'index'}.js'`);
-    const file = join(dir, `block-${i}.ts`);
-    writeFileSync(file, `${source}\nexport {};\n`);
-    await expect(import(file)).resolves.toBeDefined();
+type Scope = Record<string, unknown>;
+
+async function runBlock(name: string, code: string): Promise<Scope> {
+  const lib = join(root, 'lib');
+  const source = code.replace(/from 'noised-topk(\/[\w-]+)?'/g, (_m, sub: string | undefined) => `from '${lib}/${sub ? sub.slice(1) : 'index'}.js'`);
+  const names = [...source.matchAll(/^const (\w+)/gm)].map((m) => m[1]!);
+  const file = join(dir, `${name.replace(/\W+/g, '-')}.ts`);
+  writeFileSync(file, `${source}\nexport const __scope = { ${names.join(', ')} };\n`);
+  return ((await import(file)) as { __scope: Scope }).__scope;
+}
+
+const rowSums = (a: ArrayLike<number>, cols: number) => Array.from({ length: a.length / cols }, (_, r) => Array.from(a).slice(r * cols, (r + 1) * cols).reduce((s, v) => s + v, 0));
+
+/** The claims each example makes, keyed by the names it defines. */
+const claims: [string[], (s: Scope) => void][] = [
+  [
+    ['op', 'out', 'dx'],
+    (s) => {
+      const out = s.out as { values: Float32Array; shape: number[] };
+      const dx = s.dx as Float32Array;
+      expect(out.shape).toEqual([2]);
+      // close to the hard 3rd largest values: within epsilon * the noise bound
+      [0.7, -1.1].forEach((h, r) => expect(Math.abs(out.values[r]! - h)).toBeLessThanOrEqual(1.0 * NORMAL_BOUND));
+      expect(dx).toHaveLength(8);
+      for (const sum of rowSums(dx, 4)) expect(sum).toBeCloseTo(1, 6);
+    },
+  ],
+  [
+    ['scores', 'labels', 'bal', 'r', 'dScores', 'dScores2'],
+    (s) => {
+      const r = s.r as { loss: number };
+      const d = s.dScores as Float32Array;
+      expect(r.loss).toBeGreaterThan(0);
+      expect(Array.from(d.subarray(0, 5))).toEqual([0, 0, 0, 0, 0]);
+      expect(d[7]).toBe(-0.5); // -1/B at the label of row 1
+      expect(Array.from(d.subarray(5)).filter((v) => v > 0).length).toBeGreaterThan(0);
+      expect(rowSums(d, 5)[1]).toBeCloseTo(0, 6);
+      const d2 = s.dScores2 as Float32Array;
+      expect(Array.from(d2.subarray(0, 5))).toEqual([0, 0, 0, 0, 0]);
+      expect(Array.from(d2.subarray(5))).toEqual([0, 0, -25, 0, 25]);
+    },
+  ],
+  [
+    ['x', 'top3', 'dx', 'losses'],
+    (s) => {
+      const dx = s.dx as tf.Tensor;
+      expect(dx.shape).toEqual([2, 4]);
+      for (const sum of rowSums(dx.dataSync(), 4)) expect(sum).toBeCloseTo(1, 6);
+      const losses = s.losses as number[];
+      expect(losses).toHaveLength(10);
+      for (let i = 1; i < losses.length; i++) expect(losses[i]!).toBeLessThan(losses[i - 1]!);
+      expect(losses[0]).toBeCloseTo(107.5, 1);
+      expect(losses[9]).toBeCloseTo(7.5, 1);
+    },
+  ],
+  [
+    ['top1', 'top2', 'perClass', 'macro', 'rare', 'ce'],
+    (s) => {
+      expect(s.top1).toBe(0.5);
+      expect(s.top2).toBe(1);
+      expect(Array.from(s.perClass as ArrayLike<number>)).toEqual([1, NaN, 0, NaN]);
+      expect(s.macro).toBe(0.5);
+      expect(s.rare).toBe(0);
+      const ce = s.ce as { loss: number; backward(): Float32Array };
+      for (const sum of rowSums(ce.backward(), 4)) expect(sum).toBeCloseTo(0, 6);
+    },
+  ],
+];
+
+describe('README and docs examples', () => {
+  it('has TypeScript examples in the README', () => expect(blocks.filter((b) => b.name.startsWith('README')).length).toBeGreaterThanOrEqual(3));
+
+  it.each(blocks.map((b) => [b.name, b.code] as const))('%s runs, and what its text says holds', async (name, code) => {
+    const scope = await runBlock(name, code);
+    for (const [names, check] of claims) if (names.every((n) => n in scope)) check(scope);
+  });
+
+  it('every README example is checked for what it claims', async () => {
+    for (const b of blocks.filter((x) => x.name.startsWith('README'))) {
+      const names = [...b.code.matchAll(/^const (\w+)/gm)].map((m) => m[1]!);
+      expect(claims.some(([need]) => need.every((n) => names.includes(n))), b.name).toBe(true);
+    }
   });
 });

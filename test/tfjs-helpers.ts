@@ -4,6 +4,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 
+// TensorFlow.js prints a hint about tfjs-node on first use; tests have no use for it.
+tf.env().set('IS_TEST', true);
+
 /** Sums dy over the axes along which `shape` was broadcast to dy's shape. */
 function unbroadcast(dy: tf.Tensor, shape: number[]): tf.Tensor {
   const lead = dy.rank - shape.length;
