@@ -186,7 +186,7 @@ export function allFinite(name: string, a: Float32Array): void {
     if (v - v !== 0) {
       throw new RangeError(
         `${name}[${i}] is ${describe(v)}: non-finite inputs are rejected ` +
-          '(pass allowNonFinite: true to rank NaN above +Infinity instead; see README, Determinism)',
+          '(pass allowNonFinite: true to rank NaN above +Infinity instead; see docs/determinism.md)',
       );
     }
   }

@@ -1,4 +1,4 @@
-// Install and load where the native addon cannot be had (README, Reliability): no cmake, no
+// Install and load where the native addon cannot be had (docs/reliability.md): no cmake, no
 // compiler, no node-gyp and no usable prebuild. scripts/install.mjs must still succeed, the
 // package must run on 'js', a corrupt or foreign .node must give an actionable error or the
 // fallback (never a crash), and neither install nor load may touch the network.

@@ -3,7 +3,7 @@
 // that holds nothing but node: no cmake, no compiler. That works because the package has no
 // runtime dependencies, so nothing is fetched; and it proves the install compiles nothing.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -31,8 +31,17 @@ function npmCli(): string {
 describe('npm pack + install into a consumer project', () => {
   it('the tarball carries the prebuild and no build tree; the consumer install compiles nothing and needs no registry', { timeout: 600_000 }, () => {
     const env = { ...process.env, npm_config_cache: cache, npm_config_loglevel: 'error', npm_config_update_notifier: 'false' };
+    // Packed from a copy: npm pack runs prepare (tsc), which would rewrite dist/ under the test
+    // files that run it meanwhile. Timestamps are kept, so prepack's prebuild is rebuilt only
+    // when it is older than the sources, as in the repository.
+    const src = join(scratch, 'src');
+    mkdirSync(src);
+    for (const entry of ['package.json', 'tsconfig.json', 'tsconfig.build.json', 'lib', 'scripts', 'native', 'CMakeLists.txt', 'binding.gyp', 'prebuilds', 'README.md', 'LICENSE', 'CHANGELOG.md']) {
+      if (existsSync(join(root, entry))) cpSync(join(root, entry), join(src, entry), { recursive: true, preserveTimestamps: true });
+    }
+    symlinkSync(join(root, 'node_modules'), join(src, 'node_modules'), 'dir');
     const packedJson = execFileSync(process.execPath, [npmCli(), 'pack', '--json', '--pack-destination', scratch], {
-      cwd: root,
+      cwd: src,
       encoding: 'utf8',
       env,
       stdio: ['ignore', 'pipe', 'pipe'],

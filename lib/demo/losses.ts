@@ -24,7 +24,7 @@ export interface LossSpec {
   cosine: boolean;
   /**
    * Base learning rate for the demo's model: the best validation macro top-5 among 0.005, 0.02
-   * and 0.05 on the built-in data at seed 0, 30 epochs (README, Training in Node).
+   * and 0.05 on the built-in data at seed 0, 30 epochs (docs/demo.md).
    */
   lr: number;
   /** `backend` runs the top-k losses' kernels (the classic losses are TypeScript only). */
