@@ -28,6 +28,8 @@ function npmCli(): string {
   throw new Error('npm is not on PATH');
 }
 
+let tarball = '';
+
 describe('npm pack + install into a consumer project', () => {
   it('the tarball carries the prebuild and no build tree; the consumer install compiles nothing and needs no registry', { timeout: 600_000 }, () => {
     const env = { ...process.env, npm_config_cache: cache, npm_config_loglevel: 'error', npm_config_update_notifier: 'false' };
@@ -68,6 +70,7 @@ describe('npm pack + install into a consumer project', () => {
       // npm runs scripts with sh: named by path, since PATH holds only node.
       { cwd: consumer, encoding: 'utf8', env: { ...env, PATH: bin, HOME: scratch, npm_config_script_shell: '/bin/sh' }, timeout: 300_000 },
     );
+    tarball = join(scratch, packed[0]!.filename);
     const said = `${install.stdout}${install.stderr}`;
     expect(install.status, said).toBe(0);
     expect(said).toContain(`noised-topk: using prebuild prebuilds/${platformArch}/noised-topk.node (nothing compiled)`);
@@ -101,5 +104,30 @@ describe('npm pack + install into a consumer project', () => {
     // loads with no driver: cudart is linked statically.
     const nvcc = spawnSync('nvcc', ['--version'], { stdio: 'ignore' }).status === 0;
     if (nvcc) expect(got.cuda).toBe(true);
+  });
+
+  // Where no prebuild fits: the source build with npm's own node-gyp and the node-addon-api
+  // headers the tarball carries, still offline from an empty cache.
+  const toolchain = ['g++', 'make', 'python3'].every((cmd) => spawnSync(cmd, ['--version'], { stdio: 'ignore' }).status === 0);
+  it.skipIf(!toolchain)('NOISED_TOPK_BUILD_FROM_SOURCE=1: builds with node-gyp, offline, and loads the result', { timeout: 600_000 }, () => {
+    expect(tarball, 'the pack test above must run first').not.toBe('');
+    const consumer = join(scratch, 'from-source');
+    mkdirSync(consumer);
+    writeFileSync(join(consumer, 'package.json'), JSON.stringify({ name: 'from-source', version: '1.0.0', private: true, type: 'module' }));
+    const install = spawnSync(process.execPath, [npmCli(), 'install', '--offline', '--foreground-scripts', '--no-audit', '--no-fund', tarball], {
+      cwd: consumer,
+      encoding: 'utf8',
+      env: { ...process.env, npm_config_cache: join(scratch, 'npm-cache-2'), npm_config_loglevel: 'error', HOME: scratch, NOISED_TOPK_BUILD_FROM_SOURCE: '1' },
+      timeout: 600_000,
+    });
+    const said = `${install.stdout}${install.stderr}`;
+    expect(install.status, said).toBe(0);
+    expect(said).toContain('noised-topk: built the native addon from source with node-gyp');
+    const installed = join(consumer, 'node_modules', 'noised-topk');
+    expect(existsSync(join(installed, 'build', 'Release', 'noised_topk.node'))).toBe(true);
+    writeFileSync(join(consumer, 'run.mjs'), `import { backends } from 'noised-topk';\nimport { nativeLoadError } from './node_modules/noised-topk/dist/native.js';\nconsole.log(JSON.stringify({ backends: backends(), msg: nativeLoadError().message }));\n`);
+    const got = JSON.parse(execFileSync(process.execPath, ['run.mjs'], { cwd: consumer, encoding: 'utf8' })) as { backends: string[]; msg: string };
+    expect(got.backends).toContain('cpu');
+    expect(got.msg).toMatch(/is loaded/);
   });
 });
