@@ -7,7 +7,8 @@ import { inflateSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_SYNTHETIC, syntheticData, powerLawCounts } from '../lib/demo/dataset.js';
 import { DataFileError, parseCsv, parseDataText, parseJsonLines, splitRows } from '../lib/demo/data-file.js';
-import { parseLosses } from '../lib/demo/losses.js';
+import { parseLosses, type LossName } from '../lib/demo/losses.js';
+import { backends } from '../lib/index.js';
 import { Mlp } from '../lib/demo/model.js';
 import { Rng } from '../lib/demo/rng.js';
 import { meanSd, OutputError, parseDemoArgs, runDemo, UsageError } from '../lib/demo/run.js';
@@ -238,6 +239,20 @@ describe('demo command line', () => {
     expect(report.runs[1]!.map((r) => r.test)).toEqual(alone.results.map((r) => r.test));
     expect(cap.text()).toContain('mean ± sd over seeds 4,5,6');
     expect(meanSd([1, NaN, 3])).toEqual({ mean: 2, sd: Math.SQRT2, n: 2 });
+  });
+
+  it('--backend js trains to the same bits as cpu; --lr and --batch change the run', () => {
+    const base = { losses: ['bal', 'imbal'] as LossName[], epochs: 2, k: 3, seed: 2, synthetic: TINY };
+    const js = runDemo({ ...base, backend: 'js', out: tempDir('js-'), stdout: capture().stream });
+    const cap = capture();
+    const cpu = runDemo({ ...base, backend: backends().includes('cpu') ? 'cpu' : 'js', out: tempDir('cpu-'), stdout: cap.stream });
+    expect(js.results.map((r) => [r.trainLoss, r.test])).toEqual(cpu.results.map((r) => [r.trainLoss, r.test]));
+    const lr = runDemo({ ...base, lr: 0.3, out: tempDir('lr-'), stdout: capture().stream });
+    expect(lr.results[0]!.trainLoss).not.toEqual(cpu.results[0]!.trainLoss);
+    const batch = runDemo({ ...base, batch: 7, out: tempDir('batch-'), stdout: capture().stream });
+    expect(batch.results[0]!.trainLoss).not.toEqual(cpu.results[0]!.trainLoss);
+    const saved = JSON.parse(readFileSync(batch.resultsPath, 'utf8')) as { batch: number; lr: number | null };
+    expect(saved).toMatchObject({ batch: 7, lr: null });
   });
 
   it('a bad --out fails at once, before any training, with one line', () => {
