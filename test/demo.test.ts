@@ -213,6 +213,8 @@ describe('demo command line', () => {
       backend: 'js',
     });
     expect(() => parseDemoArgs(['--epoch', '3'])).toThrow('unknown option "--epoch" (did you mean --epochs?)');
+    expect(() => parseDemoArgs(['--Seeds=1'])).toThrow('unknown option "--Seeds" (did you mean --seeds?)');
+    expect(() => parseDemoArgs(['--bogus'])).toThrow(/^unknown option "--bogus"; see --help$/);
     expect(() => parseDemoArgs(['--seed', '1', '--seeds', '1,2'])).toThrow('give --seed or --seeds, not both');
     expect(() => parseDemoArgs(['--seeds', '1,x'])).toThrow('--seeds must be an integer in [0, 4294967295], got "x"');
     expect(() => parseDemoArgs(['--seeds', '1,1'])).toThrow('--seeds has a repeated seed');

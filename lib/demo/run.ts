@@ -93,8 +93,12 @@ function usageFromParseError(e: Error & { code?: string }): UsageError {
   const known = Object.keys(FLAGS).map((f) => `--${f}`);
   switch (e.code) {
     case 'ERR_PARSE_ARGS_UNKNOWN_OPTION': {
-      const near = nearestKey(flag.replace(/^-+/, ''), Object.keys(FLAGS));
-      return new UsageError(`unknown option ${JSON.stringify(flag)}${near ? ` (did you mean --${near}?)` : ''}; see --help`);
+      const typed = flag.replace(/^-+/, '');
+      // Flag names are short: an edit distance of 3 would offer --out for --bogus. A hint must
+      // also start with the same letter to be offered.
+      const near = nearestKey(typed, Object.keys(FLAGS));
+      const hint = near && near[0] === typed[0]?.toLowerCase() ? ` (did you mean --${near}?)` : '';
+      return new UsageError(`unknown option ${JSON.stringify(flag)}${hint}; see --help`);
     }
     case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
       if (flag === '--help' || flag === '-h') return new UsageError('--help takes no value');
