@@ -124,6 +124,17 @@ function buildWithNodeGyp() {
   return run('the node-gyp build', cmd[0], [...cmd.slice(1), 'rebuild', `--nodedir=${nodedir}`]) && 'node-gyp';
 }
 
+/** A build that "succeeded" may still not load here (wrong ABI, missing symbol): check in a child. */
+function builtAddonLoads(how) {
+  if (!how) return false;
+  const file = join(root, 'build', 'Release', 'noised_topk.node');
+  const r = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(file)})`], { encoding: 'utf8' });
+  if (r.status === 0) return how;
+  const why = (r.stderr || r.error?.message || `exit ${r.status ?? r.signal}`).trim().split('\n').find((l) => /error/i.test(l)) ?? 'it does not load';
+  failed.push(`the ${how} build finished, but its addon does not load here (${why.slice(0, 200)})`);
+  return false;
+}
+
 function writeLog() {
   if (!buildLog) return null;
   const file = join(root, 'build', 'install.log');
@@ -141,7 +152,7 @@ if (truthy(process.env.NOISED_TOPK_SKIP_BUILD)) {
 } else if (!truthy(process.env.NOISED_TOPK_BUILD_FROM_SOURCE) && prebuildLoads()) {
   // done: the prebuild loads here
 } else {
-  const how = buildWithCmake() || buildWithNodeGyp();
+  const how = builtAddonLoads(buildWithCmake()) || builtAddonLoads(buildWithNodeGyp());
   const logFile = writeLog();
   if (how) {
     const before = failed.length > 0 && !truthy(process.env.NOISED_TOPK_BUILD_FROM_SOURCE) ? ` (${failed[0]})` : '';

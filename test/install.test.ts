@@ -140,6 +140,32 @@ describe('install without cmake, a compiler, node-gyp or a prebuild', () => {
   });
 });
 
+describe('a source build that "succeeds" but whose addon does not load', () => {
+  it('is reported as such, and the install ends on the js message', () => {
+    rmSync(join(pkg, 'prebuilds'), { recursive: true, force: true });
+    // A node-gyp that exits 0 after writing garbage where the addon goes; Node.js headers where
+    // the install script looks for them (node-gyp's cache under HOME).
+    const fakeGyp = join(scratch, 'fake-node-gyp.js');
+    writeFileSync(
+      fakeGyp,
+      "const fs = require('fs'); fs.mkdirSync('build/Release', { recursive: true }); fs.writeFileSync('build/Release/noised_topk.node', 'not a shared object');\n",
+    );
+    const headers = join(scratch, '.cache', 'node-gyp', process.versions.node, 'include', 'node');
+    mkdirSync(headers, { recursive: true });
+    writeFileSync(join(headers, 'node_api.h'), '');
+    try {
+      const r = node(['scripts/install.mjs'], { npm_config_node_gyp: fakeGyp });
+      expect(r.status, r.stderr).toBe(0);
+      expect(r.stderr).toMatch(/^ {2}- the node-gyp build finished, but its addon does not load here \(.+\)$/m);
+      expect(r.stderr).toMatch(/pure TypeScript backend \('js'\)/);
+      expect(r.stderr).not.toMatch(/built the native addon/);
+    } finally {
+      rmSync(join(pkg, 'build'), { recursive: true, force: true });
+      rmSync(join(scratch, '.cache'), { recursive: true, force: true });
+    }
+  }, 120_000);
+});
+
 describe('a corrupt or foreign .node file', () => {
   const real = join(root, 'build', 'Release', 'noised_topk.node');
   const variants: [string, () => Buffer][] = [
