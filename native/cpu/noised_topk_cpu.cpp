@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <limits>
 #include <vector>
 
@@ -72,8 +73,13 @@ bool useAvx2() { return isa() != Isa::kBaseline; }
 #define NTK_HINT_MARGIN 0.5f  // in units of epsilon: the hint is the previous k-th value less this
 #endif
 
+// Bytes held by every thread's Scratch, as of the end of each thread's part of its last call.
+std::atomic<uint64_t> scratchHeld{0};
+
 // Per-thread scratch, grown on demand and reused across calls (no allocation per call once
-// sizes are reached).
+// sizes are reached), up to kScratchKeepBytes: beyond that it is released when the thread's part
+// of the call ends (settleScratch), so one very wide row does not pin memory in every thread
+// that served it for the life of the process.
 struct Scratch {
   std::vector<float> x;    // the row, contiguous, padded to whole blocks of 64 columns
   std::vector<float> y;    // perturbed row (full path)
@@ -90,12 +96,53 @@ struct Scratch {
   bool grouped = false;  // xs holds the row for fullSampleAvx512
   std::vector<float> ys;
   PrunedRow pr;
+  uint64_t accounted = 0;  // this thread's share of scratchHeld
+
+  Scratch() = default;
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  ~Scratch() { scratchHeld.fetch_sub(accounted); }
+
+  uint64_t bytes() const {
+    return (x.capacity() + y.capacity() + xs.capacity() + ys.capacity()) * sizeof(float) +
+           (seedBits.capacity() + keys.capacity()) * sizeof(uint64_t) + counts.capacity() * sizeof(uint32_t);
+  }
 };
 
 Scratch& scratch() {
   thread_local Scratch s;
   return s;
 }
+
+template <typename T>
+void release(std::vector<T>& v) {
+  std::vector<T>().swap(v);
+}
+
+// Runs on each thread of a call once its chunks are done: returns scratch grown past
+// kScratchKeepBytes and brings scratchHeld up to date. backward's counts are all zero between
+// rows, so dropping them loses nothing; the forward's prepared row is marked stale.
+void settleScratch() {
+  Scratch& sc = scratch();
+  if (sc.bytes() > kScratchKeepBytes) {
+    release(sc.x);
+    release(sc.y);
+    release(sc.xs);
+    release(sc.ys);
+    release(sc.seedBits);
+    release(sc.keys);
+    release(sc.counts);
+    sc.preparedCall = ~0ull;
+    sc.preparedRow = ~0ull;
+    sc.pr = PrunedRow();
+  }
+  const uint64_t now = sc.bytes();
+  if (now >= sc.accounted) scratchHeld.fetch_add(now - sc.accounted);
+  else scratchHeld.fetch_sub(sc.accounted - now);
+  sc.accounted = now;
+}
+
+const std::function<void()> kSettleScratch = settleScratch;
 
 std::atomic<uint64_t> callCounter{0};
 
@@ -325,6 +372,7 @@ Status validate(const ForwardArgs& a, const char** why) {
   if (a.k < 1 || a.k > l.d) return fail(why, "k must be in [1, d]");
   if (!std::isfinite(a.epsilon) || a.epsilon < 0.0f) return fail(why, "epsilon must be finite and >= 0");
   if (a.nSample < 1 || a.nSample > kMaxSamples) return fail(why, "nSample must be in [1, 2^24]");
+  if (l.rows() * a.nSample > kMaxPositions) return fail(why, "rows * nSample exceeds 2^28");
   if (l.size() > 0 && !a.x) return fail(why, "x is null");
   if (l.rows() > 0 && (!a.values || !a.positions)) return fail(why, "an output is null");
   return Status::kOk;
@@ -337,6 +385,7 @@ Status validate(const BackwardArgs& a, const char** why) {
   if (l.d > static_cast<uint64_t>(std::numeric_limits<int32_t>::max()))
     return fail(why, "the reduced dim exceeds 2^31 - 1");
   if (a.nSample < 1 || a.nSample > kMaxSamples) return fail(why, "nSample must be in [1, 2^24]");
+  if (l.rows() > kMaxPositions || l.rows() * a.nSample > kMaxPositions) return fail(why, "rows * nSample exceeds 2^28");
   if (l.rows() > 0 && (!a.positions || !a.rowScale || !a.grad)) return fail(why, "an argument is null");
   return Status::kOk;
 }
@@ -374,7 +423,7 @@ Status forwardCpu(const ForwardArgs& a) {
       sc.preparedCall = ~0ull;
       oom.store(true);
     }
-  });
+  }, &kSettleScratch);
   return oom.load() ? Status::kOutOfMemory : Status::kOk;
 }
 
@@ -387,7 +436,8 @@ Status backwardCpu(const BackwardArgs& a) {
   for (uint64_t r = 0; r < rows * S; ++r) {
     if (a.positions[r] < 0 || static_cast<uint64_t>(a.positions[r]) >= l.d) return Status::kInvalidArgument;
   }
-  bool oom = false;
+  // Set by whichever pool thread fails to allocate: an atomic, as in forwardCpu.
+  std::atomic<bool> oom{false};
   const float fS = static_cast<float>(S);
   const size_t grain = std::max<size_t>(1, 65536 / (static_cast<size_t>(d) + S));
   parallelFor(l.outer, std::max<size_t>(1, grain / std::max<uint64_t>(l.inner, 1)), [&](size_t ob, size_t oe) {
@@ -395,7 +445,7 @@ Status backwardCpu(const BackwardArgs& a) {
     try {
       if (sc.counts.size() < d) sc.counts.assign(d, 0);
     } catch (const std::bad_alloc&) {
-      oom = true;
+      oom.store(true);
       return;
     }
     uint32_t* counts = sc.counts.data();
@@ -419,11 +469,14 @@ Status backwardCpu(const BackwardArgs& a) {
         }
       }
     }
-  });
-  return oom ? Status::kOutOfMemory : Status::kOk;
+  }, &kSettleScratch);
+  return oom.load() ? Status::kOutOfMemory : Status::kOk;
 }
 
 void setCpuThreads(unsigned n) { setPoolThreads(n); }
 unsigned cpuThreads() { return poolThreads(); }
+unsigned maxCpuThreads() { return maxPoolThreads(); }
+uint64_t cpuScratchBytes() { return scratchHeld.load(); }
+unsigned cpuWorkerThreads() { return poolWorkers(); }
 
 }  // namespace ntk
