@@ -18,8 +18,8 @@ fi
 addon="$PWD/$out/Release/noised_topk.node"
 [ -f "$addon" ] || { echo "asan: $addon was not built" >&2; exit 1; }
 asan_rt="$(${CXX:-g++} -print-file-name=libasan.so)"
-ldd "$addon" | grep -q libasan || { echo "asan: $addon is not linked against libasan" >&2; exit 1; }
-ldd "$addon" | grep -q libubsan || { echo "asan: $addon is not linked against libubsan" >&2; exit 1; }
+ldd "$addon" | grep libasan >/dev/null || { echo "asan: $addon is not linked against libasan" >&2; exit 1; }
+ldd "$addon" | grep libubsan >/dev/null || { echo "asan: $addon is not linked against libubsan" >&2; exit 1; }
 
 export NOISED_TOPK_ADDON="$addon"
 export LD_PRELOAD="$asan_rt${LD_PRELOAD:+:$LD_PRELOAD}"
