@@ -23,8 +23,10 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <iomanip>
 #include <memory>
 #include <new>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -390,9 +392,12 @@ Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   if (v.IsNumber()) {
     const double n = v.As<Napi::Number>().DoubleValue();
     if (n > cap) {
+      std::ostringstream got;
+      if (std::isinf(n)) got << "Infinity";
+      else got << std::setprecision(17) << n;
       throwRange(info.Env(), "setThreads",
                  "n must be at most " + std::to_string(cap) + " (4 x the CPUs this process may use, at least 8), got " +
-                     (n < 1e15 ? std::to_string(static_cast<int64_t>(n)) : std::string("more")));
+                     got.str());
     }
   }
   ntk::setCpuThreads(static_cast<unsigned>(integerArg(info, 0, "setThreads", "n", 0, cap)));

@@ -21,6 +21,7 @@ describe('npm pack + install into a consumer project', () => {
     expect(files).toContain('dist/index.js');
     expect(files).toContain('dist/index.d.ts');
     expect(files).toContain('scripts/install.mjs');
+    expect(files).toContain('scripts/elf.mjs'); // the ELF check dist/native.js and install.mjs import
     expect(files).toContain('native/core/philox_normal.h');
     expect(files.some((f) => f.startsWith('build/') || f.startsWith('test/') || f.startsWith('node_modules/'))).toBe(false);
 

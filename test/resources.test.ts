@@ -15,6 +15,7 @@ import { root, testedBackends } from './helpers.js';
 const hasCpu = testedBackends().includes('cpu');
 const KEEP = 4 * 2 ** 20; // kScratchKeepBytes (native/core/noised_topk.h)
 const CAP = Math.max(8, 4 * availableParallelism());
+const underAsan = /libasan/.test(process.env.LD_PRELOAD ?? '');
 
 /** The .node file lib/native.ts loads in this process. */
 function addonPath(): string {
@@ -70,7 +71,9 @@ describe.skipIf(!hasCpu)('kernel scratch', () => {
       report({ rss0, rss1, held, small, mid });`);
     // Before: every thread that served the wide row kept ~12 bytes x 4M columns (about 48 MiB
     // each, 6 threads here). Left over now: the allocator's own caching of freed input copies.
-    expect(r.rss1 - r.rss0).toBeLessThan((12 * D * N) / 2);
+    // (Not under ASan, whose quarantine holds freed memory on purpose: the counter below is the
+    // check there.)
+    if (!underAsan) expect(r.rss1 - r.rss0).toBeLessThan((12 * D * N) / 2);
     expect(r.held).not.toBeNull();
     expect(r.held!).toBeLessThanOrEqual(KEEP * (N + 2));
     // Ordinary rows keep their scratch for the next call (no allocation per call).
