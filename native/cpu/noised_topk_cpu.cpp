@@ -5,7 +5,6 @@
 #include <cstdlib>
 #include <cmath>
 #include <cstring>
-#include <functional>
 #include <limits>
 #include <vector>
 
@@ -141,8 +140,6 @@ void settleScratch() {
   else scratchHeld.fetch_sub(sc.accounted - now);
   sc.accounted = now;
 }
-
-const std::function<void()> kSettleScratch = settleScratch;
 
 std::atomic<uint64_t> callCounter{0};
 
@@ -423,7 +420,7 @@ Status forwardCpu(const ForwardArgs& a) {
       sc.preparedCall = ~0ull;
       oom.store(true);
     }
-  }, &kSettleScratch);
+  }, settleScratch);
   return oom.load() ? Status::kOutOfMemory : Status::kOk;
 }
 
@@ -469,7 +466,7 @@ Status backwardCpu(const BackwardArgs& a) {
         }
       }
     }
-  }, &kSettleScratch);
+  }, settleScratch);
   return oom.load() ? Status::kOutOfMemory : Status::kOk;
 }
 

@@ -45,8 +45,7 @@ class Pool {
   unsigned threads() const { return target_.load(); }
   unsigned workers() const { return workerCount_.load(); }
 
-  void run(size_t n, size_t grain, const std::function<void(size_t, size_t)>& body,
-           const std::function<void()>* afterwards) {
+  void run(size_t n, size_t grain, const std::function<void(size_t, size_t)>& body, void (*afterwards)()) {
     grain = std::max<size_t>(grain, 1);
     const size_t chunks = (n + grain - 1) / grain;
     const unsigned want = static_cast<unsigned>(std::min<size_t>(target_.load(), chunks));
@@ -55,7 +54,7 @@ class Pool {
     const unsigned helpers = want > 1 && job.owns_lock() ? ensureWorkers(want - 1) : 0;
     if (helpers == 0) {
       body(0, n);
-      if (afterwards) (*afterwards)();
+      if (afterwards) afterwards();
     } else {
       {
         std::lock_guard<std::mutex> lk(m_);
@@ -70,7 +69,7 @@ class Pool {
       }
       wake_.notify_all();
       runChunks(body, n, grain);
-      if (afterwards) (*afterwards)();
+      if (afterwards) afterwards();
       std::unique_lock<std::mutex> lk(m_);
       done_.wait(lk, [&] { return finished_ == participants_; });
       body_ = nullptr;
@@ -149,11 +148,11 @@ class Pool {
       // participant always sees the generation it was counted in.
       if (id >= participants_) continue;
       const auto* body = body_;
-      const auto* afterwards = afterwards_;
+      const auto afterwards = afterwards_;
       const size_t n = n_, grain = grain_;
       lk.unlock();
       runChunks(*body, n, grain);
-      if (afterwards) (*afterwards)();
+      if (afterwards) afterwards();
       lk.lock();
       if (++finished_ == participants_) done_.notify_one();
     }
@@ -170,7 +169,7 @@ class Pool {
   uint64_t generation_ = 0;
   unsigned stopFrom_ = UINT_MAX;  // workers with an id at or above it exit
   const std::function<void(size_t, size_t)>* body_ = nullptr;
-  const std::function<void()>* afterwards_ = nullptr;
+  void (*afterwards_)() = nullptr;
   size_t n_ = 0;
   size_t grain_ = 1;
   std::atomic<size_t> next_{0};
@@ -193,7 +192,7 @@ unsigned poolThreads() { return pool().threads(); }
 unsigned poolWorkers() { return pool().workers(); }
 
 void parallelFor(size_t n, size_t grain, const std::function<void(size_t, size_t)>& body,
-                 const std::function<void()>* afterwards) {
+                 void (*afterwards)()) {
   if (n == 0) return;
   pool().run(n, grain, body, afterwards);
 }

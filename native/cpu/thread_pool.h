@@ -25,6 +25,6 @@ unsigned poolWorkers();
 // afterwards(), when given, runs once on every thread that took part, after its last chunk
 // and before parallelFor returns (where per-thread state of the job is let go).
 void parallelFor(size_t n, size_t grain, const std::function<void(size_t, size_t)>& body,
-                 const std::function<void()>* afterwards = nullptr);
+                 void (*afterwards)() = nullptr);
 
 }  // namespace ntk
