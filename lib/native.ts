@@ -18,6 +18,8 @@ export interface NativeAddon {
   overlap?(a: ArrayBufferView, b: ArrayBufferView): boolean;
   /** Test hook: kernel scratch bytes held now, and the CPU pool's worker threads alive now. */
   resources?(): { scratchBytes: number; workerThreads: number };
+  /** Test hook: the next n chunks of CPU kernel work fail as out of memory. */
+  failNextChunks?(n: number): void;
   normals(seedLo: number, seedHi: number, offset: number, row: number, sample: number, group: number): number[];
   streamVersion: number;
   /** True when the addon was built with the CUDA kernels (then the members below exist). */

@@ -437,6 +437,12 @@ Napi::Value Overlap(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(env, na != 0 && nb != 0 && a < b + nb && b < a + na);
 }
 
+// Test hook: failNextChunks(n), the next n chunks of CPU kernel work fail out of memory.
+Napi::Value FailNextChunks(const Napi::CallbackInfo& info) {
+  ntk::cpuFailNextChunks(static_cast<unsigned>(integerArg(info, 0, "failNextChunks", "n", 0, 1e6)));
+  return info.Env().Undefined();
+}
+
 // Test hook: { scratchBytes, workerThreads } (see noised_topk.h).
 Napi::Value Resources(const Napi::CallbackInfo& info) {
   Napi::Object o = Napi::Object::New(info.Env());
@@ -561,6 +567,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("maxThreads", Napi::Number::New(env, ntk::maxCpuThreads()));
   exports.Set("overlap", Napi::Function::New(env, Overlap, "overlap"));
   exports.Set("resources", Napi::Function::New(env, Resources, "resources"));
+  exports.Set("failNextChunks", Napi::Function::New(env, FailNextChunks, "failNextChunks"));
   exports.Set("normals", Napi::Function::New(env, Normals, "normals"));
   exports.Set("streamVersion", Napi::Number::New(env, NTK_STREAM_VERSION));
   exports.Set("cuda", Napi::Boolean::New(env, false));

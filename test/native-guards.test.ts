@@ -234,3 +234,92 @@ describe.skipIf(!hasCpu)('positions limit: rows * nSample <= 2^28', () => {
     );
   });
 });
+
+describe.skipIf(!hasCpu)('out of memory inside the kernels, on several pool threads', () => {
+  // failNextChunks(n): the next n chunks of kernel work fail as a scratch allocation would. With
+  // 2 threads both fail at once (the flag they set was a plain bool in backward: a data race
+  // that test:tsan reports). The call must fail as a whole: an Error naming the operation, never
+  // a RangeError and never a partly written answer; the next call must be right.
+  // Wide enough rows that each chunk takes a while, so both threads are in their chunks when
+  // they fail (chunks fail at their end).
+  const rowsN = 256;
+  const dN = 4096;
+  const sameBits = (a: ArrayBufferView, b: ArrayBufferView) =>
+    Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+  const x = Float32Array.from({ length: rowsN * dN }, (_, i) => Math.sin(i * 0.731) * 2);
+  const fwd = (values: Float32Array, positions: Int32Array) => [x, rowsN, dN, 1, 3, 1, 1, null, 5, 6, 7, values, positions];
+  const want = { values: new Float32Array(rowsN), positions: new Int32Array(rowsN), grad: new Float32Array(rowsN * dN) };
+  const scale = Float32Array.from({ length: rowsN }, (_, i) => 1 + (i % 3));
+  let before = 1;
+
+  it('forward and backward, sync and async: Error "<op>: out of memory", then the next call is right', async () => {
+    before = addon!.threads();
+    addon!.setThreads(2);
+    try {
+      addon!.forward(...fwd(want.values, want.positions));
+      addon!.backward(want.positions, scale, rowsN, dN, 1, 1, want.grad);
+      for (const failing of [1, 1000]) {
+        for (const sync of [true, false]) {
+          const values = new Float32Array(rowsN);
+          const positions = new Int32Array(rowsN);
+          addon!.failNextChunks!(failing);
+          const err = await thrown(() => (sync ? addon!.forward(...fwd(values, positions)) : addon!.forwardAsync(...fwd(values, positions))));
+          addon!.failNextChunks!(0);
+          expect(err).toBeInstanceOf(Error);
+          expect(err).not.toBeInstanceOf(RangeError);
+          expect((err as Error).message).toBe('noisedTopK: out of memory');
+          if (!sync) expect(sameBits(values, new Float32Array(rowsN))).toBe(true); // async: nothing written
+          await (sync ? addon!.forward(...fwd(values, positions)) : addon!.forwardAsync(...fwd(values, positions)));
+          expect(sameBits(values, want.values)).toBe(true);
+          expect(sameBits(positions, want.positions)).toBe(true);
+
+          const grad = new Float32Array(rowsN * dN);
+          addon!.failNextChunks!(failing);
+          const gErr = await thrown(() =>
+            sync ? addon!.backward(want.positions, scale, rowsN, dN, 1, 1, grad) : addon!.backwardAsync(want.positions, scale, rowsN, dN, 1, 1, grad),
+          );
+          addon!.failNextChunks!(0);
+          expect(gErr).toBeInstanceOf(Error);
+          expect(gErr).not.toBeInstanceOf(RangeError);
+          expect((gErr as Error).message).toBe('noisedTopKBackward: out of memory');
+          await (sync ? addon!.backward(want.positions, scale, rowsN, dN, 1, 1, grad) : addon!.backwardAsync(want.positions, scale, rowsN, dN, 1, 1, grad));
+          expect(sameBits(grad, want.grad)).toBe(true);
+        }
+      }
+    } finally {
+      addon!.failNextChunks!(0);
+      addon!.setThreads(before);
+    }
+  }, 120_000);
+
+  it("through the API on 'cpu': an Error, not a RangeError, for forward and backward", async () => {
+    addon!.setThreads(2);
+    try {
+      const op = new NoisedTopK({ k: 3, seed: 9, nSample: 1, backend: 'cpu' });
+      addon!.failNextChunks!(1000);
+      const e1 = await thrown(() => op.forward(x, [rowsN, dN]));
+      const e2 = await thrown(() => op.forwardAsync(x, [rowsN, dN]));
+      addon!.failNextChunks!(0);
+      for (const e of [e1, e2]) {
+        expect(e).toBeInstanceOf(Error);
+        expect(e).not.toBeInstanceOf(RangeError);
+        expect((e as Error).message).toMatch(/noisedTopK: out of memory/);
+      }
+      const r = op.forward(x, [rowsN, dN]);
+      addon!.failNextChunks!(1000);
+      const e3 = await thrown(() => r.backwardAsync());
+      addon!.failNextChunks!(0);
+      expect((e3 as Error).message).toMatch(/noisedTopKBackward: out of memory/);
+      // The two failed calls took stream offsets 0 and 1 (each call takes the next, in call order).
+      const ref = new NoisedTopK({ k: 3, seed: 9, nSample: 1, backend: 'js' });
+      ref.forward(x, [rowsN, dN]);
+      ref.forward(x, [rowsN, dN]);
+      const refR = ref.forward(x, [rowsN, dN]);
+      expect(sameBits(r.values, refR.values)).toBe(true);
+      expect(sameBits(r.backward(), refR.backward())).toBe(true);
+    } finally {
+      addon!.failNextChunks!(0);
+      addon!.setThreads(before);
+    }
+  }, 120_000);
+});

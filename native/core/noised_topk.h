@@ -86,5 +86,8 @@ constexpr uint64_t kScratchKeepBytes = uint64_t{4} << 20;
 // kScratchKeepBytes per thread that ever ran one), and the pool's worker threads alive now.
 uint64_t cpuScratchBytes();
 unsigned cpuWorkerThreads();
+// Test hook: the next n chunks of CPU kernel work fail as if a scratch allocation had (the
+// out-of-memory path, on whichever pool threads run them).
+void cpuFailNextChunks(unsigned n);
 
 }  // namespace ntk

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <new>
 #include <vector>
 
 #include "../core/noised_topk.h"
@@ -142,6 +143,17 @@ void settleScratch() {
 }
 
 std::atomic<uint64_t> callCounter{0};
+
+// cpuFailNextChunks: chunks left to fail. Taken at the end of a chunk, inside its try, so that
+// failing chunks still overlap in time on several threads (as real allocation failures can).
+std::atomic<unsigned> chunksToFail{0};
+
+void injectedFailure() {
+  unsigned n = chunksToFail.load(std::memory_order_relaxed);
+  while (n > 0) {
+    if (chunksToFail.compare_exchange_weak(n, n - 1)) throw std::bad_alloc();
+  }
+}
 
 // Column of the k-th largest of y[0, d) under the rank order.
 uint32_t kthColumn(const float* y, uint32_t d, uint32_t k, std::vector<uint64_t>& keys) {
@@ -416,6 +428,7 @@ Status forwardCpu(const ForwardArgs& a) {
         sum = s == 0 ? NTK_FADD(0.0f, value) : NTK_FADD(sum, value);
         if (s + 1 == S) a.values[row] = NTK_FDIV(sum, fS);
       }
+      injectedFailure();
     } catch (const std::bad_alloc&) {
       sc.preparedCall = ~0ull;
       oom.store(true);
@@ -423,6 +436,38 @@ Status forwardCpu(const ForwardArgs& a) {
   }, settleScratch);
   return oom.load() ? Status::kOutOfMemory : Status::kOk;
 }
+
+namespace {
+
+// Rows o in [ob, oe) of backwardCpu. counts (d entries) is all zeros on entry and on return.
+void backwardChunk(const BackwardArgs& a, uint64_t ob, uint64_t oe, uint32_t* counts) {
+  const Layout& l = a.layout;
+  const uint32_t S = a.nSample;
+  const uint32_t d = static_cast<uint32_t>(l.d);
+  const float fS = static_cast<float>(S);
+  for (uint64_t o = ob; o < oe; ++o) {
+    for (uint64_t i = 0; i < l.inner; ++i) {
+      const uint64_t r = o * l.inner + i;
+      const int32_t* pos = a.positions + r * S;
+      for (uint32_t s = 0; s < S; ++s) ++counts[pos[s]];
+      const float scale = a.rowScale[r];
+      // Unselected columns get 0 * scale, as a dense mask times grad_output would: -0 for
+      // a negative scale, NaN for a non-finite one.
+      const float unselected = NTK_FMUL(0.0f, scale);
+      float* slice = a.grad + o * l.d * l.inner + i;
+      for (uint32_t c = 0; c < d; ++c) slice[static_cast<uint64_t>(c) * l.inner] = unselected;
+      for (uint32_t s = 0; s < S; ++s) {
+        const uint32_t c = static_cast<uint32_t>(pos[s]);
+        if (counts[c] == 0) continue;  // already written
+        const float share = NTK_FDIV(static_cast<float>(counts[c]), fS);
+        a.grad[(o * l.d + c) * l.inner + i] = NTK_FMUL(share, scale);
+        counts[c] = 0;
+      }
+    }
+  }
+}
+
+}  // namespace
 
 Status backwardCpu(const BackwardArgs& a) {
   if (validate(a, nullptr) != Status::kOk) return Status::kInvalidArgument;
@@ -435,36 +480,15 @@ Status backwardCpu(const BackwardArgs& a) {
   }
   // Set by whichever pool thread fails to allocate: an atomic, as in forwardCpu.
   std::atomic<bool> oom{false};
-  const float fS = static_cast<float>(S);
   const size_t grain = std::max<size_t>(1, 65536 / (static_cast<size_t>(d) + S));
   parallelFor(l.outer, std::max<size_t>(1, grain / std::max<uint64_t>(l.inner, 1)), [&](size_t ob, size_t oe) {
     Scratch& sc = scratch();
     try {
       if (sc.counts.size() < d) sc.counts.assign(d, 0);
+      backwardChunk(a, ob, oe, sc.counts.data());
+      injectedFailure();
     } catch (const std::bad_alloc&) {
       oom.store(true);
-      return;
-    }
-    uint32_t* counts = sc.counts.data();
-    for (uint64_t o = ob; o < oe; ++o) {
-      for (uint64_t i = 0; i < l.inner; ++i) {
-        const uint64_t r = o * l.inner + i;
-        const int32_t* pos = a.positions + r * S;
-        for (uint32_t s = 0; s < S; ++s) ++counts[pos[s]];
-        const float scale = a.rowScale[r];
-        // Unselected columns get 0 * scale, as a dense mask times grad_output would: -0 for
-        // a negative scale, NaN for a non-finite one.
-        const float unselected = NTK_FMUL(0.0f, scale);
-        float* slice = a.grad + o * l.d * l.inner + i;
-        for (uint32_t c = 0; c < d; ++c) slice[static_cast<uint64_t>(c) * l.inner] = unselected;
-        for (uint32_t s = 0; s < S; ++s) {
-          const uint32_t c = static_cast<uint32_t>(pos[s]);
-          if (counts[c] == 0) continue;  // already written
-          const float share = NTK_FDIV(static_cast<float>(counts[c]), fS);
-          a.grad[(o * l.d + c) * l.inner + i] = NTK_FMUL(share, scale);
-          counts[c] = 0;
-        }
-      }
     }
   }, settleScratch);
   return oom.load() ? Status::kOutOfMemory : Status::kOk;
@@ -475,5 +499,6 @@ unsigned cpuThreads() { return poolThreads(); }
 unsigned maxCpuThreads() { return maxPoolThreads(); }
 uint64_t cpuScratchBytes() { return scratchHeld.load(); }
 unsigned cpuWorkerThreads() { return poolWorkers(); }
+void cpuFailNextChunks(unsigned n) { chunksToFail.store(n); }
 
 }  // namespace ntk
