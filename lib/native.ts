@@ -2,6 +2,9 @@
 // .node path, e.g. a sanitizer build), the local build (build/Release/noised_topk.node), then
 // prebuilds/<platform>-<arch>/*.node. When none loads it keeps one error that
 // lists every attempt and says how to fix it. NOISED_TOPK_NATIVE=0 disables the addon.
+// A NOISED_TOPK_ADDON that does not load is a warning (NOISED_TOPK_ADDON_INVALID, naming the
+// path and why), then the normal search: asked for one file, silently getting another would
+// hide a broken sanitizer or debug build.
 export interface NativeAddon {
   forward(...args: unknown[]): void;
   forwardAsync(...args: unknown[]): Promise<void>;
@@ -9,6 +12,14 @@ export interface NativeAddon {
   backwardAsync(...args: unknown[]): Promise<void>;
   setThreads(n: number): void;
   threads(): number;
+  /** The most threads setThreads accepts (4 x the CPUs available, at least 8). */
+  maxThreads?: number;
+  /** Whether two views share a byte, by address (sees two SharedArrayBuffers over one memory). */
+  overlap?(a: ArrayBufferView, b: ArrayBufferView): boolean;
+  /** Test hook: kernel scratch bytes held now, and the CPU pool's worker threads alive now. */
+  resources?(): { scratchBytes: number; workerThreads: number };
+  /** Test hook: the next n chunks of CPU kernel work fail as out of memory. */
+  failNextChunks?(n: number): void;
   normals(seedLo: number, seedHi: number, offset: number, row: number, sample: number, group: number): number[];
   streamVersion: number;
   /** True when the addon was built with the CUDA kernels (then the members below exist). */
@@ -25,7 +36,7 @@ export interface NativeAddon {
   backwardCudaAsync?(...args: unknown[]): Promise<void>;
 }
 
-import { elfProblem } from './elf.js';
+import { elfFileProblem } from './elf.js';
 
 const STREAM_VERSION = 1;
 
@@ -39,8 +50,9 @@ interface NodeBits {
   join: (...p: string[]) => string;
   readdir: (dir: string) => string[];
   exists: (file: string) => boolean;
-  /** Throws where the file is a truncated ELF image, which dlopen would crash on. */
+  /** Throws where the file is not a regular file or is a truncated ELF image (dlopen would crash on it). */
   checkImage: (file: string) => void;
+  warn: (message: string, code: string) => void;
 }
 
 function nodeBits(): NodeBits | null {
@@ -67,15 +79,11 @@ function nodeBits(): NodeBits | null {
     },
     exists: (file) => fs.existsSync(file),
     checkImage: (file) => {
-      let bytes: Uint8Array;
-      try {
-        bytes = fs.readFileSync(file);
-      } catch {
-        return; // missing or unreadable: require() gives the error
-      }
-      const problem = elfProblem(bytes);
+      // Reads the headers only; missing or unreadable files pass, and require() says why.
+      const problem = elfFileProblem(file, fs);
       if (problem) throw new Error(`${file} is not a loadable shared object: ${problem}`);
     },
+    warn: (message, code) => proc.emitWarning(message, { code }),
   };
 }
 
@@ -108,17 +116,26 @@ export function loadNative(): NativeAddon | null {
     return null;
   }
   const tried: string[] = [];
+  let lastError = '';
   const attempt = (where: string, load: () => unknown): boolean => {
     try {
       addon = check(load(), where);
       return true;
     } catch (err) {
-      tried.push(`  - ${where}: ${firstLine(err)}`);
+      lastError = firstLine(err);
+      tried.push(`  - ${where}: ${lastError}`);
       return false;
     }
   };
   const explicit = env.NOISED_TOPK_ADDON;
-  if (explicit && attempt(explicit, () => (node.checkImage(explicit), node.require(explicit)))) return addon;
+  if (explicit) {
+    if (attempt(explicit, () => (node.checkImage(explicit), node.require(explicit)))) return addon;
+    node.warn(
+      `NOISED_TOPK_ADDON=${explicit} did not load (${lastError}); ` +
+        'looking in build/ and prebuilds/ instead',
+      'NOISED_TOPK_ADDON_INVALID',
+    );
+  }
   // The local build (cmake-js or node-gyp both write build/Release): looked up directly, so
   // the error names the one path it tried.
   const local = node.join(node.root, 'build', 'Release', 'noised_topk.node');

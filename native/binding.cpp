@@ -23,8 +23,10 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <iomanip>
 #include <memory>
 #include <new>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -80,7 +82,20 @@ void checkLength(Napi::Env env, const char* op, const char* name, size_t got, ui
   }
 }
 
+// positions holds rows * nSample int32; past kMaxPositions (2^28, the limit lib/validate.ts
+// gives as MAX_POSITIONS) the call is refused before any allocation or length check.
+void checkPositions(Napi::Env env, const char* op, uint64_t rows, uint32_t nSample) {
+  if (rows > ntk::kMaxPositions || rows * nSample > ntk::kMaxPositions) {
+    throwRange(env, op, "positions would hold rows * nSample = " +
+                            (rows > UINT64_MAX / nSample ? std::string("more than 2^64") : std::to_string(rows * nSample)) +
+                            " elements, above 2^28");
+  }
+}
+
 // An output that shares memory with any other argument would be read after being written.
+// The spans are the caller's memory, by address: two SharedArrayBuffer objects can map the
+// same bytes (structuredClone, postMessage), so comparing buffers would miss them, and so
+// would comparing against a private copy.
 void checkNoOverlap(Napi::Env env, const char* op, const std::vector<Span>& outputs,
                     const std::vector<Span>& all) {
   for (const Span& out : outputs) {
@@ -177,9 +192,9 @@ ntk::ForwardArgs parseForward(const Napi::CallbackInfo& info, Owned&) {
     throwRange(env, kForward, "outer * d * inner overflows");
   const uint64_t size = a.layout.size(), rows = a.layout.rows();
   if (rows > 4294967295ull) throwRange(env, kForward, "more than 2^32 - 1 rows");
+  checkPositions(env, kForward, rows, a.nSample);
   checkLength(env, kForward, "x", x.ElementLength(), size);
   checkLength(env, kForward, "values", values.ElementLength(), rows);
-  if (rows > UINT64_MAX / a.nSample) throwRange(env, kForward, "rows * nSample overflows");
   checkLength(env, kForward, "positions", positions.ElementLength(), rows * a.nSample);
 
   std::vector<Span> spans;
@@ -224,18 +239,19 @@ ntk::BackwardArgs parseBackward(const Napi::CallbackInfo& info, Owned& own) {
       (a.layout.inner && (od * a.layout.inner) / a.layout.inner != od))
     throwRange(env, kBackward, "outer * d * inner overflows");
   const uint64_t rows = a.layout.rows();
-  if (rows > UINT64_MAX / a.nSample) throwRange(env, kBackward, "rows * nSample overflows");
+  checkPositions(env, kBackward, rows, a.nSample);
   checkLength(env, kBackward, "positions", positions.ElementLength(), rows * a.nSample);
   checkLength(env, kBackward, "rowScale", rowScale.ElementLength(), rows);
   checkLength(env, kBackward, "grad", grad.ElementLength(), a.layout.size());
   a.positions = positions.As<Napi::Int32Array>().Data();
-  // Another thread may write shared memory between the range check below and the kernel.
-  if (isShared(env, positions)) a.positions = own.copy(env, kBackward, a.positions, rows * a.nSample);
   a.rowScale = rowScale.As<Napi::Float32Array>().Data();
   a.grad = grad.As<Napi::Float32Array>().Data();
   const Span gs{a.grad, grad.ByteLength(), "grad"};
   checkNoOverlap(env, kBackward, {gs},
                  {{a.positions, positions.ByteLength(), "positions"}, {a.rowScale, rowScale.ByteLength(), "rowScale"}, gs});
+  // Another thread may write shared memory between the range check below and the kernel.
+  // (Copied after the overlap check: the copy is private, the caller's grad may alias theirs.)
+  if (isShared(env, positions)) a.positions = own.copy(env, kBackward, a.positions, rows * a.nSample);
   const int32_t* pos = a.positions;
   for (uint64_t j = 0; j < rows * a.nSample; ++j) {
     if (pos[j] < 0 || static_cast<uint64_t>(pos[j]) >= a.layout.d)
@@ -371,11 +387,68 @@ Napi::Value BackwardAsync(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value SetThreads(const Napi::CallbackInfo& info) {
-  ntk::setCpuThreads(static_cast<unsigned>(integerArg(info, 0, "setThreads", "n", 0, 1024)));
+  const unsigned cap = ntk::maxCpuThreads();
+  const Napi::Value v = info[0];
+  if (v.IsNumber()) {
+    const double n = v.As<Napi::Number>().DoubleValue();
+    if (n > cap) {
+      std::ostringstream got;
+      if (std::isinf(n)) got << "Infinity";
+      else got << std::setprecision(17) << n;
+      throwRange(info.Env(), "setThreads",
+                 "n must be at most " + std::to_string(cap) + " (4 x the CPUs this process may use, at least 8), got " +
+                     got.str());
+    }
+  }
+  ntk::setCpuThreads(static_cast<unsigned>(integerArg(info, 0, "setThreads", "n", 0, cap)));
   return info.Env().Undefined();
 }
 Napi::Value GetThreads(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), ntk::cpuThreads());
+}
+
+// overlap(a, b): whether two ArrayBufferViews share a byte, by address. lib/ asks it where
+// JavaScript cannot tell (two SharedArrayBuffer objects over the same memory). A detached or
+// empty view shares nothing.
+bool viewBytes(Napi::Env env, napi_value v, const uint8_t** data, size_t* bytes) {
+  bool is = false;
+  void* p = nullptr;
+  if (napi_is_typedarray(env, v, &is) == napi_ok && is) {
+    napi_typedarray_type type;
+    size_t length = 0;
+    if (napi_get_typedarray_info(env, v, &type, &length, &p, nullptr, nullptr) != napi_ok) return false;
+    *bytes = length * Napi::TypedArray(env, v).ElementSize();
+  } else if (napi_is_dataview(env, v, &is) == napi_ok && is) {
+    if (napi_get_dataview_info(env, v, bytes, &p, nullptr, nullptr) != napi_ok) return false;
+  } else {
+    return false;
+  }
+  *data = static_cast<const uint8_t*>(p);
+  if (!p) *bytes = 0;
+  return true;
+}
+
+Napi::Value Overlap(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const uint8_t *a = nullptr, *b = nullptr;
+  size_t na = 0, nb = 0;
+  if (!viewBytes(env, info[0], &a, &na)) throwType(env, "overlap", "a must be an ArrayBufferView");
+  if (!viewBytes(env, info[1], &b, &nb)) throwType(env, "overlap", "b must be an ArrayBufferView");
+  return Napi::Boolean::New(env, na != 0 && nb != 0 && a < b + nb && b < a + na);
+}
+
+// Test hook: failNextChunks(n), the next n chunks of CPU kernel work fail out of memory.
+Napi::Value FailNextChunks(const Napi::CallbackInfo& info) {
+  ntk::cpuFailNextChunks(static_cast<unsigned>(integerArg(info, 0, "failNextChunks", "n", 0, 1e6)));
+  return info.Env().Undefined();
+}
+
+// Test hook: { scratchBytes, workerThreads } (see noised_topk.h).
+Napi::Value Resources(const Napi::CallbackInfo& info) {
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("scratchBytes", Napi::Number::New(info.Env(), static_cast<double>(ntk::cpuScratchBytes())));
+  o.Set("workerThreads", Napi::Number::New(info.Env(), ntk::cpuWorkerThreads()));
+  return o;
 }
 
 // Test hook: the stream's raw words and normals, so lib/'s JS stream can be checked against
@@ -491,6 +564,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("backwardAsync", Napi::Function::New(env, BackwardAsync, "backwardAsync"));
   exports.Set("setThreads", Napi::Function::New(env, SetThreads, "setThreads"));
   exports.Set("threads", Napi::Function::New(env, GetThreads, "threads"));
+  exports.Set("maxThreads", Napi::Number::New(env, ntk::maxCpuThreads()));
+  exports.Set("overlap", Napi::Function::New(env, Overlap, "overlap"));
+  exports.Set("resources", Napi::Function::New(env, Resources, "resources"));
+  exports.Set("failNextChunks", Napi::Function::New(env, FailNextChunks, "failNextChunks"));
   exports.Set("normals", Napi::Function::New(env, Normals, "normals"));
   exports.Set("streamVersion", Napi::Number::New(env, NTK_STREAM_VERSION));
   exports.Set("cuda", Napi::Boolean::New(env, false));

@@ -10,41 +10,18 @@
 // Build output is captured into build/install.log, not shown: a normal install prints one line.
 // NOISED_TOPK_BUILD_FROM_SOURCE=1 skips step 1; NOISED_TOPK_SKIP_BUILD=1 skips 2 and 3.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import * as fs from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+// dlopen of a truncated ELF file dies of SIGBUS, so check before require (shared with lib/native.ts).
+import { elfFileProblem } from './elf.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const require = createRequire(join(root, 'package.json'));
 const log = (msg) => console.error(`noised-topk: ${msg}`);
 const truthy = (v) => v !== undefined && v !== '' && v !== '0' && v !== 'false';
-
-// A copy of lib/elf.ts: dlopen of a truncated ELF file dies of SIGBUS, so check before require.
-function elfProblem(b) {
-  if (b.length < 4 || b[0] !== 0x7f || b[1] !== 0x45 || b[2] !== 0x4c || b[3] !== 0x46) return null;
-  if (b.length < 52) return 'truncated ELF header';
-  const is64 = b[4] === 2;
-  const little = b[5] === 1;
-  if ((b[4] !== 1 && b[4] !== 2) || (b[5] !== 1 && b[5] !== 2)) return 'bad ELF class or byte order';
-  if (is64 && b.length < 64) return 'truncated ELF header';
-  const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
-  const u16 = (o) => view.getUint16(o, little);
-  const u32 = (o) => view.getUint32(o, little);
-  const word = (o) => (is64 ? Number(view.getBigUint64(o, little)) : u32(o));
-  const phoff = word(is64 ? 32 : 28);
-  const phentsize = u16(is64 ? 54 : 42);
-  const phnum = u16(is64 ? 56 : 44);
-  if (phentsize < (is64 ? 56 : 32) || phoff + phnum * phentsize > b.length) return 'program headers past the end of the file';
-  for (let i = 0; i < phnum; i++) {
-    const ph = phoff + i * phentsize;
-    const type = u32(ph);
-    const offset = word(is64 ? ph + 8 : ph + 4);
-    const filesz = word(is64 ? ph + 32 : ph + 16);
-    if (type >= 1 && type <= 4 && offset + filesz > b.length) return `segment ${i} ends past the end of the file (truncated?)`;
-  }
-  return null;
-}
 
 // What each way of getting the addon said when it did not work; the final message lists them.
 const failed = [];
@@ -57,7 +34,7 @@ function prebuildLoads() {
   if (files.length === 0) failed.push(`no prebuild for ${process.platform}-${process.arch} in this package`);
   for (const file of files) {
     try {
-      const problem = elfProblem(readFileSync(join(dir, file)));
+      const problem = elfFileProblem(join(dir, file), fs);
       if (problem) throw new Error(problem);
       require(join(dir, file));
       log(`using prebuild ${join(rel, file)} (nothing compiled)`);

@@ -12,7 +12,7 @@
 // more than --max-native-growth-mb from the end of the first round (the warm-up) to the end.
 // scripts/soak-lsan.sh runs it under LeakSanitizer against the ASan build.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -52,6 +52,7 @@ try {
     if (!existsSync(join(scratch, 'dist', 'index.js'))) throw err;
   }
   writeFileSync(join(scratch, 'package.json'), JSON.stringify({ name: 'noised-topk', type: 'module' }));
+  cpSync(join(root, 'scripts', 'elf.mjs'), join(scratch, 'scripts', 'elf.mjs')); // dist/native.js imports it, as in the package
   symlinkSync(join(root, 'node_modules'), join(scratch, 'node_modules'), 'dir');
   if (backend !== 'js') process.env.NOISED_TOPK_ADDON = addonPath();
   const lib = await import(pathToFileURL(join(scratch, 'dist', 'index.js')).href);

@@ -18,6 +18,7 @@ beforeAll(() => {
     if (!existsSync(join(pkg, 'dist', 'index.js'))) throw err;
   }
   cpSync(join(root, 'package.json'), join(pkg, 'package.json'));
+  cpSync(join(root, 'scripts', 'elf.mjs'), join(pkg, 'scripts', 'elf.mjs')); // dist/native.js imports it, as in the package
   symlinkSync(join(root, 'node_modules'), join(pkg, 'node_modules'), 'dir');
 }, 120_000);
 afterAll(() => rmSync(pkg, { recursive: true, force: true }));

@@ -195,7 +195,25 @@ describe('a corrupt or foreign .node file', () => {
     const r = parseLoad(node(['load.mjs'], { NOISED_TOPK_ADDON: file }));
     expect(r.backends).toEqual(['js']);
     expect(r.loadError).toContain(file);
+    // Asked for that file and not given it: said at once, not only when 'cpu' is asked for.
+    expect(r.warnings).toContain('NOISED_TOPK_ADDON_INVALID');
   });
+
+  it('a prebuild that is a link to /dev/zero: install and load refuse it at once, unread', () => {
+    rmSync(join(pkg, 'prebuilds'), { recursive: true, force: true });
+    mkdirSync(platformDir, { recursive: true });
+    symlinkSync('/dev/zero', join(platformDir, 'noised-topk.node'));
+    const started = Date.now();
+    const install = node(['scripts/install.mjs']);
+    expect(install.signal, install.stderr).toBeNull();
+    expect(install.status, install.stderr).toBe(0);
+    expect(install.stderr).toMatch(/prebuild noised-topk\.node does not load here \(not a regular file \(a character device\)\)/);
+    const r = parseLoad(node(['load.mjs']));
+    expect(r.backends).toEqual(['js']);
+    expect(r.loadError).toMatch(/noised-topk\.node: .*not a regular file \(a character device\)/);
+    expect(Date.now() - started).toBeLessThan(60_000);
+    rmSync(join(pkg, 'prebuilds'), { recursive: true, force: true });
+  }, 120_000);
 
   it('a shared library that is not a Node addon (libm) gives an error, not a crash', () => {
     const libm = ['/lib/x86_64-linux-gnu/libm.so.6', '/usr/lib/x86_64-linux-gnu/libm.so.6', '/lib64/libm.so.6'].find(existsSync);
@@ -248,7 +266,7 @@ describe('no network', () => {
   });
 
   it('the install script and the loader import no networking module', () => {
-    const sources = [join(root, 'scripts', 'install.mjs'), join(root, 'lib', 'native.ts'), join(root, 'lib', 'kernel.ts')];
+    const sources = [join(root, 'scripts', 'install.mjs'), join(root, 'scripts', 'elf.mjs'), join(root, 'lib', 'native.ts'), join(root, 'lib', 'kernel.ts')];
     for (const file of sources) {
       const text = readFileSync(file, 'utf8');
       expect(text, file).not.toMatch(/['"]node:(https?|net|tls|dns|dgram|http2)['"]|\bfetch\(|XMLHttpRequest|WebSocket/);

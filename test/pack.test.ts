@@ -50,7 +50,7 @@ describe('npm pack + install into a consumer project', () => {
     });
     const packed = JSON.parse(packedJson.slice(packedJson.indexOf('['))) as { filename: string; size: number; files: { path: string }[] }[];
     const files = packed[0]!.files.map((f) => f.path);
-    for (const f of ['dist/index.js', 'dist/index.d.ts', 'dist/cli.js', 'scripts/install.mjs', 'native/core/philox_normal.h', 'LICENSE', 'README.md', 'CHANGELOG.md']) {
+    for (const f of ['dist/index.js', 'dist/index.d.ts', 'dist/cli.js', 'scripts/install.mjs', 'scripts/elf.mjs', 'native/core/philox_normal.h', 'LICENSE', 'README.md', 'CHANGELOG.md']) {
       expect(files).toContain(f);
     }
     expect(files).toContain(`prebuilds/${platformArch}/noised-topk.node`);

@@ -3,7 +3,7 @@
 // calls in flight takes nothing down with it. The workers run the compiled package (tsc into
 // a scratch dist/) with NOISED_TOPK_ADDON naming the same .node the main thread uses.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -32,6 +32,7 @@ beforeAll(() => {
     if (!existsSync(join(pkg, 'dist', 'index.js'))) throw err;
   }
   writeFileSync(join(pkg, 'package.json'), JSON.stringify({ name: 'noised-topk', type: 'module' }));
+  cpSync(join(root, 'scripts', 'elf.mjs'), join(pkg, 'scripts', 'elf.mjs')); // dist/native.js imports it, as in the package
   symlinkSync(join(root, 'node_modules'), join(pkg, 'node_modules'), 'dir');
   writeFileSync(
     join(pkg, 'worker.mjs'),

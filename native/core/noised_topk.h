@@ -59,6 +59,10 @@ struct BackwardArgs {
   float* grad = nullptr;  // [outer, d, inner]
 };
 
+// The most elements positions may hold (rows * nSample): 2^28 int32, 1 GiB. The same number
+// as MAX_POSITIONS in lib/validate.ts (two copies for now; they are to become one source).
+constexpr uint64_t kMaxPositions = uint64_t{1} << 28;
+
 // Checks shared by every backend. Returns kInvalidArgument with a message in *why.
 Status validate(const ForwardArgs& a, const char** why);
 Status validate(const BackwardArgs& a, const char** why);
@@ -66,9 +70,24 @@ Status validate(const BackwardArgs& a, const char** why);
 Status forwardCpu(const ForwardArgs& a);
 Status backwardCpu(const BackwardArgs& a);
 
-// Worker threads used by the CPU kernels (1 = the calling thread only). Results do not depend
-// on it.
+// Worker threads used by the CPU kernels (1 = the calling thread only, 0 = one per CPU).
+// Results do not depend on it. n above maxCpuThreads() is clamped (the binding refuses it);
+// lowering it stops the pool's extra OS threads.
 void setCpuThreads(unsigned n);
 unsigned cpuThreads();
+unsigned maxCpuThreads();  // 4 x the CPUs this process may run on, at least 8
+
+// Per-thread scratch of the CPU kernels (about 12 bytes x the row length) is kept between
+// calls up to this many bytes per thread, so that calls on ordinary rows allocate nothing;
+// a thread whose scratch grew past it returns it when its part of the call ends.
+constexpr uint64_t kScratchKeepBytes = uint64_t{4} << 20;
+
+// Test hooks: scratch bytes held by every thread's kernels now (between calls: at most
+// kScratchKeepBytes per thread that ever ran one), and the pool's worker threads alive now.
+uint64_t cpuScratchBytes();
+unsigned cpuWorkerThreads();
+// Test hook: the next n chunks of CPU kernel work fail as if a scratch allocation had (the
+// out-of-memory path, on whichever pool threads run them).
+void cpuFailNextChunks(unsigned n);
 
 }  // namespace ntk

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 #include <limits>
+#include <new>
 #include <vector>
 
 #include "../core/noised_topk.h"
@@ -72,8 +73,13 @@ bool useAvx2() { return isa() != Isa::kBaseline; }
 #define NTK_HINT_MARGIN 0.5f  // in units of epsilon: the hint is the previous k-th value less this
 #endif
 
+// Bytes held by every thread's Scratch, as of the end of each thread's part of its last call.
+std::atomic<uint64_t> scratchHeld{0};
+
 // Per-thread scratch, grown on demand and reused across calls (no allocation per call once
-// sizes are reached).
+// sizes are reached), up to kScratchKeepBytes: beyond that it is released when the thread's part
+// of the call ends (settleScratch), so one very wide row does not pin memory in every thread
+// that served it for the life of the process.
 struct Scratch {
   std::vector<float> x;    // the row, contiguous, padded to whole blocks of 64 columns
   std::vector<float> y;    // perturbed row (full path)
@@ -90,6 +96,17 @@ struct Scratch {
   bool grouped = false;  // xs holds the row for fullSampleAvx512
   std::vector<float> ys;
   PrunedRow pr;
+  uint64_t accounted = 0;  // this thread's share of scratchHeld
+
+  Scratch() = default;
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  ~Scratch() { scratchHeld.fetch_sub(accounted); }
+
+  uint64_t bytes() const {
+    return (x.capacity() + y.capacity() + xs.capacity() + ys.capacity()) * sizeof(float) +
+           (seedBits.capacity() + keys.capacity()) * sizeof(uint64_t) + counts.capacity() * sizeof(uint32_t);
+  }
 };
 
 Scratch& scratch() {
@@ -97,7 +114,46 @@ Scratch& scratch() {
   return s;
 }
 
+template <typename T>
+void release(std::vector<T>& v) {
+  std::vector<T>().swap(v);
+}
+
+// Runs on each thread of a call once its chunks are done: returns scratch grown past
+// kScratchKeepBytes and brings scratchHeld up to date. backward's counts are all zero between
+// rows, so dropping them loses nothing; the forward's prepared row is marked stale.
+void settleScratch() {
+  Scratch& sc = scratch();
+  if (sc.bytes() > kScratchKeepBytes) {
+    release(sc.x);
+    release(sc.y);
+    release(sc.xs);
+    release(sc.ys);
+    release(sc.seedBits);
+    release(sc.keys);
+    release(sc.counts);
+    sc.preparedCall = ~0ull;
+    sc.preparedRow = ~0ull;
+    sc.pr = PrunedRow();
+  }
+  const uint64_t now = sc.bytes();
+  if (now >= sc.accounted) scratchHeld.fetch_add(now - sc.accounted);
+  else scratchHeld.fetch_sub(sc.accounted - now);
+  sc.accounted = now;
+}
+
 std::atomic<uint64_t> callCounter{0};
+
+// cpuFailNextChunks: chunks left to fail. Taken at the end of a chunk, inside its try, so that
+// failing chunks still overlap in time on several threads (as real allocation failures can).
+std::atomic<unsigned> chunksToFail{0};
+
+void injectedFailure() {
+  unsigned n = chunksToFail.load(std::memory_order_relaxed);
+  while (n > 0) {
+    if (chunksToFail.compare_exchange_weak(n, n - 1)) throw std::bad_alloc();
+  }
+}
 
 // Column of the k-th largest of y[0, d) under the rank order.
 uint32_t kthColumn(const float* y, uint32_t d, uint32_t k, std::vector<uint64_t>& keys) {
@@ -325,6 +381,7 @@ Status validate(const ForwardArgs& a, const char** why) {
   if (a.k < 1 || a.k > l.d) return fail(why, "k must be in [1, d]");
   if (!std::isfinite(a.epsilon) || a.epsilon < 0.0f) return fail(why, "epsilon must be finite and >= 0");
   if (a.nSample < 1 || a.nSample > kMaxSamples) return fail(why, "nSample must be in [1, 2^24]");
+  if (l.rows() * a.nSample > kMaxPositions) return fail(why, "rows * nSample exceeds 2^28");
   if (l.size() > 0 && !a.x) return fail(why, "x is null");
   if (l.rows() > 0 && (!a.values || !a.positions)) return fail(why, "an output is null");
   return Status::kOk;
@@ -337,6 +394,7 @@ Status validate(const BackwardArgs& a, const char** why) {
   if (l.d > static_cast<uint64_t>(std::numeric_limits<int32_t>::max()))
     return fail(why, "the reduced dim exceeds 2^31 - 1");
   if (a.nSample < 1 || a.nSample > kMaxSamples) return fail(why, "nSample must be in [1, 2^24]");
+  if (l.rows() > kMaxPositions || l.rows() * a.nSample > kMaxPositions) return fail(why, "rows * nSample exceeds 2^28");
   if (l.rows() > 0 && (!a.positions || !a.rowScale || !a.grad)) return fail(why, "an argument is null");
   return Status::kOk;
 }
@@ -370,13 +428,46 @@ Status forwardCpu(const ForwardArgs& a) {
         sum = s == 0 ? NTK_FADD(0.0f, value) : NTK_FADD(sum, value);
         if (s + 1 == S) a.values[row] = NTK_FDIV(sum, fS);
       }
+      injectedFailure();
     } catch (const std::bad_alloc&) {
       sc.preparedCall = ~0ull;
       oom.store(true);
     }
-  });
+  }, settleScratch);
   return oom.load() ? Status::kOutOfMemory : Status::kOk;
 }
+
+namespace {
+
+// Rows o in [ob, oe) of backwardCpu. counts (d entries) is all zeros on entry and on return.
+void backwardChunk(const BackwardArgs& a, uint64_t ob, uint64_t oe, uint32_t* counts) {
+  const Layout& l = a.layout;
+  const uint32_t S = a.nSample;
+  const uint32_t d = static_cast<uint32_t>(l.d);
+  const float fS = static_cast<float>(S);
+  for (uint64_t o = ob; o < oe; ++o) {
+    for (uint64_t i = 0; i < l.inner; ++i) {
+      const uint64_t r = o * l.inner + i;
+      const int32_t* pos = a.positions + r * S;
+      for (uint32_t s = 0; s < S; ++s) ++counts[pos[s]];
+      const float scale = a.rowScale[r];
+      // Unselected columns get 0 * scale, as a dense mask times grad_output would: -0 for
+      // a negative scale, NaN for a non-finite one.
+      const float unselected = NTK_FMUL(0.0f, scale);
+      float* slice = a.grad + o * l.d * l.inner + i;
+      for (uint32_t c = 0; c < d; ++c) slice[static_cast<uint64_t>(c) * l.inner] = unselected;
+      for (uint32_t s = 0; s < S; ++s) {
+        const uint32_t c = static_cast<uint32_t>(pos[s]);
+        if (counts[c] == 0) continue;  // already written
+        const float share = NTK_FDIV(static_cast<float>(counts[c]), fS);
+        a.grad[(o * l.d + c) * l.inner + i] = NTK_FMUL(share, scale);
+        counts[c] = 0;
+      }
+    }
+  }
+}
+
+}  // namespace
 
 Status backwardCpu(const BackwardArgs& a) {
   if (validate(a, nullptr) != Status::kOk) return Status::kInvalidArgument;
@@ -387,43 +478,27 @@ Status backwardCpu(const BackwardArgs& a) {
   for (uint64_t r = 0; r < rows * S; ++r) {
     if (a.positions[r] < 0 || static_cast<uint64_t>(a.positions[r]) >= l.d) return Status::kInvalidArgument;
   }
-  bool oom = false;
-  const float fS = static_cast<float>(S);
+  // Set by whichever pool thread fails to allocate: an atomic, as in forwardCpu.
+  std::atomic<bool> oom{false};
   const size_t grain = std::max<size_t>(1, 65536 / (static_cast<size_t>(d) + S));
   parallelFor(l.outer, std::max<size_t>(1, grain / std::max<uint64_t>(l.inner, 1)), [&](size_t ob, size_t oe) {
     Scratch& sc = scratch();
     try {
       if (sc.counts.size() < d) sc.counts.assign(d, 0);
+      backwardChunk(a, ob, oe, sc.counts.data());
+      injectedFailure();
     } catch (const std::bad_alloc&) {
-      oom = true;
-      return;
+      oom.store(true);
     }
-    uint32_t* counts = sc.counts.data();
-    for (uint64_t o = ob; o < oe; ++o) {
-      for (uint64_t i = 0; i < l.inner; ++i) {
-        const uint64_t r = o * l.inner + i;
-        const int32_t* pos = a.positions + r * S;
-        for (uint32_t s = 0; s < S; ++s) ++counts[pos[s]];
-        const float scale = a.rowScale[r];
-        // Unselected columns get 0 * scale, as a dense mask times grad_output would: -0 for
-        // a negative scale, NaN for a non-finite one.
-        const float unselected = NTK_FMUL(0.0f, scale);
-        float* slice = a.grad + o * l.d * l.inner + i;
-        for (uint32_t c = 0; c < d; ++c) slice[static_cast<uint64_t>(c) * l.inner] = unselected;
-        for (uint32_t s = 0; s < S; ++s) {
-          const uint32_t c = static_cast<uint32_t>(pos[s]);
-          if (counts[c] == 0) continue;  // already written
-          const float share = NTK_FDIV(static_cast<float>(counts[c]), fS);
-          a.grad[(o * l.d + c) * l.inner + i] = NTK_FMUL(share, scale);
-          counts[c] = 0;
-        }
-      }
-    }
-  });
-  return oom ? Status::kOutOfMemory : Status::kOk;
+  }, settleScratch);
+  return oom.load() ? Status::kOutOfMemory : Status::kOk;
 }
 
 void setCpuThreads(unsigned n) { setPoolThreads(n); }
 unsigned cpuThreads() { return poolThreads(); }
+unsigned maxCpuThreads() { return maxPoolThreads(); }
+uint64_t cpuScratchBytes() { return scratchHeld.load(); }
+unsigned cpuWorkerThreads() { return poolWorkers(); }
+void cpuFailNextChunks(unsigned n) { chunksToFail.store(n); }
 
 }  // namespace ntk

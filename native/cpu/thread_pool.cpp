@@ -2,69 +2,131 @@
 
 #include <algorithm>
 #include <atomic>
+#include <climits>
 #include <condition_variable>
 #include <mutex>
 #include <system_error>
 #include <thread>
 #include <vector>
 
+#if defined(__linux__)
+#include <sched.h>
+#endif
+
 namespace ntk {
 namespace {
 
-unsigned defaultThreads() {
+// CPUs this process may run on: the affinity mask where there is one (what libuv's
+// uv_available_parallelism, hence os.availableParallelism(), counts), else the hardware count.
+unsigned cpuCount() {
+#if defined(__linux__)
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) {
+    const int n = CPU_COUNT(&set);
+    if (n > 0) return static_cast<unsigned>(n);
+  }
+#endif
   const unsigned hw = std::thread::hardware_concurrency();
   return hw == 0 ? 1 : hw;
 }
 
+unsigned maxThreadsFor(unsigned cpus) { return std::max(8u, 4u * cpus); }
+
 class Pool {
  public:
-  void setThreads(unsigned n) { target_.store(n == 0 ? defaultThreads() : n); }
-  unsigned threads() const { return target_.load(); }
+  Pool() : cpus_(cpuCount()), target_(std::min(cpus_, maxThreadsFor(cpus_))) {}
 
-  void run(size_t n, size_t grain, const std::function<void(size_t, size_t)>& body) {
+  unsigned maxThreads() const { return maxThreadsFor(cpus_); }
+  void setThreads(unsigned n) {
+    target_.store(std::min(n == 0 ? cpus_ : n, maxThreads()));
+    maybeShrink();
+  }
+  unsigned threads() const { return target_.load(); }
+  unsigned workers() const { return workerCount_.load(); }
+
+  void run(size_t n, size_t grain, const std::function<void(size_t, size_t)>& body, void (*afterwards)()) {
     grain = std::max<size_t>(grain, 1);
     const size_t chunks = (n + grain - 1) / grain;
     const unsigned want = static_cast<unsigned>(std::min<size_t>(target_.load(), chunks));
     // The pool serves one job at a time; a concurrent caller does its own job inline.
     std::unique_lock<std::mutex> job(jobMutex_, std::try_to_lock);
-    if (want <= 1 || !job.owns_lock()) {
-      body(0, n);
-      return;
-    }
-    const unsigned helpers = ensureWorkers(want - 1);
+    const unsigned helpers = want > 1 && job.owns_lock() ? ensureWorkers(want - 1) : 0;
     if (helpers == 0) {
       body(0, n);
-      return;
+      if (afterwards) afterwards();
+    } else {
+      {
+        std::lock_guard<std::mutex> lk(m_);
+        body_ = &body;
+        afterwards_ = afterwards;
+        n_ = n;
+        grain_ = grain;
+        next_.store(0);
+        participants_ = helpers;
+        finished_ = 0;
+        ++generation_;
+      }
+      wake_.notify_all();
+      runChunks(body, n, grain);
+      if (afterwards) afterwards();
+      std::unique_lock<std::mutex> lk(m_);
+      done_.wait(lk, [&] { return finished_ == participants_; });
+      body_ = nullptr;
+      afterwards_ = nullptr;
     }
-    {
-      std::lock_guard<std::mutex> lk(m_);
-      body_ = &body;
-      n_ = n;
-      grain_ = grain;
-      next_.store(0);
-      participants_ = helpers;
-      finished_ = 0;
-      ++generation_;
+    if (job.owns_lock()) {
+      job.unlock();
+      maybeShrink();  // a setThreads that lowered the count while this job ran left it to us
     }
-    wake_.notify_all();
-    runChunks(body, n, grain);
-    std::unique_lock<std::mutex> lk(m_);
-    done_.wait(lk, [&] { return finished_ == participants_; });
-    body_ = nullptr;
   }
 
  private:
-  // Starts workers up to `count`; returns how many exist (fewer if the OS refuses threads).
+  // Stops the workers above target - 1 unless a job holds the pool; its owner calls this
+  // again after releasing it, so a lowered target always takes effect by the end of the job.
+  void maybeShrink() {
+    for (;;) {
+      std::unique_lock<std::mutex> job(jobMutex_, std::try_to_lock);
+      if (!job.owns_lock()) return;
+      shrinkLocked();
+      job.unlock();
+      if (workerCount_.load() + 1 <= std::max(1u, target_.load())) return;
+    }
+  }
+
+  // Needs jobMutex_: no job runs, so every worker is parked on wake_.
+  void shrinkLocked() {
+    const size_t keep = std::max(1u, target_.load()) - 1;
+    if (workers_.size() <= keep) return;
+    {
+      std::lock_guard<std::mutex> lk(m_);
+      stopFrom_ = static_cast<unsigned>(keep);
+    }
+    wake_.notify_all();
+    for (size_t j = keep; j < workers_.size(); ++j) workers_[j].join();
+    workers_.resize(keep);
+    workerCount_.store(static_cast<unsigned>(keep));
+    std::lock_guard<std::mutex> lk(m_);
+    stopFrom_ = UINT_MAX;
+  }
+
+  // Needs jobMutex_. Starts workers up to `count`; returns how many exist (fewer if the OS
+  // refuses threads).
   unsigned ensureWorkers(unsigned count) {
     while (workers_.size() < count) {
       try {
         const unsigned id = static_cast<unsigned>(workers_.size());
-        workers_.emplace_back([this, id] { workerLoop(id); });
-        workers_.back().detach();
+        uint64_t seen;
+        {
+          std::lock_guard<std::mutex> lk(m_);
+          seen = generation_;  // a new worker must not take an earlier job's generation for its own
+        }
+        workers_.emplace_back([this, id, seen] { workerLoop(id, seen); });
       } catch (const std::system_error&) {
         break;
       }
     }
+    workerCount_.store(static_cast<unsigned>(workers_.size()));
     return static_cast<unsigned>(std::min<size_t>(workers_.size(), count));
   }
 
@@ -76,32 +138,38 @@ class Pool {
     }
   }
 
-  void workerLoop(unsigned id) {
-    uint64_t seen = 0;
+  void workerLoop(unsigned id, uint64_t seen) {
     std::unique_lock<std::mutex> lk(m_);
     for (;;) {
-      wake_.wait(lk, [&] { return generation_ != seen; });
+      wake_.wait(lk, [&] { return generation_ != seen || id >= stopFrom_; });
+      if (id >= stopFrom_) return;
       seen = generation_;
       // The caller waits for every participant before it starts the next job, so a
       // participant always sees the generation it was counted in.
       if (id >= participants_) continue;
       const auto* body = body_;
+      const auto afterwards = afterwards_;
       const size_t n = n_, grain = grain_;
       lk.unlock();
       runChunks(*body, n, grain);
+      if (afterwards) afterwards();
       lk.lock();
       if (++finished_ == participants_) done_.notify_one();
     }
   }
 
-  std::atomic<unsigned> target_{defaultThreads()};
-  std::mutex jobMutex_;
+  const unsigned cpus_;
+  std::atomic<unsigned> target_;
+  std::atomic<unsigned> workerCount_{0};
+  std::mutex jobMutex_;  // held by the job using the workers, and to start or stop workers
   std::mutex m_;
   std::condition_variable wake_;
   std::condition_variable done_;
-  std::vector<std::thread> workers_;  // detached; they live as long as the process
+  std::vector<std::thread> workers_;  // joined when setThreads lowers the count, else live until exit
   uint64_t generation_ = 0;
+  unsigned stopFrom_ = UINT_MAX;  // workers with an id at or above it exit
   const std::function<void(size_t, size_t)>* body_ = nullptr;
+  void (*afterwards_)() = nullptr;
   size_t n_ = 0;
   size_t grain_ = 1;
   std::atomic<size_t> next_{0};
@@ -109,7 +177,8 @@ class Pool {
   unsigned finished_ = 0;
 };
 
-// Never destroyed: detached workers may still be parked on its condition variable at exit.
+// Never destroyed: at exit, workers may still be parked on its condition variable (joining
+// them from a static destructor could deadlock with a worker_thread's teardown).
 Pool& pool() {
   static Pool* p = new Pool();
   return *p;
@@ -117,12 +186,15 @@ Pool& pool() {
 
 }  // namespace
 
+unsigned maxPoolThreads() { return pool().maxThreads(); }
 void setPoolThreads(unsigned n) { pool().setThreads(n); }
 unsigned poolThreads() { return pool().threads(); }
+unsigned poolWorkers() { return pool().workers(); }
 
-void parallelFor(size_t n, size_t grain, const std::function<void(size_t, size_t)>& body) {
+void parallelFor(size_t n, size_t grain, const std::function<void(size_t, size_t)>& body,
+                 void (*afterwards)()) {
   if (n == 0) return;
-  pool().run(n, grain, body);
+  pool().run(n, grain, body, afterwards);
 }
 
 }  // namespace ntk
