@@ -763,7 +763,7 @@ export async function runLoss(c: LossCase, backend: 'js' | Native, mode: 'sync' 
       r = await (fwd as (...a: unknown[]) => ReturnType<typeof functional.balNoisedTopKLoss>)(scoresArg, labels, shape, optsArg);
     }
     const g = async ? await r.backwardAsync(gradLoss as number, gradOut as Float32Array) : r.backward(gradLoss as number, gradOut as Float32Array);
-    outcome = { ok: true, loss: r.loss, bits: { loss: bits(Float32Array.of(r.loss)), margins: bits(r.margins), topk: bits(r.topk), grad: bits(g) } };
+    outcome = { ok: true, loss: r.loss ?? undefined, bits: { loss: bits(Float32Array.of(r.loss ?? NaN)), margins: bits(r.margins), topk: bits(r.topk), grad: bits(g) } };
   } catch (err) {
     outcome = failure(err);
   }
