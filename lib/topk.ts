@@ -168,8 +168,17 @@ export interface PreparedForward {
 
 /** Copies private outputs into the caller's, once the kernel is done. */
 export function finishForward(p: PreparedForward): void {
-  if (p.call.values !== p.values) p.values.set(p.call.values);
-  if (p.call.positions !== p.positions) p.positions.set(p.call.positions);
+  const values = p.call.values !== p.values;
+  const positions = p.call.positions !== p.positions;
+  if (values) p.values.set(p.call.values);
+  if (positions) p.positions.set(p.call.positions);
+  // Both outputs on shared memory: if they map the same bytes, the second copy overwrote the
+  // first, and no order of writing gives both answers. Reading the first back tells.
+  if (values && positions) {
+    for (let i = 0; i < p.values.length; i++) {
+      if (!Object.is(p.values[i], p.call.values[i])) throw new RangeError('out shares memory with positions');
+    }
+  }
 }
 
 export interface OutputViews {
