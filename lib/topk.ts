@@ -104,7 +104,7 @@ export function planTopK(
   if (d === 0) {
     if (rows > 0) {
       throw new RangeError(
-        `${xName} has shape [${shape.join(', ')}]: dim ${dim} is empty, so its ${rows} slices have no k-th value ` +
+        `${xName} has shape [${shape.join(', ')}]: dim ${dim} is empty, so its ${rows} slice${rows === 1 ? ' has' : 's have'} no k-th value ` +
           '(an input with no slices, a 0 in another dim, gives an empty answer)',
       );
     }
