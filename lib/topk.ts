@@ -127,15 +127,17 @@ export function planTopK(
 /**
  * Throws if two arrays share bytes (an output that aliases an input gives wrong answers).
  * Views of one buffer are compared by offset; views of two SharedArrayBuffer objects may still
- * map the same memory, which only the addon's address check can see (where it is loaded).
+ * map the same memory, which only the addon's address check can see: byAddress asks it (for
+ * the addon's kernels, where it is loaded). The 'js' kernel does not need it: it computes
+ * apart whenever shared memory is involved (privateIfShared), so it is right either way.
  */
-export function noOverlap(aName: string, a: ArrayBufferView, bName: string, b: ArrayBufferView): void {
+export function noOverlap(aName: string, a: ArrayBufferView, bName: string, b: ArrayBufferView, byAddress = false): void {
   if (a.byteLength === 0 || b.byteLength === 0) return;
   let shared: boolean;
   if (a.buffer === b.buffer) {
     shared = a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength;
   } else {
-    const overlap = v.sharedBacked(a) && v.sharedBacked(b) ? addressOverlap() : null;
+    const overlap = byAddress && v.sharedBacked(a) && v.sharedBacked(b) ? addressOverlap() : null;
     shared = overlap !== null && overlap(a, b);
   }
   if (shared) throw new RangeError(`${aName} shares memory with ${bName}`);
@@ -204,11 +206,12 @@ export function forwardCall(plan: TopKPlan, source: NoiseSource, outputs: Output
     if (!allowNonFinite) v.allFinite('noise', noise);
   }
   if (!allowNonFinite) v.allFinite(plan.xName, plan.x);
+  const byAddress = plan.kernel.name !== 'js';
   for (const [name, arr] of [['out', values], ['positions', positions]] as const) {
-    noOverlap(name, arr, plan.xName, plan.x);
-    if (noise) noOverlap(name, arr, 'noise', noise);
+    noOverlap(name, arr, plan.xName, plan.x, byAddress);
+    if (noise) noOverlap(name, arr, 'noise', noise, byAddress);
   }
-  noOverlap('out', values, 'positions', positions);
+  noOverlap('out', values, 'positions', positions, byAddress);
   const all: ArrayBufferView[] = noise ? [plan.x, noise, values, positions] : [plan.x, values, positions];
   const call: ForwardCall = {
     x: plan.x,
@@ -273,8 +276,9 @@ export function backwardCall(plan: TopKPlan, positions: Int32Array, rowScale: Fl
   const outView = out === undefined ? undefined : v.typedArray('out', out, Float32Array);
   const size = plan.outer * plan.d * plan.inner;
   const grad = outputArray('out', outView, size, (n) => new Float32Array(n), `the gradient of ${plan.xName}`);
-  noOverlap('out', grad, rowScaleName, rowScale);
-  noOverlap('out', grad, 'positions', positions);
+  const byAddress = plan.kernel.name !== 'js';
+  noOverlap('out', grad, rowScaleName, rowScale, byAddress);
+  noOverlap('out', grad, 'positions', positions, byAddress);
   const call: BackwardCall = {
     positions,
     rowScale,
