@@ -254,17 +254,21 @@ export function nearestKey(key: string, known: readonly string[]): string | null
  * that names it and suggests the nearest known one. `hints` maps a foreign name (pytopk's
  * `n_sample`, tfjs's `axis`) to a message of its own.
  */
+/** A hint for a foreign option name: a message, or [the option it points to, message], used only where that option exists. */
+export type OptionHint = string | readonly [string, string];
+
 export function strictOptions<K extends string>(
   name: string,
   v: unknown,
   known: readonly K[],
-  hints: Readonly<Record<string, string>> = {},
+  hints: Readonly<Record<string, OptionHint>> = {},
 ): Partial<Record<K, unknown>> {
   const o = optionsObject(name, v);
   for (const key of Reflect.ownKeys(o)) {
     if (typeof key === 'symbol') continue;
     if ((known as readonly string[]).includes(key)) continue;
-    const hint = hints[key];
+    const h = Object.hasOwn(hints, key) ? hints[key] : undefined;
+    const hint = typeof h === 'string' ? h : h && (known as readonly string[]).includes(h[0]) ? h[1] : undefined;
     const near = nearestKey(key, known);
     throw new TypeError(
       `unknown option '${key}' in ${name}` + (hint ? ` (${hint})` : near ? ` (did you mean '${near}'?)` : '') +
@@ -286,18 +290,21 @@ export function strictOptions<K extends string>(
 // once a view is taken nothing can detach or resize it before the call is made.
 
 /** Foreign option names, with what to use instead (shared by every entry point). */
-export const OPTION_HINTS: Readonly<Record<string, string>> = {
-  eps: "did you mean 'epsilon'?",
-  axis: "noised-topk follows PyTorch and calls it 'dim'; the tfjs bridge noised-topk/tfjs takes 'axis'",
-  reduce: "use reduction: 'mean' | 'sum' | 'none'",
-  size_average: "use reduction: 'mean' | 'sum' | 'none'",
-  weights: "did you mean 'weight'? (one weight per class)",
+export const OPTION_HINTS: Readonly<Record<string, OptionHint>> = {
+  eps: ['epsilon', "did you mean 'epsilon'?"],
+  axis: ['dim', "noised-topk follows PyTorch and calls it 'dim'; the tfjs bridge noised-topk/tfjs takes 'axis'"],
+  reduce: ['reduction', "use reduction: 'mean' | 'sum' | 'none'"],
+  size_average: ['reduction', "use reduction: 'mean' | 'sum' | 'none'"],
+  weights: ['weight', "did you mean 'weight'? (one weight per class)"],
 };
 
 /** The tfjs bridge's hints: it follows tfjs's `axis`. */
-export const TF_OPTION_HINTS: Readonly<Record<string, string>> = {
-  ...OPTION_HINTS,
-  dim: "the tfjs bridge follows tfjs and calls it 'axis'",
+export const TF_OPTION_HINTS: Readonly<Record<string, OptionHint>> = {
+  eps: OPTION_HINTS.eps!,
+  reduce: OPTION_HINTS.reduce!,
+  size_average: OPTION_HINTS.size_average!,
+  weights: OPTION_HINTS.weights!,
+  dim: ['axis', "the tfjs bridge follows tfjs and calls it 'axis'"],
 };
 
 /** The largest number of elements of positions (and of any output) one call may allocate: 2^28 (1 GiB of int32). */

@@ -82,7 +82,12 @@ describe('every entry point refuses an unknown option', () => {
     expect(await msg(topk, { weight: new Float32Array(3) })).toMatch(/^unknown option 'weight' in options/);
     expect(await msg(bal, { ignore_index: -100 })).toMatch(/did you mean 'ignoreIndex'\?/);
     expect(await msg(bal, { reduce: false })).toMatch(/use reduction: 'mean' \| 'sum' \| 'none'/);
+    // a hint only points to an option the entry has
+    const op = entries.find((e) => e.name === 'new NoisedTopK')!;
+    expect(await msg(op, { reduce: 1 })).not.toMatch(/reduction/);
+    expect(await msg(op, { weights: 1 })).not.toMatch(/'weight'/);
     const focal = entries.find((e) => e.name === 'focalLoss')!;
+    expect(await msg(focal, { eps: 1 })).not.toMatch(/epsilon/);
     expect(await msg(focal, { weight: new Float32Array(3) })).toMatch(/^unknown option 'weight' in options/);
   });
 
