@@ -21,6 +21,7 @@ import {
   NoisedTopK,
   NoiseStream,
   perClassTopKAccuracy,
+  rareClassTopKAccuracy,
   backends,
   setThreads,
   threads,
@@ -960,7 +961,7 @@ describe('fuzz: ldamMargins, NoiseStream, setThreads and the constructors', () =
 // differently on a second read. Every entry reads each argument once, before it takes the
 // views, so a detached input is always seen as detached (a TypeError or RangeError naming it),
 // and a second answer is never seen (the result is the plain call's with the first answers).
-type HostileEntry = 'topk' | 'topkF' | 'bal' | 'balF' | 'imbalF' | 'perClass';
+type HostileEntry = 'topk' | 'topkF' | 'bal' | 'imbal' | 'balF' | 'imbalF' | 'perClass' | 'rare';
 const HOSTILE_POSITIONS: Record<HostileEntry, readonly string[]> = {
   topk: ['ctorOption', 'outputsKey', 'shapeElem', 'shapeLength'],
   topkF: ['option', 'outputsKey', 'shapeElem', 'shapeLength'],
@@ -968,6 +969,8 @@ const HOSTILE_POSITIONS: Record<HostileEntry, readonly string[]> = {
   balF: ['option', 'shapeElem', 'shapeLength', 'labelsElem'],
   imbalF: ['option', 'shapeElem', 'shapeLength', 'labelsElem', 'marginsKey'],
   perClass: ['shapeElem', 'shapeLength', 'labelsElem'],
+  imbal: ['ctorOption', 'clsNumElem', 'shapeElem', 'labelsElem'],
+  rare: ['option', 'countsElem', 'labelsElem', 'shapeElem'],
 };
 
 interface HostileCase {
@@ -984,7 +987,7 @@ interface HostileCase {
 
 const hostileArb: fc.Arbitrary<HostileCase> = fc
   .record({
-    entry: fc.constantFrom<HostileEntry>('topk', 'topkF', 'bal', 'balF', 'imbalF', 'perClass'),
+    entry: fc.constantFrom<HostileEntry>('topk', 'topkF', 'bal', 'imbal', 'balF', 'imbalF', 'perClass', 'rare'),
     position: fc.nat(),
     action: fc.constantFrom<'detach' | 'flip'>('detach', 'flip'),
     detacher: fc.constantFrom<Detacher>('structuredClone', 'postMessage'),
@@ -1074,6 +1077,21 @@ async function runHostile(c: HostileCase, backend: 'js' | Native, hostile: boole
         const r = await (f as (...a: unknown[]) => ReturnType<typeof functional.balNoisedTopKLoss>)(x, labels, shape, opts);
         return { ok: true, bits: { loss: bits(Float32Array.of(r.loss ?? NaN)), topk: bits(r.topk), grad: bits(r.backward()) } };
       }
+      case 'imbal': {
+        const counts: unknown[] = Array.from({ length: D }, (_, j) => 10 + j);
+        if (at('clsNumElem')) trap(counts, '0', 10, flipTo(-1, 10), effect);
+        const opts = withOption({ k: 1, seed: 5, nSample: 2, maxM: 0.4, clsNumList: counts, backend }, 'scale', 7, -1);
+        const op = new ImbalNoisedTopK(opts as never);
+        const r = c.async ? await op.forwardAsync(x, labels as number[], shape as number[]) : op.forward(x, labels as number[], shape as number[]);
+        return { ok: true, bits: { loss: bits(Float32Array.of(r.loss)), margins: bits(r.margins), grad: bits(r.backward()) } };
+      }
+      case 'rare': {
+        const counts: unknown[] = Array.from({ length: D }, (_, j) => 5 + 10 * j);
+        if (at('countsElem')) trap(counts, String(D - 1), 5 + 10 * (D - 1), flipTo(0, 5 + 10 * (D - 1)), effect);
+        const opts = withOption({ classCounts: counts }, 'below', 20, 1e9);
+        const acc = rareClassTopKAccuracy(x, labels as number[], shape as number[], 1, opts as never);
+        return { ok: true, bits: { acc: [Number.isNaN(acc) ? -1 : acc] } };
+      }
       case 'perClass': {
         const acc = perClassTopKAccuracy(x, labels as number[], shape as number[], 1);
         return { ok: true, bits: { acc: Array.from(acc, (q) => (Number.isNaN(q) ? -1 : q)) } };
@@ -1138,7 +1156,7 @@ describe('fuzz: hostile reads and shared memory mapped twice (issue 11)', () => 
     await fc.assert(
       fc.asyncProperty(hostileArb, async (c) => {
         count('hostile reads');
-        const backendsHere: ('js' | Native)[] = c.entry === 'perClass' ? ['js'] : ['js', ...NATIVE];
+        const backendsHere: ('js' | Native)[] = c.entry === 'perClass' || c.entry === 'rare' ? ['js'] : ['js', ...NATIVE];
         const plain = await runHostile(c, 'js', false);
         expect(plain.ok, `the plain call failed: ${JSON.stringify(plain)}`).toBe(true);
         for (const b of backendsHere) {

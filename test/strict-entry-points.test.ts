@@ -88,6 +88,8 @@ describe('every entry point refuses an unknown option', () => {
     expect(await msg(op, { weights: 1 })).not.toMatch(/'weight'/);
     const focal = entries.find((e) => e.name === 'focalLoss')!;
     expect(await msg(focal, { eps: 1 })).not.toMatch(/epsilon/);
+    // ldamLoss's margins and clsNumList/maxM are two ways to say one thing: both is refused, not one ignored
+    expect(() => ldamLoss(x, labels, shape, { margins, maxM: 0.3 })).toThrow(new TypeError('options.margins and options.clsNumList/maxM exclude each other: give one'));
     expect(await msg(focal, { weight: new Float32Array(3) })).toMatch(/^unknown option 'weight' in options/);
   });
 
