@@ -89,7 +89,7 @@ type Mutation = { target: string; v: number; j: number } | null;
 const TOPK_TARGETS = [
   'options', 'k', 'epsilon', 'nSample', 'dim', 'seed', 'offset', 'x', 'shape', 'nonfinite', 'noise',
   'noiseNonfinite', 'noNoiseNoSeed', 'outputs', 'out', 'positions', 'gradOutput', 'gradOut', 'tamperPositions',
-  'detachPositions', 'allowNonFinite', 'unknownKey', 'outputsKey', 'emptyDim',
+  'detachPositions', 'allowNonFinite', 'unknownKey', 'outputsKey', 'emptyDim', 'hugeSamples',
 ] as const;
 
 interface TopKCase {
@@ -444,6 +444,19 @@ export async function runTopK(c: TopKCase, backend: 'js' | Native, mode: 'sync' 
           outputsArg = { ...outputs, [pick(['output', 'pos', 'values', 'grad'], v)]: new Float32Array(rows) };
           mutated = true;
           message = /^unknown option '\w+' in outputs/;
+        }
+        break;
+      case 'hugeSamples':
+        // positions above 2^28 elements: refused at once, naming nSample and the bytes. The
+        // case gets 17 times its rows (a new leading dim; dim counts from the end) so that
+        // nSample = 2^24, allowed on its own, is too much for this call.
+        if (!c.explicit && c.negDim && c.outMode === 0 && size > 0) {
+          xArg = new Float32Array(17 * size);
+          shapeArg = [17, ...c.shape];
+          opts.nSample = 2 ** 24;
+          mutated = true;
+          const n = 17 * rows * 2 ** 24;
+          message = new RegExp(`^nSample = 16777216 with ${17 * rows} slices needs positions of ${n} elements \\(${n * 4} bytes\\), above the limit of 2\\^28`);
         }
         break;
       case 'emptyDim':
