@@ -23,7 +23,7 @@ export class ClassicLossResult {
 
   /** d(gradLoss * loss)/d scores, of shape [batch, classes]. */
   backward(gradLoss = 1, out?: Float32Array): Float32Array {
-    const g = v.finiteNumber('gradLoss', gradLoss);
+    const g = v.finiteFloat32('gradLoss', gradLoss);
     let o: Float32Array;
     if (out === undefined) o = new Float32Array(this.grad.length);
     else {
@@ -43,15 +43,16 @@ interface Rows {
 }
 
 function rows(scores: unknown, labels: unknown, shape: unknown): Rows {
+  // Read order (validate.ts, Snapshots): shape and labels copied, then the view.
+  const sh = v.shapeSnapshot('shape', shape);
+  const ls = v.labelsSnapshot(labels);
   const s = v.float32Array('scores', scores);
-  if (!Array.isArray(shape) || shape.length !== 2) {
-    throw new RangeError(`shape must be [batch, classes], got ${Array.isArray(shape) ? `[${shape.join(', ')}]` : v.describe(shape)}`);
-  }
-  const [b, d] = v.shapeOf('shape', shape, s.length, 'scores') as [number, number];
+  if (sh.length !== 2) throw new RangeError(`shape must be [batch, classes], got [${sh.join(', ')}]`);
+  const [b, d] = v.shapeOf('shape', sh, s.length, 'scores') as [number, number];
   if (b < 1) throw new RangeError('scores must hold at least one row');
   if (d < 1) throw new RangeError('scores must hold at least one class');
   v.allFinite('scores', s);
-  return { scores: s, labels: v.labelsOf(labels, b, d), b, d };
+  return { scores: s, labels: v.labelsFrom(ls, b, d), b, d };
 }
 
 /**
@@ -107,7 +108,7 @@ export function focalLoss(
   shape: [number, number] | number[],
   options: FocalLossOptions = {},
 ): ClassicLossResult {
-  const o = v.optionsObject('options', options);
+  const o = v.strictOptions('options', options, ['gamma'] as const);
   const gamma = v.finiteNumber('gamma', o.gamma ?? 2);
   if (gamma < 0) throw new RangeError(`gamma must be >= 0, got ${gamma}`);
   const r = rows(scores, labels, shape);
@@ -155,14 +156,28 @@ export function ldamLoss(
   shape: [number, number] | number[],
   options: LdamLossOptions,
 ): ClassicLossResult {
-  const o = v.optionsObject('options', options);
+  const o = v.strictOptions('options', options, ['margins', 'clsNumList', 'maxM', 'scale'] as const);
+  const scale = v.float32AtLeast('scale', o.scale ?? 30, true);
   let margins: Float32Array;
-  if (o.margins !== undefined) margins = v.float32Array('margins', o.margins);
-  else if (o.clsNumList !== undefined) margins = ldamMargins(o.clsNumList as ArrayLike<number>, (o.maxM ?? 0.5) as number);
-  else throw new TypeError('options.margins or options.clsNumList is required (the training count of each class)');
-  const scale = v.finiteNumber('scale', o.scale ?? 30);
+  let name = 'margins';
+  if (o.margins !== undefined) {
+    if (o.clsNumList !== undefined || o.maxM !== undefined) throw new TypeError('options.margins and options.clsNumList/maxM exclude each other: give one');
+    const r0 = rows(scores, labels, shape);
+    // margins: a view taken after the shape and labels copies; copied now, as it is tiny
+    margins = v.float32Array('margins', o.margins).slice();
+    v.allFinite('margins', margins);
+    if (margins.length !== r0.d) throw new RangeError(`margins has length ${margins.length}, expected ${r0.d} (one per class)`);
+    return ldamRows(r0, margins, scale);
+  }
+  if (o.clsNumList === undefined) throw new TypeError('options.margins or options.clsNumList is required (the training count of each class)');
+  margins = ldamMargins(o.clsNumList as ArrayLike<number>, (o.maxM ?? 0.5) as number);
+  name = 'clsNumList';
   const r = rows(scores, labels, shape);
-  if (margins.length !== r.d) throw new RangeError(`margins has length ${margins.length}, expected ${r.d} (one per class)`);
+  if (margins.length !== r.d) throw new RangeError(`${name} has length ${margins.length}, expected ${r.d} (one per class)`);
+  return ldamRows(r, margins, scale);
+}
+
+function ldamRows(r: Rows, margins: Float32Array, scale: number): ClassicLossResult {
   const grad = new Float64Array(r.b * r.d);
   const logpy = logSoftmaxRows(r, scale, margins, grad);
   const loss = new Float64Array(r.b);

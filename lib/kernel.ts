@@ -84,6 +84,24 @@ function cudaKernel(addon: NativeAddon): Kernel {
   return addonKernel('cuda', addon.forwardCuda!, addon.forwardCudaAsync!, addon.backwardCuda!, addon.backwardCudaAsync!);
 }
 
+type OverlapFn = (a: ArrayBufferView, b: ArrayBufferView) => boolean;
+let overlapFn: OverlapFn | null | undefined;
+
+/**
+ * The addon's address check, overlap(a, b): whether two views share bytes, seen by address,
+ * so two SharedArrayBuffer objects over the same memory (structuredClone, postMessage) are
+ * caught too. Null where the addon is not loaded or has no such export; callers then compare
+ * buffers, which is exact for ArrayBuffers and blind only to shared memory mapped twice.
+ */
+export function addressOverlap(): OverlapFn | null {
+  if (overlapFn === undefined) {
+    const addon = loadNative() as unknown as { overlap?: unknown } | null;
+    const f = addon?.overlap;
+    overlapFn = typeof f === 'function' ? (a, b) => (f as OverlapFn).call(addon, a, b) === true : null;
+  }
+  return overlapFn;
+}
+
 let cpuKernel: Kernel | null | undefined;
 let gpuKernel: Kernel | null | undefined;
 let warned = false;

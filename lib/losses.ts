@@ -1,14 +1,18 @@
 // The balanced and imbalanced smoothed top-k hinge losses (pytopk's BalNoisedTopK and
 // ImbalNoisedTopK). The kernels give smoothtop_{k+1} per row and the sampled positions; the
 // loss and its gradient are assembled here, identically for every backend.
-import { resolveKernel, type BackendOption, type ForwardCall, type Kernel } from './kernel.js';
+import { resolveKernel, type BackendOption, type Kernel } from './kernel.js';
 import {
   backwardCall,
+  finishBackward,
+  finishForward,
   forwardCall,
   functionalSource,
+  MODULE_KEYS,
   NoisedModule,
   planTopK,
   type NoiseSource,
+  type PreparedForward,
   type TopKPlan,
 } from './topk.js';
 import * as v from './validate.js';
@@ -18,13 +22,16 @@ const fr = Math.fround;
 /** LDAM margins m_j = maxM * n_j^(-1/4) / max_i n_i^(-1/4), computed in double then rounded to float32 as pytopk does. */
 export function ldamMargins(clsNumList: ArrayLike<number>, maxM: number): Float32Array {
   const n = v.listLength('clsNumList', clsNumList, 'an array of class counts');
+  // Read once: a getter or a Proxy element cannot answer differently between check and use.
+  const counts: unknown[] = [];
+  for (let j = 0; j < n; j++) counts.push(clsNumList[j]);
   v.finiteFloat32('maxM', maxM);
   if (maxM < 0) throw new RangeError(`maxM must be >= 0, got ${maxM}`);
   if (n === 0) throw new RangeError('clsNumList must not be empty');
   const m = new Float64Array(n);
   let max = 0;
   for (let j = 0; j < n; j++) {
-    const c = clsNumList[j];
+    const c = counts[j];
     if (typeof c !== 'number') throw new TypeError(`clsNumList[${j}] must be a number, got ${v.describe(c)}`);
     if (!Number.isFinite(c) || c <= 0) throw new RangeError(`clsNumList[${j}] must be a positive count, got ${v.describe(c)}`);
     m[j] = 1 / Math.sqrt(Math.sqrt(c));
@@ -36,6 +43,61 @@ export function ldamMargins(clsNumList: ArrayLike<number>, maxM: number): Float3
   return out;
 }
 
+/** How the per-row losses are combined: PyTorch's `reduction`. */
+export type Reduction = 'mean' | 'sum' | 'none';
+
+/** PyTorch's loss conventions, shared by both losses (see docs/losses.md). */
+export interface LossConventions<R extends Reduction = Reduction> {
+  /** 'mean' (default): sum of w * loss over the rows not ignored / sum of their w; 'sum'; 'none': one loss per row. */
+  reduction?: R;
+  /** Per-class weight (length: classes, finite, >= 0): row r counts weight[labels[r]], as in torch's CrossEntropyLoss. */
+  weight?: Float32Array;
+  /** Rows whose label equals this add nothing to the loss or the gradient and leave the mean's denominator. */
+  ignoreIndex?: number;
+}
+
+/** The upstream gradient of backward: a number, or one per row for reduction 'none'. */
+export type GradLoss<R extends Reduction> = R extends 'none' ? Float32Array : number;
+
+/** The loss value: a number for 'mean' and 'sum', null for 'none' (read `losses`). */
+export type LossValue<R extends Reduction> = R extends 'none' ? null : number;
+
+const CONVENTION_KEYS = ['reduction', 'weight', 'ignoreIndex'] as const;
+
+interface Conventions {
+  reduction: Reduction;
+  weight: Float32Array | null;
+  ignoreIndex: number | null;
+}
+
+/** @internal Reads and checks the convention options; copy keeps a private copy of weight (the modules hold it). */
+export function conventionsOf(o: Partial<Record<string, unknown>>, copy: boolean): Conventions {
+  let reduction: Reduction = 'mean';
+  if (o.reduction !== undefined) {
+    if (typeof o.reduction !== 'string') throw new TypeError(`reduction must be 'mean', 'sum' or 'none', got ${v.describe(o.reduction)}`);
+    if (o.reduction !== 'mean' && o.reduction !== 'sum' && o.reduction !== 'none') {
+      throw new RangeError(`reduction must be 'mean', 'sum' or 'none', got ${v.describe(o.reduction)}`);
+    }
+    reduction = o.reduction;
+  }
+  let weight: Float32Array | null = null;
+  if (o.weight !== undefined) {
+    const w = v.float32Array('weight', o.weight);
+    for (let j = 0; j < w.length; j++) {
+      const x = w[j]!;
+      if (!(x >= 0 && x !== Infinity)) throw new RangeError(`weight[${j}] must be a finite number >= 0, got ${v.describe(x)}`);
+    }
+    weight = copy ? w.slice() : w;
+  }
+  let ignoreIndex: number | null = null;
+  if (o.ignoreIndex !== undefined) {
+    if (typeof o.ignoreIndex !== 'number') throw new TypeError(`ignoreIndex must be a number, got ${v.describe(o.ignoreIndex)}`);
+    if (!Number.isSafeInteger(o.ignoreIndex)) throw new RangeError(`ignoreIndex must be an integer, got ${v.describe(o.ignoreIndex)}`);
+    ignoreIndex = o.ignoreIndex;
+  }
+  return { reduction, weight, ignoreIndex };
+}
+
 interface LossPlan {
   plan: TopKPlan;
   labels: Int32Array;
@@ -44,108 +106,171 @@ interface LossPlan {
   /** Per-class margin; null for the balanced loss (margin 1, scale 1). */
   margins: Float32Array | null;
   scale: number;
+  reduction: Reduction;
+  /** weight[labels[r]] per row, read when the call is made; null without a weight. */
+  rowWeight: Float32Array | null;
+  /** 1 for a row whose label is ignoreIndex; null when no row is ignored. */
+  ignored: Uint8Array | null;
 }
 
 function planLoss(
   kernel: Kernel,
-  scores: unknown,
-  labels: unknown,
-  shape: unknown,
+  scores: Float32Array,
+  labels: v.LabelsSnapshot,
+  shape: unknown[],
   k: unknown,
   epsilon: unknown,
   nSample: number,
   margins: Float32Array | null,
+  marginsName: string,
   scale: number,
+  conv: Conventions,
 ): LossPlan {
-  const s = v.float32Array('scores', scores);
-  if (!Array.isArray(shape) || shape.length !== 2) {
-    throw new RangeError(`shape must be [batch, classes], got ${Array.isArray(shape) ? `[${shape.join(', ')}]` : v.describe(shape)}`);
-  }
-  const sh = v.shapeOf('shape', shape, s.length, 'scores');
+  if (shape.length !== 2) throw new RangeError(`shape must be [batch, classes], got [${shape.join(', ')}]`);
+  const sh = v.shapeOf('shape', shape, scores.length, 'scores');
   const [B, D] = sh as [number, number];
-  if (B < 1) throw new RangeError('scores must hold at least one row');
   if (D < 2) throw new RangeError(`the losses need at least 2 classes (k + 1 <= classes), got ${D}`);
   if (typeof k !== 'number') throw new TypeError(`k must be a number, got ${v.describe(k)}`);
   if (!Number.isInteger(k) || k < 1 || k > D - 1) {
     throw new RangeError(`k must be an integer in [1, ${D - 1}] (k + 1 <= classes = ${D}), got ${v.describe(k)}`);
   }
   if (margins && margins.length !== D) {
-    throw new RangeError(`margins has length ${margins.length}, expected ${D} (one per class)`);
+    throw new RangeError(`${marginsName} has ${margins.length} classes, expected ${D} (scores has shape [${B}, ${D}])`);
   }
-  const plan = planTopK(kernel, s, sh, 1, k + 1, epsilon, nSample);
-  const ls = v.labelsOf(labels, B, D);
+  if (conv.weight && conv.weight.length !== D) {
+    throw new RangeError(`weight has length ${conv.weight.length}, expected ${D} (one per class; scores has shape [${B}, ${D}])`);
+  }
+  const plan = planTopK(kernel, scores, sh, 1, k + 1, epsilon, nSample, 'k + 1', 'scores');
+  const ls = v.labelsFrom(labels, B, D, conv.ignoreIndex);
   const labelScores = new Float32Array(B);
-  for (let r = 0; r < B; r++) labelScores[r] = plan.x[r * D + ls[r]!]!;
-  return { plan, labels: ls, labelScores, margins, scale };
+  let ignored: Uint8Array | null = null;
+  const rowWeight = conv.weight ? new Float32Array(B) : null;
+  for (let r = 0; r < B; r++) {
+    const y = ls[r]!;
+    if (y === conv.ignoreIndex) {
+      ignored ??= new Uint8Array(B);
+      ignored[r] = 1;
+      continue;
+    }
+    labelScores[r] = plan.x[r * D + y]!;
+    if (rowWeight) rowWeight[r] = conv.weight![y]!;
+  }
+  return { plan, labels: ls, labelScores, margins, scale, reduction: conv.reduction, rowWeight, ignored };
 }
 
-/** Output of a loss forward pass. */
-export class LossResult {
-  /** Mean over rows of the hinge. */
-  readonly loss: number;
-  /** Per-row hinge argument before relu (scaled for the imbalanced loss). */
+/** Output of a loss forward pass; R is its reduction. */
+export class LossResult<R extends Reduction = 'mean'> {
+  readonly reduction: R;
+  /**
+   * The reduced loss: for 'mean', sum(w * l) / sum(w) over the rows not ignored (w = 1 without
+   * a weight: the mean over those rows); for 'sum', sum(w * l). null for 'none'.
+   */
+  readonly loss: LossValue<R>;
+  /** Per-row loss w * l (0 for an ignored row): the result of reduction 'none'. */
+  readonly losses: Float32Array;
+  /** Per-row hinge argument before relu (scaled for the imbalanced loss); NaN for an ignored row. */
   readonly margins: Float32Array;
   /** smoothtop_{k+1} of each row. */
   readonly topk: Float32Array;
   private readonly lp: LossPlan;
   private readonly positions: Int32Array;
+  /** The mean's denominator: rows not ignored, or the sum of their weights. */
+  private readonly denominator: number;
 
-  constructor(lp: LossPlan, call: ForwardCall) {
+  constructor(lp: LossPlan, p: PreparedForward) {
     this.lp = lp;
-    this.positions = call.positions;
-    this.topk = call.values;
-    const { labels, labelScores, margins, scale } = lp;
+    this.reduction = lp.reduction as R;
+    this.positions = p.positions;
+    this.topk = p.values;
+    const { labels, labelScores, margins, scale, rowWeight, ignored } = lp;
     const B = labels.length;
     const t = new Float32Array(B);
+    const losses = new Float32Array(B);
     let sum = 0;
+    let weights = 0;
+    let rows = 0;
     for (let r = 0; r < B; r++) {
+      if (ignored && ignored[r]) {
+        t[r] = NaN;
+        continue;
+      }
       const sy = labelScores[r]!;
-      const top = call.values[r]!;
+      const top = p.values[r]!;
       // pytopk's order: (margin + top) - s_y, then times scale.
       t[r] = margins ? fr(scale * fr(fr(margins[labels[r]!]! + top) - sy)) : fr(fr(1 + top) - sy);
-      sum = fr(sum + (t[r]! > 0 ? t[r]! : 0));
+      const l = t[r]! > 0 ? t[r]! : 0;
+      const wl = rowWeight ? fr(rowWeight[r]! * l) : l;
+      losses[r] = wl;
+      // float32 sums in row order (README, Determinism)
+      sum = fr(sum + wl);
+      if (rowWeight) weights = fr(weights + rowWeight[r]!);
+      rows++;
     }
     this.margins = t;
-    this.loss = fr(sum / B);
+    this.losses = losses;
+    this.denominator = rowWeight ? weights : rows;
+    const loss = lp.reduction === 'mean' ? fr(sum / this.denominator) : lp.reduction === 'sum' ? sum : null;
+    this.loss = loss as LossValue<R>;
   }
 
   private gradCall(gradLoss: unknown, out: unknown) {
-    const gl = gradLoss === undefined ? 1 : v.finiteNumber('gradLoss', gradLoss);
-    const { labels, margins, scale } = this.lp;
+    const { labels, margins, scale, rowWeight, ignored, reduction } = this.lp;
     const B = labels.length;
-    // d mean / d row, then the scale of the imbalanced loss, as autograd would chain them.
-    let g = fr(gl / B);
-    if (margins) g = fr(g * scale);
+    // The upstream gradient of each row's w * l, before the scale of the imbalanced loss:
+    // d mean / d row is gl / denominator, d sum / d row is gl, 'none' takes one per row.
+    let perRow: Float32Array | null = null;
+    let g = 0;
+    if (reduction === 'none') {
+      perRow = gradLoss === undefined ? new Float32Array(B).fill(1) : v.finiteRows('gradLoss', gradLoss, B);
+    } else {
+      if (gradLoss !== undefined && typeof gradLoss !== 'number') {
+        throw new TypeError(`gradLoss must be a number (reduction '${reduction}'), got ${v.describe(gradLoss)}`);
+      }
+      const gl = gradLoss === undefined ? 1 : v.finiteFloat32('gradLoss', gradLoss);
+      g = reduction === 'mean' ? fr(gl / this.denominator) : fr(gl);
+    }
     const rowScale = new Float32Array(B);
-    for (let r = 0; r < B; r++) rowScale[r] = this.margins[r]! > 0 ? g : 0;
-    return backwardCall(this.lp.plan, this.positions, rowScale, out);
+    for (let r = 0; r < B; r++) {
+      if (!(this.margins[r]! > 0) || (ignored && ignored[r])) continue;
+      let c = perRow ? perRow[r]! : g;
+      if (rowWeight) c = fr(c * rowWeight[r]!);
+      // then the scale of the imbalanced loss, as autograd would chain them
+      rowScale[r] = margins ? fr(c * scale) : c;
+    }
+    return backwardCall(this.lp.plan, this.positions, rowScale, out, 'gradLoss');
   }
 
-  private subtractLabels(grad: Float32Array, rowScale: Float32Array): Float32Array {
-    const { labels } = this.lp;
+  private subtractLabels(grad: Float32Array, rowScale: Float32Array): void {
+    const { labels, ignored } = this.lp;
     const D = this.lp.plan.d;
     for (let r = 0; r < labels.length; r++) {
+      // an ignored row's label may lie outside [0, D): it has no column to subtract from
+      if (ignored && ignored[r]) continue;
       const at = r * D + labels[r]!;
       grad[at] = grad[at]! - rowScale[r]!;
     }
-    return grad;
   }
 
-  /** d(gradLoss * loss)/d scores, of shape [B, D]. */
-  backward(gradLoss = 1, out?: Float32Array): Float32Array {
-    const call = this.gradCall(gradLoss, out);
-    this.lp.plan.kernel.backward(call);
-    return this.subtractLabels(call.grad, call.rowScale);
+  /**
+   * d(loss)/d scores of shape [B, D], times gradLoss: a number for 'mean' and 'sum' (default
+   * 1), a Float32Array of one finite value per row for 'none' (default ones).
+   */
+  backward(gradLoss?: GradLoss<R>, out?: Float32Array): Float32Array {
+    const p = this.gradCall(gradLoss, out);
+    if (this.lp.plan.rows > 0) this.lp.plan.kernel.backward(p.call);
+    this.subtractLabels(p.call.grad, p.call.rowScale);
+    return finishBackward(p);
   }
 
-  async backwardAsync(gradLoss = 1, out?: Float32Array): Promise<Float32Array> {
-    const call = this.gradCall(gradLoss, out);
-    await this.lp.plan.kernel.backwardAsync(call);
-    return this.subtractLabels(call.grad, call.rowScale);
+  async backwardAsync(gradLoss?: GradLoss<R>, out?: Float32Array): Promise<Float32Array> {
+    const p = this.gradCall(gradLoss, out);
+    if (this.lp.plan.rows > 0) await this.lp.plan.kernel.backwardAsync(p.call);
+    this.subtractLabels(p.call.grad, p.call.rowScale);
+    return finishBackward(p);
   }
 }
 
-export interface BalNoisedTopKOptions {
+export interface BalNoisedTopKOptions<R extends Reduction = 'mean'> extends LossConventions<R> {
   k: number;
   epsilon?: number;
   nSample?: number;
@@ -154,43 +279,63 @@ export interface BalNoisedTopKOptions {
   allowNonFinite?: boolean;
 }
 
-export interface ImbalNoisedTopKOptions extends BalNoisedTopKOptions {
+export interface ImbalNoisedTopKOptions<R extends Reduction = 'mean'> extends BalNoisedTopKOptions<R> {
   maxM: number;
   clsNumList: ArrayLike<number>;
   scale?: number;
 }
 
-abstract class LossModule extends NoisedModule {
-  constructor(o: Record<string, unknown>) {
+const BAL_KEYS = [...MODULE_KEYS, ...CONVENTION_KEYS] as const;
+const IMBAL_KEYS = [...BAL_KEYS, 'maxM', 'clsNumList', 'scale'] as const;
+
+abstract class LossModule<R extends Reduction> extends NoisedModule {
+  /** The options' reduction ('mean' by default). */
+  readonly reduction: R;
+  /** A private copy of the per-class weight, or null. */
+  readonly weight: Float32Array | null;
+  readonly ignoreIndex: number | null;
+
+  constructor(o: Partial<Record<string, unknown>>) {
     super(o, 2 ** 31 - 2, 'the loss uses smoothtop_{k+1}');
+    const conv = conventionsOf(o, true);
+    this.reduction = conv.reduction as R;
+    this.weight = conv.weight;
+    this.ignoreIndex = conv.ignoreIndex;
   }
 
   protected abstract marginsAndScale(): [Float32Array | null, number];
 
-  private prepare(scores: unknown, labels: unknown, shape: unknown): [LossPlan, ForwardCall] {
+  private prepare(scoresIn: unknown, labelsIn: unknown, shapeIn: unknown): [LossPlan, PreparedForward] {
+    // Read order (see validate.ts, Snapshots): shape and labels copied, then the view.
+    const shape = v.shapeSnapshot('shape', shapeIn);
+    const labels = v.labelsSnapshot(labelsIn);
+    const scores = v.float32Array('scores', scoresIn);
     const [margins, scale] = this.marginsAndScale();
-    const lp = planLoss(this.kernel, scores, labels, shape, this.k, this.epsilon, this.nSample, margins, scale);
-    return [lp, forwardCall(lp.plan, this.stream.next(), undefined, this.allowNonFinite)];
+    const conv = { reduction: this.reduction, weight: this.weight, ignoreIndex: this.ignoreIndex };
+    const lp = planLoss(this.kernel, scores, labels, shape, this.k, this.epsilon, this.nSample, margins, 'clsNumList', scale, conv);
+    return [lp, forwardCall(lp.plan, this.stream.next(), {}, this.allowNonFinite)];
   }
 
   /** Loss of scores [B, D] against integer labels; r.backward() gives d loss / d scores. */
-  forward(scores: Float32Array, labels: Int32Array | number[], shape: [number, number] | number[]): LossResult {
-    const [lp, call] = this.prepare(scores, labels, shape);
-    lp.plan.kernel.forward(call);
-    return new LossResult(lp, call);
+  forward(scores: Float32Array, labels: Int32Array | number[], shape: [number, number] | number[]): LossResult<R> {
+    const [lp, p] = this.prepare(scores, labels, shape);
+    if (lp.plan.rows > 0) lp.plan.kernel.forward(p.call);
+    finishForward(p);
+    return new LossResult<R>(lp, p);
   }
 
-  async forwardAsync(scores: Float32Array, labels: Int32Array | number[], shape: [number, number] | number[]): Promise<LossResult> {
-    const [lp, call] = this.prepare(scores, labels, shape);
-    await lp.plan.kernel.forwardAsync(call);
-    return new LossResult(lp, call);
+  async forwardAsync(scores: Float32Array, labels: Int32Array | number[], shape: [number, number] | number[]): Promise<LossResult<R>> {
+    const [lp, p] = this.prepare(scores, labels, shape);
+    if (lp.plan.rows > 0) await lp.plan.kernel.forwardAsync(p.call);
+    finishForward(p);
+    return new LossResult<R>(lp, p);
   }
 }
 
-/** mean over rows of relu(1 + smoothtop_{k+1}(s) - s[label]). */
-export class BalNoisedTopK extends LossModule {
-  constructor(options: BalNoisedTopKOptions) {
-    super(v.optionsObject('options', options));
+/** relu(1 + smoothtop_{k+1}(s) - s[label]) per row, reduced by `reduction` (default: the mean). */
+export class BalNoisedTopK<R extends Reduction = 'mean'> extends LossModule<R> {
+  constructor(options: BalNoisedTopKOptions<R>) {
+    super(v.strictOptions('options', options, BAL_KEYS, v.OPTION_HINTS));
   }
 
   protected marginsAndScale(): [Float32Array | null, number] {
@@ -198,18 +343,21 @@ export class BalNoisedTopK extends LossModule {
   }
 }
 
-/** mean over rows of relu(scale * (m[label] + smoothtop_{k+1}(s) - s[label])), LDAM margins m. */
-export class ImbalNoisedTopK extends LossModule {
+/** relu(scale * (m[label] + smoothtop_{k+1}(s) - s[label])) per row with LDAM margins m, reduced by `reduction`. */
+export class ImbalNoisedTopK<R extends Reduction = 'mean'> extends LossModule<R> {
   readonly scale: number;
   readonly margins: Float32Array;
 
-  constructor(options: ImbalNoisedTopKOptions) {
-    const o = v.optionsObject('options', options);
+  constructor(options: ImbalNoisedTopKOptions<R>) {
+    const o = v.strictOptions('options', options, IMBAL_KEYS, v.OPTION_HINTS);
     super(o);
     if (o.maxM === undefined) throw new TypeError('options.maxM is required');
     if (o.clsNumList === undefined) throw new TypeError('options.clsNumList is required (the training count of each class)');
     this.margins = ldamMargins(o.clsNumList as ArrayLike<number>, o.maxM as number);
-    this.scale = v.finiteFloat32('scale', o.scale ?? 50);
+    this.scale = v.float32AtLeast('scale', o.scale ?? 50, true);
+    if (this.weight && this.weight.length !== this.margins.length) {
+      throw new RangeError(`weight has length ${this.weight.length}, expected ${this.margins.length} (one per class of clsNumList)`);
+    }
   }
 
   protected marginsAndScale(): [Float32Array | null, number] {
@@ -217,7 +365,7 @@ export class ImbalNoisedTopK extends LossModule {
   }
 }
 
-export interface FunctionalLossOptions {
+export interface FunctionalLossOptions<R extends Reduction = 'mean'> extends LossConventions<R> {
   k: number;
   epsilon?: number;
   noise?: Float32Array;
@@ -228,54 +376,91 @@ export interface FunctionalLossOptions {
   allowNonFinite?: boolean;
 }
 
-export interface FunctionalImbalOptions extends FunctionalLossOptions {
+export interface FunctionalImbalOptions<R extends Reduction = 'mean'> extends FunctionalLossOptions<R> {
   margins: Float32Array;
   scale?: number;
 }
 
+const FUNCTIONAL_BAL_KEYS = ['k', 'epsilon', 'noise', 'seed', 'offset', 'nSample', 'backend', 'allowNonFinite', ...CONVENTION_KEYS] as const;
+const FUNCTIONAL_IMBAL_KEYS = [...FUNCTIONAL_BAL_KEYS, 'margins', 'scale'] as const;
+
 function functionalLoss(
-  scores: unknown,
-  labels: unknown,
-  shape: unknown,
+  scoresIn: unknown,
+  labelsIn: unknown,
+  shapeIn: unknown,
   options: unknown,
   imbalanced: boolean,
-): [LossPlan, ForwardCall] {
-  const o = v.optionsObject('options', options);
+): [LossPlan, PreparedForward] {
+  // Read order (see validate.ts, Snapshots): options, shape and labels, then the views.
+  const o = v.strictOptions('options', options, imbalanced ? FUNCTIONAL_IMBAL_KEYS : FUNCTIONAL_BAL_KEYS, v.OPTION_HINTS);
+  const shape = v.shapeSnapshot('shape', shapeIn);
+  const labels = v.labelsSnapshot(labelsIn);
+  const scores = v.float32Array('scores', scoresIn);
+  const noise = o.noise === undefined ? undefined : v.float32Array('noise', o.noise);
+  const marginsView = imbalanced && o.margins !== undefined ? v.float32Array('margins', o.margins) : undefined;
+  const conv = conventionsOf(o, false);
   if (o.k === undefined) throw new TypeError('options.k is required');
   const kernel = resolveKernel(v.backendOf(o.backend));
+  const allowNonFinite = v.booleanOption('allowNonFinite', o.allowNonFinite, false);
   let margins: Float32Array | null = null;
   let scale = 1;
   if (imbalanced) {
-    if (o.margins === undefined) throw new TypeError('options.margins is required (see ldamMargins)');
-    margins = v.float32Array('margins', o.margins);
-    if (!o.allowNonFinite) v.allFinite('margins', margins);
-    scale = v.finiteFloat32('scale', o.scale ?? 50);
+    if (marginsView === undefined) throw new TypeError('options.margins is required (see ldamMargins)');
+    margins = marginsView;
+    if (!allowNonFinite) v.allFinite('margins', margins);
+    scale = v.float32AtLeast('scale', o.scale ?? 50, true);
   }
-  const { source, nSample }: { source: NoiseSource; nSample: number } = functionalSource(o, scores);
-  const lp = planLoss(kernel, scores, labels, shape, o.k, o.epsilon ?? 1.0, nSample, margins, scale);
-  return [lp, forwardCall(lp.plan, source, undefined, Boolean(o.allowNonFinite))];
+  const { source, nSample }: { source: NoiseSource; nSample: number } = functionalSource(o, scores, noise);
+  const lp = planLoss(kernel, scores, labels, shape, o.k, o.epsilon ?? 1.0, nSample, margins, 'margins', scale, conv);
+  return [lp, forwardCall(lp.plan, source, {}, allowNonFinite)];
 }
 
-export function balNoisedTopKLoss(scores: Float32Array, labels: Int32Array | number[], shape: number[], options: FunctionalLossOptions): LossResult {
-  const [lp, call] = functionalLoss(scores, labels, shape, options, false);
-  lp.plan.kernel.forward(call);
-  return new LossResult(lp, call);
+function runSync<R extends Reduction>(prepared: [LossPlan, PreparedForward]): LossResult<R> {
+  const [lp, p] = prepared;
+  if (lp.plan.rows > 0) lp.plan.kernel.forward(p.call);
+  finishForward(p);
+  return new LossResult<R>(lp, p);
 }
 
-export function imbalNoisedTopKLoss(scores: Float32Array, labels: Int32Array | number[], shape: number[], options: FunctionalImbalOptions): LossResult {
-  const [lp, call] = functionalLoss(scores, labels, shape, options, true);
-  lp.plan.kernel.forward(call);
-  return new LossResult(lp, call);
+async function runAsync<R extends Reduction>(prepared: [LossPlan, PreparedForward]): Promise<LossResult<R>> {
+  const [lp, p] = prepared;
+  if (lp.plan.rows > 0) await lp.plan.kernel.forwardAsync(p.call);
+  finishForward(p);
+  return new LossResult<R>(lp, p);
 }
 
-export async function balNoisedTopKLossAsync(scores: Float32Array, labels: Int32Array | number[], shape: number[], options: FunctionalLossOptions): Promise<LossResult> {
-  const [lp, call] = functionalLoss(scores, labels, shape, options, false);
-  await lp.plan.kernel.forwardAsync(call);
-  return new LossResult(lp, call);
+export function balNoisedTopKLoss<R extends Reduction = 'mean'>(
+  scores: Float32Array,
+  labels: Int32Array | number[],
+  shape: number[],
+  options: FunctionalLossOptions<R>,
+): LossResult<R> {
+  return runSync<R>(functionalLoss(scores, labels, shape, options, false));
 }
 
-export async function imbalNoisedTopKLossAsync(scores: Float32Array, labels: Int32Array | number[], shape: number[], options: FunctionalImbalOptions): Promise<LossResult> {
-  const [lp, call] = functionalLoss(scores, labels, shape, options, true);
-  await lp.plan.kernel.forwardAsync(call);
-  return new LossResult(lp, call);
+export function imbalNoisedTopKLoss<R extends Reduction = 'mean'>(
+  scores: Float32Array,
+  labels: Int32Array | number[],
+  shape: number[],
+  options: FunctionalImbalOptions<R>,
+): LossResult<R> {
+  return runSync<R>(functionalLoss(scores, labels, shape, options, true));
+}
+
+export async function balNoisedTopKLossAsync<R extends Reduction = 'mean'>(
+  scores: Float32Array,
+  labels: Int32Array | number[],
+  shape: number[],
+  options: FunctionalLossOptions<R>,
+): Promise<LossResult<R>> {
+  return runAsync<R>(functionalLoss(scores, labels, shape, options, false));
+}
+
+export async function imbalNoisedTopKLossAsync<R extends Reduction = 'mean'>(
+  scores: Float32Array,
+  labels: Int32Array | number[],
+  shape: number[],
+  options: FunctionalImbalOptions<R>,
+): Promise<LossResult<R>> {
+  return runAsync<R>(functionalLoss(scores, labels, shape, options, true));
 }

@@ -15,17 +15,28 @@ interface Checked {
   k: number;
 }
 
+function scoresView(v_: unknown): Scores {
+  const tag = Object.prototype.toString.call(v_) === '[object Float64Array]' ? 'f64' : 'f32';
+  try {
+    return tag === 'f64' ? v.typedArray('scores', v_, Float64Array) : v.typedArray('scores', v_, Float32Array);
+  } catch (e) {
+    if (e instanceof TypeError && /must be a Float(32|64)Array, got/.test(e.message)) {
+      throw new TypeError(`scores must be a Float32Array or a Float64Array, got ${v.describe(v_)}`);
+    }
+    throw e;
+  }
+}
+
 function check(scores: unknown, labels: unknown, shape: unknown, k: unknown): Checked {
-  if (!(scores instanceof Float32Array) && !(scores instanceof Float64Array)) {
-    throw new TypeError(`scores must be a Float32Array or a Float64Array, got ${v.describe(scores)}`);
-  }
-  if (!Array.isArray(shape) || shape.length !== 2) {
-    throw new RangeError(`shape must be [rows, classes], got ${Array.isArray(shape) ? `[${shape.join(', ')}]` : v.describe(shape)}`);
-  }
-  const [n, d] = v.shapeOf('shape', shape, scores.length, 'scores') as [number, number];
+  // Read order (validate.ts, Snapshots): shape and labels copied, then the view.
+  const sh = v.shapeSnapshot('shape', shape);
+  const ls = v.labelsSnapshot(labels);
+  const s = scoresView(scores);
+  if (sh.length !== 2) throw new RangeError(`shape must be [rows, classes], got [${sh.join(', ')}]`);
+  const [n, d] = v.shapeOf('shape', sh, s.length, 'scores') as [number, number];
   if (d < 1) throw new RangeError('shape[1] (classes) must be at least 1, got 0');
   const kk = v.kOf('k', k, d, `the number of classes`);
-  return { scores, labels: v.labelsOf(labels, n, d), n, d, k: kk };
+  return { scores: s, labels: v.labelsFrom(ls, n, d), n, d, k: kk };
 }
 
 /** True when score a (column ca) ranks above score b (column cb) under the tie rule. */
@@ -37,7 +48,10 @@ function ranksAbove(a: number, ca: number, b: number, cb: number): boolean {
 
 /** Whether each row's label is among its k highest-ranked classes (1) or not (0). */
 export function topKHits(scores: Scores, labels: Int32Array | number[], shape: [number, number] | number[], k: number): Uint8Array {
-  const c = check(scores, labels, shape, k);
+  return hitsOf(check(scores, labels, shape, k));
+}
+
+function hitsOf(c: Checked): Uint8Array {
   const hits = new Uint8Array(c.n);
   for (let r = 0; r < c.n; r++) {
     const base = r * c.d;
@@ -67,12 +81,17 @@ export function perClassTopKAccuracy(
   shape: [number, number] | number[],
   k: number,
 ): Float64Array {
-  const hits = topKHits(scores, labels, shape, k);
-  const d = shape[1]!;
+  return perClassOf(check(scores, labels, shape, k));
+}
+
+/** Per-class accuracy from checked arguments (the labels are the checked copy, not the caller's). */
+function perClassOf(c: Checked): Float64Array {
+  const hits = hitsOf(c);
+  const d = c.d;
   const hit = new Float64Array(d);
   const count = new Float64Array(d);
   for (let r = 0; r < hits.length; r++) {
-    const y = labels[r]!;
+    const y = c.labels[r]!;
     count[y]!++;
     hit[y]! += hits[r]!;
   }
@@ -120,15 +139,18 @@ export function rareClassTopKAccuracy(
   k: number,
   options: RareClassOptions,
 ): number {
-  const o = v.optionsObject('options', options);
-  const counts = o.classCounts as ArrayLike<number> | undefined;
-  if (counts === undefined || (!Array.isArray(counts) && !ArrayBuffer.isView(counts))) {
-    throw new TypeError(`options.classCounts must be an array of per-class training counts, got ${v.describe(counts)}`);
+  const o = v.strictOptions('options', options, ['classCounts', 'below'] as const);
+  if (o.classCounts === undefined) {
+    throw new TypeError('options.classCounts must be an array of per-class training counts, got undefined');
   }
+  const counts = v.numberListSnapshot('options.classCounts', o.classCounts, 'an array of per-class training counts');
   const below = v.finiteNumber('below', o.below ?? 20);
-  const perClass = perClassTopKAccuracy(scores, labels, shape, k);
+  const perClass = perClassOf(check(scores, labels, shape, k));
   if (counts.length !== perClass.length) {
     throw new RangeError(`options.classCounts has length ${counts.length}, expected ${perClass.length} (one per class)`);
   }
-  return meanOver(perClass, (c) => counts[c]! < below);
+  counts.forEach((n, j) => {
+    if (typeof n !== 'number') throw new TypeError(`options.classCounts[${j}] must be a number, got ${v.describe(n)}`);
+  });
+  return meanOver(perClass, (c) => (counts[c] as number) < below);
 }

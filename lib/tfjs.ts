@@ -4,8 +4,8 @@
 // The forward pass keeps its sampled positions in the closure of the custom gradient, so the
 // backward pass reuses the forward's noise exactly, as pytopk's autograd Function does.
 import * as tf from '@tensorflow/tfjs-core';
-import { ldamMargins } from './losses.js';
-import { balNoisedTopKLoss as balLossArrays, imbalNoisedTopKLoss as imbalLossArrays } from './losses.js';
+import { conventionsOf, ldamMargins, type LossConventions, type Reduction } from './losses.js';
+import { balNoisedTopKLoss as balLossArrays, imbalNoisedTopKLoss as imbalLossArrays, type LossResult } from './losses.js';
 import { noisedTopK as noisedTopKArrays } from './topk.js';
 import { NoiseStream } from './topk.js';
 import type { BackendOption } from './kernel.js';
@@ -29,21 +29,35 @@ export interface TfNoisedTopKOptions extends TfNoiseOptions {
   k: number;
   /** Noise scale. Default 1. */
   epsilon?: number;
-  /** Axis reduced; negative counts from the end. Default -1. */
+  /** Axis reduced (tfjs's name; the plain API calls it dim); negative counts from the end. Default -1. */
   axis?: number;
 }
 
-export interface TfLossOptions extends TfNoiseOptions {
+/** The loss conventions on tensors: weight may be a float32 tensor of shape [classes]. */
+export interface TfLossConventions<R extends Reduction = 'mean'> extends Omit<LossConventions<R>, 'weight'> {
+  weight?: Float32Array | tf.Tensor;
+}
+
+export interface TfLossOptions<R extends Reduction = 'mean'> extends TfNoiseOptions, TfLossConventions<R> {
   k: number;
   epsilon?: number;
 }
 
-export interface TfImbalLossOptions extends TfLossOptions {
+export interface TfImbalLossOptions<R extends Reduction = 'mean'> extends TfLossOptions<R> {
   /** Per-class margins (see ldamMargins). */
   margins: Float32Array;
   /** Default 50, pytopk's default. */
   scale?: number;
 }
+
+/** A loss op's output: a scalar for 'mean' and 'sum', the per-row losses [batch] for 'none'. */
+export type TfLossTensor<R extends Reduction> = R extends 'none' ? tf.Tensor1D : tf.Scalar;
+
+const NOISE_KEYS = ['noise', 'seed', 'offset', 'nSample', 'backend'] as const;
+const CONVENTION_KEYS = ['reduction', 'weight', 'ignoreIndex'] as const;
+const TOPK_OP_KEYS = ['k', 'epsilon', 'axis', ...NOISE_KEYS] as const;
+const BAL_OP_KEYS = ['k', 'epsilon', ...NOISE_KEYS, ...CONVENTION_KEYS] as const;
+const IMBAL_OP_KEYS = [...BAL_OP_KEYS, 'margins', 'scale'] as const;
 
 // Duck-typed rather than instanceof, so a tensor from another copy of tfjs-core still passes.
 function isTensor(x: unknown): x is tf.Tensor {
@@ -68,9 +82,22 @@ function labelData(labels: unknown, rows: number): Int32Array {
   return labels.dataSync() as Int32Array;
 }
 
-function noiseOptions(o: TfNoiseOptions): Record<string, unknown> {
+/** The noise options of a record read once, with a tensor's noise as its data. */
+function noiseOptions(o: Partial<Record<string, unknown>>): Record<string, unknown> {
   const noise = o.noise === undefined ? undefined : isTensor(o.noise) ? floatData('noise', o.noise) : o.noise;
   return { noise, seed: o.seed, offset: o.offset, nSample: o.nSample, backend: o.backend };
+}
+
+function conventionOptions(o: Partial<Record<string, unknown>>): Record<string, unknown> {
+  const weight = o.weight === undefined ? undefined : isTensor(o.weight) ? floatData('weight', o.weight) : o.weight;
+  return { reduction: o.reduction, weight, ignoreIndex: o.ignoreIndex };
+}
+
+/** Drops undefined entries: the array API reads what is set. */
+function defined(o: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(o)) if (value !== undefined) out[key] = value;
+  return out;
 }
 
 function scoresShape(scores: tf.Tensor): [number, number] {
@@ -83,16 +110,12 @@ function scoresShape(scores: tf.Tensor): [number, number] {
  * largest value of x + epsilon * Z. The output has x's shape without `axis`.
  */
 export function noisedTopK(x: tf.Tensor, options: TfNoisedTopKOptions): tf.Tensor {
-  const o = v.optionsObject('options', options) as unknown as TfNoisedTopKOptions;
+  const o = v.strictOptions('options', options, TOPK_OP_KEYS, v.TF_OPTION_HINTS);
   if (!isTensor(x)) throw new TypeError(`x must be a tf.Tensor, got ${v.describe(x)}`);
+  const arrayOptions = defined({ ...noiseOptions(o), k: o.k, epsilon: o.epsilon, dim: o.axis ?? -1 });
   const op = tf.customGrad((input: tf.Tensor | tf.GradSaveFunc) => {
     const xt = input as tf.Tensor;
-    const r = noisedTopKArrays(floatData('x', xt), xt.shape.slice(), {
-      ...noiseOptions(o),
-      k: o.k,
-      epsilon: o.epsilon,
-      dim: o.axis ?? -1,
-    });
+    const r = noisedTopKArrays(floatData('x', xt), xt.shape.slice(), arrayOptions as never);
     return {
       value: tf.tensor(r.values, r.shape, 'float32'),
       gradFunc: (dy: tf.Tensor) => tf.tensor(r.backward(floatData('dy', dy)), xt.shape, 'float32'),
@@ -101,42 +124,40 @@ export function noisedTopK(x: tf.Tensor, options: TfNoisedTopKOptions): tf.Tenso
   return op(x);
 }
 
-/** Balanced top-k hinge: mean over rows of relu(1 + smoothtop_{k+1}(s) - s[label]), a scalar. */
-export function balNoisedTopKLoss(scores: tf.Tensor, labels: tf.Tensor, options: TfLossOptions): tf.Scalar {
-  const o = v.optionsObject('options', options) as unknown as TfLossOptions;
-  if (!isTensor(scores)) throw new TypeError(`scores must be a tf.Tensor, got ${v.describe(scores)}`);
-  const shape = scoresShape(scores);
-  const y = labelData(labels, shape[0]);
+/** The loss value as a tensor, and its gradient from dy (a scalar, or [batch] for 'none'). */
+function lossOp<R extends Reduction>(scores: tf.Tensor, shape: [number, number], run: (s: Float32Array) => LossResult<Reduction>): TfLossTensor<R> {
   const op = tf.customGrad((input: tf.Tensor | tf.GradSaveFunc) => {
-    const r = balLossArrays(floatData('scores', input), y, shape, { ...noiseOptions(o), k: o.k, epsilon: o.epsilon });
+    const r = run(floatData('scores', input));
+    const none = r.reduction === 'none';
     return {
-      value: tf.scalar(r.loss, 'float32'),
-      gradFunc: (dy: tf.Tensor) => tf.tensor(r.backward(floatData('dy', dy)[0]!), shape, 'float32'),
+      value: none ? tf.tensor1d(r.losses, 'float32') : tf.scalar(r.loss as number, 'float32'),
+      gradFunc: (dy: tf.Tensor) => {
+        const g = floatData('dy', dy);
+        return tf.tensor((r as LossResult<Reduction>).backward((none ? g : g[0]!) as never), shape, 'float32');
+      },
     };
   });
-  return op(scores) as tf.Scalar;
+  return op(scores) as TfLossTensor<R>;
 }
 
-/** Imbalanced top-k hinge: mean over rows of relu(scale * (m[label] + smoothtop_{k+1}(s) - s[label])). */
-export function imbalNoisedTopKLoss(scores: tf.Tensor, labels: tf.Tensor, options: TfImbalLossOptions): tf.Scalar {
-  const o = v.optionsObject('options', options) as unknown as TfImbalLossOptions;
+/** Balanced top-k hinge relu(1 + smoothtop_{k+1}(s) - s[label]) per row, reduced by `reduction` (default: mean, a scalar). */
+export function balNoisedTopKLoss<R extends Reduction = 'mean'>(scores: tf.Tensor, labels: tf.Tensor, options: TfLossOptions<R>): TfLossTensor<R> {
+  const o = v.strictOptions('options', options, BAL_OP_KEYS, v.TF_OPTION_HINTS);
   if (!isTensor(scores)) throw new TypeError(`scores must be a tf.Tensor, got ${v.describe(scores)}`);
   const shape = scoresShape(scores);
   const y = labelData(labels, shape[0]);
-  const op = tf.customGrad((input: tf.Tensor | tf.GradSaveFunc) => {
-    const r = imbalLossArrays(floatData('scores', input), y, shape, {
-      ...noiseOptions(o),
-      k: o.k,
-      epsilon: o.epsilon,
-      margins: o.margins,
-      scale: o.scale,
-    });
-    return {
-      value: tf.scalar(r.loss, 'float32'),
-      gradFunc: (dy: tf.Tensor) => tf.tensor(r.backward(floatData('dy', dy)[0]!), shape, 'float32'),
-    };
-  });
-  return op(scores) as tf.Scalar;
+  const arrayOptions = defined({ ...noiseOptions(o), ...conventionOptions(o), k: o.k, epsilon: o.epsilon });
+  return lossOp<R>(scores, shape, (s) => balLossArrays(s, y, shape, arrayOptions as never));
+}
+
+/** Imbalanced top-k hinge relu(scale * (m[label] + smoothtop_{k+1}(s) - s[label])) per row, reduced by `reduction`. */
+export function imbalNoisedTopKLoss<R extends Reduction = 'mean'>(scores: tf.Tensor, labels: tf.Tensor, options: TfImbalLossOptions<R>): TfLossTensor<R> {
+  const o = v.strictOptions('options', options, IMBAL_OP_KEYS, v.TF_OPTION_HINTS);
+  if (!isTensor(scores)) throw new TypeError(`scores must be a tf.Tensor, got ${v.describe(scores)}`);
+  const shape = scoresShape(scores);
+  const y = labelData(labels, shape[0]);
+  const arrayOptions = defined({ ...noiseOptions(o), ...conventionOptions(o), k: o.k, epsilon: o.epsilon, margins: o.margins, scale: o.scale });
+  return lossOp<R>(scores, shape, (s) => imbalLossArrays(s, y, shape, arrayOptions as never));
 }
 
 interface ModuleOptions {
@@ -148,16 +169,38 @@ interface ModuleOptions {
   backend?: BackendOption;
 }
 
+const MODULE_KEYS = ['k', 'epsilon', 'nSample', 'seed', 'backend'] as const;
+
+/** The module options every class checks at construction (k's upper bound needs the data). */
+function checkModule(o: Partial<Record<string, unknown>>, kMax: number): ModuleOptions {
+  if (o.k === undefined) throw new TypeError('options.k is required (1 = the largest)');
+  const k = v.integer('k', o.k, 1, kMax);
+  const epsilon = v.epsilonValue('epsilon', o.epsilon ?? 1);
+  const nSample = v.integer('nSample', o.nSample ?? 5, 1, v.MAX_SAMPLES);
+  const backend = v.backendOf(o.backend);
+  return { k, epsilon, nSample, backend };
+}
+
+/** A module's loss conventions, checked once; a weight is copied (a tensor's data too). */
+function moduleConventions<R extends Reduction>(o: Partial<Record<string, unknown>>): TfLossConventions<R> & { weight?: Float32Array } {
+  const c = conventionsOf(conventionOptions(o), true);
+  const out: TfLossConventions<R> & { weight?: Float32Array } = { reduction: c.reduction as R };
+  if (c.weight) out.weight = c.weight;
+  if (c.ignoreIndex !== null) out.ignoreIndex = c.ignoreIndex;
+  return out;
+}
+
 /** Seeded module form of noisedTopK: each call draws fresh noise (call n uses offset n). */
 export class NoisedTopK {
   readonly options: Readonly<ModuleOptions & { axis: number }>;
   private readonly stream: NoiseStream;
 
   constructor(options: ModuleOptions & { axis?: number }) {
-    const o = v.optionsObject('options', options);
-    if (o.k === undefined) throw new TypeError('options.k is required (1 = the largest)');
+    const o = v.strictOptions('options', options, [...MODULE_KEYS, 'axis'] as const, v.TF_OPTION_HINTS);
+    const m = checkModule(o, 2 ** 31 - 1);
+    const axis = v.integer('axis', o.axis ?? -1, -(2 ** 31), 2 ** 31 - 1);
     this.stream = new NoiseStream(o.seed as number | bigint | undefined);
-    this.options = { ...(o as unknown as ModuleOptions), axis: (o.axis as number | undefined) ?? -1 };
+    this.options = { ...m, axis };
   }
 
   get seed(): bigint {
@@ -171,51 +214,58 @@ export class NoisedTopK {
 }
 
 /** Seeded module form of balNoisedTopKLoss (pytopk's BalNoisedTopK). */
-export class BalNoisedTopK {
-  readonly options: Readonly<ModuleOptions>;
+export class BalNoisedTopK<R extends Reduction = 'mean'> {
+  readonly options: Readonly<ModuleOptions & TfLossConventions<R>>;
   private readonly stream: NoiseStream;
 
-  constructor(options: ModuleOptions) {
-    const o = v.optionsObject('options', options);
-    if (o.k === undefined) throw new TypeError('options.k is required');
+  constructor(options: ModuleOptions & TfLossConventions<R>) {
+    const o = v.strictOptions('options', options, [...MODULE_KEYS, ...CONVENTION_KEYS] as const, v.TF_OPTION_HINTS);
+    const m = checkModule(o, 2 ** 31 - 2);
+    const conv = moduleConventions<R>(o);
     this.stream = new NoiseStream(o.seed as number | bigint | undefined);
-    this.options = { ...(o as unknown as ModuleOptions) };
+    this.options = { ...m, ...conv };
   }
 
   get seed(): bigint {
     return this.stream.seed;
   }
 
-  apply(scores: tf.Tensor, labels: tf.Tensor): tf.Scalar {
+  apply(scores: tf.Tensor, labels: tf.Tensor): TfLossTensor<R> {
     const { offset } = this.stream.next() as { offset: number };
-    return balNoisedTopKLoss(scores, labels, { ...this.options, seed: this.stream.seed, offset });
+    return balNoisedTopKLoss<R>(scores, labels, { ...this.options, seed: this.stream.seed, offset });
   }
 }
 
 /** Seeded module form of imbalNoisedTopKLoss (pytopk's ImbalNoisedTopK), margins from class counts. */
-export class ImbalNoisedTopK {
-  readonly options: Readonly<ModuleOptions & { scale: number }>;
+export class ImbalNoisedTopK<R extends Reduction = 'mean'> {
+  readonly options: Readonly<ModuleOptions & TfLossConventions<R> & { scale: number }>;
   readonly margins: Float32Array;
   private readonly stream: NoiseStream;
 
-  constructor(options: ModuleOptions & { maxM: number; clsNumList: ArrayLike<number>; scale?: number }) {
-    const o = v.optionsObject('options', options);
-    if (o.k === undefined) throw new TypeError('options.k is required');
+  constructor(options: ModuleOptions & TfLossConventions<R> & { maxM: number; clsNumList: ArrayLike<number>; scale?: number }) {
+    const o = v.strictOptions('options', options, [...MODULE_KEYS, ...CONVENTION_KEYS, 'maxM', 'clsNumList', 'scale'] as const, v.TF_OPTION_HINTS);
+    const m = checkModule(o, 2 ** 31 - 2);
     if (o.maxM === undefined) throw new TypeError('options.maxM is required');
     if (o.clsNumList === undefined) throw new TypeError('options.clsNumList is required (the training count of each class)');
     this.margins = ldamMargins(o.clsNumList as ArrayLike<number>, o.maxM as number);
+    const scale = v.float32AtLeast('scale', o.scale ?? 50, true);
+    const conv = moduleConventions<R>(o);
+    if (conv.weight && conv.weight.length !== this.margins.length) {
+      throw new RangeError(`weight has length ${conv.weight.length}, expected ${this.margins.length} (one per class of clsNumList)`);
+    }
     this.stream = new NoiseStream(o.seed as number | bigint | undefined);
-    this.options = { ...(o as unknown as ModuleOptions), scale: v.finiteNumber('scale', o.scale ?? 50) };
+    this.options = { ...m, ...conv, scale };
   }
 
   get seed(): bigint {
     return this.stream.seed;
   }
 
-  apply(scores: tf.Tensor, labels: tf.Tensor): tf.Scalar {
+  apply(scores: tf.Tensor, labels: tf.Tensor): TfLossTensor<R> {
     const { offset } = this.stream.next() as { offset: number };
-    return imbalNoisedTopKLoss(scores, labels, { ...this.options, margins: this.margins, seed: this.stream.seed, offset });
+    return imbalNoisedTopKLoss<R>(scores, labels, { ...this.options, margins: this.margins, seed: this.stream.seed, offset });
   }
 }
 
 export { ldamMargins };
+export type { Reduction };

@@ -1,5 +1,5 @@
 // NoisedTopK: the module form (seeded stream) and the functional form (explicit noise).
-import { resolveKernel, type BackendOption, type BackwardCall, type ForwardCall, type Kernel } from './kernel.js';
+import { addressOverlap, resolveKernel, type BackendOption, type BackwardCall, type ForwardCall, type Kernel } from './kernel.js';
 import * as v from './validate.js';
 
 export interface NoisedTopKOptions {
@@ -63,6 +63,8 @@ export class NoiseStream {
 export interface TopKPlan {
   kernel: Kernel;
   x: Float32Array;
+  /** What the caller calls x ('x' for the top-k, 'scores' for the losses), for messages. */
+  xName: string;
   shape: number[];
   dim: number;
   outer: number;
@@ -75,70 +77,143 @@ export interface TopKPlan {
   rows: number;
 }
 
+/**
+ * Checks a call whose arguments were already read (x a view, shape a snapshot). An empty dim
+ * has no k-th value: with no slices at all (a 0 in another dim) the answer is empty, otherwise
+ * it is a RangeError, as torch.topk refuses it.
+ */
 export function planTopK(
   kernel: Kernel,
-  xIn: unknown,
-  shapeIn: unknown,
+  x: Float32Array,
+  shapeSnap: unknown[],
   dimIn: unknown,
   kIn: unknown,
   epsilonIn: unknown,
   nSampleIn: unknown,
   kName = 'k',
+  xName = 'x',
 ): TopKPlan {
-  const x = v.float32Array('x', xIn);
-  const shape = v.shapeOf('shape', shapeIn, x.length, 'x');
+  const shape = v.shapeOf('shape', shapeSnap, x.length, xName);
   const dim = v.dimOf('dim', dimIn, shape.length);
   const d = shape[dim]!;
   if (d > 2 ** 31 - 1) throw new RangeError(`the size of dim ${dim} is ${d}, above 2^31 - 1`);
-  const k = v.kOf(kName, kIn, d, `the size of dim ${dim}`);
-  const epsilon = v.epsilonValue('epsilon', epsilonIn);
-  const nSample = v.integer('nSample', nSampleIn, 1, v.MAX_SAMPLES);
   const outer = shape.slice(0, dim).reduce((a, b) => a * b, 1);
   const inner = shape.slice(dim + 1).reduce((a, b) => a * b, 1);
-  if (outer * inner * nSample > 2 ** 32 - 1) {
-    throw new RangeError(`rows * nSample = ${outer * inner * nSample} exceeds 2^32 - 1`);
+  const rows = outer * inner;
+  let k: number;
+  if (d === 0) {
+    if (rows > 0) {
+      throw new RangeError(
+        `${xName} has shape [${shape.join(', ')}]: dim ${dim} is empty, so its ${rows} slice${rows === 1 ? ' has' : 's have'} no k-th value ` +
+          '(an input with no slices, a 0 in another dim, gives an empty answer)',
+      );
+    }
+    k = v.integer(kName, kIn, 1, 2 ** 31 - 1);
+  } else {
+    k = v.kOf(kName, kIn, d, `the size of dim ${dim}`);
+  }
+  const epsilon = v.epsilonValue('epsilon', epsilonIn);
+  const nSample = v.integer('nSample', nSampleIn, 1, v.MAX_SAMPLES);
+  if (rows * nSample > v.MAX_OUTPUT_ELEMENTS) {
+    throw new RangeError(
+      `nSample = ${nSample} with ${rows} slices needs positions of ${rows * nSample} elements (${rows * nSample * 4} bytes), ` +
+        `above the limit of 2^28 elements (1 GiB) per call: lower nSample or split the batch`,
+    );
   }
   const valueShape = shape.filter((_, i) => i !== dim);
-  return { kernel, x, shape, dim, outer, d, inner, k, epsilon, nSample, valueShape, rows: outer * inner };
+  return { kernel, x, xName, shape, dim, outer, d, inner, k, epsilon, nSample, valueShape, rows };
 }
 
-/** Throws if two arrays share bytes (an output that aliases an input gives wrong answers). */
-export function noOverlap(aName: string, a: ArrayBufferView, bName: string, b: ArrayBufferView): void {
-  if (a.buffer !== b.buffer || a.byteLength === 0 || b.byteLength === 0) return;
-  if (a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength) {
-    throw new RangeError(`${aName} shares memory with ${bName}`);
+/**
+ * Throws if two arrays share bytes (an output that aliases an input gives wrong answers).
+ * Views of one buffer are compared by offset; views of two SharedArrayBuffer objects may still
+ * map the same memory, which only the addon's address check can see: byAddress asks it (for
+ * the addon's kernels, where it is loaded). The 'js' kernel does not need it: it computes
+ * apart whenever shared memory is involved (privateIfShared), so it is right either way.
+ */
+export function noOverlap(aName: string, a: ArrayBufferView, bName: string, b: ArrayBufferView, byAddress = false): void {
+  if (a.byteLength === 0 || b.byteLength === 0) return;
+  let shared: boolean;
+  if (a.buffer === b.buffer) {
+    shared = a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength;
+  } else {
+    const overlap = byAddress && v.sharedBacked(a) && v.sharedBacked(b) ? addressOverlap() : null;
+    shared = overlap !== null && overlap(a, b);
+  }
+  if (shared) throw new RangeError(`${aName} shares memory with ${bName}`);
+}
+
+/** The caller's output, or a new one; the length is checked either way. */
+function outputArray<T extends Float32Array | Int32Array>(name: string, given: T | undefined, length: number, make: (n: number) => T, why: string): T {
+  if (given === undefined) return v.allocate(name, length, make, why);
+  if (given.length !== length) throw new RangeError(`${name} has length ${given.length}, expected ${length}`);
+  return given;
+}
+
+/**
+ * The array a kernel writes: the output itself, or, when the output is on shared memory and
+ * so is some other array of the call, private memory copied out afterwards. Two
+ * SharedArrayBuffer objects can map the same memory with nothing in JavaScript to show it,
+ * so computing apart is what keeps the answer right when no address check is available.
+ */
+function privateIfShared<T extends Float32Array | Int32Array>(out: T, others: ArrayBufferView[], make: (n: number) => T): T {
+  if (out.length === 0 || !v.sharedBacked(out) || !others.some((o) => o !== out && v.sharedBacked(o))) return out;
+  return make(out.length);
+}
+
+/** A forward call ready for a kernel, with the caller's outputs it must end up in. */
+export interface PreparedForward {
+  call: ForwardCall;
+  values: Float32Array;
+  positions: Int32Array;
+}
+
+/** Copies private outputs into the caller's, once the kernel is done. */
+export function finishForward(p: PreparedForward): void {
+  const values = p.call.values !== p.values;
+  const positions = p.call.positions !== p.positions;
+  if (values) p.values.set(p.call.values);
+  if (positions) p.positions.set(p.call.positions);
+  // Both outputs on shared memory: if they map the same bytes, the second copy overwrote the
+  // first, and no order of writing gives both answers. Reading the first back tells.
+  if (values && positions) {
+    for (let i = 0; i < p.values.length; i++) {
+      if (!Object.is(p.values[i], p.call.values[i])) throw new RangeError('out shares memory with positions');
+    }
   }
 }
 
-function outputArray<T extends Float32Array | Int32Array>(
-  name: string,
-  given: unknown,
-  length: number,
-  make: (n: number) => T,
-  ctor: { new (buffer: ArrayBufferLike, byteOffset: number, length: number): T; prototype: T; name: string },
-): T {
-  if (given === undefined) return make(length);
-  const out = v.typedArray(name, given, ctor);
-  if (out.length !== length) throw new RangeError(`${name} has length ${out.length}, expected ${length}`);
-  return out;
+export interface OutputViews {
+  out?: Float32Array;
+  positions?: Int32Array;
 }
 
-export function forwardCall(plan: TopKPlan, source: NoiseSource, outputs: ForwardOutputs | undefined, allowNonFinite: boolean): ForwardCall {
-  const outs = v.optionsObject('outputs', outputs);
-  const values = outputArray('out', outs.out, plan.rows, (n) => new Float32Array(n), Float32Array);
-  const positions = outputArray('positions', outs.positions, plan.rows * plan.nSample, (n) => new Int32Array(n), Int32Array);
+/** Output views from an outputs record whose keys were read once. */
+export function outputViews(o: { out?: unknown; positions?: unknown }): OutputViews {
+  return {
+    out: o.out === undefined ? undefined : v.typedArray('out', o.out, Float32Array),
+    positions: o.positions === undefined ? undefined : v.typedArray('positions', o.positions, Int32Array),
+  };
+}
+
+export function forwardCall(plan: TopKPlan, source: NoiseSource, outputs: OutputViews, allowNonFinite: boolean): PreparedForward {
+  const why = `${plan.rows} slices x nSample = ${plan.nSample}`;
+  const values = outputArray('out', outputs.out, plan.rows, (n) => new Float32Array(n), why);
+  const positions = outputArray('positions', outputs.positions, plan.rows * plan.nSample, (n) => new Int32Array(n), why);
   let noise: Float32Array | null = null;
   if (source.kind === 'explicit') {
     noise = source.noise;
     if (!allowNonFinite) v.allFinite('noise', noise);
   }
-  if (!allowNonFinite) v.allFinite('x', plan.x);
+  if (!allowNonFinite) v.allFinite(plan.xName, plan.x);
+  const byAddress = plan.kernel.name !== 'js';
   for (const [name, arr] of [['out', values], ['positions', positions]] as const) {
-    noOverlap(name, arr, 'x', plan.x);
-    if (noise) noOverlap(name, arr, 'noise', noise);
+    noOverlap(name, arr, plan.xName, plan.x, byAddress);
+    if (noise) noOverlap(name, arr, 'noise', noise, byAddress);
   }
-  noOverlap('out', values, 'positions', positions);
-  return {
+  noOverlap('out', values, 'positions', positions, byAddress);
+  const all: ArrayBufferView[] = noise ? [plan.x, noise, values, positions] : [plan.x, values, positions];
+  const call: ForwardCall = {
     x: plan.x,
     outer: plan.outer,
     d: plan.d,
@@ -150,14 +225,14 @@ export function forwardCall(plan: TopKPlan, source: NoiseSource, outputs: Forwar
     seedLo: source.kind === 'stream' ? source.seedLo : 0,
     seedHi: source.kind === 'stream' ? source.seedHi : 0,
     offset: source.kind === 'stream' ? source.offset : 0,
-    values,
-    positions,
+    values: privateIfShared(values, all, (n) => new Float32Array(n)),
+    positions: privateIfShared(positions, all, (n) => new Int32Array(n)),
   };
+  return { call, values, positions };
 }
 
 /** The explicit noise of a functional call: x.shape + [nSample], nSample inferred. */
-export function explicitNoise(noiseIn: unknown, x: Float32Array, nSampleIn: unknown): { noise: Float32Array; nSample: number } {
-  const noise = v.float32Array('noise', noiseIn);
+export function explicitNoise(noise: Float32Array, x: Float32Array, nSampleIn: unknown): { noise: Float32Array; nSample: number } {
   if (x.length === 0) {
     const nSample = nSampleIn === undefined ? 1 : v.integer('nSample', nSampleIn, 1, v.MAX_SAMPLES);
     if (noise.length !== 0) throw new RangeError(`noise has length ${noise.length}, expected 0 for an empty input`);
@@ -175,7 +250,18 @@ export function explicitNoise(noiseIn: unknown, x: Float32Array, nSampleIn: unkn
   return { noise, nSample };
 }
 
-export function backwardCall(plan: TopKPlan, positions: Int32Array, rowScale: Float32Array, out: unknown): BackwardCall {
+/** A backward call ready for a kernel, with the caller's gradient array it must end up in. */
+export interface PreparedBackward {
+  call: BackwardCall;
+  grad: Float32Array;
+}
+
+export function finishBackward(p: PreparedBackward): Float32Array {
+  if (p.call.grad !== p.grad) p.grad.set(p.call.grad);
+  return p.grad;
+}
+
+export function backwardCall(plan: TopKPlan, positions: Int32Array, rowScale: Float32Array, out: unknown, rowScaleName = 'gradOutput'): PreparedBackward {
   // positions may be the caller's own array (outputs.positions): it can have been rewritten,
   // detached or resized since the forward pass. Every backend indexes with it.
   const want = plan.rows * plan.nSample;
@@ -187,10 +273,22 @@ export function backwardCall(plan: TopKPlan, positions: Int32Array, rowScale: Fl
     if (p < 0 || p >= plan.d) throw new RangeError(`positions[${j}] is ${p}, outside [0, ${plan.d}): it was changed after the forward pass`);
   }
   // Sized from the plan, not plan.x.length: x may have been detached since the forward pass.
-  const grad = outputArray('out', out, plan.outer * plan.d * plan.inner, (n) => new Float32Array(n), Float32Array);
-  noOverlap('out', grad, 'gradOutput', rowScale);
-  noOverlap('out', grad, 'positions', positions);
-  return { positions, rowScale, outer: plan.outer, d: plan.d, inner: plan.inner, nSample: plan.nSample, grad };
+  const outView = out === undefined ? undefined : v.typedArray('out', out, Float32Array);
+  const size = plan.outer * plan.d * plan.inner;
+  const grad = outputArray('out', outView, size, (n) => new Float32Array(n), `the gradient of ${plan.xName}`);
+  const byAddress = plan.kernel.name !== 'js';
+  noOverlap('out', grad, rowScaleName, rowScale, byAddress);
+  noOverlap('out', grad, 'positions', positions, byAddress);
+  const call: BackwardCall = {
+    positions,
+    rowScale,
+    outer: plan.outer,
+    d: plan.d,
+    inner: plan.inner,
+    nSample: plan.nSample,
+    grad: privateIfShared(grad, [positions, rowScale], (n) => new Float32Array(n)),
+  };
+  return { call, grad };
 }
 
 // An input with no rows (a 0 in the shape) has nothing to compute: the kernels are not called
@@ -207,15 +305,15 @@ export class NoisedTopKResult {
   readonly nSample: number;
   private readonly plan: TopKPlan;
 
-  constructor(plan: TopKPlan, call: ForwardCall) {
+  constructor(plan: TopKPlan, p: PreparedForward) {
     this.plan = plan;
-    this.values = call.values;
-    this.positions = call.positions;
+    this.values = p.values;
+    this.positions = p.positions;
     this.shape = plan.valueShape.slice();
     this.nSample = plan.nSample;
   }
 
-  private gradCall(gradOutput: unknown, out: unknown): BackwardCall {
+  private gradCall(gradOutput: unknown, out: unknown): PreparedBackward {
     let g: Float32Array;
     if (gradOutput === undefined) {
       g = new Float32Array(this.plan.rows).fill(1);
@@ -230,17 +328,23 @@ export class NoisedTopKResult {
 
   /** Gradient w.r.t. the input, of the input's shape. gradOutput defaults to ones. */
   backward(gradOutput?: Float32Array, out?: Float32Array): Float32Array {
-    const call = this.gradCall(gradOutput, out);
-    if (this.plan.rows > 0) this.plan.kernel.backward(call);
-    return call.grad;
+    const p = this.gradCall(gradOutput, out);
+    if (this.plan.rows > 0) this.plan.kernel.backward(p.call);
+    return finishBackward(p);
   }
 
   async backwardAsync(gradOutput?: Float32Array, out?: Float32Array): Promise<Float32Array> {
-    const call = this.gradCall(gradOutput, out);
-    if (this.plan.rows > 0) await this.plan.kernel.backwardAsync(call);
-    return call.grad;
+    const p = this.gradCall(gradOutput, out);
+    if (this.plan.rows > 0) await this.plan.kernel.backwardAsync(p.call);
+    return finishBackward(p);
   }
 }
+
+/** The options every module form reads (each once, at construction). */
+export const MODULE_KEYS = ['k', 'epsilon', 'nSample', 'seed', 'backend', 'allowNonFinite'] as const;
+const TOPK_KEYS = [...MODULE_KEYS, 'dim'] as const;
+const OUTPUT_KEYS = ['out', 'positions'] as const;
+const FUNCTIONAL_TOPK_KEYS = ['k', 'epsilon', 'dim', 'noise', 'seed', 'offset', 'nSample', 'backend', 'allowNonFinite', 'out', 'positions'] as const;
 
 /** What every module form holds: its options, its backend and its seeded noise stream. */
 export abstract class NoisedModule {
@@ -251,12 +355,13 @@ export abstract class NoisedModule {
   protected readonly kernel: Kernel;
   protected readonly stream: NoiseStream;
 
-  protected constructor(o: Record<string, unknown>, kMax: number, kHint: string) {
+  /** o: the options record read once by strictOptions. */
+  protected constructor(o: Partial<Record<string, unknown>>, kMax: number, kHint: string) {
     if (o.k === undefined) throw new TypeError(`options.k is required (${kHint})`);
     this.k = v.integer('k', o.k, 1, kMax);
     this.epsilon = v.epsilonValue('epsilon', o.epsilon ?? 1.0);
     this.nSample = v.integer('nSample', o.nSample ?? 5, 1, v.MAX_SAMPLES);
-    this.allowNonFinite = Boolean(o.allowNonFinite);
+    this.allowNonFinite = v.booleanOption('allowNonFinite', o.allowNonFinite, false);
     this.kernel = resolveKernel(v.backendOf(o.backend));
     this.stream = new NoiseStream(o.seed as number | bigint | undefined);
   }
@@ -277,26 +382,33 @@ export class NoisedTopK extends NoisedModule {
   readonly dim: number;
 
   constructor(options: NoisedTopKOptions) {
-    const o = v.optionsObject('options', options);
+    const o = v.strictOptions('options', options, TOPK_KEYS, v.OPTION_HINTS);
     super(o, 2 ** 31 - 1, '1 = the largest');
     this.dim = v.integer('dim', o.dim ?? -1, -(2 ** 31), 2 ** 31 - 1);
   }
 
-  private prepare(x: unknown, shape: unknown, outputs: ForwardOutputs | undefined): [TopKPlan, ForwardCall] {
+  private prepare(xIn: unknown, shapeIn: unknown, outputs: unknown): [TopKPlan, PreparedForward] {
+    // Read order (see validate.ts, Snapshots): options, shape, then the views.
+    const outs = v.strictOptions('outputs', outputs, OUTPUT_KEYS, v.OPTION_HINTS);
+    const shape = v.shapeSnapshot('shape', shapeIn);
+    const x = v.float32Array('x', xIn);
+    const views = outputViews(outs);
     const plan = planTopK(this.kernel, x, shape, this.dim, this.k, this.epsilon, this.nSample);
-    return [plan, forwardCall(plan, this.stream.next(), outputs, this.allowNonFinite)];
+    return [plan, forwardCall(plan, this.stream.next(), views, this.allowNonFinite)];
   }
 
   forward(x: Float32Array, shape: number[], outputs?: ForwardOutputs): NoisedTopKResult {
-    const [plan, call] = this.prepare(x, shape, outputs);
-    if (plan.rows > 0) plan.kernel.forward(call);
-    return new NoisedTopKResult(plan, call);
+    const [plan, p] = this.prepare(x, shape, outputs);
+    if (plan.rows > 0) plan.kernel.forward(p.call);
+    finishForward(p);
+    return new NoisedTopKResult(plan, p);
   }
 
   async forwardAsync(x: Float32Array, shape: number[], outputs?: ForwardOutputs): Promise<NoisedTopKResult> {
-    const [plan, call] = this.prepare(x, shape, outputs);
-    if (plan.rows > 0) await plan.kernel.forwardAsync(call);
-    return new NoisedTopKResult(plan, call);
+    const [plan, p] = this.prepare(x, shape, outputs);
+    if (plan.rows > 0) await plan.kernel.forwardAsync(p.call);
+    finishForward(p);
+    return new NoisedTopKResult(plan, p);
   }
 }
 
@@ -314,11 +426,11 @@ export interface FunctionalTopKOptions extends ForwardOutputs {
   allowNonFinite?: boolean;
 }
 
-/** Resolves a functional call's noise: explicit `noise`, or the stream at (seed, offset). */
-export function functionalSource(o: Record<string, unknown>, x: unknown): { source: NoiseSource; nSample: number } {
-  if (o.noise !== undefined) {
-    const { noise, nSample } = explicitNoise(o.noise, v.float32Array('x', x), o.nSample);
-    return { source: { kind: 'explicit', noise }, nSample };
+/** Resolves a functional call's noise: explicit `noise` (already a view), or the stream at (seed, offset). */
+export function functionalSource(o: Partial<Record<string, unknown>>, x: Float32Array, noise: Float32Array | undefined): { source: NoiseSource; nSample: number } {
+  if (noise !== undefined) {
+    const e = explicitNoise(noise, x, o.nSample);
+    return { source: { kind: 'explicit', noise: e.noise }, nSample: e.nSample };
   }
   if (o.seed === undefined) {
     throw new TypeError('options.noise (shape + [nSample]) or options.seed is required: the functional form draws no hidden noise');
@@ -329,23 +441,30 @@ export function functionalSource(o: Record<string, unknown>, x: unknown): { sour
   return { source: { kind: 'stream', seedLo, seedHi, offset }, nSample };
 }
 
-function functionalPrepare(x: unknown, shape: unknown, options: unknown): [TopKPlan, ForwardCall] {
-  const o = v.optionsObject('options', options);
+function functionalPrepare(xIn: unknown, shapeIn: unknown, options: unknown): [TopKPlan, PreparedForward] {
+  const o = v.strictOptions('options', options, FUNCTIONAL_TOPK_KEYS, v.OPTION_HINTS);
+  const shape = v.shapeSnapshot('shape', shapeIn);
+  const x = v.float32Array('x', xIn);
+  const noise = o.noise === undefined ? undefined : v.float32Array('noise', o.noise);
+  const views = outputViews(o);
   if (o.k === undefined) throw new TypeError('options.k is required (1 = the largest)');
   const kernel = resolveKernel(v.backendOf(o.backend));
-  const { source, nSample } = functionalSource(o, x);
+  const allowNonFinite = v.booleanOption('allowNonFinite', o.allowNonFinite, false);
+  const { source, nSample } = functionalSource(o, x, noise);
   const plan = planTopK(kernel, x, shape, o.dim ?? -1, o.k, o.epsilon ?? 1.0, nSample);
-  return [plan, forwardCall(plan, source, { out: o.out as Float32Array | undefined, positions: o.positions as Int32Array | undefined }, Boolean(o.allowNonFinite))];
+  return [plan, forwardCall(plan, source, views, allowNonFinite)];
 }
 
 export function noisedTopK(x: Float32Array, shape: number[], options: FunctionalTopKOptions): NoisedTopKResult {
-  const [plan, call] = functionalPrepare(x, shape, options);
-  if (plan.rows > 0) plan.kernel.forward(call);
-  return new NoisedTopKResult(plan, call);
+  const [plan, p] = functionalPrepare(x, shape, options);
+  if (plan.rows > 0) plan.kernel.forward(p.call);
+  finishForward(p);
+  return new NoisedTopKResult(plan, p);
 }
 
 export async function noisedTopKAsync(x: Float32Array, shape: number[], options: FunctionalTopKOptions): Promise<NoisedTopKResult> {
-  const [plan, call] = functionalPrepare(x, shape, options);
-  if (plan.rows > 0) await plan.kernel.forwardAsync(call);
-  return new NoisedTopKResult(plan, call);
+  const [plan, p] = functionalPrepare(x, shape, options);
+  if (plan.rows > 0) await plan.kernel.forwardAsync(p.call);
+  finishForward(p);
+  return new NoisedTopKResult(plan, p);
 }

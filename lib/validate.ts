@@ -2,18 +2,6 @@
 // each message names the parameter, what was expected and what came in.
 import type { BackendOption } from './kernel.js';
 
-export function describe(v: unknown): string {
-  if (v === null) return 'null';
-  if (v === undefined) return 'undefined';
-  if (typeof v === 'number') return Number.isNaN(v) ? 'NaN' : String(v);
-  if (typeof v === 'bigint') return `${v}n`;
-  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}...` : v);
-  if (Array.isArray(v)) return `an Array of length ${v.length}`;
-  if (ArrayBuffer.isView(v)) return `a ${v.constructor.name}`;
-  if (typeof v === 'object') return `an object (${v.constructor?.name ?? 'Object'})`;
-  return typeof v;
-}
-
 // The built-in typed array getters, read once: a subclass or an own property can override
 // .length or .buffer on an instance, these cannot be fooled (nor by a Proxy: they throw or
 // give undefined, and native code sees no typed array either).
@@ -23,6 +11,30 @@ const tagOf = intrinsic(Symbol.toStringTag) as (this: unknown) => string | undef
 const bufferOf = intrinsic('buffer') as (this: unknown) => ArrayBufferLike;
 const byteOffsetOf = intrinsic('byteOffset') as (this: unknown) => number;
 const lengthOf = intrinsic('length') as (this: unknown) => number;
+
+export function describe(v: unknown): string {
+  try {
+    return describeValue(v);
+  } catch {
+    // a Proxy whose traps throw: say what it is without asking it
+    return 'an object';
+  }
+}
+
+function describeValue(v: unknown): string {
+  if (v === null) return 'null';
+  if (v === undefined) return 'undefined';
+  if (typeof v === 'number') return Number.isNaN(v) ? 'NaN' : String(v);
+  if (typeof v === 'bigint') return `${v}n`;
+  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}...` : v);
+  if (Array.isArray(v)) return `an Array of length ${v.length}`;
+  const tag = tagOf.call(v);
+  if (tag !== undefined) return `a ${tag}`;
+  if (ArrayBuffer.isView(v)) return 'a DataView';
+  if (typeof v === 'object') return `an object (${v.constructor?.name ?? 'Object'})`;
+  return typeof v;
+}
+
 const overridable = ['length', 'buffer', 'byteOffset', 'byteLength', 'fill', 'set', 'subarray', 'slice'];
 const getter = (proto: object, key: string) => Object.getOwnPropertyDescriptor(proto, key)?.get;
 const resizableOf = getter(ArrayBuffer.prototype, 'resizable');
@@ -50,7 +62,7 @@ type TypedCtor<T> = { new (buffer: ArrayBufferLike, byteOffset: number, length: 
  * look-alike does not). A subclass instance or one with overridden members is replaced by a
  * plain view of the same memory, so the library only ever sees the real length and buffer.
  */
-export function typedArray<T extends Float32Array | Int32Array>(name: string, v: unknown, ctor: TypedCtor<T>): T {
+export function typedArray<T extends Float32Array | Int32Array | Float64Array>(name: string, v: unknown, ctor: TypedCtor<T>): T {
   if (tagOf.call(v) !== ctor.name) throw new TypeError(`${name} must be a ${ctor.name}, got ${describe(v)}`);
   const o = v as T;
   // Refused, not only for simplicity: V8 11.3 (Node 20) optimized code can read a stale
@@ -63,9 +75,22 @@ export function typedArray<T extends Float32Array | Int32Array>(name: string, v:
   return new ctor(bufferOf.call(o), byteOffsetOf.call(o), lengthOf.call(o));
 }
 
+/** A list of numbers (an Array, read element by element, or a typed array) copied once. */
+export function numberListSnapshot(name: string, v: unknown, what: string): unknown[] {
+  const n = listLength(name, v, what);
+  if (n > MAX_OUTPUT_ELEMENTS) throw new RangeError(`${name} has length ${n}, above 2^28`);
+  const out: unknown[] = [];
+  for (let i = 0; i < n; i++) out.push((v as ArrayLike<unknown>)[i]);
+  return out;
+}
+
 /** The length of an Array or a typed array (the real one); a TypeError for anything else. */
 export function listLength(name: string, v: unknown, what: string): number {
-  if (Array.isArray(v)) return v.length;
+  if (Array.isArray(v)) {
+    const n: unknown = v.length;
+    if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) throw new TypeError(`${name} must be ${what}, got an array whose length is ${describe(n)}`);
+    return n;
+  }
   if (tagOf.call(v) !== undefined) return lengthOf.call(v);
   throw new TypeError(`${name} must be ${what}, got ${describe(v)}`);
 }
@@ -157,26 +182,9 @@ export function backendOf(v: unknown): BackendOption {
   return v;
 }
 
-/** Labels as an Int32Array of length n with values in [0, classes). */
+/** Labels as an Int32Array of length n with values in [0, classes) (read once: see labelsSnapshot). */
 export function labelsOf(v: unknown, n: number, classes: number): Int32Array {
-  let labels: ArrayLike<unknown>;
-  if (Array.isArray(v) || v instanceof Int32Array || v instanceof Uint32Array || v instanceof Uint8Array ||
-      v instanceof Uint16Array || v instanceof Int16Array || v instanceof Int8Array) {
-    labels = v as ArrayLike<unknown>;
-  } else {
-    throw new TypeError(`labels must be an Int32Array or an array of integers, got ${describe(v)}`);
-  }
-  if (labels.length !== n) throw new RangeError(`labels has length ${labels.length}, expected ${n} (one per row)`);
-  const out = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    const l = labels[i];
-    if (typeof l !== 'number') throw new TypeError(`labels[${i}] must be a number, got ${describe(l)}`);
-    if (!Number.isInteger(l) || l < 0 || l >= classes) {
-      throw new RangeError(`labels[${i}] must be an integer in [0, ${classes - 1}], got ${describe(l)}`);
-    }
-    out[i] = l;
-  }
-  return out;
+  return labelsFrom(labelsSnapshot(v), n, classes);
 }
 
 /** Throws a RangeError naming the first non-finite element. */
@@ -246,17 +254,21 @@ export function nearestKey(key: string, known: readonly string[]): string | null
  * that names it and suggests the nearest known one. `hints` maps a foreign name (pytopk's
  * `n_sample`, tfjs's `axis`) to a message of its own.
  */
+/** A hint for a foreign option name: a message, or [the option it points to, message], used only where that option exists. */
+export type OptionHint = string | readonly [string, string];
+
 export function strictOptions<K extends string>(
   name: string,
   v: unknown,
   known: readonly K[],
-  hints: Readonly<Record<string, string>> = {},
+  hints: Readonly<Record<string, OptionHint>> = {},
 ): Partial<Record<K, unknown>> {
   const o = optionsObject(name, v);
   for (const key of Reflect.ownKeys(o)) {
     if (typeof key === 'symbol') continue;
     if ((known as readonly string[]).includes(key)) continue;
-    const hint = hints[key];
+    const h = Object.hasOwn(hints, key) ? hints[key] : undefined;
+    const hint = typeof h === 'string' ? h : h && (known as readonly string[]).includes(h[0]) ? h[1] : undefined;
     const near = nearestKey(key, known);
     throw new TypeError(
       `unknown option '${key}' in ${name}` + (hint ? ` (${hint})` : near ? ` (did you mean '${near}'?)` : '') +
@@ -269,4 +281,149 @@ export function strictOptions<K extends string>(
     if (value !== undefined) out[key] = value;
   }
   return out;
+}
+
+// ------------------------------------------------------------------------------------------
+// Snapshots. Every public entry reads each argument once, in this order: options objects
+// (strictOptions), then shapes and label lists (copied here), then typed array views (by the
+// intrinsic getters). Only the first two steps can run user code (getters, Proxy traps), so
+// once a view is taken nothing can detach or resize it before the call is made.
+
+/** Foreign option names, with what to use instead (shared by every entry point). */
+export const OPTION_HINTS: Readonly<Record<string, OptionHint>> = {
+  eps: ['epsilon', "did you mean 'epsilon'?"],
+  axis: ['dim', "noised-topk follows PyTorch and calls it 'dim'; the tfjs bridge noised-topk/tfjs takes 'axis'"],
+  reduce: ['reduction', "use reduction: 'mean' | 'sum' | 'none'"],
+  size_average: ['reduction', "use reduction: 'mean' | 'sum' | 'none'"],
+  weights: ['weight', "did you mean 'weight'? (one weight per class)"],
+};
+
+/** The tfjs bridge's hints: it follows tfjs's `axis`. */
+export const TF_OPTION_HINTS: Readonly<Record<string, OptionHint>> = {
+  eps: OPTION_HINTS.eps!,
+  reduce: OPTION_HINTS.reduce!,
+  size_average: OPTION_HINTS.size_average!,
+  weights: OPTION_HINTS.weights!,
+  dim: ['axis', "the tfjs bridge follows tfjs and calls it 'axis'"],
+};
+
+/** The largest number of elements of positions (and of any output) one call may allocate: 2^28 (1 GiB of int32). */
+export const MAX_OUTPUT_ELEMENTS = 2 ** 28;
+
+/** A shape read once into a plain array (its length, then each element), not yet checked. */
+export function shapeSnapshot(name: string, v: unknown): unknown[] {
+  if (!Array.isArray(v)) throw new TypeError(`${name} must be an array of dimension sizes, got ${describe(v)}`);
+  const len: unknown = v.length;
+  if (typeof len !== 'number' || !Number.isSafeInteger(len) || len < 0) {
+    throw new TypeError(`${name} must be an array of dimension sizes, got an array whose length is ${describe(len)}`);
+  }
+  if (len > MAX_DIMS) throw new RangeError(`${name} has ${len} dimensions, at most ${MAX_DIMS} are supported`);
+  const dims: unknown[] = [];
+  for (let i = 0; i < len; i++) dims.push(v[i]);
+  return dims;
+}
+
+const LABEL_TAGS = new Set(['Int32Array', 'Uint32Array', 'Uint8Array', 'Uint16Array', 'Int16Array', 'Int8Array']);
+
+/** Labels read once: an Array (or an Array Proxy) element by element, a typed array by its intrinsic length. */
+export interface LabelsSnapshot {
+  length: number;
+  /** The elements, or null when length is too large to copy (the length check then refuses it). */
+  values: ArrayLike<unknown> | null;
+}
+
+export function labelsSnapshot(v: unknown): LabelsSnapshot {
+  const tag = tagOf.call(v);
+  if (tag !== undefined) {
+    if (!LABEL_TAGS.has(tag)) throw new TypeError(`labels must be an Int32Array or an array of integers, got a ${tag}`);
+    const n = lengthOf.call(v);
+    const src = v as ArrayLike<number>;
+    const values = new Float64Array(n);
+    for (let i = 0; i < n; i++) values[i] = src[i]!;
+    return { length: n, values };
+  }
+  if (!Array.isArray(v)) throw new TypeError(`labels must be an Int32Array or an array of integers, got ${describe(v)}`);
+  const len: unknown = v.length;
+  if (typeof len !== 'number' || !Number.isSafeInteger(len) || len < 0) {
+    throw new TypeError(`labels must be an Int32Array or an array of integers, got an array whose length is ${describe(len)}`);
+  }
+  if (len > MAX_OUTPUT_ELEMENTS) return { length: len, values: null };
+  const values: unknown[] = [];
+  for (let i = 0; i < len; i++) values.push(v[i]);
+  return { length: len, values };
+}
+
+/**
+ * Checked labels as an Int32Array of length n with values in [0, classes); a label equal to
+ * ignoreIndex is allowed anywhere (the row is then ignored; it is stored as given).
+ */
+export function labelsFrom(s: LabelsSnapshot, n: number, classes: number, ignoreIndex: number | null = null): Int32Array {
+  if (s.length !== n || s.values === null) throw new RangeError(`labels has length ${s.length}, expected ${n} (one per row)`);
+  const out = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    const l = s.values[i];
+    if (typeof l !== 'number') throw new TypeError(`labels[${i}] must be a number, got ${describe(l)}`);
+    if (l === ignoreIndex) {
+      out[i] = l;
+      continue;
+    }
+    if (!Number.isInteger(l) || l < 0 || l >= classes) {
+      const also = ignoreIndex === null ? '' : ` or ignoreIndex (${ignoreIndex})`;
+      throw new RangeError(`labels[${i}] must be an integer in [0, ${classes - 1}]${also}, got ${describe(l)}`);
+    }
+    out[i] = l;
+  }
+  return out;
+}
+
+/** A boolean option: true or false, nothing else (the string 'false' is not false). */
+export function booleanOption(name: string, v: unknown, dflt: boolean): boolean {
+  if (v === undefined) return dflt;
+  if (typeof v !== 'boolean') throw new TypeError(`${name} must be true or false, got ${describe(v)}`);
+  return v;
+}
+
+/** A number that is finite as a float32 and >= 0 (or > 0 when positive). */
+export function float32AtLeast(name: string, v: unknown, positive: boolean): number {
+  finiteFloat32(name, v);
+  const x = v as number;
+  if (positive ? !(x > 0) : !(x >= 0)) {
+    throw new RangeError(`${name} must be a finite number ${positive ? '> 0' : '>= 0'}, got ${describe(x)}`);
+  }
+  return x;
+}
+
+/** True when the view's memory is a SharedArrayBuffer (another object may map the same memory). */
+const sabByteLength = globalThis.SharedArrayBuffer ? getter(SharedArrayBuffer.prototype, 'byteLength') : undefined;
+export function sharedBacked(a: ArrayBufferView): boolean {
+  if (!sabByteLength) return false;
+  try {
+    sabByteLength.call(bufferOf.call(a));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** A new typed array of n elements; V8's allocation failure becomes an error naming what it was for. */
+export function allocate<T>(name: string, n: number, make: (n: number) => T, why: string): T {
+  try {
+    return make(n);
+  } catch (e) {
+    if (e instanceof RangeError) {
+      throw new RangeError(`could not allocate ${name}: ${n} elements (${n * 4} bytes) for ${why}: ${e.message}`);
+    }
+    throw e;
+  }
+}
+
+/** Per-row float32 values (a per-row upstream gradient): a Float32Array of length n, every element finite. */
+export function finiteRows(name: string, v: unknown, n: number): Float32Array {
+  const a = float32Array(name, v);
+  if (a.length !== n) throw new RangeError(`${name} has length ${a.length}, expected ${n} (one per row)`);
+  for (let i = 0; i < n; i++) {
+    const x = a[i]!;
+    if (x - x !== 0) throw new RangeError(`${name}[${i}] must be finite, got ${describe(x)}`);
+  }
+  return a;
 }

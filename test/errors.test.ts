@@ -61,7 +61,7 @@ describe.each(testedBackends())('argument errors on %s', (backend) => {
     ['labels Float32Array', () => bal().forward(x, new Float32Array(3) as unknown as number[], shape), TypeError, /labels must be an Int32Array/],
     ['imbal clsNumList missing', () => new ImbalNoisedTopK({ k: 1, maxM: 0.3 } as never), TypeError, /clsNumList is required/],
     ['imbal clsNumList zero count', () => new ImbalNoisedTopK({ k: 1, maxM: 0.3, clsNumList: [3, 0], backend }), RangeError, /clsNumList\[1\] must be a positive count, got 0/],
-    ['imbal margins vs classes', () => new ImbalNoisedTopK({ k: 1, maxM: 0.3, clsNumList: [3, 4], seed: 0, backend }).forward(x, [0, 1, 1], shape), RangeError, /margins has length 2, expected 4/],
+    ['imbal margins vs classes', () => new ImbalNoisedTopK({ k: 1, maxM: 0.3, clsNumList: [3, 4], seed: 0, backend }).forward(x, [0, 1, 1], shape), RangeError, /^clsNumList has 2 classes, expected 4 \(scores has shape \[3, 4\]\)/],
     ['ldamMargins maxM NaN', () => ldamMargins([1, 2], NaN), RangeError, /maxM must be a finite number, got NaN/],
     ['options not an object', () => new NoisedTopK(3 as never), TypeError, /options must be an options object, got 3/],
   ];

@@ -1,6 +1,7 @@
 // Building blocks of the property-based fuzzer (test/fuzz.test.ts): hostile containers, junk
 // values, a naive reference of the forward/backward contract, and outcome comparison.
 import vm from 'node:vm';
+import { MessageChannel } from 'node:worker_threads';
 
 export const FUZZ_SEED = Number(process.env.NOISED_TOPK_FUZZ_SEED ?? 20261126);
 export const FUZZ_SCALE = Number(process.env.NOISED_TOPK_FUZZ_SCALE ?? 1);
@@ -223,4 +224,50 @@ export function bits(a: (Float32Array | Int32Array)): number[] {
 export function failure(err: unknown): Outcome {
   if (err instanceof Error) return { ok: false, name: err.constructor.name, message: err.message };
   return { ok: false, name: 'non-Error thrown', message: String(err) };
+}
+
+// ---- issue 11: hostile reads and memory JavaScript cannot see as shared ----
+const channel = new MessageChannel();
+channel.port1.unref();
+channel.port2.unref();
+
+/** Two ways user code can detach a buffer in the middle of a call. */
+export const DETACHERS = {
+  structuredClone: (a: ArrayBufferView) => detach(a),
+  postMessage: (a: ArrayBufferView) => {
+    try {
+      channel.port1.postMessage(null, [a.buffer as ArrayBuffer]);
+      return true;
+    } catch {
+      return false;
+    }
+  },
+} as const;
+export type Detacher = keyof typeof DETACHERS;
+
+/**
+ * A second view of the memory under `a`, through another SharedArrayBuffer object (what a
+ * worker receives from postMessage): a.buffer !== twin.buffer, yet every byte is shared.
+ */
+export function sharedTwin<T extends Float32Array | Int32Array>(a: T, ctor: { new (b: ArrayBufferLike, o: number, n: number): T }, offsetElements = 0, length = a.length): T {
+  const clone = structuredClone(a.buffer as SharedArrayBuffer);
+  return new ctor(clone, a.byteOffset + offsetElements * 4, length);
+}
+
+/** An object whose property `key` runs `effect` on its first read and answers `first`, then `later`. */
+export function trap<T extends object>(base: T, key: string, first: unknown, later: unknown, effect: () => void): T {
+  let reads = 0;
+  Object.defineProperty(base, key, {
+    enumerable: true,
+    configurable: true,
+    get() {
+      reads++;
+      if (reads === 1) {
+        effect();
+        return first;
+      }
+      return later;
+    },
+  });
+  return base;
 }

@@ -20,6 +20,8 @@ import {
   ldamMargins,
   NoisedTopK,
   NoiseStream,
+  perClassTopKAccuracy,
+  rareClassTopKAccuracy,
   backends,
   setThreads,
   threads,
@@ -28,6 +30,10 @@ import {
 import {
   bits,
   detach,
+  DETACHERS,
+  sharedTwin,
+  trap,
+  type Detacher,
   failure,
   FUZZ_SCALE,
   FUZZ_SEED,
@@ -55,9 +61,14 @@ const counts: Record<string, number> = {};
 const count = (name: string) => {
   counts[name] = (counts[name] ?? 0) + 1;
 };
+/** Every property of this file; when all ran, the CI budget (at least 100,000 cases) must be met. */
+const PROPERTIES = ['topk sync', 'topk async', 'loss sync', 'loss async', 'small entry points', 'hostile reads', 'shared twins'];
 afterAll(() => {
   const total = Object.values(counts).reduce((a, b) => a + b, 0);
   console.log(`fuzz: seed ${FUZZ_SEED}, scale ${FUZZ_SCALE}, ${total} cases: ${JSON.stringify(counts)}`);
+  if (PROPERTIES.every((p) => counts[p] === undefined || counts[p]! > 0) && PROPERTIES.every((p) => p in counts)) {
+    expect(total).toBeGreaterThanOrEqual(runs(100_000));
+  }
 });
 
 const kindArb = fc.constantFrom<Kind>(...KINDS);
@@ -78,7 +89,7 @@ type Mutation = { target: string; v: number; j: number } | null;
 const TOPK_TARGETS = [
   'options', 'k', 'epsilon', 'nSample', 'dim', 'seed', 'offset', 'x', 'shape', 'nonfinite', 'noise',
   'noiseNonfinite', 'noNoiseNoSeed', 'outputs', 'out', 'positions', 'gradOutput', 'gradOut', 'tamperPositions',
-  'detachPositions',
+  'detachPositions', 'allowNonFinite', 'unknownKey', 'outputsKey', 'emptyDim', 'hugeSamples',
 ] as const;
 
 interface TopKCase {
@@ -174,7 +185,12 @@ interface TopKRun {
   /** The mutation applied (false where it did not apply to this case, which is then valid). */
   mutated: boolean;
   guardsIntact: boolean;
+  /** What the error message must say, for the mutations whose naming issue 11 fixed. */
+  message?: RegExp;
 }
+
+/** Foreign or misspelt option names: each must be refused, naming the key. */
+const UNKNOWN_KEYS = ['nsample', 'eps', 'n_sample', 'axis', 'reduction', 'weight', 'bogus', 'Dim', 'allow_non_finite'];
 
 export async function runTopK(c: TopKCase, backend: 'js' | Native, mode: 'sync' | 'async'): Promise<TopKRun> {
   const size = c.x.length;
@@ -211,6 +227,7 @@ export async function runTopK(c: TopKCase, backend: 'js' | Native, mode: 'sync' 
   let gradOutput: unknown = c.grad.given ? made(Float32Array, c.grad.data, c.grad.kind) : undefined;
   let gradOut: unknown = c.grad.outGiven ? made(Float32Array, new Float32Array(size), c.grad.outKind) : undefined;
   let afterForward: ((r: NoisedTopKResult) => boolean) | null = null;
+  let message: RegExp | undefined;
 
   const m = c.mutation;
   let mutated = false;
@@ -410,6 +427,47 @@ export async function runTopK(c: TopKCase, backend: 'js' | Native, mode: 'sync' 
           mutated = true;
         }
         break;
+      case 'allowNonFinite':
+        // 'false' must not turn the check off: only true and false are booleans
+        mutated = set(opts, 'allowNonFinite', ['false', 'true', 1, 0, null, {}]);
+        message = /^allowNonFinite must be true or false, got /;
+        break;
+      case 'unknownKey': {
+        const key = pick(UNKNOWN_KEYS, v);
+        opts[key] = 1;
+        mutated = true;
+        message = new RegExp(`^unknown option '${key}' in options`);
+        break;
+      }
+      case 'outputsKey':
+        if (!c.functional) {
+          outputsArg = { ...outputs, [pick(['output', 'pos', 'values', 'grad'], v)]: new Float32Array(rows) };
+          mutated = true;
+          message = /^unknown option '\w+' in outputs/;
+        }
+        break;
+      case 'hugeSamples':
+        // positions above 2^28 elements: refused at once, naming nSample and the bytes. The
+        // case gets 17 times its rows (a new leading dim; dim counts from the end) so that
+        // nSample = 2^24, allowed on its own, is too much for this call.
+        if (!c.explicit && c.negDim && c.outMode === 0 && size > 0) {
+          xArg = new Float32Array(17 * size);
+          shapeArg = [17, ...c.shape];
+          opts.nSample = 2 ** 24;
+          mutated = true;
+          const n = 17 * rows * 2 ** 24;
+          message = new RegExp(`^nSample = 16777216 with ${17 * rows} slices needs positions of ${n} elements \\(${n * 4} bytes\\), above the limit of 2\\^28`);
+        }
+        break;
+      case 'emptyDim':
+        // an empty reduced dim with slices left has no k-th value: a RangeError naming the dim
+        if (rows > 0 && !c.explicit && c.outMode === 0) {
+          xArg = new Float32Array(0);
+          shapeArg = c.shape.map((q, i) => (i === c.dim ? 0 : q));
+          mutated = true;
+          message = /^x has shape \[[\d, ]+\]: dim \d+ is empty, so its \d+ slices? ha(s|ve) no k-th value/;
+        }
+        break;
     }
   }
 
@@ -437,7 +495,7 @@ export async function runTopK(c: TopKCase, backend: 'js' | Native, mode: 'sync' 
   } catch (err) {
     outcome = failure(err);
   }
-  return { outcome, mutated, guardsIntact: guards.every((f) => f()) };
+  return { outcome, mutated, guardsIntact: guards.every((f) => f()), message };
 }
 
 /** Valid case: the answer of the naive reference, where the noise is known. */
@@ -460,13 +518,14 @@ function checkTopKReference(c: TopKCase, out: Outcome & { ok: true }): void {
   expect(sameValues(grad, refGrad), `grad ${String(grad)} vs reference ${String(refGrad)}`).toBe(true);
 }
 
-function expectAgreement(c: { mutation: Mutation }, js: { outcome: Outcome; mutated: boolean; guardsIntact: boolean }, other: typeof js): void {
+function expectAgreement(c: { mutation: Mutation }, js: TopKRun, other: TopKRun): void {
   if (js.mutated) {
     expect(js.outcome.ok, `mutation ${JSON.stringify(c.mutation)} was accepted`).toBe(false);
   } else if (!js.outcome.ok) {
     expect.fail(`valid case rejected: ${js.outcome.name}: ${js.outcome.message}`);
   }
   if (!js.outcome.ok) expect(['TypeError', 'RangeError']).toContain(js.outcome.name);
+  if (js.mutated && js.message && !js.outcome.ok) expect(js.outcome.message).toMatch(js.message);
   expect(other.mutated).toBe(js.mutated);
   expect(other.outcome).toEqual(js.outcome);
   expect(js.guardsIntact, 'js wrote outside an output view').toBe(true);
@@ -505,6 +564,7 @@ describe('fuzz: NoisedTopK and functional.noisedTopK', () => {
 const LOSS_TARGETS = [
   'options', 'k', 'epsilon', 'nSample', 'seed', 'offset', 'scores', 'nonfinite', 'shape', 'labels', 'labelValue',
   'maxM', 'clsNumList', 'scale', 'margins', 'noise', 'noNoiseNoSeed', 'gradLoss', 'gradOut',
+  'allowNonFinite', 'unknownKey', 'reduction', 'weight', 'ignoreIndex', 'labelsProxy',
 ] as const;
 
 interface LossCase {
@@ -528,6 +588,12 @@ interface LossCase {
   scale: number | undefined;
   gradLoss: number | undefined;
   gradOutKind: Kind | null;
+  /** PyTorch's conventions (issue 9): undefined = the default. */
+  reduction: 'mean' | 'sum' | 'none' | undefined;
+  weight: number[] | null;
+  /** -1: rows marked in ignoreRows get label -1; 0: class 0 is ignored; null: no ignoreIndex. */
+  ignoreIndex: -1 | 0 | null;
+  ignoreRows: boolean[];
   mutation: Mutation;
 }
 
@@ -549,6 +615,9 @@ const lossCaseArb: fc.Arbitrary<LossCase> = fc
     scale: fc.constantFrom(undefined, 1, 50, 0.5),
     gradLoss: fc.constantFrom(undefined, 1, 2.5, 0, -1),
     gradOutKind: fc.option(kindArb),
+    reduction: fc.constantFrom<LossCase['reduction']>(undefined, 'mean', 'sum', 'none'),
+    weighted: fc.boolean(),
+    ignoreIndex: fc.constantFrom<LossCase['ignoreIndex']>(null, null, -1, 0),
     mutation: mutationArb(LOSS_TARGETS),
   })
   .chain((r) =>
@@ -558,6 +627,8 @@ const lossCaseArb: fc.Arbitrary<LossCase> = fc
         noise: fc.array(valueArb(r.allowNonFinite), { minLength: r.B * r.D * r.S, maxLength: r.B * r.D * r.S }),
         labels: fc.array(fc.integer({ min: 0, max: r.D - 1 }), { minLength: r.B, maxLength: r.B }),
         clsNumList: fc.array(fc.integer({ min: 1, max: 1000 }), { minLength: r.D, maxLength: r.D }),
+        weight: fc.array(fc.constantFrom(0, 0.5, 1, 2, 3.25), { minLength: r.D, maxLength: r.D }),
+        ignoreRows: fc.array(fc.boolean(), { minLength: r.B, maxLength: r.B }),
       })
       .map((q) => ({
         form: r.form,
@@ -580,6 +651,10 @@ const lossCaseArb: fc.Arbitrary<LossCase> = fc
         scale: r.scale,
         gradLoss: r.gradLoss,
         gradOutKind: r.gradOutKind,
+        reduction: r.reduction,
+        weight: r.weighted ? q.weight : null,
+        ignoreIndex: r.ignoreIndex,
+        ignoreRows: q.ignoreRows,
         mutation: r.mutation,
       })),
   );
@@ -611,12 +686,19 @@ export async function runLoss(c: LossCase, backend: 'js' | Native, mode: 'sync' 
   }
   if (imbal && c.scale !== undefined) opts.scale = c.scale;
   if (c.form === 'imbalF') opts.margins = ldamMargins(c.clsNumList, c.maxM);
-  let labels: unknown = c.labelsKind === 'array' ? c.labels.slice() : LABEL_CTORS[c.labelsKind].from(c.labels);
+  if (c.reduction !== undefined) opts.reduction = c.reduction;
+  if (c.weight) opts.weight = Float32Array.from(c.weight);
+  if (c.ignoreIndex !== null) opts.ignoreIndex = c.ignoreIndex;
+  // ignoreIndex -1 marks rows; unsigned label arrays cannot hold -1, so those stay as they are
+  const signed = c.labelsKind === 'array' || c.labelsKind === 'int32' || c.labelsKind === 'int8' || c.labelsKind === 'int16';
+  const labelValues = c.ignoreIndex === -1 && signed ? c.labels.map((y, r) => (c.ignoreRows[r] ? -1 : y)) : c.labels;
+  let labels: unknown = c.labelsKind === 'array' ? labelValues.slice() : LABEL_CTORS[c.labelsKind].from(labelValues);
   let shape: unknown = [B, D];
   let optsArg: unknown = opts;
   let scoresArg: unknown = scores;
-  let gradLoss: unknown = c.gradLoss;
+  let gradLoss: unknown = c.reduction === 'none' && c.gradLoss !== undefined ? Float32Array.from({ length: B }, (_, r) => c.gradLoss! * (r + 1)) : c.gradLoss;
   let gradOut: unknown;
+  let message: RegExp | undefined;
   if (c.gradOutKind) {
     const g = make<Float32Array>(Float32Array, new Float32Array(B * D), c.gradOutKind);
     guards.push(g.guardsIntact);
@@ -666,6 +748,7 @@ export async function runLoss(c: LossCase, backend: 'js' | Native, mode: 'sync' 
         if (!c.allowNonFinite) {
           scores[j % (B * D)] = pick([NaN, Infinity, -Infinity], v);
           mutated = true;
+          message = /^scores\[\d+\] is (NaN|Infinity|-Infinity): non-finite inputs are rejected/;
         }
         break;
       case 'shape':
@@ -677,23 +760,60 @@ export async function runLoss(c: LossCase, backend: 'js' | Native, mode: 'sync' 
         mutated = true;
         break;
       case 'labelValue': {
-        const arr = c.labels.slice() as unknown[];
-        arr[j % B] = pick([-1, D, 1.5, NaN, '0', null, 0n, undefined, Infinity, 2 ** 32], v);
+        const arr = labelValues.slice() as unknown[];
+        arr[j % B] = pick([-1, D, 1.5, NaN, '0', null, 0n, undefined, Infinity, 2 ** 32, -100], v);
         labels = arr;
-        mutated = true;
+        mutated = c.ignoreIndex === null || arr[j % B] !== c.ignoreIndex;
         break;
       }
+      case 'labelsProxy':
+        // a Proxy is no typed array: a TypeError naming labels, not V8's "incompatible receiver"
+        labels = new Proxy(Int32Array.from(c.labels), {});
+        mutated = true;
+        message = /^labels must be an Int32Array or an array of integers, got /;
+        break;
+      case 'allowNonFinite':
+        mutated = set('allowNonFinite', ['false', 'true', 1, 0, null, {}]);
+        message = /^allowNonFinite must be true or false, got /;
+        break;
+      case 'unknownKey': {
+        const key = pick(['nsample', 'eps', 'n_sample', 'dim', 'axis', 'reduce', 'size_average', 'ignore_index', 'weights', 'bogus'], v);
+        opts[key] = 1;
+        mutated = true;
+        message = new RegExp(`^unknown option '${key}' in options`);
+        break;
+      }
+      case 'reduction':
+        mutated = set('reduction', ['avg', 'Mean', '', 1, null, true, {}]);
+        message = /^reduction must be 'mean', 'sum' or 'none', got /;
+        break;
+      case 'weight': {
+        const bad = Float32Array.from({ length: D }, () => 1);
+        bad[j % D] = pick([-1, NaN, Infinity, -Infinity, -1e-30], v);
+        mutated = set('weight', [bad, Array.from({ length: D }, () => 1), new Float32Array(D + 1), new Float64Array(D), 'abc', 1, null]);
+        break;
+      }
+      case 'ignoreIndex':
+        mutated = set('ignoreIndex', [1.5, NaN, Infinity, '0', 0n, null, {}, 2 ** 53]);
+        message = /^ignoreIndex must be /;
+        break;
       case 'maxM':
         if (c.form === 'imbal') mutated = set('maxM', [-1, NaN, Infinity, '1', undefined, null, 1n, 1e39]);
         break;
       case 'clsNumList':
         if (c.form === 'imbal') {
           const base = c.clsNumList;
-          mutated = set('clsNumList', ['abc', undefined, null, 42, [], [0, ...base.slice(1)], [-1, ...base.slice(1)], [NaN, ...base.slice(1)], ['1', ...base.slice(1)], [Infinity, ...base.slice(1)], [...base, 1]]);
+          const list = ['abc', undefined, null, 42, [], [0, ...base.slice(1)], [-1, ...base.slice(1)], [NaN, ...base.slice(1)], ['1', ...base.slice(1)], [Infinity, ...base.slice(1)], [...base, 1]];
+          mutated = set('clsNumList', list);
+          // the wrong count of classes is named as clsNumList (issue 11), not as margins
+          if (v % list.length === list.length - 1 && !c.weight) message = /^clsNumList has \d+ classes, expected \d+/;
         }
         break;
       case 'scale':
-        if (imbal) mutated = set('scale', [NaN, Infinity, -Infinity, '50', 1n, {}, 1e39, -1e300]);
+        if (imbal) {
+          mutated = set('scale', [NaN, Infinity, -Infinity, '50', 1n, {}, 1e39, -1e300, -1, 0, -0.5]);
+          message = /^scale must be/;
+        }
         break;
       case 'margins':
         if (c.form === 'imbalF') {
@@ -730,7 +850,8 @@ export async function runLoss(c: LossCase, backend: 'js' | Native, mode: 'sync' 
         }
         break;
       case 'gradLoss':
-        gradLoss = pick([NaN, Infinity, -Infinity, '1', null, 1n, {}], v);
+        // 1e39 is a finite double but Infinity as a float32
+        gradLoss = pick([NaN, Infinity, -Infinity, '1', null, 1n, {}, 1e39, -3.5e38], v);
         mutated = true;
         break;
       case 'gradOut': {
@@ -762,12 +883,12 @@ export async function runLoss(c: LossCase, backend: 'js' | Native, mode: 'sync' 
         : async ? functional.imbalNoisedTopKLossAsync : functional.imbalNoisedTopKLoss;
       r = await (fwd as (...a: unknown[]) => ReturnType<typeof functional.balNoisedTopKLoss>)(scoresArg, labels, shape, optsArg);
     }
-    const g = async ? await r.backwardAsync(gradLoss as number, gradOut as Float32Array) : r.backward(gradLoss as number, gradOut as Float32Array);
-    outcome = { ok: true, loss: r.loss, bits: { loss: bits(Float32Array.of(r.loss)), margins: bits(r.margins), topk: bits(r.topk), grad: bits(g) } };
+    const g = async ? await r.backwardAsync(gradLoss as never, gradOut as Float32Array) : r.backward(gradLoss as never, gradOut as Float32Array);
+    outcome = { ok: true, loss: r.loss ?? undefined, bits: { loss: bits(Float32Array.of(r.loss ?? NaN)), losses: bits(r.losses), margins: bits(r.margins), topk: bits(r.topk), grad: bits(g) } };
   } catch (err) {
     outcome = failure(err);
   }
-  return { outcome, mutated, guardsIntact: guards.every((f) => f()) };
+  return { outcome, mutated, guardsIntact: guards.every((f) => f()), message };
 }
 
 describe('fuzz: the losses (classes and functional forms)', () => {
@@ -844,5 +965,248 @@ describe('fuzz: ldamMargins, NoiseStream, setThreads and the constructors', () =
       fcParams(runs(12_000), 5),
     );
     setThreads(before);
+  }, 600_000);
+});
+
+// ------------------------------------------- issue 11: reads and memory ----
+// Hostile reads: a getter or a Proxy at every read position (options, outputs, shape elements,
+// shape length, label elements) either detaches the input in the middle of the call or answers
+// differently on a second read. Every entry reads each argument once, before it takes the
+// views, so a detached input is always seen as detached (a TypeError or RangeError naming it),
+// and a second answer is never seen (the result is the plain call's with the first answers).
+type HostileEntry = 'topk' | 'topkF' | 'bal' | 'imbal' | 'balF' | 'imbalF' | 'perClass' | 'rare';
+const HOSTILE_POSITIONS: Record<HostileEntry, readonly string[]> = {
+  topk: ['ctorOption', 'outputsKey', 'shapeElem', 'shapeLength'],
+  topkF: ['option', 'outputsKey', 'shapeElem', 'shapeLength'],
+  bal: ['shapeElem', 'shapeLength', 'labelsElem'],
+  balF: ['option', 'shapeElem', 'shapeLength', 'labelsElem'],
+  imbalF: ['option', 'shapeElem', 'shapeLength', 'labelsElem', 'marginsKey'],
+  perClass: ['shapeElem', 'shapeLength', 'labelsElem'],
+  imbal: ['ctorOption', 'clsNumElem', 'shapeElem', 'labelsElem'],
+  rare: ['option', 'countsElem', 'labelsElem', 'shapeElem'],
+};
+
+interface HostileCase {
+  entry: HostileEntry;
+  position: number;
+  action: 'detach' | 'flip';
+  detacher: Detacher;
+  async: boolean;
+  B: number;
+  D: number;
+  x: number[];
+  labels: number[];
+}
+
+const hostileArb: fc.Arbitrary<HostileCase> = fc
+  .record({
+    entry: fc.constantFrom<HostileEntry>('topk', 'topkF', 'bal', 'imbal', 'balF', 'imbalF', 'perClass', 'rare'),
+    position: fc.nat(),
+    action: fc.constantFrom<'detach' | 'flip'>('detach', 'flip'),
+    detacher: fc.constantFrom<Detacher>('structuredClone', 'postMessage'),
+    async: fc.boolean(),
+    B: fc.integer({ min: 1, max: 3 }),
+    D: fc.integer({ min: 2, max: 5 }),
+  })
+  .chain((r) =>
+    fc.record({ x: fc.array(valueArb(false), { minLength: r.B * r.D, maxLength: r.B * r.D }), labels: fc.array(fc.integer({ min: 0, max: r.D - 1 }), { minLength: r.B, maxLength: r.B }) }).map((q) => ({ ...r, ...q })),
+  );
+
+async function runHostile(c: HostileCase, backend: 'js' | Native, hostile: boolean): Promise<Outcome> {
+  const { B, D } = c;
+  const x = Float32Array.from(c.x);
+  const position = pick(HOSTILE_POSITIONS[c.entry], c.position);
+  const at = (p: string) => hostile && position === p;
+  // the effect of a hostile read: detach x, or nothing (the answer changes on the next read)
+  const effect = () => {
+    if (c.action === 'detach') DETACHERS[c.detacher](x);
+  };
+  const flipTo = (later: unknown, real: unknown) => (c.action === 'flip' ? later : real);
+  const shape: unknown = at('shapeLength')
+    ? (() => {
+        let reads = 0;
+        return new Proxy([B, D, 7], {
+          get: (t, key, rcv) => {
+            if (key === 'length') {
+              if (reads++ === 0) {
+                effect();
+                return 2;
+              }
+              return flipTo(3, 2);
+            }
+            return Reflect.get(t, key, rcv);
+          },
+        });
+      })()
+    : at('shapeElem')
+      ? trap([B] as unknown[], '1', D, flipTo(D + 1, D), effect)
+      : [B, D];
+  let labels: unknown = c.labels.slice();
+  if (at('labelsElem')) {
+    const arr: unknown[] = [];
+    trap(arr, '0', c.labels[0], flipTo(D + 3, c.labels[0]), effect);
+    for (let r = 1; r < B; r++) arr[r] = c.labels[r];
+    labels = arr;
+  }
+  // At 'option' / 'ctorOption', one key of the options (any of them, by the case's position)
+  // is a getter: it detaches x on its first read, or answers with junk on later reads.
+  const withOption = (o: Record<string, unknown>, key: string, real: unknown, later: unknown) => {
+    o[key] = real;
+    if (at('option') || at('ctorOption')) {
+      const keys = Object.keys(o);
+      const trapped = keys[Math.floor(c.position / 7) % keys.length]!;
+      trap(o, trapped, o[trapped], flipTo(trapped === key ? later : 'junk', o[trapped]), effect);
+    }
+    return o;
+  };
+  try {
+    switch (c.entry) {
+      case 'topk': {
+        const opts = withOption({ k: 1, seed: 5, nSample: 2, backend }, 'epsilon', 0.5, -1);
+        const op = new NoisedTopK(opts as never);
+        const outputs = at('outputsKey') ? trap({}, 'out', undefined, new Float32Array(B), effect) : {};
+        const r = c.async ? await op.forwardAsync(x, shape as number[], outputs) : op.forward(x, shape as number[], outputs);
+        return { ok: true, bits: { values: bits(r.values), grad: bits(r.backward()) } };
+      }
+      case 'topkF': {
+        const opts = withOption({ k: 1, nSample: 2, epsilon: 0.5, backend }, 'seed', 5, 6);
+        if (at('outputsKey')) trap(opts, 'positions', undefined, new Int32Array(B * 2), effect);
+        const r = c.async ? await functional.noisedTopKAsync(x, shape as number[], opts as never) : functional.noisedTopK(x, shape as number[], opts as never);
+        return { ok: true, bits: { values: bits(r.values), grad: bits(r.backward()) } };
+      }
+      case 'bal': {
+        const op = new BalNoisedTopK({ k: 1, seed: 5, nSample: 2, backend });
+        const r = c.async ? await op.forwardAsync(x, labels as number[], shape as number[]) : op.forward(x, labels as number[], shape as number[]);
+        return { ok: true, bits: { loss: bits(Float32Array.of(r.loss)), topk: bits(r.topk), grad: bits(r.backward()) } };
+      }
+      case 'balF':
+      case 'imbalF': {
+        const opts: Record<string, unknown> = withOption({ k: 1, seed: 5, nSample: 2, backend }, 'epsilon', 0.5, Infinity);
+        if (c.entry === 'imbalF') {
+          if (at('marginsKey')) trap(opts, 'margins', ldamMargins(Array.from({ length: D }, (_, j) => j + 1), 0.5), new Float32Array(D + 1), effect);
+          else opts.margins = ldamMargins(Array.from({ length: D }, (_, j) => j + 1), 0.5);
+        }
+        const f = c.entry === 'balF' ? (c.async ? functional.balNoisedTopKLossAsync : functional.balNoisedTopKLoss) : c.async ? functional.imbalNoisedTopKLossAsync : functional.imbalNoisedTopKLoss;
+        const r = await (f as (...a: unknown[]) => ReturnType<typeof functional.balNoisedTopKLoss>)(x, labels, shape, opts);
+        return { ok: true, bits: { loss: bits(Float32Array.of(r.loss ?? NaN)), topk: bits(r.topk), grad: bits(r.backward()) } };
+      }
+      case 'imbal': {
+        const counts: unknown[] = Array.from({ length: D }, (_, j) => 10 + j);
+        if (at('clsNumElem')) trap(counts, '0', 10, flipTo(-1, 10), effect);
+        const opts = withOption({ k: 1, seed: 5, nSample: 2, maxM: 0.4, clsNumList: counts, backend }, 'scale', 7, -1);
+        const op = new ImbalNoisedTopK(opts as never);
+        const r = c.async ? await op.forwardAsync(x, labels as number[], shape as number[]) : op.forward(x, labels as number[], shape as number[]);
+        return { ok: true, bits: { loss: bits(Float32Array.of(r.loss)), margins: bits(r.margins), grad: bits(r.backward()) } };
+      }
+      case 'rare': {
+        const counts: unknown[] = Array.from({ length: D }, (_, j) => 5 + 10 * j);
+        if (at('countsElem')) trap(counts, String(D - 1), 5 + 10 * (D - 1), flipTo(0, 5 + 10 * (D - 1)), effect);
+        const opts = withOption({ classCounts: counts }, 'below', 20, 1e9);
+        const acc = rareClassTopKAccuracy(x, labels as number[], shape as number[], 1, opts as never);
+        return { ok: true, bits: { acc: [Number.isNaN(acc) ? -1 : acc] } };
+      }
+      case 'perClass': {
+        const acc = perClassTopKAccuracy(x, labels as number[], shape as number[], 1);
+        return { ok: true, bits: { acc: Array.from(acc, (q) => (Number.isNaN(q) ? -1 : q)) } };
+      }
+    }
+  } catch (err) {
+    return failure(err);
+  }
+}
+
+// Shared memory mapped twice: an output and an input on two SharedArrayBuffer objects over the
+// same bytes (what postMessage or structuredClone of a SharedArrayBuffer gives). JavaScript
+// sees two buffers; the answer must still be right, or a RangeError naming both arrays.
+type SabPair = 'out/x' | 'positions/x' | 'out/noise' | 'positions/noise' | 'out/positions' | 'grad/positions' | 'grad/gradOutput' | 'grad/x';
+const SAB_PAIRS: SabPair[] = ['out/x', 'positions/x', 'out/noise', 'positions/noise', 'out/positions', 'grad/positions', 'grad/gradOutput', 'grad/x'];
+
+async function runSabAlias(pair: SabPair, c: HostileCase, backend: 'js' | Native, aliased: boolean): Promise<Outcome> {
+  const { B, D } = c;
+  const S = 2;
+  // one shared block holding every array of the call at disjoint offsets; the aliased run
+  // hands one of them over through a second SharedArrayBuffer object mapping the same bytes
+  const sizes = { x: B * D, noise: B * D * S, out: B, positions: B * S, gradOutput: B, grad: B * D };
+  const total = Object.values(sizes).reduce((a, b) => a + b, 0) + 8;
+  const sab = new SharedArrayBuffer(total * 4);
+  let at = 0;
+  const place = <T extends Float32Array | Int32Array>(ctor: { new (b: ArrayBufferLike, o: number, n: number): T }, n: number): T => {
+    const a = new ctor(sab, at * 4, n);
+    at += n + 1;
+    return a;
+  };
+  const x = place(Float32Array, sizes.x);
+  x.set(c.x);
+  const noise = place(Float32Array, sizes.noise);
+  noise.set(Array.from({ length: sizes.noise }, (_, j) => ((j * 7919) % 13) / 4 - 1.5));
+  const gradOutput = place(Float32Array, sizes.gradOutput);
+  gradOutput.set(Array.from({ length: B }, (_, r) => r + 0.5));
+  let out: Float32Array = place(Float32Array, sizes.out);
+  let positions: Int32Array = place(Int32Array, sizes.positions);
+  let grad: Float32Array = place(Float32Array, sizes.grad);
+  if (aliased) {
+    const [output, input] = pair.split('/') as [string, string];
+    const target: Float32Array | Int32Array = { x, noise, positions, gradOutput, out }[input]!;
+    if (output === 'out') out = sharedTwin(target as Float32Array, Float32Array as never, 0, B) as Float32Array;
+    else if (output === 'positions') positions = sharedTwin(target as Int32Array, Int32Array as never, 0, B * S) as unknown as Int32Array;
+    else grad = new Float32Array(structuredClone(sab), target.byteOffset, B * D);
+  }
+  try {
+    const r = c.async
+      ? await functional.noisedTopKAsync(x, [B, D], { k: 1, epsilon: 0.5, noise, backend, out, positions })
+      : functional.noisedTopK(x, [B, D], { k: 1, epsilon: 0.5, noise, backend, out, positions });
+    const values = bits(r.values);
+    const pos = bits(r.positions);
+    const g = c.async ? await r.backwardAsync(gradOutput, grad) : r.backward(gradOutput, grad);
+    return { ok: true, bits: { values, positions: pos, grad: bits(g) } };
+  } catch (err) {
+    return failure(err);
+  }
+}
+
+describe('fuzz: hostile reads and shared memory mapped twice (issue 11)', () => {
+  it('a getter or Proxy at every read position: detached is refused by name, a second answer is never seen', async () => {
+    await fc.assert(
+      fc.asyncProperty(hostileArb, async (c) => {
+        count('hostile reads');
+        const backendsHere: ('js' | Native)[] = c.entry === 'perClass' || c.entry === 'rare' ? ['js'] : ['js', ...NATIVE];
+        const plain = await runHostile(c, 'js', false);
+        expect(plain.ok, `the plain call failed: ${JSON.stringify(plain)}`).toBe(true);
+        for (const b of backendsHere) {
+          const got = await runHostile(c, b, true);
+          if (c.action === 'detach') {
+            expect(got.ok, `${b}: detached input accepted (${c.entry}, ${pick(HOSTILE_POSITIONS[c.entry], c.position)})`).toBe(false);
+            if (!got.ok) {
+              expect(['TypeError', 'RangeError']).toContain(got.name);
+              expect(got.message).toMatch(/\b(x|scores)\b/);
+            }
+          } else {
+            expect(got, `${b}: ${c.entry}, ${pick(HOSTILE_POSITIONS[c.entry], c.position)}`).toEqual(plain);
+          }
+        }
+      }),
+      fcParams(runs(4_000), 6),
+    );
+  }, 600_000);
+
+  it('an output mapping an input through a second SharedArrayBuffer: the right answer or a RangeError naming both', async () => {
+    await fc.assert(
+      fc.asyncProperty(hostileArb, fc.constantFrom(...SAB_PAIRS), async (c, pair) => {
+        count('shared twins');
+        for (const b of ['js', ...NATIVE] as const) {
+          const want = await runSabAlias(pair, c, b, false);
+          expect(want.ok, JSON.stringify(want)).toBe(true);
+          const got = await runSabAlias(pair, c, b, true);
+          if (got.ok) {
+            expect(got, `${b} ${pair}: a wrong answer`).toEqual(want);
+          } else {
+            expect(got.name, `${b} ${pair}: ${got.message}`).toBe('RangeError');
+            // the address check names the first overlapping pair it finds
+            expect(got.message).toMatch(/^(out|positions) shares memory with (x|noise|positions|gradOutput)$/);
+          }
+        }
+      }),
+      fcParams(runs(2_000), 7),
+    );
   }, 600_000);
 });
