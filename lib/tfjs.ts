@@ -219,3 +219,73 @@ export class ImbalNoisedTopK {
 }
 
 export { ldamMargins };
+
+// ---- The top-k ops (docs/ops.md) as tfjs ops ----
+import { perturbedTopK as perturbedTopKArrays, topk as topkArrays } from './ops.js';
+
+export interface TfTopKOptions {
+  /** Rank order (default); false: increasing index order. */
+  sorted?: boolean;
+  /** The k largest (default) or the k smallest. */
+  largest?: boolean;
+  backend?: BackendOption;
+  allowNonFinite?: boolean;
+}
+
+/**
+ * The k largest (or smallest) entries along the last axis, like tf.topk, but differentiable:
+ * the gradient of `values` is dy scattered to the selected indices (zero elsewhere). Ties: the
+ * lower index first; see docs/ops.md for NaN. `indices` is an int32 tensor (no gradient).
+ */
+export function topk(x: tf.Tensor, k = 1, options: TfTopKOptions = {}): { values: tf.Tensor; indices: tf.Tensor } {
+  const o = v.strictOptions('options', options, ['sorted', 'largest', 'backend', 'allowNonFinite'] as const);
+  if (!isTensor(x)) throw new TypeError(`x must be a tf.Tensor, got ${v.describe(x)}`);
+  const r = topkArrays(floatData('x', x), x.shape.slice(), { k, dim: -1, ...o } as Parameters<typeof topkArrays>[2]);
+  const op = tf.customGrad((input: tf.Tensor | tf.GradSaveFunc) => {
+    const xt = input as tf.Tensor;
+    return {
+      value: tf.tensor(r.values, r.shape, 'float32'),
+      gradFunc: (dy: tf.Tensor) => tf.tensor(r.backward(floatData('dy', dy)), xt.shape, 'float32'),
+    };
+  });
+  return { values: op(x), indices: tf.tensor(r.indices, r.shape, 'int32') };
+}
+
+export interface TfPerturbedTopKOptions {
+  k: number;
+  /** Noise scale (> 0). Default 1. */
+  epsilon?: number;
+  /** Noise samples (required). */
+  nSample: number;
+  /** Default -1. */
+  axis?: number;
+  /** Seed of the stream; absent: a fresh random seed per call (fresh noise at every step). */
+  seed?: number | bigint;
+  /** Call offset into the stream. Default 0. */
+  offset?: number;
+  backend?: BackendOption;
+  allowNonFinite?: boolean;
+}
+
+/**
+ * The perturbed top-k mask (Berthet et al. 2020) as a tfjs op: of x's shape, the mean over
+ * nSample draws of the k-hot of the top-k set of x + epsilon * Z along `axis`; its gradient is
+ * the Gaussian perturbed optimizer's VJP on the forward's own noise.
+ */
+export function perturbedTopK(x: tf.Tensor, options: TfPerturbedTopKOptions): tf.Tensor {
+  const o = v.strictOptions('options', options, ['k', 'epsilon', 'nSample', 'axis', 'seed', 'offset', 'backend', 'allowNonFinite'] as const, {
+    dim: "the tfjs ops take 'axis'",
+    n_sample: "use 'nSample'",
+  });
+  if (!isTensor(x)) throw new TypeError(`x must be a tf.Tensor, got ${v.describe(x)}`);
+  const { axis, ...rest } = o;
+  const op = tf.customGrad((input: tf.Tensor | tf.GradSaveFunc) => {
+    const xt = input as tf.Tensor;
+    const r = perturbedTopKArrays(floatData('x', xt), xt.shape.slice(), { ...rest, dim: axis ?? -1 } as Parameters<typeof perturbedTopKArrays>[2]);
+    return {
+      value: tf.tensor(r.mask, xt.shape, 'float32'),
+      gradFunc: (dy: tf.Tensor) => tf.tensor(r.backward(floatData('dy', dy)), xt.shape, 'float32'),
+    };
+  });
+  return op(x);
+}
