@@ -289,3 +289,33 @@ export function perturbedTopK(x: tf.Tensor, options: TfPerturbedTopKOptions): tf
   });
   return op(x);
 }
+
+// ---- The smooth top-k SVM (Berrada et al. 2018) as a tfjs loss ----
+import { smoothTopKSvmLoss as smoothTopKSvmArrays } from './svm.js';
+
+export interface TfSmoothTopKSvmOptions {
+  k: number;
+  /** Default 1. */
+  tau?: number;
+  /** Default 1. */
+  alpha?: number;
+  /** 'exact' (default) or 'reference' (oval-group's gradient; see docs/ops.md). */
+  gradient?: 'exact' | 'reference';
+  backend?: BackendOption;
+}
+
+/** The smooth top-k SVM loss of scores [batch, classes] and int32 labels [batch]: a scalar, the mean over rows. */
+export function smoothTopKSvmLoss(scores: tf.Tensor, labels: tf.Tensor, options: TfSmoothTopKSvmOptions): tf.Scalar {
+  const o = v.strictOptions('options', options, ['k', 'tau', 'alpha', 'gradient', 'backend'] as const);
+  if (!isTensor(scores)) throw new TypeError(`scores must be a tf.Tensor, got ${v.describe(scores)}`);
+  const shape = scoresShape(scores);
+  const y = labelData(labels, shape[0]);
+  const op = tf.customGrad((input: tf.Tensor | tf.GradSaveFunc) => {
+    const r = smoothTopKSvmArrays(floatData('scores', input), y, shape, o as TfSmoothTopKSvmOptions);
+    return {
+      value: tf.scalar(r.loss, 'float32'),
+      gradFunc: (dy: tf.Tensor) => tf.tensor(r.backward(floatData('dy', dy)[0]!), shape, 'float32'),
+    };
+  });
+  return op(scores) as tf.Scalar;
+}

@@ -184,7 +184,7 @@ describe('demo command line', () => {
     expect(parseDemoArgs(['--help'])).toBeNull();
     const o = parseDemoArgs(['--losses', 'imbal,CE', '--epochs=3', '--k', '2', '--seed', '9', '--out', 'x', '--data', 'f.csv'])!;
     expect(o).toMatchObject({ losses: ['imbal', 'ce'], epochs: 3, k: 2, seed: 9, out: 'x', data: 'f.csv' });
-    expect(parseDemoArgs([])!.losses).toEqual(['ce', 'focal', 'ldam', 'bal', 'imbal']);
+    expect(parseDemoArgs([])!.losses).toEqual(['ce', 'focal', 'ldam', 'bal', 'imbal', 'svm']);
     expect(() => parseDemoArgs(['--epochs', '0'])).toThrow(UsageError);
     expect(() => parseDemoArgs(['--epochs'])).toThrow('--epochs needs a value');
     expect(() => parseDemoArgs(['--losses', 'hinge'])).toThrow(/unknown loss "hinge"/);
@@ -196,7 +196,7 @@ describe('demo command line', () => {
     const out = mkdtempSync(join(tmpdir(), 'ntk-demo-'));
     const cap = capture();
     const report = runDemo({
-      losses: ['ce', 'focal', 'ldam', 'bal', 'imbal'],
+      losses: ['ce', 'focal', 'ldam', 'bal', 'imbal', 'svm'],
       epochs: 3,
       k: 3,
       seed: 1,
@@ -205,10 +205,10 @@ describe('demo command line', () => {
       stdout: cap.stream,
     });
     const text = cap.text();
-    for (const label of ['cross-entropy', 'focal', 'LDAM', 'BalNoisedTopK', 'ImbalNoisedTopK']) expect(text).toMatch(new RegExp(`^${label} +\\d`, 'm'));
+    for (const label of ['cross-entropy', 'focal', 'LDAM', 'BalNoisedTopK', 'ImbalNoisedTopK', 'smooth top-k SVM']) expect(text).toMatch(new RegExp(`^${label} +\\d`, 'm'));
     expect(text).toMatch(/loss +top-1 +top-3 +macro top-3 +few-shot top-3 +best epoch +time/);
     expect(text).toContain('seed 1; wall time');
-    expect(report.results).toHaveLength(5);
+    expect(report.results).toHaveLength(6);
     for (const r of report.results) {
       expect(r.test.topk).toBeGreaterThanOrEqual(r.test.top1);
       expect(r.bestEpoch).toBeGreaterThanOrEqual(1);
@@ -219,7 +219,7 @@ describe('demo command line', () => {
     expect(report.results[0]!.test.topk).toBeGreaterThan(0.4);
     const svg = readFileSync(report.plotPath, 'utf8');
     expect(svg.startsWith('<svg')).toBe(true);
-    expect(svg.match(/<polyline /g)).toHaveLength(5);
+    expect(svg.match(/<polyline /g)).toHaveLength(6);
     const json = JSON.parse(readFileSync(report.resultsPath, 'utf8')) as { results: { perClassTopk: unknown[] }[] };
     expect(json.results[0]!.perClassTopk).toHaveLength(12);
     // the same seed gives the same numbers
