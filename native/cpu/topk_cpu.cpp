@@ -47,9 +47,11 @@ bool useAvx2() {
 inline uint64_t composite(uint32_t key, uint32_t c) { return (static_cast<uint64_t>(key) << 32) | static_cast<uint32_t>(~c); }
 inline uint32_t compositeColumn(uint64_t v) { return ~static_cast<uint32_t>(v); }
 
-// Above this k the row goes through nth_element; at or below, a sorted buffer with a
-// threshold (most columns of a row fail one float comparison against the k-th held value).
+// k <= kBufferK: a sorted buffer with a threshold (most columns of a row fail one float
+// comparison against the k-th held value); k up to d / kHeapRatio: the same scan with a binary
+// min-heap of the k best; above: nth_element over every column's composite.
 constexpr uint32_t kBufferK = 32;
+constexpr uint32_t kHeapRatio = 8;
 
 struct Best {
   uint64_t key[kBufferK];
@@ -75,6 +77,40 @@ struct Best {
     key[p] = v;
     return filled == k;
   }
+  uint64_t kth() const { return key[k - 1]; }
+};
+
+// The k best held in a min-heap of composites (the root is the k-th best), same contract.
+struct Heap {
+  uint64_t* key = nullptr;  // [k]
+  uint32_t k = 1;
+  uint32_t filled = 0;
+
+  inline bool offer(uint32_t kk, uint32_t c) {
+    const uint64_t v = composite(kk, c);
+    if (filled < k) {
+      uint32_t p = filled++;
+      while (p > 0 && key[(p - 1) / 2] > v) {
+        key[p] = key[(p - 1) / 2];
+        p = (p - 1) / 2;
+      }
+      key[p] = v;
+      return filled == k;
+    }
+    if (kk <= static_cast<uint32_t>(key[0] >> 32)) return false;
+    uint32_t p = 0;
+    for (;;) {
+      uint32_t child = 2 * p + 1;
+      if (child >= k) break;
+      if (child + 1 < k && key[child + 1] < key[child]) ++child;
+      if (key[child] >= v) break;
+      key[p] = key[child];
+      p = child;
+    }
+    key[p] = v;
+    return true;
+  }
+  uint64_t kth() const { return key[0]; }
 };
 
 // A column can enter the buffer only if its value is not certainly worse than tau, the k-th
@@ -86,19 +122,19 @@ inline bool maybe(float y, float tau) {
   return Largest ? !(y < tau) : !(y > tau);
 }
 
-template <bool Largest>
-inline void scanScalar(const float* y, uint32_t begin, uint32_t d, Best& b, float& tau) {
+template <bool Largest, typename Buf>
+inline void scanScalar(const float* y, uint32_t begin, uint32_t d, Buf& b, float& tau) {
   for (uint32_t c = begin; c < d; ++c) {
     const float v = y[c];
     if (!maybe<Largest>(v, tau)) continue;
-    if (b.offer(selectKey(v, Largest), c)) tau = y[compositeColumn(b.key[b.k - 1])];
+    if (b.offer(selectKey(v, Largest), c)) tau = y[compositeColumn(b.kth())];
   }
 }
 
 #ifdef NTK_TOPK_HAVE_AVX2
 // 32 columns per test: four compares OR-ed, one branch. Returns the first column not scanned.
-template <bool Largest>
-NTK_TOPK_AVX2 uint32_t scanAvx2(const float* y, uint32_t d, Best& b, float& tau) {
+template <bool Largest, typename Buf>
+NTK_TOPK_AVX2 uint32_t scanAvx2(const float* y, uint32_t d, Buf& b, float& tau) {
   constexpr int kPred = Largest ? _CMP_NLT_UQ : _CMP_NGT_UQ;  // "maybe", true for NaN
   __m256 t = _mm256_set1_ps(tau);
   uint32_t c0 = 0;
@@ -118,7 +154,7 @@ NTK_TOPK_AVX2 uint32_t scanAvx2(const float* y, uint32_t d, Best& b, float& tau)
       bits &= bits - 1;
       const float v = y[c];
       if (!maybe<Largest>(v, tau)) continue;  // tau may have risen within the block
-      if (b.offer(selectKey(v, Largest), c)) tau = y[compositeColumn(b.key[b.k - 1])];
+      if (b.offer(selectKey(v, Largest), c)) tau = y[compositeColumn(b.kth())];
     }
     t = _mm256_set1_ps(tau);
   }
@@ -131,7 +167,7 @@ struct Scratch {
   std::vector<float> y;       // perturbed row
   std::vector<float> zeros;   // zeros, to read the raw noise through perturbedRow*
   std::vector<float> acc;     // backward accumulator
-  std::vector<uint64_t> keys; // composites (nth_element path)
+  std::vector<uint64_t> keys; // composites (heap and nth_element paths)
   std::vector<uint32_t> cols;
   std::vector<uint32_t> counts;
 };
@@ -141,27 +177,41 @@ Scratch& scratch() {
   return s;
 }
 
+// Runs the threshold scan over y[0, d) into buffer b (AVX2 where available).
+template <typename Buf>
+void scan(const float* y, uint32_t d, bool largest, Buf& b) {
+  float tau = largest ? -kInf : kInf;
+  uint32_t c0 = 0;
+#ifdef NTK_TOPK_HAVE_AVX2
+  if (useAvx2()) c0 = largest ? scanAvx2<true>(y, d, b, tau) : scanAvx2<false>(y, d, b, tau);
+#endif
+  if (largest) scanScalar<true>(y, c0, d, b, tau);
+  else scanScalar<false>(y, c0, d, b, tau);
+}
+
 // The k best columns of y[0, d) into cols: in rank order when sorted, else increasing column
 // order. y must be readable on [0, d) only.
 void selectRow(const float* y, uint32_t d, uint32_t k, bool largest, bool sorted, Scratch& sc, uint32_t* cols) {
   if (k <= kBufferK) {
     Best b;
     b.k = k;
-    float tau = largest ? -kInf : kInf;
-    uint32_t c0 = 0;
-#ifdef NTK_TOPK_HAVE_AVX2
-    if (useAvx2()) c0 = largest ? scanAvx2<true>(y, d, b, tau) : scanAvx2<false>(y, d, b, tau);
-#endif
-    if (largest) scanScalar<true>(y, c0, d, b, tau);
-    else scanScalar<false>(y, c0, d, b, tau);
+    scan(y, d, largest, b);
     for (uint32_t j = 0; j < k; ++j) cols[j] = compositeColumn(b.key[j]);
     if (!sorted) std::sort(cols, cols + k);
     return;
   }
   if (sc.keys.size() < d) sc.keys.resize(d);
   uint64_t* keys = sc.keys.data();
-  for (uint32_t c = 0; c < d; ++c) keys[c] = composite(selectKey(y[c], largest), c);
-  if (k < d) std::nth_element(keys, keys + (k - 1), keys + d, std::greater<uint64_t>());
+  if (static_cast<uint64_t>(k) * kHeapRatio <= d) {
+    Heap h;
+    h.key = keys;
+    h.k = k;
+    scan(y, d, largest, h);
+  } else {
+    for (uint32_t c = 0; c < d; ++c) keys[c] = composite(selectKey(y[c], largest), c);
+    if (k < d) std::nth_element(keys, keys + (k - 1), keys + d, std::greater<uint64_t>());
+  }
+  // keys[0, k) holds the k best composites, in no particular order.
   if (sorted) {
     std::sort(keys, keys + k, std::greater<uint64_t>());
     for (uint32_t j = 0; j < k; ++j) cols[j] = compositeColumn(keys[j]);
