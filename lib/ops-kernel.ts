@@ -22,6 +22,12 @@ export interface TopKCall {
   sorted: boolean;
   values: Float32Array;
   indices: Int32Array;
+  /**
+   * Ask the kernel to report a NaN or an infinity in x (true = found; the outputs are then
+   * garbage). The native kernel checks each row while it is in cache, which costs far less than
+   * a pass over x in JS; the 'js' kernel ignores it (lib/ops.ts checks first for it).
+   */
+  checkFinite: boolean;
 }
 
 /** mask in x's layout; indices [rows, nSample, k], each sample's columns ascending. */
@@ -58,8 +64,9 @@ export interface PerturbedBackwardCall {
 
 export interface OpsKernel {
   readonly name: 'js' | 'cpu';
-  topk(c: TopKCall): void;
-  topkAsync(c: TopKCall): Promise<void>;
+  /** Returns true when c.checkFinite and x holds a non-finite value. */
+  topk(c: TopKCall): boolean;
+  topkAsync(c: TopKCall): Promise<boolean>;
   perturbedForward(c: PerturbedForwardCall): void;
   perturbedForwardAsync(c: PerturbedForwardCall): Promise<void>;
   perturbedBackward(c: PerturbedBackwardCall): void;
@@ -204,8 +211,8 @@ function perturbedBackwardJs(c: PerturbedBackwardCall): void {
 
 const jsOps: OpsKernel = {
   name: 'js',
-  topk: topkJs,
-  topkAsync: async (c) => topkJs(c),
+  topk: (c) => (topkJs(c), false),
+  topkAsync: async (c) => (topkJs(c), false),
   perturbedForward: perturbedForwardJs,
   perturbedForwardAsync: async (c) => perturbedForwardJs(c),
   perturbedBackward: perturbedBackwardJs,
@@ -214,15 +221,15 @@ const jsOps: OpsKernel = {
 
 /** The addon's entry points for these ops (native/binding_ops.cpp). */
 interface OpsAddon {
-  topk(...a: unknown[]): void;
-  topkAsync(...a: unknown[]): Promise<void>;
+  topk(...a: unknown[]): boolean;
+  topkAsync(...a: unknown[]): Promise<boolean>;
   perturbedTopK(...a: unknown[]): void;
   perturbedTopKAsync(...a: unknown[]): Promise<void>;
   perturbedTopKBackward(...a: unknown[]): void;
   perturbedTopKBackwardAsync(...a: unknown[]): Promise<void>;
 }
 
-const topkArgs = (c: TopKCall) => [c.x, c.outer, c.d, c.inner, c.k, c.largest, c.sorted, c.values, c.indices];
+const topkArgs = (c: TopKCall) => [c.x, c.outer, c.d, c.inner, c.k, c.largest, c.sorted, c.values, c.indices, c.checkFinite];
 const fwdArgs = (c: PerturbedForwardCall) =>
   [c.x, c.outer, c.d, c.inner, c.k, c.epsilon, c.nSample, c.seedLo, c.seedHi, c.offset, c.mask, c.indices];
 const bwdArgs = (c: PerturbedBackwardCall) =>
@@ -237,8 +244,8 @@ function nativeOps(): OpsKernel | null {
       addon && typeof addon.topk === 'function' && typeof addon.perturbedTopK === 'function'
         ? {
             name: 'cpu',
-            topk: (c) => void addon.topk(...topkArgs(c)),
-            topkAsync: (c) => addon.topkAsync(...topkArgs(c)),
+            topk: (c) => addon.topk(...topkArgs(c)) === true,
+            topkAsync: async (c) => (await addon.topkAsync(...topkArgs(c))) === true,
             perturbedForward: (c) => void addon.perturbedTopK(...fwdArgs(c)),
             perturbedForwardAsync: (c) => addon.perturbedTopKAsync(...fwdArgs(c)),
             perturbedBackward: (c) => void addon.perturbedTopKBackward(...bwdArgs(c)),

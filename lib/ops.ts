@@ -65,7 +65,11 @@ export interface TopKOptions {
   /** Preallocated indices (same length as out). */
   indices?: Int32Array;
   backend?: BackendOption;
-  /** Accept NaN and infinities (NaN is the largest value, see docs/ops.md). Default false. */
+  /**
+   * Accept NaN and infinities (NaN is the largest value, see docs/ops.md). Default false: a
+   * non-finite x is a RangeError (on 'cpu' found during the call, so preallocated outputs may
+   * have been written when it throws).
+   */
   allowNonFinite?: boolean;
 }
 
@@ -137,9 +141,18 @@ function prepareTopK(xIn: unknown, shapeIn: unknown, options: unknown): [Layout,
   noOverlap('out', values, 'x', l.x);
   noOverlap('indices', indices, 'x', l.x);
   noOverlap('out', values, 'indices', indices);
-  if (!allowNonFinite) v.allFinite('x', l.x);
-  const call: TopKCall = { x: l.x, outer: l.outer, d: l.d, inner: l.inner, k: l.k, largest, sorted, values, indices };
+  // The native kernel checks finiteness per row while the row is in cache (a JS pass over x
+  // would cost more than the top-k itself); the 'js' kernel is checked here, before any work.
+  if (!allowNonFinite && kernel.name === 'js') v.allFinite('x', l.x);
+  const checkFinite = !allowNonFinite && kernel.name !== 'js';
+  const call: TopKCall = { x: l.x, outer: l.outer, d: l.d, inner: l.inner, k: l.k, largest, sorted, values, indices, checkFinite };
   return [l, call, kernel];
+}
+
+/** After a native call that found a non-finite value: throw the same RangeError as the check. */
+function nonFiniteFound(l: Layout): never {
+  v.allFinite('x', l.x);
+  throw new RangeError('x holds a non-finite value: non-finite inputs are rejected (pass allowNonFinite: true)');
 }
 
 /**
@@ -149,14 +162,14 @@ function prepareTopK(xIn: unknown, shapeIn: unknown, options: unknown): [Layout,
  */
 export function topk(x: Float32Array, shape: number[], options: TopKOptions): TopKResult {
   const [l, call, kernel] = prepareTopK(x, shape, options);
-  if (l.outer * l.inner > 0) kernel.topk(call);
+  if (l.outer * l.inner > 0 && kernel.topk(call)) nonFiniteFound(l);
   return new TopKResult(l, call, kernel.name);
 }
 
 /** topk off the main thread ('cpu': a libuv worker; inputs are snapshotted at the call). */
 export async function topkAsync(x: Float32Array, shape: number[], options: TopKOptions): Promise<TopKResult> {
   const [l, call, kernel] = prepareTopK(x, shape, options);
-  if (l.outer * l.inner > 0) await kernel.topkAsync(call);
+  if (l.outer * l.inner > 0 && (await kernel.topkAsync(call))) nonFiniteFound(l);
   return new TopKResult(l, call, kernel.name);
 }
 

@@ -160,9 +160,12 @@ struct Job {
   Args args;
   Owned own;
   std::vector<Output> outs;
+  bool nonFinite = false;  // topk's finite check, returned to JS
 };
 
-// ---- topk(x, outer, d, inner, k, largest, sorted, values, indices) ----
+// ---- topk(x, outer, d, inner, k, largest, sorted, values, indices, checkFinite?) ----
+// Returns true when checkFinite and x holds a NaN or an infinity (the outputs are then garbage):
+// lib/ then rescans x to name the first such element in its RangeError.
 constexpr const char* kTopK = "topk";
 
 void parseTopK(const Napi::CallbackInfo& info, Job<ntk::TopKArgs>& job, bool async) {
@@ -176,6 +179,8 @@ void parseTopK(const Napi::CallbackInfo& info, Job<ntk::TopKArgs>& job, bool asy
   a.sorted = boolArg(info, 6, kTopK, "sorted");
   const Napi::TypedArray values = typedArg(info, 7, kTopK, "values", napi_float32_array, "Float32Array");
   const Napi::TypedArray indices = typedArg(info, 8, kTopK, "indices", napi_int32_array, "Int32Array");
+  a.checkFinite = info.Length() > 9 && !info[9].IsUndefined() && boolArg(info, 9, kTopK, "checkFinite");
+  a.nonFinite = &job.nonFinite;
   const uint64_t outLen = product(env, kTopK, a.layout.outer * a.layout.inner, a.k);
   checkLength(env, kTopK, "x", x.ElementLength(), a.layout.size());
   checkLength(env, kTopK, "values", values.ElementLength(), outLen);
@@ -313,7 +318,7 @@ class Worker : public Napi::AsyncWorker {
       const Output& o = job_->outs[j];
       if (o.length) std::memmove(dest[j], o.data, o.length * o.elementSize);
     }
-    deferred_.Resolve(env.Undefined());
+    deferred_.Resolve(Napi::Boolean::New(env, job_->nonFinite));
   }
   void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
 
@@ -331,10 +336,10 @@ Napi::Value runSync(const Napi::CallbackInfo& info, const char* op) {
     Parse(info, job, false);
     const ntk::Status s = Kernel(job.args);
     if (s != ntk::Status::kOk) throw statusError(info.Env(), op, s);
+    return Napi::Boolean::New(info.Env(), job.nonFinite);
   } catch (const std::bad_alloc&) {
     throw Napi::Error::New(info.Env(), std::string(op) + ": out of memory");
   }
-  return info.Env().Undefined();
 }
 
 template <typename Args, void (*Parse)(const Napi::CallbackInfo&, Job<Args>&, bool), ntk::Status (*Kernel)(const Args&)>

@@ -233,6 +233,22 @@ describe('topk arguments', () => {
     expect(() => topk(new Float32Array(0), [2, 0], { k: 1 })).toThrow(/dim 1 is empty/);
   });
 
+  it.each(tested)('%s: a NaN or an infinity anywhere (any dim, sync and async) is the RangeError naming the first one', async (backend) => {
+    const rand = mulberry32(77);
+    for (const [shape, dim] of [[[3, 500], 1], [[4, 300, 3], 1], [[2, 70], 0]] as const) {
+      const n = shape.reduce((a: number, b: number) => a * b, 1);
+      for (const bad of [NaN, Infinity, -Infinity]) {
+        const x = makeInput(rand, n, 'normal');
+        const at = Math.floor(rand() * n);
+        x[at] = bad;
+        const msg = new RegExp(`x\\[${at}\\] is ${String(bad).replace('+', '')}: non-finite inputs are rejected`);
+        expect(() => topk(x, [...shape], { k: 2, dim, backend })).toThrow(msg);
+        await expect(topkAsync(x, [...shape], { k: 2, dim, backend })).rejects.toThrow(msg);
+        expect(topk(x, [...shape], { k: 2, dim, backend, allowNonFinite: true }).values.length).toBeGreaterThan(0);
+      }
+    }
+  });
+
   it('an empty outer dim gives empty outputs; preallocated outputs are filled in place', async () => {
     for (const backend of tested) {
       const r = topk(new Float32Array(0), [0, 3], { k: 2, backend });
@@ -258,5 +274,9 @@ describe('topk arguments', () => {
     expect(() => addon.topk!(x, 2, 3, 1, 1, true, true, x.subarray(0, 2), i)).toThrow(/topk: values overlaps x/);
     expect(() => addon.topk!(x, 2, 3, 1, 1, true, true, v, new Float32Array(2))).toThrow(TypeError);
     expect(() => addon.topk!(x, 2, 3, 1)).toThrow(/topk: expected 9 arguments/);
+    expect(() => addon.topk!(x, 2, 3, 1, 1, true, true, v, i, 'no')).toThrow(/topk: checkFinite must be a boolean/);
+    expect(addon.topk!(x, 2, 3, 1, 1, true, true, v, i, true)).toBe(false);
+    expect(addon.topk!(new Float32Array([1, 2, 3, 4, 5, Infinity]), 2, 3, 1, 1, true, true, v, i, true)).toBe(true);
+    expect(addon.topk!(new Float32Array([1, 2, 3, 4, 5, Infinity]), 2, 3, 1, 1, true, true, v, i, false)).toBe(false);
   });
 });

@@ -21,6 +21,11 @@ struct TopKArgs {
   bool sorted = true;
   float* values = nullptr;
   int32_t* indices = nullptr;
+  // When checkFinite, topkCpu sets *nonFinite to true if x holds a NaN or an infinity (checked
+  // per row while the row is in cache: cheaper than a separate pass from JS). The outputs are
+  // still written; the caller reports the error and discards them.
+  bool checkFinite = false;
+  bool* nonFinite = nullptr;
 };
 
 // Perturbed top-k forward: for each row and sample s, the k largest of x + eps * z(seed,

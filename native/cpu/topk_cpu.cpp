@@ -162,6 +162,34 @@ NTK_TOPK_AVX2 uint32_t scanAvx2(const float* y, uint32_t d, Buf& b, float& tau) 
 }
 #endif
 
+// True when every y[0, d) is finite.
+bool rowFiniteScalar(const float* y, uint32_t d, uint32_t begin) {
+  bool ok = true;
+  for (uint32_t c = begin; c < d; ++c) ok = ok && std::isfinite(y[c]);
+  return ok;
+}
+
+#ifdef NTK_TOPK_HAVE_AVX2
+NTK_TOPK_AVX2 bool rowFiniteAvx2(const float* y, uint32_t d) {
+  const __m256 absMask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
+  const __m256 inf = _mm256_set1_ps(kInf);
+  __m256 bad = _mm256_setzero_ps();
+  uint32_t c = 0;
+  for (; c + 8 <= d; c += 8) {
+    // |y| >= inf or unordered: an infinity or a NaN.
+    bad = _mm256_or_ps(bad, _mm256_cmp_ps(_mm256_and_ps(_mm256_loadu_ps(y + c), absMask), inf, _CMP_NLT_UQ));
+  }
+  return _mm256_testz_ps(bad, bad) && rowFiniteScalar(y, d, c);
+}
+#endif
+
+bool rowFinite(const float* y, uint32_t d) {
+#ifdef NTK_TOPK_HAVE_AVX2
+  if (useAvx2()) return rowFiniteAvx2(y, d);
+#endif
+  return rowFiniteScalar(y, d, 0);
+}
+
 struct Scratch {
   std::vector<float> row;     // a strided row gathered, or x padded for the stream
   std::vector<float> y;       // perturbed row
@@ -276,6 +304,7 @@ Status validate(const TopKArgs& a, const char** why) {
   if (s != Status::kOk) return s;
   if (a.layout.size() > 0 && !a.x) return fail(why, "x is null");
   if (a.layout.rows() > 0 && (!a.values || !a.indices)) return fail(why, "an output is null");
+  if (a.checkFinite && !a.nonFinite) return fail(why, "checkFinite needs a nonFinite flag");
   return Status::kOk;
 }
 
@@ -303,12 +332,14 @@ Status topkCpu(const TopKArgs& a) {
   if (l.size() == 0) return Status::kOk;
   const uint32_t d = static_cast<uint32_t>(l.d), k = a.k;
   std::atomic<bool> oom{false};
+  std::atomic<bool> nonFinite{false};
   parallelFor(l.rows(), rowGrain(d, 1u << 16), [&](size_t begin, size_t end) {
     Scratch& sc = scratch();
     try {
       if (sc.cols.size() < k) sc.cols.resize(k);
       for (size_t row = begin; row < end; ++row) {
         const float* y = rowOf(a.x, l, row, sc.row, 0);
+        if (a.checkFinite && !rowFinite(y, d)) nonFinite.store(true, std::memory_order_relaxed);
         selectRow(y, d, k, a.largest, a.sorted, sc, sc.cols.data());
         const uint64_t o = row / l.inner, i = row % l.inner;
         for (uint32_t j = 0; j < k; ++j) {
@@ -321,6 +352,7 @@ Status topkCpu(const TopKArgs& a) {
       oom.store(true);
     }
   });
+  if (a.checkFinite && a.nonFinite) *a.nonFinite = nonFinite.load();
   return oom.load() ? Status::kOutOfMemory : Status::kOk;
 }
 
