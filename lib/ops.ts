@@ -318,7 +318,7 @@ function perturbedPlan(
 function prepareFunctional(x: unknown, shape: unknown, options: unknown): [PerturbedPlan, PerturbedForwardCall] {
   const o = v.strictOptions('options', options, PERTURBED_KEYS, PERTURBED_HINTS);
   const kernel = resolveOpsKernel(v.backendOf(o.backend), 'perturbedTopK');
-  const stream = new NoiseStream(o.seed === undefined ? undefined : (v.seedWords(o.seed), o.seed as number | bigint));
+  const stream = new NoiseStream(o.seed as number | bigint | undefined); // checks the seed; random when absent
   const offset = v.integer('offset', o.offset ?? 0, 0, 2 ** 32 - 1);
   return perturbedPlan(kernel, x, shape, o, stream.seedLo, stream.seedHi, offset);
 }
