@@ -63,7 +63,7 @@ export interface PerturbedBackwardCall {
 }
 
 export interface OpsKernel {
-  readonly name: 'js' | 'cpu';
+  readonly name: 'js' | 'cpu' | 'cuda';
   /** Returns true when c.checkFinite and x holds a non-finite value. */
   topk(c: TopKCall): boolean;
   topkAsync(c: TopKCall): Promise<boolean>;
@@ -227,6 +227,9 @@ interface OpsAddon {
   perturbedTopKAsync(...a: unknown[]): Promise<void>;
   perturbedTopKBackward(...a: unknown[]): void;
   perturbedTopKBackwardAsync(...a: unknown[]): Promise<void>;
+  /** Only in builds with the CUDA kernels (native/binding_ops.cpp). */
+  topkCuda?(...a: unknown[]): boolean;
+  topkCudaAsync?(...a: unknown[]): Promise<boolean>;
 }
 
 const topkArgs = (c: TopKCall) => [c.x, c.outer, c.d, c.inner, c.k, c.largest, c.sorted, c.values, c.indices, c.checkFinite];
@@ -235,7 +238,27 @@ const fwdArgs = (c: PerturbedForwardCall) =>
 const bwdArgs = (c: PerturbedBackwardCall) =>
   [c.indices, c.grad, c.outer, c.d, c.inner, c.k, c.epsilon, c.nSample, c.seedLo, c.seedHi, c.offset, c.gradX];
 
+/** k above this is refused on 'cuda' (the warp kernel holds the k best in a warp's lanes). */
+export const CUDA_TOPK_MAX_K = 32;
+
 let cpuOps: OpsKernel | null | undefined;
+
+function noCudaKernel(op: string): never {
+  throw new Error(`backend 'cuda' is not available for ${op}: it has no CUDA kernel yet. Use 'cpu' or 'js'.`);
+}
+
+/** 'cuda' for topk: the addon's topkCuda (compiled, checked in the SIMT emulator, not yet run on a GPU). */
+function cudaOps(addon: OpsAddon): OpsKernel {
+  return {
+    name: 'cuda',
+    topk: (c) => addon.topkCuda!(...topkArgs(c)) === true,
+    topkAsync: async (c) => (await addon.topkCudaAsync!(...topkArgs(c))) === true,
+    perturbedForward: () => noCudaKernel('perturbedTopK'),
+    perturbedForwardAsync: async () => noCudaKernel('perturbedTopK'),
+    perturbedBackward: () => noCudaKernel('perturbedTopK'),
+    perturbedBackwardAsync: async () => noCudaKernel('perturbedTopK'),
+  };
+}
 
 function nativeOps(): OpsKernel | null {
   if (cpuOps === undefined) {
@@ -258,12 +281,16 @@ function nativeOps(): OpsKernel | null {
 
 /**
  * The kernel of `op` for `backend`. 'auto' and 'cpu' resolve as for NoisedTopK (kernel.ts:
- * same fallback warning, same error when the addon is missing). These ops have no CUDA kernels:
- * 'cuda' is an Error that says so.
+ * same fallback warning, same error when the addon is missing; 'auto' never picks 'cuda').
+ * 'cuda' exists for topk only (k <= 32) and needs a CUDA device; otherwise it is an Error that
+ * says why.
  */
 export function resolveOpsKernel(backend: BackendOption, op: string): OpsKernel {
   if (backend === 'cuda') {
-    throw new Error(`backend 'cuda' is not available for ${op}: it has no CUDA kernel yet. Use 'cpu' or 'js'.`);
+    resolveKernel('cuda'); // throws, naming why, where no CUDA device answers
+    const addon = loadNative() as (OpsAddon & object) | null;
+    if (op !== 'topk' || !addon || typeof addon.topkCuda !== 'function') noCudaKernel(op);
+    return cudaOps(addon);
   }
   const k = resolveKernel(backend);
   if (k.name === 'js') return jsOps;

@@ -6,7 +6,7 @@
 // Arguments are checked here (TypeError for a type, RangeError for a value); the kernels in
 // ops-kernel.ts ('js') and native/cpu/topk_cpu.cpp ('cpu') give the same bits.
 import type { BackendOption } from './kernel.js';
-import { resolveOpsKernel, type OpsKernel, type PerturbedForwardCall, type TopKCall } from './ops-kernel.js';
+import { CUDA_TOPK_MAX_K, resolveOpsKernel, type OpsKernel, type PerturbedForwardCall, type TopKCall } from './ops-kernel.js';
 import { noOverlap, NoiseStream } from './topk.js';
 import * as v from './validate.js';
 
@@ -129,6 +129,9 @@ function prepareTopK(xIn: unknown, shapeIn: unknown, options: unknown): [Layout,
   const o = v.strictOptions('options', options, TOPK_KEYS, TOPK_HINTS);
   const kernel = resolveOpsKernel(v.backendOf(o.backend), 'topk');
   const l = layoutOf(xIn, shapeIn, o.dim ?? -1, o.k);
+  if (kernel.name === 'cuda' && l.k > CUDA_TOPK_MAX_K) {
+    throw new RangeError(`k must be at most ${CUDA_TOPK_MAX_K} on backend 'cuda', got ${l.k} (use 'cpu' for larger k)`);
+  }
   const largest = o.largest ?? true;
   const sorted = o.sorted ?? true;
   if (typeof largest !== 'boolean') throw new TypeError(`largest must be a boolean, got ${v.describe(largest)}`);

@@ -19,6 +19,9 @@
 #include <vector>
 
 #include "core/ops.h"
+#ifdef NOISED_TOPK_HAS_CUDA
+#include "core/ops_cuda.h"
+#endif
 
 namespace ntk_ops {
 void init(Napi::Env env, Napi::Object exports);
@@ -118,8 +121,12 @@ bool isShared(Napi::Env env, const Napi::TypedArray& a) {
   return !plain;
 }
 
-Napi::Error statusError(Napi::Env env, const char* op, ntk::Status s) {
-  const std::string msg = std::string(op) + ": " + ntk::statusName(s);
+const char* noDetail() { return ""; }
+
+// "op: detail" (the CUDA error, when the kernel left one) or "op: status name".
+Napi::Error statusError(Napi::Env env, const char* op, ntk::Status s, const char* (*detail)() = noDetail) {
+  const char* d = detail();
+  const std::string msg = std::string(op) + ": " + (d && *d ? d : ntk::statusName(s));
   if (s == ntk::Status::kInvalidArgument) return Napi::RangeError::New(env, msg);
   return Napi::Error::New(env, msg);
 }
@@ -285,7 +292,7 @@ void parsePerturbedBackward(const Napi::CallbackInfo& info, Job<ntk::PerturbedBa
 }
 
 // ---- sync / async plumbing (one parse, one kernel call) ----
-template <typename Args, ntk::Status (*Kernel)(const Args&)>
+template <typename Args, ntk::Status (*Kernel)(const Args&), const char* (*Detail)() = noDetail>
 class Worker : public Napi::AsyncWorker {
  public:
   Worker(Napi::Env env, const char* op, std::unique_ptr<Job<Args>> job)
@@ -294,11 +301,16 @@ class Worker : public Napi::AsyncWorker {
 
  protected:
   // Touches only job_'s owned memory.
-  void Execute() override { status_ = Kernel(job_->args); }
+  void Execute() override {
+    status_ = Kernel(job_->args);
+    if (status_ != ntk::Status::kOk) detail_ = Detail();  // per-thread: read on the thread that ran it
+  }
   void OnOK() override {
     Napi::Env env = Env();
     if (status_ != ntk::Status::kOk) {
-      deferred_.Reject(statusError(env, op_, status_).Value());
+      const std::string msg = std::string(op_) + ": " + (detail_.empty() ? ntk::statusName(status_) : detail_);
+      deferred_.Reject(status_ == ntk::Status::kInvalidArgument ? Napi::RangeError::New(env, msg).Value()
+                                                                : Napi::Error::New(env, msg).Value());
       return;
     }
     std::vector<void*> dest;
@@ -326,28 +338,31 @@ class Worker : public Napi::AsyncWorker {
   const char* op_;
   std::unique_ptr<Job<Args>> job_;
   ntk::Status status_ = ntk::Status::kOk;
+  std::string detail_;
   Napi::Promise::Deferred deferred_;
 };
 
-template <typename Args, void (*Parse)(const Napi::CallbackInfo&, Job<Args>&, bool), ntk::Status (*Kernel)(const Args&)>
+template <typename Args, void (*Parse)(const Napi::CallbackInfo&, Job<Args>&, bool), ntk::Status (*Kernel)(const Args&),
+          const char* (*Detail)() = noDetail>
 Napi::Value runSync(const Napi::CallbackInfo& info, const char* op) {
   try {
     Job<Args> job;
     Parse(info, job, false);
     const ntk::Status s = Kernel(job.args);
-    if (s != ntk::Status::kOk) throw statusError(info.Env(), op, s);
+    if (s != ntk::Status::kOk) throw statusError(info.Env(), op, s, Detail);
     return Napi::Boolean::New(info.Env(), job.nonFinite);
   } catch (const std::bad_alloc&) {
     throw Napi::Error::New(info.Env(), std::string(op) + ": out of memory");
   }
 }
 
-template <typename Args, void (*Parse)(const Napi::CallbackInfo&, Job<Args>&, bool), ntk::Status (*Kernel)(const Args&)>
+template <typename Args, void (*Parse)(const Napi::CallbackInfo&, Job<Args>&, bool), ntk::Status (*Kernel)(const Args&),
+          const char* (*Detail)() = noDetail>
 Napi::Value runAsync(const Napi::CallbackInfo& info, const char* op) {
   try {
     auto job = std::make_unique<Job<Args>>();
     Parse(info, *job, true);
-    auto* worker = new Worker<Args, Kernel>(info.Env(), op, std::move(job));
+    auto* worker = new Worker<Args, Kernel, Detail>(info.Env(), op, std::move(job));
     Napi::Promise p = worker->promise();
     worker->Queue();
     return p;
@@ -371,6 +386,17 @@ Napi::Value PerturbedBackwardAsync(const Napi::CallbackInfo& info) {
   return runAsync<ntk::PerturbedBackwardArgs, parsePerturbedBackward, ntk::perturbedTopKBackwardCpu>(info, kPerturbedBackward);
 }
 
+#ifdef NOISED_TOPK_HAS_CUDA
+// topk on the GPU: the same arguments and parse as topk; k <= 32 (lib/ checks it first).
+constexpr const char* kTopKCuda = "topk (cuda)";
+Napi::Value TopKCuda(const Napi::CallbackInfo& info) {
+  return runSync<ntk::TopKArgs, parseTopK, ntk::topkCuda, ntk::opsCudaLastError>(info, kTopKCuda);
+}
+Napi::Value TopKCudaAsync(const Napi::CallbackInfo& info) {
+  return runAsync<ntk::TopKArgs, parseTopK, ntk::topkCuda, ntk::opsCudaLastError>(info, kTopKCuda);
+}
+#endif
+
 }  // namespace
 
 namespace ntk_ops {
@@ -382,5 +408,9 @@ void init(Napi::Env env, Napi::Object exports) {
   exports.Set("perturbedTopKAsync", Napi::Function::New(env, PerturbedAsync, "perturbedTopKAsync"));
   exports.Set("perturbedTopKBackward", Napi::Function::New(env, PerturbedBackward, "perturbedTopKBackward"));
   exports.Set("perturbedTopKBackwardAsync", Napi::Function::New(env, PerturbedBackwardAsync, "perturbedTopKBackwardAsync"));
+#ifdef NOISED_TOPK_HAS_CUDA
+  exports.Set("topkCuda", Napi::Function::New(env, TopKCuda, "topkCuda"));
+  exports.Set("topkCudaAsync", Napi::Function::New(env, TopKCudaAsync, "topkCudaAsync"));
+#endif
 }
 }  // namespace ntk_ops

@@ -280,3 +280,49 @@ describe('topk arguments', () => {
     expect(addon.topk!(new Float32Array([1, 2, 3, 4, 5, Infinity]), 2, 3, 1, 1, true, true, v, i, false)).toBe(false);
   });
 });
+
+describe("topk on 'cuda'", () => {
+  const addon = hasCpu ? (loadNative() as unknown as { cuda: boolean; cudaUsable?: () => boolean; topkCuda?: (...a: unknown[]) => boolean }) : null;
+  const usable = addon?.cuda === true && addon.cudaUsable?.() === true;
+
+  it('the kernel source runs in the SIMT emulator (bench/cuda/emu) and equals topkCpu bit for bit', () => {
+    const cxx = process.env.CXX ?? 'g++';
+    if (spawnSync(cxx, ['--version']).status !== 0) return; // no host compiler: nothing to check here
+    const exe = join(root, 'build', `topk-emu-check-${process.pid}`);
+    const cc = spawnSync(
+      cxx,
+      ['-std=c++20', '-O1', '-ffp-contract=off', '-fno-fast-math', '-pthread', '-I', join(root, 'bench/cuda/emu'), '-I', join(root, 'native'),
+        join(root, 'bench/cuda/emu/topk_emu_check.cpp'), join(root, 'native/cpu/topk_cpu.cpp'), join(root, 'native/cpu/noised_topk_cpu.cpp'),
+        join(root, 'native/cpu/noised_topk_avx2.cpp'), join(root, 'native/cpu/thread_pool.cpp'), '-o', exe],
+      { encoding: 'utf8' },
+    );
+    expect(cc.status, cc.stderr).toBe(0);
+    const r = spawnSync(exe, ['150'], { encoding: 'utf8' });
+    spawnSync('rm', ['-f', exe]);
+    expect(r.stdout).toContain('topk emulator check: 150 cases, 0 mismatches');
+    expect(r.status).toBe(0);
+  }, 300_000);
+
+  it.skipIf(!addon?.cuda || usable)('built with CUDA, no usable device: a clear error, never a crash', async () => {
+    expect(() => topk(new Float32Array([1, 2]), [2], { k: 1, backend: 'cuda' })).toThrow(/backend 'cuda' is not available/);
+    const x = new Float32Array([1, 2, 3, 4, 5, 6]);
+    expect(() => addon!.topkCuda!(x, 2, 3, 1, 1, true, true, new Float32Array(2), new Int32Array(2), true)).toThrow(/^topk \(cuda\): cuda\w+/);
+  });
+
+  it.skipIf(!usable)('equals the cpu kernel bit for bit (random shapes, dims, k <= 32, ties, NaN; sync and async); k > 32 is a RangeError', async () => {
+    const rand = mulberry32(99);
+    for (let t = 0; t < 200; t++) {
+      const c = randomCase(rand);
+      const k = Math.min(c.k, 32);
+      const n = c.shape.reduce((a, b) => a * b, 1);
+      const x = makeInput(rand, n, c.gen);
+      const o = { k, dim: c.dim, largest: rand() < 0.5, sorted: rand() < 0.7, allowNonFinite: true };
+      const cpu = topk(x, c.shape, { ...o, backend: 'cpu' });
+      const gpu = t % 2 ? topk(x, c.shape, { ...o, backend: 'cuda' }) : await topkAsync(x, c.shape, { ...o, backend: 'cuda' });
+      expect(Array.from(gpu.indices)).toEqual(Array.from(cpu.indices));
+      expect(bits(gpu.values)).toEqual(bits(cpu.values));
+    }
+    expect(() => topk(new Float32Array(40), [40], { k: 33, backend: 'cuda' })).toThrow(/k must be at most 32 on backend 'cuda', got 33/);
+    expect(() => topk(new Float32Array([1, NaN]), [2], { k: 1, backend: 'cuda' })).toThrow(/x\[1\] is NaN/);
+  });
+});
