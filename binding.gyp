@@ -6,7 +6,9 @@
       "target_name": "noised_topk",
       "sources": [
         "native/binding.cpp",
+        "native/binding_ops.cpp",
         "native/cpu/noised_topk_cpu.cpp",
+        "native/cpu/topk_cpu.cpp",
         "native/cpu/noised_topk_avx2.cpp",
         "native/cpu/thread_pool.cpp"
       ],

@@ -22,3 +22,9 @@ export const functional = {
   imbalNoisedTopKLoss,
   imbalNoisedTopKLossAsync,
 };
+
+// The top-k ops (docs/ops.md): hard top-k with its scatter gradient, the perturbed top-k mask.
+export { topk, topkAsync, TopKResult, perturbedTopK, perturbedTopKAsync, PerturbedTopK, PerturbedTopKResult } from './ops.js';
+export type { TopKOptions, PerturbedTopKOptions, FunctionalPerturbedOptions, PerturbedTopKModuleOptions } from './ops.js';
+export { smoothTopKSvmLoss, SmoothTopKSvm, SmoothTopKSvmResult } from './svm.js';
+export type { SmoothTopKSvmOptions } from './svm.js';

@@ -269,3 +269,103 @@ export class ImbalNoisedTopK<R extends Reduction = 'mean'> {
 
 export { ldamMargins };
 export type { Reduction };
+
+// ---- The top-k ops (docs/ops.md) as tfjs ops ----
+import { perturbedTopK as perturbedTopKArrays, topk as topkArrays } from './ops.js';
+
+export interface TfTopKOptions {
+  /** Rank order (default); false: increasing index order. */
+  sorted?: boolean;
+  /** The k largest (default) or the k smallest. */
+  largest?: boolean;
+  backend?: BackendOption;
+  allowNonFinite?: boolean;
+}
+
+/**
+ * The k largest (or smallest) entries along the last axis, like tf.topk, but differentiable:
+ * the gradient of `values` is dy scattered to the selected indices (zero elsewhere). Ties: the
+ * lower index first; see docs/ops.md for NaN. `indices` is an int32 tensor (no gradient).
+ */
+export function topk(x: tf.Tensor, k = 1, options: TfTopKOptions = {}): { values: tf.Tensor; indices: tf.Tensor } {
+  const o = v.strictOptions('options', options, ['sorted', 'largest', 'backend', 'allowNonFinite'] as const);
+  if (!isTensor(x)) throw new TypeError(`x must be a tf.Tensor, got ${v.describe(x)}`);
+  const r = topkArrays(floatData('x', x), x.shape.slice(), { k, dim: -1, ...o } as Parameters<typeof topkArrays>[2]);
+  const op = tf.customGrad((input: tf.Tensor | tf.GradSaveFunc) => {
+    const xt = input as tf.Tensor;
+    return {
+      value: tf.tensor(r.values, r.shape, 'float32'),
+      gradFunc: (dy: tf.Tensor) => tf.tensor(r.backward(floatData('dy', dy)), xt.shape, 'float32'),
+    };
+  });
+  return { values: op(x), indices: tf.tensor(r.indices, r.shape, 'int32') };
+}
+
+export interface TfPerturbedTopKOptions {
+  k: number;
+  /** Noise scale (> 0). Default 1. */
+  epsilon?: number;
+  /** Noise samples (required). */
+  nSample: number;
+  /** Default -1. */
+  axis?: number;
+  /** Seed of the stream; absent: a fresh random seed per call (fresh noise at every step). */
+  seed?: number | bigint;
+  /** Call offset into the stream. Default 0. */
+  offset?: number;
+  backend?: BackendOption;
+  allowNonFinite?: boolean;
+}
+
+/**
+ * The perturbed top-k mask (Berthet et al. 2020) as a tfjs op: of x's shape, the mean over
+ * nSample draws of the k-hot of the top-k set of x + epsilon * Z along `axis`; its gradient is
+ * the Gaussian perturbed optimizer's VJP on the forward's own noise.
+ */
+export function perturbedTopK(x: tf.Tensor, options: TfPerturbedTopKOptions): tf.Tensor {
+  const o = v.strictOptions('options', options, ['k', 'epsilon', 'nSample', 'axis', 'seed', 'offset', 'backend', 'allowNonFinite'] as const, {
+    dim: "the tfjs ops take 'axis'",
+    n_sample: "use 'nSample'",
+  });
+  if (!isTensor(x)) throw new TypeError(`x must be a tf.Tensor, got ${v.describe(x)}`);
+  const { axis, ...rest } = o;
+  const op = tf.customGrad((input: tf.Tensor | tf.GradSaveFunc) => {
+    const xt = input as tf.Tensor;
+    const r = perturbedTopKArrays(floatData('x', xt), xt.shape.slice(), { ...rest, dim: axis ?? -1 } as Parameters<typeof perturbedTopKArrays>[2]);
+    return {
+      value: tf.tensor(r.mask, xt.shape, 'float32'),
+      gradFunc: (dy: tf.Tensor) => tf.tensor(r.backward(floatData('dy', dy)), xt.shape, 'float32'),
+    };
+  });
+  return op(x);
+}
+
+// ---- The smooth top-k SVM (Berrada et al. 2018) as a tfjs loss ----
+import { smoothTopKSvmLoss as smoothTopKSvmArrays } from './svm.js';
+
+export interface TfSmoothTopKSvmOptions {
+  k: number;
+  /** Default 1. */
+  tau?: number;
+  /** Default 1. */
+  alpha?: number;
+  /** 'exact' (default) or 'reference' (oval-group's gradient; see docs/ops.md). */
+  gradient?: 'exact' | 'reference';
+  backend?: BackendOption;
+}
+
+/** The smooth top-k SVM loss of scores [batch, classes] and int32 labels [batch]: a scalar, the mean over rows. */
+export function smoothTopKSvmLoss(scores: tf.Tensor, labels: tf.Tensor, options: TfSmoothTopKSvmOptions): tf.Scalar {
+  const o = v.strictOptions('options', options, ['k', 'tau', 'alpha', 'gradient', 'backend'] as const);
+  if (!isTensor(scores)) throw new TypeError(`scores must be a tf.Tensor, got ${v.describe(scores)}`);
+  const shape = scoresShape(scores);
+  const y = labelData(labels, shape[0]);
+  const op = tf.customGrad((input: tf.Tensor | tf.GradSaveFunc) => {
+    const r = smoothTopKSvmArrays(floatData('scores', input), y, shape, o as TfSmoothTopKSvmOptions);
+    return {
+      value: tf.scalar(r.loss, 'float32'),
+      gradFunc: (dy: tf.Tensor) => tf.tensor(r.backward(floatData('dy', dy)[0]!), shape, 'float32'),
+    };
+  });
+  return op(scores) as tf.Scalar;
+}

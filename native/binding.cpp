@@ -36,6 +36,10 @@
 #include "core/noised_topk_cuda.h"
 #endif
 
+namespace ntk_ops {
+void init(Napi::Env env, Napi::Object exports);  // binding_ops.cpp: topk, perturbedTopK
+}
+
 namespace {
 
 constexpr double kMaxSafeInteger = 9007199254740991.0;
@@ -571,6 +575,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("normals", Napi::Function::New(env, Normals, "normals"));
   exports.Set("streamVersion", Napi::Number::New(env, NTK_STREAM_VERSION));
   exports.Set("cuda", Napi::Boolean::New(env, false));
+  ntk_ops::init(env, exports);
 #ifdef NOISED_TOPK_HAS_CUDA
   exports.Set("cuda", Napi::Boolean::New(env, true));  // built with the CUDA kernels
   exports.Set("cudaUsable", Napi::Function::New(env, CudaUsable, "cudaUsable"));

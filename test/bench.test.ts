@@ -121,3 +121,34 @@ describe('native benchmark (npm run bench:native)', () => {
     900_000,
   );
 });
+
+describe('topk benchmarks, smoke mode', () => {
+  it('from Node (npm run bench:topk): checks topk against tf.topk, times every variant, writes its table', async () => {
+    const { runTopkBench } = await import('../bench/bench-topk.mjs');
+    const out = tmpDir('bench-topk');
+    const report = await runTopkBench(api, tf, { smoke: true, outDir: out, log: () => {} });
+    expect(report.rows.length).toBe(2);
+    const cores = os.cpus().length;
+    for (const row of report.rows) {
+      for (const name of ['cpu 1T', `cpu ${cores}T`, 'js backend', 'tf.topk']) expect(row.results[name]!.medianMs).toBeGreaterThan(0);
+    }
+    expect(fs.readFileSync(path.join(out, 'topk-js-smoke.md'), 'utf8')).toContain(report.machine.cpu);
+  });
+
+  it.skipIf(!have('cmake'))('native (npm run bench:topk-native): ours equals torch::topk on the smoke sizes', () => {
+    const build = path.join(os.tmpdir(), 'noised-topk-bench-native-build');
+    const out = tmpDir('bench-topk-native');
+    const r = spawnSync(process.execPath, [path.join(root, 'bench/native/run.mjs'), '--topk', '--smoke', '--out', out], {
+      encoding: 'utf8',
+      env: { ...process.env, NTK_BENCH_BUILD_DIR: build },
+    });
+    if (r.status === 2 && /libtorch was not found/.test(r.stdout + r.stderr)) {
+      console.warn('native topk benchmark smoke skipped: libtorch not found (apt-get install libtorch-dev)');
+      return;
+    }
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/check \(8, 50, k 3\): values differ 0, indices differ 0 \(ties 0\) -> OK/);
+    expect(r.stdout).toMatch(/check \(4, 3000, k 40\): .* -> OK/);
+    expect(fs.readFileSync(path.join(out, 'topk-native-smoke.md'), 'utf8')).toContain('torch::topk');
+  }, 900_000);
+});

@@ -26,7 +26,7 @@ describe('noised-topk command', () => {
   it('demo --help lists every flag', () => {
     const r = run('demo', '--help');
     expect(r.status).toBe(0);
-    for (const flag of ['--losses', '--epochs', '--k', '--seed', '--seeds', '--lr', '--batch', '--backend', '--out', '--data', '--help']) expect(r.stdout).toContain(flag);
+    for (const flag of ['--losses', '--epochs', '--k', '--seed', '--seeds', '--lr', '--batch', '--backend', '--normalize-ll', '--out', '--data', '--help']) expect(r.stdout).toContain(flag);
   });
 
   it('--version prints the package version', () => {

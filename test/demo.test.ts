@@ -196,7 +196,10 @@ describe('demo command line', () => {
     expect(parseDemoArgs(['--help'])).toBeNull();
     const o = parseDemoArgs(['--losses', 'imbal,CE', '--epochs=3', '--k', '2', '--seed', '9', '--out', 'x', '--data', 'f.csv'])!;
     expect(o).toMatchObject({ losses: ['imbal', 'ce'], epochs: 3, k: 2, seed: 9, out: 'x', data: 'f.csv' });
-    expect(parseDemoArgs([])!.losses).toEqual(['ce', 'focal', 'ldam', 'bal', 'imbal']);
+    expect(parseDemoArgs([])!.losses).toEqual(['ce', 'focal', 'ldam', 'bal', 'imbal', 'svm']);
+    expect(parseDemoArgs([])!.normalizeLastLayer).toBeUndefined();
+    expect(parseDemoArgs(['--normalize-ll'])!.normalizeLastLayer).toBe(true);
+    expect(() => parseDemoArgs(['--normalize-ll=yes'])).toThrow(UsageError);
     expect(() => parseDemoArgs(['--epochs', '0'])).toThrow(UsageError);
     expect(() => parseDemoArgs(['--epochs'])).toThrow('--epochs needs a value');
     expect(() => parseDemoArgs(['--losses', 'hinge'])).toThrow(/unknown loss "hinge"/);
@@ -302,7 +305,7 @@ describe('demo command line', () => {
     const out = tempDir('demo-');
     const cap = capture();
     const report = runDemo({
-      losses: ['ce', 'focal', 'ldam', 'bal', 'imbal'],
+      losses: ['ce', 'focal', 'ldam', 'bal', 'imbal', 'svm'],
       epochs: 3,
       k: 3,
       seed: 1,
@@ -311,10 +314,10 @@ describe('demo command line', () => {
       stdout: cap.stream,
     });
     const text = cap.text();
-    for (const label of ['cross-entropy', 'focal', 'LDAM', 'BalNoisedTopK', 'ImbalNoisedTopK']) expect(text).toMatch(new RegExp(`^${label} +\\d`, 'm'));
+    for (const label of ['cross-entropy', 'focal', 'LDAM', 'BalNoisedTopK', 'ImbalNoisedTopK', 'smooth top-k SVM']) expect(text).toMatch(new RegExp(`^${label} +\\d`, 'm'));
     expect(text).toMatch(/loss +top-1 +top-3 +macro top-3 +few-shot top-3 +best epoch +time/);
     expect(text).toContain('seed 1; wall time');
-    expect(report.results).toHaveLength(5);
+    expect(report.results).toHaveLength(6);
     for (const r of report.results) {
       expect(r.test.topk).toBeGreaterThanOrEqual(r.test.top1);
       expect(r.bestEpoch).toBeGreaterThanOrEqual(1);
@@ -325,7 +328,7 @@ describe('demo command line', () => {
     expect(report.results[0]!.test.topk).toBeGreaterThan(0.4);
     const svg = readFileSync(report.plotPath, 'utf8');
     expect(svg.startsWith('<svg')).toBe(true);
-    expect(svg.match(/<polyline /g)).toHaveLength(5);
+    expect(svg.match(/<polyline /g)).toHaveLength(6);
     // The legend carries each loss's macro top-k; the PNG beside the SVG is the same plot.
     for (const r of report.results) expect(svg).toContain(`${r.label} (macro top-3 ${(100 * r.test.macroTopk).toFixed(1)}%)`);
     expect(readFileSync(report.pngPath).subarray(0, 8)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));

@@ -2,6 +2,8 @@
 //   npm run bench:native                    full run, writes bench/results/native.{md,json}
 //   npm run bench:native -- --smoke         tiny sizes (what the test suite runs)
 //   npm run bench:native -- --sizes "256,1000,5" --budget 5
+//   npm run bench:topk-native               the hard top-k against torch::topk (bench_topk),
+//                                           writes bench/results/topk-native.md (--topk [--smoke])
 // Environment: NTK_BENCH_BUILD_DIR (default build/bench-native), CMAKE_PREFIX_PATH for a
 // libtorch other than Debian's libtorch-dev (e.g. python -c "import torch;
 // print(torch.utils.cmake_prefix_path)").
@@ -41,6 +43,13 @@ function main() {
   const args = process.argv.slice(2);
   const buildDir = path.resolve(root, process.env.NTK_BENCH_BUILD_DIR ?? path.join('build', 'bench-native'));
   const exe = buildNativeBench(buildDir);
+  if (args[0] === '--topk') {
+    if (!exe) process.exit(2);
+    const outDir = path.join(root, 'bench', 'results');
+    fs.mkdirSync(outDir, { recursive: true });
+    const rest = args.slice(1);
+    process.exit(run(path.join(buildDir, 'bench_topk'), rest.includes('--out') ? rest : ['--out', outDir, ...rest]));
+  }
   const check = path.join(buildDir, 'prune_bound_check');
   if (run(check, []) !== 0) process.exit(1);
   if (!exe) process.exit(2);

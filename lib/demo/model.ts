@@ -11,6 +11,16 @@ export interface ModelShape {
   cosine: boolean;
 }
 
+/**
+ * The normalized last layer (pytopk's `--normalize-ll`, used with the margin losses in its
+ * experiments): the hidden features and each class's weights L2-normalised, the score their
+ * cosine, no bias. It is the `cosine` head above; this turns it on for any loss (the losses whose
+ * spec asks for it keep it either way).
+ */
+export function withNormalizedLastLayer(shape: ModelShape, normalizeLastLayer: boolean | undefined): ModelShape {
+  return { ...shape, cosine: shape.cosine || normalizeLastLayer === true };
+}
+
 /** Added to norms so that an all-zero hidden vector or class weight stays finite. */
 const NORM_EPS = 1e-6;
 

@@ -30,6 +30,8 @@ export interface DemoOptions {
   lr?: number;
   /** Mini-batch size (default 32). */
   batch?: number;
+  /** L2-normalized features and last-layer weights for every loss (pytopk's --normalize-ll). */
+  normalizeLastLayer?: boolean;
   /** Settings of the built-in data (tests use a small one). */
   synthetic?: SyntheticOptions;
   /** Where the report goes. Default process.stdout. */
@@ -57,6 +59,7 @@ Options:
   --lr <rate>       learning rate for every loss (default: each loss's own, chosen on validation)
   --batch <n>       mini-batch size (default ${DEMO_DEFAULTS.batch})
   --backend <name>  kernels of the top-k losses: ${BACKENDS.join(', ')} (default auto)
+  --normalize-ll    normalized last layer (features and weights L2-normalized) for every loss
   --out <dir>       where the plots and results.json go (default ./${DEMO_DEFAULTS.out})
   --data <file>     train on your own data instead: CSV (features..., label; optional header,
                     a column named "label" is used if present) or JSON lines
@@ -82,6 +85,7 @@ const FLAGS = {
   lr: { type: 'string' },
   batch: { type: 'string' },
   backend: { type: 'string' },
+  'normalize-ll': { type: 'boolean' },
   out: { type: 'string' },
   data: { type: 'string' },
   help: { type: 'boolean', short: 'h' },
@@ -157,6 +161,7 @@ export function parseDemoArgs(argv: string[]): DemoOptions | null {
     }
     o.backend = v.backend as BackendOption;
   }
+  if (values['normalize-ll'] === true) o.normalizeLastLayer = true;
   if (v.out !== undefined) {
     if (v.out === '') throw new UsageError('--out needs a directory');
     o.out = v.out;
@@ -310,6 +315,7 @@ export function runDemo(o: DemoOptions): DemoReport {
         lr: o.lr,
         batchSize: batch,
         backend,
+        normalizeLastLayer: o.normalizeLastLayer,
         onEpoch: (epoch, info) => bar?.update(epoch, `train loss ${info.trainLoss.toFixed(3)} | val macro top-${o.k} ${pct(info.valMacro)}`),
       });
       bar?.stop();

@@ -4,7 +4,7 @@ import type { BackendOption } from '../kernel.js';
 import { macroTopKAccuracy, perClassTopKAccuracy, rareClassTopKAccuracy, topKAccuracy } from '../metrics.js';
 import type { DemoData, Split } from './dataset.js';
 import { LOSSES, type LossName } from './losses.js';
-import { Mlp } from './model.js';
+import { Mlp, withNormalizedLastLayer } from './model.js';
 import { Rng } from './rng.js';
 
 export interface TrainOptions {
@@ -19,6 +19,8 @@ export interface TrainOptions {
   lr?: number;
   /** Backend of the top-k losses' kernels (default 'auto'). */
   backend?: BackendOption;
+  /** The normalized last layer for every loss (pytopk's --normalize-ll; see model.ts). */
+  normalizeLastLayer?: boolean;
   /** Called after each epoch. */
   onEpoch?: (epoch: number, info: { trainLoss: number; valMacro: number; best: number }) => void;
 }
@@ -77,7 +79,7 @@ export function trainRun(data: DemoData, name: LossName, o: TrainOptions): RunRe
   const momentum = o.momentum ?? 0.9;
   const weightDecay = o.weightDecay ?? 1e-4;
   const baseLr = o.lr ?? spec.lr;
-  const model = new Mlp({ features: F, hidden: o.hidden ?? 64, classes: C, cosine: spec.cosine }, o.seed);
+  const model = new Mlp(withNormalizedLastLayer({ features: F, hidden: o.hidden ?? 64, classes: C, cosine: spec.cosine }, o.normalizeLastLayer), o.seed);
   const lossFn = spec.make(data.trainCounts, o.k, o.seed, o.backend);
   const order = Int32Array.from({ length: data.train.n }, (_, i) => i);
   const orderRng = new Rng(o.seed, 200);

@@ -190,4 +190,11 @@ NTK_HD uint32_t rankKey(float f) {
   return (b & 0x80000000u) ? ~b : (b | 0x80000000u);
 }
 
+// The one float-to-key conversion of every top-k kernel (noised, hard and perturbed; CPU,
+// CUDA and lib/ops-kernel.ts): a larger key is selected first, and among equal keys the lower
+// column (the tie rule). largest: rankKey. smallest: its complement, so the order is reversed
+// but NaN stays the largest value (PyTorch's topk order: NaN is selected first by largest=true
+// and last by largest=false) and -0 still equals +0.
+NTK_HD uint32_t selectKey(float f, bool largest) { return largest ? rankKey(f) : ~rankKey(f); }
+
 }  // namespace ntk

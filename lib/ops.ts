@@ -1,0 +1,397 @@
+// The top-k ops TypeScript frameworks lack (docs/ops.md):
+//   topk           the hard top-k values and indices along any dim, with the scatter gradient;
+//   perturbedTopK  the expected k-hot mask of the top-k set of x + eps * Z (Berthet et al.
+//                  2020, "Learning with differentiable perturbed optimizers"), with the
+//                  Gaussian perturbed optimizer's VJP. PerturbedTopK is its seeded module form.
+// Arguments are checked here (TypeError for a type, RangeError for a value); the kernels in
+// ops-kernel.ts ('js') and native/cpu/topk_cpu.cpp ('cpu') give the same bits.
+import type { BackendOption } from './kernel.js';
+import { CUDA_TOPK_MAX_K, resolveOpsKernel, type OpsKernel, type PerturbedForwardCall, type TopKCall } from './ops-kernel.js';
+import { noOverlap, NoiseStream } from './topk.js';
+import * as v from './validate.js';
+
+/** x validated and viewed as [outer, d, inner] around `dim`. */
+interface Layout {
+  x: Float32Array;
+  shape: number[];
+  dim: number;
+  outer: number;
+  d: number;
+  inner: number;
+  k: number;
+}
+
+function layoutOf(xIn: unknown, shapeIn: unknown, dimIn: unknown, kIn: unknown): Layout {
+  const x = v.float32Array('x', xIn);
+  const shape = v.shapeOf('shape', shapeIn, x.length, 'x');
+  const dim = v.dimOf('dim', dimIn, shape.length);
+  const d = shape[dim]!;
+  if (d > 2 ** 31 - 1) throw new RangeError(`the size of dim ${dim} is ${d}, above 2^31 - 1`);
+  if (kIn === undefined) throw new TypeError('options.k is required (the number of entries kept)');
+  if (d === 0) throw new RangeError(`dim ${dim} is empty (size 0): there is no top-k to take`);
+  const k = v.kOf('k', kIn, d, `the size of dim ${dim}`);
+  const outer = shape.slice(0, dim).reduce((a, b) => a * b, 1);
+  const inner = shape.slice(dim + 1).reduce((a, b) => a * b, 1);
+  if (outer * inner > 2 ** 32 - 1) throw new RangeError(`the input has ${outer * inner} rows along dim ${dim}, above 2^32 - 1`);
+  return { x, shape, dim, outer, d, inner, k };
+}
+
+function output<T extends Float32Array | Int32Array>(
+  name: string,
+  given: unknown,
+  length: number,
+  ctor: { new (n: number): T; new (buffer: ArrayBufferLike, byteOffset: number, length: number): T; new (buffer: ArrayBuffer, byteOffset: number, length: number): T; prototype: T; name: string },
+): T {
+  if (given === undefined) return new ctor(length);
+  const out = v.typedArray(name, given, ctor);
+  if (out.length !== length) throw new RangeError(`${name} has length ${out.length}, expected ${length}`);
+  return out;
+}
+
+// ---------------------------------------------------------------------------------------------
+// topk
+
+export interface TopKOptions {
+  /** Entries kept along dim, in [1, size of dim]. */
+  k: number;
+  /** Default -1 (the last); negative counts from the end. */
+  dim?: number;
+  /** The k largest (default) or the k smallest. */
+  largest?: boolean;
+  /** Rank order (default); false: increasing index order. */
+  sorted?: boolean;
+  /** Preallocated values (length: x.length / size of dim * k). */
+  out?: Float32Array;
+  /** Preallocated indices (same length as out). */
+  indices?: Int32Array;
+  backend?: BackendOption;
+  /**
+   * Accept NaN and infinities (NaN is the largest value, see docs/ops.md). Default false: a
+   * non-finite x is a RangeError (on 'cpu' found during the call, so preallocated outputs may
+   * have been written when it throws).
+   */
+  allowNonFinite?: boolean;
+}
+
+const TOPK_KEYS = ['k', 'dim', 'largest', 'sorted', 'out', 'indices', 'backend', 'allowNonFinite'] as const;
+const TOPK_HINTS = { axis: "noised-topk's ops take 'dim'", n: "the number kept is 'k'" };
+
+/** The k largest (or smallest) entries along a dim and their indices, with the scatter gradient. */
+export class TopKResult {
+  /** Shape of x with dim of size k. */
+  readonly values: Float32Array;
+  /** Index along dim of each value (Int32Array, same shape as values). */
+  readonly indices: Int32Array;
+  readonly shape: number[];
+  /** The backend that computed it. */
+  readonly backend: string;
+  private readonly layout: Layout;
+
+  constructor(l: Layout, call: TopKCall, backend: string) {
+    this.layout = l;
+    this.values = call.values;
+    this.indices = call.indices;
+    this.shape = l.shape.map((n, i) => (i === l.dim ? l.k : n));
+    this.backend = backend;
+  }
+
+  /**
+   * d(sum(values * gradValues))/dx, of x's shape: gradValues scattered to the selected indices,
+   * +0 elsewhere. The indices of a row are distinct, so nothing is summed and every backend
+   * gives the same bits (this scatter is one TypeScript loop shared by the backends).
+   */
+  backward(gradValues: Float32Array, out?: Float32Array): Float32Array {
+    const { outer, d, inner, k } = this.layout;
+    const g = v.float32Array('gradValues', gradValues);
+    if (g.length !== this.values.length) {
+      throw new RangeError(`gradValues has length ${g.length}, expected ${this.values.length} (shape [${this.shape.join(', ')}])`);
+    }
+    const grad = output('out', out, outer * d * inner, Float32Array);
+    noOverlap('out', grad, 'gradValues', g);
+    noOverlap('out', grad, 'indices', this.indices);
+    const idx = this.indices;
+    // Checked before writing: indices may be the caller's own array, changed since forward.
+    for (let j = 0; j < idx.length; j++) {
+      if (!(idx[j]! >= 0 && idx[j]! < d)) throw new RangeError(`indices[${j}] is ${idx[j]}, outside [0, ${d}): it was changed after the forward pass`);
+    }
+    grad.fill(0);
+    for (let o = 0; o < outer; o++) {
+      for (let j = 0; j < k; j++) {
+        const src = (o * k + j) * inner;
+        for (let i = 0; i < inner; i++) grad[(o * d + idx[src + i]!) * inner + i] = g[src + i]!;
+      }
+    }
+    return grad;
+  }
+}
+
+function prepareTopK(xIn: unknown, shapeIn: unknown, options: unknown): [Layout, TopKCall, OpsKernel] {
+  const o = v.strictOptions('options', options, TOPK_KEYS, TOPK_HINTS);
+  const kernel = resolveOpsKernel(v.backendOf(o.backend), 'topk');
+  const l = layoutOf(xIn, shapeIn, o.dim ?? -1, o.k);
+  if (kernel.name === 'cuda' && l.k > CUDA_TOPK_MAX_K) {
+    throw new RangeError(`k must be at most ${CUDA_TOPK_MAX_K} on backend 'cuda', got ${l.k} (use 'cpu' for larger k)`);
+  }
+  const largest = o.largest ?? true;
+  const sorted = o.sorted ?? true;
+  if (typeof largest !== 'boolean') throw new TypeError(`largest must be a boolean, got ${v.describe(largest)}`);
+  if (typeof sorted !== 'boolean') throw new TypeError(`sorted must be a boolean, got ${v.describe(sorted)}`);
+  const allowNonFinite = o.allowNonFinite ?? false;
+  if (typeof allowNonFinite !== 'boolean') throw new TypeError(`allowNonFinite must be a boolean, got ${v.describe(allowNonFinite)}`);
+  const n = l.outer * l.k * l.inner;
+  const values = output('out', o.out, n, Float32Array);
+  const indices = output('indices', o.indices, n, Int32Array);
+  noOverlap('out', values, 'x', l.x);
+  noOverlap('indices', indices, 'x', l.x);
+  noOverlap('out', values, 'indices', indices);
+  // The native kernel checks finiteness per row while the row is in cache (a JS pass over x
+  // would cost more than the top-k itself); the 'js' kernel is checked here, before any work.
+  if (!allowNonFinite && kernel.name === 'js') v.allFinite('x', l.x);
+  const checkFinite = !allowNonFinite && kernel.name !== 'js';
+  const call: TopKCall = { x: l.x, outer: l.outer, d: l.d, inner: l.inner, k: l.k, largest, sorted, values, indices, checkFinite };
+  return [l, call, kernel];
+}
+
+/** After a native call that found a non-finite value: throw the same RangeError as the check. */
+function nonFiniteFound(l: Layout): never {
+  v.allFinite('x', l.x);
+  throw new RangeError('x holds a non-finite value: non-finite inputs are rejected (pass allowNonFinite: true)');
+}
+
+/**
+ * The k largest (largest: true, the default) or smallest entries of x along `dim`, and their
+ * indices. Ties: the lower index first, for largest and smallest alike; -0 equals +0; with
+ * allowNonFinite, NaN is the largest value (selected first by largest, last by smallest).
+ */
+export function topk(x: Float32Array, shape: number[], options: TopKOptions): TopKResult {
+  const [l, call, kernel] = prepareTopK(x, shape, options);
+  if (l.outer * l.inner > 0 && kernel.topk(call)) nonFiniteFound(l);
+  return new TopKResult(l, call, kernel.name);
+}
+
+/** topk off the main thread ('cpu': a libuv worker; inputs are snapshotted at the call). */
+export async function topkAsync(x: Float32Array, shape: number[], options: TopKOptions): Promise<TopKResult> {
+  const [l, call, kernel] = prepareTopK(x, shape, options);
+  if (l.outer * l.inner > 0 && (await kernel.topkAsync(call))) nonFiniteFound(l);
+  return new TopKResult(l, call, kernel.name);
+}
+
+// ---------------------------------------------------------------------------------------------
+// perturbedTopK
+
+export interface PerturbedTopKOptions {
+  /** Size of the selected set, in [1, size of dim]. */
+  k: number;
+  /** Noise scale, > 0. Default 1. */
+  epsilon?: number;
+  /** Noise samples per row (required: the variance of the mask and its gradient is 1/nSample). */
+  nSample: number;
+  /** Default -1. */
+  dim?: number;
+  backend?: BackendOption;
+  /** Accept NaN and infinities (NaN ranks above +Infinity). Default false. */
+  allowNonFinite?: boolean;
+}
+
+export interface FunctionalPerturbedOptions extends PerturbedTopKOptions {
+  /** Seed of the noise stream (integer or bigint below 2^64). Default: random (see result.seed). */
+  seed?: number | bigint;
+  /** Call offset into the seeded stream. Default 0. */
+  offset?: number;
+  /** Preallocated mask (x's length). */
+  out?: Float32Array;
+  /** Preallocated selected indices (rows * nSample * k). */
+  indices?: Int32Array;
+}
+
+const PERTURBED_MODULE_KEYS = ['k', 'epsilon', 'nSample', 'dim', 'seed', 'backend', 'allowNonFinite'] as const;
+const PERTURBED_KEYS = [...PERTURBED_MODULE_KEYS, 'offset', 'out', 'indices'] as const;
+const PERTURBED_HINTS = { n_sample: "use 'nSample'", axis: "noised-topk's ops take 'dim'", sigma: "the noise scale is 'epsilon'" };
+
+interface PerturbedPlan {
+  layout: Layout;
+  epsilon: number;
+  nSample: number;
+  seedLo: number;
+  seedHi: number;
+  offset: number;
+  kernel: OpsKernel;
+}
+
+/** The perturbed top-k mask and the way back to x. */
+export class PerturbedTopKResult {
+  /**
+   * Mean over samples of the k-hot indicator of the top-k set of x + epsilon * Z along dim, of
+   * x's shape: an unbiased estimate of the expected mask. Each row sums to k (up to rounding).
+   */
+  readonly mask: Float32Array;
+  /** x's shape. */
+  readonly shape: number[];
+  /** Each sample's k selected indices, ascending: Int32Array [rows, nSample, k]. */
+  readonly indices: Int32Array;
+  readonly nSample: number;
+  /** The stream's seed and offset of this call (pass them back to replay it). */
+  readonly seed: bigint;
+  readonly offset: number;
+  readonly backend: string;
+  private readonly plan: PerturbedPlan;
+
+  constructor(plan: PerturbedPlan, call: PerturbedForwardCall) {
+    this.plan = plan;
+    this.mask = call.mask;
+    this.indices = call.indices;
+    this.shape = plan.layout.shape.slice();
+    this.nSample = plan.nSample;
+    this.seed = (BigInt(plan.seedHi) << 32n) | BigInt(plan.seedLo);
+    this.offset = plan.offset;
+    this.backend = plan.kernel.name;
+  }
+
+  private backwardCall(gradIn: unknown, out: unknown) {
+    const p = this.plan;
+    const { outer, d, inner, k } = p.layout;
+    const grad = v.float32Array('grad', gradIn);
+    const n = outer * d * inner;
+    if (grad.length !== n) throw new RangeError(`grad has length ${grad.length}, expected ${n} (x's shape [${this.shape.join(', ')}])`);
+    const want = outer * inner * p.nSample * k;
+    if (this.indices.length !== want) throw new RangeError(`indices has length ${this.indices.length}, expected ${want}: it was resized or detached after the forward pass`);
+    for (let j = 0; j < want; j++) {
+      const c = this.indices[j]!;
+      if (!(c >= 0 && c < d)) throw new RangeError(`indices[${j}] is ${c}, outside [0, ${d}): it was changed after the forward pass`);
+    }
+    const gradX = output('out', out, n, Float32Array);
+    noOverlap('out', gradX, 'grad', grad);
+    noOverlap('out', gradX, 'indices', this.indices);
+    return { indices: this.indices, grad, outer, d, inner, k, epsilon: p.epsilon, nSample: p.nSample, seedLo: p.seedLo, seedHi: p.seedHi, offset: p.offset, gradX };
+  }
+
+  /**
+   * The vector-Jacobian product of the expected mask: for upstream gradient g (x's shape),
+   * grad_x = (1 / (epsilon * nSample)) * sum_s <g, Y_s> Z_s per row (Berthet et al. 2020,
+   * Gaussian noise), with the forward's own noise Z_s regenerated from the stream.
+   */
+  backward(grad: Float32Array, out?: Float32Array): Float32Array {
+    const call = this.backwardCall(grad, out);
+    if (call.outer * call.inner > 0) this.plan.kernel.perturbedBackward(call);
+    return call.gradX;
+  }
+
+  async backwardAsync(grad: Float32Array, out?: Float32Array): Promise<Float32Array> {
+    const call = this.backwardCall(grad, out);
+    if (call.outer * call.inner > 0) await this.plan.kernel.perturbedBackwardAsync(call);
+    return call.gradX;
+  }
+}
+
+function perturbedPlan(
+  kernel: OpsKernel,
+  xIn: unknown,
+  shapeIn: unknown,
+  o: Partial<Record<(typeof PERTURBED_KEYS)[number], unknown>>,
+  seedLo: number,
+  seedHi: number,
+  offset: number,
+): [PerturbedPlan, PerturbedForwardCall] {
+  const layout = layoutOf(xIn, shapeIn, o.dim ?? -1, o.k);
+  const epsilon = v.epsilonValue('epsilon', o.epsilon ?? 1);
+  if (!(Math.fround(epsilon) > 0)) throw new RangeError(`epsilon must be > 0 (the gradient divides by it), got ${v.describe(o.epsilon)}`);
+  if (o.nSample === undefined) throw new TypeError('options.nSample is required (noise samples per row)');
+  const nSample = v.integer('nSample', o.nSample, 1, v.MAX_SAMPLES);
+  const rows = layout.outer * layout.inner;
+  const nIdx = rows * nSample * layout.k;
+  if (!Number.isSafeInteger(nIdx) || nIdx > 2 ** 32 - 1) {
+    throw new RangeError(`rows * nSample * k = ${nIdx} exceeds 2^32 - 1 (the stored selections)`);
+  }
+  const allowNonFinite = o.allowNonFinite ?? false;
+  if (typeof allowNonFinite !== 'boolean') throw new TypeError(`allowNonFinite must be a boolean, got ${v.describe(allowNonFinite)}`);
+  const mask = output('out', o.out, layout.x.length, Float32Array);
+  const indices = output('indices', o.indices, nIdx, Int32Array);
+  noOverlap('out', mask, 'x', layout.x);
+  noOverlap('indices', indices, 'x', layout.x);
+  noOverlap('out', mask, 'indices', indices);
+  if (!allowNonFinite) v.allFinite('x', layout.x);
+  const plan: PerturbedPlan = { layout, epsilon, nSample, seedLo, seedHi, offset, kernel };
+  const call: PerturbedForwardCall = {
+    x: layout.x, outer: layout.outer, d: layout.d, inner: layout.inner, k: layout.k,
+    epsilon, nSample, seedLo, seedHi, offset, mask, indices,
+  };
+  return [plan, call];
+}
+
+function prepareFunctional(x: unknown, shape: unknown, options: unknown): [PerturbedPlan, PerturbedForwardCall] {
+  const o = v.strictOptions('options', options, PERTURBED_KEYS, PERTURBED_HINTS);
+  const kernel = resolveOpsKernel(v.backendOf(o.backend), 'perturbedTopK');
+  const stream = new NoiseStream(o.seed as number | bigint | undefined); // checks the seed; random when absent
+  const offset = v.integer('offset', o.offset ?? 0, 0, 2 ** 32 - 1);
+  return perturbedPlan(kernel, x, shape, o, stream.seedLo, stream.seedHi, offset);
+}
+
+/**
+ * The perturbed top-k (Berthet et al. 2020): the mean over nSample draws of the k-hot of the
+ * top-k set of x + epsilon * Z along `dim`, Z from the package's Philox stream at (seed,
+ * offset), the same noise NoisedTopK draws for that seed and offset. Differentiable through
+ * result.backward.
+ */
+export function perturbedTopK(x: Float32Array, shape: number[], options: FunctionalPerturbedOptions): PerturbedTopKResult {
+  const [plan, call] = prepareFunctional(x, shape, options);
+  if (plan.layout.outer * plan.layout.inner > 0) plan.kernel.perturbedForward(call);
+  return new PerturbedTopKResult(plan, call);
+}
+
+export async function perturbedTopKAsync(x: Float32Array, shape: number[], options: FunctionalPerturbedOptions): Promise<PerturbedTopKResult> {
+  const [plan, call] = prepareFunctional(x, shape, options);
+  if (plan.layout.outer * plan.layout.inner > 0) await plan.kernel.perturbedForwardAsync(call);
+  return new PerturbedTopKResult(plan, call);
+}
+
+export interface PerturbedTopKModuleOptions extends PerturbedTopKOptions {
+  /** Seed of the stream; call n uses offset n. Default: random (see .seed). */
+  seed?: number | bigint;
+}
+
+/** Seeded module form of perturbedTopK: each forward draws fresh noise (call n uses offset n). */
+export class PerturbedTopK {
+  readonly options: Readonly<Partial<Record<(typeof PERTURBED_MODULE_KEYS)[number], unknown>>>;
+  private readonly kernel: OpsKernel;
+  private readonly stream: NoiseStream;
+
+  constructor(options: PerturbedTopKModuleOptions) {
+    const o = v.strictOptions('options', options, PERTURBED_MODULE_KEYS, PERTURBED_HINTS);
+    if (o.k === undefined) throw new TypeError('options.k is required (the size of the selected set)');
+    v.integer('k', o.k, 1, 2 ** 31 - 1);
+    if (o.nSample === undefined) throw new TypeError('options.nSample is required (noise samples per row)');
+    v.integer('nSample', o.nSample, 1, v.MAX_SAMPLES);
+    const eps = v.epsilonValue('epsilon', o.epsilon ?? 1);
+    if (!(Math.fround(eps) > 0)) throw new RangeError(`epsilon must be > 0 (the gradient divides by it), got ${v.describe(o.epsilon)}`);
+    v.integer('dim', o.dim ?? -1, -(2 ** 31), 2 ** 31 - 1);
+    this.kernel = resolveOpsKernel(v.backendOf(o.backend), 'perturbedTopK');
+    this.stream = new NoiseStream(o.seed as number | bigint | undefined);
+    this.options = Object.freeze({ ...o });
+  }
+
+  get seed(): bigint {
+    return this.stream.seed;
+  }
+
+  get backend(): string {
+    return this.kernel.name;
+  }
+
+  private prepare(x: unknown, shape: unknown, outputs: unknown): [PerturbedPlan, PerturbedForwardCall] {
+    const outs = v.strictOptions('outputs', outputs, ['out', 'indices'] as const);
+    const src = this.stream.next() as { seedLo: number; seedHi: number; offset: number };
+    return perturbedPlan(this.kernel, x, shape, { ...this.options, ...outs }, src.seedLo, src.seedHi, src.offset);
+  }
+
+  forward(x: Float32Array, shape: number[], outputs?: { out?: Float32Array; indices?: Int32Array }): PerturbedTopKResult {
+    const [plan, call] = this.prepare(x, shape, outputs);
+    if (plan.layout.outer * plan.layout.inner > 0) plan.kernel.perturbedForward(call);
+    return new PerturbedTopKResult(plan, call);
+  }
+
+  async forwardAsync(x: Float32Array, shape: number[], outputs?: { out?: Float32Array; indices?: Int32Array }): Promise<PerturbedTopKResult> {
+    const [plan, call] = this.prepare(x, shape, outputs);
+    if (plan.layout.outer * plan.layout.inner > 0) await plan.kernel.perturbedForwardAsync(call);
+    return new PerturbedTopKResult(plan, call);
+  }
+}

@@ -1,0 +1,337 @@
+// The smooth top-k SVM loss of Berrada, Zisserman and Kumar, "Smooth Loss Functions for Deep
+// Top-k Classification" (ICLR 2018), as oval-group/smooth-topk's SmoothTopkSVM computes it:
+//
+//   row loss = tau * log( sum over k-sets S not holding y of exp(alpha/tau + sum_{j in S} s_j/(k tau))
+//                       + sum over k-sets S holding y     of exp(sum_{j in S} s_j/(k tau)) )
+//            - tau * log( sum over k-sets S holding y      of exp(sum_{j in S} s_j/(k tau)) )
+//
+// With u_j = exp(s_j / (k tau)) over the classes other than y, the two sums are
+// exp(alpha/tau) e_k(u) and u_y e_{k-1}(u) (elementary symmetric polynomials), so
+// row loss = tau * softplus(alpha/tau + log e_k(u) - s_y/(k tau) - log e_{k-1}(u)).
+// log e_m is computed in log space by the recursion log e_m(1..j) = logaddexp(log e_m(1..j-1),
+// t_j + log e_{m-1}(1..j-1)) (t = s/(k tau)): O(k D) per row, no overflow for any score/tau.
+// The gradient uses the same recursion run from both ends: d log e_m / d t_j =
+// exp(t_j + log e_{m-1}(u without j) - log e_m(u)), where e_{m-1}(u without j) combines the
+// prefix before j and the suffix after j in O(k), so the whole row stays O(k D).
+//
+// Like the reference, a row whose k-th and (k+1)-th largest scores are at least
+// k * tau * ln(1000) apart (the smooth loss's exponentials would be dominated by one set) uses
+// the hard top-k SVM instead: max(0, alpha + mean(top-k of s without y) - (s_y + sum(top-(k-1)
+// of s without y)) / k), gradient 1/k on those sets (ties: the lower index, the package's rule;
+// at a hinge of exactly 0 the gradient flows, as PyTorch's clamp does).
+//
+// The loss is the mean over rows. Everything is computed in float64 from the float32 scores
+// and returned as float32, in TypeScript, for every backend name (there is no native kernel
+// for this loss: the work is O(k D) per row and the arrays are small).
+import type { BackendOption } from './kernel.js';
+import { resolveKernel } from './kernel.js';
+import * as v from './validate.js';
+
+export interface SmoothTopKSvmOptions {
+  /** Size of the predicted set, in [1, classes - 1]. */
+  k: number;
+  /** Smoothing temperature (> 0). Default 1. */
+  tau?: number;
+  /** Margin (>= 0). Default 1. */
+  alpha?: number;
+  /**
+   * 'exact' (default): the gradient of the loss, checked against float64 finite differences.
+   * 'reference': oval-group's gradient, bit-level formulas included (docs/ops.md): its
+   * recursion for d log e_j, its p-th order approximation (p = floor(1 + k / 5)) where the
+   * recursion is flagged unstable (relative log gap below 1e-5), and at k = 1 its nonzero
+   * derivative of log e_0 = 0. Use it to reproduce the reference's training runs.
+   */
+  gradient?: 'exact' | 'reference';
+  /** Accepted for symmetry with the other losses: every backend runs the same TypeScript code. */
+  backend?: BackendOption;
+}
+
+const KEYS = ['k', 'tau', 'alpha', 'gradient', 'backend'] as const;
+const HINTS = { n_classes: 'the classes come from the shape [B, D]', epsilon: "the smoothing is 'tau'" };
+
+/** ln(1000): the reference's switch to the hard loss (thresh = 1e3). */
+const LOG_THRESH = Math.log(1e3);
+
+function logAddExp(a: number, b: number): number {
+  if (a === -Infinity) return b;
+  if (b === -Infinity) return a;
+  return a > b ? a + Math.log1p(Math.exp(b - a)) : b + Math.log1p(Math.exp(a - b));
+}
+
+function softplus(x: number): number {
+  return x > 0 ? x + Math.log1p(Math.exp(-x)) : Math.log1p(Math.exp(x));
+}
+
+/** The reference's approximation order p = int(1 + 0.2 k). */
+function refOrder(k: number): number {
+  return Math.floor(1 + 0.2 * k);
+}
+
+/**
+ * log(exp(a) - exp(b)) as the reference's LogTensor subtraction computes it: a + log1mexp(b - a)
+ * with its log1mexp(U) = log(-U) for |U| < 1e-3 (a first-order approximation, kept because the
+ * 'reference' gradient reproduces the reference's numbers).
+ */
+function referenceLogSub(a: number, b: number): number {
+  const u = b - a;
+  if (u === -Infinity) return a;
+  return a + (Math.abs(u) < 1e-3 ? Math.log(-u) : Math.log1p(-Math.exp(u)));
+}
+
+/**
+ * oval-group's d log e_j / d t (topk/polynomial/grad.py, d_logS_d_expX) for one column with
+ * t = X, from S[i] = log e_i(all columns): the alternating recursion
+ * e_{j-1}(without the column) = sum_i (-1)^(j-1-i) e_i u^(j-1-i), split into its positive and
+ * negative parts P and N (log space; an empty part is -1e5, as there); where
+ * (P - N) / (|N| + 1e-5) < 1e-5 (cancellation) the p-th order expansion
+ * sum_i (-1)^i e_{j+i} / u^(i+1) replaces it. Only for gradient: 'reference'.
+ */
+function referenceDlogE(S: Float64Array, X: number, j: number, k: number): number {
+  const p = refOrder(k);
+  let P = -Infinity;
+  let N = -Infinity;
+  let hasP = false;
+  let hasN = false;
+  for (let i = j - 1; i >= 0; i -= 2) {
+    P = logAddExp(P, S[i]! + (j - 1 - i) * X);
+    hasP = true;
+  }
+  for (let i = j - 2; i >= 0; i -= 2) {
+    N = logAddExp(N, S[i]! + (j - 1 - i) * X);
+    hasN = true;
+  }
+  if (!hasP) P = -1e5;
+  if (!hasN) N = -1e5;
+  const unstable = (P - N) / (Math.abs(N) + 1e-5) < 1e-5;
+  if (!unstable) return Math.exp(referenceLogSub(P, N) + X - S[j]!);
+  let P2 = -Infinity;
+  let N2 = -Infinity;
+  for (let i = 0; i < p; i += 2) P2 = logAddExp(P2, (S[j + i] ?? -Infinity) - (i + 1) * X);
+  for (let i = 1; i < p; i += 2) N2 = logAddExp(N2, (S[j + i] ?? -Infinity) - (i + 1) * X);
+  return Math.exp(referenceLogSub(P2, N2) + X - S[j]!);
+}
+
+/** Loss and gradient (w.r.t. the row's scores, written to g) of one smooth row. */
+function smoothRow(s: ArrayLike<number>, at: number, D: number, y: number, p: SvmParams, g: Float64Array, scratch: { pre: Float64Array; suf: Float64Array; t: Float64Array }): number {
+  const { k, tau, alpha } = p;
+  const n = D - 1;
+  // Degrees 0..k; the reference gradient also reads degrees up to k + refOrder(k) - 1.
+  const K = (p.reference ? k + refOrder(k) - 1 : k) + 1;
+  const { pre, suf, t } = scratch;
+  const kt = k * tau;
+  for (let j = 0, c = 0; c < D; c++) if (c !== y) t[j++] = s[at + c]! / kt;
+  // pre[(j) * K + m] = log e_m(t_0 .. t_{j-1}); pre row 0 is e_0 = 1.
+  pre.fill(-Infinity, 0, (n + 1) * K);
+  pre[0] = 0;
+  for (let j = 1; j <= n; j++) {
+    const tj = t[j - 1]!;
+    const prev = (j - 1) * K;
+    const cur = j * K;
+    pre[cur] = 0;
+    const top = Math.min(j, K - 1);
+    for (let m = 1; m <= top; m++) pre[cur + m] = logAddExp(pre[prev + m]!, tj + pre[prev + m - 1]!);
+  }
+  // suf[j * K + m] = log e_m(t_j .. t_{n-1}); row n is e_0 = 1.
+  suf.fill(-Infinity, 0, (n + 1) * K);
+  suf[n * K] = 0;
+  for (let j = n - 1; j >= 0; j--) {
+    const tj = t[j]!;
+    const next = (j + 1) * K;
+    const cur = j * K;
+    suf[cur] = 0;
+    const top = Math.min(n - j, K - 1);
+    for (let m = 1; m <= top; m++) suf[cur + m] = logAddExp(suf[next + m]!, tj + suf[next + m - 1]!);
+  }
+  const logEk = pre[n * K + k]!;
+  const logEk1 = pre[n * K + k - 1]!;
+  const ty = s[at + y]! / kt;
+  const logA = alpha / tau + logEk; // sets without y, with the margin
+  const logC = ty + logEk1; // sets with y
+  const diff = logA - logC;
+  const loss = tau * softplus(diff);
+  // wA = A / (A + C): the probability mass of the sets without y.
+  const wA = diff > 0 ? 1 / (1 + Math.exp(-diff)) : Math.exp(diff) / (1 + Math.exp(diff));
+  // d loss / d s_j = (1/k) * d(P - N)/d t_j = wA (dlog e_k - dlog e_{k-1}) / k; d/d s_y = -wA / k.
+  for (let j = 0, c = 0; c < D; c++) {
+    if (c === y) {
+      g[at + c] = -wA / k;
+      continue;
+    }
+    if (p.reference) {
+      const S = pre.subarray(n * K, (n + 1) * K);
+      const tj = t[j]!;
+      g[at + c] = (wA * referenceDlogE(S, tj, k, k) - wA * referenceDlogE(S, tj, k - 1, k)) / k;
+      j++;
+      continue;
+    }
+    // log e_{m}(t without j) for m = k-1 and k-2, from the prefix before j and suffix after it.
+    let lk1 = -Infinity;
+    let lk2 = -Infinity;
+    const before = j * K;
+    const q = (j + 1) * K;
+    for (let a = 0; a <= k - 1; a++) {
+      const pa = pre[before + a]!;
+      if (pa === -Infinity) break;
+      lk1 = logAddExp(lk1, pa + suf[q + k - 1 - a]!);
+      if (a <= k - 2) lk2 = logAddExp(lk2, pa + suf[q + k - 2 - a]!);
+    }
+    const tj = t[j]!;
+    const dEk = Math.exp(tj + lk1 - logEk);
+    const dEk1 = k >= 2 ? Math.exp(tj + lk2 - logEk1) : 0;
+    g[at + c] = (wA * (dEk - dEk1)) / k;
+    j++;
+  }
+  return loss;
+}
+
+/** The k best columns of the row other than y (ties: the lower column), best first. */
+function topOthers(s: ArrayLike<number>, at: number, D: number, y: number, k: number): number[] {
+  const cols: number[] = [];
+  for (let c = 0; c < D; c++) if (c !== y) cols.push(c);
+  cols.sort((a, b) => s[at + b]! - s[at + a]! || a - b);
+  return cols.slice(0, k);
+}
+
+/** Loss and gradient of one hard row (the reference's Topk_Hard_SVM). */
+function hardRow(s: ArrayLike<number>, at: number, D: number, y: number, k: number, alpha: number, g: Float64Array): number {
+  const top = topOthers(s, at, D, y, k);
+  let sumK = 0;
+  for (const c of top) sumK += s[at + c]!;
+  let sumK1 = 0;
+  for (let j = 0; j < k - 1; j++) sumK1 += s[at + top[j]!]!;
+  const max1 = alpha + sumK / k;
+  const max2 = (sumK1 + s[at + y]!) / k;
+  const h = max1 - max2;
+  for (let c = 0; c < D; c++) g[at + c] = 0;
+  if (h >= 0) {
+    // In max1 and not in max2: only the k-th of the top; s_y enters max2.
+    g[at + top[k - 1]!] = 1 / k;
+    g[at + y] = -1 / k;
+  }
+  return Math.max(h, 0);
+}
+
+/** Output of the smooth top-k SVM loss. */
+export class SmoothTopKSvmResult {
+  /** Mean over rows, float32. */
+  readonly loss: number;
+  /** Per-row loss. */
+  readonly rowLosses: Float32Array;
+  /** 1 where the row used the hard top-k SVM (its scores too far apart for the smooth form). */
+  readonly hardRows: Uint8Array;
+  private readonly grad: Float64Array;
+
+  constructor(loss: number, rowLosses: Float32Array, hardRows: Uint8Array, grad: Float64Array) {
+    this.loss = loss;
+    this.rowLosses = rowLosses;
+    this.hardRows = hardRows;
+    this.grad = grad;
+  }
+
+  /** d(gradLoss * loss)/d scores, [B, D]. */
+  backward(gradLoss = 1, out?: Float32Array): Float32Array {
+    const gl = v.finiteNumber('gradLoss', gradLoss);
+    let o: Float32Array;
+    if (out === undefined) o = new Float32Array(this.grad.length);
+    else {
+      o = v.float32Array('out', out);
+      if (o.length !== this.grad.length) throw new RangeError(`out has length ${o.length}, expected ${this.grad.length}`);
+    }
+    for (let i = 0; i < o.length; i++) o[i] = gl * this.grad[i]!;
+    return o;
+  }
+}
+
+export interface SvmParams {
+  k: number;
+  tau: number;
+  alpha: number;
+  reference?: boolean;
+}
+
+function params(o: Partial<Record<(typeof KEYS)[number], unknown>>): SvmParams {
+  if (o.k === undefined) throw new TypeError('options.k is required (the size of the predicted set)');
+  const k = v.integer('k', o.k, 1, 2 ** 31 - 1);
+  const tau = v.finiteNumber('tau', o.tau ?? 1);
+  if (!(tau > 0)) throw new RangeError(`tau must be a finite number > 0, got ${v.describe(o.tau)}`);
+  const alpha = v.finiteNumber('alpha', o.alpha ?? 1);
+  if (alpha < 0) throw new RangeError(`alpha must be a finite number >= 0, got ${v.describe(o.alpha)}`);
+  const gradient = o.gradient ?? 'exact';
+  if (gradient !== 'exact' && gradient !== 'reference') {
+    throw new (typeof gradient === 'string' ? RangeError : TypeError)(`gradient must be 'exact' or 'reference', got ${v.describe(gradient)}`);
+  }
+  resolveKernel(v.backendOf(o.backend)); // the same backend errors as elsewhere ('cuda' without a device, ...)
+  return { k, tau, alpha, reference: gradient === 'reference' };
+}
+
+function compute(scores: unknown, labels: unknown, shape: unknown, p: SvmParams): SmoothTopKSvmResult {
+  const s = v.float32Array('scores', scores);
+  if (!Array.isArray(shape) || shape.length !== 2) {
+    throw new RangeError(`shape must be [batch, classes], got ${Array.isArray(shape) ? `[${shape.join(', ')}]` : v.describe(shape)}`);
+  }
+  const [B, D] = v.shapeOf('shape', shape, s.length, 'scores') as [number, number];
+  if (B < 1) throw new RangeError('scores must hold at least one row');
+  if (D < 2) throw new RangeError(`the smooth top-k SVM needs at least 2 classes, got ${D}`);
+  if (p.k > D - 1) throw new RangeError(`k must be an integer in [1, ${D - 1}] (k < classes = ${D}), got ${p.k}`);
+  v.allFinite('scores', s);
+  const y = v.labelsOf(labels, B, D);
+  const { loss, rowLosses, hardRows, grad } = smoothTopKSvmCore(s, y, B, D, p);
+  return new SmoothTopKSvmResult(Math.fround(loss), Float32Array.from(rowLosses), hardRows, grad);
+}
+
+/**
+ * The loss in float64 on checked inputs: the mean loss, per-row losses, hard-row flags and the
+ * gradient of the mean (exported for the tests' float64 finite-difference checks).
+ */
+export function smoothTopKSvmCore(s: ArrayLike<number>, y: ArrayLike<number>, B: number, D: number, p: SvmParams) {
+  const { k, tau, alpha } = p;
+  const K = k + refOrder(k);
+  const scratch = { pre: new Float64Array(D * K), suf: new Float64Array(D * K), t: new Float64Array(D) };
+  const grad = new Float64Array(B * D);
+  const rows = new Float64Array(B);
+  const hard = new Uint8Array(B);
+  const gap = k * tau * LOG_THRESH;
+  let sum = 0;
+  for (let r = 0; r < B; r++) {
+    const at = r * D;
+    // The reference's detect_large: the k-th and (k+1)-th largest of the whole row.
+    const order = Array.from({ length: D }, (_, c) => c).sort((a, b) => s[at + b]! - s[at + a]! || a - b);
+    const isHard = s[at + order[k - 1]!]! - s[at + order[k]!]! >= gap;
+    const l = isHard ? hardRow(s, at, D, y[r]!, k, alpha, grad) : smoothRow(s, at, D, y[r]!, p, grad, scratch);
+    hard[r] = isHard ? 1 : 0;
+    rows[r] = l;
+    sum += l;
+  }
+  for (let i = 0; i < grad.length; i++) grad[i] = grad[i]! / B;
+  return { loss: sum / B, rowLosses: rows, hardRows: hard, grad };
+}
+
+/**
+ * The smooth top-k SVM loss (Berrada et al. 2018) of scores [B, D] with integer labels: the
+ * mean over rows, and its gradient through result.backward().
+ */
+export function smoothTopKSvmLoss(scores: Float32Array, labels: ArrayLike<number>, shape: [number, number], options: SmoothTopKSvmOptions): SmoothTopKSvmResult {
+  return compute(scores, labels, shape, params(v.strictOptions('options', options, KEYS, HINTS)));
+}
+
+/** Module form (oval-group's SmoothTopkSVM(n_classes, alpha, tau, k)): options fixed once. */
+export class SmoothTopKSvm {
+  readonly k: number;
+  readonly tau: number;
+  readonly alpha: number;
+
+  readonly gradient: 'exact' | 'reference';
+  private readonly params: SvmParams;
+
+  constructor(options: SmoothTopKSvmOptions) {
+    this.params = params(v.strictOptions('options', options, KEYS, HINTS));
+    this.k = this.params.k;
+    this.tau = this.params.tau;
+    this.alpha = this.params.alpha;
+    this.gradient = this.params.reference ? 'reference' : 'exact';
+  }
+
+  forward(scores: Float32Array, labels: ArrayLike<number>, shape: [number, number]): SmoothTopKSvmResult {
+    return compute(scores, labels, shape, this.params);
+  }
+}
