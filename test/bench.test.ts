@@ -136,7 +136,7 @@ describe('topk benchmarks, smoke mode', () => {
   });
 
   it.skipIf(!have('cmake'))('native (npm run bench:topk-native): ours equals torch::topk on the smoke sizes', () => {
-    const build = path.join(os.tmpdir(), 'noised-topk-bench-native-build');
+    const build = path.join(root, 'build', 'bench-native-smoke'); // shared with the pytopk smoke test above: one build
     const out = tmpDir('bench-topk-native');
     const r = spawnSync(process.execPath, [path.join(root, 'bench/native/run.mjs'), '--topk', '--smoke', '--out', out], {
       encoding: 'utf8',

@@ -75,6 +75,27 @@ const claims: [string[], (s: Scope) => void][] = [
     },
   ],
   [
+    ['v', 'hard', 'dv', 'soft', 'dMask'],
+    (s) => {
+      const hard = s.hard as { values: Float32Array; indices: Int32Array; shape: number[] };
+      expect(Array.from(hard.values)).toEqual([3, 3, 7, 3]);
+      expect(Array.from(hard.indices)).toEqual([1, 2, 2, 1]);
+      expect(hard.shape).toEqual([2, 2]);
+      expect(Array.from(s.dv as Float32Array)).toEqual([0, 1, 2, 0, 0, 4, 3, 0]);
+      const mask = (s.soft as { mask: Float32Array }).mask;
+      expect(mask).toHaveLength(8);
+      for (const sum of rowSums(mask, 4)) expect(sum).toBeCloseTo(2, 5);
+      // the tied 3s of row 0 each get a large, similar share; row 1's 7 is (nearly) always in
+      expect(mask[1]!).toBeGreaterThan(0.6);
+      expect(mask[2]!).toBeGreaterThan(0.6);
+      expect(mask[6]!).toBeGreaterThan(0.99);
+      const dMask = s.dMask as Float32Array;
+      expect(dMask).toHaveLength(8);
+      expect(dMask[1]!).toBeGreaterThan(0);
+      expect(dMask[0]!).toBeLessThan(0);
+    },
+  ],
+  [
     ['top1', 'top2', 'perClass', 'macro', 'rare', 'ce'],
     (s) => {
       expect(s.top1).toBe(0.5);
