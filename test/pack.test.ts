@@ -3,9 +3,10 @@
 // that holds nothing but node: no cmake, no compiler. That works because the package has no
 // runtime dependencies, so nothing is fetched; and it proves the install compiles nothing.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
+import ts from 'typescript';
 import { afterAll, describe, expect, it } from 'vitest';
 import { functional } from '../lib/index.js';
 import { root } from './helpers.js';
@@ -104,6 +105,24 @@ describe('npm pack + install into a consumer project', () => {
     // loads with no driver: cudart is linked statically.
     const nvcc = spawnSync('nvcc', ['--version'], { stdio: 'ignore' }).status === 0;
     if (nvcc) expect(got.cuda).toBe(true);
+
+    // The README's TensorFlow.js example, as written, in that consumer: the user brings
+    // tfjs-core (an optional peer; linked here from this repository, as the registry is not
+    // used) and the loss falls at every step on the installed package.
+    mkdirSync(join(consumer, 'node_modules', '@tensorflow'));
+    for (const pkg of ['tfjs-core', 'tfjs-backend-cpu']) {
+      symlinkSync(join(root, 'node_modules', '@tensorflow', pkg), join(consumer, 'node_modules', '@tensorflow', pkg), 'dir');
+    }
+    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    const tfBlock = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!).find((b) => b.includes("from 'noised-topk/tfjs'"));
+    expect(tfBlock, 'the README has a tfjs example').toBeDefined();
+    const js = ts.transpileModule(`${tfBlock!}\nconsole.log(JSON.stringify(losses));\n`, {
+      compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
+    }).outputText;
+    writeFileSync(join(consumer, 'train.mjs'), `import * as tfEnv from '@tensorflow/tfjs-core';\ntfEnv.env().set('IS_TEST', true);\n${js}`);
+    const losses = JSON.parse(execFileSync(process.execPath, ['train.mjs'], { cwd: consumer, encoding: 'utf8' }).trim().split('\n').pop()!) as number[];
+    expect(losses).toHaveLength(10);
+    for (let i = 1; i < losses.length; i++) expect(losses[i]!).toBeLessThan(losses[i - 1]!);
   });
 
   // Where no prebuild fits: the source build with npm's own node-gyp and the node-addon-api
