@@ -14,6 +14,8 @@ export interface NativeAddon {
   threads(): number;
   /** The most threads setThreads accepts (4 x the CPUs available, at least 8). */
   maxThreads?: number;
+  /** ntk::kMaxPositions: the C++ twin of validate.ts's MAX_OUTPUT_ELEMENTS. */
+  maxPositions?: number;
   /** Whether two views share a byte, by address (sees two SharedArrayBuffers over one memory). */
   overlap?(a: ArrayBufferView, b: ArrayBufferView): boolean;
   /** Test hook: kernel scratch bytes held now, and the CPU pool's worker threads alive now. */

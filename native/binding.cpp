@@ -31,6 +31,7 @@
 #include <vector>
 
 #include "core/noised_topk.h"
+#include "napi_args.h"
 #include "core/philox_normal.h"
 #ifdef NOISED_TOPK_HAS_CUDA
 #include "core/noised_topk_cuda.h"
@@ -42,52 +43,10 @@ void init(Napi::Env env, Napi::Object exports);  // binding_ops.cpp: topk, pertu
 
 namespace {
 
-constexpr double kMaxSafeInteger = 9007199254740991.0;
-constexpr double kFloatRoundsToInf = 340282356779733661637539395458142568448.0;  // 2^128 - 2^103
-
-struct Span {
-  const void* begin = nullptr;
-  size_t bytes = 0;
-  const char* name = "";
-};
-
-[[noreturn]] void throwType(Napi::Env env, const char* op, const std::string& msg) {
-  throw Napi::TypeError::New(env, std::string(op) + ": " + msg);
-}
-[[noreturn]] void throwRange(Napi::Env env, const char* op, const std::string& msg) {
-  throw Napi::RangeError::New(env, std::string(op) + ": " + msg);
-}
-
-Napi::TypedArray typedArrayArg(const Napi::CallbackInfo& info, size_t i, const char* op,
-                               const char* name, napi_typedarray_type type, const char* typeName) {
-  const Napi::Value v = info[i];
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != type)
-    throwType(info.Env(), op, std::string(name) + " must be a " + typeName);
-  return v.As<Napi::TypedArray>();
-}
-
-double integerArg(const Napi::CallbackInfo& info, size_t i, const char* op, const char* name,
-                  double min, double max) {
-  const Napi::Value v = info[i];
-  if (!v.IsNumber()) throwType(info.Env(), op, std::string(name) + " must be a number");
-  const double x = v.As<Napi::Number>().DoubleValue();
-  if (!(x >= min && x <= max) || std::trunc(x) != x) {
-    throwRange(info.Env(), op,
-               std::string(name) + " must be an integer in [" + std::to_string(static_cast<int64_t>(min)) + ", " +
-                   std::to_string(static_cast<int64_t>(max)) + "]");
-  }
-  return x;
-}
-
-void checkLength(Napi::Env env, const char* op, const char* name, size_t got, uint64_t want) {
-  if (got != want) {
-    throwRange(env, op, std::string(name) + " has length " + std::to_string(got) + ", expected " +
-                            std::to_string(want));
-  }
-}
+using namespace ntk_napi;
 
 // positions holds rows * nSample int32; past kMaxPositions (2^28, the limit lib/validate.ts
-// gives as MAX_POSITIONS) the call is refused before any allocation or length check.
+// gives as MAX_OUTPUT_ELEMENTS; a test holds the two equal) the call is refused before any allocation or length check.
 void checkPositions(Napi::Env env, const char* op, uint64_t rows, uint32_t nSample) {
   if (rows > ntk::kMaxPositions || rows * nSample > ntk::kMaxPositions) {
     throwRange(env, op, "positions would hold rows * nSample = " +
@@ -115,20 +74,6 @@ void checkNoOverlap(Napi::Env env, const char* op, const std::vector<Span>& outp
   }
 }
 
-Napi::Error statusError(Napi::Env env, const char* op, ntk::Status s) {
-  const std::string msg = std::string(op) + ": " + ntk::statusName(s);
-  if (s == ntk::Status::kInvalidArgument) return Napi::RangeError::New(env, msg);
-  return Napi::Error::New(env, msg);
-}
-
-bool isShared(Napi::Env env, const Napi::TypedArray& a) {
-  napi_value buffer = nullptr;
-  if (napi_get_typedarray_info(env, a, nullptr, nullptr, nullptr, &buffer, nullptr) != napi_ok) return false;
-  bool plain = true;
-  if (napi_is_arraybuffer(env, buffer, &plain) != napi_ok) return false;
-  return !plain;  // a typed array's buffer is an ArrayBuffer or a SharedArrayBuffer
-}
-
 // Memory owned by one call: snapshots of inputs, results before they reach JS.
 class Owned {
  public:
@@ -151,15 +96,6 @@ class Owned {
 
  private:
   std::vector<std::unique_ptr<unsigned char[]>> blocks_;
-};
-
-// A JS output of an async call and the owned memory the kernel writes in its place.
-struct Output {
-  Napi::ObjectReference js;
-  const void* data;
-  uint64_t length;
-  size_t elementSize;
-  const char* name;
 };
 
 // ---- forward ----
@@ -574,6 +510,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("failNextChunks", Napi::Function::New(env, FailNextChunks, "failNextChunks"));
   exports.Set("normals", Napi::Function::New(env, Normals, "normals"));
   exports.Set("streamVersion", Napi::Number::New(env, NTK_STREAM_VERSION));
+  // The positions limit, exported so that a test holds lib/validate.ts's MAX_OUTPUT_ELEMENTS to it.
+  exports.Set("maxPositions", Napi::Number::New(env, static_cast<double>(ntk::kMaxPositions)));
   exports.Set("cuda", Napi::Boolean::New(env, false));
   ntk_ops::init(env, exports);
 #ifdef NOISED_TOPK_HAS_CUDA

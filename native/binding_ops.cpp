@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "core/ops.h"
+#include "napi_args.h"
 #ifdef NOISED_TOPK_HAS_CUDA
 #include "core/ops_cuda.h"
 #endif
@@ -29,34 +30,7 @@ void init(Napi::Env env, Napi::Object exports);
 
 namespace {
 
-constexpr double kMaxSafeInteger = 9007199254740991.0;
-constexpr double kFloatRoundsToInf = 340282356779733661637539395458142568448.0;  // 2^128 - 2^103
-
-[[noreturn]] void throwType(Napi::Env env, const char* op, const std::string& msg) {
-  throw Napi::TypeError::New(env, std::string(op) + ": " + msg);
-}
-[[noreturn]] void throwRange(Napi::Env env, const char* op, const std::string& msg) {
-  throw Napi::RangeError::New(env, std::string(op) + ": " + msg);
-}
-
-Napi::TypedArray typedArg(const Napi::CallbackInfo& info, size_t i, const char* op, const char* name,
-                          napi_typedarray_type type, const char* typeName) {
-  const Napi::Value v = info[i];
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != type)
-    throwType(info.Env(), op, std::string(name) + " must be a " + typeName);
-  return v.As<Napi::TypedArray>();
-}
-
-double intArg(const Napi::CallbackInfo& info, size_t i, const char* op, const char* name, double min, double max) {
-  const Napi::Value v = info[i];
-  if (!v.IsNumber()) throwType(info.Env(), op, std::string(name) + " must be a number");
-  const double x = v.As<Napi::Number>().DoubleValue();
-  if (!(x >= min && x <= max) || std::trunc(x) != x)
-    throwRange(info.Env(), op,
-               std::string(name) + " must be an integer in [" + std::to_string(static_cast<int64_t>(min)) + ", " +
-                   std::to_string(static_cast<int64_t>(max)) + "]");
-  return x;
-}
+using namespace ntk_napi;
 
 bool boolArg(const Napi::CallbackInfo& info, size_t i, const char* op, const char* name) {
   if (!info[i].IsBoolean()) throwType(info.Env(), op, std::string(name) + " must be a boolean");
@@ -73,9 +47,9 @@ float epsArg(const Napi::CallbackInfo& info, size_t i, const char* op, bool posi
 
 ntk::Layout layoutArgs(const Napi::CallbackInfo& info, size_t at, const char* op) {
   ntk::Layout l;
-  l.outer = static_cast<uint64_t>(intArg(info, at, op, "outer", 0, kMaxSafeInteger));
-  l.d = static_cast<uint64_t>(intArg(info, at + 1, op, "d", 1, 2147483647.0));
-  l.inner = static_cast<uint64_t>(intArg(info, at + 2, op, "inner", 0, kMaxSafeInteger));
+  l.outer = static_cast<uint64_t>(integerArg(info, at, op, "outer", 0, kMaxSafeInteger));
+  l.d = static_cast<uint64_t>(integerArg(info, at + 1, op, "d", 1, 2147483647.0));
+  l.inner = static_cast<uint64_t>(integerArg(info, at + 2, op, "inner", 0, kMaxSafeInteger));
   const uint64_t od = l.outer * l.d;
   if ((l.d && od / l.d != l.outer) || (l.inner && (od * l.inner) / l.inner != od))
     throwRange(info.Env(), op, "outer * d * inner overflows");
@@ -83,21 +57,10 @@ ntk::Layout layoutArgs(const Napi::CallbackInfo& info, size_t at, const char* op
   return l;
 }
 
-void checkLength(Napi::Env env, const char* op, const char* name, size_t got, uint64_t want) {
-  if (got != want)
-    throwRange(env, op, std::string(name) + " has length " + std::to_string(got) + ", expected " + std::to_string(want));
-}
-
 uint64_t product(Napi::Env env, const char* op, uint64_t a, uint64_t b) {
   if (a != 0 && b > UINT64_MAX / a) throwRange(env, op, "sizes overflow");
   return a * b;
 }
-
-struct Span {
-  const void* begin;
-  size_t bytes;
-  const char* name;
-};
 
 // An output that shares memory with another argument would be read after being written.
 void checkNoOverlap(Napi::Env env, const char* op, const std::vector<Span>& spans, size_t firstOutput) {
@@ -111,24 +74,6 @@ void checkNoOverlap(Napi::Env env, const char* op, const std::vector<Span>& span
       if (ob < b + spans[j].bytes && b < ob + out.bytes) throwRange(env, op, std::string(out.name) + " overlaps " + spans[j].name);
     }
   }
-}
-
-bool isShared(Napi::Env env, const Napi::TypedArray& a) {
-  napi_value buffer = nullptr;
-  if (napi_get_typedarray_info(env, a, nullptr, nullptr, nullptr, &buffer, nullptr) != napi_ok) return false;
-  bool plain = true;
-  if (napi_is_arraybuffer(env, buffer, &plain) != napi_ok) return false;
-  return !plain;
-}
-
-const char* noDetail() { return ""; }
-
-// "op: detail" (the CUDA error, when the kernel left one) or "op: status name".
-Napi::Error statusError(Napi::Env env, const char* op, ntk::Status s, const char* (*detail)() = noDetail) {
-  const char* d = detail();
-  const std::string msg = std::string(op) + ": " + (d && *d ? d : ntk::statusName(s));
-  if (s == ntk::Status::kInvalidArgument) return Napi::RangeError::New(env, msg);
-  return Napi::Error::New(env, msg);
 }
 
 // Memory owned by one call.
@@ -152,14 +97,6 @@ class Owned {
   std::vector<std::unique_ptr<unsigned char[]>> blocks_;
 };
 
-struct Output {
-  Napi::ObjectReference js;
-  const void* data;
-  uint64_t length;
-  size_t elementSize;
-  const char* name;
-};
-
 // One parsed call: the kernel's arguments, the memory they point into when owned, and (async)
 // where the owned outputs go back.
 template <typename Args>
@@ -178,14 +115,14 @@ constexpr const char* kTopK = "topk";
 void parseTopK(const Napi::CallbackInfo& info, Job<ntk::TopKArgs>& job, bool async) {
   Napi::Env env = info.Env();
   if (info.Length() < 9) throwType(env, kTopK, "expected 9 arguments");
-  const Napi::TypedArray x = typedArg(info, 0, kTopK, "x", napi_float32_array, "Float32Array");
+  const Napi::TypedArray x = typedArrayArg(info, 0, kTopK, "x", napi_float32_array, "Float32Array");
   ntk::TopKArgs& a = job.args;
   a.layout = layoutArgs(info, 1, kTopK);
-  a.k = static_cast<uint32_t>(intArg(info, 4, kTopK, "k", 1, static_cast<double>(a.layout.d)));
+  a.k = static_cast<uint32_t>(integerArg(info, 4, kTopK, "k", 1, static_cast<double>(a.layout.d)));
   a.largest = boolArg(info, 5, kTopK, "largest");
   a.sorted = boolArg(info, 6, kTopK, "sorted");
-  const Napi::TypedArray values = typedArg(info, 7, kTopK, "values", napi_float32_array, "Float32Array");
-  const Napi::TypedArray indices = typedArg(info, 8, kTopK, "indices", napi_int32_array, "Int32Array");
+  const Napi::TypedArray values = typedArrayArg(info, 7, kTopK, "values", napi_float32_array, "Float32Array");
+  const Napi::TypedArray indices = typedArrayArg(info, 8, kTopK, "indices", napi_int32_array, "Int32Array");
   a.checkFinite = info.Length() > 9 && !info[9].IsUndefined() && boolArg(info, 9, kTopK, "checkFinite");
   a.nonFinite = &job.nonFinite;
   const uint64_t outLen = product(env, kTopK, a.layout.outer * a.layout.inner, a.k);
@@ -213,23 +150,23 @@ void parseTopK(const Napi::CallbackInfo& info, Job<ntk::TopKArgs>& job, bool asy
 constexpr const char* kPerturbed = "perturbedTopK";
 
 void streamArgs(const Napi::CallbackInfo& info, size_t at, const char* op, uint32_t& lo, uint32_t& hi, uint32_t& off) {
-  lo = static_cast<uint32_t>(intArg(info, at, op, "seedLo", 0, 4294967295.0));
-  hi = static_cast<uint32_t>(intArg(info, at + 1, op, "seedHi", 0, 4294967295.0));
-  off = static_cast<uint32_t>(intArg(info, at + 2, op, "offset", 0, 4294967295.0));
+  lo = static_cast<uint32_t>(integerArg(info, at, op, "seedLo", 0, 4294967295.0));
+  hi = static_cast<uint32_t>(integerArg(info, at + 1, op, "seedHi", 0, 4294967295.0));
+  off = static_cast<uint32_t>(integerArg(info, at + 2, op, "offset", 0, 4294967295.0));
 }
 
 void parsePerturbed(const Napi::CallbackInfo& info, Job<ntk::PerturbedForwardArgs>& job, bool async) {
   Napi::Env env = info.Env();
   if (info.Length() < 12) throwType(env, kPerturbed, "expected 12 arguments");
-  const Napi::TypedArray x = typedArg(info, 0, kPerturbed, "x", napi_float32_array, "Float32Array");
+  const Napi::TypedArray x = typedArrayArg(info, 0, kPerturbed, "x", napi_float32_array, "Float32Array");
   ntk::PerturbedForwardArgs& a = job.args;
   a.layout = layoutArgs(info, 1, kPerturbed);
-  a.k = static_cast<uint32_t>(intArg(info, 4, kPerturbed, "k", 1, static_cast<double>(a.layout.d)));
+  a.k = static_cast<uint32_t>(integerArg(info, 4, kPerturbed, "k", 1, static_cast<double>(a.layout.d)));
   a.epsilon = epsArg(info, 5, kPerturbed, false);
-  a.nSample = static_cast<uint32_t>(intArg(info, 6, kPerturbed, "nSample", 1, 16777216.0));
+  a.nSample = static_cast<uint32_t>(integerArg(info, 6, kPerturbed, "nSample", 1, 16777216.0));
   streamArgs(info, 7, kPerturbed, a.seedLo, a.seedHi, a.offset);
-  const Napi::TypedArray mask = typedArg(info, 10, kPerturbed, "mask", napi_float32_array, "Float32Array");
-  const Napi::TypedArray indices = typedArg(info, 11, kPerturbed, "indices", napi_int32_array, "Int32Array");
+  const Napi::TypedArray mask = typedArrayArg(info, 10, kPerturbed, "mask", napi_float32_array, "Float32Array");
+  const Napi::TypedArray indices = typedArrayArg(info, 11, kPerturbed, "indices", napi_int32_array, "Int32Array");
   const uint64_t nIdx = product(env, kPerturbed, product(env, kPerturbed, a.layout.rows(), a.nSample), a.k);
   checkLength(env, kPerturbed, "x", x.ElementLength(), a.layout.size());
   checkLength(env, kPerturbed, "mask", mask.ElementLength(), a.layout.size());
@@ -257,15 +194,15 @@ void parsePerturbedBackward(const Napi::CallbackInfo& info, Job<ntk::PerturbedBa
   Napi::Env env = info.Env();
   const char* op = kPerturbedBackward;
   if (info.Length() < 12) throwType(env, op, "expected 12 arguments");
-  const Napi::TypedArray indices = typedArg(info, 0, op, "indices", napi_int32_array, "Int32Array");
-  const Napi::TypedArray grad = typedArg(info, 1, op, "grad", napi_float32_array, "Float32Array");
+  const Napi::TypedArray indices = typedArrayArg(info, 0, op, "indices", napi_int32_array, "Int32Array");
+  const Napi::TypedArray grad = typedArrayArg(info, 1, op, "grad", napi_float32_array, "Float32Array");
   ntk::PerturbedBackwardArgs& a = job.args;
   a.layout = layoutArgs(info, 2, op);
-  a.k = static_cast<uint32_t>(intArg(info, 5, op, "k", 1, static_cast<double>(a.layout.d)));
+  a.k = static_cast<uint32_t>(integerArg(info, 5, op, "k", 1, static_cast<double>(a.layout.d)));
   a.epsilon = epsArg(info, 6, op, true);
-  a.nSample = static_cast<uint32_t>(intArg(info, 7, op, "nSample", 1, 16777216.0));
+  a.nSample = static_cast<uint32_t>(integerArg(info, 7, op, "nSample", 1, 16777216.0));
   streamArgs(info, 8, op, a.seedLo, a.seedHi, a.offset);
-  const Napi::TypedArray gradX = typedArg(info, 11, op, "gradX", napi_float32_array, "Float32Array");
+  const Napi::TypedArray gradX = typedArrayArg(info, 11, op, "gradX", napi_float32_array, "Float32Array");
   const uint64_t nIdx = product(env, op, product(env, op, a.layout.rows(), a.nSample), a.k);
   checkLength(env, op, "indices", indices.ElementLength(), nIdx);
   checkLength(env, op, "grad", grad.ElementLength(), a.layout.size());

@@ -4,14 +4,15 @@
 //   extra peak = VmHWM during the call - RSS just before it (inputs and outputs the caller
 //                made already counted in "before"), Linux's peak RSS reset with clear_refs;
 //   ratio      = extra peak / bytes of x.
-// The package is compiled into a scratch dist/ (as scripts/soak.mjs does) and loads the same
+// The package is compiled into a scratch folder (scripts/scratch-package.mjs) and loads the same
 // addon the tests use (NOISED_TOPK_ADDON, else build/Release, else the prebuild).
 // Options: --shapes "512x32768,2x8388608" (rows x d), --k 5, --samples 5, --threads 0.
-import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { scratchPackage } from './scratch-package.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -57,12 +58,8 @@ const peak = status('VmHWM');
 console.log(JSON.stringify({ before, extra: peak - before }));
 `;
 
-const scratch = mkdtempSync(join(tmpdir(), 'noised-topk-memory-'));
+const scratch = scratchPackage(root, 'noised-topk-memory-');
 try {
-  execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json'), '--outDir', join(scratch, 'dist')], { stdio: 'pipe' });
-  writeFileSync(join(scratch, 'package.json'), JSON.stringify({ name: 'noised-topk', type: 'module' }));
-  cpSync(join(root, 'scripts', 'elf.mjs'), join(scratch, 'scripts', 'elf.mjs'));
-  symlinkSync(join(root, 'node_modules'), join(scratch, 'node_modules'), 'dir');
   writeFileSync(join(scratch, 'measure.mjs'), childCode);
   const env = { ...process.env, NOISED_TOPK_ADDON: addonPath() };
   const mib = (b) => (b / 2 ** 20).toFixed(0);

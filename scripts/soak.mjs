@@ -11,13 +11,12 @@
 // the JS heap in use or external memory grows by more than 2 MiB, or RSS - heapTotal grows by
 // more than --max-native-growth-mb from the end of the first round (the warm-up) to the end.
 // scripts/soak-lsan.sh runs it under LeakSanitizer against the ASan build.
-import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
+import { scratchPackage } from './scratch-package.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const args = process.argv.slice(2);
@@ -44,16 +43,8 @@ function addonPath() {
   return join(dir, file);
 }
 
-const scratch = mkdtempSync(join(tmpdir(), 'noised-topk-soak-'));
+const scratch = scratchPackage(root, 'noised-topk-soak-');
 try {
-  try {
-    execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json'), '--outDir', join(scratch, 'dist')], { stdio: 'pipe' });
-  } catch (err) {
-    if (!existsSync(join(scratch, 'dist', 'index.js'))) throw err;
-  }
-  writeFileSync(join(scratch, 'package.json'), JSON.stringify({ name: 'noised-topk', type: 'module' }));
-  cpSync(join(root, 'scripts', 'elf.mjs'), join(scratch, 'scripts', 'elf.mjs')); // dist/native.js imports it, as in the package
-  symlinkSync(join(root, 'node_modules'), join(scratch, 'node_modules'), 'dir');
   if (backend !== 'js') process.env.NOISED_TOPK_ADDON = addonPath();
   const lib = await import(pathToFileURL(join(scratch, 'dist', 'index.js')).href);
   await soak(lib);

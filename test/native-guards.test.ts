@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { functional, NoisedTopK } from '../lib/index.js';
 import { loadNative } from '../lib/native.js';
+import { MAX_OUTPUT_ELEMENTS } from '../lib/validate.js';
 import { bits } from './fuzz-kit.js';
 import { testedBackends } from './helpers.js';
 
@@ -211,6 +212,10 @@ describe.skipIf(!hasCpu)('overlap(a, b)', () => {
 });
 
 describe.skipIf(!hasCpu)('positions limit: rows * nSample <= 2^28', () => {
+  it('is the same number in C++ (ntk::kMaxPositions) and in lib/validate.ts', () => {
+    expect(addon!.maxPositions).toBe(MAX_OUTPUT_ELEMENTS);
+  });
+
   it('forward and backward refuse a larger positions before reading any array', () => {
     const x = new Float32Array(4);
     const v = new Float32Array(1);
