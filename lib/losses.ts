@@ -98,6 +98,21 @@ export function conventionsOf(o: Partial<Record<string, unknown>>, copy: boolean
   return { reduction, weight, ignoreIndex };
 }
 
+const warnedDeprecations = new Set<string>();
+
+/**
+ * One DeprecationWarning per old name and process (node --no-deprecation silences it): a
+ * training loop reading the old name every step warns once, not every step.
+ */
+export function warnDeprecated(oldName: string, newName: string): void {
+  if (warnedDeprecations.has(oldName)) return;
+  warnedDeprecations.add(oldName);
+  process.emitWarning(`${oldName} is deprecated: use ${newName} (same value); kept for one release`, {
+    type: 'DeprecationWarning',
+    code: 'NOISED_TOPK_RENAMED',
+  });
+}
+
 interface LossPlan {
   plan: TopKPlan;
   labels: Int32Array;
@@ -168,8 +183,12 @@ export class LossResult<R extends Reduction = 'mean'> {
   readonly loss: LossValue<R>;
   /** Per-row loss w * l (0 for an ignored row): the result of reduction 'none'. */
   readonly losses: Float32Array;
-  /** Per-row hinge argument before relu (scaled for the imbalanced loss); NaN for an ignored row. */
-  readonly margins: Float32Array;
+  /**
+   * Per-row hinge argument, the value relu is applied to: 1 + smoothtop_{k+1}(s) - s[label], or
+   * scale * (m[label] + smoothtop_{k+1}(s) - s[label]) for the imbalanced loss; NaN for an
+   * ignored row. A row with a positive argument gives a gradient.
+   */
+  readonly hingeArguments: Float32Array;
   /** smoothtop_{k+1} of each row. */
   readonly topk: Float32Array;
   private readonly lp: LossPlan;
@@ -206,11 +225,20 @@ export class LossResult<R extends Reduction = 'mean'> {
       if (rowWeight) weights = fr(weights + rowWeight[r]!);
       rows++;
     }
-    this.margins = t;
+    this.hingeArguments = t;
     this.losses = losses;
     this.denominator = rowWeight ? weights : rows;
     const loss = lp.reduction === 'mean' ? fr(sum / this.denominator) : lp.reduction === 'sum' ? sum : null;
     this.loss = loss as LossValue<R>;
+  }
+
+  /**
+   * @deprecated Renamed `hingeArguments` (`margins` also named ImbalNoisedTopK's class margins,
+   * now `classMargins`). This alias returns the same array and is kept for one release.
+   */
+  get margins(): Float32Array {
+    warnDeprecated('LossResult.margins', 'hingeArguments');
+    return this.hingeArguments;
   }
 
   private gradCall(gradLoss: unknown, out: unknown) {
@@ -231,7 +259,7 @@ export class LossResult<R extends Reduction = 'mean'> {
     }
     const rowScale = new Float32Array(B);
     for (let r = 0; r < B; r++) {
-      if (!(this.margins[r]! > 0) || (ignored && ignored[r])) continue;
+      if (!(this.hingeArguments[r]! > 0) || (ignored && ignored[r])) continue;
       let c = perRow ? perRow[r]! : g;
       if (rowWeight) c = fr(c * rowWeight[r]!);
       // then the scale of the imbalanced loss, as autograd would chain them
@@ -346,22 +374,29 @@ export class BalNoisedTopK<R extends Reduction = 'mean'> extends LossModule<R> {
 /** relu(scale * (m[label] + smoothtop_{k+1}(s) - s[label])) per row with LDAM margins m, reduced by `reduction`. */
 export class ImbalNoisedTopK<R extends Reduction = 'mean'> extends LossModule<R> {
   readonly scale: number;
-  readonly margins: Float32Array;
+  /** The LDAM margin of each class, ldamMargins(clsNumList, maxM): larger for rarer classes. */
+  readonly classMargins: Float32Array;
+
+  /** @deprecated Renamed `classMargins`. This alias returns the same array and is kept for one release. */
+  get margins(): Float32Array {
+    warnDeprecated('ImbalNoisedTopK.margins', 'classMargins');
+    return this.classMargins;
+  }
 
   constructor(options: ImbalNoisedTopKOptions<R>) {
     const o = v.strictOptions('options', options, IMBAL_KEYS, v.OPTION_HINTS);
     super(o);
     if (o.maxM === undefined) throw new TypeError('options.maxM is required');
     if (o.clsNumList === undefined) throw new TypeError('options.clsNumList is required (the training count of each class)');
-    this.margins = ldamMargins(o.clsNumList as ArrayLike<number>, o.maxM as number);
+    this.classMargins = ldamMargins(o.clsNumList as ArrayLike<number>, o.maxM as number);
     this.scale = v.float32AtLeast('scale', o.scale ?? 50, true);
-    if (this.weight && this.weight.length !== this.margins.length) {
-      throw new RangeError(`weight has length ${this.weight.length}, expected ${this.margins.length} (one per class of clsNumList)`);
+    if (this.weight && this.weight.length !== this.classMargins.length) {
+      throw new RangeError(`weight has length ${this.weight.length}, expected ${this.classMargins.length} (one per class of clsNumList)`);
     }
   }
 
   protected marginsAndScale(): [Float32Array | null, number] {
-    return [this.margins, this.scale];
+    return [this.classMargins, this.scale];
   }
 }
 

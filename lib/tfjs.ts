@@ -4,7 +4,7 @@
 // The forward pass keeps its sampled positions in the closure of the custom gradient, so the
 // backward pass reuses the forward's noise exactly, as pytopk's autograd Function does.
 import * as tf from '@tensorflow/tfjs-core';
-import { conventionsOf, ldamMargins, type LossConventions, type Reduction } from './losses.js';
+import { conventionsOf, ldamMargins, warnDeprecated, type LossConventions, type Reduction } from './losses.js';
 import { balNoisedTopKLoss as balLossArrays, imbalNoisedTopKLoss as imbalLossArrays, type LossResult } from './losses.js';
 import { noisedTopK as noisedTopKArrays } from './topk.js';
 import { NoiseStream } from './topk.js';
@@ -236,22 +236,29 @@ export class BalNoisedTopK<R extends Reduction = 'mean'> {
   }
 }
 
-/** Seeded module form of imbalNoisedTopKLoss (pytopk's ImbalNoisedTopK), margins from class counts. */
+/** Seeded module form of imbalNoisedTopKLoss (pytopk's ImbalNoisedTopK), class margins from class counts. */
 export class ImbalNoisedTopK<R extends Reduction = 'mean'> {
   readonly options: Readonly<ModuleOptions & TfLossConventions<R> & { scale: number }>;
-  readonly margins: Float32Array;
+  /** The LDAM margin of each class, ldamMargins(clsNumList, maxM): larger for rarer classes. */
+  readonly classMargins: Float32Array;
   private readonly stream: NoiseStream;
+
+  /** @deprecated Renamed `classMargins`. This alias returns the same array and is kept for one release. */
+  get margins(): Float32Array {
+    warnDeprecated('ImbalNoisedTopK.margins', 'classMargins');
+    return this.classMargins;
+  }
 
   constructor(options: ModuleOptions & TfLossConventions<R> & { maxM: number; clsNumList: ArrayLike<number>; scale?: number }) {
     const o = v.strictOptions('options', options, [...MODULE_KEYS, ...CONVENTION_KEYS, 'maxM', 'clsNumList', 'scale'] as const, v.TF_OPTION_HINTS);
     const m = checkModule(o, 2 ** 31 - 2);
     if (o.maxM === undefined) throw new TypeError('options.maxM is required');
     if (o.clsNumList === undefined) throw new TypeError('options.clsNumList is required (the training count of each class)');
-    this.margins = ldamMargins(o.clsNumList as ArrayLike<number>, o.maxM as number);
+    this.classMargins = ldamMargins(o.clsNumList as ArrayLike<number>, o.maxM as number);
     const scale = v.float32AtLeast('scale', o.scale ?? 50, true);
     const conv = moduleConventions<R>(o);
-    if (conv.weight && conv.weight.length !== this.margins.length) {
-      throw new RangeError(`weight has length ${conv.weight.length}, expected ${this.margins.length} (one per class of clsNumList)`);
+    if (conv.weight && conv.weight.length !== this.classMargins.length) {
+      throw new RangeError(`weight has length ${conv.weight.length}, expected ${this.classMargins.length} (one per class of clsNumList)`);
     }
     this.stream = new NoiseStream(o.seed as number | bigint | undefined);
     this.options = { ...m, ...conv, scale };
@@ -263,7 +270,7 @@ export class ImbalNoisedTopK<R extends Reduction = 'mean'> {
 
   apply(scores: tf.Tensor, labels: tf.Tensor): TfLossTensor<R> {
     const { offset } = this.stream.next() as { offset: number };
-    return imbalNoisedTopKLoss<R>(scores, labels, { ...this.options, margins: this.margins, seed: this.stream.seed, offset });
+    return imbalNoisedTopKLoss<R>(scores, labels, { ...this.options, margins: this.classMargins, seed: this.stream.seed, offset });
   }
 }
 

@@ -113,11 +113,11 @@ describe.each(testedBackends())('API forms on %s', (backend) => {
     expect(r.backward()).toHaveLength(0);
   });
 
-  it('ImbalNoisedTopK has pytopk defaults (scale 50, nSample 5) and margins', () => {
+  it('ImbalNoisedTopK has pytopk defaults (scale 50, nSample 5) and class margins', () => {
     const crit = new ImbalNoisedTopK({ k: 2, epsilon: 0.01, maxM: 0.3, clsNumList: [17, 23, 55], backend });
     expect(crit.scale).toBe(50);
     expect(crit.nSample).toBe(5);
-    expect(crit.margins[0]).toBeCloseTo(0.3, 6);
+    expect(crit.classMargins[0]).toBeCloseTo(0.3, 6);
     const op = new NoisedTopK({ k: 1, backend });
     expect([op.epsilon, op.nSample, op.dim]).toEqual([1, 5, -1]);
   });

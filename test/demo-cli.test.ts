@@ -1,32 +1,41 @@
-// The installed command (package.json "bin" -> dist/cli.js), run as a user runs it. dist/ is
-// built by `npm install` (prepare) or `npm run build:ts`.
-import { spawnSync } from 'node:child_process';
+// The demo's command line as `npm run demo` runs it: demo/ compiled by tsconfig.demo.json into
+// build/demo/, then node build/demo/cli.js. The demo imports the library by its package name,
+// which resolves to dist/: built by `npm install` (prepare) or `npm run build:ts`.
+import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backends } from '../lib/index.js';
 import { root } from './helpers.js';
 
 const scratch = mkdtempSync(join(tmpdir(), 'noised-topk-cli-test-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
-const cli = join(root, 'dist', 'cli.js');
+const cli = join(root, 'build', 'demo', 'cli.js');
 const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { cwd: root, encoding: 'utf8', timeout: 60_000 });
 
-describe('noised-topk command', () => {
-  it('package.json names dist/cli.js as the bin and npm run demo runs it', () => {
-    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { bin: Record<string, string>; scripts: Record<string, string> };
-    expect(pkg.bin['noised-topk']).toBe('dist/cli.js');
-    expect(pkg.scripts.demo).toBe('node dist/cli.js demo');
-    expect(existsSync(cli), 'dist/cli.js is missing: run npm run build:ts').toBe(true);
-    expect(readFileSync(cli, 'utf8').startsWith('#!/usr/bin/env node\n')).toBe(true);
+// What `npm run demo` does first (the build:demo script).
+beforeAll(() => {
+  expect(existsSync(join(root, 'dist', 'index.js')), 'dist/index.js is missing: run npm run build:ts').toBe(true);
+  execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.demo.json')], { cwd: root, stdio: 'pipe' });
+});
+
+describe('the demo command (npm run demo)', () => {
+  it('is a script of the repository, not a command of the package: no bin, nothing of the demo in dist/', () => {
+    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { bin?: unknown; scripts: Record<string, string>; files: string[] };
+    expect(pkg.bin).toBeUndefined();
+    expect(pkg.scripts['build:demo']).toBe('tsc -p tsconfig.demo.json');
+    expect(pkg.scripts.demo).toBe('tsc -p tsconfig.demo.json && node build/demo/cli.js');
+    expect(pkg.files.some((f) => f.startsWith('demo') || f.startsWith('build'))).toBe(false);
+    expect(existsSync(cli)).toBe(true);
   });
 
-  it('demo --help lists every flag', () => {
-    const r = run('demo', '--help');
+  it('--help lists every flag', () => {
+    const r = run('--help');
     expect(r.status).toBe(0);
-    for (const flag of ['--losses', '--epochs', '--k', '--seed', '--seeds', '--lr', '--batch', '--backend', '--normalize-ll', '--out', '--data', '--help']) expect(r.stdout).toContain(flag);
+    for (const flag of ['--losses', '--epochs', '--k', '--seed', '--seeds', '--lr', '--batch', '--backend', '--normalize-ll', '--out', '--data', '--help', '--version']) expect(r.stdout).toContain(flag);
+    expect(r.stdout).toMatch(/^Usage: npm run demo -- \[options\]/);
   });
 
   it('--version prints the package version', () => {
@@ -41,16 +50,16 @@ describe('noised-topk command', () => {
     const file = join(dir, 'taken');
     writeFileSync(file, '');
     const cases: [string[], number, string][] = [
-      [['demo', '--out', file], 2, `noised-topk demo: --out ${file} exists and is not a directory`],
-      [['demo', '--out', '/proc/noised-topk-x'], 2, 'noised-topk demo: --out /proc/noised-topk-x: cannot create the directory /proc/noised-topk-x (ENOENT)'],
-      [['demo', '--epoch', '3'], 2, 'noised-topk demo: unknown option "--epoch" (did you mean --epochs?); see --help'],
-      [['demo', '--data', '/dev/zero', '--out', dir], 1, 'noised-topk demo: /dev/zero: must be a regular file (CSV or JSON lines), but it is a character device'],
+      [['--out', file], 2, `noised-topk demo: --out ${file} exists and is not a directory`],
+      [['--out', '/proc/noised-topk-x'], 2, 'noised-topk demo: --out /proc/noised-topk-x: cannot create the directory /proc/noised-topk-x (ENOENT)'],
+      [['--epoch', '3'], 2, 'noised-topk demo: unknown option "--epoch" (did you mean --epochs?); see --help'],
+      [['--data', '/dev/zero', '--out', dir], 1, 'noised-topk demo: /dev/zero: must be a regular file (CSV or JSON lines), but it is a character device'],
     ];
     // Without a GPU, the backend is refused; with one, the --out file is: never a training run.
     cases.push(
  !backends().includes('cuda')
-        ? [['demo', '--backend', 'cuda', '--out', file], 2, 'noised-topk demo: --backend cuda is not available here (available: ']
-        : [['demo', '--backend', 'cuda', '--out', file], 2, `noised-topk demo: --out ${file} exists and is not a directory`],
+        ? [['--backend', 'cuda', '--out', file], 2, 'noised-topk demo: --backend cuda is not available here (available: ']
+        : [['--backend', 'cuda', '--out', file], 2, `noised-topk demo: --out ${file} exists and is not a directory`],
     );
     for (const [args, status, message] of cases) {
       const r = run(...args);
@@ -63,18 +72,19 @@ describe('noised-topk command', () => {
   });
 
   it('bad flags and bad files fail with a clear message and a non-zero status', () => {
-    const bad = run('demo', '--epochs', 'many');
+    const bad = run('--epochs', 'many');
     expect(bad.status).toBe(2);
     expect(bad.stderr).toContain('noised-topk demo: --epochs must be an integer in [1, 10000], got "many"');
     const dir = mkdtempSync(join(scratch, 'run-'));
     const file = join(dir, 'bad.jsonl');
     writeFileSync(file, '{"features":[1,2],"label":0}\n{"features":[1,2],"label":1}\n{"features":[1,2,3],"label":1}\n');
-    const r = run('demo', '--data', file, '--out', dir);
+    const r = run('--data', file, '--out', dir);
     expect(r.status).toBe(1);
     expect(r.stderr).toContain(`${file}:3: "features" has 3 numbers, expected 2 (as on line 1)`);
+    // No subcommands: a word that is not a flag is refused and the flags are listed.
     const unknown = run('train');
-    expect(unknown.status).toBe(1);
-    expect(unknown.stderr).toContain('unknown command "train"');
+    expect(unknown.status).toBe(2);
+    expect(unknown.stderr).toContain('unexpected argument "train": every option is a flag (--losses, ');
   });
 
   it('a tiny run through the command prints the table (quiet without a terminal: no bars)', () => {
@@ -82,7 +92,7 @@ describe('noised-topk command', () => {
     const rows = ['a,b,label'];
     for (let i = 0; i < 60; i++) rows.push(`${(i % 3) + Math.sin(i)},${(i % 3) * 2 + Math.cos(i)},${i % 3}`);
     writeFileSync(join(dir, 'd.csv'), rows.join('\n'));
-    const r = run('demo', '--data', join(dir, 'd.csv'), '--losses', 'ce,imbal', '--epochs', '2', '--k', '1', '--out', dir);
+    const r = run('--data', join(dir, 'd.csv'), '--losses', 'ce,imbal', '--epochs', '2', '--k', '1', '--out', dir);
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/^cross-entropy +\d/m);
     expect(r.stdout).toMatch(/^ImbalNoisedTopK +\d/m);

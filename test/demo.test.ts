@@ -5,15 +5,15 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { inflateSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DEFAULT_SYNTHETIC, syntheticData, powerLawCounts } from '../lib/demo/dataset.js';
-import { DataFileError, parseCsv, parseDataText, parseJsonLines, splitRows } from '../lib/demo/data-file.js';
-import { parseLosses, type LossName } from '../lib/demo/losses.js';
+import { DEFAULT_SYNTHETIC, syntheticData, powerLawCounts } from '../demo/dataset.js';
+import { DataFileError, parseCsv, parseDataText, parseJsonLines, splitRows } from '../demo/data-file.js';
+import { parseLosses, type LossName } from '../demo/losses.js';
 import { backends } from '../lib/index.js';
-import { Mlp } from '../lib/demo/model.js';
-import { Rng } from '../lib/demo/rng.js';
-import { meanSd, OutputError, parseDemoArgs, runDemo, UsageError } from '../lib/demo/run.js';
-import { COLOURS, perClassPlot, plotScene } from '../lib/demo/svg.js';
-import { sceneToPng } from '../lib/demo/png.js';
+import { Mlp } from '../demo/model.js';
+import { Rng } from '../demo/rng.js';
+import { meanSd, OutputError, parseDemoArgs, runDemo, UsageError } from '../demo/run.js';
+import { COLOURS, perClassPlot, plotScene } from '../demo/svg.js';
+import { sceneToPng } from '../demo/png.js';
 import { topKAccuracy } from '../lib/metrics.js';
 
 // Every folder a test writes under /tmp is made here and removed after the file's tests.

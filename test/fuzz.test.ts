@@ -884,7 +884,7 @@ export async function runLoss(c: LossCase, backend: 'js' | Native, mode: 'sync' 
       r = await (fwd as (...a: unknown[]) => ReturnType<typeof functional.balNoisedTopKLoss>)(scoresArg, labels, shape, optsArg);
     }
     const g = async ? await r.backwardAsync(gradLoss as never, gradOut as Float32Array) : r.backward(gradLoss as never, gradOut as Float32Array);
-    outcome = { ok: true, loss: r.loss ?? undefined, bits: { loss: bits(Float32Array.of(r.loss ?? NaN)), losses: bits(r.losses), margins: bits(r.margins), topk: bits(r.topk), grad: bits(g) } };
+    outcome = { ok: true, loss: r.loss ?? undefined, bits: { loss: bits(Float32Array.of(r.loss ?? NaN)), losses: bits(r.losses), hingeArguments: bits(r.hingeArguments), topk: bits(r.topk), grad: bits(g) } };
   } catch (err) {
     outcome = failure(err);
   }
@@ -1096,7 +1096,7 @@ async function runHostile(c: HostileCase, backend: 'js' | Native, hostile: boole
         const opts = withOption({ k: 1, seed: 5, nSample: 2, maxM: 0.4, clsNumList: counts, backend }, 'scale', 7, -1);
         const op = new ImbalNoisedTopK(opts as never);
         const r = c.async ? await op.forwardAsync(x, labels as number[], shape as number[]) : op.forward(x, labels as number[], shape as number[]);
-        return { ok: true, bits: { loss: bits(Float32Array.of(r.loss)), margins: bits(r.margins), grad: bits(r.backward()) } };
+        return { ok: true, bits: { loss: bits(Float32Array.of(r.loss)), hingeArguments: bits(r.hingeArguments), grad: bits(r.backward()) } };
       }
       case 'rare': {
         const counts: unknown[] = Array.from({ length: D }, (_, j) => 5 + 10 * j);

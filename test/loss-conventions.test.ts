@@ -122,14 +122,14 @@ describe.each(testedBackends())('reduction, weight and ignoreIndex on the golden
     const mean = run(c, backend, labels, {});
     expect(close(mean.loss!, c.loss!, size)).toBe(true);
 
-    // 'none': the per-row hinge, bit for bit relu(margins); 'sum': their float32 sum in row order
+    // 'none': the per-row hinge, bit for bit relu(hingeArguments); 'sum': their float32 sum in row order
     const none = run(c, backend, labels, { reduction: 'none' });
     expect(none.loss).toBeNull();
-    expect(Array.from(none.losses)).toEqual(Array.from(mean.margins, (t) => (t > 0 ? t : 0)));
+    expect(Array.from(none.losses)).toEqual(Array.from(mean.hingeArguments, (t) => (t > 0 ? t : 0)));
     expectClose(none.losses, ref.l, size, 'none');
     const sum = run(c, backend, labels, { reduction: 'sum' });
     let f32sum = 0;
-    for (const t of mean.margins) f32sum = fr(f32sum + (t > 0 ? t : 0));
+    for (const t of mean.hingeArguments) f32sum = fr(f32sum + (t > 0 ? t : 0));
     expect(sum.loss).toBe(f32sum);
     expectClose([sum.loss!], [ref.l.reduce((a, b) => a + b, 0)], size * B, 'sum');
 
@@ -161,7 +161,7 @@ describe.each(testedBackends())('reduction, weight and ignoreIndex on the golden
       const want = expected(c, ref, ignored, conv, reduction === 'none' ? rowGrad : 1);
       if (reduction !== 'none') expectClose([r.loss!], [want.loss!], size * B, `${reduction} ignored loss`);
       expect(r.losses[B - 1]).toBe(0);
-      expect(r.margins[B - 1]).toBeNaN();
+      expect(r.hingeArguments[B - 1]).toBeNaN();
       const g = reduction === 'none' ? r.backward(rowGrad) : r.backward();
       expectClose(g, want.grad, 1e-3 * ref.scale, `${reduction} ignored grad`);
       for (let col = 0; col < D; col++) expect(g[(B - 1) * D + col]).toBe(0);

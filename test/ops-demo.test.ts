@@ -1,10 +1,10 @@
 // The demo's additions for the ops work: the smooth top-k SVM as a loss, the normalized last
 // layer (pytopk's --normalize-ll) as a model option.
 import { describe, expect, it } from 'vitest';
-import { syntheticData } from '../lib/demo/dataset.js';
-import { LOSSES, LOSS_NAMES, parseLosses } from '../lib/demo/losses.js';
-import { Mlp, withNormalizedLastLayer } from '../lib/demo/model.js';
-import { trainRun } from '../lib/demo/train.js';
+import { syntheticData } from '../demo/dataset.js';
+import { LOSSES, LOSS_NAMES, parseLosses } from '../demo/losses.js';
+import { Mlp, withNormalizedLastLayer } from '../demo/model.js';
+import { trainRun } from '../demo/train.js';
 import { smoothTopKSvmLoss } from '../lib/index.js';
 
 const tiny = { classes: 12, genera: 4, features: 6, maxCount: 80, minCount: 3 };

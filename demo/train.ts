@@ -1,7 +1,6 @@
 // One training run: the same model, data order and schedule for every loss; the epoch with the
 // best validation macro top-k is kept and evaluated once on the test set.
-import type { BackendOption } from '../kernel.js';
-import { macroTopKAccuracy, perClassTopKAccuracy, rareClassTopKAccuracy, topKAccuracy } from '../metrics.js';
+import { macroTopKAccuracy, perClassTopKAccuracy, rareClassTopKAccuracy, topKAccuracy, type BackendOption } from 'noised-topk';
 import type { DemoData, Split } from './dataset.js';
 import { LOSSES, type LossName } from './losses.js';
 import { Mlp, withNormalizedLastLayer } from './model.js';

@@ -1,9 +1,8 @@
 // The losses the demo compares, with the settings the paper used on Pl@ntNet-300K, and the
 // smooth top-k SVM (Berrada et al. 2018), the baseline pytopk's experiments also run (tau 1).
-import { crossEntropyLoss, focalLoss, ldamLoss } from '../classic-losses.js';
-import type { BackendOption } from '../kernel.js';
-import { BalNoisedTopK, ImbalNoisedTopK, ldamMargins } from '../losses.js';
-import { SmoothTopKSvm } from '../svm.js';
+// The demo uses the library as an installed package would: through its public entry point
+// (a self-reference, resolved by package.json "exports" to dist/).
+import { BalNoisedTopK, crossEntropyLoss, focalLoss, ImbalNoisedTopK, ldamLoss, ldamMargins, SmoothTopKSvm, type BackendOption } from 'noised-topk';
 
 export type LossName = 'ce' | 'focal' | 'ldam' | 'bal' | 'imbal' | 'svm';
 

@@ -4,8 +4,8 @@
 // before training, and the table is printed before anything is written, so a bad --out or a
 // full disk never loses a finished run.
 import { parseArgs } from 'node:util';
-import { backends, type BackendOption } from '../kernel.js';
-import { nearestKey } from '../validate.js';
+import { backends, type BackendOption } from 'noised-topk';
+import { nearestKey } from './did-you-mean.js';
 import { syntheticData, type DemoData, type SyntheticOptions } from './dataset.js';
 import { loadDataFile } from './data-file.js';
 import { LOSSES, LOSS_NAMES, parseLosses, type LossName } from './losses.js';
@@ -26,7 +26,7 @@ export interface DemoOptions {
   data?: string;
   /** Backend of the top-k losses (default 'auto'). */
   backend?: BackendOption;
-  /** Learning rate for every loss; default: each loss's own (lib/demo/losses.ts). */
+  /** Learning rate for every loss; default: each loss's own (demo/losses.ts). */
   lr?: number;
   /** Mini-batch size (default 32). */
   batch?: number;
@@ -43,10 +43,10 @@ export interface DemoOptions {
 export const DEMO_DEFAULTS = { epochs: 30, k: 5, seed: 0, out: 'noised-topk-demo', batch: 32 };
 const BACKENDS: readonly BackendOption[] = ['auto', 'js', 'cpu', 'cuda'];
 
-export const HELP = `Usage: noised-topk demo [options]
+export const HELP = `Usage: npm run demo -- [options]      (in a clone of the noised-topk repository)
 
 Trains the same small model (MLP, SGD with momentum) with cross-entropy, focal, LDAM,
-BalNoisedTopK and ImbalNoisedTopK on a long-tailed, ambiguous dataset, then prints top-1,
+BalNoisedTopK, ImbalNoisedTopK and the smooth top-k SVM on a long-tailed, ambiguous dataset, then prints top-1,
 top-k, macro top-k and few-shot top-k on the test set (model chosen on validation) and writes
 a plot of per-class top-k accuracy against class frequency (SVG and PNG) and results.json.
 
@@ -65,6 +65,7 @@ Options:
                     a column named "label" is used if present) or JSON lines
                     ({"features": [..], "label": ..} per line); split 80/10/10 per class
   --help            show this help
+  --version         print the noised-topk version (alone)
 `;
 
 export { OutputError, UsageError } from './errors.js';

@@ -3,6 +3,7 @@
 // line number and what was wrong.
 import { readFileSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
+import { CsvError, parse as parseCsvText } from 'csv-parse/sync';
 import type { DemoData, Split } from './dataset.js';
 import { Rng } from './rng.js';
 
@@ -27,39 +28,6 @@ export interface ParsedRows {
   features: number;
 }
 
-/** Splits one CSV record on commas; double-quoted fields may hold commas and "" for a quote. */
-function csvFields(line: string, file: string, lineNo: number): string[] {
-  const out: string[] = [];
-  let i = 0;
-  for (;;) {
-    if (line[i] === '"') {
-      let v = '';
-      i++;
-      for (;;) {
-        if (i >= line.length) throw new DataFileError(file, lineNo, 'a quoted field is not closed (missing ")');
-        if (line[i] === '"') {
-          if (line[i + 1] === '"') {
-            v += '"';
-            i += 2;
-            continue;
-          }
-          i++;
-          break;
-        }
-        v += line[i++];
-      }
-      if (i < line.length && line[i] !== ',') throw new DataFileError(file, lineNo, `unexpected text after a quoted field at column ${i + 1}`);
-      out.push(v);
-    } else {
-      const end = line.indexOf(',', i);
-      out.push((end < 0 ? line.slice(i) : line.slice(i, end)).trim());
-      i = end < 0 ? line.length : end;
-    }
-    if (i >= line.length) return out;
-    i++; // the comma
-  }
-}
-
 const isNumber = (s: string): boolean => s.trim() !== '' && Number.isFinite(Number(s));
 /** The model computes in float32: 1e39 is a finite double but Infinity once stored. */
 const float32Finite = (v: number): boolean => Number.isFinite(Math.fround(v));
@@ -69,28 +37,69 @@ const FLOAT32_NOTE = 'not finite as a float32 (the largest is about 3.4e38)';
 export const MAX_DATA_BYTES = 512 * 1024 * 1024;
 
 /**
- * CSV: one row per line, the features then the label (the last column, or the column named
- * "label" when the first line is a header). A header is recognised by a non-numeric feature field.
+ * Parser settings: '#' starts a comment only at the start of a line (a '#' inside a field is
+ * data), blank lines are skipped, spaces around fields are trimmed, a UTF-8 byte order mark is
+ * dropped. The column count is checked here rather than by the parser, to say which line has
+ * how many fields against how many the first row has.
+ */
+const CSV_OPTIONS = {
+  comment: '#',
+  comment_no_infix: true,
+  skip_empty_lines: true,
+  trim: true,
+  bom: true,
+  relax_column_count: true,
+  info: true,
+} as const;
+
+/** A record as csv-parse returns it with `info: true`: the fields and the line it ended on. */
+interface CsvRecord {
+  record: string[];
+  info: { lines: number };
+}
+
+/** The parser's own failures, as one line that says what to fix. */
+function csvSyntaxError(e: unknown, file: string): DataFileError {
+  if (!(e instanceof CsvError)) return new DataFileError(file, 0, `cannot parse the CSV (${(e as Error).message})`);
+  const line = (e as CsvError & { lines?: number }).lines ?? 0;
+  switch (e.code) {
+    case 'CSV_QUOTE_NOT_CLOSED':
+      return new DataFileError(file, line, 'a quoted field is not closed (missing ")');
+    case 'CSV_INVALID_CLOSING_QUOTE':
+      return new DataFileError(file, line, 'unexpected text after a quoted field (a quote inside a quoted field is written "")');
+    default:
+      return new DataFileError(file, line, e.message.split('\n')[0]!);
+  }
+}
+
+/**
+ * CSV (RFC 4180, read by csv-parse): one row per record, the features then the label (the last
+ * column, or the column named "label" when the first row is a header). A header is recognised
+ * by a non-numeric feature field. Line numbers in errors are the file's lines (for a record with
+ * a quoted line break, the line it ends on).
  */
 export function parseCsv(text: string, file = 'data.csv'): ParsedRows {
-  const lines = text.split(/\r?\n/);
+  let records: CsvRecord[];
+  try {
+    // With info: true each record comes with where it was read; the typings give string[][].
+    records = parseCsvText(text, CSV_OPTIONS) as unknown as CsvRecord[];
+  } catch (e) {
+    throw csvSyntaxError(e, file);
+  }
   let width = -1;
   let labelCol = -1;
   let names: string[] | null = null;
   const x: number[] = [];
   const labels: string[] = [];
-  for (let li = 0; li < lines.length; li++) {
-    const raw = lines[li]!;
-    const lineNo = li + 1;
-    if (raw.trim() === '' || raw.startsWith('#')) continue;
-    const fields = csvFields(raw, file, lineNo);
+  for (const { record: fields, info } of records) {
+    const lineNo = info.lines;
     if (width < 0) {
       width = fields.length;
       if (width < 2) throw new DataFileError(file, lineNo, `expected at least 2 fields (features, then the label), got ${width}`);
       const header = fields.slice(0, -1).some((f) => !isNumber(f));
       if (header) {
         names = fields;
-        const named = fields.findIndex((f) => f.trim().toLowerCase() === 'label');
+        const named = fields.findIndex((f) => f.toLowerCase() === 'label');
         labelCol = named >= 0 ? named : width - 1;
         continue;
       }
@@ -102,17 +111,12 @@ export function parseCsv(text: string, file = 'data.csv'): ParsedRows {
     for (let c = 0; c < width; c++) {
       if (c === labelCol) continue;
       const f = fields[c]!;
-      if (!isNumber(f)) {
-        const col = names ? ` (column ${JSON.stringify(names[c])})` : '';
-        throw new DataFileError(file, lineNo, `field ${c + 1}${col} is ${JSON.stringify(f)}, not a finite number`);
-      }
-      if (!float32Finite(Number(f))) {
-        const col = names ? ` (column ${JSON.stringify(names[c])})` : '';
-        throw new DataFileError(file, lineNo, `field ${c + 1}${col} is ${f}, ${FLOAT32_NOTE}`);
-      }
+      const col = names ? ` (column ${JSON.stringify(names[c])})` : '';
+      if (!isNumber(f)) throw new DataFileError(file, lineNo, `field ${c + 1}${col} is ${JSON.stringify(f)}, not a finite number`);
+      if (!float32Finite(Number(f))) throw new DataFileError(file, lineNo, `field ${c + 1}${col} is ${f}, ${FLOAT32_NOTE}`);
       x.push(Number(f));
     }
-    const label = fields[labelCol]!.trim();
+    const label = fields[labelCol]!;
     if (label === '') throw new DataFileError(file, lineNo, `the label (field ${labelCol + 1}) is empty`);
     labels.push(label);
   }
