@@ -49,18 +49,10 @@ const CSV_OPTIONS = {
   trim: true,
   bom: true,
   relax_column_count: true,
-  info: true,
 } as const;
 
-/** A record as csv-parse returns it with `info: true`: the fields and the line it ended on. */
-interface CsvRecord {
-  record: string[];
-  info: { lines: number };
-}
-
 /** The parser's own failures, as one line that says what to fix. */
-function csvSyntaxError(e: unknown, file: string): DataFileError {
-  if (!(e instanceof CsvError)) return new DataFileError(file, 0, `cannot parse the CSV (${(e as Error).message})`);
+function csvSyntaxError(e: CsvError, file: string): DataFileError {
   const line = (e as CsvError & { lines?: number }).lines ?? 0;
   switch (e.code) {
     case 'CSV_QUOTE_NOT_CLOSED':
@@ -79,20 +71,15 @@ function csvSyntaxError(e: unknown, file: string): DataFileError {
  * a quoted line break, the line it ends on).
  */
 export function parseCsv(text: string, file = 'data.csv'): ParsedRows {
-  let records: CsvRecord[];
-  try {
-    // With info: true each record comes with where it was read; the typings give string[][].
-    records = parseCsvText(text, CSV_OPTIONS) as unknown as CsvRecord[];
-  } catch (e) {
-    throw csvSyntaxError(e, file);
-  }
   let width = -1;
   let labelCol = -1;
   let names: string[] | null = null;
   const x: number[] = [];
   const labels: string[] = [];
-  for (const { record: fields, info } of records) {
-    const lineNo = info.lines;
+  // Each record is checked and stored as it is read, then dropped (on_record returns null): the
+  // parser keeps no array of every record, so a file near MAX_DATA_BYTES is held about once as
+  // text and once as numbers. A DataFileError thrown here leaves the parser unchanged.
+  const onRecord = (fields: string[], lineNo: number): null => {
     if (width < 0) {
       width = fields.length;
       if (width < 2) throw new DataFileError(file, lineNo, `expected at least 2 fields (features, then the label), got ${width}`);
@@ -101,7 +88,7 @@ export function parseCsv(text: string, file = 'data.csv'): ParsedRows {
         names = fields;
         const named = fields.findIndex((f) => f.toLowerCase() === 'label');
         labelCol = named >= 0 ? named : width - 1;
-        continue;
+        return null;
       }
       labelCol = width - 1;
     }
@@ -119,6 +106,13 @@ export function parseCsv(text: string, file = 'data.csv'): ParsedRows {
     const label = fields[labelCol]!;
     if (label === '') throw new DataFileError(file, lineNo, `the label (field ${labelCol + 1}) is empty`);
     labels.push(label);
+    return null;
+  };
+  try {
+    parseCsvText(text, { ...CSV_OPTIONS, on_record: (fields: string[], context: { lines: number }) => onRecord(fields, context.lines) });
+  } catch (e) {
+    if (e instanceof CsvError) throw csvSyntaxError(e, file);
+    throw e;
   }
   if (labels.length === 0) throw new DataFileError(file, 0, 'no data rows');
   return { x: Float32Array.from(x), labels, features: width - 1 };

@@ -158,6 +158,24 @@ describe('data files', () => {
     expect((caught as DataFileError).line).toBe(3);
   });
 
+  it('CSV by csv-parse: a byte order mark, CRLF, spaces, a # inside a field and a quoted line break are data', () => {
+    const r = parseCsv('\uFEFFf1,f2,label\r\n 1 , 2 ,"tag#1"\r\n3,4,"two\nlines"\r\n5,6,plain # not a comment\r\n', 'c.csv');
+    expect(Array.from(r.x)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(r.labels).toEqual(['tag#1', 'two\nlines', 'plain # not a comment']);
+    // the quoted line break makes record 1 two lines long: the next record is line 3 of the file
+    expect(() => parseCsv('1,2,"a\nb"\n1,x,c\n', 'n.csv')).toThrow('n.csv:3: field 2 is "x", not a finite number');
+    expect(() => parseCsv('1,2,0\n1,"x"y,0\n', 'q.csv')).toThrow('q.csv:2: unexpected text after a quoted field (a quote inside a quoted field is written "")');
+    const caught = (() => {
+      try {
+        parseCsv('a,b,label\n1,2,"open\n', 'u.csv');
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(caught).toBeInstanceOf(DataFileError);
+    expect((caught as DataFileError).message).toMatch(/^u\.csv:2: a quoted field is not closed/);
+  });
+
   it('JSON-lines errors name the file, the line and the problem', () => {
     const ok = parseJsonLines('{"features":[1,2],"label":0}\n\n{"features":[3,4],"label":"b"}\n', 'x.jsonl');
     expect(ok.labels).toEqual(['0', 'b']);

@@ -51,9 +51,12 @@ describe('npm pack + install into a consumer project', () => {
     });
     const packed = JSON.parse(packedJson.slice(packedJson.indexOf('['))) as { filename: string; size: number; files: { path: string }[] }[];
     const files = packed[0]!.files.map((f) => f.path);
-    for (const f of ['dist/index.js', 'dist/index.d.ts', 'dist/cli.js', 'scripts/install.mjs', 'scripts/elf.mjs', 'native/core/philox_normal.h', 'LICENSE', 'README.md', 'CHANGELOG.md']) {
+    for (const f of ['dist/index.js', 'dist/index.d.ts', 'scripts/install.mjs', 'scripts/elf.mjs', 'native/core/philox_normal.h', 'LICENSE', 'README.md', 'CHANGELOG.md']) {
       expect(files).toContain(f);
     }
+    // The demo is an application of the repository (demo/, npm run demo), not of the package:
+    // no command, nothing of it in dist/ (issue 10).
+    expect(files.some((f) => f === 'dist/cli.js' || f.startsWith('dist/demo/') || f.startsWith('demo/'))).toBe(false);
     expect(files).toContain(`prebuilds/${platformArch}/noised-topk.node`);
     // A source build where no prebuild fits needs no node-addon-api package: its headers ride along.
     expect(files).toContain('native/vendor/node-addon-api/napi.h');
