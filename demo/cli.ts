@@ -38,4 +38,11 @@ export function main(argv: string[]): number {
   }
 }
 
+// `npm run demo | head` closes the pipe while the demo still prints: that is the reader's choice,
+// not a failure, so the demo stops quietly instead of dying on an unhandled EPIPE.
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code === 'EPIPE') process.exit(0);
+  throw e;
+});
+
 process.exitCode = main(process.argv.slice(2));

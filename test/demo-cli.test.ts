@@ -87,6 +87,14 @@ describe('the demo command (npm run demo)', () => {
     expect(unknown.stderr).toContain('unexpected argument "train": every option is a flag (--losses, ');
   });
 
+  it('a reader that closes the pipe early (| head -1) stops the demo quietly, without an EPIPE trace', () => {
+    const dir = mkdtempSync(join(scratch, 'pipe-'));
+    const r = spawnSync('/bin/sh', ['-c', `"${process.execPath}" "${cli}" --losses ce,bal --epochs 3 --out "${dir}" | head -1`], { encoding: 'utf8', timeout: 120_000 });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^noised-topk demo: built-in long-tailed data/);
+    expect(r.stderr).toBe('');
+  });
+
   it('a tiny run through the command prints the table (quiet without a terminal: no bars)', () => {
     const dir = mkdtempSync(join(scratch, 'run-'));
     const rows = ['a,b,label'];
