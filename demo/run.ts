@@ -46,9 +46,10 @@ const BACKENDS: readonly BackendOption[] = ['auto', 'js', 'cpu', 'cuda'];
 export const HELP = `Usage: npm run demo -- [options]      (in a clone of the noised-topk repository)
 
 Trains the same small model (MLP, SGD with momentum) with cross-entropy, focal, LDAM,
-BalNoisedTopK, ImbalNoisedTopK and the smooth top-k SVM on a long-tailed, ambiguous dataset, then prints top-1,
-top-k, macro top-k and few-shot top-k on the test set (model chosen on validation) and writes
-a plot of per-class top-k accuracy against class frequency (SVG and PNG) and results.json.
+BalNoisedTopK, ImbalNoisedTopK and the smooth top-k SVM on a long-tailed, ambiguous
+dataset, then prints top-1, top-k, macro top-k and few-shot top-k on the test set (model
+chosen on validation) and writes a plot of per-class top-k accuracy against class frequency
+(SVG and PNG) and results.json.
 
 Options:
   --losses <list>   comma-separated losses to train: ${LOSS_NAMES.join(',')} (default: all)
@@ -111,6 +112,8 @@ function usageFromParseError(e: Error & { code?: string }): UsageError {
       return new UsageError(`${flag} needs a value (see --help)`);
     case 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL': {
       const arg = /'([^']*)'/.exec(e.message)?.[1] ?? '';
+      // 0.1.0's command was `noised-topk demo [options]`: the word is not needed any more.
+      if (arg === 'demo') return new UsageError('unexpected argument "demo": npm run demo takes the options alone, e.g. npm run demo -- --seeds 0,1,2');
       return new UsageError(`unexpected argument ${JSON.stringify(arg)}: every option is a flag (${known.join(', ')})`);
     }
     default:

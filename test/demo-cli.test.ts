@@ -85,6 +85,10 @@ describe('the demo command (npm run demo)', () => {
     const unknown = run('train');
     expect(unknown.status).toBe(2);
     expect(unknown.stderr).toContain('unexpected argument "train": every option is a flag (--losses, ');
+    // the old command's word says what changed
+    const old = run('demo', '--epochs', '1');
+    expect(old.status).toBe(2);
+    expect(old.stderr).toBe('noised-topk demo: unexpected argument "demo": npm run demo takes the options alone, e.g. npm run demo -- --seeds 0,1,2\n');
   });
 
   it('a reader that closes the pipe early (| head -1) stops the demo quietly, without an EPIPE trace', () => {
