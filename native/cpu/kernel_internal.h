@@ -20,6 +20,19 @@
 #define NTK_X86_SIMD 0
 #endif
 
+// Compiles what follows, up to NTK_SIMD_TARGET_END, for the instruction set `isa` (a GCC
+// target string, "avx2"). A SIMD file switches its target on only after every shared header
+// is included, so that the shared headers' inline functions stay baseline code.
+#define NTK_SIMD_PRAGMA(x) _Pragma(#x)
+#if defined(__clang__)
+#define NTK_SIMD_TARGET_BEGIN(isa) \
+  NTK_SIMD_PRAGMA(clang attribute push(__attribute__((target(isa))), apply_to = function))
+#define NTK_SIMD_TARGET_END NTK_SIMD_PRAGMA(clang attribute pop)
+#else
+#define NTK_SIMD_TARGET_BEGIN(isa) NTK_SIMD_PRAGMA(GCC push_options) NTK_SIMD_PRAGMA(GCC target(isa))
+#define NTK_SIMD_TARGET_END NTK_SIMD_PRAGMA(GCC pop_options)
+#endif
+
 namespace ntk {
 namespace cpu {
 

@@ -18,12 +18,7 @@
 #if NTK_X86_SIMD
 #include <immintrin.h>
 
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx2")
-#endif
+NTK_SIMD_TARGET_BEGIN("avx2")
 
 #include "simd_stream.h"
 
@@ -35,27 +30,12 @@ namespace {
 // simd_stream.h's lane traits for 8 lanes of AVX2. M, a lane mask, is all ones or all zeros
 // per 32-bit lane.
 struct Avx2Lanes {
-  static constexpr uint32_t kWidth = 8;
-  using I = __m256i;
-  using F = __m256;
+  NTK_SIMD_LANES_OF_WIDTH(256)
   using M = __m256i;
 
-  static I splat(uint32_t v) { return _mm256_set1_epi32(static_cast<int>(v)); }
-  static F splat(float v) { return _mm256_set1_ps(v); }
   static I laneIndex() { return _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7); }
-  static I load(const uint32_t* p) { return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p)); }
-  static F load(const float* p) { return _mm256_loadu_ps(p); }
-  static void store(float* p, F v) { _mm256_storeu_ps(p, v); }
 
-  static I add(I a, I b) { return _mm256_add_epi32(a, b); }
-  static I sub(I a, I b) { return _mm256_sub_epi32(a, b); }
-  static I band(I a, I b) { return _mm256_and_si256(a, b); }
-  static I bor(I a, I b) { return _mm256_or_si256(a, b); }
   static I xor3(I a, I b, I c) { return _mm256_xor_si256(_mm256_xor_si256(a, b), c); }
-  template <int n>
-  static I shr(I a) { return _mm256_srli_epi32(a, n); }
-  template <int n>
-  static I shl(I a) { return _mm256_slli_epi32(a, n); }
   // (hi, lo) 32-bit halves of the 64-bit product a * m, lane by lane (unsigned).
   static I mulHiLo(I a, I m, I& lo) {
     const I even = _mm256_mul_epu32(a, m);
@@ -63,15 +43,6 @@ struct Avx2Lanes {
     lo = _mm256_blend_epi32(even, _mm256_slli_epi64(odd, 32), 0xAA);
     return _mm256_blend_epi32(_mm256_srli_epi64(even, 32), odd, 0xAA);
   }
-
-  static F toFloat(I a) { return _mm256_cvtepi32_ps(a); }
-  static I bits(F a) { return _mm256_castps_si256(a); }
-  static F fromBits(I a) { return _mm256_castsi256_ps(a); }
-  static F add(F a, F b) { return _mm256_add_ps(a, b); }
-  static F sub(F a, F b) { return _mm256_sub_ps(a, b); }
-  static F mul(F a, F b) { return _mm256_mul_ps(a, b); }
-  static F div(F a, F b) { return _mm256_div_ps(a, b); }
-  static F sqrt(F a) { return _mm256_sqrt_ps(a); }
 
   static M greater(I a, I b) { return _mm256_cmpgt_epi32(a, b); }  // signed
   static M equal(I a, I b) { return _mm256_cmpeq_epi32(a, b); }
@@ -271,10 +242,6 @@ uint32_t kthColumnAvx2(const float* y, uint32_t d, uint32_t k, float floor) {
 }  // namespace cpu
 }  // namespace ntk
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+NTK_SIMD_TARGET_END
 
 #endif  // NTK_X86_SIMD

@@ -23,12 +23,7 @@
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #endif
 
-#if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx2,avx512f"))), apply_to = function)
-#else
-#pragma GCC push_options
-#pragma GCC target("avx2,avx512f")
-#endif
+NTK_SIMD_TARGET_BEGIN("avx2,avx512f")
 
 #include "simd_stream.h"
 
@@ -39,27 +34,12 @@ namespace {
 
 // simd_stream.h's lane traits for 16 lanes of AVX-512F. M is a 16-bit lane mask.
 struct Avx512Lanes {
-  static constexpr uint32_t kWidth = 16;
-  using I = __m512i;
-  using F = __m512;
+  NTK_SIMD_LANES_OF_WIDTH(512)
   using M = __mmask16;
 
-  static I splat(uint32_t v) { return _mm512_set1_epi32(static_cast<int>(v)); }
-  static F splat(float v) { return _mm512_set1_ps(v); }
   static I laneIndex() { return _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15); }
-  static I load(const uint32_t* p) { return _mm512_loadu_si512(p); }
-  static F load(const float* p) { return _mm512_loadu_ps(p); }
-  static void store(float* p, F v) { _mm512_storeu_ps(p, v); }
 
-  static I add(I a, I b) { return _mm512_add_epi32(a, b); }
-  static I sub(I a, I b) { return _mm512_sub_epi32(a, b); }
-  static I band(I a, I b) { return _mm512_and_si512(a, b); }
-  static I bor(I a, I b) { return _mm512_or_si512(a, b); }
   static I xor3(I a, I b, I c) { return _mm512_ternarylogic_epi32(a, b, c, 0x96); }
-  template <int n>
-  static I shr(I a) { return _mm512_srli_epi32(a, n); }
-  template <int n>
-  static I shl(I a) { return _mm512_slli_epi32(a, n); }
   // (hi, lo) 32-bit halves of the 64-bit product a * m, lane by lane (unsigned).
   static I mulHiLo(I a, I m, I& lo) {
     const I even = _mm512_mul_epu32(a, m);
@@ -67,15 +47,6 @@ struct Avx512Lanes {
     lo = _mm512_mask_blend_epi32(0xAAAA, even, _mm512_slli_epi64(odd, 32));
     return _mm512_mask_blend_epi32(0xAAAA, _mm512_srli_epi64(even, 32), odd);
   }
-
-  static F toFloat(I a) { return _mm512_cvtepi32_ps(a); }
-  static I bits(F a) { return _mm512_castps_si512(a); }
-  static F fromBits(I a) { return _mm512_castsi512_ps(a); }
-  static F add(F a, F b) { return _mm512_add_ps(a, b); }
-  static F sub(F a, F b) { return _mm512_sub_ps(a, b); }
-  static F mul(F a, F b) { return _mm512_mul_ps(a, b); }
-  static F div(F a, F b) { return _mm512_div_ps(a, b); }
-  static F sqrt(F a) { return _mm512_sqrt_ps(a); }
 
   static M greater(I a, I b) { return _mm512_cmpgt_epi32_mask(a, b); }  // signed
   static M equal(I a, I b) { return _mm512_cmpeq_epi32_mask(a, b); }
@@ -257,10 +228,6 @@ void fullSampleAvx512(const StreamPos& sp, float eps, const PrunedRow& pr, uint3
 }  // namespace cpu
 }  // namespace ntk
 
-#if defined(__clang__)
-#pragma clang attribute pop
-#else
-#pragma GCC pop_options
-#endif
+NTK_SIMD_TARGET_END
 
 #endif  // NTK_X86_SIMD
