@@ -99,7 +99,7 @@ __device__ __forceinline__ void groupValues(const FwdParams& p, uint64_t base, u
 // from a radius word: the CPU kernels' cpu::radiusBound (native/cpu/kernel_internal.h), same
 // operations and constants. Every |z| from that word is <= r <= the bound (|cos|, |sin| <= 1), so
 // y = x + eps * z <= fl(xmax + fl(eps * bound)) by monotone rounding. Checked here against the
-// stream for all 2^24 radius inputs by bench/cuda/emu/emu_check.cpp.
+// stream for all 2^24 radius inputs by test/native/cuda-emu/emu_check.cpp.
 __device__ __forceinline__ float radiusBound(uint32_t radiusWord) {
   const uint32_t m1 = (radiusWord >> 8) + 1u;  // in [1, 2^24]: exact as a float
   const int32_t t = static_cast<int32_t>((151u << 23) - floatToBits(static_cast<float>(m1)));

@@ -4,8 +4,8 @@
 // and chosen by ballot, only the columns whose composite beats the k-th held (the threshold
 // filter of the CPU kernel). The composite is philox_normal.h's selectKey above the complemented
 // column, the CPU's order, and the answer is unique under it: the same values and indices as
-// topkCpu whatever the algorithm. Written against the intrinsics bench/cuda/emu emulates, so
-// the same source runs there as host C++ (bench/cuda/emu/topk_emu_check.cpp).
+// topkCpu whatever the algorithm. Written against the intrinsics test/native/cuda-emu emulates,
+// so the same source runs there as host C++ (test/native/cuda-emu/topk_emu_check.cpp).
 #pragma once
 
 #include <cuda_runtime.h>
