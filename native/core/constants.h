@@ -4,8 +4,8 @@
 //
 // Hand-written stand-in for the header generated from the constants' JSON source (issue 10):
 // same names, same values, copied bit for bit from philox_normal.h and kernel_internal.h.
-// Changing any stream value changes the stream: bump kStreamVersion and the fixtures in
-// test/fixtures/stream-*.json together.
+// Changing any stream value changes the stream: bump kStreamVersion and the known answers in
+// test/bitident.test.ts together.
 #pragma once
 
 #include <cstdint>
