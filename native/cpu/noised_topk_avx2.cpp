@@ -53,7 +53,9 @@ struct Avx2Lanes {
     return _mm256_xor_ps(a, _mm256_castsi256_ps(_mm256_and_si256(m, _mm256_set1_epi32(static_cast<int>(0x80000000u)))));
   }
   // Bit i set where lane i of a is not below b (NaN is not below anything: it ranks highest).
-  static uint32_t notBelow(F a, F b) { return static_cast<uint32_t>(_mm256_movemask_ps(_mm256_cmp_ps(a, b, _CMP_NLT_UQ))); }
+  static uint32_t notBelow(F a, F b) {
+    return static_cast<uint32_t>(_mm256_movemask_ps(_mm256_cmp_ps(a, b, _CMP_NLT_UQ)));
+  }
 };
 
 using V = Avx2Lanes;
@@ -165,10 +167,14 @@ void prunedSampleAvx2(const StreamPos& sp, float eps, const PrunedRow& pr, uint3
       // Upper bounds on y of each column: radius bound times the octant's cos or sin bound.
       const __m256 rA = simd::radiusBound<V>(ws.w0), rB = simd::radiusBound<V>(ws.w2);
       const __m256i octA = _mm256_srli_epi32(ws.w1, 29), octB = _mm256_srli_epi32(ws.w3, 29);
-      const __m256 up0 = simd::perturb<V>(_mm256_loadu_ps(pr.xs[0] + g0), epsV, V::mul(rA, _mm256_permutevar8x32_ps(cosMax, octA)));
-      const __m256 up1 = simd::perturb<V>(_mm256_loadu_ps(pr.xs[1] + g0), epsV, V::mul(rA, _mm256_permutevar8x32_ps(sinMax, octA)));
-      const __m256 up2 = simd::perturb<V>(_mm256_loadu_ps(pr.xs[2] + g0), epsV, V::mul(rB, _mm256_permutevar8x32_ps(cosMax, octB)));
-      const __m256 up3 = simd::perturb<V>(_mm256_loadu_ps(pr.xs[3] + g0), epsV, V::mul(rB, _mm256_permutevar8x32_ps(sinMax, octB)));
+      const __m256 up0 =
+          simd::perturb<V>(_mm256_loadu_ps(pr.xs[0] + g0), epsV, V::mul(rA, _mm256_permutevar8x32_ps(cosMax, octA)));
+      const __m256 up1 =
+          simd::perturb<V>(_mm256_loadu_ps(pr.xs[1] + g0), epsV, V::mul(rA, _mm256_permutevar8x32_ps(sinMax, octA)));
+      const __m256 up2 =
+          simd::perturb<V>(_mm256_loadu_ps(pr.xs[2] + g0), epsV, V::mul(rB, _mm256_permutevar8x32_ps(cosMax, octB)));
+      const __m256 up3 =
+          simd::perturb<V>(_mm256_loadu_ps(pr.xs[3] + g0), epsV, V::mul(rB, _mm256_permutevar8x32_ps(sinMax, octB)));
       const unsigned maskA = V::notBelow(up0, tau) | V::notBelow(up1, tau);
       const unsigned maskB = V::notBelow(up2, tau) | V::notBelow(up3, tau);
       if ((maskA | maskB) == 0) continue;

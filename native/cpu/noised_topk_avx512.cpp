@@ -54,8 +54,8 @@ struct Avx512Lanes {
   static I select(M m, I ifClear, I ifSet) { return _mm512_mask_blend_epi32(m, ifClear, ifSet); }
   static F select(M m, F ifClear, F ifSet) { return _mm512_mask_blend_ps(m, ifClear, ifSet); }
   static F negateWhere(M m, F a) {
-    return _mm512_castsi512_ps(
-        _mm512_mask_xor_epi32(_mm512_castps_si512(a), m, _mm512_castps_si512(a), _mm512_set1_epi32(static_cast<int>(0x80000000u))));
+    const I bits = _mm512_castps_si512(a);
+    return _mm512_castsi512_ps(_mm512_mask_xor_epi32(bits, m, bits, _mm512_set1_epi32(static_cast<int>(0x80000000u))));
   }
   // Bit i set where lane i of a is not below b (NaN is not below anything: it ranks highest).
   static uint32_t notBelow(F a, F b) { return _mm512_cmp_ps_mask(a, b, _CMP_NLT_UQ); }

@@ -50,6 +50,10 @@
   static F div(F a, F b) { return _mm##W##_div_ps(a, b); }                                    \
   static F sqrt(F a) { return _mm##W##_sqrt_ps(a); }
 
+// Inlined into the one kernel that calls it, as the hand-written intrinsics were: the stream's
+// vectors then stay in registers across these calls.
+#define NTK_SIMD_INLINE inline __attribute__((always_inline))
+
 namespace ntk {
 namespace cpu {
 namespace simd {
@@ -67,7 +71,7 @@ struct PhiloxKeys {
 };
 
 template <class V>
-inline PhiloxKeys<V> philoxKeys(uint32_t seedLo, uint32_t seedHi) {
+NTK_SIMD_INLINE PhiloxKeys<V> philoxKeys(uint32_t seedLo, uint32_t seedHi) {
   PhiloxKeys<V> keys;
   uint32_t k0 = seedLo, k1 = seedHi;
   for (int round = 0; round < 10; ++round) {
@@ -82,37 +86,31 @@ inline PhiloxKeys<V> philoxKeys(uint32_t seedLo, uint32_t seedHi) {
 }
 
 // philox4x32_10(group, row, sample, offset) for N independent vectors of groups. The N chains
-// run interleaved round by round, so that one chain's multiply latency hides behind another's.
+// run interleaved round by round, so that one chain's multiply latency hides behind another's;
+// each chain's state lives in its Words (not in per-word arrays), which the compiler keeps in
+// registers.
 template <class V, int N>
-inline void philoxBlocks(const typename V::I (&group)[N], uint32_t row, uint32_t sample, uint32_t offset,
-                         const PhiloxKeys<V>& keys, Words<V> (&out)[N]) {
+NTK_SIMD_INLINE void philoxBlocks(const typename V::I (&group)[N], uint32_t row, uint32_t sample, uint32_t offset,
+                                  const PhiloxKeys<V>& keys, Words<V> (&out)[N]) {
   using I = typename V::I;
   const I m0 = V::splat(0xD2511F53u);
   const I m1 = V::splat(0xCD9E8D57u);
-  I c0[N], c1[N], c2[N], c3[N];
-  for (int n = 0; n < N; ++n) {
-    c0[n] = group[n];
-    c1[n] = V::splat(row);
-    c2[n] = V::splat(sample);
-    c3[n] = V::splat(offset);
-  }
+  for (int n = 0; n < N; ++n) out[n] = Words<V>{group[n], V::splat(row), V::splat(sample), V::splat(offset)};
 #pragma GCC unroll 10
   for (int round = 0; round < 10; ++round) {
+#pragma GCC unroll 4
     for (int n = 0; n < N; ++n) {
       I lo0, lo1;
-      const I hi0 = V::mulHiLo(c0[n], m0, lo0);
-      const I hi1 = V::mulHiLo(c2[n], m1, lo1);
-      c0[n] = V::xor3(hi1, c1[n], keys.k0[round]);
-      c2[n] = V::xor3(hi0, c3[n], keys.k1[round]);
-      c1[n] = lo1;
-      c3[n] = lo0;
+      const I hi0 = V::mulHiLo(out[n].w0, m0, lo0);
+      const I hi1 = V::mulHiLo(out[n].w2, m1, lo1);
+      out[n] = Words<V>{V::xor3(hi1, out[n].w1, keys.k0[round]), lo1, V::xor3(hi0, out[n].w3, keys.k1[round]), lo0};
     }
   }
-  for (int n = 0; n < N; ++n) out[n] = Words<V>{c0[n], c1[n], c2[n], c3[n]};
 }
 
 template <class V>
-inline Words<V> philox(typename V::I group, uint32_t row, uint32_t sample, uint32_t offset, const PhiloxKeys<V>& keys) {
+NTK_SIMD_INLINE Words<V> philox(typename V::I group, uint32_t row, uint32_t sample, uint32_t offset,
+                                const PhiloxKeys<V>& keys) {
   const typename V::I groups[1] = {group};
   Words<V> out[1];
   philoxBlocks<V, 1>(groups, row, sample, offset, keys, out);
@@ -121,13 +119,13 @@ inline Words<V> philox(typename V::I group, uint32_t row, uint32_t sample, uint3
 
 // The V::kWidth consecutive group indices base, base + 1, ...
 template <class V>
-inline typename V::I groupsFrom(uint32_t base) {
+NTK_SIMD_INLINE typename V::I groupsFrom(uint32_t base) {
   return V::add(V::splat(base), V::laneIndex());
 }
 
 // logUnit of philox_normal.h.
 template <class V>
-inline typename V::F logUnit(typename V::F u) {
+NTK_SIMD_INLINE typename V::F logUnit(typename V::F u) {
   using I = typename V::I;
   using F = typename V::F;
   const I bits = V::bits(u);
@@ -150,7 +148,7 @@ inline typename V::F logUnit(typename V::F u) {
 
 // sinQuarter and cosQuarter of philox_normal.h.
 template <class V>
-inline typename V::F sinQuarter(typename V::F a) {
+NTK_SIMD_INLINE typename V::F sinQuarter(typename V::F a) {
   const typename V::F a2 = V::mul(a, a);
   typename V::F p = V::splat(kSinCoef[0]);
   for (int i = 1; i < 4; ++i) p = V::add(V::mul(p, a2), V::splat(kSinCoef[i]));
@@ -158,7 +156,7 @@ inline typename V::F sinQuarter(typename V::F a) {
 }
 
 template <class V>
-inline typename V::F cosQuarter(typename V::F a) {
+NTK_SIMD_INLINE typename V::F cosQuarter(typename V::F a) {
   const typename V::F a2 = V::mul(a, a);
   typename V::F q = V::splat(kCosCoef[0]);
   for (int i = 1; i < 5; ++i) q = V::add(V::mul(q, a2), V::splat(kCosCoef[i]));
@@ -167,7 +165,8 @@ inline typename V::F cosQuarter(typename V::F a) {
 
 // boxMuller of philox_normal.h on V::kWidth (radius, angle) word pairs.
 template <class V>
-inline void boxMuller(typename V::I radius, typename V::I angle, typename V::F& z0, typename V::F& z1) {
+NTK_SIMD_INLINE void boxMuller(typename V::I radius, typename V::I angle, typename V::F& z0,
+                               typename V::F& z1) {
   using I = typename V::I;
   using F = typename V::F;
   using M = typename V::M;
@@ -192,13 +191,13 @@ inline void boxMuller(typename V::I radius, typename V::I angle, typename V::F& 
 
 // perturb of philox_normal.h: x + eps * z, the product first.
 template <class V>
-inline typename V::F perturb(typename V::F x, typename V::F eps, typename V::F z) {
+NTK_SIMD_INLINE typename V::F perturb(typename V::F x, typename V::F eps, typename V::F z) {
   return V::add(x, V::mul(eps, z));
 }
 
 // radiusBound of kernel_internal.h on V::kWidth radius words.
 template <class V>
-inline typename V::F radiusBound(typename V::I w) {
+NTK_SIMD_INLINE typename V::F radiusBound(typename V::I w) {
   using I = typename V::I;
   const I m1 = V::add(V::template shr<8>(w), V::splat(1u));
   const I t = V::sub(V::splat(151u << 23), V::bits(V::toFloat(m1)));
@@ -208,8 +207,8 @@ inline typename V::F radiusBound(typename V::I w) {
 // The seed columns of the row, computed exactly (V::kWidth per Box-Muller), so that tau
 // starts high before the sweep.
 template <class V>
-inline void seedCandidates(const StreamPos& sp, float eps, const PrunedRow& pr, const PhiloxKeys<V>& keys,
-                           Candidates& cand) {
+NTK_SIMD_INLINE void seedCandidates(const StreamPos& sp, float eps, const PrunedRow& pr, const PhiloxKeys<V>& keys,
+                                    Candidates& cand) {
   using I = typename V::I;
   using F = typename V::F;
   constexpr uint32_t W = V::kWidth;
@@ -250,7 +249,7 @@ struct Pending {
 
   // Exact y of the first `count` (<= V::kWidth) pairs; those not below tau join the
   // candidates. The rest move to the front.
-  void flush(uint32_t count, const PrunedRow& pr, typename V::F epsV, Candidates& cand) {
+  NTK_SIMD_INLINE void flush(uint32_t count, const PrunedRow& pr, typename V::F epsV, Candidates& cand) {
     typename V::F z0, z1;
     boxMuller<V>(V::load(radius), V::load(angle), z0, z1);
     const typename V::F y0 = perturb<V>(V::load(x0), epsV, z0);
@@ -259,7 +258,7 @@ struct Pending {
     V::store(y[0], y0);
     V::store(y[1], y1);
     const typename V::F tau = V::splat(cand.tau());
-    const uint32_t lanes = count >= 32 ? ~0u : (1u << count) - 1u;
+    const uint32_t lanes = (1u << count) - 1u;  // count <= 16
     const uint32_t notBelow[2] = {V::notBelow(y0, tau) & lanes, V::notBelow(y1, tau) & lanes};
     for (uint32_t j = 0; j < 2; ++j) {
       for (uint32_t m = notBelow[j]; m; m &= m - 1) {
