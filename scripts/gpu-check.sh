@@ -1,24 +1,24 @@
 #!/usr/bin/env bash
-# Verification of the CUDA backend, run ON THE GPU MACHINE (Ubuntu 24.04, CUDA 13, cmake,
-# ninja, g++, Python 3.12 + PyTorch; no Node.js, no network) in the repository root.
+# Verification of the CUDA backend on a machine with an NVIDIA GPU, from the repository root:
+#   bash scripts/gpu-check.sh
+# Needs CUDA (nvcc), cmake, ninja and g++; Python 3 with PyTorch for the pytopk comparison.
+# Node.js, node_modules and dist/ come either from the machine (`npm ci && npm run build`
+# first) or, on a machine without Node.js or network, from .gpu/, which scripts/gpu-prepare.sh
+# fills on the build machine (copy the working tree with .gpu/ across).
 #
-# First, HERE on the CPU machine:   bash scripts/gpu-prepare.sh        (fills .gpu/)
-# Then one device call:             run(command: "bash scripts/gpu-check.sh", carry: [".gpu"],
-#                                       timeout_s: 600)
-#
-# Steps (each one time-boxed; later steps are skipped when the time is nearly spent):
-#   1. Node.js from .gpu/node.xz, node_modules from .gpu/node_modules.tar.xz, dist from .gpu/dist
-#   2. the addon rebuilt here with cmake-js (sm_90 + PTX); the carried .gpu/noised_topk.node if that fails
+# Steps (each one time-boxed; later steps are skipped when the time budget is nearly spent):
+#   1. Node.js, node_modules and dist (from .gpu/ when it is there)
+#   2. the addon rebuilt here with cmake-js (sm_90 + PTX); the packed .gpu/noised_topk.node if that fails
 #   3. vitest: test/cuda.test.ts (the GPU suite) + test/golden.test.ts + test/bitident.test.ts
 #   4. bench/cuda built with cmake; bench_cuda --check (every path vs the CPU, bit for bit)
 #   5. bench_cuda --bench, PyTorch pytopk (bench/cuda/pytopk_torch.py), Node end to end
 #   6. compute-sanitizer memcheck and racecheck (and synccheck) on bench_cuda --check --small
-# Files under $OUT (8 at most come back): gpu-check.log (everything), vitest.txt, check.txt,
-# sanitizer.txt, bench_cuda.md, pytopk_torch.md, node_e2e.md, summary.md. Copy the tables into
-# bench/results/ (cuda-<card>.md) on the CPU machine afterwards.
+# Written to $GPU_CHECK_OUT (default build/gpu-check): gpu-check.log (everything), vitest.txt,
+# check.txt, sanitizer.txt, bench_cuda.md, pytopk_torch.md, node_e2e.md, summary.md. Copy the
+# tables into bench/results/cuda-<card>.md. GPU_CHECK_BUDGET_S (default 540) bounds the run.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-OUT=${OUT:-/tmp/gpu-check-out}
+OUT=${GPU_CHECK_OUT:-build/gpu-check}
 mkdir -p "$OUT"
 exec > >(tee -a "$OUT/gpu-check.log") 2>&1
 BUDGET=${GPU_CHECK_BUDGET_S:-540}  # stop starting new steps after this many seconds
@@ -32,9 +32,8 @@ enough() {  # enough <seconds>: is there time for a step of about that length?
 }
 
 step "machine"
-# This script replaces /usr/local/bin/node, node_modules/ and dist/: never run it anywhere else.
 if ! nvidia-smi -L; then
-  echo "no GPU here (nvidia-smi failed): this script is for the GPU machine only"
+  echo "no GPU here (nvidia-smi failed): this check needs a machine with an NVIDIA GPU"
   exit 3
 fi
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
@@ -43,14 +42,19 @@ card=$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1 |
 echo "card: ${card:-unknown}"
 
 step "1. node, node_modules, dist"
-if [ ! -s .gpu/node.xz ]; then
-  echo "missing .gpu/node.xz: run scripts/gpu-prepare.sh on the CPU machine and carry .gpu"
+if [ -s .gpu/node.xz ]; then
+  # The packed Node.js goes into .gpu/bin, first on PATH for this script only; node_modules and
+  # dist/ are replaced by the packed ones, which match it.
+  mkdir -p .gpu/bin
+  xz -dc .gpu/node.xz > .gpu/bin/node && chmod +x .gpu/bin/node
+  export PATH="$PWD/.gpu/bin:$PATH"
+  rm -rf node_modules && tar -xJf .gpu/node_modules.tar.xz
+  rm -rf dist && cp -r .gpu/dist dist
+elif ! command -v node > /dev/null || [ ! -d node_modules ] || [ ! -d dist ]; then
+  echo "no Node.js setup: run npm ci && npm run build here, or scripts/gpu-prepare.sh on the build machine"
   exit 2
 fi
-xz -dc .gpu/node.xz > /usr/local/bin/node && chmod +x /usr/local/bin/node
 node --version
-rm -rf node_modules && tar -xJf .gpu/node_modules.tar.xz
-rm -rf dist && cp -r .gpu/dist dist
 
 step "2. build the addon (cmake-js, CUDA)"
 export CMAKE_BUILD_PARALLEL_LEVEL=$(nproc)
@@ -59,8 +63,12 @@ if timeout 300 node node_modules/cmake-js/bin/cmake-js compile --log-level warn 
     "--CDCMAKE_CUDA_ARCHITECTURES=90-real;90-virtual"; then
   note "addon: built here in $((SECONDS - build_start)) s"
 else
-  mkdir -p build/Release && cp .gpu/noised_topk.node build/Release/noised_topk.node
-  note "addon: build FAILED here, using the carried .gpu/noised_topk.node"
+  if [ -s .gpu/noised_topk.node ]; then
+    mkdir -p build/Release && cp .gpu/noised_topk.node build/Release/noised_topk.node
+    note "addon: build FAILED here, using the packed .gpu/noised_topk.node"
+  else
+    note "addon: build FAILED here"
+  fi
 fi
 node -e "
 const a = require('./build/Release/noised_topk.node');

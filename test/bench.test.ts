@@ -72,23 +72,6 @@ describe('JS benchmark (npm run bench), smoke mode', () => {
 });
 
 describe('native benchmark (npm run bench:native)', () => {
-  const cxx = process.env.CXX ?? 'c++';
-
-  it.skipIf(!have(cxx))('the pruning bounds hold for every one of the 2^24 radius and angle inputs', () => {
-    const dir = tmpDir('prune-check');
-    const exe = path.join(dir, 'prune_bound_check');
-    const cc = spawnSync(
-      cxx,
-      ['-O2', '-std=c++17', '-ffp-contract=off', '-fno-fast-math', '-I', path.join(root, 'native'), path.join(root, 'bench/native/prune_bound_check.cpp'), '-o', exe],
-      { encoding: 'utf8' },
-    );
-    expect(cc.status, cc.stderr).toBe(0);
-    const r = spawnSync(exe, [], { encoding: 'utf8' });
-    expect(r.stdout).toContain('radius: 2^24 inputs, 0 failures');
-    expect(r.stdout).toContain('angle: 2^24 inputs, 0 bound failures, 0 replica mismatches');
-    expect(r.status).toBe(0);
-  });
-
   it.skipIf(!have('cmake'))(
     'builds against libtorch, checks ours against pytopk on shared noise and times them (smoke sizes)',
     () => {

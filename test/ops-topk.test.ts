@@ -2,6 +2,7 @@
 // (not from the kernels' select key), on random shapes, dims, k from 1 to D, ties, -0/+0, NaN
 // and infinities; 'js' and 'cpu' bit for bit; the scatter backward; errors; async; threads.
 import { spawnSync } from 'node:child_process';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { setThreads, threads, topk, topkAsync } from '../lib/index.js';
@@ -285,15 +286,16 @@ describe("topk on 'cuda'", () => {
   const addon = hasCpu ? (loadNative() as unknown as { cuda: boolean; cudaUsable?: () => boolean; topkCuda?: (...a: unknown[]) => boolean }) : null;
   const usable = addon?.cuda === true && addon.cudaUsable?.() === true;
 
-  it('the kernel source runs in the SIMT emulator (bench/cuda/emu) and equals topkCpu bit for bit', () => {
+  it('the kernel source runs in the SIMT emulator (test/native/cuda-emu) and equals topkCpu bit for bit', () => {
     const cxx = process.env.CXX ?? 'g++';
     if (spawnSync(cxx, ['--version']).status !== 0) return; // no host compiler: nothing to check here
     const exe = join(root, 'build', `topk-emu-check-${process.pid}`);
+    // Every CPU kernel source, as the addon builds them (topkCpu shares the CPU detection).
+    const cpuSources = readdirSync(join(root, 'native/cpu')).filter((f) => f.endsWith('.cpp')).map((f) => join(root, 'native/cpu', f));
     const cc = spawnSync(
       cxx,
-      ['-std=c++20', '-O1', '-ffp-contract=off', '-fno-fast-math', '-pthread', '-I', join(root, 'bench/cuda/emu'), '-I', join(root, 'native'),
-        join(root, 'bench/cuda/emu/topk_emu_check.cpp'), join(root, 'native/cpu/topk_cpu.cpp'), join(root, 'native/cpu/noised_topk_cpu.cpp'),
-        join(root, 'native/cpu/noised_topk_avx2.cpp'), join(root, 'native/cpu/thread_pool.cpp'), '-o', exe],
+      ['-std=c++20', '-O1', '-ffp-contract=off', '-fno-fast-math', '-pthread', '-I', join(root, 'test/native/cuda-emu'), '-I', join(root, 'native'),
+        join(root, 'test/native/cuda-emu/topk_emu_check.cpp'), ...cpuSources, '-o', exe],
       { encoding: 'utf8' },
     );
     expect(cc.status, cc.stderr).toBe(0);

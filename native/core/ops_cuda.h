@@ -1,7 +1,7 @@
 // Host-facing API of the top-k ops on CUDA (native/cuda/topk_cuda.cu). Plain C++ only, like
 // noised_topk_cuda.h; declared only in builds with NOISED_TOPK_HAS_CUDA.
 //
-// Status: compiled, and its kernel checked on the CPU through bench/cuda/emu (a SIMT emulator
+// Status: compiled, and its kernel checked on the CPU through test/native/cuda-emu (a SIMT emulator
 // running the same source), but never run on a GPU: treat it as unverified until it is.
 #pragma once
 

@@ -9,7 +9,7 @@
 //   - no libm call appears: log, sin and cos are our own polynomials;
 //   - integer to float conversions are exact (operands below 2^24).
 // Changing any constant or the order of any operation changes the stream: bump
-// NTK_STREAM_VERSION and the fixtures in test/fixtures/stream-*.json together.
+// NTK_STREAM_VERSION and the known answers in test/bitident.test.ts together.
 #pragma once
 
 #include <cstdint>
@@ -141,7 +141,7 @@ struct NormalPair {
 };
 
 // Box-Muller on two Philox words. The radius word gives u in (0, 1], so ln(u) is finite and
-// |z| <= sqrt(-2 ln 2^-24) < 5.78 (NTK_NORMAL_BOUND): the noise is bounded.
+// |z| <= sqrt(-2 ln 2^-24) < 5.78 (kNormalBound): the noise is bounded.
 NTK_HD NormalPair boxMuller(uint32_t radiusBits, uint32_t angleBits) {
   const float u = NTK_FMUL(static_cast<float>((radiusBits >> 8) + 1u), 5.9604644775390625e-08f);
   const float r = NTK_FSQRT(NTK_FMUL(-2.0f, logUnit(u)));

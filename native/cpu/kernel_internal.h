@@ -1,13 +1,37 @@
-// Internals shared by the CPU kernel files (baseline noised_topk_cpu.cpp and the AVX2 file).
-// Everything here is compiled for baseline x86-64 in every translation unit that includes it:
-// the AVX2 file marks only its own functions with a target attribute, so no inline function
-// of this header or of philox_normal.h can be emitted with AVX2 instructions.
+// Internals shared by the CPU kernel files (the baseline noised_topk_cpu.cpp and the AVX2 and
+// AVX-512 files). Everything here is compiled for baseline x86-64 in every translation unit
+// that includes it: the SIMD files include it before they switch their target on, so no
+// inline function of this header or of philox_normal.h can be emitted with AVX2 or AVX-512
+// instructions (the linker keeps one copy of each, which every CPU must be able to run).
 #pragma once
+#define NTK_CPU_KERNEL_INTERNAL_H 1
 
 #include <cstdint>
 #include <limits>
 
 #include "../core/philox_normal.h"
+
+// Whether this compiler and architecture build the AVX2 and AVX-512 files' kernels (x86 with
+// GCC-style target attributes). Elsewhere those files are empty and only the baseline runs.
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__)) && \
+    !defined(NTK_NO_AVX2_PATH)
+#define NTK_X86_SIMD 1
+#else
+#define NTK_X86_SIMD 0
+#endif
+
+// Compiles what follows, up to NTK_SIMD_TARGET_END, for the instruction set `isa` (a GCC
+// target string, "avx2"). A SIMD file switches its target on only after every shared header
+// is included, so that the shared headers' inline functions stay baseline code.
+#define NTK_SIMD_PRAGMA(x) _Pragma(#x)
+#if defined(__clang__)
+#define NTK_SIMD_TARGET_BEGIN(isa) \
+  NTK_SIMD_PRAGMA(clang attribute push(__attribute__((target(isa))), apply_to = function))
+#define NTK_SIMD_TARGET_END NTK_SIMD_PRAGMA(clang attribute pop)
+#else
+#define NTK_SIMD_TARGET_BEGIN(isa) NTK_SIMD_PRAGMA(GCC push_options) NTK_SIMD_PRAGMA(GCC target(isa))
+#define NTK_SIMD_TARGET_END NTK_SIMD_PRAGMA(GCC pop_options)
+#endif
 
 namespace ntk {
 namespace cpu {
@@ -68,7 +92,7 @@ struct TopBuffer {
 // f in [0, 1), -log2 u <= -(e + f) = ((151 << 23) - bits(float(m + 1))) / 2^23 since
 // log2(1 + f) >= f; the constants carry margins for the float rounding of the stream's own
 // log and of this bound. Exhaustively checked against the stream for every one of the 2^24
-// radius inputs (test/prune-bound.test.ts and the native benchmark's self-check).
+// radius inputs (test/native/prune_bound_check.cpp, run by test/prune-bound.test.ts).
 constexpr float kRadiusScale = 1.6526e-07f;   // > 2 ln 2 / 2^23 = 1.65259e-07
 constexpr float kRadiusSlack = 1.0e-4f;       // absolute slack on r^2
 
@@ -83,7 +107,8 @@ inline float radiusBound(uint32_t radiusWord) {
 // (octant = word >> 29: angle in [octant * pi/4, (octant + 1) * pi/4)), clamped at 0 (a
 // negative factor only lowers y, and 0 is a valid bound for it), with 1e-6 of slack for the
 // float polynomials. With |z0| = r |cos| and z1 = r sin: z0 <= r * kCosMax[o],
-// z1 <= r * kSinMax[o]. Exhaustively checked for all 2^24 angle inputs (test/prune-bound.test.ts).
+// z1 <= r * kSinMax[o]. Exhaustively checked for all 2^24 angle inputs
+// (test/native/prune_bound_check.cpp, run by test/prune-bound.test.ts).
 alignas(32) constexpr float kCosMax[8] = {1.000001f, 0.707108f, 1e-6f, 0.0f, 0.0f, 1e-6f, 0.707108f, 1.000001f};
 alignas(32) constexpr float kSinMax[8] = {0.707108f, 1.000001f, 1.000001f, 0.707108f, 1e-6f, 0.0f, 0.0f, 1e-6f};
 // The same over 16 sectors (sector = word >> 28: angle in [sector * pi/8, (sector + 1) * pi/8)),
@@ -126,6 +151,21 @@ inline void considerSeed(PrunedRow& pr, uint32_t want, float v, uint32_t c) {
   pr.seed[p] = c;
 }
 
+// Exactly computed columns of one sample in the SIMD sweeps: the k best so far; tau, the k-th
+// value once k are held, only rises.
+struct Candidates {
+  TopBuffer tb;
+  // A hinted threshold (prunedSampleAvx512): values below it are dropped, which is exact only
+  // if k values reach it; the caller checks that (tb.filled == k) and redoes the sample if not.
+  float floor = -std::numeric_limits<float>::infinity();
+  bool seeded = true;  // the seed columns are in already: the sweep must skip them
+  float tau() const { return tb.tau > floor ? tb.tau : floor; }
+  void add(float y, uint32_t c) {
+    if (y < floor) return;
+    tb.insert(y, c);
+  }
+};
+
 struct StreamPos {
   uint32_t seedLo = 0;
   uint32_t seedHi = 0;
@@ -155,29 +195,32 @@ bool prepareRowScalar(const float* x, uint32_t d, float* xs, size_t lanes, Prune
 void prunedSampleScalar(const StreamPos& sp, float eps, const PrunedRow& pr, TopBuffer& tb);
 void perturbedRowScalar(const StreamPos& sp, float eps, const float* x, uint32_t d, float* y);
 
-// AVX2 versions (noised_topk_avx2.cpp). Call only when avx2Usable() is true.
+// Whether the CPU runs the AVX2 / AVX-512 kernels (always false where NTK_X86_SIMD is 0).
 bool avx2Usable();
+bool avx512Usable();
+
+// AVX2 versions (noised_topk_avx2.cpp). Call only when NTK_X86_SIMD and avx2Usable().
 bool prepareRowAvx2(const float* x, uint32_t d, float* xs, size_t lanes, PrunedRow& pr, uint32_t seeds);
 // The k-th best column of the sample and its value.
 void prunedSampleAvx2(const StreamPos& sp, float eps, const PrunedRow& pr, uint32_t k, uint32_t* column, float* value);
-// AVX-512F version of prunedSampleAvx2 (16 groups per Philox block). Call only when
-// avx512Usable() is true; xs must be padded to whole 16-group blocks.
-bool avx512Usable();
-// hint: a guess of the k-th value (e.g. the row's previous sample's, less a margin), or -inf;
-// the result is exact either way (a hint that fewer than k values reach is discarded).
-void prunedSampleAvx512(const StreamPos& sp, float eps, const PrunedRow& pr, uint32_t k, float hint, uint32_t* column,
-                        float* value);
 // Column of the k-th largest of y[0, d) under the rank order, k <= kMaxBufferK; y padded to 32.
 // floor is a hint (e.g. the row's previous k-th value less a margin): used only when at least k
 // values are not below it, which makes skipping the others exact.
 uint32_t kthColumnAvx2(const float* y, uint32_t d, uint32_t k, float floor);
-// All values of the sample from pr.xs (any finite or non-finite x; k <= kMaxBufferK), 16 groups
-// per block, into ys (4 * 16 * ceil(blocks / 2) floats), and the k-th by rank; floor as in
-// kthColumnAvx2. Call only when avx512Usable() is true.
-void fullSampleAvx512(const StreamPos& sp, float eps, const PrunedRow& pr, uint32_t k, float floor, float* ys,
-                      uint32_t* column, float* value);
 // y[0, 32 * ceil(d / 32)) = x + eps * z; x must be readable (padded) to the same length.
 void perturbedRowAvx2(const StreamPos& sp, float eps, const float* x, uint32_t d, float* y);
+
+// AVX-512F versions (noised_topk_avx512.cpp), 16 groups per Philox block. Call only when
+// NTK_X86_SIMD and avx512Usable(); xs must be padded to whole 16-group blocks.
+// prunedSampleAvx512: as prunedSampleAvx2. hint: a guess of the k-th value (e.g. the row's
+// previous sample's, less a margin), or -inf; the result is exact either way (a hint that
+// fewer than k values reach is discarded).
+void prunedSampleAvx512(const StreamPos& sp, float eps, const PrunedRow& pr, uint32_t k, float hint, uint32_t* column,
+                        float* value);
+// All values of the sample from pr.xs (any finite or non-finite x; k <= kMaxBufferK) into ys
+// (4 * 16 * ceil(blocks / 2) floats), and the k-th by rank; floor as in kthColumnAvx2.
+void fullSampleAvx512(const StreamPos& sp, float eps, const PrunedRow& pr, uint32_t k, float floor, float* ys,
+                      uint32_t* column, float* value);
 
 }  // namespace cpu
 }  // namespace ntk

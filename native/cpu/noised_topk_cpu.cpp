@@ -51,23 +51,63 @@ using cpu::TopBuffer;
 
 constexpr float kNegInf = -std::numeric_limits<float>::infinity();
 
-// Which code path the kernels take: the widest the CPU has (AVX-512F, else AVX2, else the
-// baseline x86-64 code), capped by NOISED_TOPK_CPU_ISA=baseline|avx2 (read once, at the first
-// kernel call). Every path gives the same bits.
-enum class Isa { kBaseline, kAvx2, kAvx512 };
+// One instruction set's kernels for solveUnit, chosen once per process (cpuPath). Every path
+// gives the same bits; they differ only in speed.
+struct CpuPath {
+  // pr.xs by column within its group, and seed columns; false when some x is not finite.
+  bool (*prepareRow)(const float* x, uint32_t d, float* xs, size_t lanes, cpu::PrunedRow& pr, uint32_t seeds);
+  // The pruned sweep's k-th column and value; floor: a hint of the k-th value, or -inf.
+  void (*prunedSample)(const cpu::StreamPos& sp, float eps, const cpu::PrunedRow& pr, uint32_t k, float floor,
+                       uint32_t* column, float* value);
+  // Every value of a sample from pr.xs and the k-th (k <= kMaxBufferK), into ys; null where
+  // the path has none (rows then take perturbedRow and a selection).
+  void (*groupedSample)(const cpu::StreamPos& sp, float eps, const cpu::PrunedRow& pr, uint32_t k, float floor,
+                        float* ys, uint32_t* column, float* value);
+  void (*perturbedRow)(const cpu::StreamPos& sp, float eps, const float* x, uint32_t d, float* y);
+  // The k-th column of y for k <= kMaxBufferK with a floor hint; null: kthColumn below.
+  uint32_t (*kthColumn)(const float* y, uint32_t d, uint32_t k, float floor);
+};
 
-Isa isa() {
-  static const Isa chosen = [] {
+void prunedSampleBaseline(const cpu::StreamPos& sp, float eps, const cpu::PrunedRow& pr, uint32_t k, float,
+                          uint32_t* column, float* value) {
+  TopBuffer tb;
+  tb.reset(k);
+  cpu::prunedSampleScalar(sp, eps, pr, tb);
+  *column = tb.kthColumn();
+  *value = tb.kthValue();
+}
+
+constexpr CpuPath kBaselinePath = {cpu::prepareRowScalar, prunedSampleBaseline, nullptr, cpu::perturbedRowScalar,
+                                   nullptr};
+
+#if NTK_X86_SIMD
+void prunedSampleAvx2(const cpu::StreamPos& sp, float eps, const cpu::PrunedRow& pr, uint32_t k, float,
+                      uint32_t* column, float* value) {
+  cpu::prunedSampleAvx2(sp, eps, pr, k, column, value);
+}
+
+constexpr CpuPath kAvx2Path = {cpu::prepareRowAvx2, prunedSampleAvx2, nullptr, cpu::perturbedRowAvx2,
+                               cpu::kthColumnAvx2};
+constexpr CpuPath kAvx512Path = {cpu::prepareRowAvx2, cpu::prunedSampleAvx512, cpu::fullSampleAvx512,
+                                 cpu::perturbedRowAvx2, cpu::kthColumnAvx2};
+#endif
+
+// The widest path the CPU has (AVX-512F, else AVX2, else the baseline x86-64 code), capped by
+// NOISED_TOPK_CPU_ISA=baseline|avx2 (read once, at the first kernel call).
+const CpuPath& cpuPath() {
+  static const CpuPath& chosen = []() -> const CpuPath& {
+#if NTK_X86_SIMD
     const char* env = std::getenv("NOISED_TOPK_CPU_ISA");
-    if (env && std::strcmp(env, "baseline") == 0) return Isa::kBaseline;
-    if (!cpu::avx2Usable()) return Isa::kBaseline;
-    if (env && std::strcmp(env, "avx2") == 0) return Isa::kAvx2;
-    return cpu::avx512Usable() ? Isa::kAvx512 : Isa::kAvx2;
+    if (env && std::strcmp(env, "baseline") == 0) return kBaselinePath;
+    if (!cpu::avx2Usable()) return kBaselinePath;
+    if (env && std::strcmp(env, "avx2") == 0) return kAvx2Path;
+    return cpu::avx512Usable() ? kAvx512Path : kAvx2Path;
+#else
+    return kBaselinePath;
+#endif
   }();
   return chosen;
 }
-
-bool useAvx2() { return isa() != Isa::kBaseline; }
 
 #ifndef NTK_HINT_MARGIN
 #define NTK_HINT_MARGIN 0.5f  // in units of epsilon: the hint is the previous k-th value less this
@@ -93,7 +133,7 @@ struct Scratch {
   float hint = 0.0f;
   uint64_t preparedRow = ~0ull;
   bool pruned = false;
-  bool grouped = false;  // xs holds the row for fullSampleAvx512
+  bool grouped = false;  // xs holds the row for the path's groupedSample
   std::vector<float> ys;
   PrunedRow pr;
   uint64_t accounted = 0;  // this thread's share of scratchHeld
@@ -174,7 +214,7 @@ uint32_t kthColumn(const float* y, uint32_t d, uint32_t k, std::vector<uint64_t>
 
 // Loads the row into scratch (contiguous, padded) and, for the pruned path, its pair maxima
 // and seed groups. Done once per (call, row) per thread.
-void prepareRow(const ForwardArgs& a, uint64_t call, uint64_t row, Scratch& sc) {
+void prepareRow(const ForwardArgs& a, const CpuPath& path, uint64_t call, uint64_t row, Scratch& sc) {
   if (sc.preparedCall == call && sc.preparedRow == row) return;
   sc.preparedCall = ~0ull;  // stays invalid if an allocation below throws
   const Layout& l = a.layout;
@@ -194,7 +234,7 @@ void prepareRow(const ForwardArgs& a, uint64_t call, uint64_t row, Scratch& sc) 
   sc.pruned = false;
   sc.grouped = false;
   const bool wide = d >= cpu::kPruneMinD;
-  if (a.k <= cpu::kMaxBufferK && !a.noise.explicitNoise && (wide || isa() == Isa::kAvx512)) {
+  if (a.k <= cpu::kMaxBufferK && !a.noise.explicitNoise && (wide || path.groupedSample)) {
     const uint32_t groups = (d + 3) / 4;
     const uint32_t blocks = (groups + 7) / 8;
     const size_t lanes = static_cast<size_t>((blocks + 1) & ~1u) * 8;  // whole 16-group blocks
@@ -208,10 +248,9 @@ void prepareRow(const ForwardArgs& a, uint64_t call, uint64_t row, Scratch& sc) 
     // Pruning is exact only on finite rows.
     pr.nSeed = 0;
     const uint32_t seeds = wide ? cpu::kSeedColumns : 0;
-    const bool finite = useAvx2() ? cpu::prepareRowAvx2(x, d, sc.xs.data(), lanes, pr, seeds)
-                                  : cpu::prepareRowScalar(x, d, sc.xs.data(), lanes, pr, seeds);
+    const bool finite = path.prepareRow(x, d, sc.xs.data(), lanes, pr, seeds);
     sc.pruned = finite && wide;
-    sc.grouped = !sc.pruned && isa() == Isa::kAvx512;  // xs is ready for fullSampleAvx512
+    sc.grouped = !sc.pruned && path.groupedSample;  // xs is ready for path.groupedSample
     if (sc.grouped && sc.ys.size() < 4 * lanes) sc.ys.resize(4 * lanes);
     const size_t words = d / 64 + 1;
     if (sc.seedBits.size() < words) sc.seedBits.resize(words);
@@ -226,6 +265,25 @@ void prepareRow(const ForwardArgs& a, uint64_t call, uint64_t row, Scratch& sc) 
 }  // namespace
 
 namespace cpu {
+
+// Baseline code: the CPU checks must run on every CPU, so they live outside the SIMD files.
+bool avx2Usable() {
+#if NTK_X86_SIMD
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2");
+#else
+  return false;
+#endif
+}
+
+bool avx512Usable() {
+#if NTK_X86_SIMD
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx2");
+#else
+  return false;
+#endif
+}
 
 void perturbedRowScalar(const StreamPos& sp, float eps, const float* x, uint32_t d, float* y) {
   const uint32_t groups = (d + 3) / 4;
@@ -282,18 +340,26 @@ void prunedSampleScalar(const StreamPos& sp, float eps, const PrunedRow& pr, Top
 
 namespace {
 
+// The hint of solveUnit's kernels: the k-th value of the row's previous sample (same call,
+// same thread) less a margin, or -inf. Any floor gives the exact answer; a close one lets the
+// kernels skip most columns.
+float hintFloor(const Scratch& sc, uint64_t call, uint64_t row, float eps) {
+  if (sc.hintCall != call || sc.hintRow != row || !std::isfinite(sc.hint)) return kNegInf;
+  return NTK_FSUB(sc.hint, NTK_FADD(NTK_FMUL(NTK_HINT_MARGIN, eps), 1e-3f));
+}
+
 // One (row, sample): the column of the k-th largest perturbed value and that value.
-void solveUnit(const ForwardArgs& a, uint64_t call, uint64_t row, uint32_t s, Scratch& sc, int32_t* pos,
-               float* value) {
+void solveUnit(const ForwardArgs& a, const CpuPath& path, uint64_t call, uint64_t row, uint32_t s, Scratch& sc,
+               int32_t* pos, float* value) {
   const uint32_t d = static_cast<uint32_t>(a.layout.d);
   const float eps = a.epsilon;
+  prepareRow(a, path, call, row, sc);
+  float* y = sc.y.data();
   if (a.noise.explicitNoise) {
-    prepareRow(a, call, row, sc);
     const Layout& l = a.layout;
     const uint64_t o = row / l.inner, i = row % l.inner;
     const uint64_t base = o * l.d * l.inner + i;
     const float* z = a.noise.explicitNoise;
-    float* y = sc.y.data();
     for (uint32_t c = 0; c < d; ++c) {
       const uint64_t e = base + static_cast<uint64_t>(c) * l.inner;
       y[c] = perturb(sc.x[c], eps, z[e * a.nSample + s]);
@@ -303,70 +369,27 @@ void solveUnit(const ForwardArgs& a, uint64_t call, uint64_t row, uint32_t s, Sc
     *value = y[c];
     return;
   }
-  prepareRow(a, call, row, sc);
   StreamPos sp;
   sp.seedLo = a.noise.seedLo;
   sp.seedHi = a.noise.seedHi;
   sp.offset = a.noise.offset;
   sp.row = static_cast<uint32_t>(row);
   sp.sample = s;
-  if (sc.pruned) {
-    TopBuffer tb;
-    tb.reset(a.k);
-    if (useAvx2()) {
-      uint32_t c;
-      if (isa() == Isa::kAvx512) {
-        // The previous sample of this row (same call, same thread) hints where the k-th lies.
-        const bool hint = sc.hintCall == call && sc.hintRow == row && std::isfinite(sc.hint);
-        const float floor = hint ? NTK_FSUB(sc.hint, NTK_FADD(NTK_FMUL(NTK_HINT_MARGIN, eps), 1e-3f)) : kNegInf;
-        cpu::prunedSampleAvx512(sp, eps, sc.pr, a.k, floor, &c, value);
-        sc.hint = *value;
-        sc.hintCall = call;
-        sc.hintRow = row;
-      }
-      else cpu::prunedSampleAvx2(sp, eps, sc.pr, a.k, &c, value);
-      *pos = static_cast<int32_t>(c);
-      return;
-    }
-    cpu::prunedSampleScalar(sp, eps, sc.pr, tb);
-    *pos = static_cast<int32_t>(tb.kthColumn());
-    *value = tb.kthValue();
-    return;
-  }
-  float* y = sc.y.data();
+  const float floor = hintFloor(sc, call, row, eps);
   uint32_t c;
-  if (sc.grouped) {
-    // AVX-512 full path (k <= kMaxBufferK): the previous sample of this row (same call, same
-    // thread) hints where the k-th lies.
-    const bool hint = sc.hintCall == call && sc.hintRow == row && std::isfinite(sc.hint);
-    const float floor = hint ? NTK_FSUB(sc.hint, NTK_FADD(NTK_FMUL(NTK_HINT_MARGIN, eps), 1e-3f)) : kNegInf;
-    uint32_t col;
-    cpu::fullSampleAvx512(sp, eps, sc.pr, a.k, floor, sc.ys.data(), &col, value);
-    *pos = static_cast<int32_t>(col);
-    sc.hint = *value;
-    sc.hintCall = call;
-    sc.hintRow = row;
-    return;
-  }
-  if (useAvx2()) {
-    cpu::perturbedRowAvx2(sp, eps, sc.x.data(), d, y);
-    if (a.k <= cpu::kMaxBufferK) {
-      // The previous sample of this row (same call, same thread) hints where the k-th lies.
-      const bool hint = sc.hintCall == call && sc.hintRow == row && std::isfinite(sc.hint);
-      const float floor = hint ? NTK_FSUB(sc.hint, NTK_FADD(NTK_FMUL(NTK_HINT_MARGIN, eps), 1e-3f)) : kNegInf;
-      c = cpu::kthColumnAvx2(y, d, a.k, floor);
-      sc.hint = y[c];
-      sc.hintCall = call;
-      sc.hintRow = row;
-    } else {
-      c = kthColumn(y, d, a.k, sc.keys);
-    }
+  if (sc.pruned) {
+    path.prunedSample(sp, eps, sc.pr, a.k, floor, &c, value);
+  } else if (sc.grouped) {
+    path.groupedSample(sp, eps, sc.pr, a.k, floor, sc.ys.data(), &c, value);
   } else {
-    cpu::perturbedRowScalar(sp, eps, sc.x.data(), d, y);
-    c = kthColumn(y, d, a.k, sc.keys);
+    path.perturbedRow(sp, eps, sc.x.data(), d, y);
+    c = a.k <= cpu::kMaxBufferK && path.kthColumn ? path.kthColumn(y, d, a.k, floor) : kthColumn(y, d, a.k, sc.keys);
+    *value = y[c];
   }
   *pos = static_cast<int32_t>(c);
-  *value = y[c];
+  sc.hint = *value;
+  sc.hintCall = call;
+  sc.hintRow = row;
 }
 
 }  // namespace
@@ -416,6 +439,7 @@ Status forwardCpu(const ForwardArgs& a) {
   const size_t perRow = std::max<size_t>(1, 16384 / ((static_cast<size_t>(d) + 1) * S));
   const size_t grain = perRow * S;
   const float fS = static_cast<float>(S);
+  const CpuPath& path = cpuPath();
   parallelFor(units, grain, [&](size_t begin, size_t end) {
     Scratch& sc = scratch();
     try {
@@ -424,7 +448,7 @@ Status forwardCpu(const ForwardArgs& a) {
         const uint64_t row = u / S;
         const uint32_t s = static_cast<uint32_t>(u % S);
         float value;
-        solveUnit(a, call, row, s, sc, a.positions + u, &value);
+        solveUnit(a, path, call, row, s, sc, a.positions + u, &value);
         sum = s == 0 ? NTK_FADD(0.0f, value) : NTK_FADD(sum, value);
         if (s + 1 == S) a.values[row] = NTK_FDIV(sum, fS);
       }

@@ -205,6 +205,21 @@ Scratch& scratch() {
   return s;
 }
 
+// parallelFor over rows with this thread's scratch; a chunk that cannot allocate stops there
+// and the call reports kOutOfMemory (the outputs are then unspecified).
+template <class RowsBody>
+Status parallelRows(uint64_t rows, size_t grain, RowsBody body) {
+  std::atomic<bool> oom{false};
+  parallelFor(rows, grain, [&](size_t begin, size_t end) {
+    try {
+      body(scratch(), begin, end);
+    } catch (const std::bad_alloc&) {
+      oom.store(true);
+    }
+  });
+  return oom.load() ? Status::kOutOfMemory : Status::kOk;
+}
+
 // Runs the threshold scan over y[0, d) into buffer b (AVX2 where available).
 template <typename Buf>
 void scan(const float* y, uint32_t d, bool largest, Buf& b) {
@@ -331,29 +346,23 @@ Status topkCpu(const TopKArgs& a) {
   const Layout& l = a.layout;
   if (l.size() == 0) return Status::kOk;
   const uint32_t d = static_cast<uint32_t>(l.d), k = a.k;
-  std::atomic<bool> oom{false};
   std::atomic<bool> nonFinite{false};
-  parallelFor(l.rows(), rowGrain(d, 1u << 16), [&](size_t begin, size_t end) {
-    Scratch& sc = scratch();
-    try {
-      if (sc.cols.size() < k) sc.cols.resize(k);
-      for (size_t row = begin; row < end; ++row) {
-        const float* y = rowOf(a.x, l, row, sc.row, 0);
-        if (a.checkFinite && !rowFinite(y, d)) nonFinite.store(true, std::memory_order_relaxed);
-        selectRow(y, d, k, a.largest, a.sorted, sc, sc.cols.data());
-        const uint64_t o = row / l.inner, i = row % l.inner;
-        for (uint32_t j = 0; j < k; ++j) {
-          const uint64_t at = (o * k + j) * l.inner + i;
-          a.values[at] = y[sc.cols[j]];
-          a.indices[at] = static_cast<int32_t>(sc.cols[j]);
-        }
+  const Status status = parallelRows(l.rows(), rowGrain(d, 1u << 16), [&](Scratch& sc, size_t begin, size_t end) {
+    if (sc.cols.size() < k) sc.cols.resize(k);
+    for (size_t row = begin; row < end; ++row) {
+      const float* y = rowOf(a.x, l, row, sc.row, 0);
+      if (a.checkFinite && !rowFinite(y, d)) nonFinite.store(true, std::memory_order_relaxed);
+      selectRow(y, d, k, a.largest, a.sorted, sc, sc.cols.data());
+      const uint64_t o = row / l.inner, i = row % l.inner;
+      for (uint32_t j = 0; j < k; ++j) {
+        const uint64_t at = (o * k + j) * l.inner + i;
+        a.values[at] = y[sc.cols[j]];
+        a.indices[at] = static_cast<int32_t>(sc.cols[j]);
       }
-    } catch (const std::bad_alloc&) {
-      oom.store(true);
     }
   });
   if (a.checkFinite && a.nonFinite) *a.nonFinite = nonFinite.load();
-  return oom.load() ? Status::kOutOfMemory : Status::kOk;
+  return status;
 }
 
 Status perturbedTopKForwardCpu(const PerturbedForwardArgs& a) {
@@ -363,37 +372,31 @@ Status perturbedTopKForwardCpu(const PerturbedForwardArgs& a) {
   const uint32_t d = static_cast<uint32_t>(l.d), k = a.k, S = a.nSample;
   const uint32_t padded = (d + 31) & ~31u;
   const float fS = static_cast<float>(S);
-  std::atomic<bool> oom{false};
-  parallelFor(l.rows(), rowGrain(static_cast<uint64_t>(d) * S, 1u << 15), [&](size_t begin, size_t end) {
-    Scratch& sc = scratch();
-    try {
-      if (sc.y.size() < padded) sc.y.resize(padded);
-      if (sc.counts.size() < d) sc.counts.resize(d);
-      if (sc.cols.size() < k) sc.cols.resize(k);
-      for (size_t row = begin; row < end; ++row) {
-        const float* x = rowOf(a.x, l, row, sc.row, padded);
-        uint32_t* counts = sc.counts.data();
-        std::fill(counts, counts + d, 0u);
-        cpu::StreamPos sp{a.seedLo, a.seedHi, a.offset, static_cast<uint32_t>(row), 0};
-        for (uint32_t s = 0; s < S; ++s) {
-          sp.sample = s;
-          perturbedRow(sp, a.epsilon, x, d, sc.y.data());
-          selectRow(sc.y.data(), d, k, true, false, sc, sc.cols.data());
-          int32_t* out = a.indices + (static_cast<uint64_t>(row) * S + s) * k;
-          for (uint32_t j = 0; j < k; ++j) {
-            out[j] = static_cast<int32_t>(sc.cols[j]);
-            ++counts[sc.cols[j]];
-          }
+  const size_t grain = rowGrain(static_cast<uint64_t>(d) * S, 1u << 15);
+  return parallelRows(l.rows(), grain, [&](Scratch& sc, size_t begin, size_t end) {
+    if (sc.y.size() < padded) sc.y.resize(padded);
+    if (sc.counts.size() < d) sc.counts.resize(d);
+    if (sc.cols.size() < k) sc.cols.resize(k);
+    for (size_t row = begin; row < end; ++row) {
+      const float* x = rowOf(a.x, l, row, sc.row, padded);
+      uint32_t* counts = sc.counts.data();
+      std::fill(counts, counts + d, 0u);
+      cpu::StreamPos sp{a.seedLo, a.seedHi, a.offset, static_cast<uint32_t>(row), 0};
+      for (uint32_t s = 0; s < S; ++s) {
+        sp.sample = s;
+        perturbedRow(sp, a.epsilon, x, d, sc.y.data());
+        selectRow(sc.y.data(), d, k, true, false, sc, sc.cols.data());
+        int32_t* out = a.indices + (static_cast<uint64_t>(row) * S + s) * k;
+        for (uint32_t j = 0; j < k; ++j) {
+          out[j] = static_cast<int32_t>(sc.cols[j]);
+          ++counts[sc.cols[j]];
         }
-        const uint64_t o = row / l.inner, i = row % l.inner;
-        for (uint32_t c = 0; c < d; ++c)
-          a.mask[(o * l.d + c) * l.inner + i] = NTK_FDIV(static_cast<float>(counts[c]), fS);
       }
-    } catch (const std::bad_alloc&) {
-      oom.store(true);
+      const uint64_t o = row / l.inner, i = row % l.inner;
+      for (uint32_t c = 0; c < d; ++c)
+        a.mask[(o * l.d + c) * l.inner + i] = NTK_FDIV(static_cast<float>(counts[c]), fS);
     }
   });
-  return oom.load() ? Status::kOutOfMemory : Status::kOk;
 }
 
 Status perturbedTopKBackwardCpu(const PerturbedBackwardArgs& a) {
@@ -406,38 +409,32 @@ Status perturbedTopKBackwardCpu(const PerturbedBackwardArgs& a) {
     if (a.indices[j] < 0 || static_cast<uint64_t>(a.indices[j]) >= l.d) return Status::kInvalidArgument;
   const uint32_t padded = (d + 31) & ~31u;
   const float denom = NTK_FMUL(a.epsilon, static_cast<float>(S));
-  std::atomic<bool> oom{false};
-  parallelFor(l.rows(), rowGrain(static_cast<uint64_t>(d) * S, 1u << 15), [&](size_t begin, size_t end) {
-    Scratch& sc = scratch();
-    try {
-      if (sc.y.size() < padded) sc.y.resize(padded);
-      if (sc.zeros.size() < padded) sc.zeros.assign(padded, 0.0f);
-      if (sc.acc.size() < d) sc.acc.resize(d);
-      float* z = sc.y.data();
-      float* acc = sc.acc.data();
-      for (size_t row = begin; row < end; ++row) {
-        const uint64_t o = row / l.inner, i = row % l.inner;
-        const float* g = a.grad + o * l.d * l.inner + i;
-        std::fill(acc, acc + d, 0.0f);
-        cpu::StreamPos sp{a.seedLo, a.seedHi, a.offset, static_cast<uint32_t>(row), 0};
-        for (uint32_t s = 0; s < S; ++s) {
-          const int32_t* sel = a.indices + (static_cast<uint64_t>(row) * S + s) * k;
-          float dot = 0.0f;
-          for (uint32_t j = 0; j < k; ++j) dot = NTK_FADD(dot, g[static_cast<uint64_t>(sel[j]) * l.inner]);
-          if (dot == 0.0f) continue;
-          sp.sample = s;
-          // z itself: 0 + 1 * z is z (only -0 becomes +0, which changes no sum here).
-          perturbedRow(sp, 1.0f, sc.zeros.data(), d, z);
-          for (uint32_t c = 0; c < d; ++c) acc[c] = NTK_FADD(acc[c], NTK_FMUL(dot, z[c]));
-        }
-        float* out = a.gradX + o * l.d * l.inner + i;
-        for (uint32_t c = 0; c < d; ++c) out[static_cast<uint64_t>(c) * l.inner] = NTK_FDIV(acc[c], denom);
+  const size_t grain = rowGrain(static_cast<uint64_t>(d) * S, 1u << 15);
+  return parallelRows(l.rows(), grain, [&](Scratch& sc, size_t begin, size_t end) {
+    if (sc.y.size() < padded) sc.y.resize(padded);
+    if (sc.zeros.size() < padded) sc.zeros.assign(padded, 0.0f);
+    if (sc.acc.size() < d) sc.acc.resize(d);
+    float* z = sc.y.data();
+    float* acc = sc.acc.data();
+    for (size_t row = begin; row < end; ++row) {
+      const uint64_t o = row / l.inner, i = row % l.inner;
+      const float* g = a.grad + o * l.d * l.inner + i;
+      std::fill(acc, acc + d, 0.0f);
+      cpu::StreamPos sp{a.seedLo, a.seedHi, a.offset, static_cast<uint32_t>(row), 0};
+      for (uint32_t s = 0; s < S; ++s) {
+        const int32_t* sel = a.indices + (static_cast<uint64_t>(row) * S + s) * k;
+        float dot = 0.0f;
+        for (uint32_t j = 0; j < k; ++j) dot = NTK_FADD(dot, g[static_cast<uint64_t>(sel[j]) * l.inner]);
+        if (dot == 0.0f) continue;
+        sp.sample = s;
+        // z itself: 0 + 1 * z is z (only -0 becomes +0, which changes no sum here).
+        perturbedRow(sp, 1.0f, sc.zeros.data(), d, z);
+        for (uint32_t c = 0; c < d; ++c) acc[c] = NTK_FADD(acc[c], NTK_FMUL(dot, z[c]));
       }
-    } catch (const std::bad_alloc&) {
-      oom.store(true);
+      float* out = a.gradX + o * l.d * l.inner + i;
+      for (uint32_t c = 0; c < d; ++c) out[static_cast<uint64_t>(c) * l.inner] = NTK_FDIV(acc[c], denom);
     }
   });
-  return oom.load() ? Status::kOutOfMemory : Status::kOk;
 }
 
 }  // namespace ntk

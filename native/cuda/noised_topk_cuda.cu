@@ -151,62 +151,83 @@ Status ensureRing(State& st) {
   return Status::kOk;
 }
 
-// Enqueues the upload on the stream; the host memory may be reused once this returns.
-Status upload(State& st, void* dst, const void* src, size_t bytes) {
-  if (bytes == 0) return Status::kOk;
-  if (!pinnedStaging()) {
-    NTK_CUDA_TRY(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, st.stream));
-    return Status::kOk;
-  }
-  Status s = ensureRing(st);
-  if (s != Status::kOk) return s;
-  size_t i = 0;
-  for (size_t off = 0; off < bytes; off += kStageChunk, ++i) {
-    const size_t n = std::min(kStageChunk, bytes - off);
-    const int slot = static_cast<int>(i & 1);
-    NTK_CUDA_TRY(cudaEventSynchronize(st.ring.done[slot]));  // the slot's previous copy is done
-    std::memcpy(st.ring.buf[slot], static_cast<const char*>(src) + off, n);
-    NTK_CUDA_TRY(cudaMemcpyAsync(static_cast<char*>(dst) + off, st.ring.buf[slot], n, cudaMemcpyHostToDevice, st.stream));
-    NTK_CUDA_TRY(cudaEventRecord(st.ring.done[slot], st.stream));
+// Chunk i of a staged copy: its byte range and the pinned slot it passes through.
+struct StageSpan {
+  size_t off, n;
+  int slot;
+};
+
+StageSpan stageSpan(size_t i, size_t bytes) {
+  const size_t off = i * kStageChunk;
+  return StageSpan{off, std::min(kStageChunk, bytes - off), static_cast<int>(i & 1)};
+}
+
+// Host to device through the pinned ring: the host memcpy of one chunk overlaps the DMA of
+// the other. The host memory may be reused once this returns.
+Status uploadStaged(State& st, char* dst, const char* src, size_t bytes) {
+  for (size_t i = 0; i * kStageChunk < bytes; ++i) {
+    const StageSpan c = stageSpan(i, bytes);
+    NTK_CUDA_TRY(cudaEventSynchronize(st.ring.done[c.slot]));  // the slot's previous copy is done
+    std::memcpy(st.ring.buf[c.slot], src + c.off, c.n);
+    NTK_CUDA_TRY(cudaMemcpyAsync(dst + c.off, st.ring.buf[c.slot], c.n, cudaMemcpyHostToDevice, st.stream));
+    NTK_CUDA_TRY(cudaEventRecord(st.ring.done[c.slot], st.stream));
   }
   return Status::kOk;
 }
 
-// Copies device memory to the host after the work queued on the stream. Complete once the
-// stream is synchronized (the callers do; the pinned path is complete on return).
-Status download(State& st, void* dst, const void* src, size_t bytes) {
-  if (bytes == 0) return Status::kOk;
-  if (!pinnedStaging()) {
-    NTK_CUDA_TRY(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, st.stream));
-    return Status::kOk;
-  }
-  Status s = ensureRing(st);
-  if (s != Status::kOk) return s;
+// Device to host through the pinned ring: chunk i - 1 is copied out while chunk i is in
+// flight. Complete on return.
+Status downloadStaged(State& st, char* dst, const char* src, size_t bytes) {
   const size_t chunks = (bytes + kStageChunk - 1) / kStageChunk;
-  // Chunk i goes to slot i & 1; chunk i - 1 is copied out while chunk i is in flight.
   for (size_t i = 0; i <= chunks; ++i) {
     if (i < chunks) {
-      const size_t off = i * kStageChunk, n = std::min(kStageChunk, bytes - off);
-      const int slot = static_cast<int>(i & 1);
-      NTK_CUDA_TRY(cudaEventSynchronize(st.ring.done[slot]));  // an upload may still read it
-      NTK_CUDA_TRY(cudaMemcpyAsync(st.ring.buf[slot], static_cast<const char*>(src) + off, n, cudaMemcpyDeviceToHost,
-                                   st.stream));
-      NTK_CUDA_TRY(cudaEventRecord(st.ring.done[slot], st.stream));
+      const StageSpan c = stageSpan(i, bytes);
+      NTK_CUDA_TRY(cudaEventSynchronize(st.ring.done[c.slot]));  // an upload may still read it
+      NTK_CUDA_TRY(cudaMemcpyAsync(st.ring.buf[c.slot], src + c.off, c.n, cudaMemcpyDeviceToHost, st.stream));
+      NTK_CUDA_TRY(cudaEventRecord(st.ring.done[c.slot], st.stream));
     }
     if (i > 0) {
-      const size_t off = (i - 1) * kStageChunk, n = std::min(kStageChunk, bytes - off);
-      const int slot = static_cast<int>((i - 1) & 1);
-      NTK_CUDA_TRY(cudaEventSynchronize(st.ring.done[slot]));
-      std::memcpy(static_cast<char*>(dst) + off, st.ring.buf[slot], n);
+      const StageSpan c = stageSpan(i - 1, bytes);
+      NTK_CUDA_TRY(cudaEventSynchronize(st.ring.done[c.slot]));
+      std::memcpy(dst + c.off, st.ring.buf[c.slot], c.n);
     }
   }
   return Status::kOk;
+}
+
+// Enqueues a copy between the caller's memory and the device on the stream, in `kind`'s
+// direction. An upload's host memory may be reused once this returns; a download is complete
+// once the stream is synchronized (the callers do; the pinned path is complete on return).
+Status transfer(State& st, void* dst, const void* src, size_t bytes, cudaMemcpyKind kind) {
+  if (bytes == 0) return Status::kOk;
+  if (!pinnedStaging()) {
+    NTK_CUDA_TRY(cudaMemcpyAsync(dst, src, bytes, kind, st.stream));
+    return Status::kOk;
+  }
+  const Status s = ensureRing(st);
+  if (s != Status::kOk) return s;
+  return kind == cudaMemcpyHostToDevice
+             ? uploadStaged(st, static_cast<char*>(dst), static_cast<const char*>(src), bytes)
+             : downloadStaged(st, static_cast<char*>(dst), static_cast<const char*>(src), bytes);
+}
+
+Status upload(State& st, void* dst, const void* src, size_t bytes) {
+  return transfer(st, dst, src, bytes, cudaMemcpyHostToDevice);
+}
+
+Status download(State& st, void* dst, const void* src, size_t bytes) {
+  return transfer(st, dst, src, bytes, cudaMemcpyDeviceToHost);
 }
 
 bool mulOverflows(uint64_t a, uint64_t b, uint64_t* out) {
   if (a != 0 && b > UINT64_MAX / a) return true;
   *out = a * b;
   return false;
+}
+
+// units = rows * nSample and the bytes of one float per unit; true where either overflows.
+bool unitBytesOverflow(const ForwardArgs& a, uint64_t* units, uint64_t* bytes) {
+  return mulOverflows(a.layout.rows(), a.nSample, units) || mulOverflows(*units, sizeof(float), bytes);
 }
 
 enum class Path { kShort, kWarp, kRadixShared, kRadixRegen };
@@ -321,40 +342,63 @@ const char* cudaLastError() { return tLastError.c_str(); }
 
 const char* cudaSelectPath(uint64_t d, uint32_t k, uint64_t units) { return pathName(choosePath(d, k, units)); }
 
+namespace {
+
+// The steps every call that uses the device shares: clear the thread's error, check for a
+// device, then run `work` on the shared stream under its lock.
+template <class Work>
+Status onStream(Work work) {
+  tLastError.clear();
+  if (!cudaUsable()) return unavailable();
+  State& st = state();
+  std::lock_guard<std::mutex> lock(st.mutex);
+  const Status s = ensureStream(st);
+  if (s != Status::kOk) return s;
+  return work(st);
+}
+
+// A synchronous copy on the shared stream (device-resident callers own both sides).
+Status copyNow(void* dst, const void* src, size_t bytes, cudaMemcpyKind kind) {
+  return onStream([&](State& st) -> Status {
+    NTK_CUDA_TRY(cudaMemcpyAsync(dst, src, bytes, kind, st.stream));
+    NTK_CUDA_TRY(cudaStreamSynchronize(st.stream));
+    return Status::kOk;
+  });
+}
+
+}  // namespace
+
 Status forwardCuda(const ForwardArgs& a) {
   tLastError.clear();
   if (validate(a, nullptr) != Status::kOk) return Status::kInvalidArgument;
-  if (!cudaUsable()) return unavailable();
-  const uint64_t rows = a.layout.rows();
-  if (rows == 0) return Status::kOk;
-  uint64_t xBytes = 0, units = 0, unitBytes = 0, noiseBytes = 0;
-  if (mulOverflows(a.layout.size(), sizeof(float), &xBytes) || mulOverflows(rows, a.nSample, &units) ||
-      mulOverflows(units, sizeof(float), &unitBytes) ||
-      (a.noise.explicitNoise && mulOverflows(xBytes, a.nSample, &noiseBytes)))
-    return Status::kOutOfMemory;
-  State& st = state();
-  std::lock_guard<std::mutex> lock(st.mutex);
-  Status s;
-  if ((s = ensureStream(st)) != Status::kOk) return s;
-  if ((s = ensure(st, st.x, xBytes)) != Status::kOk) return s;
-  if (a.noise.explicitNoise && (s = ensure(st, st.noise, noiseBytes)) != Status::kOk) return s;
-  if ((s = ensure(st, st.values, rows * sizeof(float))) != Status::kOk) return s;
-  if ((s = ensure(st, st.positions, units * sizeof(int32_t))) != Status::kOk) return s;
-  if ((s = ensure(st, st.kth, unitBytes)) != Status::kOk) return s;
-  if ((s = upload(st, st.x.ptr, a.x, xBytes)) != Status::kOk) return s;
-  ForwardArgs d = a;
-  d.x = static_cast<const float*>(st.x.ptr);
-  if (a.noise.explicitNoise) {
-    if ((s = upload(st, st.noise.ptr, a.noise.explicitNoise, noiseBytes)) != Status::kOk) return s;
-    d.noise.explicitNoise = static_cast<const float*>(st.noise.ptr);
-  }
-  d.values = static_cast<float*>(st.values.ptr);
-  d.positions = static_cast<int32_t*>(st.positions.ptr);
-  if ((s = launchForward(d, static_cast<float*>(st.kth.ptr), st.stream)) != Status::kOk) return s;
-  if ((s = download(st, a.values, d.values, rows * sizeof(float))) != Status::kOk) return s;
-  if ((s = download(st, a.positions, d.positions, units * sizeof(int32_t))) != Status::kOk) return s;
-  NTK_CUDA_TRY(cudaStreamSynchronize(st.stream));
-  return Status::kOk;
+  return onStream([&](State& st) -> Status {
+    const uint64_t rows = a.layout.rows();
+    if (rows == 0) return Status::kOk;
+    uint64_t xBytes = 0, units = 0, unitBytes = 0, noiseBytes = 0;
+    if (unitBytesOverflow(a, &units, &unitBytes) || mulOverflows(a.layout.size(), sizeof(float), &xBytes) ||
+        (a.noise.explicitNoise && mulOverflows(xBytes, a.nSample, &noiseBytes)))
+      return Status::kOutOfMemory;
+    Status s;
+    if ((s = ensure(st, st.x, xBytes)) != Status::kOk) return s;
+    if (a.noise.explicitNoise && (s = ensure(st, st.noise, noiseBytes)) != Status::kOk) return s;
+    if ((s = ensure(st, st.values, rows * sizeof(float))) != Status::kOk) return s;
+    if ((s = ensure(st, st.positions, units * sizeof(int32_t))) != Status::kOk) return s;
+    if ((s = ensure(st, st.kth, unitBytes)) != Status::kOk) return s;
+    if ((s = upload(st, st.x.ptr, a.x, xBytes)) != Status::kOk) return s;
+    ForwardArgs d = a;
+    d.x = static_cast<const float*>(st.x.ptr);
+    if (a.noise.explicitNoise) {
+      if ((s = upload(st, st.noise.ptr, a.noise.explicitNoise, noiseBytes)) != Status::kOk) return s;
+      d.noise.explicitNoise = static_cast<const float*>(st.noise.ptr);
+    }
+    d.values = static_cast<float*>(st.values.ptr);
+    d.positions = static_cast<int32_t*>(st.positions.ptr);
+    if ((s = launchForward(d, static_cast<float*>(st.kth.ptr), st.stream)) != Status::kOk) return s;
+    if ((s = download(st, a.values, d.values, rows * sizeof(float))) != Status::kOk) return s;
+    if ((s = download(st, a.positions, d.positions, units * sizeof(int32_t))) != Status::kOk) return s;
+    NTK_CUDA_TRY(cudaStreamSynchronize(st.stream));
+    return Status::kOk;
+  });
 }
 
 Status backwardCuda(const BackwardArgs& a) {
@@ -367,25 +411,23 @@ Status backwardCuda(const BackwardArgs& a) {
   for (uint64_t j = 0; j < units; ++j) {
     if (a.positions[j] < 0 || static_cast<uint64_t>(a.positions[j]) >= a.layout.d) return Status::kInvalidArgument;
   }
-  if (!cudaUsable()) return unavailable();
-  if (rows == 0) return Status::kOk;
-  State& st = state();
-  std::lock_guard<std::mutex> lock(st.mutex);
-  Status s;
-  if ((s = ensureStream(st)) != Status::kOk) return s;
-  if ((s = ensure(st, st.positions, units * sizeof(int32_t))) != Status::kOk) return s;
-  if ((s = ensure(st, st.rowScale, rows * sizeof(float))) != Status::kOk) return s;
-  if ((s = ensure(st, st.grad, gradBytes)) != Status::kOk) return s;
-  if ((s = upload(st, st.positions.ptr, a.positions, units * sizeof(int32_t))) != Status::kOk) return s;
-  if ((s = upload(st, st.rowScale.ptr, a.rowScale, rows * sizeof(float))) != Status::kOk) return s;
-  BackwardArgs d = a;
-  d.positions = static_cast<const int32_t*>(st.positions.ptr);
-  d.rowScale = static_cast<const float*>(st.rowScale.ptr);
-  d.grad = static_cast<float*>(st.grad.ptr);
-  if ((s = launchBackward(d, st.stream)) != Status::kOk) return s;
-  if ((s = download(st, a.grad, d.grad, gradBytes)) != Status::kOk) return s;
-  NTK_CUDA_TRY(cudaStreamSynchronize(st.stream));
-  return Status::kOk;
+  return onStream([&](State& st) -> Status {
+    if (rows == 0) return Status::kOk;
+    Status s;
+    if ((s = ensure(st, st.positions, units * sizeof(int32_t))) != Status::kOk) return s;
+    if ((s = ensure(st, st.rowScale, rows * sizeof(float))) != Status::kOk) return s;
+    if ((s = ensure(st, st.grad, gradBytes)) != Status::kOk) return s;
+    if ((s = upload(st, st.positions.ptr, a.positions, units * sizeof(int32_t))) != Status::kOk) return s;
+    if ((s = upload(st, st.rowScale.ptr, a.rowScale, rows * sizeof(float))) != Status::kOk) return s;
+    BackwardArgs d = a;
+    d.positions = static_cast<const int32_t*>(st.positions.ptr);
+    d.rowScale = static_cast<const float*>(st.rowScale.ptr);
+    d.grad = static_cast<float*>(st.grad.ptr);
+    if ((s = launchBackward(d, st.stream)) != Status::kOk) return s;
+    if ((s = download(st, a.grad, d.grad, gradBytes)) != Status::kOk) return s;
+    NTK_CUDA_TRY(cudaStreamSynchronize(st.stream));
+    return Status::kOk;
+  });
 }
 
 // ---- device-resident API ----
@@ -404,66 +446,37 @@ void deviceFree(void* p) {
 }
 
 Status deviceUpload(void* dst, const void* src, size_t bytes) {
-  tLastError.clear();
-  if (!cudaUsable()) return unavailable();
-  State& st = state();
-  std::lock_guard<std::mutex> lock(st.mutex);
-  Status s;
-  if ((s = ensureStream(st)) != Status::kOk) return s;
-  NTK_CUDA_TRY(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyHostToDevice, st.stream));
-  NTK_CUDA_TRY(cudaStreamSynchronize(st.stream));
-  return Status::kOk;
+  return copyNow(dst, src, bytes, cudaMemcpyHostToDevice);
 }
 
 Status deviceDownload(void* dst, const void* src, size_t bytes) {
-  tLastError.clear();
-  if (!cudaUsable()) return unavailable();
-  State& st = state();
-  std::lock_guard<std::mutex> lock(st.mutex);
-  Status s;
-  if ((s = ensureStream(st)) != Status::kOk) return s;
-  NTK_CUDA_TRY(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToHost, st.stream));
-  NTK_CUDA_TRY(cudaStreamSynchronize(st.stream));
-  return Status::kOk;
+  return copyNow(dst, src, bytes, cudaMemcpyDeviceToHost);
 }
 
 Status deviceSynchronize() {
-  tLastError.clear();
-  if (!cudaUsable()) return unavailable();
-  State& st = state();
-  std::lock_guard<std::mutex> lock(st.mutex);
-  Status s;
-  if ((s = ensureStream(st)) != Status::kOk) return s;
-  NTK_CUDA_TRY(cudaStreamSynchronize(st.stream));
-  return Status::kOk;
+  return onStream([](State& st) -> Status {
+    NTK_CUDA_TRY(cudaStreamSynchronize(st.stream));
+    return Status::kOk;
+  });
 }
 
 Status forwardCudaDevice(const ForwardArgs& a) {
   tLastError.clear();
   if (validate(a, nullptr) != Status::kOk) return Status::kInvalidArgument;
-  if (!cudaUsable()) return unavailable();
-  const uint64_t rows = a.layout.rows();
-  if (rows == 0) return Status::kOk;
-  uint64_t units = 0, unitBytes = 0;
-  if (mulOverflows(rows, a.nSample, &units) || mulOverflows(units, sizeof(float), &unitBytes))
-    return Status::kOutOfMemory;
-  State& st = state();
-  std::lock_guard<std::mutex> lock(st.mutex);
-  Status s;
-  if ((s = ensureStream(st)) != Status::kOk) return s;
-  if ((s = ensure(st, st.kth, unitBytes)) != Status::kOk) return s;  // ordered on the stream
-  return launchForward(a, static_cast<float*>(st.kth.ptr), st.stream);
+  return onStream([&](State& st) -> Status {
+    if (a.layout.rows() == 0) return Status::kOk;
+    uint64_t units = 0, unitBytes = 0;
+    if (unitBytesOverflow(a, &units, &unitBytes)) return Status::kOutOfMemory;
+    const Status s = ensure(st, st.kth, unitBytes);  // ordered on the stream
+    if (s != Status::kOk) return s;
+    return launchForward(a, static_cast<float*>(st.kth.ptr), st.stream);
+  });
 }
 
 Status backwardCudaDevice(const BackwardArgs& a) {
   tLastError.clear();
   if (validate(a, nullptr) != Status::kOk) return Status::kInvalidArgument;
-  if (!cudaUsable()) return unavailable();
-  State& st = state();
-  std::lock_guard<std::mutex> lock(st.mutex);
-  Status s;
-  if ((s = ensureStream(st)) != Status::kOk) return s;
-  return launchBackward(a, st.stream);
+  return onStream([&](State& st) { return launchBackward(a, st.stream); });
 }
 
 }  // namespace ntk

@@ -15,6 +15,7 @@
 #include <cstdint>
 
 #include "../core/philox_normal.h"
+#include "warp_queue.cuh"
 
 namespace ntk {
 namespace cudak {
@@ -98,7 +99,7 @@ __device__ __forceinline__ void groupValues(const FwdParams& p, uint64_t base, u
 // from a radius word: the CPU kernels' cpu::radiusBound (native/cpu/kernel_internal.h), same
 // operations and constants. Every |z| from that word is <= r <= the bound (|cos|, |sin| <= 1), so
 // y = x + eps * z <= fl(xmax + fl(eps * bound)) by monotone rounding. Checked here against the
-// stream for all 2^24 radius inputs by bench/cuda/emu/emu_check.cpp.
+// stream for all 2^24 radius inputs by test/native/cuda-emu/emu_check.cpp.
 __device__ __forceinline__ float radiusBound(uint32_t radiusWord) {
   const uint32_t m1 = (radiusWord >> 8) + 1u;  // in [1, 2^24]: exact as a float
   const int32_t t = static_cast<int32_t>((151u << 23) - floatToBits(static_cast<float>(m1)));
@@ -190,9 +191,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) selectWarpKernel(FwdParam
     const uint64_t row = u / p.nSample;
     const uint32_t s = static_cast<uint32_t>(u % p.nSample);
     const uint64_t base = rowBase(row, p.d, p.inner);
-    unsigned long long qKey = 0ull;  // 0: empty slot
-    float qVal = 0.0f;
-    unsigned long long thr = 0ull;   // composite of the k-th held; 0 while fewer than k are held
+    WarpQueue q;
     float tau = bitsToFloat(0xFF800000u);  // value of the k-th held; -inf while fewer than k are held
     for (uint32_t g0 = 0; g0 < groups; g0 += 32u) {
       const uint32_t g = g0 + lane;
@@ -214,33 +213,13 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) selectWarpKernel(FwdParam
       }
 #pragma unroll
       for (uint32_t j = 0; j < 4; ++j) {
-        unsigned want = __ballot_sync(kFullMask, key[j] > thr);
-        while (want) {
-          const int src = __ffs(want) - 1;
-          const unsigned long long kk = __shfl_sync(kFullMask, key[j], src);
-          const float vv = __shfl_sync(kFullMask, y[j], src);
-          // kk > thr, so at most k - 1 held composites are above it: pos <= k - 1.
-          const uint32_t pos = __popc(__ballot_sync(kFullMask, lane < p.k && qKey > kk));
-          const unsigned long long upKey = __shfl_up_sync(kFullMask, qKey, 1);
-          const float upVal = __shfl_up_sync(kFullMask, qVal, 1);
-          if (lane == pos) {
-            qKey = kk;
-            qVal = vv;
-          } else if (lane > pos) {
-            qKey = upKey;
-            qVal = upVal;
-          }
-          thr = __shfl_sync(kFullMask, qKey, static_cast<int>(p.k - 1));
-          const float kthVal = __shfl_sync(kFullMask, qVal, static_cast<int>(p.k - 1));
-          if (thr != 0ull) tau = kthVal;
-          want &= ~(1u << src);
-          want &= __ballot_sync(kFullMask, key[j] > thr);
-        }
+        warpQueueOffer(q, lane, p.k, key[j], y[j]);
+        if (q.thr != 0ull) tau = q.kthVal;
       }
     }
     if (lane == p.k - 1) {
-      p.positions[u] = static_cast<int32_t>(~static_cast<uint32_t>(qKey));
-      p.kth[u] = qVal;
+      p.positions[u] = static_cast<int32_t>(~static_cast<uint32_t>(q.key));
+      p.kth[u] = q.val;
     }
   }
 }
@@ -250,6 +229,29 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) selectWarpKernel(FwdParam
 // prefix found so far and picks the bin holding the k-th. It stops early once that bin holds a
 // single composite, then finds it. kShared keeps the perturbed row in shared memory (d <=
 // kSharedD); otherwise each pass regenerates the noise (no B x D x S buffer either way).
+// Calls visit(composite, column) for every column of the unit's row that this thread of the
+// block owns (groups tid, tid + kRadixThreads, ...): values from the shared copy of the row
+// (kShared) or regenerated from the stream.
+template <bool kShared, class Visit>
+__device__ __forceinline__ void forEachComposite(const FwdParams& p, const float* ys, uint64_t base, uint32_t row,
+                                                 uint32_t s, Visit visit) {
+  const uint32_t groups = (p.d + 3u) / 4u;
+  for (uint32_t g = threadIdx.x; g < groups; g += kRadixThreads) {
+    float y[4];
+    if (kShared) {
+#pragma unroll
+      for (uint32_t j = 0; j < 4; ++j) y[j] = 4u * g + j < p.d ? ys[4u * g + j] : 0.0f;
+    } else {
+      groupValues(p, base, row, s, g, y);
+    }
+#pragma unroll
+    for (uint32_t j = 0; j < 4; ++j) {
+      const uint32_t c = 4u * g + j;
+      if (c < p.d) visit(compositeKey(y[j], c), c);
+    }
+  }
+}
+
 template <bool kShared>
 __global__ void __launch_bounds__(kRadixThreads) selectRadixKernel(FwdParams p) {
   __shared__ uint32_t hist[256];
@@ -280,23 +282,9 @@ __global__ void __launch_bounds__(kRadixThreads) selectRadixKernel(FwdParams p) 
     for (int shift = 56; shift >= 0; shift -= 8) {
       hist[tid] = 0u;  // kRadixThreads == 256 bins
       __syncthreads();
-      for (uint32_t g = tid; g < groups; g += kRadixThreads) {
-        float y[4];
-        if (kShared) {
-#pragma unroll
-          for (uint32_t j = 0; j < 4; ++j) y[j] = 4u * g + j < p.d ? ys[4u * g + j] : 0.0f;
-        } else {
-          groupValues(p, base, static_cast<uint32_t>(row), s, g, y);
-        }
-#pragma unroll
-        for (uint32_t j = 0; j < 4; ++j) {
-          const uint32_t c = 4u * g + j;
-          if (c < p.d) {
-            const unsigned long long key = compositeKey(y[j], c);
-            if ((key & mask) == prefix) atomicAdd(&hist[static_cast<uint32_t>(key >> shift) & 255u], 1u);
-          }
-        }
-      }
+      forEachComposite<kShared>(p, ys, base, static_cast<uint32_t>(row), s, [&](unsigned long long key, uint32_t) {
+        if ((key & mask) == prefix) atomicAdd(&hist[static_cast<uint32_t>(key >> shift) & 255u], 1u);
+      });
       __syncthreads();
       if (tid < 32) {
         // Lane l owns bins 255 - 8l down to 248 - 8l; an inclusive scan over lanes counts the
@@ -343,20 +331,9 @@ __global__ void __launch_bounds__(kRadixThreads) selectRadixKernel(FwdParams p) 
       if (tid == 0) sCol = ~static_cast<uint32_t>(prefix);
     } else {
       // One composite matches prefix under mask: find its column.
-      for (uint32_t g = tid; g < groups; g += kRadixThreads) {
-        float y[4];
-        if (kShared) {
-#pragma unroll
-          for (uint32_t j = 0; j < 4; ++j) y[j] = 4u * g + j < p.d ? ys[4u * g + j] : 0.0f;
-        } else {
-          groupValues(p, base, static_cast<uint32_t>(row), s, g, y);
-        }
-#pragma unroll
-        for (uint32_t j = 0; j < 4; ++j) {
-          const uint32_t c = 4u * g + j;
-          if (c < p.d && (compositeKey(y[j], c) & mask) == prefix) sCol = c;
-        }
-      }
+      forEachComposite<kShared>(p, ys, base, static_cast<uint32_t>(row), s, [&](unsigned long long key, uint32_t c) {
+        if ((key & mask) == prefix) sCol = c;
+      });
     }
     __syncthreads();
     if (tid == 0) {

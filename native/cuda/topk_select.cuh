@@ -4,8 +4,8 @@
 // and chosen by ballot, only the columns whose composite beats the k-th held (the threshold
 // filter of the CPU kernel). The composite is philox_normal.h's selectKey above the complemented
 // column, the CPU's order, and the answer is unique under it: the same values and indices as
-// topkCpu whatever the algorithm. Written against the intrinsics bench/cuda/emu emulates, so
-// the same source runs there as host C++ (bench/cuda/emu/topk_emu_check.cpp).
+// topkCpu whatever the algorithm. Written against the intrinsics test/native/cuda-emu emulates,
+// so the same source runs there as host C++ (test/native/cuda-emu/topk_emu_check.cpp).
 #pragma once
 
 #include <cuda_runtime.h>
@@ -13,6 +13,7 @@
 #include <cstdint>
 
 #include "../core/philox_normal.h"
+#include "warp_queue.cuh"
 
 namespace ntk {
 namespace cudak {
@@ -47,9 +48,7 @@ __global__ void __launch_bounds__(kTopkWarpsPerBlock * 32) topkWarpKernel(TopkPa
        row += nWarps) {
     const uint64_t o = row / p.inner, i = row % p.inner;
     const uint64_t base = o * p.d * p.inner + i;
-    unsigned long long qKey = 0ull;  // lane's held composite (0: empty)
-    float qVal = 0.0f;
-    unsigned long long thr = 0ull;   // the k-th held composite; 0 while fewer than k are held
+    WarpQueue q;
     bool bad = false;
     for (uint32_t c0 = 0; c0 < p.d; c0 += 32u) {
       const uint32_t c = c0 + lane;
@@ -60,30 +59,11 @@ __global__ void __launch_bounds__(kTopkWarpsPerBlock * 32) topkWarpKernel(TopkPa
         key = topkComposite(y, c, p.largest);
         bad = bad || !((floatToBits(y) & 0x7F800000u) != 0x7F800000u);
       }
-      unsigned want = __ballot_sync(0xFFFFFFFFu, key > thr);
-      while (want) {
-        const int src = __ffs(want) - 1;
-        const unsigned long long kk = __shfl_sync(0xFFFFFFFFu, key, src);
-        const float vv = __shfl_sync(0xFFFFFFFFu, y, src);
-        // kk > thr, so fewer than k held composites are above it: pos <= k - 1.
-        const uint32_t pos = __popc(__ballot_sync(0xFFFFFFFFu, lane < p.k && qKey > kk));
-        const unsigned long long upKey = __shfl_up_sync(0xFFFFFFFFu, qKey, 1);
-        const float upVal = __shfl_up_sync(0xFFFFFFFFu, qVal, 1);
-        if (lane == pos) {
-          qKey = kk;
-          qVal = vv;
-        } else if (lane > pos) {
-          qKey = upKey;
-          qVal = upVal;
-        }
-        thr = __shfl_sync(0xFFFFFFFFu, qKey, static_cast<int>(p.k - 1));
-        want &= ~(1u << src);
-        want &= __ballot_sync(0xFFFFFFFFu, key > thr);
-      }
+      warpQueueOffer(q, lane, p.k, key, y);
     }
     if (p.nonFinite && __ballot_sync(0xFFFFFFFFu, bad) != 0u && lane == 0) *p.nonFinite = 1u;
     // Where lane j's entry goes: j in rank order, or its rank by column among the k held.
-    const uint32_t col = ~static_cast<uint32_t>(qKey);
+    const uint32_t col = ~static_cast<uint32_t>(q.key);
     uint32_t slot = lane;
     if (!p.sorted) {
       slot = 0;
@@ -94,7 +74,7 @@ __global__ void __launch_bounds__(kTopkWarpsPerBlock * 32) topkWarpKernel(TopkPa
     }
     if (lane < p.k) {
       const uint64_t at = (o * p.k + slot) * p.inner + i;
-      p.values[at] = qVal;
+      p.values[at] = q.val;
       p.indices[at] = static_cast<int32_t>(col);
     }
   }

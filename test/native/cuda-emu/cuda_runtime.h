@@ -5,7 +5,8 @@
 // kernels' logic (indexing, selection, grid-stride loops, barrier and warp-uniform control flow:
 // a lane missing a warp intrinsic deadlocks it) on a machine with no GPU. It does not check the
 // float intrinsics (host + - * / stand in for __f*_rn), memory ordering or performance.
-// Used only by bench/cuda/emu/emu_check.cpp (bench/cuda/emu/run.sh).
+// Used only by the checks beside it: emu_check.cpp (run.sh, test/cuda-emu.test.ts) and
+// topk_emu_check.cpp (test/ops-topk.test.ts).
 #pragma once
 
 #include <barrier>

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Builds and runs the emulated-kernel check (no GPU needed): the real kernels of
 # native/cuda/select.cuh compiled as host C++ against the SIMT emulator in this folder, compared
-# with the CPU kernels bit for bit. Usage: bash bench/cuda/emu/run.sh [--quick]
+# with the CPU kernels bit for bit. Usage: bash test/native/cuda-emu/run.sh [--quick]
+# (test/cuda-emu.test.ts runs it with --quick)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../../.." && pwd)
 out=${TMPDIR:-/tmp}/ntk-emu-check
 g++ -std=c++20 -O1 -ffp-contract=off -fno-fast-math -pthread -Wall -Wno-unknown-pragmas \
-  -I "$root/bench/cuda/emu" -I "$root/native" \
-  "$root/bench/cuda/emu/emu_check.cpp" "$root"/native/cpu/*.cpp -o "$out"
+  -I "$root/test/native/cuda-emu" -I "$root/native" \
+  "$root/test/native/cuda-emu/emu_check.cpp" "$root"/native/cpu/*.cpp -o "$out"
 "$out" "$@"
