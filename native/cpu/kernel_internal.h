@@ -69,8 +69,7 @@ struct TopBuffer {
 // log2(1 + f) >= f; the constants carry margins for the float rounding of the stream's own
 // log and of this bound. Exhaustively checked against the stream for every one of the 2^24
 // radius inputs (test/prune-bound.test.ts and the native benchmark's self-check).
-constexpr float kRadiusScale = 1.6526e-07f;   // > 2 ln 2 / 2^23 = 1.65259e-07
-constexpr float kRadiusSlack = 1.0e-4f;       // absolute slack on r^2
+// kRadiusScale (> 2 ln 2 / 2^23) and kRadiusSlack come from constants.h.
 
 inline float radiusBound(uint32_t radiusWord) {
   const uint32_t m1 = (radiusWord >> 8) + 1u;  // in [1, 2^24]: exact as a float
