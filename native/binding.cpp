@@ -47,81 +47,43 @@ void checkPositions(const CallFields& call, uint64_t rows, uint32_t nSample) {
 }
 
 // ---- forward: ForwardCall -> ntk::ForwardArgs ----
-constexpr const char* kForward = "noisedTopK";
+constexpr char kForward[] = "noisedTopK";
 
 void parseForward(const CallFields& call, Job<ntk::ForwardArgs>& job) {
   ntk::ForwardArgs& a = job.args;
-  const Napi::TypedArray x = call.float32Array("x");
   a.layout = call.layoutOfUint32Rows();
   a.k = static_cast<uint32_t>(call.integer("k", 1, static_cast<double>(a.layout.d)));
   a.epsilon = call.epsilon("epsilon", false);
   a.nSample = static_cast<uint32_t>(call.integer("nSample", 1, ntk::kMaxSamples));
-  const Napi::TypedArray noise = call.float32ArrayOrNull("noise");
   a.noise.seedLo = call.uint32("seedLo");
   a.noise.seedHi = call.uint32("seedHi");
   a.noise.offset = call.uint32("offset");
-  const Napi::TypedArray values = call.float32Array("values");
-  const Napi::TypedArray positions = call.int32Array("positions");
-
   const uint64_t size = a.layout.size(), rows = a.layout.rows();
   checkPositions(call, rows, a.nSample);
-  call.checkLength("x", x, size);
-  call.checkLength("values", values, rows);
-  call.checkLength("positions", positions, rows * a.nSample);
-  job.input("x", x, a.x);
-  if (!noise.IsEmpty()) {
-    if (size > UINT64_MAX / a.nSample) call.rangeError("x.length * nSample overflows");
-    call.checkLength("noise", noise, size * a.nSample);
-    job.input("noise", noise, a.noise.explicitNoise);
-  }
-  job.output("values", values, a.values);
-  job.output("positions", positions, a.positions);
+  job.input(call, "x", a.x, size);
+  job.optionalInput(call, "noise", a.noise.explicitNoise, call.product(size, a.nSample));
+  job.output(call, "values", a.values, rows);
+  job.output(call, "positions", a.positions, rows * a.nSample);
   job.checkNoOverlap(call);
-
-  const char* why = nullptr;
-  if (ntk::validate(a, &why) != ntk::Status::kOk) call.rangeError(why);
+  validateOnce(call, a);
 }
 
 // ---- backward: BackwardCall -> ntk::BackwardArgs ----
-constexpr const char* kBackward = "noisedTopKBackward";
+constexpr char kBackward[] = "noisedTopKBackward";
 
 void parseBackward(const CallFields& call, Job<ntk::BackwardArgs>& job) {
   ntk::BackwardArgs& a = job.args;
-  const Napi::TypedArray positions = call.int32Array("positions");
-  const Napi::TypedArray rowScale = call.float32Array("rowScale");
   a.layout = call.layout();
   a.nSample = static_cast<uint32_t>(call.integer("nSample", 1, ntk::kMaxSamples));
-  const Napi::TypedArray grad = call.float32Array("grad");
   const uint64_t rows = a.layout.rows();
   checkPositions(call, rows, a.nSample);
-  call.checkLength("positions", positions, rows * a.nSample);
-  call.checkLength("rowScale", rowScale, rows);
-  call.checkLength("grad", grad, a.layout.size());
-  job.input("positions", positions, a.positions);
-  job.input("rowScale", rowScale, a.rowScale);
-  job.output("grad", grad, a.grad);
+  job.input(call, "positions", a.positions, rows * a.nSample);
+  job.input(call, "rowScale", a.rowScale, rows);
+  job.output(call, "grad", a.grad, a.layout.size());
   job.checkNoOverlap(call);
-  // Another thread may write shared memory between the range check below and the kernel.
-  if (isShared(call.env(), positions)) job.makePrivate(a.positions);
-  for (uint64_t j = 0; j < rows * a.nSample; ++j) {
-    if (a.positions[j] < 0 || static_cast<uint64_t>(a.positions[j]) >= a.layout.d)
-      call.rangeError("positions[" + std::to_string(j) + "] is outside [0, d)");
-  }
-  const char* why = nullptr;
-  if (ntk::validate(a, &why) != ntk::Status::kOk) call.rangeError(why);
-}
-
-Napi::Value Forward(const Napi::CallbackInfo& info) {
-  return runSync<ntk::ForwardArgs, parseForward, ntk::forwardCpu>(info, kForward);
-}
-Napi::Value ForwardAsync(const Napi::CallbackInfo& info) {
-  return runAsync<ntk::ForwardArgs, parseForward, ntk::forwardCpu>(info, kForward);
-}
-Napi::Value Backward(const Napi::CallbackInfo& info) {
-  return runSync<ntk::BackwardArgs, parseBackward, ntk::backwardCpu>(info, kBackward);
-}
-Napi::Value BackwardAsync(const Napi::CallbackInfo& info) {
-  return runAsync<ntk::BackwardArgs, parseBackward, ntk::backwardCpu>(info, kBackward);
+  job.privateIfShared(a.positions);
+  checkColumns(call, "positions", a.positions, rows * a.nSample, a.layout.d);
+  validateOnce(call, a);
 }
 
 Napi::Value SetThreads(const Napi::CallbackInfo& info) {
@@ -214,21 +176,8 @@ Napi::Value Normals(const Napi::CallbackInfo& info) {
 // ---- CUDA backend (native/cuda/) ----
 // The same call objects and parsing as forward / backward; the kernels run on the GPU. A CUDA
 // failure is "op: cudaErrorName: description" (ntk::cudaLastError of the thread that ran it).
-constexpr const char* kForwardCuda = "noisedTopK (cuda)";
-constexpr const char* kBackwardCuda = "noisedTopKBackward (cuda)";
-
-Napi::Value ForwardCuda(const Napi::CallbackInfo& info) {
-  return runSync<ntk::ForwardArgs, parseForward, ntk::forwardCuda, noResult, ntk::cudaLastError>(info, kForwardCuda);
-}
-Napi::Value ForwardCudaAsync(const Napi::CallbackInfo& info) {
-  return runAsync<ntk::ForwardArgs, parseForward, ntk::forwardCuda, noResult, ntk::cudaLastError>(info, kForwardCuda);
-}
-Napi::Value BackwardCuda(const Napi::CallbackInfo& info) {
-  return runSync<ntk::BackwardArgs, parseBackward, ntk::backwardCuda, noResult, ntk::cudaLastError>(info, kBackwardCuda);
-}
-Napi::Value BackwardCudaAsync(const Napi::CallbackInfo& info) {
-  return runAsync<ntk::BackwardArgs, parseBackward, ntk::backwardCuda, noResult, ntk::cudaLastError>(info, kBackwardCuda);
-}
+constexpr char kForwardCuda[] = "noisedTopK (cuda)";
+constexpr char kBackwardCuda[] = "noisedTopKBackward (cuda)";
 Napi::Value CudaUsable(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), ntk::cudaUsable()); }
 // Why cudaUsable() is false ("cudaErrorName: description"), "" when it is true.
 Napi::Value CudaProbeError(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), ntk::cudaProbeError()); }
@@ -243,10 +192,8 @@ Napi::Value CudaSelectPath(const Napi::CallbackInfo& info) {
 #endif  // NOISED_TOPK_HAS_CUDA
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  exports.Set("forward", Napi::Function::New(env, Forward, "forward"));
-  exports.Set("forwardAsync", Napi::Function::New(env, ForwardAsync, "forwardAsync"));
-  exports.Set("backward", Napi::Function::New(env, Backward, "backward"));
-  exports.Set("backwardAsync", Napi::Function::New(env, BackwardAsync, "backwardAsync"));
+  exportKernel<ntk::ForwardArgs, kForward, parseForward, ntk::forwardCpu>(env, exports, "forward");
+  exportKernel<ntk::BackwardArgs, kBackward, parseBackward, ntk::backwardCpu>(env, exports, "backward");
   exports.Set("setThreads", Napi::Function::New(env, SetThreads, "setThreads"));
   exports.Set("threads", Napi::Function::New(env, GetThreads, "threads"));
   exports.Set("maxThreads", Napi::Number::New(env, ntk::maxCpuThreads()));
@@ -266,10 +213,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("cudaUsable", Napi::Function::New(env, CudaUsable, "cudaUsable"));
   exports.Set("cudaProbeError", Napi::Function::New(env, CudaProbeError, "cudaProbeError"));
   exports.Set("cudaSelectPath", Napi::Function::New(env, CudaSelectPath, "cudaSelectPath"));
-  exports.Set("forwardCuda", Napi::Function::New(env, ForwardCuda, "forwardCuda"));
-  exports.Set("forwardCudaAsync", Napi::Function::New(env, ForwardCudaAsync, "forwardCudaAsync"));
-  exports.Set("backwardCuda", Napi::Function::New(env, BackwardCuda, "backwardCuda"));
-  exports.Set("backwardCudaAsync", Napi::Function::New(env, BackwardCudaAsync, "backwardCudaAsync"));
+  exportKernel<ntk::ForwardArgs, kForwardCuda, parseForward, ntk::forwardCuda, noResult, ntk::cudaLastError>(env, exports, "forwardCuda");
+  exportKernel<ntk::BackwardArgs, kBackwardCuda, parseBackward, ntk::backwardCuda, noResult, ntk::cudaLastError>(env, exports, "backwardCuda");
 #endif
   return exports;
 }

@@ -62,23 +62,6 @@ class CallFields {
   const char* op() const { return op_; }
   Napi::Value get(const char* name) const { return obj_.Get(name); }
 
-  Napi::TypedArray typedArray(const char* name, napi_typedarray_type type, const char* typeName) const {
-    const Napi::Value v = get(name);
-    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != type)
-      throwType(env_, op_, std::string(name) + " must be a " + typeName);
-    return v.As<Napi::TypedArray>();
-  }
-  Napi::TypedArray float32Array(const char* name) const { return typedArray(name, napi_float32_array, "Float32Array"); }
-  Napi::TypedArray int32Array(const char* name) const { return typedArray(name, napi_int32_array, "Int32Array"); }
-  // null (or absent) gives an empty handle.
-  Napi::TypedArray float32ArrayOrNull(const char* name) const {
-    const Napi::Value v = get(name);
-    if (v.IsNull() || v.IsUndefined()) return Napi::TypedArray();
-    if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
-      throwType(env_, op_, std::string(name) + " must be a Float32Array or null");
-    return v.As<Napi::TypedArray>();
-  }
-
   double integer(const char* name, double min, double max) const { return integerValue(env_, get(name), op_, name, min, max); }
   uint32_t uint32(const char* name) const { return static_cast<uint32_t>(integer(name, 0, kMaxUint32)); }
 
@@ -117,11 +100,7 @@ class CallFields {
   }
 
   [[noreturn]] void rangeError(const std::string& msg) const { throwRange(env_, op_, msg); }
-
-  void checkLength(const char* name, const Napi::TypedArray& a, uint64_t want) const {
-    if (a.ElementLength() != want)
-      rangeError(std::string(name) + " has length " + std::to_string(a.ElementLength()) + ", expected " + std::to_string(want));
-  }
+  [[noreturn]] void typeError(const std::string& msg) const { throwType(env_, op_, msg); }
 
   // a * b, refused where it overflows 64 bits.
   uint64_t product(uint64_t a, uint64_t b) const {
@@ -134,6 +113,20 @@ class CallFields {
   const char* op_;
   Napi::Object obj_;
 };
+
+// ntk::validate, once per call, after the guards above: its refusal is a RangeError.
+template <typename Args>
+void validateOnce(const CallFields& call, const Args& a) {
+  const char* why = nullptr;
+  if (validate(a, &why) != ntk::Status::kOk) call.rangeError(why);
+}
+
+// Columns a kernel will index with (positions, indices): each must be in [0, d).
+inline void checkColumns(const CallFields& call, const char* name, const int32_t* columns, uint64_t n, uint64_t d) {
+  for (uint64_t j = 0; j < n; ++j)
+    if (columns[j] < 0 || static_cast<uint64_t>(columns[j]) >= d)
+      call.rangeError(std::string(name) + "[" + std::to_string(j) + "] is outside [0, d)");
+}
 
 inline bool isShared(Napi::Env env, const Napi::TypedArray& a) {
   napi_value buffer = nullptr;

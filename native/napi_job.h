@@ -53,6 +53,20 @@ struct OwnedOutput {
   const char* name;
 };
 
+// The typed-array kind of each element type a kernel array has.
+template <typename T>
+struct ArrayKind;
+template <>
+struct ArrayKind<float> {
+  static constexpr napi_typedarray_type type = napi_float32_array;
+  static constexpr const char* name = "Float32Array";
+};
+template <>
+struct ArrayKind<int32_t> {
+  static constexpr napi_typedarray_type type = napi_int32_array;
+  static constexpr const char* name = "Int32Array";
+};
+
 template <typename Args>
 struct Job {
   Args args;
@@ -61,13 +75,23 @@ struct Job {
   std::vector<OwnedOutput> outputs;  // async only
   bool nonFinite = false;            // topk's finite check (TopKArgs::nonFinite points here)
 
+  // Reads the array field `name` of the call (a typed array of T's kind, `length` elements) and
+  // points `field` at its memory.
   template <typename T>
-  void input(const char* name, const Napi::TypedArray& js, T*& field) {
-    add(name, js, field, false);
+  void input(const CallFields& call, const char* name, T*& field, uint64_t length) {
+    add(call, name, readArray<T>(call, name), field, length, false);
   }
   template <typename T>
-  void output(const char* name, const Napi::TypedArray& js, T*& field) {
-    add(name, js, field, true);
+  void output(const CallFields& call, const char* name, T*& field, uint64_t length) {
+    add(call, name, readArray<T>(call, name), field, length, true);
+  }
+  // An input that may be null (or absent): then `field` stays null.
+  template <typename T>
+  void optionalInput(const CallFields& call, const char* name, T*& field, uint64_t length) {
+    const Napi::Value v = call.get(name);
+    if (v.IsNull() || v.IsUndefined()) return;
+    if (!isArrayOf<T>(v)) call.typeError(std::string(name) + " must be a " + ArrayKind<std::remove_const_t<T>>::name + " or null");
+    add(call, name, v.As<Napi::TypedArray>(), field, length, false);
   }
 
   // Memory owned by the job, n elements of T; std::bad_alloc where it cannot be had.
@@ -101,13 +125,14 @@ struct Job {
     }
   }
 
-  // Points field (an input already registered) at a private copy of its bytes: for arrays that
-  // are checked element by element and then used, which must read bytes no other thread writes.
-  // Call it after checkNoOverlap (the caller's memory is what may overlap).
+  // Points field (an input already registered) at a private copy of its bytes where it lives in
+  // a SharedArrayBuffer: an array checked element by element and then used must read bytes no
+  // other thread writes meanwhile. Call it after checkNoOverlap (the caller's memory is what
+  // may overlap).
   template <typename T>
-  void makePrivate(T*& field) {
+  void privateIfShared(T*& field) {
     for (CallArray& a : arrays) {
-      if (a.field != static_cast<const void*>(&field)) continue;
+      if (a.field != static_cast<const void*>(&field) || !isShared(a.js.Env(), a.js.As<Napi::TypedArray>())) continue;
       auto* mine = allocate<unsigned char>(a.bytes);
       if (a.bytes) std::memcpy(mine, a.data, a.bytes);
       a.data = mine;
@@ -128,7 +153,19 @@ struct Job {
 
  private:
   template <typename T>
-  void add(const char* name, const Napi::TypedArray& js, T*& field, bool output) {
+  static bool isArrayOf(const Napi::Value& v) {
+    return v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == ArrayKind<std::remove_const_t<T>>::type;
+  }
+  template <typename T>
+  static Napi::TypedArray readArray(const CallFields& call, const char* name) {
+    const Napi::Value v = call.get(name);
+    if (!isArrayOf<T>(v)) call.typeError(std::string(name) + " must be a " + ArrayKind<std::remove_const_t<T>>::name);
+    return v.As<Napi::TypedArray>();
+  }
+  template <typename T>
+  void add(const CallFields& call, const char* name, const Napi::TypedArray& js, T*& field, uint64_t length, bool output) {
+    if (js.ElementLength() != length)
+      call.rangeError(std::string(name) + " has length " + std::to_string(js.ElementLength()) + ", expected " + std::to_string(length));
     void* data = nullptr;
     napi_get_typedarray_info(js.Env(), js, nullptr, nullptr, &data, nullptr, nullptr);
     field = static_cast<T*>(data);
@@ -211,34 +248,42 @@ class KernelWorker : public Napi::AsyncWorker {
   Napi::Promise::Deferred deferred_;
 };
 
-template <typename Args, Parse<Args> P, Kernel<Args> K, Result<Args> R = noResult<Args>, Detail D = noDetail>
-Napi::Value runSync(const Napi::CallbackInfo& info, const char* op) {
+// `Op` names the operation in every error ("noisedTopK", "topk (cuda)").
+template <typename Args, const char* Op, Parse<Args> P, Kernel<Args> K, Result<Args> R, Detail D>
+Napi::Value runSync(const Napi::CallbackInfo& info) {
   try {
-    const CallFields call(info, op);
+    const CallFields call(info, Op);
     Job<Args> job;
     P(call, job);
     const ntk::Status s = runKernel(K, job.args);
-    if (s != ntk::Status::kOk) throw statusError(info.Env(), op, s, D());
+    if (s != ntk::Status::kOk) throw statusError(info.Env(), Op, s, D());
     return R(info.Env(), job);
   } catch (const std::bad_alloc&) {
-    throw Napi::Error::New(info.Env(), std::string(op) + ": out of memory");
+    throw Napi::Error::New(info.Env(), std::string(Op) + ": out of memory");
   }
 }
 
-template <typename Args, Parse<Args> P, Kernel<Args> K, Result<Args> R = noResult<Args>, Detail D = noDetail>
-Napi::Value runAsync(const Napi::CallbackInfo& info, const char* op) {
+template <typename Args, const char* Op, Parse<Args> P, Kernel<Args> K, Result<Args> R, Detail D>
+Napi::Value runAsync(const Napi::CallbackInfo& info) {
   try {
-    const CallFields call(info, op);
+    const CallFields call(info, Op);
     auto job = std::make_unique<Job<Args>>();
     P(call, *job);
     job->own();
-    auto* worker = new KernelWorker<Args, K, R, D>(info.Env(), op, std::move(job));
+    auto* worker = new KernelWorker<Args, K, R, D>(info.Env(), Op, std::move(job));
     Napi::Promise p = worker->promise();
     worker->Queue();
     return p;
   } catch (const std::bad_alloc&) {
-    throw Napi::Error::New(info.Env(), std::string(op) + ": out of memory");
+    throw Napi::Error::New(info.Env(), std::string(Op) + ": out of memory");
   }
+}
+
+// Exports `name` (sync) and `nameAsync` (a Promise): one parse, one kernel, two ways to run it.
+template <typename Args, const char* Op, Parse<Args> P, Kernel<Args> K, Result<Args> R = noResult<Args>, Detail D = noDetail>
+void exportKernel(Napi::Env env, Napi::Object exports, const std::string& name) {
+  exports.Set(name, Napi::Function::New(env, runSync<Args, Op, P, K, R, D>, name));
+  exports.Set(name + "Async", Napi::Function::New(env, runAsync<Args, Op, P, K, R, D>, name + "Async"));
 }
 
 }  // namespace ntk_napi

@@ -56,6 +56,14 @@ Status checkEpsilon(float epsilon, bool positive, const char** why) {
   return Status::kOk;
 }
 
+// The perturbed top-k's backward divides by epsilon, so it needs epsilon > 0.
+Status checkPerturbed(const PerturbedParams& p, bool positiveEpsilon, const char** why) {
+  if (checkLayout(p.layout, p.k, why) != Status::kOk || checkEpsilon(p.epsilon, positiveEpsilon, why) != Status::kOk ||
+      checkSamples(p.nSample, why) != Status::kOk)
+    return Status::kInvalidArgument;
+  return Status::kOk;
+}
+
 }  // namespace
 
 Status validate(const ForwardArgs& a, const char** why) {
@@ -89,17 +97,13 @@ Status validate(const TopKArgs& a, const char** why) {
 }
 
 Status validate(const PerturbedForwardArgs& a, const char** why) {
-  if (checkLayout(a.layout, a.k, why) != Status::kOk || checkEpsilon(a.epsilon, false, why) != Status::kOk ||
-      checkSamples(a.nSample, why) != Status::kOk)
-    return Status::kInvalidArgument;
+  if (checkPerturbed(a, false, why) != Status::kOk) return Status::kInvalidArgument;
   if (a.layout.size() > 0 && (!a.x || !a.mask || !a.indices)) return fail(why, "an argument is null");
   return Status::kOk;
 }
 
 Status validate(const PerturbedBackwardArgs& a, const char** why) {
-  if (checkLayout(a.layout, a.k, why) != Status::kOk || checkEpsilon(a.epsilon, true, why) != Status::kOk ||
-      checkSamples(a.nSample, why) != Status::kOk)
-    return Status::kInvalidArgument;
+  if (checkPerturbed(a, true, why) != Status::kOk) return Status::kInvalidArgument;
   if (a.layout.size() > 0 && (!a.indices || !a.grad || !a.gradX)) return fail(why, "an argument is null");
   return Status::kOk;
 }
