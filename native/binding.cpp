@@ -64,8 +64,6 @@ void parseForward(const CallFields& call, Job<ntk::ForwardArgs>& job) {
   job.optionalInput(call, "noise", a.noise.explicitNoise, call.product(size, a.nSample));
   job.output(call, "values", a.values, rows);
   job.output(call, "positions", a.positions, rows * a.nSample);
-  job.checkNoOverlap(call);
-  validateOnce(call, a);
 }
 
 // ---- backward: BackwardCall -> ntk::BackwardArgs ----
@@ -80,10 +78,8 @@ void parseBackward(const CallFields& call, Job<ntk::BackwardArgs>& job) {
   job.input(call, "positions", a.positions, rows * a.nSample);
   job.input(call, "rowScale", a.rowScale, rows);
   job.output(call, "grad", a.grad, a.layout.size());
-  job.checkNoOverlap(call);
   job.privateIfShared(a.positions);
   checkColumns(call, "positions", a.positions, rows * a.nSample, a.layout.d);
-  validateOnce(call, a);
 }
 
 Napi::Value SetThreads(const Napi::CallbackInfo& info) {

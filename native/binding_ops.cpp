@@ -55,8 +55,6 @@ void parseTopK(const CallFields& call, Job<ntk::TopKArgs>& job) {
   job.input(call, "x", a.x, a.layout.size());
   job.output(call, "values", a.values, selected);
   job.output(call, "indices", a.indices, selected);
-  job.checkNoOverlap(call);
-  validateOnce(call, a);
 }
 
 // ---- perturbedTopK: PerturbedForwardCall -> ntk::PerturbedForwardArgs ----
@@ -68,8 +66,6 @@ void parsePerturbed(const CallFields& call, Job<ntk::PerturbedForwardArgs>& job)
   job.input(call, "x", a.x, a.layout.size());
   job.output(call, "mask", a.mask, a.layout.size());
   job.output(call, "indices", a.indices, call.product(call.product(a.layout.rows(), a.nSample), a.k));
-  job.checkNoOverlap(call);
-  validateOnce(call, a);
 }
 
 // ---- perturbedTopKBackward: PerturbedBackwardCall -> ntk::PerturbedBackwardArgs ----
@@ -82,10 +78,8 @@ void parsePerturbedBackward(const CallFields& call, Job<ntk::PerturbedBackwardAr
   job.input(call, "indices", a.indices, selected);
   job.input(call, "grad", a.grad, a.layout.size());
   job.output(call, "gradX", a.gradX, a.layout.size());
-  job.checkNoOverlap(call);
   job.privateIfShared(a.indices);
   checkColumns(call, "indices", a.indices, selected, a.layout.d);
-  validateOnce(call, a);
 }
 
 }  // namespace

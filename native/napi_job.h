@@ -1,6 +1,7 @@
 // The one way every kernel entry point runs (binding.cpp and binding_ops.cpp): a parse function
 // reads the call object into a Job (the kernel's Args, pointing at the caller's arrays, each
-// array registered as an input or an output), then
+// array registered as an input or an output, its kind and length checked), the outputs are
+// checked against every other array for overlap, ntk::validate runs once, then
 //   - runSync calls the kernel on the JS arrays in place: no JS runs until it returns, so
 //     nothing can detach or resize them meanwhile;
 //   - runAsync first moves the job onto memory it owns (inputs copied, outputs allocated),
@@ -37,7 +38,8 @@ namespace ntk_napi {
 // it (repointed at owned memory by an async call).
 struct CallArray {
   const char* name;
-  const void* data;
+  const void* caller;  // the caller's memory, which overlap is decided on
+  const void* data;    // what the kernel reads or writes: the caller's memory or a private copy
   size_t bytes;
   bool output;
   Napi::Value js;                      // the JS array (valid during the call only)
@@ -116,10 +118,10 @@ struct Job {
   void checkNoOverlap(const CallFields& call) const {
     for (const CallArray& out : arrays) {
       if (!out.output || out.bytes == 0) continue;
-      const auto* ob = static_cast<const uint8_t*>(out.data);
+      const auto* ob = static_cast<const uint8_t*>(out.caller);
       for (const CallArray& other : arrays) {
         if (&other == &out || other.bytes == 0) continue;
-        const auto* b = static_cast<const uint8_t*>(other.data);
+        const auto* b = static_cast<const uint8_t*>(other.caller);
         if (ob < b + other.bytes && b < ob + out.bytes) call.rangeError(std::string(out.name) + " overlaps " + other.name);
       }
     }
@@ -127,8 +129,7 @@ struct Job {
 
   // Points field (an input already registered) at a private copy of its bytes where it lives in
   // a SharedArrayBuffer: an array checked element by element and then used must read bytes no
-  // other thread writes meanwhile. Call it after checkNoOverlap (the caller's memory is what
-  // may overlap).
+  // other thread writes meanwhile. (Overlap is still decided on the caller's memory.)
   template <typename T>
   void privateIfShared(T*& field) {
     for (CallArray& a : arrays) {
@@ -169,7 +170,7 @@ struct Job {
     void* data = nullptr;
     napi_get_typedarray_info(js.Env(), js, nullptr, nullptr, &data, nullptr, nullptr);
     field = static_cast<T*>(data);
-    arrays.push_back({name, data, js.ByteLength(), output, js, &field, [&field](void* p) { field = static_cast<T*>(p); }});
+    arrays.push_back({name, data, data, js.ByteLength(), output, js, &field, [&field](void* p) { field = static_cast<T*>(p); }});
   }
 };
 
@@ -255,6 +256,8 @@ Napi::Value runSync(const Napi::CallbackInfo& info) {
     const CallFields call(info, Op);
     Job<Args> job;
     P(call, job);
+    job.checkNoOverlap(call);
+    validateOnce(call, job.args);
     const ntk::Status s = runKernel(K, job.args);
     if (s != ntk::Status::kOk) throw statusError(info.Env(), Op, s, D());
     return R(info.Env(), job);
@@ -269,6 +272,8 @@ Napi::Value runAsync(const Napi::CallbackInfo& info) {
     const CallFields call(info, Op);
     auto job = std::make_unique<Job<Args>>();
     P(call, *job);
+    job->checkNoOverlap(call);
+    validateOnce(call, job->args);
     job->own();
     auto* worker = new KernelWorker<Args, K, R, D>(info.Env(), Op, std::move(job));
     Napi::Promise p = worker->promise();
