@@ -5,20 +5,28 @@
 // is added in three places: this interface, the Args struct, and one line of the binding's parse
 // function. Layouts view x as [outer, d, inner], the reduced dim in the middle.
 
-/** One NoisedTopK forward: ntk::ForwardArgs. */
-export interface ForwardCall {
-  x: Float32Array;
+/** x viewed as [outer, d, inner], reduced along d: ntk::Layout. A row is one slice along d. */
+export interface LayoutFields {
   outer: number;
   d: number;
   inner: number;
+}
+
+/** The noise stream's key and call offset (native/core/philox_normal.h). */
+export interface StreamFields {
+  seedLo: number;
+  seedHi: number;
+  offset: number;
+}
+
+/** One NoisedTopK forward: ntk::ForwardArgs. */
+export interface ForwardCall extends LayoutFields, StreamFields {
+  x: Float32Array;
   k: number;
   epsilon: number;
   nSample: number;
   /** Explicit noise laid out as x.shape + [nSample], or null for the Philox stream. */
   noise: Float32Array | null;
-  seedLo: number;
-  seedHi: number;
-  offset: number;
   /** [rows]: the mean over samples of the k-th largest. */
   values: Float32Array;
   /** [rows, nSample]: the column of each sample's k-th largest. */
@@ -26,22 +34,18 @@ export interface ForwardCall {
 }
 
 /** One NoisedTopK backward: ntk::BackwardArgs. */
-export interface BackwardCall {
+export interface BackwardCall extends LayoutFields {
   positions: Int32Array;
+  /** [rows]: d(loss)/d(values). */
   rowScale: Float32Array;
-  outer: number;
-  d: number;
-  inner: number;
   nSample: number;
+  /** x's layout. */
   grad: Float32Array;
 }
 
 /** The hard top-k: ntk::TopKArgs. values and indices are [outer, k, inner]. */
-export interface TopKCall {
+export interface TopKCall extends LayoutFields {
   x: Float32Array;
-  outer: number;
-  d: number;
-  inner: number;
   k: number;
   largest: boolean;
   sorted: boolean;
@@ -55,36 +59,29 @@ export interface TopKCall {
   checkFinite: boolean;
 }
 
-/** The perturbed top-k forward: ntk::PerturbedForwardArgs. mask in x's layout; indices [rows, nSample, k], each sample's columns ascending. */
-export interface PerturbedForwardCall {
-  x: Float32Array;
-  outer: number;
-  d: number;
-  inner: number;
+/** What the perturbed top-k's forward and backward share: ntk::PerturbedParams. */
+export interface PerturbedParams extends LayoutFields, StreamFields {
   k: number;
   epsilon: number;
   nSample: number;
-  seedLo: number;
-  seedHi: number;
-  offset: number;
+}
+
+/** The perturbed top-k forward: ntk::PerturbedForwardArgs. */
+export interface PerturbedForwardCall extends PerturbedParams {
+  x: Float32Array;
+  /** x's layout: the share of samples that selected each column. */
   mask: Float32Array;
+  /** [rows, nSample, k]: each sample's columns, ascending. */
   indices: Int32Array;
 }
 
 /** The perturbed top-k backward: ntk::PerturbedBackwardArgs. */
-export interface PerturbedBackwardCall {
+export interface PerturbedBackwardCall extends PerturbedParams {
+  /** The forward's indices. */
   indices: Int32Array;
   /** Upstream gradient, x's layout. */
   grad: Float32Array;
-  outer: number;
-  d: number;
-  inner: number;
-  k: number;
-  epsilon: number;
-  nSample: number;
-  seedLo: number;
-  seedHi: number;
-  offset: number;
+  /** x's layout. */
   gradX: Float32Array;
 }
 
