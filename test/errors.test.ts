@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { BalNoisedTopK, functional, ImbalNoisedTopK, ldamMargins, NoisedTopK } from '../lib/index.js';
 import type { BackwardCall, ForwardCall } from '../lib/addon.js';
 import { loadNative } from '../lib/native.js';
+import { backwardCall, forwardCall } from './addon-calls.js';
 import { testedBackends } from './helpers.js';
 
 const x = new Float32Array(12);
@@ -86,8 +87,7 @@ describe.each(testedBackends())('argument errors on %s', (backend) => {
 describe.skipIf(!testedBackends().includes('cpu'))('C++ guards, called directly', () => {
   const addon = loadNative()!;
   const good = (): Record<string, unknown> => ({
-    x: new Float32Array(12), outer: 3, d: 4, inner: 1, k: 2, epsilon: 1, nSample: 2, noise: null,
-    seedLo: 0, seedHi: 0, offset: 0, values: new Float32Array(3), positions: new Int32Array(6),
+    ...forwardCall(new Float32Array(12), 3, 4, 1, 2, 1, 2, null, 0, 0, 0, new Float32Array(3), new Int32Array(6)),
   });
   const withArg = (field: string, v: unknown) => ({ ...good(), [field]: v });
   const without = (field: string) => {
@@ -129,9 +129,7 @@ describe.skipIf(!testedBackends().includes('cpu'))('C++ guards, called directly'
   });
 
   it('backward: positions out of range and bad lengths', () => {
-    const call = (positions: Int32Array, grad = new Float32Array(12)): BackwardCall => ({
-      positions, rowScale: new Float32Array(3), outer: 3, d: 4, inner: 1, nSample: 2, grad,
-    });
+    const call = (positions: Int32Array, grad = new Float32Array(12)) => backwardCall(positions, new Float32Array(3), 3, 4, 1, 2, grad);
     expect(() => addon.backward(call(Int32Array.of(0, 1, 2, 3, 4, 0)))).toThrow(/noisedTopKBackward: positions\[4\] is outside \[0, d\)/);
     expect(() => addon.backward(call(Int32Array.of(0, 1, -1, 3, 0, 0)))).toThrow(RangeError);
     expect(() => addon.backward(call(new Int32Array(5)))).toThrow(/positions has length 5, expected 6/);

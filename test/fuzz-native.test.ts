@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { backwardJs, forwardJs } from '../lib/js-kernel.js';
 import type { BackwardCall, ForwardCall } from '../lib/kernel.js';
 import { loadNative } from '../lib/native.js';
-import { callOf } from './addon-calls.js';
+import { backwardCall, callOf, forwardCall } from './addon-calls.js';
 import { bits, detach, failure, FUZZ_SEED, JUNK, pick, runs, type Outcome } from './fuzz-kit.js';
 
 const addon = loadNative();
@@ -188,8 +188,8 @@ describe('fuzz: the addon called directly', () => {
     ];
     for (const [outer, d, inner] of big) {
       cases++;
-      expect(() => addon.forward({ x, outer, d, inner, k: 1, epsilon: 1, nSample: 1, noise: null, seedLo: 0, seedHi: 0, offset: 0, values: v, positions: p })).toThrow(RangeError);
-      expect(() => addon.backward({ positions: p, rowScale: v, outer, d, inner, nSample: 1, grad: x })).toThrow(RangeError);
+      expect(() => addon.forward(forwardCall(x, outer, d, inner, 1, 1, 1, null, 0, 0, 0, v, p))).toThrow(RangeError);
+      expect(() => addon.backward(backwardCall(p, v, outer, d, inner, 1, x))).toThrow(RangeError);
     }
   });
 

@@ -8,7 +8,6 @@ import { loadNative } from '../lib/native.js';
 import { MAX_OUTPUT_ELEMENTS } from '../lib/validate.js';
 import { bits } from './fuzz-kit.js';
 import { backwardCall, forwardCall } from './addon-calls.js';
-import type { BackwardCall, ForwardCall } from '../lib/addon.js';
 import { testedBackends } from './helpers.js';
 
 const hasCpu = testedBackends().includes('cpu');
@@ -57,13 +56,10 @@ function arrays(out: Name, input: Name, disjoint = false): Record<Name, Float32A
 }
 
 type Arrays = Record<Name, Float32Array | Int32Array>;
-const forwardArgs = (m: Arrays): ForwardCall => ({
-  x: m.x as Float32Array, outer: 1, d, inner: rows, k: 2, epsilon: 0.5, nSample: S, noise: m.noise as Float32Array,
-  seedLo: 0, seedHi: 0, offset: 0, values: m.values as Float32Array, positions: m.positions as Int32Array,
-});
-const backwardArgs = (m: Arrays): BackwardCall => ({
-  positions: m.positions as Int32Array, rowScale: m.rowScale as Float32Array, outer: rows, d, inner: 1, nSample: S, grad: m.grad as Float32Array,
-});
+const forwardArgs = (m: Arrays) =>
+  forwardCall(m.x as Float32Array, 1, d, rows, 2, 0.5, S, m.noise as Float32Array, 0, 0, 0, m.values as Float32Array, m.positions as Int32Array);
+const backwardArgs = (m: Arrays) =>
+  backwardCall(m.positions as Int32Array, m.rowScale as Float32Array, rows, d, 1, S, m.grad as Float32Array);
 
 // [output, input, the operation's message]. Every output against every input and each other.
 const forwardPairs: [Name, Name, RegExp][] = [
