@@ -1,4 +1,7 @@
-// The contract every backend implements. lib/ shapes the arguments; a backend only computes.
+// The contract every backend implements, and the one backend resolution ('auto', 'js', 'cpu',
+// 'cuda'; lib/ops-kernel.ts resolves through it too). lib/ shapes the arguments into the call
+// objects of lib/addon.ts; a backend only computes: 'js' in lib/js-kernel.ts, 'cpu' and 'cuda'
+// by handing the same objects to the addon's entry points.
 import type { BackwardCall, ForwardCall } from './addon.js';
 import { backwardJs, forwardJs } from './js-kernel.js';
 import { loadNative, nativeLoadError, type NativeAddon } from './native.js';
