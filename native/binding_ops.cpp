@@ -49,7 +49,7 @@ void parseTopK(const CallFields& call, Job<ntk::TopKArgs>& job) {
   a.k = static_cast<uint32_t>(call.integer("k", 1, static_cast<double>(a.layout.d)));
   a.largest = call.boolean("largest");
   a.sorted = call.boolean("sorted");
-  a.checkFinite = !call.get("checkFinite").IsUndefined() && call.boolean("checkFinite");
+  a.checkFinite = call.optionalBoolean("checkFinite", false);
   a.nonFinite = &job.nonFinite;
   const uint64_t selected = call.product(a.layout.rows(), a.k);
   job.input(call, "x", a.x, a.layout.size());

@@ -76,10 +76,11 @@ class CallFields {
     return static_cast<float>(e);
   }
 
-  bool boolean(const char* name) const {
+  bool boolean(const char* name) const { return booleanOf(name, get(name)); }
+  // A boolean that may be left out (undefined): then `absent`.
+  bool optionalBoolean(const char* name, bool absent) const {
     const Napi::Value v = get(name);
-    if (!v.IsBoolean()) throwType(env_, op_, std::string(name) + " must be a boolean");
-    return v.As<Napi::Boolean>().Value();
+    return v.IsUndefined() ? absent : booleanOf(name, v);
   }
 
   // x viewed as [outer, d, inner]: every kernel's layout, refused here when its element count
@@ -109,6 +110,11 @@ class CallFields {
   }
 
  private:
+  bool booleanOf(const char* name, const Napi::Value& v) const {
+    if (!v.IsBoolean()) throwType(env_, op_, std::string(name) + " must be a boolean");
+    return v.As<Napi::Boolean>().Value();
+  }
+
   Napi::Env env_;
   const char* op_;
   Napi::Object obj_;

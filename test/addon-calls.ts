@@ -29,14 +29,18 @@ export const perturbedBackwardCall = (
   seedLo: number, seedHi: number, offset: number, gradX: F32,
 ): PerturbedBackwardCall => ({ indices, grad, outer, d, inner, k, epsilon, nSample, seedLo, seedHi, offset, gradX });
 
+/** Every key of T, each once: a list that misses a field of the interface does not compile. */
+type AllKeys<T, L extends readonly (keyof T)[]> = Exclude<keyof T, L[number]> extends never ? L : never;
+const fieldsOf = <T>() => <const L extends readonly (keyof T)[]>(list: AllKeys<T, L>) => list;
+
 /** Each call object's fields, in the order the positional helpers above take them. */
 export const CALL_FIELDS = {
-  forward: ['x', 'outer', 'd', 'inner', 'k', 'epsilon', 'nSample', 'noise', 'seedLo', 'seedHi', 'offset', 'values', 'positions'],
-  backward: ['positions', 'rowScale', 'outer', 'd', 'inner', 'nSample', 'grad'],
-  topk: ['x', 'outer', 'd', 'inner', 'k', 'largest', 'sorted', 'values', 'indices', 'checkFinite'],
-  perturbedForward: ['x', 'outer', 'd', 'inner', 'k', 'epsilon', 'nSample', 'seedLo', 'seedHi', 'offset', 'mask', 'indices'],
-  perturbedBackward: ['indices', 'grad', 'outer', 'd', 'inner', 'k', 'epsilon', 'nSample', 'seedLo', 'seedHi', 'offset', 'gradX'],
-} as const;
+  forward: fieldsOf<ForwardCall>()(['x', 'outer', 'd', 'inner', 'k', 'epsilon', 'nSample', 'noise', 'seedLo', 'seedHi', 'offset', 'values', 'positions']),
+  backward: fieldsOf<BackwardCall>()(['positions', 'rowScale', 'outer', 'd', 'inner', 'nSample', 'grad']),
+  topk: fieldsOf<TopKCall>()(['x', 'outer', 'd', 'inner', 'k', 'largest', 'sorted', 'values', 'indices', 'checkFinite']),
+  perturbedForward: fieldsOf<PerturbedForwardCall>()(['x', 'outer', 'd', 'inner', 'k', 'epsilon', 'nSample', 'seedLo', 'seedHi', 'offset', 'mask', 'indices']),
+  perturbedBackward: fieldsOf<PerturbedBackwardCall>()(['indices', 'grad', 'outer', 'd', 'inner', 'k', 'epsilon', 'nSample', 'seedLo', 'seedHi', 'offset', 'gradX']),
+};
 
 /**
  * A call object of any values, for tests that hand the addon hostile ones: the i-th value goes
