@@ -1,23 +1,16 @@
 {
   # node-gyp build of the CPU sources: the fallback where cmake or cmake-js is missing (npm
-  # bundles node-gyp). CMakeLists.txt is the main build and makes the prebuild.
+  # bundles node-gyp). CMakeLists.txt is the main build and makes the prebuild. Sources and the
+  # stream's float flags come from native/sources.json, as CMakeLists.txt reads them.
   "targets": [
     {
       "target_name": "noised_topk",
-      "sources": [
-        "native/binding.cpp",
-        "native/binding_ops.cpp",
-        "native/cpu/noised_topk_cpu.cpp",
-        "native/cpu/topk_cpu.cpp",
-        "native/cpu/noised_topk_avx2.cpp",
-        "native/cpu/noised_topk_avx512.cpp",
-        "native/cpu/thread_pool.cpp"
-      ],
+      "sources": ["<!@(node -p \"const s = require('./native/sources.json'); [...s.binding, ...s.core, ...s.cpu].join(' ')\")"],
       "include_dirs": ["<!(node -p \"try { require('node-addon-api').include_dir } catch { 'native/vendor/node-addon-api' }\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_CPP_EXCEPTIONS"],
       "cflags!": ["-fno-exceptions"],
       "cflags_cc!": ["-fno-exceptions", "-std=gnu++17", "-std=gnu++20"],
-      "cflags_cc": ["-std=c++17", "-O2", "-ffp-contract=off", "-fno-fast-math", "-fexceptions"],
+      "cflags_cc": ["-std=c++17", "-O2", "-fexceptions", "<!@(node -p \"require('./native/sources.json').streamFlags.join(' ')\")"],
       "xcode_settings": {
         "GCC_ENABLE_CPP_EXCEPTIONS": "YES",
         "CLANG_CXX_LANGUAGE_STANDARD": "c++17",

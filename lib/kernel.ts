@@ -1,37 +1,15 @@
-// The contract every backend implements. lib/ shapes the arguments; a backend only computes.
+// The contract every backend implements, and the one backend resolution ('auto', 'js', 'cpu',
+// 'cuda'; lib/ops-kernel.ts resolves through it too). lib/ shapes the arguments into the call
+// objects of lib/addon.ts; a backend only computes: 'js' in lib/js-kernel.ts, 'cpu' and 'cuda'
+// by handing the same objects to the addon's entry points.
+import type { BackwardCall, ForwardCall } from './addon.js';
 import { backwardJs, forwardJs } from './js-kernel.js';
 import { loadNative, nativeLoadError, type NativeAddon } from './native.js';
 
 export type BackendName = 'js' | 'cpu' | 'cuda';
 export type BackendOption = 'auto' | BackendName;
 
-/** x viewed as [outer, d, inner]; see native/core/noised_topk.h. */
-export interface ForwardCall {
-  x: Float32Array;
-  outer: number;
-  d: number;
-  inner: number;
-  k: number;
-  epsilon: number;
-  nSample: number;
-  /** Explicit noise laid out as x.shape + [nSample], or null for the Philox stream. */
-  noise: Float32Array | null;
-  seedLo: number;
-  seedHi: number;
-  offset: number;
-  values: Float32Array;
-  positions: Int32Array;
-}
-
-export interface BackwardCall {
-  positions: Int32Array;
-  rowScale: Float32Array;
-  outer: number;
-  d: number;
-  inner: number;
-  nSample: number;
-  grad: Float32Array;
-}
+export type { BackwardCall, ForwardCall } from './addon.js';
 
 export interface Kernel {
   readonly name: BackendName;
@@ -49,39 +27,38 @@ const jsKernel: Kernel = {
   backwardAsync: async (call) => backwardJs(call),
 };
 
-function forwardArgs(c: ForwardCall): unknown[] {
-  return [c.x, c.outer, c.d, c.inner, c.k, c.epsilon, c.nSample, c.noise, c.seedLo, c.seedHi, c.offset, c.values, c.positions];
-}
-
-function backwardArgs(c: BackwardCall): unknown[] {
-  return [c.positions, c.rowScale, c.outer, c.d, c.inner, c.nSample, c.grad];
-}
-
-type AddonEntry = (...args: unknown[]) => unknown;
-
-/** A Kernel over one device's four addon entry points (they share the argument order). */
-function addonKernel(
-  name: BackendName,
-  forward: AddonEntry,
-  forwardAsync: AddonEntry,
-  backward: AddonEntry,
-  backwardAsync: AddonEntry,
-): Kernel {
+/** The 'cpu' or 'cuda' Kernel: the addon's entry points of that device take the calls as they are. */
+function addonKernel(addon: NativeAddon, device: 'cpu' | 'cuda'): Kernel {
+  const e = deviceEntries(addon, device);
   return {
-    name,
-    forward: (c) => void forward(...forwardArgs(c)),
-    forwardAsync: (c) => forwardAsync(...forwardArgs(c)) as Promise<void>,
-    backward: (c) => void backward(...backwardArgs(c)),
-    backwardAsync: (c) => backwardAsync(...backwardArgs(c)) as Promise<void>,
+    name: device,
+    forward: (c) => e.forward(c),
+    forwardAsync: (c) => e.forwardAsync(c),
+    backward: (c) => e.backward(c),
+    backwardAsync: (c) => e.backwardAsync(c),
   };
 }
 
-function nativeKernel(addon: NativeAddon): Kernel {
-  return addonKernel('cpu', addon.forward, addon.forwardAsync, addon.backward, addon.backwardAsync);
-}
+/** One device's entry points of the addon, named as the 'cpu' ones are. */
+export type DeviceEntries = Pick<NativeAddon, 'forward' | 'forwardAsync' | 'backward' | 'backwardAsync' | 'topk' | 'topkAsync'>;
 
-function cudaKernel(addon: NativeAddon): Kernel {
-  return addonKernel('cuda', addon.forwardCuda!, addon.forwardCudaAsync!, addon.backwardCuda!, addon.backwardCudaAsync!);
+/**
+ * The entry points of `device`: the plain names for 'cpu', the Cuda-suffixed ones for 'cuda'.
+ * Only topk has a CUDA kernel among the ops, so the ops layer asks for those two alone.
+ */
+export function deviceEntries(addon: NativeAddon, device: 'cpu' | 'cuda'): DeviceEntries {
+  if (device === 'cpu') return addon;
+  const missing = (name: string) => () => {
+    throw new Error(`backend 'cuda' is not available: this build has no ${name}`);
+  };
+  return {
+    forward: addon.forwardCuda ?? missing('forwardCuda'),
+    forwardAsync: addon.forwardCudaAsync ?? missing('forwardCudaAsync'),
+    backward: addon.backwardCuda ?? missing('backwardCuda'),
+    backwardAsync: addon.backwardCudaAsync ?? missing('backwardCudaAsync'),
+    topk: addon.topkCuda ?? missing('topkCuda'),
+    topkAsync: addon.topkCudaAsync ?? missing('topkCudaAsync'),
+  };
 }
 
 type OverlapFn = (a: ArrayBufferView, b: ArrayBufferView) => boolean;
@@ -95,9 +72,9 @@ let overlapFn: OverlapFn | null | undefined;
  */
 export function addressOverlap(): OverlapFn | null {
   if (overlapFn === undefined) {
-    const addon = loadNative() as unknown as { overlap?: unknown } | null;
+    const addon: Partial<NativeAddon> | null = loadNative();
     const f = addon?.overlap;
-    overlapFn = typeof f === 'function' ? (a, b) => (f as OverlapFn).call(addon, a, b) === true : null;
+    overlapFn = typeof f === 'function' ? (a, b) => f.call(addon, a, b) === true : null;
   }
   return overlapFn;
 }
@@ -109,7 +86,7 @@ let warned = false;
 function cpu(): Kernel | null {
   if (cpuKernel === undefined) {
     const addon = loadNative();
-    cpuKernel = addon ? nativeKernel(addon) : null;
+    cpuKernel = addon ? addonKernel(addon, 'cpu') : null;
   }
   return cpuKernel;
 }
@@ -120,7 +97,7 @@ function cuda(): Kernel | null {
     const addon = loadNative();
     gpuKernel =
       addon?.cuda === true && typeof addon.forwardCuda === 'function' && addon.cudaUsable?.() === true
-        ? cudaKernel(addon)
+        ? addonKernel(addon, 'cuda')
         : null;
   }
   return gpuKernel;

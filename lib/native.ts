@@ -4,43 +4,12 @@
 // lists every attempt and says how to fix it. NOISED_TOPK_NATIVE=0 disables the addon.
 // A NOISED_TOPK_ADDON that does not load is a warning (NOISED_TOPK_ADDON_INVALID, naming the
 // path and why), then the normal search: asked for one file, silently getting another would
-// hide a broken sanitizer or debug build.
-export interface NativeAddon {
-  forward(...args: unknown[]): void;
-  forwardAsync(...args: unknown[]): Promise<void>;
-  backward(...args: unknown[]): void;
-  backwardAsync(...args: unknown[]): Promise<void>;
-  setThreads(n: number): void;
-  threads(): number;
-  /** The most threads setThreads accepts (4 x the CPUs available, at least 8). */
-  maxThreads?: number;
-  /** ntk::kMaxPositions: the C++ twin of validate.ts's MAX_OUTPUT_ELEMENTS. */
-  maxPositions?: number;
-  /** Whether two views share a byte, by address (sees two SharedArrayBuffers over one memory). */
-  overlap?(a: ArrayBufferView, b: ArrayBufferView): boolean;
-  /** Test hook: kernel scratch bytes held now, and the CPU pool's worker threads alive now. */
-  resources?(): { scratchBytes: number; workerThreads: number };
-  /** Test hook: the next n chunks of CPU kernel work fail as out of memory. */
-  failNextChunks?(n: number): void;
-  normals(seedLo: number, seedHi: number, offset: number, row: number, sample: number, group: number): number[];
-  streamVersion: number;
-  /** True when the addon was built with the CUDA kernels (then the members below exist). */
-  cuda: boolean;
-  /** A CUDA device answers and can run this build's kernels (false with no driver or no GPU). */
-  cudaUsable?(): boolean;
-  /** Why cudaUsable() is false ("cudaErrorName: description"); "" when it is true. */
-  cudaProbeError?(): string;
-  /** Test hook: the selection path the CUDA forward takes for (d, k, rows * nSample). */
-  cudaSelectPath?(d: number, k: number, units: number): string;
-  forwardCuda?(...args: unknown[]): void;
-  forwardCudaAsync?(...args: unknown[]): Promise<void>;
-  backwardCuda?(...args: unknown[]): void;
-  backwardCudaAsync?(...args: unknown[]): Promise<void>;
-}
-
+// hide a broken sanitizer or debug build. lib/addon.ts declares what the addon exports.
+import type { NativeAddon } from './addon.js';
+import { STREAM_VERSION } from './constants.js';
 import { elfFileProblem } from './elf.js';
 
-const STREAM_VERSION = 1;
+export type { NativeAddon };
 
 let addon: NativeAddon | null | undefined;
 let failure: Error | null = null;

@@ -5,62 +5,14 @@
 // complement for smallest (so NaN is selected first by largest and last by smallest, as in
 // PyTorch). Every output is a pure function of the inputs under that order, which is why any
 // selection algorithm gives the same answer.
-import { resolveKernel, type BackendOption } from './kernel.js';
+import type { NativeAddon, PerturbedBackwardCall, PerturbedForwardCall, TopKCall } from './addon.js';
+import { deviceEntries, resolveKernel, type BackendOption } from './kernel.js';
 import { loadNative } from './native.js';
 import { normal4, rankKey } from './stream.js';
 
 const fr = Math.fround;
 
-/** x viewed as [outer, d, inner]; values and indices as [outer, k, inner]. */
-export interface TopKCall {
-  x: Float32Array;
-  outer: number;
-  d: number;
-  inner: number;
-  k: number;
-  largest: boolean;
-  sorted: boolean;
-  values: Float32Array;
-  indices: Int32Array;
-  /**
-   * Ask the kernel to report a NaN or an infinity in x (true = found; the outputs are then
-   * garbage). The native kernel checks each row while it is in cache, which costs far less than
-   * a pass over x in JS; the 'js' kernel ignores it (lib/ops.ts checks first for it).
-   */
-  checkFinite: boolean;
-}
-
-/** mask in x's layout; indices [rows, nSample, k], each sample's columns ascending. */
-export interface PerturbedForwardCall {
-  x: Float32Array;
-  outer: number;
-  d: number;
-  inner: number;
-  k: number;
-  epsilon: number;
-  nSample: number;
-  seedLo: number;
-  seedHi: number;
-  offset: number;
-  mask: Float32Array;
-  indices: Int32Array;
-}
-
-export interface PerturbedBackwardCall {
-  indices: Int32Array;
-  /** Upstream gradient, x's layout. */
-  grad: Float32Array;
-  outer: number;
-  d: number;
-  inner: number;
-  k: number;
-  epsilon: number;
-  nSample: number;
-  seedLo: number;
-  seedHi: number;
-  offset: number;
-  gradX: Float32Array;
-}
+export type { PerturbedBackwardCall, PerturbedForwardCall, TopKCall } from './addon.js';
 
 export interface OpsKernel {
   readonly name: 'js' | 'cpu' | 'cuda';
@@ -219,84 +171,45 @@ const jsOps: OpsKernel = {
   perturbedBackwardAsync: async (c) => perturbedBackwardJs(c),
 };
 
-/** The addon's entry points for these ops (native/binding_ops.cpp). */
-interface OpsAddon {
-  topk(...a: unknown[]): boolean;
-  topkAsync(...a: unknown[]): Promise<boolean>;
-  perturbedTopK(...a: unknown[]): void;
-  perturbedTopKAsync(...a: unknown[]): Promise<void>;
-  perturbedTopKBackward(...a: unknown[]): void;
-  perturbedTopKBackwardAsync(...a: unknown[]): Promise<void>;
-  /** Only in builds with the CUDA kernels (native/binding_ops.cpp). */
-  topkCuda?(...a: unknown[]): boolean;
-  topkCudaAsync?(...a: unknown[]): Promise<boolean>;
-}
-
-const topkArgs = (c: TopKCall) => [c.x, c.outer, c.d, c.inner, c.k, c.largest, c.sorted, c.values, c.indices, c.checkFinite];
-const fwdArgs = (c: PerturbedForwardCall) =>
-  [c.x, c.outer, c.d, c.inner, c.k, c.epsilon, c.nSample, c.seedLo, c.seedHi, c.offset, c.mask, c.indices];
-const bwdArgs = (c: PerturbedBackwardCall) =>
-  [c.indices, c.grad, c.outer, c.d, c.inner, c.k, c.epsilon, c.nSample, c.seedLo, c.seedHi, c.offset, c.gradX];
-
 /** k above this is refused on 'cuda' (the warp kernel holds the k best in a warp's lanes). */
 export const CUDA_TOPK_MAX_K = 32;
-
-let cpuOps: OpsKernel | null | undefined;
 
 function noCudaKernel(op: string): never {
   throw new Error(`backend 'cuda' is not available for ${op}: it has no CUDA kernel yet. Use 'cpu' or 'js'.`);
 }
 
-/** 'cuda' for topk: the addon's topkCuda (compiled, checked in the SIMT emulator, not yet run on a GPU). */
-function cudaOps(addon: OpsAddon): OpsKernel {
-  return {
-    name: 'cuda',
-    topk: (c) => addon.topkCuda!(...topkArgs(c)) === true,
-    topkAsync: async (c) => (await addon.topkCudaAsync!(...topkArgs(c))) === true,
-    perturbedForward: () => noCudaKernel('perturbedTopK'),
-    perturbedForwardAsync: async () => noCudaKernel('perturbedTopK'),
-    perturbedBackward: () => noCudaKernel('perturbedTopK'),
-    perturbedBackwardAsync: async () => noCudaKernel('perturbedTopK'),
-  };
-}
+const deviceOps: Partial<Record<'cpu' | 'cuda', OpsKernel>> = {};
 
-function nativeOps(): OpsKernel | null {
-  if (cpuOps === undefined) {
-    const addon = loadNative() as (OpsAddon & object) | null;
-    cpuOps =
-      addon && typeof addon.topk === 'function' && typeof addon.perturbedTopK === 'function'
-        ? {
-            name: 'cpu',
-            topk: (c) => addon.topk(...topkArgs(c)) === true,
-            topkAsync: async (c) => (await addon.topkAsync(...topkArgs(c))) === true,
-            perturbedForward: (c) => void addon.perturbedTopK(...fwdArgs(c)),
-            perturbedForwardAsync: (c) => addon.perturbedTopKAsync(...fwdArgs(c)),
-            perturbedBackward: (c) => void addon.perturbedTopKBackward(...bwdArgs(c)),
-            perturbedBackwardAsync: (c) => addon.perturbedTopKBackwardAsync(...bwdArgs(c)),
-          }
-        : null;
-  }
-  return cpuOps;
+/**
+ * The ops of one device over the addon's entry points, which take the calls as they are. On
+ * 'cuda' only topk has a kernel (compiled, checked in the SIMT emulator, not yet run on a GPU).
+ */
+function addonOps(addon: NativeAddon, device: 'cpu' | 'cuda'): OpsKernel {
+  const e = deviceEntries(addon, device);
+  const cpu = device === 'cpu';
+  return (deviceOps[device] ??= {
+    name: device,
+    topk: (c) => e.topk(c) === true,
+    topkAsync: async (c) => (await e.topkAsync(c)) === true,
+    perturbedForward: (c) => (cpu ? addon.perturbedTopK(c) : noCudaKernel('perturbedTopK')),
+    perturbedForwardAsync: async (c) => (cpu ? addon.perturbedTopKAsync(c) : noCudaKernel('perturbedTopK')),
+    perturbedBackward: (c) => (cpu ? addon.perturbedTopKBackward(c) : noCudaKernel('perturbedTopK')),
+    perturbedBackwardAsync: async (c) => (cpu ? addon.perturbedTopKBackwardAsync(c) : noCudaKernel('perturbedTopK')),
+  });
 }
 
 /**
- * The kernel of `op` for `backend`. 'auto' and 'cpu' resolve as for NoisedTopK (kernel.ts:
- * same fallback warning, same error when the addon is missing; 'auto' never picks 'cuda').
- * 'cuda' exists for topk only (k <= 32) and needs a CUDA device; otherwise it is an Error that
- * says why.
+ * The kernel of `op` for `backend`, resolved as for NoisedTopK (kernel.ts: the same fallback
+ * warning, the same errors; 'auto' never picks 'cuda'). 'cuda' exists for topk only (k <= 32) and
+ * needs a CUDA device; otherwise it is an Error that says why.
  */
 export function resolveOpsKernel(backend: BackendOption, op: string): OpsKernel {
-  if (backend === 'cuda') {
-    resolveKernel('cuda'); // throws, naming why, where no CUDA device answers
-    const addon = loadNative() as (OpsAddon & object) | null;
-    if (op !== 'topk' || !addon || typeof addon.topkCuda !== 'function') noCudaKernel(op);
-    return cudaOps(addon);
-  }
   const k = resolveKernel(backend);
   if (k.name === 'js') return jsOps;
-  const native = nativeOps();
-  if (!native) {
+  const addon: Partial<NativeAddon> = loadNative()!;
+  if (k.name === 'cuda' && (op !== 'topk' || typeof addon.topkCuda !== 'function')) noCudaKernel(op);
+  if (typeof addon.topk !== 'function' || typeof addon.perturbedTopK !== 'function') {
     throw new Error(`${op}: the loaded native addon has no ${op} kernel (an older build): run \`npm run build:native\`, or pass backend: 'js'`);
   }
-  return native;
+  return addonOps(addon as NativeAddon, k.name);
 }

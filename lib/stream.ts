@@ -3,6 +3,7 @@
 // Math.fround gives the correctly rounded binary32 result (53 >= 2 * 24 + 2), so this file
 // produces the same bits as the C++ and CUDA code. Keep the operation order identical to the
 // header's; any change there is a change here.
+import { ANGLE_SCALE, COS_COEF, LN2_HI, LN2_LO, LOG_COEF, NORMAL_BOUND, SIN_COEF, UNIT_SCALE } from './constants.js';
 
 const fr = Math.fround;
 
@@ -62,22 +63,11 @@ export function philox4x32_10(
   out[3] = c3;
 }
 
-const LOG_C9 = 0.2222222238779068;
-const LOG_C7 = 0.2857142984867096;
-const LOG_C5 = 0.4000000059604645;
-const LOG_C3 = 0.6666666865348816;
-const LN2_HI = 0.693145751953125;
-const LN2_LO = 1.428606765330187e-6;
-const SIN_C9 = 2.7557318844628753e-6;
-const SIN_C7 = -0.00019841270113829523;
-const SIN_C5 = 0.008333333767950535;
-const SIN_C3 = -0.1666666716337204;
-const COS_C10 = -2.755731998149713e-7;
-const COS_C8 = 2.4801587642286904e-5;
-const COS_C6 = -0.0013888889225199819;
-const COS_C4 = 0.0416666679084301;
-const TWO_POW_M24 = 5.9604644775390625e-8;
-const QUARTER_TURN_STEP = 3.7450703871400037e-7; // pi/2 / 2^22, as binary32
+// The stream's constants, from native/constants.json (the C++ kernels read the same file's
+// constants.h): Horner coefficients highest degree first.
+const [LOG_C9, LOG_C7, LOG_C5, LOG_C3] = LOG_COEF;
+const [SIN_C9, SIN_C7, SIN_C5, SIN_C3] = SIN_COEF;
+const [COS_C10, COS_C8, COS_C6, COS_C4, COS_C2] = COS_COEF;
 
 export function logUnit(u: number): number {
   const bits = floatBits(u);
@@ -116,18 +106,18 @@ function cosQuarter(a: number): number {
   q = fr(fr(q * a2) + COS_C8);
   q = fr(fr(q * a2) + COS_C6);
   q = fr(fr(q * a2) + COS_C4);
-  q = fr(fr(q * a2) - 0.5);
+  q = fr(fr(q * a2) + COS_C2);
   return fr(1 + fr(a2 * q));
 }
 
 /** Box-Muller of two Philox words; writes the pair at out[at], out[at + 1]. */
 function boxMuller(radiusBits: number, angleBits: number, out: Float32Array, at: number): void {
-  const u = fr(((radiusBits >>> 8) + 1) * TWO_POW_M24);
+  const u = fr(((radiusBits >>> 8) + 1) * UNIT_SCALE);
   const r = fr(Math.sqrt(fr(-2 * logUnit(u))));
   const b = angleBits >>> 8;
   const qRaw = (b + (1 << 21)) >>> 22;
   const t = b - qRaw * (1 << 22);
-  const a = fr(t * QUARTER_TURN_STEP);
+  const a = fr(t * ANGLE_SCALE);
   const s = sinQuarter(a);
   const c = cosQuarter(a);
   let cosT: number;
@@ -154,7 +144,7 @@ function boxMuller(radiusBits: number, angleBits: number, out: Float32Array, at:
 }
 
 /** Upper bound on |z| for every normal the stream can produce. */
-export const NORMAL_BOUND = 5.7762265;
+export { NORMAL_BOUND };
 
 const words = new Uint32Array(4);
 

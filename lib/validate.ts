@@ -1,5 +1,6 @@
 // Argument checks for the public API: TypeError for a wrong type, RangeError for a bad value;
 // each message names the parameter, what was expected and what came in.
+import { MAX_POSITIONS, MAX_SAMPLES } from './constants.js';
 import type { BackendOption } from './kernel.js';
 
 // The built-in typed array getters, read once: a subclass or an own property can override
@@ -130,7 +131,7 @@ export function finiteFloat32(name: string, v: unknown): number {
   return v as number;
 }
 
-export const MAX_SAMPLES = 2 ** 24;
+export { MAX_SAMPLES };
 
 /** More dimensions than any tensor library allows (PyTorch's limit). */
 export const MAX_DIMS = 64;
@@ -308,7 +309,7 @@ export const TF_OPTION_HINTS: Readonly<Record<string, OptionHint>> = {
 };
 
 /** The largest number of elements of positions (and of any output) one call may allocate: 2^28 (1 GiB of int32). */
-export const MAX_OUTPUT_ELEMENTS = 2 ** 28;
+export const MAX_OUTPUT_ELEMENTS = MAX_POSITIONS;
 
 /** A shape read once into a plain array (its length, then each element), not yet checked. */
 export function shapeSnapshot(name: string, v: unknown): unknown[] {

@@ -1,38 +1,29 @@
-// N-API surface. Arguments arrive already shaped by lib/ (which gives the friendly errors);
-// the guards here are the cheap ones that keep a direct caller from crashing the process.
-// Every entry point comes as `name` (sync) and `nameAsync` (Promise), both parsing with the
-// same function and running the same kernel call.
+// N-API surface of the noised top-k. Each kernel entry point takes one call object, the
+// ForwardCall / BackwardCall of lib/addon.ts, whose fields it reads by name into ntk::ForwardArgs
+// / ntk::BackwardArgs; the arguments arrive already shaped by lib/ (which gives the friendly
+// errors), so the checks here are only those that keep a direct caller from crashing the
+// process (array kinds, lengths against the layout, the positions limit, outputs overlapping
+// inputs), then ntk::validate once. Every entry point comes as `name` (sync) and `nameAsync`
+// (Promise), both running through napi_job.h: one parse, one kernel call.
 //
-// Memory the kernels touch (README, Reliability):
-//   - sync calls work on the JS arrays in place: no JS runs until they return, so nothing can
-//     detach or resize them meanwhile. A SharedArrayBuffer can still be written by another
-//     thread, so positions that backward validates and then indexes with are copied first
-//     when they live in one (validate-then-use must read the same bytes).
-//   - async calls run on a libuv thread while JS goes on, and JS can detach (transfer) or
-//     shrink an ArrayBuffer at any time: a Napi::Reference keeps the typed array object alive,
-//     not its backing store. So an async call snapshots its inputs into memory it owns, the
-//     kernel writes outputs it owns, and the results are copied into the JS outputs when the
-//     promise settles; an output detached or resized by then rejects the promise with a
-//     TypeError. The worker thread never dereferences JS memory.
-// A worker_thread can be terminated while async calls are in flight: then creating or throwing
-// a JS error fails, and without this node-addon-api would throw a C++ exception out of the
-// completion callback (std::terminate, the whole process). With it the error is dropped.
+// Memory the kernels touch (README, Reliability): sync calls work on the JS arrays in place;
+// async calls on owned snapshots (napi_job.h says why). A SharedArrayBuffer can still be
+// written by another thread during a sync call, so positions that backward validates and then
+// indexes with are copied first when they live in one (validate-then-use must read the same
+// bytes).
 #define NODE_API_SWALLOW_UNTHROWABLE_EXCEPTIONS
 #include <napi.h>
 
 #include <cmath>
 #include <cstdint>
-#include <cstring>
 #include <iomanip>
-#include <memory>
-#include <new>
 #include <sstream>
 #include <string>
-#include <vector>
 
+#include "core/constants.h"
 #include "core/noised_topk.h"
-#include "napi_args.h"
 #include "core/philox_normal.h"
+#include "napi_job.h"
 #ifdef NOISED_TOPK_HAS_CUDA
 #include "core/noised_topk_cuda.h"
 #endif
@@ -45,285 +36,50 @@ namespace {
 
 using namespace ntk_napi;
 
-// positions holds rows * nSample int32; past kMaxPositions (2^28, the limit lib/validate.ts
-// gives as MAX_OUTPUT_ELEMENTS; a test holds the two equal) the call is refused before any allocation or length check.
-void checkPositions(Napi::Env env, const char* op, uint64_t rows, uint32_t nSample) {
+// positions holds rows * nSample int32; past kMaxPositions (2^28, native/constants.json) the
+// call is refused before any allocation or length check.
+void checkPositions(const CallFields& call, uint64_t rows, uint32_t nSample) {
   if (rows > ntk::kMaxPositions || rows * nSample > ntk::kMaxPositions) {
-    throwRange(env, op, "positions would hold rows * nSample = " +
-                            (rows > UINT64_MAX / nSample ? std::string("more than 2^64") : std::to_string(rows * nSample)) +
-                            " elements, above 2^28");
+    call.rangeError("positions would hold rows * nSample = " +
+                    (rows > UINT64_MAX / nSample ? std::string("more than 2^64") : std::to_string(rows * nSample)) +
+                    " elements, above 2^28");
   }
 }
 
-// An output that shares memory with any other argument would be read after being written.
-// The spans are the caller's memory, by address: two SharedArrayBuffer objects can map the
-// same bytes (structuredClone, postMessage), so comparing buffers would miss them, and so
-// would comparing against a private copy.
-void checkNoOverlap(Napi::Env env, const char* op, const std::vector<Span>& outputs,
-                    const std::vector<Span>& all) {
-  for (const Span& out : outputs) {
-    if (out.bytes == 0) continue;
-    const auto* ob = static_cast<const uint8_t*>(out.begin);
-    for (const Span& other : all) {
-      if (other.begin == out.begin && other.name == out.name) continue;
-      if (other.bytes == 0) continue;
-      const auto* b = static_cast<const uint8_t*>(other.begin);
-      if (ob < b + other.bytes && b < ob + out.bytes)
-        throwRange(env, op, std::string(out.name) + " overlaps " + other.name);
-    }
-  }
-}
+// ---- forward: ForwardCall -> ntk::ForwardArgs ----
+constexpr char kForward[] = "noisedTopK";
 
-// Memory owned by one call: snapshots of inputs, results before they reach JS.
-class Owned {
- public:
-  template <typename T>
-  T* alloc(Napi::Env env, const char* op, uint64_t n) {
-    if (n == 0) return nullptr;
-    if (n > SIZE_MAX / sizeof(T)) throw Napi::Error::New(env, std::string(op) + ": out of memory");
-    std::unique_ptr<unsigned char[]> block(new (std::nothrow) unsigned char[n * sizeof(T)]);
-    if (!block) throw Napi::Error::New(env, std::string(op) + ": out of memory");
-    T* p = reinterpret_cast<T*>(block.get());
-    blocks_.push_back(std::move(block));
-    return p;
-  }
-  template <typename T>
-  const T* copy(Napi::Env env, const char* op, const T* src, uint64_t n) {
-    T* p = alloc<T>(env, op, n);
-    if (n) std::memcpy(p, src, n * sizeof(T));
-    return p;
-  }
-
- private:
-  std::vector<std::unique_ptr<unsigned char[]>> blocks_;
-};
-
-// ---- forward ----
-// forward(x, outer, d, inner, k, epsilon, nSample, noise | null, seedLo, seedHi, offset,
-//         values, positions)
-constexpr const char* kForward = "noisedTopK";
-
-
-ntk::ForwardArgs parseForward(const Napi::CallbackInfo& info, Owned&) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 13) throwType(env, kForward, "expected 13 arguments");
-  const Napi::TypedArray x = typedArrayArg(info, 0, kForward, "x", napi_float32_array, "Float32Array");
-  ntk::ForwardArgs a;
-  a.layout.outer = static_cast<uint64_t>(integerArg(info, 1, kForward, "outer", 0, kMaxSafeInteger));
-  a.layout.d = static_cast<uint64_t>(integerArg(info, 2, kForward, "d", 1, 2147483647.0));
-  a.layout.inner = static_cast<uint64_t>(integerArg(info, 3, kForward, "inner", 0, kMaxSafeInteger));
-  a.k = static_cast<uint32_t>(integerArg(info, 4, kForward, "k", 1, static_cast<double>(a.layout.d)));
-  if (!info[5].IsNumber()) throwType(env, kForward, "epsilon must be a number");
-  const double eps = info[5].As<Napi::Number>().DoubleValue();
-  // Below 2^128 - 2^103 a double rounds to a finite float (Math.fround's rule, as lib/ checks);
-  // testing in double keeps the cast below defined.
-  if (!(eps >= 0 && eps < kFloatRoundsToInf)) throwRange(env, kForward, "epsilon must be finite and >= 0");
-  a.epsilon = static_cast<float>(eps);
-  a.nSample = static_cast<uint32_t>(integerArg(info, 6, kForward, "nSample", 1, 16777216.0));
-  a.noise.seedLo = static_cast<uint32_t>(integerArg(info, 8, kForward, "seedLo", 0, 4294967295.0));
-  a.noise.seedHi = static_cast<uint32_t>(integerArg(info, 9, kForward, "seedHi", 0, 4294967295.0));
-  a.noise.offset = static_cast<uint32_t>(integerArg(info, 10, kForward, "offset", 0, 4294967295.0));
-  const Napi::TypedArray values = typedArrayArg(info, 11, kForward, "values", napi_float32_array, "Float32Array");
-  const Napi::TypedArray positions = typedArrayArg(info, 12, kForward, "positions", napi_int32_array, "Int32Array");
-
-  const uint64_t od = a.layout.outer * a.layout.d;
-  if ((a.layout.d && od / a.layout.d != a.layout.outer) ||
-      (a.layout.inner && (od * a.layout.inner) / a.layout.inner != od))
-    throwRange(env, kForward, "outer * d * inner overflows");
+void parseForward(const CallFields& call, Job<ntk::ForwardArgs>& job) {
+  ntk::ForwardArgs& a = job.args;
+  a.layout = call.layoutOfUint32Rows();
+  a.k = static_cast<uint32_t>(call.integer("k", 1, static_cast<double>(a.layout.d)));
+  a.epsilon = call.epsilon("epsilon", false);
+  a.nSample = static_cast<uint32_t>(call.integer("nSample", 1, ntk::kMaxSamples));
+  a.noise.seedLo = call.uint32("seedLo");
+  a.noise.seedHi = call.uint32("seedHi");
+  a.noise.offset = call.uint32("offset");
   const uint64_t size = a.layout.size(), rows = a.layout.rows();
-  if (rows > 4294967295ull) throwRange(env, kForward, "more than 2^32 - 1 rows");
-  checkPositions(env, kForward, rows, a.nSample);
-  checkLength(env, kForward, "x", x.ElementLength(), size);
-  checkLength(env, kForward, "values", values.ElementLength(), rows);
-  checkLength(env, kForward, "positions", positions.ElementLength(), rows * a.nSample);
-
-  std::vector<Span> spans;
-  a.x = x.As<Napi::Float32Array>().Data();
-  spans.push_back({a.x, x.ByteLength(), "x"});
-  if (!info[7].IsNull() && !info[7].IsUndefined()) {
-    const Napi::TypedArray noise = typedArrayArg(info, 7, kForward, "noise", napi_float32_array, "Float32Array");
-    if (size > UINT64_MAX / a.nSample) throwRange(env, kForward, "x.length * nSample overflows");
-    checkLength(env, kForward, "noise", noise.ElementLength(), size * a.nSample);
-    a.noise.explicitNoise = noise.As<Napi::Float32Array>().Data();
-    spans.push_back({a.noise.explicitNoise, noise.ByteLength(), "noise"});
-  }
-  a.values = values.As<Napi::Float32Array>().Data();
-  a.positions = positions.As<Napi::Int32Array>().Data();
-  const Span vs{a.values, values.ByteLength(), "values"}, ps{a.positions, positions.ByteLength(), "positions"};
-  spans.push_back(vs);
-  spans.push_back(ps);
-  checkNoOverlap(env, kForward, {vs, ps}, spans);
-
-  const char* why = nullptr;
-  if (ntk::validate(a, &why) != ntk::Status::kOk) throwRange(env, kForward, why);
-  return a;
+  checkPositions(call, rows, a.nSample);
+  job.input(call, "x", a.x, size);
+  job.optionalInput(call, "noise", a.noise.explicitNoise, call.product(size, a.nSample));
+  job.output(call, "values", a.values, rows);
+  job.output(call, "positions", a.positions, rows * a.nSample);
 }
 
-// ---- backward ----
-// backward(positions, rowScale, outer, d, inner, nSample, grad)
-constexpr const char* kBackward = "noisedTopKBackward";
+// ---- backward: BackwardCall -> ntk::BackwardArgs ----
+constexpr char kBackward[] = "noisedTopKBackward";
 
-ntk::BackwardArgs parseBackward(const Napi::CallbackInfo& info, Owned& own) {
-  Napi::Env env = info.Env();
-  if (info.Length() < 7) throwType(env, kBackward, "expected 7 arguments");
-  const Napi::TypedArray positions = typedArrayArg(info, 0, kBackward, "positions", napi_int32_array, "Int32Array");
-  const Napi::TypedArray rowScale = typedArrayArg(info, 1, kBackward, "rowScale", napi_float32_array, "Float32Array");
-  ntk::BackwardArgs a;
-  a.layout.outer = static_cast<uint64_t>(integerArg(info, 2, kBackward, "outer", 0, kMaxSafeInteger));
-  a.layout.d = static_cast<uint64_t>(integerArg(info, 3, kBackward, "d", 1, 2147483647.0));
-  a.layout.inner = static_cast<uint64_t>(integerArg(info, 4, kBackward, "inner", 0, kMaxSafeInteger));
-  a.nSample = static_cast<uint32_t>(integerArg(info, 5, kBackward, "nSample", 1, 16777216.0));
-  const Napi::TypedArray grad = typedArrayArg(info, 6, kBackward, "grad", napi_float32_array, "Float32Array");
-  const uint64_t od = a.layout.outer * a.layout.d;
-  if ((a.layout.d && od / a.layout.d != a.layout.outer) ||
-      (a.layout.inner && (od * a.layout.inner) / a.layout.inner != od))
-    throwRange(env, kBackward, "outer * d * inner overflows");
+void parseBackward(const CallFields& call, Job<ntk::BackwardArgs>& job) {
+  ntk::BackwardArgs& a = job.args;
+  a.layout = call.layout();
+  a.nSample = static_cast<uint32_t>(call.integer("nSample", 1, ntk::kMaxSamples));
   const uint64_t rows = a.layout.rows();
-  checkPositions(env, kBackward, rows, a.nSample);
-  checkLength(env, kBackward, "positions", positions.ElementLength(), rows * a.nSample);
-  checkLength(env, kBackward, "rowScale", rowScale.ElementLength(), rows);
-  checkLength(env, kBackward, "grad", grad.ElementLength(), a.layout.size());
-  a.positions = positions.As<Napi::Int32Array>().Data();
-  a.rowScale = rowScale.As<Napi::Float32Array>().Data();
-  a.grad = grad.As<Napi::Float32Array>().Data();
-  const Span gs{a.grad, grad.ByteLength(), "grad"};
-  checkNoOverlap(env, kBackward, {gs},
-                 {{a.positions, positions.ByteLength(), "positions"}, {a.rowScale, rowScale.ByteLength(), "rowScale"}, gs});
-  // Another thread may write shared memory between the range check below and the kernel.
-  // (Copied after the overlap check: the copy is private, the caller's grad may alias theirs.)
-  if (isShared(env, positions)) a.positions = own.copy(env, kBackward, a.positions, rows * a.nSample);
-  const int32_t* pos = a.positions;
-  for (uint64_t j = 0; j < rows * a.nSample; ++j) {
-    if (pos[j] < 0 || static_cast<uint64_t>(pos[j]) >= a.layout.d)
-      throwRange(env, kBackward, "positions[" + std::to_string(j) + "] is outside [0, d)");
-  }
-  const char* why = nullptr;
-  if (ntk::validate(a, &why) != ntk::Status::kOk) throwRange(env, kBackward, why);
-  return a;
-}
-
-// ---- async snapshots ----
-// Repoint every array of the call at owned memory; note where the outputs go back.
-void snapshot(const Napi::CallbackInfo& info, ntk::ForwardArgs& a, Owned& own, std::vector<Output>& outs) {
-  Napi::Env env = info.Env();
-  const uint64_t size = a.layout.size(), rows = a.layout.rows();
-  a.x = own.copy(env, kForward, a.x, size);
-  if (a.noise.explicitNoise) a.noise.explicitNoise = own.copy(env, kForward, a.noise.explicitNoise, size * a.nSample);
-  a.values = own.alloc<float>(env, kForward, rows);
-  a.positions = own.alloc<int32_t>(env, kForward, rows * a.nSample);
-  outs.push_back({Napi::Persistent(info[11].As<Napi::Object>()), a.values, rows, sizeof(float), "values"});
-  outs.push_back({Napi::Persistent(info[12].As<Napi::Object>()), a.positions, rows * a.nSample, sizeof(int32_t), "positions"});
-}
-
-void snapshot(const Napi::CallbackInfo& info, ntk::BackwardArgs& a, Owned& own, std::vector<Output>& outs) {
-  Napi::Env env = info.Env();
-  const uint64_t rows = a.layout.rows();
-  a.positions = own.copy(env, kBackward, a.positions, rows * a.nSample);
-  a.rowScale = own.copy(env, kBackward, a.rowScale, rows);
-  a.grad = own.alloc<float>(env, kBackward, a.layout.size());
-  outs.push_back({Napi::Persistent(info[6].As<Napi::Object>()), a.grad, a.layout.size(), sizeof(float), "grad"});
-}
-
-// ---- sync / async plumbing ----
-// An empty layout (a 0 in outer or inner) has nothing to read or write. The kernels are not
-// called for it: they iterate over outer even when inner is 0, and outer may be 2^53 here.
-template <typename Args>
-ntk::Status runKernel(ntk::Status (*kernel)(const Args&), const Args& a) {
-  if (a.layout.size() == 0) return ntk::Status::kOk;
-  return kernel(a);
-}
-
-template <typename Args>
-struct Job {
-  Args args;
-  Owned own;
-  std::vector<Output> outs;
-};
-
-template <typename Args, ntk::Status (*Kernel)(const Args&)>
-class KernelWorker : public Napi::AsyncWorker {
- public:
-  KernelWorker(Napi::Env env, const char* op, std::unique_ptr<Job<Args>> job)
-      : Napi::AsyncWorker(env, op), op_(op), job_(std::move(job)), deferred_(Napi::Promise::Deferred::New(env)) {}
-  Napi::Promise promise() { return deferred_.Promise(); }
-
- protected:
-  // Touches only job_'s owned memory: JS may detach or resize its arrays meanwhile.
-  void Execute() override { status_ = runKernel(Kernel, job_->args); }
-  void OnOK() override {
-    Napi::Env env = Env();
-    if (status_ != ntk::Status::kOk) {
-      deferred_.Reject(statusError(env, op_, status_).Value());
-      return;
-    }
-    // All or nothing: check every output before writing any.
-    std::vector<void*> dest;
-    for (const Output& o : job_->outs) {
-      size_t length = 0;
-      void* data = nullptr;
-      if (napi_get_typedarray_info(env, o.js.Value(), nullptr, &length, &data, nullptr, nullptr) != napi_ok ||
-          length != o.length || (length != 0 && data == nullptr)) {
-        deferred_.Reject(Napi::TypeError::New(env, std::string(op_) + ": " + o.name +
-                                                       " was detached or resized while the call ran; the results are lost")
-                             .Value());
-        return;
-      }
-      dest.push_back(data);
-    }
-    for (size_t j = 0; j < dest.size(); ++j) {
-      const Output& o = job_->outs[j];
-      if (o.length) std::memmove(dest[j], o.data, o.length * o.elementSize);
-    }
-    deferred_.Resolve(env.Undefined());
-  }
-  void OnError(const Napi::Error& e) override { deferred_.Reject(e.Value()); }
-
- private:
-  const char* op_;
-  std::unique_ptr<Job<Args>> job_;
-  ntk::Status status_ = ntk::Status::kOk;
-  Napi::Promise::Deferred deferred_;
-};
-
-template <typename Args, Args (*Parse)(const Napi::CallbackInfo&, Owned&), ntk::Status (*Kernel)(const Args&)>
-Napi::Value runSync(const Napi::CallbackInfo& info, const char* op) {
-  try {
-    Owned own;
-    const Args args = Parse(info, own);
-    const ntk::Status s = runKernel(Kernel, args);
-    if (s != ntk::Status::kOk) throw statusError(info.Env(), op, s);
-  } catch (const std::bad_alloc&) {
-    throw Napi::Error::New(info.Env(), std::string(op) + ": out of memory");
-  }
-  return info.Env().Undefined();
-}
-
-template <typename Args, Args (*Parse)(const Napi::CallbackInfo&, Owned&), ntk::Status (*Kernel)(const Args&)>
-Napi::Value runAsync(const Napi::CallbackInfo& info, const char* op) {
-  try {
-    auto job = std::make_unique<Job<Args>>();
-    job->args = Parse(info, job->own);
-    snapshot(info, job->args, job->own, job->outs);
-    auto* worker = new KernelWorker<Args, Kernel>(info.Env(), op, std::move(job));
-    Napi::Promise p = worker->promise();
-    worker->Queue();
-    return p;
-  } catch (const std::bad_alloc&) {
-    throw Napi::Error::New(info.Env(), std::string(op) + ": out of memory");
-  }
-}
-
-Napi::Value Forward(const Napi::CallbackInfo& info) {
-  return runSync<ntk::ForwardArgs, parseForward, ntk::forwardCpu>(info, kForward);
-}
-Napi::Value ForwardAsync(const Napi::CallbackInfo& info) {
-  return runAsync<ntk::ForwardArgs, parseForward, ntk::forwardCpu>(info, kForward);
-}
-Napi::Value Backward(const Napi::CallbackInfo& info) {
-  return runSync<ntk::BackwardArgs, parseBackward, ntk::backwardCpu>(info, kBackward);
-}
-Napi::Value BackwardAsync(const Napi::CallbackInfo& info) {
-  return runAsync<ntk::BackwardArgs, parseBackward, ntk::backwardCpu>(info, kBackward);
+  checkPositions(call, rows, a.nSample);
+  job.input(call, "positions", a.positions, rows * a.nSample);
+  job.input(call, "rowScale", a.rowScale, rows);
+  job.output(call, "grad", a.grad, a.layout.size());
+  job.privateIfShared(a.positions);
+  checkColumns(call, "positions", a.positions, rows * a.nSample, a.layout.d);
 }
 
 Napi::Value SetThreads(const Napi::CallbackInfo& info) {
@@ -414,76 +170,10 @@ Napi::Value Normals(const Napi::CallbackInfo& info) {
 
 #ifdef NOISED_TOPK_HAS_CUDA
 // ---- CUDA backend (native/cuda/) ----
-// Same arguments, parsing and snapshots as forward / backward; the kernels run on the GPU.
-// A CUDA failure rejects with "op: cudaErrorName: description" (ntk::cudaLastError of the
-// thread that ran the call).
-constexpr const char* kForwardCuda = "noisedTopK (cuda)";
-constexpr const char* kBackwardCuda = "noisedTopKBackward (cuda)";
-
-std::string cudaMessage(const char* op, ntk::Status s) {
-  const char* detail = ntk::cudaLastError();
-  return std::string(op) + ": " + (detail && *detail ? detail : ntk::statusName(s));
-}
-
-template <typename Args, Args (*Parse)(const Napi::CallbackInfo&, Owned&), ntk::Status (*Kernel)(const Args&)>
-Napi::Value runCudaSync(const Napi::CallbackInfo& info, const char* op) {
-  try {
-    Owned own;
-    const Args args = Parse(info, own);
-    const ntk::Status s = runKernel(Kernel, args);
-    if (s == ntk::Status::kInvalidArgument) throw statusError(info.Env(), op, s);
-    if (s != ntk::Status::kOk) throw Napi::Error::New(info.Env(), cudaMessage(op, s));
-  } catch (const std::bad_alloc&) {
-    throw Napi::Error::New(info.Env(), std::string(op) + ": out of memory");
-  }
-  return info.Env().Undefined();
-}
-
-// KernelWorker whose rejection names the CUDA error, read on the worker thread.
-template <typename Args, ntk::Status (*Kernel)(const Args&)>
-class CudaKernelWorker : public KernelWorker<Args, Kernel> {
- public:
-  CudaKernelWorker(Napi::Env env, const char* op, std::unique_ptr<Job<Args>> job)
-      : KernelWorker<Args, Kernel>(env, op, std::move(job)), op_(op) {}
-
- protected:
-  void Execute() override {
-    KernelWorker<Args, Kernel>::Execute();
-    const char* detail = ntk::cudaLastError();
-    if (detail && *detail) this->SetError(std::string(op_) + ": " + detail);
-  }
-
- private:
-  const char* op_;
-};
-
-template <typename Args, Args (*Parse)(const Napi::CallbackInfo&, Owned&), ntk::Status (*Kernel)(const Args&)>
-Napi::Value runCudaAsync(const Napi::CallbackInfo& info, const char* op) {
-  try {
-    auto job = std::make_unique<Job<Args>>();
-    job->args = Parse(info, job->own);
-    snapshot(info, job->args, job->own, job->outs);
-    auto* worker = new CudaKernelWorker<Args, Kernel>(info.Env(), op, std::move(job));
-    Napi::Promise p = worker->promise();
-    worker->Queue();
-    return p;
-  } catch (const std::bad_alloc&) {
-    throw Napi::Error::New(info.Env(), std::string(op) + ": out of memory");
-  }
-}
-
-Napi::Value ForwardCuda(const Napi::CallbackInfo& info) {
-  return runCudaSync<ntk::ForwardArgs, parseForward, ntk::forwardCuda>(info, kForwardCuda);
-}
-Napi::Value ForwardCudaAsync(const Napi::CallbackInfo& info) {
-  return runCudaAsync<ntk::ForwardArgs, parseForward, ntk::forwardCuda>(info, kForwardCuda);
-}
-Napi::Value BackwardCuda(const Napi::CallbackInfo& info) {
-  return runCudaSync<ntk::BackwardArgs, parseBackward, ntk::backwardCuda>(info, kBackwardCuda);
-}
-Napi::Value BackwardCudaAsync(const Napi::CallbackInfo& info) {
-  return runCudaAsync<ntk::BackwardArgs, parseBackward, ntk::backwardCuda>(info, kBackwardCuda);
-}
+// The same call objects and parsing as forward / backward; the kernels run on the GPU. A CUDA
+// failure is "op: cudaErrorName: description" (ntk::cudaLastError of the thread that ran it).
+constexpr char kForwardCuda[] = "noisedTopK (cuda)";
+constexpr char kBackwardCuda[] = "noisedTopKBackward (cuda)";
 Napi::Value CudaUsable(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), ntk::cudaUsable()); }
 // Why cudaUsable() is false ("cudaErrorName: description"), "" when it is true.
 Napi::Value CudaProbeError(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), ntk::cudaProbeError()); }
@@ -498,10 +188,8 @@ Napi::Value CudaSelectPath(const Napi::CallbackInfo& info) {
 #endif  // NOISED_TOPK_HAS_CUDA
 
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
-  exports.Set("forward", Napi::Function::New(env, Forward, "forward"));
-  exports.Set("forwardAsync", Napi::Function::New(env, ForwardAsync, "forwardAsync"));
-  exports.Set("backward", Napi::Function::New(env, Backward, "backward"));
-  exports.Set("backwardAsync", Napi::Function::New(env, BackwardAsync, "backwardAsync"));
+  exportKernel<ntk::ForwardArgs, kForward, parseForward, ntk::forwardCpu>(env, exports, "forward");
+  exportKernel<ntk::BackwardArgs, kBackward, parseBackward, ntk::backwardCpu>(env, exports, "backward");
   exports.Set("setThreads", Napi::Function::New(env, SetThreads, "setThreads"));
   exports.Set("threads", Napi::Function::New(env, GetThreads, "threads"));
   exports.Set("maxThreads", Napi::Number::New(env, ntk::maxCpuThreads()));
@@ -509,9 +197,11 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("resources", Napi::Function::New(env, Resources, "resources"));
   exports.Set("failNextChunks", Napi::Function::New(env, FailNextChunks, "failNextChunks"));
   exports.Set("normals", Napi::Function::New(env, Normals, "normals"));
-  exports.Set("streamVersion", Napi::Number::New(env, NTK_STREAM_VERSION));
-  // The positions limit, exported so that a test holds lib/validate.ts's MAX_OUTPUT_ELEMENTS to it.
+  // The addon's copies of native/constants.json, which test/constants.test.ts holds equal to
+  // lib/constants.ts (the loader refuses another stream version).
+  exports.Set("streamVersion", Napi::Number::New(env, ntk::kStreamVersion));
   exports.Set("maxPositions", Napi::Number::New(env, static_cast<double>(ntk::kMaxPositions)));
+  exports.Set("maxSamples", Napi::Number::New(env, ntk::kMaxSamples));
   exports.Set("cuda", Napi::Boolean::New(env, false));
   ntk_ops::init(env, exports);
 #ifdef NOISED_TOPK_HAS_CUDA
@@ -519,10 +209,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("cudaUsable", Napi::Function::New(env, CudaUsable, "cudaUsable"));
   exports.Set("cudaProbeError", Napi::Function::New(env, CudaProbeError, "cudaProbeError"));
   exports.Set("cudaSelectPath", Napi::Function::New(env, CudaSelectPath, "cudaSelectPath"));
-  exports.Set("forwardCuda", Napi::Function::New(env, ForwardCuda, "forwardCuda"));
-  exports.Set("forwardCudaAsync", Napi::Function::New(env, ForwardCudaAsync, "forwardCudaAsync"));
-  exports.Set("backwardCuda", Napi::Function::New(env, BackwardCuda, "backwardCuda"));
-  exports.Set("backwardCudaAsync", Napi::Function::New(env, BackwardCudaAsync, "backwardCudaAsync"));
+  exportKernel<ntk::ForwardArgs, kForwardCuda, parseForward, ntk::forwardCuda, noResult, ntk::cudaLastError>(env, exports, "forwardCuda");
+  exportKernel<ntk::BackwardArgs, kBackwardCuda, parseBackward, ntk::backwardCuda, noResult, ntk::cudaLastError>(env, exports, "backwardCuda");
 #endif
   return exports;
 }

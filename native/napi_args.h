@@ -1,7 +1,8 @@
-// What both N-API files (binding.cpp: the noised top-k; binding_ops.cpp: the top-k ops) share:
-// argument reading with errors that name the operation, the caller's memory spans, and the
-// turn of a kernel Status into a JS error. Only the binding layer includes it: the kernels know
-// nothing of N-API.
+// What both N-API files (binding.cpp: the noised top-k; binding_ops.cpp: the top-k ops) share
+// to read a call: each entry point takes one call object (lib/addon.ts declares every one) and
+// reads its fields by name, once each, with errors that name the operation and the field; the
+// spans of the caller's memory; and the turn of a kernel Status into a JS error. Only the
+// binding layer includes it: the kernels know nothing of N-API.
 #pragma once
 
 #include <napi.h>
@@ -9,22 +10,17 @@
 #include <cmath>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "core/noised_topk.h"
 
 namespace ntk_napi {
 
 constexpr double kMaxSafeInteger = 9007199254740991.0;
+constexpr double kMaxUint32 = 4294967295.0;
+constexpr double kMaxInt32 = 2147483647.0;
 // Below 2^128 - 2^103 a double rounds to a finite float (Math.fround's rule, as lib/ checks).
 constexpr double kFloatRoundsToInf = 340282356779733661637539395458142568448.0;
-
-// A range of the caller's memory, by address: two SharedArrayBuffer objects can map the same
-// bytes, so overlap is decided here and never by comparing buffers.
-struct Span {
-  const void* begin = nullptr;
-  size_t bytes = 0;
-  const char* name = "";
-};
 
 [[noreturn]] inline void throwType(Napi::Env env, const char* op, const std::string& msg) {
   throw Napi::TypeError::New(env, std::string(op) + ": " + msg);
@@ -33,32 +29,109 @@ struct Span {
   throw Napi::RangeError::New(env, std::string(op) + ": " + msg);
 }
 
-inline Napi::TypedArray typedArrayArg(const Napi::CallbackInfo& info, size_t i, const char* op, const char* name,
-                                      napi_typedarray_type type, const char* typeName) {
-  const Napi::Value v = info[i];
-  if (!v.IsTypedArray() || v.As<Napi::TypedArray>().TypedArrayType() != type)
-    throwType(info.Env(), op, std::string(name) + " must be a " + typeName);
-  return v.As<Napi::TypedArray>();
-}
-
-inline double integerArg(const Napi::CallbackInfo& info, size_t i, const char* op, const char* name, double min,
-                         double max) {
-  const Napi::Value v = info[i];
-  if (!v.IsNumber()) throwType(info.Env(), op, std::string(name) + " must be a number");
+// Reads a plain number argument (the few entry points that take scalars, not a call object).
+inline double integerValue(Napi::Env env, const Napi::Value& v, const char* op, const char* name, double min,
+                           double max) {
+  if (!v.IsNumber()) throwType(env, op, std::string(name) + " must be a number");
   const double x = v.As<Napi::Number>().DoubleValue();
   if (!(x >= min && x <= max) || std::trunc(x) != x) {
-    throwRange(info.Env(), op,
+    throwRange(env, op,
                std::string(name) + " must be an integer in [" + std::to_string(static_cast<int64_t>(min)) + ", " +
                    std::to_string(static_cast<int64_t>(max)) + "]");
   }
   return x;
 }
 
-inline void checkLength(Napi::Env env, const char* op, const char* name, size_t got, uint64_t want) {
-  if (got != want) {
-    throwRange(env, op, std::string(name) + " has length " + std::to_string(got) + ", expected " +
-                            std::to_string(want));
+inline double integerArg(const Napi::CallbackInfo& info, size_t i, const char* op, const char* name, double min,
+                         double max) {
+  return integerValue(info.Env(), info[i], op, name, min, max);
+}
+
+// The fields of one call object, read by name. A missing field or one of the wrong type is a
+// TypeError naming the field; a value out of its range a RangeError. Each field is read once
+// (a getter could answer differently the second time), so a check and the kernel see one value.
+class CallFields {
+ public:
+  CallFields(const Napi::CallbackInfo& info, const char* op) : env_(info.Env()), op_(op) {
+    if (info.Length() < 1 || !info[0].IsObject() || info[0].IsTypedArray() || info[0].IsArray())
+      throwType(env_, op, "the call must be an object of named fields (lib/addon.ts)");
+    obj_ = info[0].As<Napi::Object>();
   }
+
+  Napi::Env env() const { return env_; }
+  const char* op() const { return op_; }
+  Napi::Value get(const char* name) const { return obj_.Get(name); }
+
+  double integer(const char* name, double min, double max) const { return integerValue(env_, get(name), op_, name, min, max); }
+  uint32_t uint32(const char* name) const { return static_cast<uint32_t>(integer(name, 0, kMaxUint32)); }
+
+  // A float32 epsilon: finite after rounding to float, >= 0, and > 0 where `positive`.
+  float epsilon(const char* name, bool positive) const {
+    const Napi::Value v = get(name);
+    if (!v.IsNumber()) throwType(env_, op_, std::string(name) + " must be a number");
+    const double e = v.As<Napi::Number>().DoubleValue();
+    // Tested in double first: the cast below is defined only for values that round to a finite float.
+    if (!(e >= 0 && e < kFloatRoundsToInf) || (positive && !(static_cast<float>(e) > 0.0f)))
+      throwRange(env_, op_, std::string(name) + (positive ? " must be finite and > 0" : " must be finite and >= 0"));
+    return static_cast<float>(e);
+  }
+
+  bool boolean(const char* name) const { return booleanOf(name, get(name)); }
+  // A boolean that may be left out (undefined): then `absent`.
+  bool optionalBoolean(const char* name, bool absent) const {
+    const Napi::Value v = get(name);
+    return v.IsUndefined() ? absent : booleanOf(name, v);
+  }
+
+  // x viewed as [outer, d, inner]: every kernel's layout, refused here when its element count
+  // overflows 64 bits.
+  ntk::Layout layout() const {
+    ntk::Layout l;
+    l.outer = static_cast<uint64_t>(integer("outer", 0, kMaxSafeInteger));
+    l.d = static_cast<uint64_t>(integer("d", 1, kMaxInt32));
+    l.inner = static_cast<uint64_t>(integer("inner", 0, kMaxSafeInteger));
+    if (ntk::layoutOverflows(l)) throwRange(env_, op_, "outer * d * inner overflows");
+    return l;
+  }
+  // The layout of a kernel that counts rows in the stream's uint32 counter.
+  ntk::Layout layoutOfUint32Rows() const {
+    const ntk::Layout l = layout();
+    if (l.rows() > 4294967295ull) throwRange(env_, op_, "more than 2^32 - 1 rows");
+    return l;
+  }
+
+  [[noreturn]] void rangeError(const std::string& msg) const { throwRange(env_, op_, msg); }
+  [[noreturn]] void typeError(const std::string& msg) const { throwType(env_, op_, msg); }
+
+  // a * b, refused where it overflows 64 bits.
+  uint64_t product(uint64_t a, uint64_t b) const {
+    if (a != 0 && b > UINT64_MAX / a) rangeError("sizes overflow");
+    return a * b;
+  }
+
+ private:
+  bool booleanOf(const char* name, const Napi::Value& v) const {
+    if (!v.IsBoolean()) throwType(env_, op_, std::string(name) + " must be a boolean");
+    return v.As<Napi::Boolean>().Value();
+  }
+
+  Napi::Env env_;
+  const char* op_;
+  Napi::Object obj_;
+};
+
+// ntk::validate, once per call, after the guards above: its refusal is a RangeError.
+template <typename Args>
+void validateOnce(const CallFields& call, const Args& a) {
+  const char* why = nullptr;
+  if (validate(a, &why) != ntk::Status::kOk) call.rangeError(why);
+}
+
+// Columns a kernel will index with (positions, indices): each must be in [0, d).
+inline void checkColumns(const CallFields& call, const char* name, const int32_t* columns, uint64_t n, uint64_t d) {
+  for (uint64_t j = 0; j < n; ++j)
+    if (columns[j] < 0 || static_cast<uint64_t>(columns[j]) >= d)
+      call.rangeError(std::string(name) + "[" + std::to_string(j) + "] is outside [0, d)");
 }
 
 inline bool isShared(Napi::Env env, const Napi::TypedArray& a) {
@@ -71,22 +144,12 @@ inline bool isShared(Napi::Env env, const Napi::TypedArray& a) {
 
 inline const char* noDetail() { return ""; }
 
-// "op: detail" (the CUDA error, when the kernel left one) or "op: status name"; an invalid
-// argument is a RangeError, anything else an Error.
-inline Napi::Error statusError(Napi::Env env, const char* op, ntk::Status s, const char* (*detail)() = noDetail) {
-  const char* d = detail();
-  const std::string msg = std::string(op) + ": " + (d && *d ? d : ntk::statusName(s));
+// "op: detail" (the backend's own error, when the kernel left one) or "op: status name"; an
+// invalid argument is a RangeError, anything else an Error.
+inline Napi::Error statusError(Napi::Env env, const char* op, ntk::Status s, const std::string& detail) {
+  const std::string msg = std::string(op) + ": " + (detail.empty() ? ntk::statusName(s) : detail);
   if (s == ntk::Status::kInvalidArgument) return Napi::RangeError::New(env, msg);
   return Napi::Error::New(env, msg);
 }
-
-// A JS output of an async call and the owned memory the kernel writes in its place.
-struct Output {
-  Napi::ObjectReference js;
-  const void* data;
-  uint64_t length;
-  size_t elementSize;
-  const char* name;
-};
 
 }  // namespace ntk_napi

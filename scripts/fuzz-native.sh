@@ -10,9 +10,12 @@ seconds="${1:-60}"
 cxx="${FUZZ_CXX:-$(command -v clang++ || true)}"
 [ -n "$cxx" ] || { echo "fuzz-native: clang++ not found (apt-get install clang libclang-rt-14-dev)" >&2; exit 1; }
 mkdir -p build-fuzz/corpus
-"$cxx" -std=c++17 -O1 -g -fno-omit-frame-pointer -ffp-contract=off \
+# The kernels' sources and float flags, as the addon builds them (native/sources.json).
+read -r -a kernels <<< "$(node -p "const s = require('./native/sources.json'); [...s.core, ...s.cpu].join(' ')")"
+read -r -a stream_flags <<< "$(node -p "require('./native/sources.json').streamFlags.join(' ')")"
+"$cxx" -std=c++17 -O1 -g -fno-omit-frame-pointer "${stream_flags[@]}" \
   -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-  native/fuzz/fuzz_core.cpp native/cpu/*.cpp -pthread -o build-fuzz/fuzz_core
+  native/fuzz/fuzz_core.cpp "${kernels[@]}" -pthread -o build-fuzz/fuzz_core
 echo "fuzz-native: running build-fuzz/fuzz_core for ${seconds}s"
 set +e
 ASAN_OPTIONS="detect_leaks=1:${ASAN_OPTIONS:-}" UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1" \

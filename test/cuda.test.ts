@@ -7,6 +7,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { backends, BalNoisedTopK, functional, ldamMargins, NoisedTopK } from '../lib/index.js';
 import { CUDA_AUTO_MIN_WORK } from '../lib/kernel.js';
 import { loadNative } from '../lib/native.js';
+import { backwardCall, forwardCall } from './addon-calls.js';
 import { goldenCases, maxRelError, mulberry32, randomArray } from './helpers.js';
 
 const addon = process.env.NOISED_TOPK_NATIVE === '0' ? null : loadNative();
@@ -44,15 +45,15 @@ describe('cuda backend: availability (runs everywhere)', () => {
 
   it.skipIf(!addon?.cuda || hasCuda)('a CUDA build with no device: direct calls fail with the op and the CUDA error', async () => {
     const a = addon!;
-    const fwd = [new Float32Array(8), 2, 4, 1, 2, 1, 3, null, 1, 2, 0, new Float32Array(2), new Int32Array(6)];
+    const fwd = forwardCall(new Float32Array(8), 2, 4, 1, 2, 1, 3, null, 1, 2, 0, new Float32Array(2), new Int32Array(6));
     expect(a.cudaUsable!()).toBe(false);
-    expect(() => a.forwardCuda!(...fwd)).toThrow(/^noisedTopK \(cuda\): cudaError\w+: ./);
-    await expect(a.forwardCudaAsync!(...fwd)).rejects.toThrow(/^noisedTopK \(cuda\): cudaError\w+: ./);
-    const bwd = [new Int32Array(6), new Float32Array(2), 2, 4, 1, 3, new Float32Array(8)];
-    expect(() => a.backwardCuda!(...bwd)).toThrow(/^noisedTopKBackward \(cuda\): cudaError\w+: ./);
-    await expect(a.backwardCudaAsync!(...bwd)).rejects.toThrow(/^noisedTopKBackward \(cuda\): cudaError\w+: ./);
+    expect(() => a.forwardCuda!(fwd)).toThrow(/^noisedTopK \(cuda\): cudaError\w+: ./);
+    await expect(a.forwardCudaAsync!(fwd)).rejects.toThrow(/^noisedTopK \(cuda\): cudaError\w+: ./);
+    const bwd = backwardCall(new Int32Array(6), new Float32Array(2), 2, 4, 1, 3, new Float32Array(8));
+    expect(() => a.backwardCuda!(bwd)).toThrow(/^noisedTopKBackward \(cuda\): cudaError\w+: ./);
+    await expect(a.backwardCudaAsync!(bwd)).rejects.toThrow(/^noisedTopKBackward \(cuda\): cudaError\w+: ./);
     // Bad arguments are still RangeErrors, checked before any CUDA call.
-    expect(() => a.forwardCuda!(new Float32Array(8), 2, 4, 1, 5, 1, 3, null, 1, 2, 0, new Float32Array(2), new Int32Array(6))).toThrow(
+    expect(() => a.forwardCuda!(forwardCall(new Float32Array(8), 2, 4, 1, 5, 1, 3, null, 1, 2, 0, new Float32Array(2), new Int32Array(6)))).toThrow(
       RangeError,
     );
     // The CPU backend is untouched by the failures.

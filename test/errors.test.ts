@@ -2,7 +2,9 @@
 // expected and what came in. The C++ guards are tested directly as well.
 import { describe, expect, it } from 'vitest';
 import { BalNoisedTopK, functional, ImbalNoisedTopK, ldamMargins, NoisedTopK } from '../lib/index.js';
+import type { BackwardCall, ForwardCall } from '../lib/addon.js';
 import { loadNative } from '../lib/native.js';
+import { backwardCall, forwardCall } from './addon-calls.js';
 import { testedBackends } from './helpers.js';
 
 const x = new Float32Array(12);
@@ -84,57 +86,61 @@ describe.each(testedBackends())('argument errors on %s', (backend) => {
 
 describe.skipIf(!testedBackends().includes('cpu'))('C++ guards, called directly', () => {
   const addon = loadNative()!;
-  const good = () => [new Float32Array(12), 3, 4, 1, 2, 1, 2, null, 0, 0, 0, new Float32Array(3), new Int32Array(6)] as unknown[];
-  const withArg = (i: number, v: unknown) => {
+  const good = (): Record<string, unknown> => ({
+    ...forwardCall(new Float32Array(12), 3, 4, 1, 2, 1, 2, null, 0, 0, 0, new Float32Array(3), new Int32Array(6)),
+  });
+  const withArg = (field: string, v: unknown) => ({ ...good(), [field]: v });
+  const without = (field: string) => {
     const a = good();
-    a[i] = v;
+    delete a[field];
     return a;
   };
-  const cases: [string, unknown[], ErrorConstructor, RegExp][] = [
-    ['too few arguments', [new Float32Array(1)], TypeError, /noisedTopK: expected 13 arguments/],
-    ['x not Float32Array', withArg(0, new Float64Array(12)), TypeError, /noisedTopK: x must be a Float32Array/],
-    ['x length', withArg(0, new Float32Array(11)), RangeError, /noisedTopK: x has length 11, expected 12/],
-    ['k zero', withArg(4, 0), RangeError, /noisedTopK: k must be an integer in \[1, 4\]/],
-    ['k above d', withArg(4, 5), RangeError, /k must be an integer in \[1, 4\]/],
-    ['k fractional', withArg(4, 1.5), RangeError, /k must be an integer/],
-    ['k a string', withArg(4, '1'), TypeError, /k must be a number/],
-    ['epsilon NaN', withArg(5, NaN), RangeError, /epsilon must be finite and >= 0/],
-    ['epsilon negative', withArg(5, -1), RangeError, /epsilon must be finite and >= 0/],
-    ['nSample zero', withArg(6, 0), RangeError, /nSample must be an integer in \[1, 16777216\]/],
-    ['noise length', withArg(7, new Float32Array(5)), RangeError, /noise has length 5, expected 24/],
-    ['values length', withArg(11, new Float32Array(4)), RangeError, /values has length 4, expected 3/],
-    ['positions type', withArg(12, new Uint32Array(6)), TypeError, /positions must be a Int32Array/],
-    ['d zero', withArg(2, 0), RangeError, /d must be an integer in \[1, 2147483647\]/],
-    ['outer * d * inner overflows 64 bits', (() => {
-      const a = withArg(1, 2 ** 53 - 1);
-      a[3] = 2 ** 53 - 1;
-      return a;
-    })(), RangeError, /noisedTopK: outer \* d \* inner overflows/],
-    ['more rows than the stream counts', withArg(1, 2 ** 33), RangeError, /more than 2\^32 - 1 rows/],
+  const cases: [string, unknown, ErrorConstructor, RegExp][] = [
+    ['no call object', undefined, TypeError, /noisedTopK: the call must be an object/],
+    ['positional arguments', new Float32Array(1), TypeError, /noisedTopK: the call must be an object/],
+    ['x missing', without('x'), TypeError, /noisedTopK: x must be a Float32Array/],
+    ['k missing', without('k'), TypeError, /noisedTopK: k must be a number/],
+    ['positions missing', without('positions'), TypeError, /noisedTopK: positions must be a Int32Array/],
+    ['seedHi a string', withArg('seedHi', '0'), TypeError, /noisedTopK: seedHi must be a number/],
+    ['noise an Array', withArg('noise', [0]), TypeError, /noisedTopK: noise must be a Float32Array or null/],
+    ['x not Float32Array', withArg('x', new Float64Array(12)), TypeError, /noisedTopK: x must be a Float32Array/],
+    ['x length', withArg('x', new Float32Array(11)), RangeError, /noisedTopK: x has length 11, expected 12/],
+    ['k zero', withArg('k', 0), RangeError, /noisedTopK: k must be an integer in \[1, 4\]/],
+    ['k above d', withArg('k', 5), RangeError, /k must be an integer in \[1, 4\]/],
+    ['k fractional', withArg('k', 1.5), RangeError, /k must be an integer/],
+    ['k a string', withArg('k', '1'), TypeError, /k must be a number/],
+    ['epsilon NaN', withArg('epsilon', NaN), RangeError, /epsilon must be finite and >= 0/],
+    ['epsilon negative', withArg('epsilon', -1), RangeError, /epsilon must be finite and >= 0/],
+    ['nSample zero', withArg('nSample', 0), RangeError, /nSample must be an integer in \[1, 16777216\]/],
+    ['noise length', withArg('noise', new Float32Array(5)), RangeError, /noise has length 5, expected 24/],
+    ['values length', withArg('values', new Float32Array(4)), RangeError, /values has length 4, expected 3/],
+    ['positions type', withArg('positions', new Uint32Array(6)), TypeError, /positions must be a Int32Array/],
+    ['d zero', withArg('d', 0), RangeError, /d must be an integer in \[1, 2147483647\]/],
+    ['outer * d * inner overflows 64 bits', { ...good(), outer: 2 ** 53 - 1, inner: 2 ** 53 - 1 }, RangeError, /noisedTopK: outer \* d \* inner overflows/],
+    ['more rows than the stream counts', withArg('outer', 2 ** 33), RangeError, /more than 2\^32 - 1 rows/],
     ['values overlaps x', (() => {
-      const a = good();
       const buf = new Float32Array(15);
-      a[0] = buf.subarray(0, 12);
-      a[11] = buf.subarray(10, 13);
-      return a;
+      return { ...good(), x: buf.subarray(0, 12), values: buf.subarray(10, 13) };
     })(), RangeError, /noisedTopK: values overlaps x/],
   ];
-  it.each(cases)('forward: %s', (_name, args, type, message) => {
-    expect(() => addon.forward(...args)).toThrow(type);
-    expect(() => addon.forward(...args)).toThrow(message);
+  it.each(cases)('forward: %s', (_name, call, type, message) => {
+    expect(() => addon.forward(call as ForwardCall)).toThrow(type);
+    expect(() => addon.forward(call as ForwardCall)).toThrow(message);
   });
 
   it('backward: positions out of range and bad lengths', () => {
-    const args = (pos: Int32Array, grad = new Float32Array(12)) => [pos, new Float32Array(3), 3, 4, 1, 2, grad];
-    expect(() => addon.backward(...args(Int32Array.of(0, 1, 2, 3, 4, 0)))).toThrow(/noisedTopKBackward: positions\[4\] is outside \[0, d\)/);
-    expect(() => addon.backward(...args(Int32Array.of(0, 1, -1, 3, 0, 0)))).toThrow(RangeError);
-    expect(() => addon.backward(...args(new Int32Array(5)))).toThrow(/positions has length 5, expected 6/);
-    expect(() => addon.backward(...args(new Int32Array(6), new Float32Array(3)))).toThrow(/grad has length 3, expected 12/);
+    const call = (positions: Int32Array, grad = new Float32Array(12)) => backwardCall(positions, new Float32Array(3), 3, 4, 1, 2, grad);
+    expect(() => addon.backward(call(Int32Array.of(0, 1, 2, 3, 4, 0)))).toThrow(/noisedTopKBackward: positions\[4\] is outside \[0, d\)/);
+    expect(() => addon.backward(call(Int32Array.of(0, 1, -1, 3, 0, 0)))).toThrow(RangeError);
+    expect(() => addon.backward(call(new Int32Array(5)))).toThrow(/positions has length 5, expected 6/);
+    expect(() => addon.backward(call(new Int32Array(6), new Float32Array(3)))).toThrow(/grad has length 3, expected 12/);
+    const { rowScale: _, ...noRowScale } = call(new Int32Array(6));
+    expect(() => addon.backward(noRowScale as BackwardCall)).toThrow(new TypeError('noisedTopKBackward: rowScale must be a Float32Array'));
   });
 
   it('async entry points reject instead of throwing later', async () => {
-    expect(() => addon.forwardAsync(...withArg(4, 9))).toThrow(RangeError);
-    const a = good();
-    await expect(addon.forwardAsync(...a)).resolves.toBeUndefined();
+    expect(() => addon.forwardAsync(withArg('k', 9) as unknown as ForwardCall)).toThrow(RangeError);
+    expect(() => addon.forwardAsync(without('values') as unknown as ForwardCall)).toThrow(TypeError);
+    await expect(addon.forwardAsync(good() as unknown as ForwardCall)).resolves.toBeUndefined();
   });
 });

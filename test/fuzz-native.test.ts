@@ -7,6 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { backwardJs, forwardJs } from '../lib/js-kernel.js';
 import type { BackwardCall, ForwardCall } from '../lib/kernel.js';
 import { loadNative } from '../lib/native.js';
+import { backwardCall, callOf, forwardCall } from './addon-calls.js';
 import { bits, detach, failure, FUZZ_SEED, JUNK, pick, runs, type Outcome } from './fuzz-kit.js';
 
 const addon = loadNative();
@@ -101,8 +102,9 @@ describe('fuzz: the addon called directly', () => {
         const run = async (async: boolean): Promise<Outcome> => {
           const args = build();
           try {
-            if (async) await addon.forwardAsync(...args);
-            else addon.forward(...args);
+            const direct = callOf('forward', ...args) as unknown as ForwardCall;
+            if (async) await addon.forwardAsync(direct);
+            else addon.forward(direct);
             // Accepted: then the arguments were a valid call, and the answer is the js kernel's.
             const [x, outer, d, inner, k, epsilon, nSample, noise, seedLo, seedHi, offset, values, positions] = args as [
               Float32Array, number, number, number, number, number, number, Float32Array | null, number, number, number, Float32Array, Int32Array,
@@ -149,8 +151,9 @@ describe('fuzz: the addon called directly', () => {
         const run = async (async: boolean): Promise<Outcome> => {
           const args = build();
           try {
-            if (async) await addon.backwardAsync(...args);
-            else addon.backward(...args);
+            const direct = callOf('backward', ...args) as unknown as BackwardCall;
+            if (async) await addon.backwardAsync(direct);
+            else addon.backward(direct);
             const [positions, rowScale, outer, d, inner, nSample, grad] = args as [Int32Array, Float32Array, number, number, number, number, Float32Array];
             const call: BackwardCall = { positions, rowScale, outer, d, inner, nSample, grad: new Float32Array(grad.length) };
             // An empty layout has nothing to compute (outer may be 2^53 with inner 0: the js
@@ -185,10 +188,8 @@ describe('fuzz: the addon called directly', () => {
     ];
     for (const [outer, d, inner] of big) {
       cases++;
-      for (const f of [addon.forward, addon.backward]) {
-        const args = f === addon.forward ? [x, outer, d, inner, 1, 1, 1, null, 0, 0, 0, v, p] : [p, v, outer, d, inner, 1, x];
-        expect(() => f(...args)).toThrow(RangeError);
-      }
+      expect(() => addon.forward(forwardCall(x, outer, d, inner, 1, 1, 1, null, 0, 0, 0, v, p))).toThrow(RangeError);
+      expect(() => addon.backward(backwardCall(p, v, outer, d, inner, 1, x))).toThrow(RangeError);
     }
   });
 

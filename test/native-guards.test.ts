@@ -7,6 +7,7 @@ import { functional, NoisedTopK } from '../lib/index.js';
 import { loadNative } from '../lib/native.js';
 import { MAX_OUTPUT_ELEMENTS } from '../lib/validate.js';
 import { bits } from './fuzz-kit.js';
+import { backwardCall, forwardCall } from './addon-calls.js';
 import { testedBackends } from './helpers.js';
 
 const hasCpu = testedBackends().includes('cpu');
@@ -54,8 +55,11 @@ function arrays(out: Name, input: Name, disjoint = false): Record<Name, Float32A
   return made;
 }
 
-const forwardArgs = (m: Record<Name, Float32Array | Int32Array>) => [m.x, 1, d, rows, 2, 0.5, S, m.noise, 0, 0, 0, m.values, m.positions];
-const backwardArgs = (m: Record<Name, Float32Array | Int32Array>) => [m.positions, m.rowScale, rows, d, 1, S, m.grad];
+type Arrays = Record<Name, Float32Array | Int32Array>;
+const forwardArgs = (m: Arrays) =>
+  forwardCall(m.x as Float32Array, 1, d, rows, 2, 0.5, S, m.noise as Float32Array, 0, 0, 0, m.values as Float32Array, m.positions as Int32Array);
+const backwardArgs = (m: Arrays) =>
+  backwardCall(m.positions as Int32Array, m.rowScale as Float32Array, rows, d, 1, S, m.grad as Float32Array);
 
 // [output, input, the operation's message]. Every output against every input and each other.
 const forwardPairs: [Name, Name, RegExp][] = [
@@ -81,10 +85,10 @@ async function thrown(fn: () => unknown): Promise<unknown> {
 
 describe.skipIf(!hasCpu)('outputs over a SharedArrayBuffer twin of an input, addon called directly', () => {
   const entries = [
-    ['forward', forwardPairs, (m: Record<Name, Float32Array | Int32Array>) => addon!.forward(...forwardArgs(m))],
-    ['forwardAsync', forwardPairs, (m: Record<Name, Float32Array | Int32Array>) => addon!.forwardAsync(...forwardArgs(m))],
-    ['backward', backwardPairs, (m: Record<Name, Float32Array | Int32Array>) => addon!.backward(...backwardArgs(m))],
-    ['backwardAsync', backwardPairs, (m: Record<Name, Float32Array | Int32Array>) => addon!.backwardAsync(...backwardArgs(m))],
+    ['forward', forwardPairs, (m: Record<Name, Float32Array | Int32Array>) => addon!.forward(forwardArgs(m))],
+    ['forwardAsync', forwardPairs, (m: Record<Name, Float32Array | Int32Array>) => addon!.forwardAsync(forwardArgs(m))],
+    ['backward', backwardPairs, (m: Record<Name, Float32Array | Int32Array>) => addon!.backward(backwardArgs(m))],
+    ['backwardAsync', backwardPairs, (m: Record<Name, Float32Array | Int32Array>) => addon!.backwardAsync(backwardArgs(m))],
   ] as const;
   for (const [entry, pairs, call] of entries) {
     it.each(pairs)(`${entry}: %s over the memory of %s is a RangeError naming both`, async (out, input, message) => {
@@ -221,20 +225,20 @@ describe.skipIf(!hasCpu)('positions limit: rows * nSample <= 2^28', () => {
     const v = new Float32Array(1);
     const p = new Int32Array(1);
     // rows = 2^20 * 2^9 = 2^29 with nSample 1; rows = 2^24 with nSample 32 = 2^29.
-    for (const [outer, inner, nSample] of [[2 ** 20, 2 ** 9, 1], [2 ** 12, 2 ** 12, 32], [2 ** 28 + 1, 1, 1]]) {
+    for (const [outer, inner, nSample] of [[2 ** 20, 2 ** 9, 1], [2 ** 12, 2 ** 12, 32], [2 ** 28 + 1, 1, 1]] as [number, number, number][]) {
       const want = new RegExp(`positions would hold rows \\* nSample = ${outer! * inner! * nSample!} elements, above 2\\^28`);
-      expect(() => addon!.forward(x, outer, 1, inner, 1, 1, nSample, null, 0, 0, 0, v, p)).toThrow(want);
-      expect(() => addon!.forwardAsync(x, outer, 1, inner, 1, 1, nSample, null, 0, 0, 0, v, p)).toThrow(RangeError);
-      expect(() => addon!.backward(p, v, outer, 1, inner, nSample, x)).toThrow(want);
-      expect(() => addon!.backwardAsync(p, v, outer, 1, inner, nSample, x)).toThrow(RangeError);
+      expect(() => addon!.forward(forwardCall(x, outer, 1, inner, 1, 1, nSample, null, 0, 0, 0, v, p))).toThrow(want);
+      expect(() => addon!.forwardAsync(forwardCall(x, outer, 1, inner, 1, 1, nSample, null, 0, 0, 0, v, p))).toThrow(RangeError);
+      expect(() => addon!.backward(backwardCall(p, v, outer, 1, inner, nSample, x))).toThrow(want);
+      expect(() => addon!.backwardAsync(backwardCall(p, v, outer, 1, inner, nSample, x))).toThrow(RangeError);
     }
     // rows beyond 2^28 whatever nSample (no overflow in the product), in backward.
-    expect(() => addon!.backward(p, v, 2 ** 40, 1, 2 ** 12, 2 ** 24, x)).toThrow(/positions would hold rows \* nSample = more than 2\^64 elements/);
+    expect(() => addon!.backward(backwardCall(p, v, 2 ** 40, 1, 2 ** 12, 2 ** 24, x))).toThrow(/positions would hold rows \* nSample = more than 2\^64 elements/);
   });
 
   it('exactly 2^28 passes the limit (and then meets the length check)', () => {
     const x = new Float32Array(4);
-    expect(() => addon!.forward(x, 2 ** 14, 1, 2 ** 14, 1, 1, 1, null, 0, 0, 0, new Float32Array(1), new Int32Array(1))).toThrow(
+    expect(() => addon!.forward(forwardCall(x, 2 ** 14, 1, 2 ** 14, 1, 1, 1, null, 0, 0, 0, new Float32Array(1), new Int32Array(1)))).toThrow(
       /x has length 4, expected 268435456/,
     );
   });
@@ -252,7 +256,7 @@ describe.skipIf(!hasCpu)('out of memory inside the kernels, on several pool thre
   const sameBits = (a: ArrayBufferView, b: ArrayBufferView) =>
     Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
   const x = Float32Array.from({ length: rowsN * dN }, (_, i) => Math.sin(i * 0.731) * 2);
-  const fwd = (values: Float32Array, positions: Int32Array) => [x, rowsN, dN, 1, 3, 1, 1, null, 5, 6, 7, values, positions];
+  const fwd = (values: Float32Array, positions: Int32Array) => forwardCall(x, rowsN, dN, 1, 3, 1, 1, null, 5, 6, 7, values, positions);
   const want = { values: new Float32Array(rowsN), positions: new Int32Array(rowsN), grad: new Float32Array(rowsN * dN) };
   const scale = Float32Array.from({ length: rowsN }, (_, i) => 1 + (i % 3));
   let before = 1;
@@ -261,33 +265,33 @@ describe.skipIf(!hasCpu)('out of memory inside the kernels, on several pool thre
     before = addon!.threads();
     addon!.setThreads(2);
     try {
-      addon!.forward(...fwd(want.values, want.positions));
-      addon!.backward(want.positions, scale, rowsN, dN, 1, 1, want.grad);
+      addon!.forward(fwd(want.values, want.positions));
+      addon!.backward(backwardCall(want.positions, scale, rowsN, dN, 1, 1, want.grad));
       for (const failing of [1, 1000]) {
         for (const sync of [true, false]) {
           const values = new Float32Array(rowsN);
           const positions = new Int32Array(rowsN);
           addon!.failNextChunks!(failing);
-          const err = await thrown(() => (sync ? addon!.forward(...fwd(values, positions)) : addon!.forwardAsync(...fwd(values, positions))));
+          const err = await thrown(() => (sync ? addon!.forward(fwd(values, positions)) : addon!.forwardAsync(fwd(values, positions))));
           addon!.failNextChunks!(0);
           expect(err).toBeInstanceOf(Error);
           expect(err).not.toBeInstanceOf(RangeError);
           expect((err as Error).message).toBe('noisedTopK: out of memory');
           if (!sync) expect(sameBits(values, new Float32Array(rowsN))).toBe(true); // async: nothing written
-          await (sync ? addon!.forward(...fwd(values, positions)) : addon!.forwardAsync(...fwd(values, positions)));
+          await (sync ? addon!.forward(fwd(values, positions)) : addon!.forwardAsync(fwd(values, positions)));
           expect(sameBits(values, want.values)).toBe(true);
           expect(sameBits(positions, want.positions)).toBe(true);
 
           const grad = new Float32Array(rowsN * dN);
           addon!.failNextChunks!(failing);
           const gErr = await thrown(() =>
-            sync ? addon!.backward(want.positions, scale, rowsN, dN, 1, 1, grad) : addon!.backwardAsync(want.positions, scale, rowsN, dN, 1, 1, grad),
+            sync ? addon!.backward(backwardCall(want.positions, scale, rowsN, dN, 1, 1, grad)) : addon!.backwardAsync(backwardCall(want.positions, scale, rowsN, dN, 1, 1, grad)),
           );
           addon!.failNextChunks!(0);
           expect(gErr).toBeInstanceOf(Error);
           expect(gErr).not.toBeInstanceOf(RangeError);
           expect((gErr as Error).message).toBe('noisedTopKBackward: out of memory');
-          await (sync ? addon!.backward(want.positions, scale, rowsN, dN, 1, 1, grad) : addon!.backwardAsync(want.positions, scale, rowsN, dN, 1, 1, grad));
+          await (sync ? addon!.backward(backwardCall(want.positions, scale, rowsN, dN, 1, 1, grad)) : addon!.backwardAsync(backwardCall(want.positions, scale, rowsN, dN, 1, 1, grad)));
           expect(sameBits(grad, want.grad)).toBe(true);
         }
       }

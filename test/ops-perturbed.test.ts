@@ -5,6 +5,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { functional, perturbedTopK, perturbedTopKAsync, PerturbedTopK, setThreads, threads } from '../lib/index.js';
 import { loadNative } from '../lib/native.js';
+import { callOf } from './addon-calls.js';
 import { mulberry32, randomArray, testedBackends } from './helpers.js';
 
 const tested = testedBackends();
@@ -222,13 +223,13 @@ describe('perturbedTopK arguments', () => {
     const addon = loadNative() as unknown as Record<string, (...a: unknown[]) => unknown>;
     const m = new Float32Array(4);
     const idx = new Int32Array(2 * 3);
-    expect(() => addon.perturbedTopK!(x, 1, 4, 1, 2, 1, 3, 0, 0, 0, m, idx)).not.toThrow();
-    expect(() => addon.perturbedTopK!(x, 1, 4, 1, 2, NaN, 3, 0, 0, 0, m, idx)).toThrow(/^perturbedTopK: epsilon must be finite/);
-    expect(() => addon.perturbedTopK!(x, 1, 4, 1, 2, 1, 3, 0, 0, 0, m, new Int32Array(5))).toThrow(/perturbedTopK: indices has length 5, expected 6/);
+    expect(() => addon.perturbedTopK!(callOf('perturbedForward', x, 1, 4, 1, 2, 1, 3, 0, 0, 0, m, idx))).not.toThrow();
+    expect(() => addon.perturbedTopK!(callOf('perturbedForward', x, 1, 4, 1, 2, NaN, 3, 0, 0, 0, m, idx))).toThrow(/^perturbedTopK: epsilon must be finite/);
+    expect(() => addon.perturbedTopK!(callOf('perturbedForward', x, 1, 4, 1, 2, 1, 3, 0, 0, 0, m, new Int32Array(5)))).toThrow(/perturbedTopK: indices has length 5, expected 6/);
     const bad = idx.slice();
     bad[4] = 4;
-    expect(() => addon.perturbedTopKBackward!(bad, x, 1, 4, 1, 2, 1, 3, 0, 0, 0, new Float32Array(4))).toThrow(/^perturbedTopKBackward: indices\[4\] is outside \[0, d\)/);
-    expect(() => addon.perturbedTopKBackward!(idx, x, 1, 4, 1, 2, 0, 3, 0, 0, 0, new Float32Array(4))).toThrow(/epsilon must be finite and > 0/);
-    expect(() => addon.perturbedTopKBackward!(idx, x, 1, 4, 1, 2, 1, 3, 0, 0, 0, x)).toThrow(/gradX overlaps grad/);
+    expect(() => addon.perturbedTopKBackward!(callOf('perturbedBackward', bad, x, 1, 4, 1, 2, 1, 3, 0, 0, 0, new Float32Array(4)))).toThrow(/^perturbedTopKBackward: indices\[4\] is outside \[0, d\)/);
+    expect(() => addon.perturbedTopKBackward!(callOf('perturbedBackward', idx, x, 1, 4, 1, 2, 0, 3, 0, 0, 0, new Float32Array(4)))).toThrow(/epsilon must be finite and > 0/);
+    expect(() => addon.perturbedTopKBackward!(callOf('perturbedBackward', idx, x, 1, 4, 1, 2, 1, 3, 0, 0, 0, x))).toThrow(/gradX overlaps grad/);
   });
 });

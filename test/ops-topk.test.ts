@@ -2,12 +2,16 @@
 // (not from the kernels' select key), on random shapes, dims, k from 1 to D, ties, -0/+0, NaN
 // and infinities; 'js' and 'cpu' bit for bit; the scatter backward; errors; async; threads.
 import { spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { setThreads, threads, topk, topkAsync } from '../lib/index.js';
 import { loadNative } from '../lib/native.js';
+import sourceList from '../native/sources.json' with { type: 'json' };
+import { callOf } from './addon-calls.js';
 import { mulberry32, root, testedBackends } from './helpers.js';
+
+/** The kernels' sources, as the addon builds them. */
+const kernelSources = [...sourceList.core, ...sourceList.cpu];
 
 const tested = testedBackends();
 const hasCpu = tested.includes('cpu');
@@ -148,11 +152,11 @@ describe.skipIf(!hasCpu)("'js' and 'cpu' bit for bit", () => {
       const out = [];
       for (const largest of [true, false]) for (const k of [1, 7, 32, 40]) {
         const v = new Float32Array(B * k), ix = new Int32Array(B * k);
-        addon.topk(x, B, D, 1, k, largest, true, v, ix);
+        addon.topk({ x, outer: B, d: D, inner: 1, k, largest, sorted: true, values: v, indices: ix, checkFinite: false });
         out.push(Array.from(ix).join(','), Array.from(new Uint32Array(v.buffer)).join(','));
         const m = new Float32Array(B * D), pi = new Int32Array(B * 4 * k), g = new Float32Array(B * D);
-        addon.perturbedTopK(x.map((t) => (Number.isFinite(t) ? t : 0)), B, D, 1, k, 0.5, 4, 1, 2, 3, m, pi);
-        addon.perturbedTopKBackward(pi, x.map((t, i) => (i % 7) - 3), B, D, 1, k, 0.5, 4, 1, 2, 3, g);
+        addon.perturbedTopK({ x: x.map((t) => (Number.isFinite(t) ? t : 0)), outer: B, d: D, inner: 1, k, epsilon: 0.5, nSample: 4, seedLo: 1, seedHi: 2, offset: 3, mask: m, indices: pi });
+        addon.perturbedTopKBackward({ indices: pi, grad: x.map((t, i) => (i % 7) - 3), outer: B, d: D, inner: 1, k, epsilon: 0.5, nSample: 4, seedLo: 1, seedHi: 2, offset: 3, gradX: g });
         out.push(Array.from(pi).join(','), Array.from(new Uint32Array(g.buffer)).join(','));
       }
       console.log(JSON.stringify(out));`;
@@ -268,17 +272,18 @@ describe('topk arguments', () => {
     const addon = loadNative() as unknown as Record<string, (...a: unknown[]) => unknown>;
     const v = new Float32Array(2);
     const i = new Int32Array(2);
-    expect(() => addon.topk!(x, 2, 3, 1, 1, true, true, v, i)).not.toThrow();
-    expect(() => addon.topk!(x, 2, 3, 1, 4, true, true, v, i)).toThrow(/^topk: k must be an integer in \[1, 3\]/);
-    expect(() => addon.topk!(x, 2, 4, 1, 1, true, true, v, i)).toThrow(/topk: x has length 6, expected 8/);
-    expect(() => addon.topk!(x, 2, 3, 1, 1, 'yes', true, v, i)).toThrow(/topk: largest must be a boolean/);
-    expect(() => addon.topk!(x, 2, 3, 1, 1, true, true, x.subarray(0, 2), i)).toThrow(/topk: values overlaps x/);
-    expect(() => addon.topk!(x, 2, 3, 1, 1, true, true, v, new Float32Array(2))).toThrow(TypeError);
-    expect(() => addon.topk!(x, 2, 3, 1)).toThrow(/topk: expected 9 arguments/);
-    expect(() => addon.topk!(x, 2, 3, 1, 1, true, true, v, i, 'no')).toThrow(/topk: checkFinite must be a boolean/);
-    expect(addon.topk!(x, 2, 3, 1, 1, true, true, v, i, true)).toBe(false);
-    expect(addon.topk!(new Float32Array([1, 2, 3, 4, 5, Infinity]), 2, 3, 1, 1, true, true, v, i, true)).toBe(true);
-    expect(addon.topk!(new Float32Array([1, 2, 3, 4, 5, Infinity]), 2, 3, 1, 1, true, true, v, i, false)).toBe(false);
+    expect(() => addon.topk!(callOf('topk', x, 2, 3, 1, 1, true, true, v, i))).not.toThrow();
+    expect(() => addon.topk!(callOf('topk', x, 2, 3, 1, 4, true, true, v, i))).toThrow(/^topk: k must be an integer in \[1, 3\]/);
+    expect(() => addon.topk!(callOf('topk', x, 2, 4, 1, 1, true, true, v, i))).toThrow(/topk: x has length 6, expected 8/);
+    expect(() => addon.topk!(callOf('topk', x, 2, 3, 1, 1, 'yes', true, v, i))).toThrow(/topk: largest must be a boolean/);
+    expect(() => addon.topk!(callOf('topk', x, 2, 3, 1, 1, true, true, x.subarray(0, 2), i))).toThrow(/topk: values overlaps x/);
+    expect(() => addon.topk!(callOf('topk', x, 2, 3, 1, 1, true, true, v, new Float32Array(2)))).toThrow(TypeError);
+    expect(() => addon.topk!(callOf('topk', x, 2, 3, 1))).toThrow(new TypeError('topk: k must be a number'));
+    expect(() => addon.topk!(x, 2, 3, 1)).toThrow(/^topk: the call must be an object/);
+    expect(() => addon.topk!(callOf('topk', x, 2, 3, 1, 1, true, true, v, i, 'no'))).toThrow(/topk: checkFinite must be a boolean/);
+    expect(addon.topk!(callOf('topk', x, 2, 3, 1, 1, true, true, v, i, true))).toBe(false);
+    expect(addon.topk!(callOf('topk', new Float32Array([1, 2, 3, 4, 5, Infinity]), 2, 3, 1, 1, true, true, v, i, true))).toBe(true);
+    expect(addon.topk!(callOf('topk', new Float32Array([1, 2, 3, 4, 5, Infinity]), 2, 3, 1, 1, true, true, v, i, false))).toBe(false);
   });
 });
 
@@ -290,12 +295,10 @@ describe("topk on 'cuda'", () => {
     const cxx = process.env.CXX ?? 'g++';
     if (spawnSync(cxx, ['--version']).status !== 0) return; // no host compiler: nothing to check here
     const exe = join(root, 'build', `topk-emu-check-${process.pid}`);
-    // Every CPU kernel source, as the addon builds them (topkCpu shares the CPU detection).
-    const cpuSources = readdirSync(join(root, 'native/cpu')).filter((f) => f.endsWith('.cpp')).map((f) => join(root, 'native/cpu', f));
     const cc = spawnSync(
       cxx,
       ['-std=c++20', '-O1', '-ffp-contract=off', '-fno-fast-math', '-pthread', '-I', join(root, 'test/native/cuda-emu'), '-I', join(root, 'native'),
-        join(root, 'test/native/cuda-emu/topk_emu_check.cpp'), ...cpuSources, '-o', exe],
+        join(root, 'test/native/cuda-emu/topk_emu_check.cpp'), ...kernelSources.map((f) => join(root, f)), '-o', exe],
       { encoding: 'utf8' },
     );
     expect(cc.status, cc.stderr).toBe(0);
@@ -308,7 +311,7 @@ describe("topk on 'cuda'", () => {
   it.skipIf(!addon?.cuda || usable)('built with CUDA, no usable device: a clear error, never a crash', async () => {
     expect(() => topk(new Float32Array([1, 2]), [2], { k: 1, backend: 'cuda' })).toThrow(/backend 'cuda' is not available/);
     const x = new Float32Array([1, 2, 3, 4, 5, 6]);
-    expect(() => addon!.topkCuda!(x, 2, 3, 1, 1, true, true, new Float32Array(2), new Int32Array(2), true)).toThrow(/^topk \(cuda\): cuda\w+/);
+    expect(() => addon!.topkCuda!(callOf('topk', x, 2, 3, 1, 1, true, true, new Float32Array(2), new Int32Array(2), true))).toThrow(/^topk \(cuda\): cuda\w+/);
   });
 
   it.skipIf(!usable)('equals the cpu kernel bit for bit (random shapes, dims, k <= 32, ties, NaN; sync and async); k > 32 is a RangeError', async () => {

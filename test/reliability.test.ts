@@ -8,6 +8,7 @@ import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { BalNoisedTopK, functional, NoisedTopK } from '../lib/index.js';
 import { loadNative } from '../lib/native.js';
+import { backwardCall } from './addon-calls.js';
 import { bits, detach, FUZZ_SEED } from './fuzz-kit.js';
 import { mulberry32, testedBackends } from './helpers.js';
 
@@ -225,8 +226,8 @@ describe('shared memory written by another thread during a call', () => {
     for (let t = 0; t < 3000; t++) {
       const grad = new Float32Array(rows * d);
       try {
-        if (t % 2) await addon!.backwardAsync(shared, rowScale, 1, d, rows, S, grad);
-        else addon!.backward(shared, rowScale, 1, d, rows, S, grad);
+        if (t % 2) await addon!.backwardAsync(backwardCall(shared, rowScale, 1, d, rows, S, grad));
+        else addon!.backward(backwardCall(shared, rowScale, 1, d, rows, S, grad));
         ok++;
         // A sound gradient: every entry is a share count / S of rowScale = 1.
         for (const g of grad) expect(g >= 0 && g <= 1).toBe(true);

@@ -49,8 +49,8 @@ describe.skipIf(!hasCpu)('kernel scratch', () => {
       const call = (rows, d, sync) => {
         const x = new Float32Array(rows * d);
         for (let i = 0; i < x.length; i++) x[i] = Math.sin(i * 0.37);
-        const args = [x, rows, d, 1, 2, 1, 1, null, 1, 2, 3, new Float32Array(rows), new Int32Array(rows)];
-        return sync ? addon.forward(...args) : addon.forwardAsync(...args);
+        const call = { x, outer: rows, d, inner: 1, k: 2, epsilon: 1, nSample: 1, noise: null, seedLo: 1, seedHi: 2, offset: 3, values: new Float32Array(rows), positions: new Int32Array(rows) };
+        return sync ? addon.forward(call) : addon.forwardAsync(call);
       };
       addon.setThreads(2);
       await call(2, 1000, false);
@@ -61,7 +61,7 @@ describe.skipIf(!hasCpu)('kernel scratch', () => {
       {
         await Promise.all(Array.from({ length: N }, () => call(1, D, false)));
         call(2, D, true);
-        addon.backward(new Int32Array(2), new Float32Array(2), 1, D, 2, 1, new Float32Array(2 * D));
+        addon.backward({ positions: new Int32Array(2), rowScale: new Float32Array(2), outer: 1, d: D, inner: 2, nSample: 1, grad: new Float32Array(2 * D) });
       }
       await settle();
       const rss1 = rss();
@@ -99,8 +99,8 @@ describe.skipIf(!hasCpu)('setThreads: capped, and lowering it stops the extra th
       const run = (sync) => {
         const rows = 4096, d = 64;
         const x = new Float32Array(rows * d).map((_, i) => Math.sin(i));
-        const args = [x, 1, d, rows, 3, 1, 1, null, 0, 0, 0, new Float32Array(rows), new Int32Array(rows)];
-        return sync ? addon.forward(...args) : addon.forwardAsync(...args);
+        const call = { x, outer: 1, d, inner: rows, k: 3, epsilon: 1, nSample: 1, noise: null, seedLo: 0, seedHi: 0, offset: 0, values: new Float32Array(rows), positions: new Int32Array(rows) };
+        return sync ? addon.forward(call) : addon.forwardAsync(call);
       };
       const refused = [];
       for (const n of [${CAP} + 1, 1024, 1e9, Infinity]) {

@@ -5,6 +5,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "constants.h"
+
 namespace ntk {
 
 enum class Status : int {
@@ -59,11 +61,11 @@ struct BackwardArgs {
   float* grad = nullptr;  // [outer, d, inner]
 };
 
-// The most elements positions may hold (rows * nSample): 2^28 int32, 1 GiB. The same number
-// as MAX_POSITIONS in lib/validate.ts (two copies for now; they are to become one source).
-constexpr uint64_t kMaxPositions = uint64_t{1} << 28;
+// Whether outer * d * inner overflows 64 bits (then rows() and size() are meaningless).
+bool layoutOverflows(const Layout& l);
 
-// Checks shared by every backend. Returns kInvalidArgument with a message in *why.
+// Checks shared by every backend (native/core/validate.cpp; kMaxSamples, kMaxPositions from
+// constants.h). Returns kInvalidArgument with a message in *why.
 Status validate(const ForwardArgs& a, const char** why);
 Status validate(const BackwardArgs& a, const char** why);
 

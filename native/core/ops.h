@@ -28,13 +28,10 @@ struct TopKArgs {
   bool* nonFinite = nullptr;
 };
 
-// Perturbed top-k forward: for each row and sample s, the k largest of x + eps * z(seed,
-// offset, row, s, c) (the same stream and indexing as forwardCpu, so the noise equals
-// NoisedTopK's for the same seed and offset). mask (x's layout) = count of samples that
-// selected the column / nSample; indices [rows, nSample, k] = each sample's k columns in
-// increasing column order (kept for the backward pass: O(rows * nSample * k)).
-struct PerturbedForwardArgs {
-  const float* x = nullptr;
+// What the perturbed top-k's forward and backward share: the layout, k, and the noise (the
+// same stream and indexing as forwardCpu, so the noise equals NoisedTopK's for the same seed
+// and offset).
+struct PerturbedParams {
   Layout layout;
   uint32_t k = 1;
   float epsilon = 1.0f;
@@ -42,6 +39,14 @@ struct PerturbedForwardArgs {
   uint32_t seedLo = 0;
   uint32_t seedHi = 0;
   uint32_t offset = 0;
+};
+
+// Perturbed top-k forward: for each row and sample s, the k largest of x + eps * z(seed,
+// offset, row, s, c). mask (x's layout) = count of samples that selected the column / nSample;
+// indices [rows, nSample, k] = each sample's k columns in increasing column order (kept for
+// the backward pass: O(rows * nSample * k)).
+struct PerturbedForwardArgs : PerturbedParams {
+  const float* x = nullptr;
   float* mask = nullptr;
   int32_t* indices = nullptr;
 };
@@ -52,17 +57,10 @@ struct PerturbedForwardArgs {
 // Every sum is a float32 sum in the written order (the contract 'js' reproduces); the noise is
 // regenerated from the stream, never stored. Samples with dot_s == 0 are skipped (exact: the
 // accumulator is never -0, so adding +-0 would not change it). epsilon must be > 0.
-struct PerturbedBackwardArgs {
+struct PerturbedBackwardArgs : PerturbedParams {
   const int32_t* indices = nullptr;
   const float* grad = nullptr;  // x's layout
-  Layout layout;
-  uint32_t k = 1;
-  float epsilon = 1.0f;
-  uint32_t nSample = 1;
-  uint32_t seedLo = 0;
-  uint32_t seedHi = 0;
-  uint32_t offset = 0;
-  float* gradX = nullptr;  // x's layout
+  float* gradX = nullptr;       // x's layout
 };
 
 Status validate(const TopKArgs& a, const char** why);

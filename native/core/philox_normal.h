@@ -8,11 +8,14 @@
 //     fast-math; CUDA uses the __f*_rn intrinsics through the NTK_F* macros);
 //   - no libm call appears: log, sin and cos are our own polynomials;
 //   - integer to float conversions are exact (operands below 2^24).
-// Changing any constant or the order of any operation changes the stream: bump
-// NTK_STREAM_VERSION and the known answers in test/bitident.test.ts together.
+// The constants live in native/constants.json (generated into constants.h). Changing any of
+// them or the order of any operation changes the stream: bump kStreamVersion there and the
+// known answers in test/bitident.test.ts together.
 #pragma once
 
 #include <cstdint>
+
+#include "constants.h"
 
 #if defined(__CUDACC__)
 #define NTK_HD __host__ __device__ __forceinline__
@@ -34,8 +37,6 @@
 #define NTK_FDIV(a, b) ((a) / (b))
 #define NTK_FSQRT(a) std::sqrt((a))
 #endif
-
-#define NTK_STREAM_VERSION 1
 
 namespace ntk {
 
@@ -69,27 +70,32 @@ NTK_HD Philox4 philox4x32_10(uint32_t c0, uint32_t c1, uint32_t c2, uint32_t c3,
   return Philox4{{c0, c1, c2, c3}};
 }
 
-NTK_HD float bitsToFloat(uint32_t u) {
+// The bits of a float and back. A union, not memcpy or std::bit_cast: it compiles the same in
+// host C++17 and in CUDA device code.
+template <typename To, typename From>
+NTK_HD To bitCast(From from) {
+  static_assert(sizeof(To) == sizeof(From), "bitCast between types of one size");
   union {
-    uint32_t u;
-    float f;
+    From from;
+    To to;
   } c;
-  c.u = u;
-  return c.f;
+  c.from = from;
+  return c.to;
 }
 
-NTK_HD uint32_t floatToBits(float f) {
-  union {
-    float f;
-    uint32_t u;
-  } c;
-  c.f = f;
-  return c.u;
-}
+NTK_HD float bitsToFloat(uint32_t u) { return bitCast<float>(u); }
+NTK_HD uint32_t floatToBits(float f) { return bitCast<uint32_t>(f); }
+
+// One Horner step, p * x + c, as two rounded operations.
+NTK_HD float hornerStep(float p, float x, float c) { return NTK_FADD(NTK_FMUL(p, x), c); }
+
+// The polynomials below copy each coefficient of constants.h into a local constexpr first:
+// CUDA device code may read a host constexpr scalar but not index a host array.
 
 // ln(u) for u = m * 2^-24, m in [1, 2^24]: the only inputs Box-Muller gives it.
 // ln(u) = e*ln2 + ln(m'), with m' in [sqrt(1/2), sqrt(2)) and ln(m') = 2 atanh(s), s = f/(2+f).
 NTK_HD float logUnit(float u) {
+  constexpr float c9 = kLogCoef[0], c7 = kLogCoef[1], c5 = kLogCoef[2], c3 = kLogCoef[3];
   const uint32_t bits = floatToBits(u);
   int32_t e = static_cast<int32_t>(bits >> 23) - 127;
   uint32_t mant = bits & 0x007FFFFFu;
@@ -103,35 +109,25 @@ NTK_HD float logUnit(float u) {
   const float f = NTK_FSUB(m, 1.0f);
   const float s = NTK_FDIV(f, NTK_FADD(2.0f, f));
   const float s2 = NTK_FMUL(s, s);
-  float p = 0.2222222238779068f;                   // 2/9
-  p = NTK_FADD(NTK_FMUL(p, s2), 0.2857142984867096f);  // 2/7
-  p = NTK_FADD(NTK_FMUL(p, s2), 0.4000000059604645f);  // 2/5
-  p = NTK_FADD(NTK_FMUL(p, s2), 0.6666666865348816f);  // 2/3
+  const float p = hornerStep(hornerStep(hornerStep(c9, s2, c7), s2, c5), s2, c3);
   const float logm = NTK_FADD(NTK_FMUL(2.0f, s), NTK_FMUL(NTK_FMUL(s, s2), p));
-  // e is in [-24, 0]: split ln2 so that e * ln2Hi is exact.
+  // e is in [-24, 0]: ln2 is split so that e * kLn2Hi is exact.
   const float ef = static_cast<float>(e);
-  const float ln2Hi = 0.693145751953125f;       // 16 significant bits: e * ln2Hi is exact
-  const float ln2Lo = 1.428606765330187e-06f;
-  return NTK_FADD(NTK_FMUL(ef, ln2Hi), NTK_FADD(NTK_FMUL(ef, ln2Lo), logm));
+  return NTK_FADD(NTK_FMUL(ef, kLn2Hi), NTK_FADD(NTK_FMUL(ef, kLn2Lo), logm));
 }
 
 // sin and cos of a in [-pi/4, pi/4] (Taylor, error below 2^-30 on that range).
 NTK_HD float sinQuarter(float a) {
+  constexpr float c9 = kSinCoef[0], c7 = kSinCoef[1], c5 = kSinCoef[2], c3 = kSinCoef[3];
   const float a2 = NTK_FMUL(a, a);
-  float p = 2.7557318844628753e-06f;                    // 1/9!
-  p = NTK_FADD(NTK_FMUL(p, a2), -0.00019841270113829523f);  // -1/7!
-  p = NTK_FADD(NTK_FMUL(p, a2), 0.008333333767950535f);   // 1/5!
-  p = NTK_FADD(NTK_FMUL(p, a2), -0.1666666716337204f);  // -1/3!
+  const float p = hornerStep(hornerStep(hornerStep(c9, a2, c7), a2, c5), a2, c3);
   return NTK_FADD(a, NTK_FMUL(NTK_FMUL(a, a2), p));
 }
 
 NTK_HD float cosQuarter(float a) {
+  constexpr float c10 = kCosCoef[0], c8 = kCosCoef[1], c6 = kCosCoef[2], c4 = kCosCoef[3], c2 = kCosCoef[4];
   const float a2 = NTK_FMUL(a, a);
-  float q = -2.755731998149713e-07f;                   // -1/10!
-  q = NTK_FADD(NTK_FMUL(q, a2), 2.4801587642286904e-05f);   // 1/8!
-  q = NTK_FADD(NTK_FMUL(q, a2), -0.0013888889225199819f);  // -1/6!
-  q = NTK_FADD(NTK_FMUL(q, a2), 0.0416666679084301f);   // 1/4!
-  q = NTK_FADD(NTK_FMUL(q, a2), -0.5f);
+  const float q = hornerStep(hornerStep(hornerStep(hornerStep(c10, a2, c8), a2, c6), a2, c4), a2, c2);
   return NTK_FADD(1.0f, NTK_FMUL(a2, q));
 }
 
@@ -143,13 +139,13 @@ struct NormalPair {
 // Box-Muller on two Philox words. The radius word gives u in (0, 1], so ln(u) is finite and
 // |z| <= sqrt(-2 ln 2^-24) < 5.78 (kNormalBound): the noise is bounded.
 NTK_HD NormalPair boxMuller(uint32_t radiusBits, uint32_t angleBits) {
-  const float u = NTK_FMUL(static_cast<float>((radiusBits >> 8) + 1u), 5.9604644775390625e-08f);
+  const float u = NTK_FMUL(static_cast<float>((radiusBits >> 8) + 1u), kUnitScale);
   const float r = NTK_FSQRT(NTK_FMUL(-2.0f, logUnit(u)));
   // angle = 2*pi*b/2^24 = (q + t/2^22) * pi/2 with q the nearest quadrant, |t| <= 2^21.
   const uint32_t b = angleBits >> 8;
   const uint32_t qRaw = (b + (1u << 21)) >> 22;
   const int32_t t = static_cast<int32_t>(b) - static_cast<int32_t>(qRaw << 22);
-  const float a = NTK_FMUL(static_cast<float>(t), 3.7450703871400037e-07f);  // pi/2 / 2^22
+  const float a = NTK_FMUL(static_cast<float>(t), kAngleScale);
   const float s = sinQuarter(a);
   const float c = cosQuarter(a);
   float cosT, sinT;
@@ -162,7 +158,22 @@ NTK_HD NormalPair boxMuller(uint32_t radiusBits, uint32_t angleBits) {
   return NormalPair{NTK_FMUL(r, cosT), NTK_FMUL(r, sinT)};
 }
 
-constexpr float kNormalBound = 5.7762265f;  // >= every |z| the stream can produce
+// An upper bound, as a float, on the Box-Muller radius r = sqrt(-2 ln u) that boxMuller computes
+// from a radius word (u = ((w >> 8) + 1) * 2^-24): every |z| from that word is <= r <= the bound,
+// so y = x + eps * z <= fl(x + fl(eps * bound)) by monotone rounding, which lets the kernels skip
+// pairs that cannot reach the k best. With u = 2^e (1 + f), f in [0, 1),
+// -log2 u <= -(e + f) = ((151 << 23) - bits(float(m + 1))) / 2^23 since log2(1 + f) >= f;
+// kRadiusScale (> 2 ln 2 / 2^23) and kRadiusSlack carry margins for the float rounding of
+// logUnit and of this bound. Checked against the stream for all 2^24 radius words by
+// test/native/prune_bound_check.cpp (test/prune-bound.test.ts) and the CUDA emulator check.
+NTK_HD float radiusBound(uint32_t radiusWord) {
+  constexpr float scale = kRadiusScale;  // local copies: device code reads host constexpr scalars
+  constexpr float slack = kRadiusSlack;
+  const uint32_t m1 = (radiusWord >> 8) + 1u;  // in [1, 2^24]: exact as a float
+  const int32_t t = static_cast<int32_t>((151u << 23) - floatToBits(static_cast<float>(m1)));
+  const float r2 = NTK_FADD(NTK_FMUL(static_cast<float>(t), scale), slack);
+  return NTK_FSQRT(r2);
+}
 
 // The four normals of columns 4*group .. 4*group+3 for one (row, sample) of one call.
 struct Normal4 {

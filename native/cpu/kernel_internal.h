@@ -87,22 +87,6 @@ struct TopBuffer {
   float kthValue() const { return val[k - 1]; }
 };
 
-// An upper bound, as a float, on the Box-Muller radius r = sqrt(-2 ln u) the stream computes
-// from a radius word (philox_normal.h: u = ((w >> 8) + 1) * 2^-24). With u = 2^e (1 + f),
-// f in [0, 1), -log2 u <= -(e + f) = ((151 << 23) - bits(float(m + 1))) / 2^23 since
-// log2(1 + f) >= f; the constants carry margins for the float rounding of the stream's own
-// log and of this bound. Exhaustively checked against the stream for every one of the 2^24
-// radius inputs (test/native/prune_bound_check.cpp, run by test/prune-bound.test.ts).
-constexpr float kRadiusScale = 1.6526e-07f;   // > 2 ln 2 / 2^23 = 1.65259e-07
-constexpr float kRadiusSlack = 1.0e-4f;       // absolute slack on r^2
-
-inline float radiusBound(uint32_t radiusWord) {
-  const uint32_t m1 = (radiusWord >> 8) + 1u;  // in [1, 2^24]: exact as a float
-  const int32_t t = static_cast<int32_t>((151u << 23) - floatToBits(static_cast<float>(m1)));
-  const float r2 = NTK_FADD(NTK_FMUL(static_cast<float>(t), kRadiusScale), kRadiusSlack);
-  return NTK_FSQRT(r2);
-}
-
 // Upper bounds on cos and sin of the stream's angle over each octant of the angle word
 // (octant = word >> 29: angle in [octant * pi/4, (octant + 1) * pi/4)), clamped at 0 (a
 // negative factor only lowers y, and 0 is a valid bound for it), with 1e-6 of slack for the

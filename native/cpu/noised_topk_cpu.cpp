@@ -16,32 +16,7 @@
 
 namespace ntk {
 
-const char* statusName(Status s) {
-  switch (s) {
-    case Status::kOk: return "ok";
-    case Status::kInvalidArgument: return "invalid argument";
-    case Status::kOutOfMemory: return "out of memory";
-    case Status::kDeviceUnavailable: return "no CUDA device";
-    case Status::kDeviceError: return "CUDA error";
-  }
-  return "unknown status";
-}
-
 namespace {
-
-constexpr uint32_t kMaxSamples = 1u << 24;  // counts / nSample stay exact in float
-
-bool layoutOverflows(const Layout& l) {
-  const uint64_t max = std::numeric_limits<uint64_t>::max();
-  if (l.d != 0 && l.outer > max / l.d) return true;
-  const uint64_t od = l.outer * l.d;
-  return l.inner != 0 && od > max / l.inner;
-}
-
-Status fail(const char** why, const char* msg) {
-  if (why) *why = msg;
-  return Status::kInvalidArgument;
-}
 
 using cpu::composite;
 using cpu::compositeColumn;
@@ -323,7 +298,7 @@ void prunedSampleScalar(const StreamPos& sp, float eps, const PrunedRow& pr, Top
     for (uint32_t h = 0; h < 2; ++h) {
       // Every z from these words is at most r * (cos or sin bound of the angle's octant),
       // r <= radiusBound, so y <= the bound below; a pair both below tau is skipped.
-      const float r = cpu::radiusBound(w.v[2 * h]);
+      const float r = radiusBound(w.v[2 * h]);
       const uint32_t oct = w.v[2 * h + 1] >> 29;
       const uint32_t c = 4 * g + 2 * h;
       const float up0 = NTK_FADD(pr.xs[2 * h][g], NTK_FMUL(eps, NTK_FMUL(r, cpu::kCosMax[oct])));
@@ -393,34 +368,6 @@ void solveUnit(const ForwardArgs& a, const CpuPath& path, uint64_t call, uint64_
 }
 
 }  // namespace
-
-Status validate(const ForwardArgs& a, const char** why) {
-  const Layout& l = a.layout;
-  if (layoutOverflows(l)) return fail(why, "layout size overflows 64 bits");
-  if (l.d == 0) return fail(why, "the reduced dim is empty");
-  if (l.d > static_cast<uint64_t>(std::numeric_limits<int32_t>::max()))
-    return fail(why, "the reduced dim exceeds 2^31 - 1");
-  if (l.rows() > std::numeric_limits<uint32_t>::max()) return fail(why, "more than 2^32 - 1 rows");
-  if (a.k < 1 || a.k > l.d) return fail(why, "k must be in [1, d]");
-  if (!std::isfinite(a.epsilon) || a.epsilon < 0.0f) return fail(why, "epsilon must be finite and >= 0");
-  if (a.nSample < 1 || a.nSample > kMaxSamples) return fail(why, "nSample must be in [1, 2^24]");
-  if (l.rows() * a.nSample > kMaxPositions) return fail(why, "rows * nSample exceeds 2^28");
-  if (l.size() > 0 && !a.x) return fail(why, "x is null");
-  if (l.rows() > 0 && (!a.values || !a.positions)) return fail(why, "an output is null");
-  return Status::kOk;
-}
-
-Status validate(const BackwardArgs& a, const char** why) {
-  const Layout& l = a.layout;
-  if (layoutOverflows(l)) return fail(why, "layout size overflows 64 bits");
-  if (l.d == 0) return fail(why, "the reduced dim is empty");
-  if (l.d > static_cast<uint64_t>(std::numeric_limits<int32_t>::max()))
-    return fail(why, "the reduced dim exceeds 2^31 - 1");
-  if (a.nSample < 1 || a.nSample > kMaxSamples) return fail(why, "nSample must be in [1, 2^24]");
-  if (l.rows() > kMaxPositions || l.rows() * a.nSample > kMaxPositions) return fail(why, "rows * nSample exceeds 2^28");
-  if (l.rows() > 0 && (!a.positions || !a.rowScale || !a.grad)) return fail(why, "an argument is null");
-  return Status::kOk;
-}
 
 Status forwardCpu(const ForwardArgs& a) {
   if (validate(a, nullptr) != Status::kOk) return Status::kInvalidArgument;

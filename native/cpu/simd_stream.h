@@ -195,7 +195,7 @@ NTK_SIMD_INLINE typename V::F perturb(typename V::F x, typename V::F eps, typena
   return V::add(x, V::mul(eps, z));
 }
 
-// radiusBound of kernel_internal.h on V::kWidth radius words.
+// radiusBound of philox_normal.h on V::kWidth radius words.
 template <class V>
 NTK_SIMD_INLINE typename V::F radiusBound(typename V::I w) {
   using I = typename V::I;

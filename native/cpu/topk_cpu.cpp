@@ -28,7 +28,6 @@
 namespace ntk {
 namespace {
 
-constexpr uint32_t kMaxSamples = 1u << 24;
 constexpr float kInf = std::numeric_limits<float>::infinity();
 
 // The AVX2 scan where the CPU has it, unless NOISED_TOPK_CPU_ISA=baseline (read once). Both
@@ -264,27 +263,6 @@ void selectRow(const float* y, uint32_t d, uint32_t k, bool largest, bool sorted
   }
 }
 
-bool layoutOverflows(const Layout& l) {
-  const uint64_t max = std::numeric_limits<uint64_t>::max();
-  if (l.d != 0 && l.outer > max / l.d) return true;
-  const uint64_t od = l.outer * l.d;
-  return l.inner != 0 && od > max / l.inner;
-}
-
-Status fail(const char** why, const char* msg) {
-  if (why) *why = msg;
-  return Status::kInvalidArgument;
-}
-
-Status checkLayout(const Layout& l, uint32_t k, const char** why) {
-  if (layoutOverflows(l)) return fail(why, "layout size overflows 64 bits");
-  if (l.d == 0) return fail(why, "the reduced dim is empty");
-  if (l.d > static_cast<uint64_t>(std::numeric_limits<int32_t>::max())) return fail(why, "the reduced dim exceeds 2^31 - 1");
-  if (l.rows() > std::numeric_limits<uint32_t>::max()) return fail(why, "more than 2^32 - 1 rows");
-  if (k < 1 || k > l.d) return fail(why, "k must be in [1, d]");
-  return Status::kOk;
-}
-
 // The row of x at `row`, contiguous: x itself when inner == 1, else gathered into buf (padded
 // with zeros to `padded` columns when padded > d).
 const float* rowOf(const float* x, const Layout& l, uint64_t row, std::vector<float>& buf, uint32_t padded) {
@@ -313,33 +291,6 @@ size_t rowGrain(uint64_t perRow, size_t work) {
 }
 
 }  // namespace
-
-Status validate(const TopKArgs& a, const char** why) {
-  const Status s = checkLayout(a.layout, a.k, why);
-  if (s != Status::kOk) return s;
-  if (a.layout.size() > 0 && !a.x) return fail(why, "x is null");
-  if (a.layout.rows() > 0 && (!a.values || !a.indices)) return fail(why, "an output is null");
-  if (a.checkFinite && !a.nonFinite) return fail(why, "checkFinite needs a nonFinite flag");
-  return Status::kOk;
-}
-
-Status validate(const PerturbedForwardArgs& a, const char** why) {
-  const Status s = checkLayout(a.layout, a.k, why);
-  if (s != Status::kOk) return s;
-  if (!std::isfinite(a.epsilon) || a.epsilon < 0.0f) return fail(why, "epsilon must be finite and >= 0");
-  if (a.nSample < 1 || a.nSample > kMaxSamples) return fail(why, "nSample must be in [1, 2^24]");
-  if (a.layout.size() > 0 && (!a.x || !a.mask || !a.indices)) return fail(why, "an argument is null");
-  return Status::kOk;
-}
-
-Status validate(const PerturbedBackwardArgs& a, const char** why) {
-  const Status s = checkLayout(a.layout, a.k, why);
-  if (s != Status::kOk) return s;
-  if (!std::isfinite(a.epsilon) || !(a.epsilon > 0.0f)) return fail(why, "epsilon must be finite and > 0");
-  if (a.nSample < 1 || a.nSample > kMaxSamples) return fail(why, "nSample must be in [1, 2^24]");
-  if (a.layout.size() > 0 && (!a.indices || !a.grad || !a.gradX)) return fail(why, "an argument is null");
-  return Status::kOk;
-}
 
 Status topkCpu(const TopKArgs& a) {
   if (validate(a, nullptr) != Status::kOk) return Status::kInvalidArgument;

@@ -95,18 +95,6 @@ __device__ __forceinline__ void groupValues(const FwdParams& p, uint64_t base, u
   }
 }
 
-// An upper bound, as a float, on the Box-Muller radius r = sqrt(-2 ln u) that boxMuller computes
-// from a radius word: the CPU kernels' cpu::radiusBound (native/cpu/kernel_internal.h), same
-// operations and constants. Every |z| from that word is <= r <= the bound (|cos|, |sin| <= 1), so
-// y = x + eps * z <= fl(xmax + fl(eps * bound)) by monotone rounding. Checked here against the
-// stream for all 2^24 radius inputs by test/native/cuda-emu/emu_check.cpp.
-__device__ __forceinline__ float radiusBound(uint32_t radiusWord) {
-  const uint32_t m1 = (radiusWord >> 8) + 1u;  // in [1, 2^24]: exact as a float
-  const int32_t t = static_cast<int32_t>((151u << 23) - floatToBits(static_cast<float>(m1)));
-  const float r2 = NTK_FADD(NTK_FMUL(static_cast<float>(t), 1.6526e-07f), 1.0e-4f);
-  return NTK_FSQRT(r2);
-}
-
 // The stream's perturbed values of columns 4g .. 4g+3 (below d), computing a pair's Box-Muller
 // only where its bound reaches tau: a pair whose values are certainly below tau gets keys 0
 // ("not a candidate"). A pair with a NaN x is never skipped. Keys as compositeKey.
@@ -125,7 +113,7 @@ __device__ __forceinline__ void groupCandidates(const FwdParams& p, uint64_t bas
     const float x1 = c1 < p.d ? p.x[base + static_cast<uint64_t>(c1) * p.inner] : x0;
     const bool nan = x0 != x0 || x1 != x1;
     const float xm = x1 > x0 ? x1 : x0;
-    const float upper = NTK_FADD(xm, NTK_FMUL(p.eps, radiusBound(w.v[2 * h])));
+    const float upper = NTK_FADD(xm, NTK_FMUL(p.eps, ntk::radiusBound(w.v[2 * h])));
     if (!nan && upper < tau) continue;
     const NormalPair z = boxMuller(w.v[2 * h], w.v[2 * h + 1]);
     y[2 * h] = perturb(x0, p.eps, z.z0);

@@ -43,7 +43,7 @@ int main() {
     const uint32_t word = (m << 8) | 0xA5u;  // low 8 bits are ignored by both
     const float u = NTK_FMUL(static_cast<float>(m + 1u), 5.9604644775390625e-08f);
     const float r = NTK_FSQRT(NTK_FMUL(-2.0f, logUnit(u)));
-    const float bound = cpu::radiusBound(word);
+    const float bound = radiusBound(word);
     if (!(r <= bound)) {
       if (bad < 5) std::printf("radius bound fails at m=%u: r=%.9g bound=%.9g\n", m, r, bound);
       ++bad;

@@ -148,8 +148,8 @@ int checkRadiusBound() {
     const uint32_t w = m << 8;
     const float u = NTK_FMUL(static_cast<float>((w >> 8) + 1u), 5.9604644775390625e-08f);  // as boxMuller
     const float r = NTK_FSQRT(NTK_FMUL(-2.0f, ntk::logUnit(u)));
-    if (!(ntk::cudak::radiusBound(w) >= r)) {
-      if (bad < 5) std::printf("radiusBound(%u) = %.9g < r = %.9g\n", w, ntk::cudak::radiusBound(w), r);
+    if (!(ntk::radiusBound(w) >= r)) {
+      if (bad < 5) std::printf("radiusBound(%u) = %.9g < r = %.9g\n", w, ntk::radiusBound(w), r);
       ++bad;
     }
   }

@@ -6,7 +6,9 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../../.." && pwd)
 out=${TMPDIR:-/tmp}/ntk-emu-check
+# The kernels' sources, as the addon builds them (native/sources.json).
+read -r -a kernels <<< "$(cd "$root" && node -p "const s = require('./native/sources.json'); [...s.core, ...s.cpu].map((f) => '$root/' + f).join(' ')")"
 g++ -std=c++20 -O1 -ffp-contract=off -fno-fast-math -pthread -Wall -Wno-unknown-pragmas \
   -I "$root/test/native/cuda-emu" -I "$root/native" \
-  "$root/test/native/cuda-emu/emu_check.cpp" "$root"/native/cpu/*.cpp -o "$out"
+  "$root/test/native/cuda-emu/emu_check.cpp" "${kernels[@]}" -o "$out"
 "$out" "$@"

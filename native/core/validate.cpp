@@ -1,0 +1,111 @@
+// The one definition of every backend's argument checks (noised_topk.h, ops.h): the CPU and CUDA
+// kernels call validate first and refuse what it refuses, and the N-API layer calls it once per
+// call, after its own memory-safety guards, to turn a refusal into a RangeError.
+#include <cmath>
+#include <cstdint>
+#include <limits>
+
+#include "noised_topk.h"
+#include "ops.h"
+
+namespace ntk {
+
+const char* statusName(Status s) {
+  switch (s) {
+    case Status::kOk: return "ok";
+    case Status::kInvalidArgument: return "invalid argument";
+    case Status::kOutOfMemory: return "out of memory";
+    case Status::kDeviceUnavailable: return "no CUDA device";
+    case Status::kDeviceError: return "CUDA error";
+  }
+  return "unknown status";
+}
+
+bool layoutOverflows(const Layout& l) {
+  const uint64_t max = std::numeric_limits<uint64_t>::max();
+  if (l.d != 0 && l.outer > max / l.d) return true;
+  const uint64_t od = l.outer * l.d;
+  return l.inner != 0 && od > max / l.inner;
+}
+
+namespace {
+
+Status fail(const char** why, const char* msg) {
+  if (why) *why = msg;
+  return Status::kInvalidArgument;
+}
+
+// Rows index as uint32 in every kernel, columns as int32 (positions and indices are Int32Array).
+Status checkLayout(const Layout& l, uint32_t k, const char** why) {
+  if (layoutOverflows(l)) return fail(why, "layout size overflows 64 bits");
+  if (l.d == 0) return fail(why, "the reduced dim is empty");
+  if (l.d > static_cast<uint64_t>(std::numeric_limits<int32_t>::max())) return fail(why, "the reduced dim exceeds 2^31 - 1");
+  if (l.rows() > std::numeric_limits<uint32_t>::max()) return fail(why, "more than 2^32 - 1 rows");
+  if (k < 1 || k > l.d) return fail(why, "k must be in [1, d]");
+  return Status::kOk;
+}
+
+Status checkSamples(uint32_t nSample, const char** why) {
+  if (nSample < 1 || nSample > kMaxSamples) return fail(why, "nSample must be in [1, 2^24]");
+  return Status::kOk;
+}
+
+Status checkEpsilon(float epsilon, bool positive, const char** why) {
+  if (!std::isfinite(epsilon) || epsilon < 0.0f) return fail(why, "epsilon must be finite and >= 0");
+  if (positive && !(epsilon > 0.0f)) return fail(why, "epsilon must be finite and > 0");
+  return Status::kOk;
+}
+
+// The perturbed top-k's backward divides by epsilon, so it needs epsilon > 0.
+Status checkPerturbed(const PerturbedParams& p, bool positiveEpsilon, const char** why) {
+  if (checkLayout(p.layout, p.k, why) != Status::kOk || checkEpsilon(p.epsilon, positiveEpsilon, why) != Status::kOk ||
+      checkSamples(p.nSample, why) != Status::kOk)
+    return Status::kInvalidArgument;
+  return Status::kOk;
+}
+
+}  // namespace
+
+Status validate(const ForwardArgs& a, const char** why) {
+  const Layout& l = a.layout;
+  if (checkLayout(l, a.k, why) != Status::kOk || checkEpsilon(a.epsilon, false, why) != Status::kOk ||
+      checkSamples(a.nSample, why) != Status::kOk)
+    return Status::kInvalidArgument;
+  if (l.rows() * a.nSample > kMaxPositions) return fail(why, "rows * nSample exceeds 2^28");
+  if (l.size() > 0 && !a.x) return fail(why, "x is null");
+  if (l.rows() > 0 && (!a.values || !a.positions)) return fail(why, "an output is null");
+  return Status::kOk;
+}
+
+Status validate(const BackwardArgs& a, const char** why) {
+  const Layout& l = a.layout;
+  if (layoutOverflows(l)) return fail(why, "layout size overflows 64 bits");
+  if (l.d == 0) return fail(why, "the reduced dim is empty");
+  if (l.d > static_cast<uint64_t>(std::numeric_limits<int32_t>::max())) return fail(why, "the reduced dim exceeds 2^31 - 1");
+  if (checkSamples(a.nSample, why) != Status::kOk) return Status::kInvalidArgument;
+  if (l.rows() > kMaxPositions || l.rows() * a.nSample > kMaxPositions) return fail(why, "rows * nSample exceeds 2^28");
+  if (l.rows() > 0 && (!a.positions || !a.rowScale || !a.grad)) return fail(why, "an argument is null");
+  return Status::kOk;
+}
+
+Status validate(const TopKArgs& a, const char** why) {
+  if (checkLayout(a.layout, a.k, why) != Status::kOk) return Status::kInvalidArgument;
+  if (a.layout.size() > 0 && !a.x) return fail(why, "x is null");
+  if (a.layout.rows() > 0 && (!a.values || !a.indices)) return fail(why, "an output is null");
+  if (a.checkFinite && !a.nonFinite) return fail(why, "checkFinite needs a nonFinite flag");
+  return Status::kOk;
+}
+
+Status validate(const PerturbedForwardArgs& a, const char** why) {
+  if (checkPerturbed(a, false, why) != Status::kOk) return Status::kInvalidArgument;
+  if (a.layout.size() > 0 && (!a.x || !a.mask || !a.indices)) return fail(why, "an argument is null");
+  return Status::kOk;
+}
+
+Status validate(const PerturbedBackwardArgs& a, const char** why) {
+  if (checkPerturbed(a, true, why) != Status::kOk) return Status::kInvalidArgument;
+  if (a.layout.size() > 0 && (!a.indices || !a.grad || !a.gradX)) return fail(why, "an argument is null");
+  return Status::kOk;
+}
+
+}  // namespace ntk
