@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import sourceList from '../native/sources.json' with { type: 'json' };
 
 const root = path.resolve(__dirname, '..');
 const haveGxx = spawnSync('g++', ['--version'], { stdio: 'ignore' }).status === 0;
@@ -27,4 +28,20 @@ describe('CUDA kernels under the SIMT emulator (test/native/cuda-emu/run.sh)', (
     expect(Number(summary![1])).toBeGreaterThan(0);
     expect(Number(summary![2])).toBe(0);
   }, 600_000);
+
+  it.skipIf(!haveGxx)('the hard top-k kernel (topk_select.cuh) equals topkCpu bit for bit', () => {
+    const exe = path.join(scratch, 'topk-emu-check');
+    const kernelSources = [...sourceList.core, ...sourceList.cpu].map((f) => path.join(root, f));
+    const emu = path.join(root, 'test/native/cuda-emu');
+    const flags = ['-std=c++20', '-O1', '-ffp-contract=off', '-fno-fast-math', '-pthread'];
+    const cc = spawnSync(
+      'g++',
+      [...flags, '-I', emu, '-I', path.join(root, 'native'), path.join(emu, 'topk_emu_check.cpp'), ...kernelSources, '-o', exe],
+      { encoding: 'utf8' },
+    );
+    expect(cc.status, cc.stderr).toBe(0);
+    const r = spawnSync(exe, ['150'], { encoding: 'utf8' });
+    expect(r.stdout).toContain('topk emulator check: 150 cases, 0 mismatches');
+    expect(r.status).toBe(0);
+  }, 300_000);
 });
