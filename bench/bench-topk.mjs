@@ -45,7 +45,7 @@ export async function runTopkBench(api, tf, { smoke = false, outDir, log = conso
     tfjs: tf.version_core,
     backends: api.backends(),
     loadAverage: os.loadavg().map((v) => v.toFixed(2)).join(' '),
-    date: new Date().toISOString().slice(0, 16).replace('T', ' ') + ' UTC',
+    date: `${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`,
   };
   log(`bench-topk: ${machine.cpu}, ${cores} logical cores, Node ${machine.node}, tfjs-core ${machine.tfjs}, load average ${machine.loadAverage}`);
   const before = api.threads();
@@ -107,8 +107,8 @@ export async function runTopkBench(api, tf, { smoke = false, outDir, log = conso
         `${cell(results['tf.topk'])} | **${ratio.toFixed(1)}x** (${ratio >= 20 ? 'met' : 'missed'}) | ${(results['tf.topk'].medianMs / results['js backend'].medianMs).toFixed(1)}x |`,
     );
   }
-  const md = lines.join('\n') + '\n';
-  log('\n' + md);
+  const md = `${lines.join('\n')}\n`;
+  log(`\n${md}`);
   if (outDir) {
     fs.mkdirSync(outDir, { recursive: true });
     fs.writeFileSync(path.join(outDir, smoke ? 'topk-js-smoke.md' : 'topk-js.md'), md);

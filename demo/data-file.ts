@@ -192,7 +192,7 @@ export function splitRows(rows: ParsedRows, o: SplitOptions, file = 'data'): Dem
   if (names.length < 2) throw new DataFileError(file, 0, `the labels name ${names.length} class; at least 2 are needed`);
   const index = new Map(names.map((n, i) => [n, i]));
   const byClass: number[][] = names.map(() => []);
-  rows.labels.forEach((l, i) => byClass[index.get(l)!]!.push(i));
+  for (const [i, l] of rows.labels.entries()) byClass[index.get(l)!]!.push(i);
   const rng = new Rng(o.seed, 300);
   const parts: [number[], number[], number[]] = [[], [], []];
   for (const members of byClass) {

@@ -64,7 +64,7 @@ export class Mlp {
   }
 
   restore(snap: Float32Array[]): void {
-    this.params.forEach((p, i) => p.set(snap[i]!));
+    for (const [i, p] of this.params.entries()) p.set(snap[i]!);
   }
 
   /** Scores [batch, classes] of rows x [batch, features]. */
@@ -89,7 +89,7 @@ export class Mlp {
       }
       let ss = 0;
       for (let h = 0; h < H; h++) {
-        const v = z1[zi + h]! > 0 ? z1[zi + h]! : 0;
+        const v = Math.max(z1[zi + h]!, 0);
         a[zi + h] = v;
         ss += v * v;
       }
@@ -119,7 +119,7 @@ export class Mlp {
   /** Accumulates d loss / d parameters from dScores [batch, classes] of the last forward. */
   backward(dScores: Float32Array): void {
     const { features: F, hidden: H, classes: C, cosine } = this.shape;
-    const { batch, x, w1, w2, z1, a, aNorm, wNorm } = this;
+    const { batch, x, w2, z1, a, aNorm, wNorm } = this;
     const [gw1, gb1, gw2, gb2] = this.grads as [Float32Array, Float32Array, Float32Array, Float32Array];
     for (const g of this.grads) g.fill(0);
     const da = new Float32Array(H);

@@ -115,7 +115,7 @@ export function writeOutputs(dir: string, r: Outputs): Written {
       topk: run.test.topk,
       macroTopk: run.test.macroTopk,
       fewShotTopk: run.test.fewShotTopk,
-      perClassTopk: Array.from(run.test.perClassTopk, (v) => (v === v ? v : null)),
+      perClassTopk: Array.from(run.test.perClassTopk, (v) => (Number.isNaN(v) ? null : v)),
       trainLoss: run.trainLoss,
       seconds: run.seconds,
     })),
@@ -133,7 +133,7 @@ export function writeOutputs(dir: string, r: Outputs): Written {
   for (const [file, body] of [
     [svg, () => sceneToSvg(scene)],
     [png, () => sceneToPng(scene)],
-    [json, () => JSON.stringify(doc, null, 2) + '\n'],
+    [json, () => `${JSON.stringify(doc, null, 2)}\n`],
   ] as const) {
     try {
       writeFileSync(file, body());

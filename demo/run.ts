@@ -177,7 +177,7 @@ export function parseDemoArgs(argv: string[]): DemoOptions | null {
   return o;
 }
 
-const pct = (v: number): string => (v === v ? (100 * v).toFixed(1) : '—');
+const pct = (v: number): string => (Number.isNaN(v) ? '—' : (100 * v).toFixed(1));
 
 function columns(head: string[], rows: string[][]): string {
   const widths = head.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)));
@@ -201,7 +201,7 @@ export function formatTable(results: RunResult[], k: number): string {
 
 /** Mean and sample standard deviation (0 for one value), NaN values left out. */
 export function meanSd(values: number[]): { mean: number; sd: number; n: number } {
-  const v = values.filter((x) => x === x);
+  const v = values.filter((x) => !Number.isNaN(x));
   const n = v.length;
   if (n === 0) return { mean: NaN, sd: NaN, n };
   const mean = v.reduce((a, b) => a + b, 0) / n;
@@ -282,7 +282,7 @@ export interface DemoReport {
 export function runDemo(o: DemoOptions): DemoReport {
   const started = performance.now();
   const out = o.stdout ?? process.stdout;
-  const print = (s: string) => out.write(s + '\n');
+  const print = (s: string) => out.write(`${s}\n`);
   const seeds = o.seeds ?? [o.seed];
   const backend = o.backend ?? 'auto';
   if (backend !== 'auto' && !backends().includes(backend)) {

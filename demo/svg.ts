@@ -106,7 +106,7 @@ export function plotScene(trainCounts: ArrayLike<number>, series: PlotSeries[], 
     const colour = COLOURS[si % COLOURS.length]!;
     for (let c = 0; c < counts.length; c++) {
       const a = s.perClass[c]!;
-      if (a === a) {
+      if (!Number.isNaN(a)) {
         shapes.push({ t: 'circle', cx: px(counts[c]!) + 5 * jitter(c, si, 1), cy: py(a) + 3 * jitter(c, si, 2), r: 2, fill: colour, opacity: 0.25 });
       }
     }
@@ -114,7 +114,7 @@ export function plotScene(trainCounts: ArrayLike<number>, series: PlotSeries[], 
     const dx = series.length > 1 ? (si / (series.length - 1) - 0.5) * spread : 0;
     const pts: [number, number][] = [];
     for (const g of groups) {
-      const acc = g.map((c) => s.perClass[c]!).filter((a) => a === a);
+      const acc = g.map((c) => s.perClass[c]!).filter((a) => !Number.isNaN(a));
       if (acc.length === 0) continue;
       const mean = acc.reduce((a, b) => a + b, 0) / acc.length;
       const sd = acc.length > 1 ? Math.sqrt(acc.reduce((a, b) => a + (b - mean) ** 2, 0) / (acc.length - 1)) : 0;
@@ -128,7 +128,7 @@ export function plotScene(trainCounts: ArrayLike<number>, series: PlotSeries[], 
     shapes.push({ t: 'polyline', pts, stroke: colour, width: 2 });
     const ly = m.top + 12 + si * 20;
     shapes.push({ t: 'line', x1: m.left + pw + 16, x2: m.left + pw + 40, y1: ly, y2: ly, stroke: colour, width: 2.5 });
-    const macro = s.macro !== undefined && s.macro === s.macro ? ` (macro top-${o.k} ${(100 * s.macro).toFixed(1)}%)` : '';
+    const macro = s.macro !== undefined && !Number.isNaN(s.macro) ? ` (macro top-${o.k} ${(100 * s.macro).toFixed(1)}%)` : '';
     text(m.left + pw + 46, ly + 4, `${s.label}${macro}`);
   });
   const ly = m.top + 12 + series.length * 20 + 8;
@@ -172,7 +172,7 @@ export function sceneToSvg(scene: Scene): string {
     }
   }
   out.push('</svg>');
-  return out.join('\n') + '\n';
+  return `${out.join('\n')}\n`;
 }
 
 export function perClassPlot(trainCounts: ArrayLike<number>, series: PlotSeries[], o: PlotOptions = { k: 5 }): string {

@@ -120,12 +120,12 @@ export function focalLoss(
     const py = Math.exp(lp);
     // 1 - p_y from log p_y keeps its relative precision when p_y is close to 1.
     const q = -Math.expm1(lp);
-    const qg = gamma === 0 ? 1 : Math.pow(q, gamma);
+    const qg = gamma === 0 ? 1 : q ** gamma;
     loss[i] = -qg * lp;
     // dL/dp_y = gamma q^(gamma-1) log p_y - q^gamma / p_y, and dp_y/ds_j = p_y ([j = y] - p_j);
     // the product is written as c * ([j = y] - p_j) with c = gamma q^(gamma-1) p_y log p_y - q^gamma,
     // whose first term tends to 0 as q -> 0 for every gamma > 0.
-    const first = gamma === 0 || q === 0 ? 0 : gamma * Math.pow(q, gamma - 1) * py * lp;
+    const first = gamma === 0 || q === 0 ? 0 : gamma * q ** (gamma - 1) * py * lp;
     const c = (first - qg) / r.b;
     const y = r.labels[i]!;
     for (let j = 0; j < r.d; j++) {

@@ -41,8 +41,8 @@ function check(scores: unknown, labels: unknown, shape: unknown, k: unknown): Ch
 
 /** True when score a (column ca) ranks above score b (column cb) under the tie rule. */
 function ranksAbove(a: number, ca: number, b: number, cb: number): boolean {
-  if (a !== a) return b === b || ca < cb;
-  if (b !== b) return false;
+  if (Number.isNaN(a)) return !Number.isNaN(b) || ca < cb;
+  if (Number.isNaN(b)) return false;
   return a > b || (a === b && ca < cb);
 }
 
@@ -105,7 +105,7 @@ function meanOver(values: Float64Array, keep: (c: number) => boolean): number {
   let n = 0;
   for (let c = 0; c < values.length; c++) {
     const x = values[c]!;
-    if (x === x && keep(c)) {
+    if (!Number.isNaN(x) && keep(c)) {
       sum += x;
       n++;
     }

@@ -8,7 +8,7 @@
 // addon the tests use (NOISED_TOPK_ADDON, else build/Release, else the prebuild).
 // Options: --shapes "512x32768,2x8388608" (rows x d), --k 5, --samples 5, --threads 0.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';

@@ -111,7 +111,11 @@ if (process.argv.includes('--if-stale') && existsSync(outFile) && statSync(outFi
   log(`prebuilds/${platformArch}/noised-topk.node is up to date`);
   process.exit(0);
 }
-const built = buildWithCmakeJs() ?? (log('cmake or cmake-js is missing: a CPU-only prebuild with prebuildify (node-gyp)'), buildWithPrebuildify());
+let built = buildWithCmakeJs();
+if (!built) {
+  log('cmake or cmake-js is missing: a CPU-only prebuild with prebuildify (node-gyp)');
+  built = buildWithPrebuildify();
+}
 mkdirSync(outDir, { recursive: true });
 const tmp = join(root, 'build-prebuild', 'stripped.node');
 mkdirSync(dirname(tmp), { recursive: true });

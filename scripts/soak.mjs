@@ -121,7 +121,6 @@ async function soak({ NoisedTopK, BalNoisedTopK, functional }) {
   const m2 = memory();
   const after = m2.rss;
   const t2 = performance.now();
-  const t1 = t0 + syncMs;
   const report = {
     backend,
     syncCallsPerRound: nSync,

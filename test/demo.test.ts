@@ -61,12 +61,12 @@ describe('built-in dataset', () => {
     expect(sorted.filter((c) => c < 20).length).toBeGreaterThan(40);
     for (const [split, counts] of [[data.train, data.trainCounts]] as const) {
       const seen = new Array<number>(100).fill(0);
-      split.y.forEach((y) => seen[y]!++);
+      for (const y of split.y) seen[y]!++;
       expect(seen).toEqual(counts);
     }
     for (const split of [data.val, data.test]) {
       const seen = new Array<number>(100).fill(0);
-      split.y.forEach((y) => seen[y]!++);
+      for (const y of split.y) seen[y]!++;
       expect(Math.min(...seen)).toBeGreaterThanOrEqual(4);
     }
     expect(data.train.x.length).toBe(data.train.n * data.features);
@@ -377,7 +377,7 @@ describe('demo command line', () => {
     // results.json keeps the user's class names, in class-index order.
     const saved = JSON.parse(readFileSync(report.resultsPath, 'utf8')) as { classNames: string[] };
     expect(saved.classNames).toEqual(['class0', 'class1', 'class2', 'class3', 'class4', 'class5']);
-    writeFileSync(file, rows.slice(0, 5).join('\n') + '\n1,2,class0\n');
+    writeFileSync(file, `${rows.slice(0, 5).join('\n')}\n1,2,class0\n`);
     expect(() => runDemo({ losses: ['ce'], epochs: 1, k: 2, seed: 0, out: dir, data: file, stdout: cap.stream })).toThrow(
       `${file}:6: expected 4 fields (3 features and the label), got 3`,
     );

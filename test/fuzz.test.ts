@@ -192,7 +192,7 @@ interface TopKRun {
 /** Foreign or misspelt option names: each must be refused, naming the key. */
 const UNKNOWN_KEYS = ['nsample', 'eps', 'n_sample', 'axis', 'reduction', 'weight', 'bogus', 'Dim', 'allow_non_finite'];
 
-export async function runTopK(c: TopKCase, backend: 'js' | Native, mode: 'sync' | 'async'): Promise<TopKRun> {
+async function runTopK(c: TopKCase, backend: 'js' | Native, mode: 'sync' | 'async'): Promise<TopKRun> {
   const size = c.x.length;
   const d = c.shape[c.dim]!;
   const rows = size / d;
@@ -661,7 +661,7 @@ const lossCaseArb: fc.Arbitrary<LossCase> = fc
 
 const LABEL_CTORS = { int32: Int32Array, uint8: Uint8Array, uint16: Uint16Array, uint32: Uint32Array, int8: Int8Array, int16: Int16Array };
 
-export async function runLoss(c: LossCase, backend: 'js' | Native, mode: 'sync' | 'async'): Promise<TopKRun> {
+async function runLoss(c: LossCase, backend: 'js' | Native, mode: 'sync' | 'async'): Promise<TopKRun> {
   const { B, D, S } = c;
   const guards: (() => boolean)[] = [];
   const sc = make<Float32Array>(Float32Array, c.scores, c.scoresKind);
@@ -872,7 +872,7 @@ export async function runLoss(c: LossCase, backend: 'js' | Native, mode: 'sync' 
   let outcome: Outcome;
   try {
     const async = mode === 'async';
-    let r;
+    let r: ReturnType<typeof functional.balNoisedTopKLoss>;
     const args = [scoresArg, labels, shape] as const;
     if (c.form === 'bal' || c.form === 'imbal') {
       const op = c.form === 'bal' ? new BalNoisedTopK(optsArg as never) : new ImbalNoisedTopK(optsArg as never);

@@ -34,7 +34,7 @@ export function goldenCases(): { file: string; index: number; c: GoldenCase }[] 
   const out: { file: string; index: number; c: GoldenCase }[] = [];
   for (const file of ['golden-1.json', 'golden-2.json']) {
     const doc = JSON.parse(readFileSync(join(here, 'fixtures', file), 'utf8')) as { cases: GoldenCase[] };
-    doc.cases.forEach((c, index) => out.push({ file, index, c }));
+    for (const [index, c] of doc.cases.entries()) out.push({ file, index, c });
   }
   return out;
 }

@@ -15,6 +15,12 @@ const scratch = fs.mkdtempSync(join(tmpdir(), 'noised-topk-loader-'));
 afterAll(() => fs.rmSync(scratch, { recursive: true, force: true }));
 const real = join(root, 'build', 'Release', 'noised_topk.node');
 
+/** Writes a file into the scratch folder and gives its path. */
+function writeAndName(name: string, data: string | Uint8Array): string {
+  fs.writeFileSync(join(scratch, name), data);
+  return join(scratch, name);
+}
+
 /** fs with readSync counting the bytes it returns. */
 function countingFs() {
   const counter = { bytes: 0, reads: 0 };
@@ -121,11 +127,11 @@ describe.skipIf(!hasCpu)('NOISED_TOPK_ADDON that does not load: a warning, then 
   const cases: [string, () => string, RegExp][] = [
     ['/dev/zero', () => '/dev/zero', /not a regular file \(a character device\)/],
     ['a directory', () => scratch, /not a regular file \(a directory\)/],
-    ['an empty file', () => (fs.writeFileSync(join(scratch, 'empty.node'), ''), join(scratch, 'empty.node')), /empty file/],
-    ['a text file', () => (fs.writeFileSync(join(scratch, 'text.node'), 'hello\n'.repeat(100)), join(scratch, 'text.node')), /invalid ELF header|too short/],
+    ['an empty file', () => writeAndName('empty.node', ''), /empty file/],
+    ['a text file', () => writeAndName('text.node', 'hello\n'.repeat(100)), /invalid ELF header|too short/],
     [
       'a truncated copy of the addon',
-      () => (fs.writeFileSync(join(scratch, 'trunc.node'), fs.readFileSync(real).subarray(0, 8192)), join(scratch, 'trunc.node')),
+      () => writeAndName('trunc.node', fs.readFileSync(real).subarray(0, 8192)),
       /segment \d+ ends past the end of the file|program headers past the end/,
     ],
     ['a missing file', () => join(scratch, 'nothing-here.node'), /Cannot find module|no such file/i],

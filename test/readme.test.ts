@@ -41,7 +41,7 @@ const claims: [string[], (s: Scope) => void][] = [
       const dx = s.dx as Float32Array;
       expect(out.shape).toEqual([2]);
       // close to the hard 3rd largest values: within epsilon * the noise bound
-      [0.7, -1.1].forEach((h, r) => expect(Math.abs(out.values[r]! - h)).toBeLessThanOrEqual(1.0 * NORMAL_BOUND));
+      for (const [r, h] of [0.7, -1.1].entries()) expect(Math.abs(out.values[r]! - h)).toBeLessThanOrEqual(1.0 * NORMAL_BOUND);
       expect(dx).toHaveLength(8);
       for (const sum of rowSums(dx, 4)) expect(sum).toBeCloseTo(1, 6);
     },

@@ -48,7 +48,12 @@ describe.each(BACKENDS)('1. each argument is read once, before the views are tak
   it('BalNoisedTopK: a label getter that detaches scores is refused (no loss 0 with NaN top-k)', () => {
     const scores = data(6);
     const labels = [0, 1];
-    Object.defineProperty(labels, 1, { get: () => (detach(scores), 1) });
+    Object.defineProperty(labels, 1, {
+      get: () => {
+        detach(scores);
+        return 1;
+      },
+    });
     expect(() => new BalNoisedTopK({ k: 1, seed: 0, backend }).forward(scores, labels, [2, 3])).toThrow(
       'shape [2, 3] holds 6 elements but scores has length 0',
     );

@@ -53,7 +53,7 @@ for (const [B, D, S] of cases) {
   console.log(line);
   lines.push(line);
 }
-const text = lines.join('\n') + '\n';
-console.log('\n' + text);
+const text = `${lines.join('\n')}\n`;
+console.log(`\n${text}`);
 const i = process.argv.indexOf('--out');
 if (i > 0 && process.argv[i + 1]) writeFileSync(process.argv[i + 1], text);
