@@ -35,7 +35,7 @@ export const ANGLE_SCALE: number = 3.7450703871400037e-7;
 /** An upper bound on every |z| the stream can produce (sqrt(-2 ln 2^-24) < 5.78). */
 export const NORMAL_BOUND: number = 5.77622652053833;
 
-/** Slope of the CPU kernels' bound on r^2 from a radius word's float bits: above 2 ln 2 / 2^23 = 1.65259e-07, with a margin for rounding (native/cpu/kernel_internal.h). */
+/** Slope of the kernels' bound on r^2 from a radius word's float bits: above 2 ln 2 / 2^23 = 1.65259e-07, with a margin for rounding (radiusBound in native/core/philox_normal.h). */
 export const RADIUS_SCALE: number = 1.6526000479188951e-7;
 
 /** Absolute slack on that bound of r^2. */

@@ -40,7 +40,7 @@ constexpr float kAngleScale = 3.7450703871400037e-7f;
 // An upper bound on every |z| the stream can produce (sqrt(-2 ln 2^-24) < 5.78).
 constexpr float kNormalBound = 5.77622652053833f;
 
-// Slope of the CPU kernels' bound on r^2 from a radius word's float bits: above 2 ln 2 / 2^23 = 1.65259e-07, with a margin for rounding (native/cpu/kernel_internal.h).
+// Slope of the kernels' bound on r^2 from a radius word's float bits: above 2 ln 2 / 2^23 = 1.65259e-07, with a margin for rounding (radiusBound in native/core/philox_normal.h).
 constexpr float kRadiusScale = 1.6526000479188951e-7f;
 
 // Absolute slack on that bound of r^2.
