@@ -6,7 +6,7 @@ import { sceneToPng } from './png.js';
 import { plotScene, sceneToSvg } from './svg.js';
 import { FEW_SHOT_BELOW, type RunResult } from './train.js';
 import { OutputError, UsageError } from './errors.js';
-import type { DemoOptions, LossSummary } from './run.js';
+import type { DemoOptions, LossSummary } from './options.js';
 
 const code = (e: unknown): string => (e as NodeJS.ErrnoException).code ?? (e as Error).message;
 

@@ -6,39 +6,14 @@
 import { parseArgs } from 'node:util';
 import { backends, type BackendOption } from 'noised-topk';
 import { nearestKey } from './did-you-mean.js';
-import { syntheticData, type DemoData, type SyntheticOptions } from './dataset.js';
+import { syntheticData, type DemoData } from './dataset.js';
 import { loadDataFile } from './data-file.js';
 import { LOSSES, LOSS_NAMES, parseLosses, type LossName } from './losses.js';
 import { UsageError } from './errors.js';
+import type { DemoOptions, LossSummary } from './options.js';
 import { prepareOutDir, writeOutputs } from './output.js';
 import { FEW_SHOT_BELOW, trainRun, type RunResult } from './train.js';
 
-export interface DemoOptions {
-  losses: LossName[];
-  epochs: number;
-  k: number;
-  /** The seed of a one-seed run (and the first of `seeds`). */
-  seed: number;
-  /** Several seeds: one run per seed and loss, reported as mean ± sd. Default [seed]. */
-  seeds?: number[];
-  out: string;
-  /** The user's CSV or JSON-lines file; the built-in data when absent. */
-  data?: string;
-  /** Backend of the top-k losses (default 'auto'). */
-  backend?: BackendOption;
-  /** Learning rate for every loss; default: each loss's own (demo/losses.ts). */
-  lr?: number;
-  /** Mini-batch size (default 32). */
-  batch?: number;
-  /** L2-normalized features and last-layer weights for every loss (pytopk's --normalize-ll). */
-  normalizeLastLayer?: boolean;
-  /** Settings of the built-in data (tests use a small one). */
-  synthetic?: SyntheticOptions;
-  /** Where the report goes. Default process.stdout. */
-  stdout?: NodeJS.WritableStream & { isTTY?: boolean };
-  /** Draw progress bars; default: when stdout is a terminal. */
-  progress?: boolean;
-}
 
 export const DEMO_DEFAULTS = { epochs: 30, k: 5, seed: 0, out: 'noised-topk-demo', batch: 32 };
 const BACKENDS: readonly BackendOption[] = ['auto', 'js', 'cpu', 'cuda'];
@@ -209,15 +184,6 @@ export function meanSd(values: number[]): { mean: number; sd: number; n: number 
   return { mean, sd, n };
 }
 
-export interface LossSummary {
-  loss: LossName;
-  label: string;
-  top1: { mean: number; sd: number };
-  topk: { mean: number; sd: number };
-  macroTopk: { mean: number; sd: number };
-  fewShotTopk: { mean: number; sd: number };
-  seconds: number;
-}
 
 export function summarise(runs: RunResult[][], losses: LossName[]): LossSummary[] {
   return losses.map((loss, i) => {

@@ -1,7 +1,7 @@
 // The 'js' backend: the native kernels' contract in TypeScript, bit for bit. It is the
 // tests' oracle, the fallback where the addon cannot load, and the browser path.
 import { floatBits, normal4 } from './stream.js';
-import type { BackwardCall, ForwardCall } from './kernel.js';
+import type { BackwardCall, ForwardCall } from './addon.js';
 
 const fr = Math.fround;
 
