@@ -1,6 +1,7 @@
 // The contract every backend implements. lib/ shapes the arguments; a backend only computes.
 import { backwardJs, forwardJs } from './js-kernel.js';
 import { loadNative, nativeLoadError, type NativeAddon } from './native.js';
+import type { SamplerName } from './lazy-sampler.js';
 
 export type BackendName = 'js' | 'cpu' | 'cuda';
 export type BackendOption = 'auto' | BackendName;
@@ -19,6 +20,8 @@ export interface ForwardCall {
   seedLo: number;
   seedHi: number;
   offset: number;
+  /** The seeded sampler (ignored with explicit noise); absent means 'dense'. */
+  sampler?: SamplerName;
   values: Float32Array;
   positions: Int32Array;
 }
@@ -50,7 +53,8 @@ const jsKernel: Kernel = {
 };
 
 function forwardArgs(c: ForwardCall): unknown[] {
-  return [c.x, c.outer, c.d, c.inner, c.k, c.epsilon, c.nSample, c.noise, c.seedLo, c.seedHi, c.offset, c.values, c.positions];
+  // The 14th argument, the sampler (0 dense, 1 lazy), is optional in the addon.
+  return [c.x, c.outer, c.d, c.inner, c.k, c.epsilon, c.nSample, c.noise, c.seedLo, c.seedHi, c.offset, c.values, c.positions, c.sampler === 'lazy' ? 1 : 0];
 }
 
 function backwardArgs(c: BackwardCall): unknown[] {
@@ -81,7 +85,16 @@ function nativeKernel(addon: NativeAddon): Kernel {
 }
 
 function cudaKernel(addon: NativeAddon): Kernel {
-  return addonKernel('cuda', addon.forwardCuda!, addon.forwardCudaAsync!, addon.backwardCuda!, addon.backwardCudaAsync!);
+  const k = addonKernel('cuda', addon.forwardCuda!, addon.forwardCudaAsync!, addon.backwardCuda!, addon.backwardCudaAsync!);
+  // The CUDA kernels have only the dense sampler so far: refuse 'lazy' rather than give another stream.
+  const lazyRefused = (c: ForwardCall) => {
+    if (c.sampler === 'lazy' && !c.noise) throw new RangeError("sampler 'lazy' is not available on backend 'cuda' yet: pass sampler: 'dense'");
+  };
+  return {
+    ...k,
+    forward: (c) => (lazyRefused(c), k.forward(c)),
+    forwardAsync: async (c) => (lazyRefused(c), k.forwardAsync(c)),
+  };
 }
 
 type OverlapFn = (a: ArrayBufferView, b: ArrayBufferView) => boolean;

@@ -100,7 +100,7 @@ class Owned {
 
 // ---- forward ----
 // forward(x, outer, d, inner, k, epsilon, nSample, noise | null, seedLo, seedHi, offset,
-//         values, positions)
+//         values, positions[, sampler: 0 dense | 1 lazy])
 constexpr const char* kForward = "noisedTopK";
 
 
@@ -123,6 +123,9 @@ ntk::ForwardArgs parseForward(const Napi::CallbackInfo& info, Owned&) {
   a.noise.seedLo = static_cast<uint32_t>(integerArg(info, 8, kForward, "seedLo", 0, 4294967295.0));
   a.noise.seedHi = static_cast<uint32_t>(integerArg(info, 9, kForward, "seedHi", 0, 4294967295.0));
   a.noise.offset = static_cast<uint32_t>(integerArg(info, 10, kForward, "offset", 0, 4294967295.0));
+  // Optional 14th argument: the seeded sampler, 0 = dense (the default), 1 = lazy.
+  if (info.Length() > 13 && !info[13].IsUndefined())
+    a.sampler = static_cast<uint32_t>(integerArg(info, 13, kForward, "sampler", 0, 1));
   const Napi::TypedArray values = typedArrayArg(info, 11, kForward, "values", napi_float32_array, "Float32Array");
   const Napi::TypedArray positions = typedArrayArg(info, 12, kForward, "positions", napi_int32_array, "Int32Array");
 

@@ -44,6 +44,9 @@ struct ForwardArgs {
   float epsilon = 0.0f;
   uint32_t nSample = 1;
   NoiseSpec noise;
+  // Seeded sampler (ignored with explicit noise): 0 = dense (every normal of the stream),
+  // 1 = lazy (native/core/lazy_sampler.h: noise only where it can matter).
+  uint32_t sampler = 0;
   float* values = nullptr;       // [rows]: mean over samples of the k-th largest
   int32_t* positions = nullptr;  // [rows, nSample]: column of the k-th largest per sample
 };

@@ -12,6 +12,7 @@
 #include "../core/noised_topk.h"
 #include "../core/philox_normal.h"
 #include "kernel_internal.h"
+#include "lazy_cpu.h"
 #include "thread_pool.h"
 
 namespace ntk {
@@ -140,6 +141,7 @@ void settleScratch() {
   if (now >= sc.accounted) scratchHeld.fetch_add(now - sc.accounted);
   else scratchHeld.fetch_sub(sc.accounted - now);
   sc.accounted = now;
+  cpu::lazySettleScratch(kScratchKeepBytes);  // the lazy sampler's scratch (lazy_cpu.cpp)
 }
 
 std::atomic<uint64_t> callCounter{0};
@@ -303,6 +305,8 @@ void solveUnit(const ForwardArgs& a, uint64_t call, uint64_t row, uint32_t s, Sc
     *value = y[c];
     return;
   }
+  // The lazy sampler (lazy_cpu.cpp); a row it does not take runs the dense path below.
+  if (a.sampler == 1 && cpu::lazySolveUnit(a, call, row, s, pos, value)) return;
   prepareRow(a, call, row, sc);
   StreamPos sp;
   sp.seedLo = a.noise.seedLo;
@@ -384,6 +388,7 @@ Status validate(const ForwardArgs& a, const char** why) {
   if (l.rows() * a.nSample > kMaxPositions) return fail(why, "rows * nSample exceeds 2^28");
   if (l.size() > 0 && !a.x) return fail(why, "x is null");
   if (l.rows() > 0 && (!a.values || !a.positions)) return fail(why, "an output is null");
+  if (a.sampler > 1) return fail(why, "sampler must be 0 (dense) or 1 (lazy)");
   return Status::kOk;
 }
 
@@ -497,7 +502,7 @@ Status backwardCpu(const BackwardArgs& a) {
 void setCpuThreads(unsigned n) { setPoolThreads(n); }
 unsigned cpuThreads() { return poolThreads(); }
 unsigned maxCpuThreads() { return maxPoolThreads(); }
-uint64_t cpuScratchBytes() { return scratchHeld.load(); }
+uint64_t cpuScratchBytes() { return scratchHeld.load() + cpu::lazyScratchBytes(); }
 unsigned cpuWorkerThreads() { return poolWorkers(); }
 void cpuFailNextChunks(unsigned n) { chunksToFail.store(n); }
 

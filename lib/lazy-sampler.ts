@@ -1,0 +1,406 @@
+// TypeScript twin of native/core/lazy_sampler.h (the 'lazy' sampler) and of the row
+// preparation of native/cpu/lazy_cpu.cpp. Read the header for the construction and for where
+// its law is exact. Bit identity with the C++ code rests on:
+//   - binary64: a JavaScript number is an IEEE-754 double, and every +, -, *, /, Math.sqrt and
+//     Math.floor below is the same correctly rounded operation as in the header, in the same
+//     order (the C++ is built with -ffp-contract=off, so no FMA is formed there either);
+//   - binary32: Math.fround after each float operation, as in stream.ts;
+//   - the same Philox counters and the same order of word consumption.
+// Keep every constant and every operation order identical to the header's.
+import { boxMuller, normal4, philox4x32_10, rankKey } from './stream.js';
+
+const fr = Math.fround;
+
+/** The seeded samplers: 'dense' draws every normal of the stream, 'lazy' only those that can matter. */
+export type SamplerName = 'lazy' | 'dense';
+export const SAMPLERS: readonly SamplerName[] = ['lazy', 'dense'];
+
+const TOP_TAG = 0x80000000;
+const TAIL_TAG = 0xc0000000;
+const BUCKETS = 16;
+const BUCKET_EDGES = [0.125, 0.25, 0.375, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 7.0, 10.0, 1.0e308];
+const MAX_LAZY_D = 2 ** 24;
+const Z_BOUND = 64.0;
+const SAFE_MAGNITUDE = 1.0e38;
+const ROBERT_FROM = 0.5;
+
+const LN2_HI = 6.9314718036912381649e-1;
+const LN2_LO = 1.90821492927058770002e-10;
+const INV_LN2 = 1.4426950408889634;
+const SQRT2 = 1.4142135623730951;
+const INV_SQRT_2PI = 0.3989422804014327;
+
+/** m: the columns drawn before the buckets (lazy_sampler.h lazyTopCount). */
+export function lazyTopCount(k: number): number {
+  return k + 8 + Math.floor(k / 4);
+}
+
+const f64 = new Float64Array(1);
+const w32 = new Uint32Array(f64.buffer); // little-endian: w32[1] is the high word
+if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) throw new Error('noised-topk: the lazy sampler needs a little-endian platform');
+
+function pow2(e: number): number {
+  w32[0] = 0;
+  w32[1] = (e + 1023) * 1048576; // << 20, as an unsigned value
+  return f64[0]!;
+}
+
+function twoAtanh(s: number): number {
+  const s2 = s * s;
+  let p = 0.086956521739130432;
+  p = p * s2 + 0.095238095238095233;
+  p = p * s2 + 0.10526315789473684;
+  p = p * s2 + 0.11764705882352941;
+  p = p * s2 + 0.13333333333333333;
+  p = p * s2 + 0.15384615384615385;
+  p = p * s2 + 0.18181818181818182;
+  p = p * s2 + 0.22222222222222221;
+  p = p * s2 + 0.2857142857142857;
+  p = p * s2 + 0.40000000000000002;
+  p = p * s2 + 0.66666666666666663;
+  return 2.0 * s + s * s2 * p;
+}
+
+/** ln(x) for a normal x > 0 (lazy_sampler.h logPositive). */
+export function logPositive(x: number): number {
+  if (x === 0) return -Infinity;
+  f64[0] = x;
+  const hi = w32[1]!;
+  let e = (hi >>> 20) - 1023;
+  w32[1] = (hi & 0x000fffff) | 0x3ff00000;
+  let m = f64[0]!;
+  if (m > SQRT2) {
+    m = m * 0.5;
+    e += 1;
+  }
+  const f = m - 1.0;
+  const s = f / (2.0 + f);
+  return e * LN2_HI + (e * LN2_LO + twoAtanh(s));
+}
+
+export function logOneMinus(q: number): number {
+  if (q <= 0.25) return twoAtanh((0.0 - q) / (2.0 - q));
+  return logPositive(1.0 - q);
+}
+
+export function expNonPositive(x: number): number {
+  if (x < -745.0) return 0.0;
+  const n = Math.floor(x * INV_LN2 + 0.5);
+  const r = x - n * LN2_HI - n * LN2_LO;
+  let p = 1.6059043836821613e-10;
+  p = p * r + 2.08767569878681e-9;
+  p = p * r + 2.505210838544172e-8;
+  p = p * r + 2.7557319223985888e-7;
+  p = p * r + 0.0000027557319223985893;
+  p = p * r + 0.000024801587301587302;
+  p = p * r + 0.00019841269841269841;
+  p = p * r + 0.0013888888888888889;
+  p = p * r + 0.0083333333333333332;
+  p = p * r + 0.041666666666666664;
+  p = p * r + 0.16666666666666666;
+  p = p * r + 0.5;
+  p = p * r + 1.0;
+  p = p * r + 1.0;
+  const half = Math.trunc(n / 2);
+  return p * pow2(half) * pow2(n - half);
+}
+
+/** Q(t) = P(Z > t), Z ~ N(0, 1) (lazy_sampler.h normalTail). */
+export function normalTail(t: number): number {
+  if (t >= 38.0) return 0.0;
+  if (t <= -38.0) return 1.0;
+  const a = t < 0.0 ? 0.0 - t : t;
+  const phi = expNonPositive(-0.5 * a * a) * INV_SQRT_2PI;
+  let q: number;
+  if (a < 2.5) {
+    const a2 = a * a;
+    let term = a;
+    let sum = a;
+    for (let n = 1; n <= 40; n++) {
+      term = (term * a2) / (2 * n + 1);
+      sum = sum + term;
+    }
+    q = 0.5 - phi * sum;
+  } else {
+    let f = a;
+    for (let n = 90; n >= 1; n--) f = a + n / f;
+    q = phi / f;
+  }
+  return t < 0.0 ? 1.0 - q : q;
+}
+
+function lazyThreshold(kth: number, u: number, eps: number): number {
+  const aL = kth < 0.0 ? 0.0 - kth : kth;
+  const au = u < 0.0 ? 0.0 - u : u;
+  const margin = (aL + 2.0 * au) * 9.5367431640625e-7 + 1.0e-37;
+  return (kth - margin - u) / eps;
+}
+
+function lazyBucketOf(dist: number): number {
+  let b = 0;
+  while (b + 1 < BUCKETS && !(dist < BUCKET_EDGES[b]!)) b++;
+  return b;
+}
+
+/** The word stream of one (row, sample): Philox blocks at counter word 0 = TAIL_TAG | n. */
+class TailStream {
+  private seedLo = 0;
+  private seedHi = 0;
+  private offset = 0;
+  private row = 0;
+  private sample = 0;
+  private block = 0;
+  private used = 4;
+  private readonly words = new Uint32Array(4);
+  private hasSpare = false;
+  private spare = 0;
+  private readonly pair = new Float32Array(2);
+
+  start(seedLo: number, seedHi: number, offset: number, row: number, sample: number): void {
+    this.seedLo = seedLo;
+    this.seedHi = seedHi;
+    this.offset = offset;
+    this.row = row;
+    this.sample = sample;
+    this.block = 0;
+    this.used = 4;
+    this.hasSpare = false;
+    this.spare = 0;
+  }
+
+  word(): number {
+    if (this.used === 4) {
+      philox4x32_10((TAIL_TAG | (this.block & 0x3fffffff)) >>> 0, this.row, this.sample, this.offset, this.seedLo, this.seedHi, this.words);
+      this.block = (this.block + 1) >>> 0;
+      this.used = 0;
+    }
+    return this.words[this.used++]!;
+  }
+
+  uniform(): number {
+    return (this.word() + 1.0) * 2.3283064365386963e-10;
+  }
+
+  normal(): number {
+    if (this.hasSpare) {
+      this.hasSpare = false;
+      return this.spare;
+    }
+    const w0 = this.word();
+    const w1 = this.word();
+    boxMuller(w0, w1, this.pair, 0);
+    this.spare = this.pair[1]!;
+    this.hasSpare = true;
+    return this.pair[0]!;
+  }
+
+  truncatedNormal(t: number): number {
+    if (t < ROBERT_FROM) {
+      for (;;) {
+        const z = this.normal();
+        if (z > t) return z;
+      }
+    }
+    const alpha = (t + Math.sqrt(t * t + 4.0)) * 0.5;
+    for (;;) {
+      const z = t - logPositive(this.uniform()) / alpha;
+      const dz = z - alpha;
+      if (logPositive(this.uniform()) <= -0.5 * dz * dz) return fr(z);
+    }
+  }
+
+  geometricSkip(logOneMinusQ: number): number {
+    return Math.floor(logPositive(this.uniform()) / logOneMinusQ);
+  }
+}
+
+/**
+ * Items ranked by (rank key of the value, then lower column first): reorders [0, n) so that
+ * [0, k) hold the k highest and index k - 1 the k-th (lazy_sampler.h selectLargest).
+ */
+function above(kh: Uint32Array, col: Uint32Array, i: number, j: number): boolean {
+  const a = kh[i]!;
+  const b = kh[j]!;
+  return a > b || (a === b && col[i]! < col[j]!);
+}
+
+function selectLargest(kh: Uint32Array, col: Uint32Array, val: Float32Array, n: number, k: number): void {
+  let lo = 0;
+  let hi = n - 1;
+  const target = k - 1;
+  while (lo < hi) {
+    const mid = lo + ((hi - lo) >>> 1);
+    const pk = kh[mid]!;
+    const pc = col[mid]!;
+    let i = lo;
+    let j = hi;
+    for (;;) {
+      while (kh[i]! > pk || (kh[i] === pk && col[i]! < pc)) i++;
+      while (kh[j]! < pk || (kh[j] === pk && col[j]! > pc)) j--;
+      if (i >= j) break;
+      let t = kh[i]!;
+      kh[i] = kh[j]!;
+      kh[j] = t;
+      t = col[i]!;
+      col[i] = col[j]!;
+      col[j] = t;
+      t = val[i]!;
+      val[i] = val[j]!;
+      val[j] = t;
+      i++;
+      j--;
+    }
+    if (target <= j) hi = j;
+    else lo = j + 1;
+  }
+}
+
+/** One row's lazy sampler, with scratch for rows up to the length it was last grown to. */
+export class LazyRowSampler {
+  private x: Float32Array = new Float32Array(0);
+  private d = 0;
+  private k = 1;
+  private m = 0;
+  private eps = 0;
+  private top = new Uint32Array(0);
+  private bucketCols = new Uint32Array(0);
+  private readonly bucketStart = new Uint32Array(BUCKETS + 1);
+  private readonly bucketMax = new Float64Array(BUCKETS);
+  private kh = new Uint32Array(0);
+  private col = new Uint32Array(0);
+  private val = new Float32Array(0);
+  private readonly stream = new TailStream();
+  private readonly z4 = new Float32Array(4);
+  /** The last sample's result. */
+  column = 0;
+  value = 0;
+  /** Normals drawn by the last sample: m + candidates. */
+  drawn = 0;
+
+  /**
+   * Prepares the row x[0, d) (contiguous, binary32 values). Returns false when the row is not
+   * eligible (lazy_cpu.cpp prepareLazyRow's rule): the caller runs the dense path for it.
+   */
+  prepare(x: Float32Array, d: number, k: number, epsilon: number): boolean {
+    const eps = fr(epsilon);
+    const m = lazyTopCount(k);
+    if (d > MAX_LAZY_D || 2 * m > d) return false;
+    let maxAbs = 0;
+    for (let c = 0; c < d; c++) {
+      const v = x[c]!;
+      if (!Number.isFinite(v)) return false;
+      const a = Math.abs(v);
+      if (a > maxAbs) maxAbs = a;
+    }
+    if (maxAbs + eps * Z_BOUND > SAFE_MAGNITUDE) return false;
+    if (this.kh.length < m + d) {
+      this.kh = new Uint32Array(m + d);
+      this.col = new Uint32Array(m + d);
+      this.val = new Float32Array(m + d);
+      this.bucketCols = new Uint32Array(d);
+      this.top = new Uint32Array(m + d);
+    }
+    const kh = this.kh;
+    const col = this.col;
+    const val = this.val;
+    for (let c = 0; c < d; c++) {
+      kh[c] = rankKey(x[c]!);
+      col[c] = c;
+      val[c] = x[c]!;
+    }
+    selectLargest(kh, col, val, d, m);
+    const mthKey = kh[m - 1]!;
+    const mthCol = col[m - 1]!;
+    const xm = x[mthCol]!;
+    const count = new Uint32Array(BUCKETS);
+    // bucket of every column into col (free again): BUCKETS marks a top column
+    let nTop = 0;
+    for (let c = 0; c < d; c++) {
+      const key = rankKey(x[c]!);
+      if (key > mthKey || (key === mthKey && c <= mthCol)) {
+        this.top[nTop++] = c;
+        col[c] = BUCKETS;
+        continue;
+      }
+      const b = eps > 0 ? lazyBucketOf((xm - x[c]!) / eps) : 0;
+      col[c] = b;
+      if (count[b] === 0 || x[c]! > this.bucketMax[b]!) this.bucketMax[b] = x[c]!;
+      count[b]!++;
+    }
+    this.bucketStart[0] = 0;
+    for (let b = 0; b < BUCKETS; b++) this.bucketStart[b + 1] = this.bucketStart[b]! + count[b]!;
+    const fill = this.bucketStart.slice(0, BUCKETS);
+    for (let c = 0; c < d; c++) {
+      const b = col[c]!;
+      if (b < BUCKETS) this.bucketCols[fill[b]!++] = c;
+    }
+    this.x = x;
+    this.d = d;
+    this.k = k;
+    this.m = m;
+    this.eps = eps;
+    return true;
+  }
+
+  /** One sample of the prepared row: sets column, value and drawn. */
+  sample(seedLo: number, seedHi: number, offset: number, row: number, sample: number): void {
+    const { x, k, m, eps, kh, col, val, z4 } = this;
+    let n = 0;
+    for (let j = 0; j < m; j++) {
+      if ((j & 3) === 0) normal4(seedLo, seedHi, offset, row, sample, (TOP_TAG | (j >>> 2)) >>> 0, z4, 0);
+      const c = this.top[j]!;
+      const y = fr(x[c]! + fr(eps * z4[j & 3]!));
+      kh[n] = rankKey(y);
+      col[n] = c;
+      val[n] = y;
+      n++;
+    }
+    selectLargest(kh, col, val, n, k);
+    n = k;
+    let kthHi = kh[k - 1]!;
+    let kthCol = col[k - 1]!;
+    let kth = val[k - 1]!;
+    let drawn = m;
+    if (eps > 0) {
+      const st = this.stream;
+      st.start(seedLo, seedHi, offset, row, sample);
+      for (let b = 0; b < BUCKETS; b++) {
+        const begin = this.bucketStart[b]!;
+        const count = this.bucketStart[b + 1]! - begin;
+        if (count === 0) continue;
+        const t = lazyThreshold(kth, this.bucketMax[b]!, eps);
+        const q = normalTail(t);
+        if (q <= 0.0) continue;
+        const every = q >= 1.0;
+        const lq = every ? 0.0 : logOneMinus(q);
+        let at = -1.0;
+        let kept = false;
+        for (;;) {
+          at = every ? at + 1.0 : at + 1.0 + st.geometricSkip(lq);
+          if (at >= count) break;
+          const c = this.bucketCols[begin + at]!;
+          const y = fr(x[c]! + fr(eps * st.truncatedNormal(t)));
+          drawn++;
+          const key = rankKey(y);
+          if (key > kthHi || (key === kthHi && c < kthCol)) {
+            kh[n] = key;
+            col[n] = c;
+            val[n] = y;
+            n++;
+            kept = true;
+          }
+        }
+        if (kept) {
+          selectLargest(kh, col, val, n, k);
+          n = k;
+          kthHi = kh[k - 1]!;
+          kthCol = col[k - 1]!;
+          kth = val[k - 1]!;
+        }
+      }
+    }
+    this.column = kthCol;
+    this.value = kth;
+    this.drawn = drawn;
+  }
+}

@@ -1,0 +1,421 @@
+// The lazy sampler ('lazy'): the k-th largest of x + eps * z over a row, and its column, with
+// noise drawn only for the columns that can reach the top k. Shared by the CPU kernel
+// (native/cpu/lazy_cpu.cpp) and, line for line, by lib/lazy-sampler.ts; written so that a CUDA
+// kernel can include it (NTK_HD, no std:: containers, no libm).
+//
+// Construction (Mussmann, Levy and Ermon, UAI 2017, lazy Gumbel sampling, adapted to Gaussian
+// noise and the k-th order statistic):
+//   per row, once: the top m columns by x (m = lazyTopCount(k)); every other column goes into a
+//     bucket by its distance below x_(m) in units of eps (kBucketEdges), each bucket with its
+//     largest x, u_b.
+//   per sample: z for the m columns (the dense stream's Box-Muller, own counters); L = the k-th
+//     of their perturbed values, a lower bound of the row's k-th. Bucket by bucket, with
+//     t_b = (L - margin - u_b) / eps, every column of the bucket has z > t_b independently with
+//     probability q_b = P(Z > t_b): those columns (the candidates) are found by geometric skips
+//     and given z from N(0, 1) truncated to (t_b, inf); a candidate whose perturbed value ranks
+//     above the current k-th is kept. After each bucket L is raised to the k-th of all kept.
+//   Every column that is not a candidate has z <= t_b, so its perturbed value, rounded to
+//   float32 as the dense path rounds it, is strictly below L (lazyThreshold's margin covers the
+//   three roundings): it cannot be the k-th nor above it. Raising L between buckets is exact
+//   because L then depends only on columns of earlier buckets, independent of later ones.
+//
+// Where the law is exact: conditional on the top-m draws, each other column's z is N(0, 1)
+// restricted as above, so (value, column) has the law of the dense draw with N(0, 1) noise, up to
+//   - the uniform words (2^-32 granularity) and the Box-Muller normals of the top m and of the
+//     rejection draws (the dense stream's own law: 24-bit words, |z| <= 5.78);
+//   - q_b from normalTail (relative error about 1e-13, checked against a float64 reference),
+//     taken as 0 beyond t = 38 (P < 1e-315 per column);
+//   - the candidates' z rounded to float32 before the product, as every stream value is.
+// Bit identity: every double operation is one IEEE-754 binary64 +, -, *, / or sqrt, in the written
+// order (no FMA contraction: -ffp-contract=off; JavaScript numbers are binary64), plus floor and
+// exact bit manipulation; no libm transcendental is called.
+#pragma once
+
+#include <cstdint>
+
+#include "philox_normal.h"
+
+#if defined(__CUDA_ARCH__)
+#define NTK_DFLOOR(a) floor((a))
+#define NTK_DSQRT(a) __dsqrt_rn((a))
+#else
+#define NTK_DFLOOR(a) std::floor((a))
+#define NTK_DSQRT(a) std::sqrt((a))
+#endif
+
+namespace ntk {
+namespace lazy {
+
+constexpr uint32_t kSamplerDense = 0;
+constexpr uint32_t kSamplerLazy = 1;
+
+// Philox counter word 0 of the lazy sampler's draws (counter (c0, row, sample, offset), key =
+// the seed, as the dense stream). The dense stream's word 0 is a group index below 2^29, so the
+// two top bits name the purpose and no counter is shared:
+//   kTopTag | (j / 4): the normals of the top-m list's entries j (4 per Philox block);
+//   kTailTag | n: the n-th block of the sequential word stream (skips and truncated draws).
+constexpr uint32_t kTopTag = 0x80000000u;
+constexpr uint32_t kTailTag = 0xC0000000u;
+
+// Bucket upper edges, in units of eps below x_(m): bucket b holds the columns whose distance
+// is in [kBucketEdges[b - 1], kBucketEdges[b]). Finer near the top, where most candidates come
+// from; the overdraw of a bucket of width w at threshold t is about exp(t * w).
+constexpr uint32_t kBuckets = 16;
+constexpr double kBucketEdges[kBuckets] = {0.125, 0.25, 0.375, 0.5, 0.75, 1.0, 1.25, 1.5,
+                                           2.0,   2.5,  3.0,   4.0, 5.0,  7.0, 10.0, 1.0e308};
+
+// Rows wider than this, and rows where the top-m list covers half of the row or more (k close
+// to d, or d < 2m), take the dense path: see lazyRowEligible.
+constexpr uint32_t kMaxLazyD = 1u << 24;
+
+// m: the columns drawn before the buckets. More than k, so that L is close to the true k-th.
+NTK_HD uint32_t lazyTopCount(uint32_t k) { return k + 8u + k / 4u; }
+
+// Below this bound on max|x| + eps * kZBound, no perturbed value the sampler can form overflows
+// (a candidate's z is below about 38 + 23 = 61 for a 32-bit uniform).
+constexpr double kZBound = 64.0;
+constexpr double kSafeMagnitude = 1.0e38;
+
+// ---- double-precision functions: +, -, *, /, sqrt, floor and bit moves only ----
+
+NTK_HD uint64_t doubleBits(double d) {
+  union {
+    double d;
+    uint64_t u;
+  } c;
+  c.d = d;
+  return c.u;
+}
+
+NTK_HD double bitsDouble(uint64_t u) {
+  union {
+    uint64_t u;
+    double d;
+  } c;
+  c.u = u;
+  return c.d;
+}
+
+// 2^e for e in [-1022, 1023], exactly.
+NTK_HD double pow2(int32_t e) { return bitsDouble(static_cast<uint64_t>(e + 1023) << 52); }
+
+constexpr double kLn2Hi = 6.93147180369123816490e-01;  // 32 significant bits: n * kLn2Hi is exact
+constexpr double kLn2Lo = 1.90821492927058770002e-10;
+constexpr double kInvLn2 = 1.4426950408889634;
+constexpr double kSqrt2 = 1.4142135623730951;
+constexpr double kInvSqrt2Pi = 0.39894228040143270;
+
+// 2 atanh(s) = 2s + 2s^3/3 + ... + 2s^23/23, for |s| <= 0.1716 (error below 1e-17 relative).
+NTK_HD double twoAtanh(double s) {
+  const double s2 = s * s;
+  double p = 0.086956521739130432;  // 2/23
+  p = p * s2 + 0.095238095238095233;  // 2/21
+  p = p * s2 + 0.10526315789473684;   // 2/19
+  p = p * s2 + 0.11764705882352941;   // 2/17
+  p = p * s2 + 0.13333333333333333;   // 2/15
+  p = p * s2 + 0.15384615384615385;   // 2/13
+  p = p * s2 + 0.18181818181818182;   // 2/11
+  p = p * s2 + 0.22222222222222221;   // 2/9
+  p = p * s2 + 0.28571428571428570;   // 2/7
+  p = p * s2 + 0.40000000000000002;   // 2/5
+  p = p * s2 + 0.66666666666666663;   // 2/3
+  return 2.0 * s + (s * s2) * p;
+}
+
+// ln(x) for a normal x > 0 (the callers pass x >= 2^-53); 0 gives -inf.
+NTK_HD double logPositive(double x) {
+  if (x == 0.0) return bitsDouble(0xFFF0000000000000ull);  // -inf
+  const uint64_t b = doubleBits(x);
+  int32_t e = static_cast<int32_t>(b >> 52) - 1023;
+  double m = bitsDouble((b & 0x000FFFFFFFFFFFFFull) | 0x3FF0000000000000ull);  // [1, 2)
+  if (m > kSqrt2) {
+    m = m * 0.5;  // exact
+    e += 1;
+  }
+  const double f = m - 1.0;
+  const double s = f / (2.0 + f);
+  const double ed = static_cast<double>(e);
+  return ed * kLn2Hi + (ed * kLn2Lo + twoAtanh(s));
+}
+
+// ln(1 - q) for q in (0, 1): the atanh series directly for small q, so that no precision of q is
+// lost in 1 - q.
+NTK_HD double logOneMinus(double q) {
+  if (q <= 0.25) return twoAtanh((0.0 - q) / (2.0 - q));  // 1 - q = (1 + s) / (1 - s)
+  return logPositive(1.0 - q);
+}
+
+// exp(x) for x <= 0 (0 below -745).
+NTK_HD double expNonPositive(double x) {
+  if (x < -745.0) return 0.0;
+  const double n = NTK_DFLOOR(x * kInvLn2 + 0.5);
+  const double r = (x - n * kLn2Hi) - n * kLn2Lo;  // |r| <= 0.3466
+  double p = 1.6059043836821613e-10;                // 1/13!
+  p = p * r + 2.0876756987868100e-9;                // 1/12!
+  p = p * r + 2.5052108385441720e-8;                // 1/11!
+  p = p * r + 2.7557319223985888e-7;                // 1/10!
+  p = p * r + 0.0000027557319223985893;             // 1/9!
+  p = p * r + 0.000024801587301587302;              // 1/8!
+  p = p * r + 0.00019841269841269841;               // 1/7!
+  p = p * r + 0.0013888888888888889;                // 1/6!
+  p = p * r + 0.0083333333333333332;                // 1/5!
+  p = p * r + 0.041666666666666664;                 // 1/4!
+  p = p * r + 0.16666666666666666;                  // 1/3!
+  p = p * r + 0.5;
+  p = p * r + 1.0;
+  p = p * r + 1.0;
+  // 2^n in two exact factors (n >= -1075 here, each factor >= 2^-538).
+  const int32_t ni = static_cast<int32_t>(n);
+  const int32_t half = ni / 2;  // truncates toward 0: both parts in [-538, 0]
+  return (p * pow2(half)) * pow2(ni - half);
+}
+
+// Q(t) = P(Z > t) for Z ~ N(0, 1): 0 from t = 38 up, 1 from t = -38 down.
+NTK_HD double normalTail(double t) {
+  if (t >= 38.0) return 0.0;
+  if (t <= -38.0) return 1.0;
+  const double a = t < 0.0 ? 0.0 - t : t;
+  const double phi = expNonPositive((-0.5 * a) * a) * kInvSqrt2Pi;
+  double q;
+  if (a < 2.5) {
+    // Phi(a) - 1/2 = phi(a) * sum_n a^(2n+1) / (2n+1)!!; 40 terms reach 1e-25 at a = 2.5.
+    const double a2 = a * a;
+    double term = a;
+    double sum = a;
+    for (int32_t n = 1; n <= 40; ++n) {
+      term = (term * a2) / static_cast<double>(2 * n + 1);
+      sum = sum + term;
+    }
+    q = 0.5 - phi * sum;
+  } else {
+    // Laplace's continued fraction Q(a) = phi(a) / (a + 1/(a + 2/(a + 3/(a + ...)))), evaluated
+    // backward from a fixed depth (a fixed operation sequence on every backend).
+    double f = a;
+    for (int32_t n = 90; n >= 1; --n) f = a + static_cast<double>(n) / f;
+    q = phi / f;
+  }
+  return t < 0.0 ? 1.0 - q : q;
+}
+
+// The threshold t_b of a bucket whose largest x is u, given the current k-th value L: a column
+// x_j <= u with z <= t_b has float32(x_j + float32(eps * float32(z))) < L strictly. The margin
+// bounds the three roundings (each at most 2^-24 relative of a magnitude at most |L| + 2|u| plus
+// the margin itself) with room to spare, plus an absolute term for subnormal results.
+NTK_HD double lazyThreshold(float kth, float u, float eps) {
+  const double L = static_cast<double>(kth);
+  const double ud = static_cast<double>(u);
+  const double aL = L < 0.0 ? 0.0 - L : L;
+  const double au = ud < 0.0 ? 0.0 - ud : ud;
+  const double margin = (aL + 2.0 * au) * 9.5367431640625e-07 + 1.0e-37;  // 2^-20
+  return ((L - margin) - ud) / static_cast<double>(eps);
+}
+
+// ---- the word stream of one (row, sample) ----
+
+struct TailStream {
+  uint32_t seedLo, seedHi, offset, row, sample;
+  uint32_t block;  // next Philox block
+  uint32_t used;   // words of `words` consumed (4: none left)
+  uint32_t words[4];
+  bool hasSpare;
+  float spare;
+};
+
+NTK_HD void tailStart(TailStream& st, uint32_t seedLo, uint32_t seedHi, uint32_t offset, uint32_t row,
+                      uint32_t sample) {
+  st.seedLo = seedLo;
+  st.seedHi = seedHi;
+  st.offset = offset;
+  st.row = row;
+  st.sample = sample;
+  st.block = 0;
+  st.used = 4;
+  st.hasSpare = false;
+  st.spare = 0.0f;
+}
+
+NTK_HD uint32_t tailWord(TailStream& st) {
+  if (st.used == 4) {
+    const Philox4 w = philox4x32_10(kTailTag | (st.block & 0x3FFFFFFFu), st.row, st.sample, st.offset,
+                                    st.seedLo, st.seedHi);
+    st.words[0] = w.v[0];
+    st.words[1] = w.v[1];
+    st.words[2] = w.v[2];
+    st.words[3] = w.v[3];
+    st.block += 1;
+    st.used = 0;
+  }
+  return st.words[st.used++];
+}
+
+// Uniform in (0, 1]: (w + 1) 2^-32, exact in binary64.
+NTK_HD double tailUniform(TailStream& st) {
+  return (static_cast<double>(tailWord(st)) + 1.0) * 2.3283064365386963e-10;
+}
+
+// A standard normal from the dense stream's Box-Muller (two words, two normals; the second is
+// kept for the next call).
+NTK_HD float tailNormal(TailStream& st) {
+  if (st.hasSpare) {
+    st.hasSpare = false;
+    return st.spare;
+  }
+  const uint32_t w0 = tailWord(st);
+  const uint32_t w1 = tailWord(st);
+  const NormalPair p = boxMuller(w0, w1);
+  st.spare = p.z1;
+  st.hasSpare = true;
+  return p.z0;
+}
+
+// Below this threshold, truncated draws are rejection from N(0, 1) (acceptance >= 0.31);
+// from it up, Robert (1995)'s exponential proposal with the optimal rate.
+constexpr double kRobertFrom = 0.5;
+
+// z ~ N(0, 1) conditioned on z > t, as a float32 (rounded to nearest).
+NTK_HD float truncatedNormal(TailStream& st, double t) {
+  if (t < kRobertFrom) {
+    for (;;) {
+      const float z = tailNormal(st);
+      if (static_cast<double>(z) > t) return z;
+    }
+  }
+  const double alpha = (t + NTK_DSQRT(t * t + 4.0)) * 0.5;
+  for (;;) {
+    const double z = t - logPositive(tailUniform(st)) / alpha;
+    const double dz = z - alpha;
+    if (logPositive(tailUniform(st)) <= (-0.5 * dz) * dz) return static_cast<float>(z);
+  }
+}
+
+// Geometric skip: the number of non-candidates before the next candidate, each column a
+// candidate with probability q (logOneMinusQ = ln(1 - q) < 0). P(G >= n) = (1 - q)^n.
+NTK_HD double geometricSkip(TailStream& st, double logOneMinusQ) {
+  return NTK_DFLOOR(logPositive(tailUniform(st)) / logOneMinusQ);
+}
+
+// ---- one sample over a prepared row ----
+
+// A prepared row. top: the m columns of largest x (under the rank order), in increasing column
+// order; bucketCols[bucketStart[b] .. bucketStart[b + 1]): bucket b's columns, increasing;
+// bucketMax[b]: their largest x.
+struct LazyRow {
+  const float* x = nullptr;  // the row, contiguous
+  uint32_t d = 0;
+  uint32_t k = 1;
+  uint32_t m = 0;
+  float eps = 0.0f;
+  const uint32_t* top = nullptr;
+  const uint32_t* bucketStart = nullptr;  // [kBuckets + 1]
+  const uint32_t* bucketCols = nullptr;
+  const float* bucketMax = nullptr;  // [kBuckets]
+};
+
+// Composite rank (rankKey above, complemented column below): a larger key ranks higher.
+NTK_HD uint64_t lazyComposite(float y, uint32_t c) {
+  return (static_cast<uint64_t>(rankKey(y)) << 32) | static_cast<uint32_t>(~c);
+}
+
+// Reorders key/val[0, n) so that [0, k) hold the k largest keys and key[k - 1] is the k-th
+// (keys are distinct). Any correct selection gives the same k-th.
+NTK_HD void selectLargest(uint64_t* key, float* val, uint32_t n, uint32_t k) {
+  uint32_t lo = 0, hi = n - 1;
+  const uint32_t target = k - 1;
+  while (lo < hi) {
+    const uint64_t pivot = key[lo + (hi - lo) / 2];
+    uint32_t i = lo, j = hi;
+    for (;;) {
+      while (key[i] > pivot) ++i;
+      while (key[j] < pivot) --j;
+      if (i >= j) break;
+      const uint64_t tk = key[i];
+      key[i] = key[j];
+      key[j] = tk;
+      const float tv = val[i];
+      val[i] = val[j];
+      val[j] = tv;
+      ++i;
+      --j;
+    }
+    // [lo, j] >= pivot >= [j + 1, hi] (Hoare partition on distinct keys).
+    if (target <= j) hi = j;
+    else lo = j + 1;
+  }
+}
+
+struct LazyResult {
+  uint32_t column;
+  float value;
+  uint32_t drawn;  // normals drawn: m + candidates (for the statistics of the benchmark)
+};
+
+// One (row, sample). key/val: scratch of at least m + d entries.
+NTK_HD LazyResult lazySample(const LazyRow& r, uint32_t seedLo, uint32_t seedHi, uint32_t offset, uint32_t row,
+                             uint32_t sample, uint64_t* key, float* val) {
+  uint32_t n = 0;
+  Normal4 z4 = {{0.0f, 0.0f, 0.0f, 0.0f}};
+  for (uint32_t j = 0; j < r.m; ++j) {
+    if ((j & 3u) == 0) z4 = normal4(seedLo, seedHi, offset, row, sample, kTopTag | (j >> 2));
+    const uint32_t c = r.top[j];
+    const float y = perturb(r.x[c], r.eps, z4.z[j & 3u]);
+    key[n] = lazyComposite(y, c);
+    val[n] = y;
+    ++n;
+  }
+  selectLargest(key, val, n, r.k);
+  n = r.k;
+  uint64_t kthKey = key[r.k - 1];
+  float kth = val[r.k - 1];
+  uint32_t drawn = r.m;
+  if (r.eps > 0.0f) {
+    TailStream st;
+    tailStart(st, seedLo, seedHi, offset, row, sample);
+    for (uint32_t b = 0; b < kBuckets; ++b) {
+      const uint32_t begin = r.bucketStart[b];
+      const uint32_t count = r.bucketStart[b + 1] - begin;
+      if (count == 0) continue;
+      const double t = lazyThreshold(kth, r.bucketMax[b], r.eps);
+      const double q = normalTail(t);
+      if (q <= 0.0) continue;
+      const bool every = q >= 1.0;
+      const double lq = every ? 0.0 : logOneMinus(q);
+      double at = -1.0;  // position in the bucket of the last candidate
+      bool kept = false;
+      for (;;) {
+        at = every ? at + 1.0 : (at + 1.0) + geometricSkip(st, lq);
+        if (at >= static_cast<double>(count)) break;
+        const uint32_t c = r.bucketCols[begin + static_cast<uint32_t>(at)];
+        const float y = perturb(r.x[c], r.eps, truncatedNormal(st, t));
+        ++drawn;
+        const uint64_t kk = lazyComposite(y, c);
+        if (kk > kthKey) {  // below the current k-th it can never be the k-th
+          key[n] = kk;
+          val[n] = y;
+          ++n;
+          kept = true;
+        }
+      }
+      if (kept) {
+        selectLargest(key, val, n, r.k);
+        n = r.k;
+        kthKey = key[r.k - 1];
+        kth = val[r.k - 1];
+      }
+    }
+  }
+  LazyResult res;
+  res.column = ~static_cast<uint32_t>(kthKey);
+  res.value = kth;
+  res.drawn = drawn;
+  return res;
+}
+
+// Bucket of a column at distance dist = (x_(m) - x_j) / eps >= 0 (in binary64).
+NTK_HD uint32_t lazyBucketOf(double dist) {
+  uint32_t b = 0;
+  while (b + 1 < kBuckets && !(dist < kBucketEdges[b])) ++b;
+  return b;
+}
+
+}  // namespace lazy
+}  // namespace ntk
