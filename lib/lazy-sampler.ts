@@ -105,8 +105,8 @@ export function expNonPositive(x: number): number {
   return p * pow2(half) * pow2(n - half);
 }
 
-/** Q(t) = P(Z > t), Z ~ N(0, 1) (lazy_sampler.h normalTail). */
-export function normalTail(t: number): number {
+/** Q(t) = P(Z > t), Z ~ N(0, 1), the reference evaluation (lazy_sampler.h normalTailSlow). */
+export function normalTailSlow(t: number): number {
   if (t >= 38.0) return 0.0;
   if (t <= -38.0) return 1.0;
   const a = t < 0.0 ? 0.0 - t : t;
@@ -127,6 +127,52 @@ export function normalTail(t: number): number {
     q = phi / f;
   }
   return t < 0.0 ? 1.0 - q : q;
+}
+
+const TAIL_GRID_PER_UNIT = 32;
+const TAIL_GRID_POINTS = 76 * TAIL_GRID_PER_UNIT + 1;
+const TAIL_TERMS = 16;
+const MERGE_BELOW = 0.25;
+const INVERSE = [0.0, 0.0, 0.50000000000000000, 0.33333333333333331, 0.25000000000000000, 0.20000000000000001, 0.16666666666666666, 0.14285714285714285, 0.12500000000000000, 0.11111111111111110, 0.10000000000000001, 0.090909090909090912, 0.083333333333333329, 0.076923076923076927, 0.071428571428571425, 0.066666666666666666, 0.062500000000000000, 0.058823529411764705];
+let tailQ: Float64Array | null = null;
+let tailPhi: Float64Array | null = null;
+
+function fillTailTable(): void {
+  tailQ = new Float64Array(TAIL_GRID_POINTS);
+  tailPhi = new Float64Array(TAIL_GRID_POINTS);
+  for (let i = 0; i < TAIL_GRID_POINTS; i++) {
+    const t0 = -38.0 + i / TAIL_GRID_PER_UNIT;
+    tailQ[i] = normalTailSlow(t0);
+    tailPhi[i] = expNonPositive(-0.5 * t0 * t0) * INV_SQRT_2PI;
+  }
+}
+
+/** Q(t) = P(Z > t) by the tabulated Taylor expansion (lazy_sampler.h normalTail). */
+export function normalTail(t: number): number {
+  if (t >= 38.0) return 0.0;
+  if (t <= -38.0) return 1.0;
+  if (tailQ === null) fillTailTable();
+  const i = Math.floor((t + 38.0) * 32.0 + 0.5);
+  const t0 = -38.0 + i / 32.0;
+  const h = t - t0;
+  let hp = h;
+  let heP = 0.0;
+  let heC = 1.0;
+  let sum = 0.0;
+  for (let n = 1; n <= TAIL_TERMS; n += 2) {
+    sum = sum + heC * hp;
+    let heN = t0 * heC - (n - 1) * heP;
+    heP = heC;
+    heC = heN;
+    hp = hp * h * INVERSE[n + 1]!;
+    sum = sum - heC * hp;
+    heN = t0 * heC - n * heP;
+    heP = heC;
+    heC = heN;
+    hp = hp * h * INVERSE[n + 2]!;
+  }
+  const q = tailQ![i]! - tailPhi![i]! * sum;
+  return q < 0.0 ? 0.0 : q > 1.0 ? 1.0 : q;
 }
 
 function lazyThreshold(kth: number, u: number, eps: number): number {
@@ -364,13 +410,17 @@ export class LazyRowSampler {
     if (eps > 0) {
       const st = this.stream;
       st.start(seedLo, seedHi, offset, row, sample);
+      const end = this.bucketStart[BUCKETS]!;
       for (let b = 0; b < BUCKETS; b++) {
         const begin = this.bucketStart[b]!;
-        const count = this.bucketStart[b + 1]! - begin;
+        let count = this.bucketStart[b + 1]! - begin;
         if (count === 0) continue;
         const t = lazyThreshold(kth, this.bucketMax[b]!, eps);
         const q = normalTail(t);
         if (q <= 0.0) continue;
+        // the columns left, walked as one bucket when few candidates are expected
+        const last = (end - begin) * q < MERGE_BELOW;
+        if (last) count = end - begin;
         const every = q >= 1.0;
         const lq = every ? 0.0 : logOneMinus(q);
         let at = -1.0;
@@ -397,6 +447,7 @@ export class LazyRowSampler {
           kthCol = col[k - 1]!;
           kth = val[k - 1]!;
         }
+        if (last) break;
       }
     }
     this.column = kthCol;

@@ -170,8 +170,9 @@ NTK_HD double expNonPositive(double x) {
   return (p * pow2(half)) * pow2(ni - half);
 }
 
-// Q(t) = P(Z > t) for Z ~ N(0, 1): 0 from t = 38 up, 1 from t = -38 down.
-NTK_HD double normalTail(double t) {
+// Q(t) = P(Z > t) for Z ~ N(0, 1), the reference evaluation (series below 2.5, continued
+// fraction above): 0 from t = 38 up, 1 from t = -38 down. Used to build the table below.
+NTK_HD double normalTailSlow(double t) {
   if (t >= 38.0) return 0.0;
   if (t <= -38.0) return 1.0;
   const double a = t < 0.0 ? 0.0 - t : t;
@@ -195,6 +196,58 @@ NTK_HD double normalTail(double t) {
     q = phi / f;
   }
   return t < 0.0 ? 1.0 - q : q;
+}
+
+// The fast Q: Taylor expansion about the nearest point t0 of a grid of step 1/32 on [-38, 38],
+// Q(t0 + h) = Q(t0) - phi(t0) sum_{n>=1} (-1)^(n-1) He_{n-1}(t0) h^n / n! (He: the
+// probabilists' Hermite polynomials, He_{n+1} = t He_n - n He_{n-1}), 16 terms: |t0 h| <= 0.6,
+// so the remainder is below 1e-15 relative. Q(t0) and phi(t0) come from normalTailSlow and
+// expNonPositive, tabulated once (the same operations on every backend give the same table).
+constexpr int32_t kTailGridPerUnit = 32;
+constexpr int32_t kTailGridPoints = 76 * kTailGridPerUnit + 1;  // t0 = -38 + i / 32
+constexpr int32_t kTailTerms = 16;
+
+// 1 / n for n in [2, 17] (correctly rounded; index 0 and 1 unused).
+constexpr double kInverse[18] = {0.0, 0.0, 0.50000000000000000, 0.33333333333333331, 0.25000000000000000, 0.20000000000000001, 0.16666666666666666, 0.14285714285714285, 0.12500000000000000, 0.11111111111111110, 0.10000000000000001, 0.090909090909090912, 0.083333333333333329, 0.076923076923076927, 0.071428571428571425, 0.066666666666666666, 0.062500000000000000, 0.058823529411764705};
+
+struct TailTable {
+  double q[kTailGridPoints];
+  double phi[kTailGridPoints];
+};
+
+NTK_HD void fillTailTable(TailTable& tab) {
+  for (int32_t i = 0; i < kTailGridPoints; ++i) {
+    const double t0 = -38.0 + static_cast<double>(i) / static_cast<double>(kTailGridPerUnit);
+    tab.q[i] = normalTailSlow(t0);
+    tab.phi[i] = expNonPositive((-0.5 * t0) * t0) * kInvSqrt2Pi;
+  }
+}
+
+NTK_HD double normalTail(const TailTable& tab, double t) {
+  if (t >= 38.0) return 0.0;
+  if (t <= -38.0) return 1.0;
+  const int32_t i = static_cast<int32_t>(NTK_DFLOOR((t + 38.0) * 32.0 + 0.5));
+  const double t0 = -38.0 + static_cast<double>(i) / 32.0;
+  const double h = t - t0;
+  // Two terms per step (signs + then -), h^n / n! by products with 1/n: no division.
+  double hp = h;      // h^n / n!
+  double heP = 0.0;   // He_{n-2}(t0)
+  double heC = 1.0;   // He_{n-1}(t0)
+  double sum = 0.0;
+  for (int32_t n = 1; n <= kTailTerms; n += 2) {
+    sum = sum + heC * hp;
+    double heN = t0 * heC - static_cast<double>(n - 1) * heP;
+    heP = heC;
+    heC = heN;
+    hp = (hp * h) * kInverse[n + 1];
+    sum = sum - heC * hp;
+    heN = t0 * heC - static_cast<double>(n) * heP;
+    heP = heC;
+    heC = heN;
+    hp = (hp * h) * kInverse[n + 2];
+  }
+  const double q = tab.q[i] - tab.phi[i] * sum;
+  return q < 0.0 ? 0.0 : (q > 1.0 ? 1.0 : q);
 }
 
 // The threshold t_b of a bucket whose largest x is u, given the current k-th value L: a column
@@ -268,6 +321,10 @@ NTK_HD float tailNormal(TailStream& st) {
   return p.z0;
 }
 
+// When the columns left would give fewer candidates than this in expectation under the current
+// bucket's threshold, they are walked as one bucket (one Q and usually one skip for all).
+constexpr double kMergeBelow = 0.25;
+
 // Below this threshold, truncated draws are rejection from N(0, 1) (acceptance >= 0.31);
 // from it up, Robert (1995)'s exponential proposal with the optimal rate.
 constexpr double kRobertFrom = 0.5;
@@ -309,6 +366,7 @@ struct LazyRow {
   const uint32_t* bucketStart = nullptr;  // [kBuckets + 1]
   const uint32_t* bucketCols = nullptr;
   const float* bucketMax = nullptr;  // [kBuckets]
+  const TailTable* tail = nullptr;   // filled by fillTailTable
 };
 
 // Composite rank (rankKey above, complemented column below): a larger key ranks higher.
@@ -370,13 +428,19 @@ NTK_HD LazyResult lazySample(const LazyRow& r, uint32_t seedLo, uint32_t seedHi,
   if (r.eps > 0.0f) {
     TailStream st;
     tailStart(st, seedLo, seedHi, offset, row, sample);
+    const uint32_t end = r.bucketStart[kBuckets];
     for (uint32_t b = 0; b < kBuckets; ++b) {
       const uint32_t begin = r.bucketStart[b];
-      const uint32_t count = r.bucketStart[b + 1] - begin;
+      uint32_t count = r.bucketStart[b + 1] - begin;
       if (count == 0) continue;
       const double t = lazyThreshold(kth, r.bucketMax[b], r.eps);
-      const double q = normalTail(t);
+      const double q = normalTail(*r.tail, t);
       if (q <= 0.0) continue;
+      // Bucket b's u is the largest x of every column from `begin` on, so t and q serve for all
+      // of them: when they would give few candidates, walk them as one bucket and stop (any
+      // partition whose u bounds its columns is exact; the choice depends only on L).
+      const bool last = static_cast<double>(end - begin) * q < kMergeBelow;
+      if (last) count = end - begin;
       const bool every = q >= 1.0;
       const double lq = every ? 0.0 : logOneMinus(q);
       double at = -1.0;  // position in the bucket of the last candidate
@@ -401,6 +465,7 @@ NTK_HD LazyResult lazySample(const LazyRow& r, uint32_t seedLo, uint32_t seedHi,
         kthKey = key[r.k - 1];
         kth = val[r.k - 1];
       }
+      if (last) break;
     }
   }
   LazyResult res;

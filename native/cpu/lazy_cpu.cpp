@@ -41,6 +41,16 @@ struct LazyScratch {
   }
 };
 
+// The table of the fast normal tail, built once per process (thread-safe static init).
+const lazy::TailTable& tailTable() {
+  static const lazy::TailTable* table = [] {
+    auto* t = new lazy::TailTable;
+    lazy::fillTailTable(*t);
+    return t;
+  }();
+  return *table;
+}
+
 LazyScratch& lazyScratch() {
   thread_local LazyScratch s;
   return s;
@@ -110,6 +120,7 @@ bool prepareLazyRow(const float* x, uint32_t d, uint32_t k, float eps, LazyScrat
   r.bucketStart = sc.bucketStart;
   r.bucketCols = sc.bucketCols.data();
   r.bucketMax = sc.bucketMax;
+  r.tail = &tailTable();
   return true;
 }
 
