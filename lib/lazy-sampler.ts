@@ -17,8 +17,7 @@ export const SAMPLERS: readonly SamplerName[] = ['lazy', 'dense'];
 
 const TOP_TAG = 0x80000000;
 const TAIL_TAG = 0xc0000000;
-const BUCKETS = 16;
-const BUCKET_EDGES = [0.125, 0.25, 0.375, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0, 5.0, 7.0, 10.0, 1.0e308];
+const BUCKETS = 33;
 const MAX_LAZY_D = 2 ** 24;
 const Z_BOUND = 64.0;
 const SAFE_MAGNITUDE = 1.0e38;
@@ -182,10 +181,12 @@ function lazyThreshold(kth: number, u: number, eps: number): number {
   return (kth - margin - u) / eps;
 }
 
-function lazyBucketOf(dist: number): number {
-  let b = 0;
-  while (b + 1 < BUCKETS && !(dist < BUCKET_EDGES[b]!)) b++;
-  return b;
+/** lazy_sampler.h lazyBucketIndex: v = (x_max - x) * 4 / eps >= 0. */
+function lazyBucketIndex(v: number): number {
+  if (v < 16.0) return Math.floor(v);
+  if (v < 48.0) return 16 + Math.floor((v - 16.0) * 0.25);
+  if (v < 176.0) return 24 + Math.floor((v - 48.0) * 0.0625);
+  return 32;
 }
 
 /** The word stream of one (row, sample): Philox blocks at counter word 0 = TAIL_TAG | n. */
@@ -308,9 +309,12 @@ export class LazyRowSampler {
   private k = 1;
   private m = 0;
   private eps = 0;
-  private top = new Uint32Array(0);
   private bucketCols = new Uint32Array(0);
-  private readonly bucketStart = new Uint32Array(BUCKETS + 1);
+  private bucketOf = new Uint8Array(0);
+  private readonly bucketStart = new Uint32Array(BUCKETS);
+  private readonly bucketEnd = new Uint32Array(BUCKETS);
+  private readonly count = new Uint32Array(BUCKETS);
+  private readonly fill = new Uint32Array(BUCKETS);
   private readonly bucketMax = new Float64Array(BUCKETS);
   private kh = new Uint32Array(0);
   private col = new Uint32Array(0);
@@ -330,55 +334,50 @@ export class LazyRowSampler {
   prepare(x: Float32Array, d: number, k: number, epsilon: number): boolean {
     const eps = fr(epsilon);
     const m = lazyTopCount(k);
-    if (d > MAX_LAZY_D || 2 * m > d) return false;
-    let maxAbs = 0;
+    if (!(eps > 0) || d > MAX_LAZY_D || 2 * m > d) return false;
+    let hi = x[0]!;
+    let lo = x[0]!;
     for (let c = 0; c < d; c++) {
       const v = x[c]!;
       if (!Number.isFinite(v)) return false;
-      const a = Math.abs(v);
-      if (a > maxAbs) maxAbs = a;
+      if (v > hi) hi = v;
+      if (v < lo) lo = v;
     }
+    const maxAbs = Math.max(Math.abs(hi), Math.abs(lo));
     if (maxAbs + eps * Z_BOUND > SAFE_MAGNITUDE) return false;
     if (this.kh.length < m + d) {
       this.kh = new Uint32Array(m + d);
       this.col = new Uint32Array(m + d);
       this.val = new Float32Array(m + d);
       this.bucketCols = new Uint32Array(d);
-      this.top = new Uint32Array(m + d);
+      this.bucketOf = new Uint8Array(d);
     }
-    const kh = this.kh;
-    const col = this.col;
-    const val = this.val;
+    const scale = 4.0 / eps;
+    const count = this.count;
+    count.fill(0);
+    const bmax = this.bucketMax;
     for (let c = 0; c < d; c++) {
-      kh[c] = rankKey(x[c]!);
-      col[c] = c;
-      val[c] = x[c]!;
-    }
-    selectLargest(kh, col, val, d, m);
-    const mthKey = kh[m - 1]!;
-    const mthCol = col[m - 1]!;
-    const xm = x[mthCol]!;
-    const count = new Uint32Array(BUCKETS);
-    // bucket of every column into col (free again): BUCKETS marks a top column
-    let nTop = 0;
-    for (let c = 0; c < d; c++) {
-      const key = rankKey(x[c]!);
-      if (key > mthKey || (key === mthKey && c <= mthCol)) {
-        this.top[nTop++] = c;
-        col[c] = BUCKETS;
-        continue;
-      }
-      const b = eps > 0 ? lazyBucketOf((xm - x[c]!) / eps) : 0;
-      col[c] = b;
-      if (count[b] === 0 || x[c]! > this.bucketMax[b]!) this.bucketMax[b] = x[c]!;
+      const v = x[c]!;
+      const b = lazyBucketIndex((hi - v) * scale);
+      this.bucketOf[c] = b;
+      if (count[b] === 0 || v > bmax[b]!) bmax[b] = v;
       count[b]!++;
     }
-    this.bucketStart[0] = 0;
-    for (let b = 0; b < BUCKETS; b++) this.bucketStart[b + 1] = this.bucketStart[b]! + count[b]!;
-    const fill = this.bucketStart.slice(0, BUCKETS);
-    for (let c = 0; c < d; c++) {
-      const b = col[c]!;
-      if (b < BUCKETS) this.bucketCols[fill[b]!++] = c;
+    const fill = this.fill;
+    let at = 0;
+    for (let b = 0; b < BUCKETS; b++) {
+      fill[b] = at;
+      at += count[b]!;
+    }
+    for (let c = 0; c < d; c++) this.bucketCols[fill[this.bucketOf[c]!]!++] = c;
+    at = 0;
+    for (let b = 0; b < BUCKETS; b++) {
+      const begin = at;
+      const end = at + count[b]!;
+      this.bucketStart[b] = Math.max(begin, Math.min(end, m));
+      this.bucketEnd[b] = end;
+      if (count[b] === 0) bmax[b] = 0;
+      at = end;
     }
     this.x = x;
     this.d = d;
@@ -394,7 +393,7 @@ export class LazyRowSampler {
     let n = 0;
     for (let j = 0; j < m; j++) {
       if ((j & 3) === 0) normal4(seedLo, seedHi, offset, row, sample, (TOP_TAG | (j >>> 2)) >>> 0, z4, 0);
-      const c = this.top[j]!;
+      const c = this.bucketCols[j]!; // T: the first m entries
       const y = fr(x[c]! + fr(eps * z4[j & 3]!));
       kh[n] = rankKey(y);
       col[n] = c;
@@ -410,10 +409,10 @@ export class LazyRowSampler {
     if (eps > 0) {
       const st = this.stream;
       st.start(seedLo, seedHi, offset, row, sample);
-      const end = this.bucketStart[BUCKETS]!;
+      const end = this.d; // bucketCols[m, d): every column outside T, by bucket
       for (let b = 0; b < BUCKETS; b++) {
         const begin = this.bucketStart[b]!;
-        let count = this.bucketStart[b + 1]! - begin;
+        let count = this.bucketEnd[b]! - begin;
         if (count === 0) continue;
         const t = lazyThreshold(kth, this.bucketMax[b]!, eps);
         const q = normalTail(t);

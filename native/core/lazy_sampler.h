@@ -5,9 +5,9 @@
 //
 // Construction (Mussmann, Levy and Ermon, UAI 2017, lazy Gumbel sampling, adapted to Gaussian
 // noise and the k-th order statistic):
-//   per row, once: the top m columns by x (m = lazyTopCount(k)); every other column goes into a
-//     bucket by its distance below x_(m) in units of eps (kBucketEdges), each bucket with its
-//     largest x, u_b.
+//   per row, once: every column goes into a bucket by its distance below the largest x in units
+//     of eps (lazyBucketIndex), each bucket with its largest x, u_b; the top list T is the first
+//     m = lazyTopCount(k) columns in bucket order (the largest x, up to the bucket grain).
 //   per sample: z for the m columns (the dense stream's Box-Muller, own counters); L = the k-th
 //     of their perturbed values, a lower bound of the row's k-th. Bucket by bucket, with
 //     t_b = (L - margin - u_b) / eps, every column of the bucket has z > t_b independently with
@@ -36,15 +36,24 @@
 #include "philox_normal.h"
 
 #if defined(__CUDA_ARCH__)
-#define NTK_DFLOOR(a) floor((a))
 #define NTK_DSQRT(a) __dsqrt_rn((a))
 #else
-#define NTK_DFLOOR(a) std::floor((a))
+#include <cmath>
 #define NTK_DSQRT(a) std::sqrt((a))
 #endif
 
 namespace ntk {
 namespace lazy {
+
+// floor(v) for |v| < 2^62 by an integer conversion (baseline x86-64 has no rounding
+// instruction, and std::floor would be a libm call); integers from 2^52 up are their own floor.
+// Equal to Math.floor on every such input.
+NTK_HD double floorDouble(double v) {
+  if (!(v < 4503599627370496.0 && v > -4503599627370496.0)) return v;
+  const double t = static_cast<double>(static_cast<int64_t>(v));  // toward zero
+  return t > v ? t - 1.0 : t;
+}
+#define NTK_DFLOOR(a) floorDouble((a))
 
 constexpr uint32_t kSamplerDense = 0;
 constexpr uint32_t kSamplerLazy = 1;
@@ -57,12 +66,24 @@ constexpr uint32_t kSamplerLazy = 1;
 constexpr uint32_t kTopTag = 0x80000000u;
 constexpr uint32_t kTailTag = 0xC0000000u;
 
-// Bucket upper edges, in units of eps below x_(m): bucket b holds the columns whose distance
-// is in [kBucketEdges[b - 1], kBucketEdges[b]). Finer near the top, where most candidates come
-// from; the overdraw of a bucket of width w at threshold t is about exp(t * w).
-constexpr uint32_t kBuckets = 16;
-constexpr double kBucketEdges[kBuckets] = {0.125, 0.25, 0.375, 0.5, 0.75, 1.0, 1.25, 1.5,
-                                           2.0,   2.5,  3.0,   4.0, 5.0,  7.0, 10.0, 1.0e308};
+// Buckets by distance below the row's largest x, v = (x_max - x) * 4 / eps (binary64):
+//   buckets 0..15: width eps/4 (distance 0 to 4 eps), where most candidates come from (the
+//   overdraw of a bucket of width w at threshold t is about exp(t * w));
+//   buckets 16..23: width eps (4 to 12 eps); 24..31: width 4 eps (12 to 44 eps);
+//   bucket 32: everything further (its q is 0 unless L is within 38 eps of it).
+// The top list T (drawn first, L = the k-th of T) is the first m columns in (bucket, column)
+// order: whole buckets from 0, then the first columns of the bucket where the count reaches m.
+// The rest of that bucket stays in it, bounded by the whole bucket's largest x (any bound above a
+// bucket's columns keeps the law exact; T may be any set of >= k columns chosen from x alone).
+constexpr uint32_t kBuckets = 33;
+
+// v >= 0 (x_max - x >= 0): the conversions truncate, which is floor here.
+NTK_HD uint32_t lazyBucketIndex(double v) {
+  if (v < 16.0) return static_cast<uint32_t>(v);
+  if (v < 48.0) return 16u + static_cast<uint32_t>((v - 16.0) * 0.25);
+  if (v < 176.0) return 24u + static_cast<uint32_t>((v - 48.0) * 0.0625);
+  return 32u;
+}
 
 // Rows wider than this, and rows where the top-m list covers half of the row or more (k close
 // to d, or d < 2m), take the dense path: see lazyRowEligible.
@@ -353,9 +374,9 @@ NTK_HD double geometricSkip(TailStream& st, double logOneMinusQ) {
 
 // ---- one sample over a prepared row ----
 
-// A prepared row. top: the m columns of largest x (under the rank order), in increasing column
-// order; bucketCols[bucketStart[b] .. bucketStart[b + 1]): bucket b's columns, increasing;
-// bucketMax[b]: their largest x.
+// A prepared row. bucketCols: every column by (bucket, column); top = its first m entries (T);
+// bucketCols[bucketStart[b], bucketEnd[b]): bucket b's columns outside T; bucketMax[b]: the
+// largest x of the whole bucket (T included: still an upper bound of the rest).
 struct LazyRow {
   const float* x = nullptr;  // the row, contiguous
   uint32_t d = 0;
@@ -363,7 +384,8 @@ struct LazyRow {
   uint32_t m = 0;
   float eps = 0.0f;
   const uint32_t* top = nullptr;
-  const uint32_t* bucketStart = nullptr;  // [kBuckets + 1]
+  const uint32_t* bucketStart = nullptr;  // [kBuckets]: first entry of bucket b outside T
+  const uint32_t* bucketEnd = nullptr;    // [kBuckets]
   const uint32_t* bucketCols = nullptr;
   const float* bucketMax = nullptr;  // [kBuckets]
   const TailTable* tail = nullptr;   // filled by fillTailTable
@@ -428,10 +450,10 @@ NTK_HD LazyResult lazySample(const LazyRow& r, uint32_t seedLo, uint32_t seedHi,
   if (r.eps > 0.0f) {
     TailStream st;
     tailStart(st, seedLo, seedHi, offset, row, sample);
-    const uint32_t end = r.bucketStart[kBuckets];
+    const uint32_t end = r.d;  // bucketCols[m, d): every column outside T, by bucket
     for (uint32_t b = 0; b < kBuckets; ++b) {
       const uint32_t begin = r.bucketStart[b];
-      uint32_t count = r.bucketStart[b + 1] - begin;
+      uint32_t count = r.bucketEnd[b] - begin;
       if (count == 0) continue;
       const double t = lazyThreshold(kth, r.bucketMax[b], r.eps);
       const double q = normalTail(*r.tail, t);
@@ -473,13 +495,6 @@ NTK_HD LazyResult lazySample(const LazyRow& r, uint32_t seedLo, uint32_t seedHi,
   res.value = kth;
   res.drawn = drawn;
   return res;
-}
-
-// Bucket of a column at distance dist = (x_(m) - x_j) / eps >= 0 (in binary64).
-NTK_HD uint32_t lazyBucketOf(double dist) {
-  uint32_t b = 0;
-  while (b + 1 < kBuckets && !(dist < kBucketEdges[b])) ++b;
-  return b;
 }
 
 }  // namespace lazy

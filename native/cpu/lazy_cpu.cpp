@@ -21,12 +21,12 @@ std::atomic<uint64_t> lazyHeld{0};
 // Per-thread scratch, reused across calls; O(d) per thread.
 struct LazyScratch {
   std::vector<float> x;             // the row, contiguous
-  std::vector<uint64_t> rowKeys;    // composite keys of x, for the top-m selection
-  std::vector<uint32_t> top;        // m columns
-  std::vector<uint32_t> bucketCols; // d - m columns
+  std::vector<uint8_t> bucketOf;    // bucket of each column
+  std::vector<uint32_t> bucketCols; // all columns by (bucket, column): T first
   std::vector<uint64_t> key;        // kept items of one sample: m + d
   std::vector<float> val;
-  uint32_t bucketStart[lazy::kBuckets + 1] = {};
+  uint32_t bucketStart[lazy::kBuckets] = {};
+  uint32_t bucketEnd[lazy::kBuckets] = {};
   float bucketMax[lazy::kBuckets] = {};
   lazy::LazyRow row;
   bool eligible = false;
@@ -36,8 +36,8 @@ struct LazyScratch {
 
   ~LazyScratch() { lazyHeld.fetch_sub(accounted); }
   uint64_t bytes() const {
-    return (x.capacity() + val.capacity()) * sizeof(float) + (rowKeys.capacity() + key.capacity()) * sizeof(uint64_t) +
-           (top.capacity() + bucketCols.capacity()) * sizeof(uint32_t);
+    return (x.capacity() + val.capacity()) * sizeof(float) + key.capacity() * sizeof(uint64_t) +
+           bucketCols.capacity() * sizeof(uint32_t) + bucketOf.capacity();
   }
 };
 
@@ -61,52 +61,53 @@ void grow(std::vector<T>& v, size_t n) {
   if (v.size() < n) v.resize(n);
 }
 
-// Whether the row takes the lazy path, and if so its top-m list and buckets. The rule depends
-// only on the row, k and eps (so 'js' and 'cpu' agree): every x finite, max|x| + 64 eps below
-// 1e38 (no perturbed value can overflow), d <= 2^24 and 2m <= d.
+// Whether the row takes the lazy path, and if so its top list and buckets. The rule depends
+// only on the row, k and eps (so 'js' and 'cpu' agree): eps > 0, every x finite, max|x| + 64 eps
+// below 1e38 (no perturbed value can overflow), d <= 2^24 and 2m <= d.
 bool prepareLazyRow(const float* x, uint32_t d, uint32_t k, float eps, LazyScratch& sc) {
   const uint64_t m = lazy::lazyTopCount(k);
-  if (d > lazy::kMaxLazyD || 2 * m > d) return false;
-  double maxAbs = 0.0;
+  if (!(eps > 0.0f) || d > lazy::kMaxLazyD || 2 * m > d) return false;
+  // One pass for finiteness and the extremes (vectorizable: no early exit).
+  float hi = x[0], lo = x[0];
+  bool finite = true;
   for (uint32_t c = 0; c < d; ++c) {
-    if (!std::isfinite(x[c])) return false;
-    const double a = std::fabs(static_cast<double>(x[c]));
-    if (a > maxAbs) maxAbs = a;
+    const float v = x[c];
+    finite = finite && (v - v == 0.0f);  // false for NaN and +-inf
+    hi = v > hi ? v : hi;
+    lo = v < lo ? v : lo;
   }
+  if (!finite) return false;
+  const double maxAbs = std::max(std::fabs(static_cast<double>(hi)), std::fabs(static_cast<double>(lo)));
   if (maxAbs + static_cast<double>(eps) * lazy::kZBound > lazy::kSafeMagnitude) return false;
   const uint32_t mm = static_cast<uint32_t>(m);
-  grow(sc.rowKeys, d);
-  for (uint32_t c = 0; c < d; ++c) sc.rowKeys[c] = lazy::lazyComposite(x[c], c);
-  std::nth_element(sc.rowKeys.begin(), sc.rowKeys.begin() + (mm - 1), sc.rowKeys.begin() + d,
-                   std::greater<uint64_t>());
-  const uint64_t mthKey = sc.rowKeys[mm - 1];
-  const uint32_t mthColumn = ~static_cast<uint32_t>(mthKey);
-  const double xm = static_cast<double>(x[mthColumn]);
-  grow(sc.top, mm);
-  grow(sc.bucketCols, d - mm);
-  // The bucket of each other column, in rowKeys (free again): counting sort by bucket,
-  // columns in increasing order within each.
+  const double xmax = static_cast<double>(hi);
+  const double scale = 4.0 / static_cast<double>(eps);
+  grow(sc.bucketOf, d);
   uint32_t count[lazy::kBuckets] = {};
-  uint32_t* bucketOf = reinterpret_cast<uint32_t*>(sc.rowKeys.data());
-  uint32_t nTop = 0;
+  float bmax[lazy::kBuckets];
   for (uint32_t c = 0; c < d; ++c) {
-    if (lazy::lazyComposite(x[c], c) >= mthKey) {
-      sc.top[nTop++] = c;
-      bucketOf[c] = lazy::kBuckets;
-      continue;
-    }
-    const uint32_t b = eps > 0.0f ? lazy::lazyBucketOf((xm - static_cast<double>(x[c])) / static_cast<double>(eps)) : 0;
-    bucketOf[c] = b;
-    if (count[b] == 0 || x[c] > sc.bucketMax[b]) sc.bucketMax[b] = x[c];
+    const uint32_t b = lazy::lazyBucketIndex((xmax - static_cast<double>(x[c])) * scale);
+    sc.bucketOf[c] = static_cast<uint8_t>(b);
+    if (count[b] == 0 || x[c] > bmax[b]) bmax[b] = x[c];
     ++count[b];
   }
-  sc.bucketStart[0] = 0;
-  for (uint32_t b = 0; b < lazy::kBuckets; ++b) sc.bucketStart[b + 1] = sc.bucketStart[b] + count[b];
+  // Counting sort by bucket (columns increasing within each); the first m entries are T.
   uint32_t fill[lazy::kBuckets];
-  for (uint32_t b = 0; b < lazy::kBuckets; ++b) fill[b] = sc.bucketStart[b];
-  for (uint32_t c = 0; c < d; ++c) {
-    const uint32_t b = bucketOf[c];
-    if (b < lazy::kBuckets) sc.bucketCols[fill[b]++] = c;
+  uint32_t at = 0;
+  for (uint32_t b = 0; b < lazy::kBuckets; ++b) {
+    fill[b] = at;
+    at += count[b];
+  }
+  grow(sc.bucketCols, d);
+  for (uint32_t c = 0; c < d; ++c) sc.bucketCols[fill[sc.bucketOf[c]]++] = c;
+  // bucketStart: the part of each bucket after T.
+  at = 0;
+  for (uint32_t b = 0; b < lazy::kBuckets; ++b) {
+    const uint32_t begin = at, end = at + count[b];
+    sc.bucketStart[b] = std::max(begin, std::min(end, mm));
+    sc.bucketEnd[b] = end;
+    sc.bucketMax[b] = count[b] ? bmax[b] : 0.0f;
+    at = end;
   }
   grow(sc.key, mm + d);
   grow(sc.val, mm + d);
@@ -116,8 +117,9 @@ bool prepareLazyRow(const float* x, uint32_t d, uint32_t k, float eps, LazyScrat
   r.k = k;
   r.m = mm;
   r.eps = eps;
-  r.top = sc.top.data();
+  r.top = sc.bucketCols.data();  // T: the first m entries
   r.bucketStart = sc.bucketStart;
+  r.bucketEnd = sc.bucketEnd;
   r.bucketCols = sc.bucketCols.data();
   r.bucketMax = sc.bucketMax;
   r.tail = &tailTable();
@@ -157,9 +159,8 @@ void lazySettleScratch(uint64_t keepBytes) {
   if (sc.bytes() > keepBytes) {
     std::vector<float>().swap(sc.x);
     std::vector<float>().swap(sc.val);
-    std::vector<uint64_t>().swap(sc.rowKeys);
+    std::vector<uint8_t>().swap(sc.bucketOf);
     std::vector<uint64_t>().swap(sc.key);
-    std::vector<uint32_t>().swap(sc.top);
     std::vector<uint32_t>().swap(sc.bucketCols);
     sc.preparedCall = ~0ull;
     sc.preparedRow = ~0ull;
