@@ -181,12 +181,12 @@ function lazyThreshold(kth: number, u: number, eps: number): number {
   return (kth - margin - u) / eps;
 }
 
+/** lazy_sampler.h BucketTable: the bucket of floor(v) for v < 176. */
+const BUCKET_OF = Uint8Array.from({ length: 176 }, (_, j) => (j < 16 ? j : j < 48 ? 16 + ((j - 16) >> 2) : 24 + ((j - 48) >> 4)));
+
 /** lazy_sampler.h lazyBucketIndex: v = (x_max - x) * 4 / eps >= 0. */
 function lazyBucketIndex(v: number): number {
-  if (v < 16.0) return Math.floor(v);
-  if (v < 48.0) return 16 + Math.floor((v - 16.0) * 0.25);
-  if (v < 176.0) return 24 + Math.floor((v - 48.0) * 0.0625);
-  return 32;
+  return v < 176.0 ? BUCKET_OF[Math.floor(v)]! : 32;
 }
 
 /** The word stream of one (row, sample): Philox blocks at counter word 0 = TAIL_TAG | n. */
@@ -356,11 +356,12 @@ export class LazyRowSampler {
     const count = this.count;
     count.fill(0);
     const bmax = this.bucketMax;
+    bmax.fill(-Infinity);
     for (let c = 0; c < d; c++) {
       const v = x[c]!;
       const b = lazyBucketIndex((hi - v) * scale);
       this.bucketOf[c] = b;
-      if (count[b] === 0 || v > bmax[b]!) bmax[b] = v;
+      if (v > bmax[b]!) bmax[b] = v;
       count[b]!++;
     }
     const fill = this.fill;

@@ -77,12 +77,19 @@ constexpr uint32_t kTailTag = 0xC0000000u;
 // bucket's columns keeps the law exact; T may be any set of >= k columns chosen from x alone).
 constexpr uint32_t kBuckets = 33;
 
-// v >= 0 (x_max - x >= 0): the conversions truncate, which is floor here.
-NTK_HD uint32_t lazyBucketIndex(double v) {
-  if (v < 16.0) return static_cast<uint32_t>(v);
-  if (v < 48.0) return 16u + static_cast<uint32_t>((v - 16.0) * 0.25);
-  if (v < 176.0) return 24u + static_cast<uint32_t>((v - 48.0) * 0.0625);
-  return 32u;
+// Bucket of a column at v >= 0 (x_max - x >= 0): floor(v) through a table (branch-free: the
+// three widths would be unpredictable branches on every column).
+struct BucketTable {
+  uint8_t of[176];
+};
+NTK_HD BucketTable makeBucketTable() {
+  BucketTable t = {};
+  for (uint32_t j = 0; j < 176; ++j)
+    t.of[j] = static_cast<uint8_t>(j < 16 ? j : (j < 48 ? 16 + (j - 16) / 4 : 24 + (j - 48) / 16));
+  return t;
+}
+NTK_HD uint32_t lazyBucketIndex(const BucketTable& t, double v) {
+  return v < 176.0 ? t.of[static_cast<uint32_t>(v)] : 32u;  // truncation is floor for v >= 0
 }
 
 // Rows wider than this, and rows where the top-m list covers half of the row or more (k close

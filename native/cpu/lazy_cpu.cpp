@@ -7,6 +7,7 @@
 #include <cmath>
 #include <cstring>
 #include <functional>
+#include <limits>
 #include <vector>
 
 #include "../core/lazy_sampler.h"
@@ -83,12 +84,15 @@ bool prepareLazyRow(const float* x, uint32_t d, uint32_t k, float eps, LazyScrat
   const double xmax = static_cast<double>(hi);
   const double scale = 4.0 / static_cast<double>(eps);
   grow(sc.bucketOf, d);
+  static const lazy::BucketTable table = lazy::makeBucketTable();
   uint32_t count[lazy::kBuckets] = {};
   float bmax[lazy::kBuckets];
+  for (uint32_t b = 0; b < lazy::kBuckets; ++b) bmax[b] = -std::numeric_limits<float>::infinity();
   for (uint32_t c = 0; c < d; ++c) {
-    const uint32_t b = lazy::lazyBucketIndex((xmax - static_cast<double>(x[c])) * scale);
+    const float v = x[c];
+    const uint32_t b = lazy::lazyBucketIndex(table, (xmax - static_cast<double>(v)) * scale);
     sc.bucketOf[c] = static_cast<uint8_t>(b);
-    if (count[b] == 0 || x[c] > bmax[b]) bmax[b] = x[c];
+    bmax[b] = v > bmax[b] ? v : bmax[b];
     ++count[b];
   }
   // Counting sort by bucket (columns increasing within each); the first m entries are T.
