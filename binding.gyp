@@ -10,6 +10,7 @@
         "native/cpu/noised_topk_cpu.cpp",
         "native/cpu/topk_cpu.cpp",
         "native/cpu/noised_topk_avx2.cpp",
+        "native/cpu/lazy_cpu.cpp",
         "native/cpu/thread_pool.cpp"
       ],
       "include_dirs": ["<!(node -p \"try { require('node-addon-api').include_dir } catch { 'native/vendor/node-addon-api' }\")"],

@@ -293,7 +293,7 @@ describe("topk on 'cuda'", () => {
       cxx,
       ['-std=c++20', '-O1', '-ffp-contract=off', '-fno-fast-math', '-pthread', '-I', join(root, 'bench/cuda/emu'), '-I', join(root, 'native'),
         join(root, 'bench/cuda/emu/topk_emu_check.cpp'), join(root, 'native/cpu/topk_cpu.cpp'), join(root, 'native/cpu/noised_topk_cpu.cpp'),
-        join(root, 'native/cpu/noised_topk_avx2.cpp'), join(root, 'native/cpu/thread_pool.cpp'), '-o', exe],
+        join(root, 'native/cpu/noised_topk_avx2.cpp'), join(root, 'native/cpu/lazy_cpu.cpp'), join(root, 'native/cpu/thread_pool.cpp'), '-o', exe],
       { encoding: 'utf8' },
     );
     expect(cc.status, cc.stderr).toBe(0);
