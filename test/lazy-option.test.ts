@@ -3,7 +3,7 @@
 // through gradients and losses.
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { BalNoisedTopK, functional, ImbalNoisedTopK, NoisedTopK } from '../lib/index.js';
+import { BalNoisedTopK, defaultSampler, functional, ImbalNoisedTopK, LAZY_DEFAULT_MIN_D, NoisedTopK } from '../lib/index.js';
 import * as tfn from '../lib/tfjs.js';
 import { ks2 } from './stats-kit.js';
 import { mulberry32, testedBackends } from './helpers.js';
@@ -38,6 +38,20 @@ describe('the sampler option', () => {
     expect(new BalNoisedTopK({ k: 2, sampler: 'dense' }).sampler).toBe('dense');
     expect(new ImbalNoisedTopK({ k: 2, maxM: 0.5, clsNumList: [5, 3, 1], sampler: 'lazy' }).sampler).toBe('lazy');
     expect(new NoisedTopK({ k: 2 }).sampler).toBeUndefined();
+  });
+
+  it.each(backends)('the default rule: dense below LAZY_DEFAULT_MIN_D columns, lazy from it (%s)', (backend) => {
+    expect(LAZY_DEFAULT_MIN_D).toBe(8192);
+    expect(defaultSampler(8191, 5)).toBe('dense');
+    expect(defaultSampler(8192, 5)).toBe('lazy');
+    for (const [d, want] of [[8191, 'dense'], [8192, 'lazy']] as const) {
+      const x = gaussRow(12, 2 * d);
+      const byDefault = functional.noisedTopK(x, [2, d], { k: 6, seed: 4, backend });
+      const pinned = functional.noisedTopK(x, [2, d], { k: 6, seed: 4, backend, sampler: want });
+      const other = functional.noisedTopK(x, [2, d], { k: 6, seed: 4, backend, sampler: want === 'lazy' ? 'dense' : 'lazy' });
+      expect(bits(byDefault.values)).toEqual(bits(pinned.values));
+      expect(bits(byDefault.values)).not.toEqual(bits(other.values));
+    }
   });
 
   it.each(backends)("'dense' is the stream of a call without the option (%s)", (backend) => {
