@@ -74,3 +74,25 @@ describe.skipIf(!hasCpu)("sampler 'lazy': cpu and js agree bit for bit", () => {
     }
   });
 });
+
+describe('the binary64 functions of the lazy sampler', () => {
+  it('normalTail matches known values of Q(t) = P(Z > t) to 1e-12 relative, and the slow reference on a grid', async () => {
+    const { normalTail, normalTailSlow, logPositive, expNonPositive } = await import('../lib/lazy-sampler.js');
+    // Q(t) to 15 significant digits (tables of the normal distribution).
+    const known: [number, number][] = [
+      [-1, 0.841344746068543], [0, 0.5], [1, 0.158655253931457], [2, 0.0227501319481792],
+      [3, 0.00134989803163009], [5, 2.86651571879194e-7], [10, 7.61985302416047e-24], [20, 2.75362411860623e-89],
+    ];
+    for (const [t, q] of known) expect(Math.abs(normalTail(t) - q) / q, `t = ${t}`).toBeLessThan(1e-12);
+    // (to 37.3: beyond, Q is near the subnormal range, where relative precision ends)
+    for (let t = -37.9; t < 37.3; t += 0.0137) {
+      const slow = normalTailSlow(t);
+      expect(Math.abs(normalTail(t) - slow) / slow, `t = ${t}`).toBeLessThan(1e-12);
+    }
+    expect(normalTail(38)).toBe(0);
+    expect(normalTail(-38)).toBe(1);
+    // log and exp against V8's (not bit-equal, but within a few ulps)
+    for (let x = 1e-16; x <= 1; x *= 1.37) expect(Math.abs(logPositive(x) - Math.log(x))).toBeLessThanOrEqual(1e-15 * Math.abs(Math.log(x)) + 1e-300);
+    for (let x = -700; x <= 0; x += 3.3) expect(Math.abs(expNonPositive(x) - Math.exp(x)) / Math.exp(x)).toBeLessThan(1e-15);
+  });
+});

@@ -23,7 +23,8 @@
 // restricted as above, so (value, column) has the law of the dense draw with N(0, 1) noise, up to
 //   - the uniform words (2^-32 granularity) and the Box-Muller normals of the top m and of the
 //     rejection draws (the dense stream's own law: 24-bit words, |z| <= 5.78);
-//   - q_b from normalTail (relative error about 1e-13, checked against a float64 reference),
+//   - q_b from normalTail (relative error below 2e-13 against glibc erfc; test/lazy-bitident.test.ts
+//     holds it to 1e-12 against tabulated values of Q and against normalTailSlow),
 //     taken as 0 beyond t = 38 (P < 1e-315 per column);
 //   - the candidates' z rounded to float32 before the product, as every stream value is.
 // Bit identity: every double operation is one IEEE-754 binary64 +, -, *, / or sqrt, in the written
@@ -93,7 +94,7 @@ NTK_HD uint32_t lazyBucketIndex(const BucketTable& t, double v) {
 }
 
 // Rows wider than this, and rows where the top-m list covers half of the row or more (k close
-// to d, or d < 2m), take the dense path: see lazyRowEligible.
+// to d, or d < 2m), take the dense path: see prepareLazyRow (native/cpu/lazy_cpu.cpp).
 constexpr uint32_t kMaxLazyD = 1u << 24;
 
 // m: the columns drawn before the buckets. More than k, so that L is close to the true k-th.
