@@ -19,6 +19,9 @@ export interface StreamFields {
   offset: number;
 }
 
+/** The seeded samplers (ntk::kSamplerNames): 'dense' draws every normal of the stream, 'lazy' only those that can matter (docs/lazy-sampler.md). */
+export type SamplerName = 'lazy' | 'dense';
+
 /** One NoisedTopK forward: ntk::ForwardArgs. */
 export interface ForwardCall extends LayoutFields, StreamFields {
   x: Float32Array;
@@ -27,6 +30,8 @@ export interface ForwardCall extends LayoutFields, StreamFields {
   nSample: number;
   /** Explicit noise laid out as x.shape + [nSample], or null for the Philox stream. */
   noise: Float32Array | null;
+  /** The seeded sampler; ignored with explicit noise. */
+  sampler: SamplerName;
   /** [rows]: the mean over samples of the k-th largest. */
   values: Float32Array;
   /** [rows, nSample]: the column of each sample's k-th largest. */

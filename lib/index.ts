@@ -4,6 +4,8 @@ export { BalNoisedTopK, ImbalNoisedTopK, LossResult, ldamMargins } from './losse
 export type { BalNoisedTopKOptions, ImbalNoisedTopKOptions, FunctionalLossOptions, FunctionalImbalOptions, Reduction, LossConventions, GradLoss, LossValue } from './losses.js';
 export { backends } from './kernel.js';
 export type { BackendName, BackendOption } from './kernel.js';
+export type { SamplerName } from './lazy-sampler.js';
+export { defaultSampler, LAZY_DEFAULT_MIN_D } from './lazy-sampler.js';
 export { maxThreads, setThreads, threads } from './threads.js';
 export { topKHits, topKAccuracy, perClassTopKAccuracy, macroTopKAccuracy, rareClassTopKAccuracy } from './metrics.js';
 export type { Scores, RareClassOptions } from './metrics.js';

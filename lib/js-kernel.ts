@@ -2,6 +2,7 @@
 // tests' oracle, the fallback where the addon cannot load, and the browser path.
 import { floatBits, normal4 } from './stream.js';
 import type { BackwardCall, ForwardCall } from './addon.js';
+import { LazyRowSampler } from './lazy-sampler.js';
 
 const fr = Math.fround;
 
@@ -80,11 +81,25 @@ export function forwardJs(call: ForwardCall): void {
   const idx = new Uint32Array(Math.max(d, 32));
   const z = new Float32Array(4);
   const kth = new Float32Array(S);
+  const lazy = call.sampler === 'lazy' && !noise ? new LazyRowSampler() : null;
+  const rowX = lazy ? new Float32Array(d) : null;
   for (let o = 0; o < outer; o++) {
     for (let i = 0; i < inner; i++) {
       const row = o * inner + i;
       const base = o * d * inner + i;
+      // The lazy sampler (lazy-sampler.ts) where the row is eligible, else the dense path.
+      let lazyRow = false;
+      if (lazy && rowX) {
+        for (let c = 0; c < d; c++) rowX[c] = x[base + c * inner]!;
+        lazyRow = lazy.prepare(rowX, d, k, eps);
+      }
       for (let s = 0; s < S; s++) {
+        if (lazyRow) {
+          lazy!.sample(seedLo, seedHi, offset, row, s);
+          positions[row * S + s] = lazy!.column;
+          kth[s] = lazy!.value;
+          continue;
+        }
         if (noise) {
           for (let c = 0; c < d; c++) {
             const e = base + c * inner;

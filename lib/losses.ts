@@ -2,6 +2,7 @@
 // ImbalNoisedTopK). The kernels give smoothtop_{k+1} per row and the sampled positions; the
 // loss and its gradient are assembled here, identically for every backend.
 import { resolveKernel, type BackendOption, type Kernel } from './kernel.js';
+import type { SamplerName } from './lazy-sampler.js';
 import {
   backwardCall,
   finishBackward,
@@ -305,6 +306,8 @@ export interface BalNoisedTopKOptions<R extends Reduction = 'mean'> extends Loss
   seed?: number | bigint;
   backend?: BackendOption;
   allowNonFinite?: boolean;
+  /** The seeded sampler, 'lazy' | 'dense' (see NoisedTopKOptions.sampler). */
+  sampler?: SamplerName;
 }
 
 export interface ImbalNoisedTopKOptions<R extends Reduction = 'mean'> extends BalNoisedTopKOptions<R> {
@@ -409,6 +412,8 @@ export interface FunctionalLossOptions<R extends Reduction = 'mean'> extends Los
   nSample?: number;
   backend?: BackendOption;
   allowNonFinite?: boolean;
+  /** The seeded sampler, 'lazy' | 'dense' (see NoisedTopKOptions.sampler). */
+  sampler?: SamplerName;
 }
 
 export interface FunctionalImbalOptions<R extends Reduction = 'mean'> extends FunctionalLossOptions<R> {
@@ -416,7 +421,7 @@ export interface FunctionalImbalOptions<R extends Reduction = 'mean'> extends Fu
   scale?: number;
 }
 
-const FUNCTIONAL_BAL_KEYS = ['k', 'epsilon', 'noise', 'seed', 'offset', 'nSample', 'backend', 'allowNonFinite', ...CONVENTION_KEYS] as const;
+const FUNCTIONAL_BAL_KEYS = ['k', 'epsilon', 'noise', 'seed', 'offset', 'nSample', 'backend', 'allowNonFinite', 'sampler', ...CONVENTION_KEYS] as const;
 const FUNCTIONAL_IMBAL_KEYS = [...FUNCTIONAL_BAL_KEYS, 'margins', 'scale'] as const;
 
 function functionalLoss(

@@ -111,7 +111,7 @@ function cosQuarter(a: number): number {
 }
 
 /** Box-Muller of two Philox words; writes the pair at out[at], out[at + 1]. */
-function boxMuller(radiusBits: number, angleBits: number, out: Float32Array, at: number): void {
+export function boxMuller(radiusBits: number, angleBits: number, out: Float32Array, at: number): void {
   const u = fr(((radiusBits >>> 8) + 1) * UNIT_SCALE);
   const r = fr(Math.sqrt(fr(-2 * logUnit(u))));
   const b = angleBits >>> 8;

@@ -9,6 +9,7 @@ import { balNoisedTopKLoss as balLossArrays, imbalNoisedTopKLoss as imbalLossArr
 import { noisedTopK as noisedTopKArrays } from './topk.js';
 import { NoiseStream } from './topk.js';
 import type { BackendOption } from './kernel.js';
+import type { SamplerName } from './lazy-sampler.js';
 import * as v from './validate.js';
 
 /** Where the noise of one call comes from: explicit values, or a seeded stream at an offset. */
@@ -22,6 +23,8 @@ export interface TfNoiseOptions {
   /** Samples of noise per slice. Default 5 (inferred from noise when given). */
   nSample?: number;
   backend?: BackendOption;
+  /** The seeded sampler, 'lazy' | 'dense' (see NoisedTopKOptions.sampler). */
+  sampler?: SamplerName;
 }
 
 export interface TfNoisedTopKOptions extends TfNoiseOptions {
@@ -53,7 +56,7 @@ export interface TfImbalLossOptions<R extends Reduction = 'mean'> extends TfLoss
 /** A loss op's output: a scalar for 'mean' and 'sum', the per-row losses [batch] for 'none'. */
 export type TfLossTensor<R extends Reduction> = R extends 'none' ? tf.Tensor1D : tf.Scalar;
 
-const NOISE_KEYS = ['noise', 'seed', 'offset', 'nSample', 'backend'] as const;
+const NOISE_KEYS = ['noise', 'seed', 'offset', 'nSample', 'backend', 'sampler'] as const;
 const CONVENTION_KEYS = ['reduction', 'weight', 'ignoreIndex'] as const;
 const TOPK_OP_KEYS = ['k', 'epsilon', 'axis', ...NOISE_KEYS] as const;
 const BAL_OP_KEYS = ['k', 'epsilon', ...NOISE_KEYS, ...CONVENTION_KEYS] as const;
@@ -85,7 +88,7 @@ function labelData(labels: unknown, rows: number): Int32Array {
 /** The noise options of a record read once, with a tensor's noise as its data. */
 function noiseOptions(o: Partial<Record<string, unknown>>): Record<string, unknown> {
   const noise = o.noise === undefined ? undefined : isTensor(o.noise) ? floatData('noise', o.noise) : o.noise;
-  return { noise, seed: o.seed, offset: o.offset, nSample: o.nSample, backend: o.backend };
+  return { noise, seed: o.seed, offset: o.offset, nSample: o.nSample, backend: o.backend, sampler: o.sampler };
 }
 
 function conventionOptions(o: Partial<Record<string, unknown>>): Record<string, unknown> {
@@ -167,9 +170,11 @@ interface ModuleOptions {
   /** Seed of the noise stream; call n uses stream offset n. Default: random. */
   seed?: number | bigint;
   backend?: BackendOption;
+  /** The seeded sampler, 'lazy' | 'dense' (see NoisedTopKOptions.sampler). */
+  sampler?: SamplerName;
 }
 
-const MODULE_KEYS = ['k', 'epsilon', 'nSample', 'seed', 'backend'] as const;
+const MODULE_KEYS = ['k', 'epsilon', 'nSample', 'seed', 'backend', 'sampler'] as const;
 
 /** The module options every class checks at construction (k's upper bound needs the data). */
 function checkModule(o: Partial<Record<string, unknown>>, kMax: number): ModuleOptions {
@@ -178,7 +183,8 @@ function checkModule(o: Partial<Record<string, unknown>>, kMax: number): ModuleO
   const epsilon = v.epsilonValue('epsilon', o.epsilon ?? 1);
   const nSample = v.integer('nSample', o.nSample ?? 5, 1, v.MAX_SAMPLES);
   const backend = v.backendOf(o.backend);
-  return { k, epsilon, nSample, backend };
+  const sampler = v.samplerOf(o.sampler);
+  return sampler === undefined ? { k, epsilon, nSample, backend } : { k, epsilon, nSample, backend, sampler };
 }
 
 /** A module's loss conventions, checked once; a weight is copied (a tensor's data too). */

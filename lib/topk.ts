@@ -1,5 +1,6 @@
 // NoisedTopK: the module form (seeded stream) and the functional form (explicit noise).
 import { addressOverlap, resolveKernel, type BackendOption, type BackwardCall, type ForwardCall, type Kernel } from './kernel.js';
+import { defaultSampler, type SamplerName } from './lazy-sampler.js';
 import * as v from './validate.js';
 
 export interface NoisedTopKOptions {
@@ -16,6 +17,12 @@ export interface NoisedTopKOptions {
   backend?: BackendOption;
   /** Skip the finite check of the inputs; NaN then ranks above +Infinity. Default false. */
   allowNonFinite?: boolean;
+  /**
+   * How the seeded noise is drawn: 'dense' draws every normal of the stream (today's stream, bit
+   * for bit); 'lazy' draws only where it can matter, with the same law (docs/lazy-sampler.md).
+   * Default: defaultSampler's fixed rule.
+   */
+  sampler?: SamplerName;
 }
 
 export interface ForwardOutputs {
@@ -28,15 +35,18 @@ export interface ForwardOutputs {
 /** Where the noise of one call comes from. */
 export type NoiseSource =
   | { kind: 'explicit'; noise: Float32Array }
-  | { kind: 'stream'; seedLo: number; seedHi: number; offset: number };
+  | { kind: 'stream'; seedLo: number; seedHi: number; offset: number; sampler?: SamplerName };
 
 /** A seeded sequence of calls: call n uses stream offset n (mod 2^32). */
 export class NoiseStream {
   readonly seedLo: number;
   readonly seedHi: number;
+  /** The sampler option of every call (undefined: the default rule, by shape). */
+  readonly sampler: SamplerName | undefined;
   private calls = 0;
 
-  constructor(seed?: number | bigint) {
+  constructor(seed?: number | bigint, sampler?: SamplerName) {
+    this.sampler = sampler;
     if (seed === undefined) {
       const words = new Uint32Array(2);
       globalThis.crypto.getRandomValues(words);
@@ -55,7 +65,7 @@ export class NoiseStream {
   next(): NoiseSource {
     const offset = this.calls;
     this.calls = (this.calls + 1) >>> 0;
-    return { kind: 'stream', seedLo: this.seedLo, seedHi: this.seedHi, offset };
+    return { kind: 'stream', seedLo: this.seedLo, seedHi: this.seedHi, offset, sampler: this.sampler };
   }
 }
 
@@ -225,6 +235,8 @@ export function forwardCall(plan: TopKPlan, source: NoiseSource, outputs: Output
     seedLo: source.kind === 'stream' ? source.seedLo : 0,
     seedHi: source.kind === 'stream' ? source.seedHi : 0,
     offset: source.kind === 'stream' ? source.offset : 0,
+    // 'cuda' has only the dense sampler so far: there the default is 'dense' (docs/lazy-sampler.md).
+    sampler: source.kind === 'stream' ? (source.sampler ?? (plan.kernel.name === 'cuda' ? 'dense' : defaultSampler(plan.d, plan.k))) : 'dense',
     values: privateIfShared(values, all, (n) => new Float32Array(n)),
     positions: privateIfShared(positions, all, (n) => new Int32Array(n)),
   };
@@ -341,10 +353,10 @@ export class NoisedTopKResult {
 }
 
 /** The options every module form reads (each once, at construction). */
-export const MODULE_KEYS = ['k', 'epsilon', 'nSample', 'seed', 'backend', 'allowNonFinite'] as const;
+export const MODULE_KEYS = ['k', 'epsilon', 'nSample', 'seed', 'backend', 'allowNonFinite', 'sampler'] as const;
 const TOPK_KEYS = [...MODULE_KEYS, 'dim'] as const;
 const OUTPUT_KEYS = ['out', 'positions'] as const;
-const FUNCTIONAL_TOPK_KEYS = ['k', 'epsilon', 'dim', 'noise', 'seed', 'offset', 'nSample', 'backend', 'allowNonFinite', 'out', 'positions'] as const;
+const FUNCTIONAL_TOPK_KEYS = ['k', 'epsilon', 'dim', 'noise', 'seed', 'offset', 'nSample', 'backend', 'allowNonFinite', 'sampler', 'out', 'positions'] as const;
 
 /** What every module form holds: its options, its backend and its seeded noise stream. */
 export abstract class NoisedModule {
@@ -362,8 +374,14 @@ export abstract class NoisedModule {
     this.epsilon = v.epsilonValue('epsilon', o.epsilon ?? 1.0);
     this.nSample = v.integer('nSample', o.nSample ?? 5, 1, v.MAX_SAMPLES);
     this.allowNonFinite = v.booleanOption('allowNonFinite', o.allowNonFinite, false);
+    const sampler = v.samplerOf(o.sampler);
     this.kernel = resolveKernel(v.backendOf(o.backend));
-    this.stream = new NoiseStream(o.seed as number | bigint | undefined);
+    this.stream = new NoiseStream(o.seed as number | bigint | undefined, sampler);
+  }
+
+  /** The sampler option ('lazy' | 'dense'), or undefined where the default rule picks by shape. */
+  get sampler(): SamplerName | undefined {
+    return this.stream.sampler;
   }
 
   /** The backend this object runs on. */
@@ -424,11 +442,15 @@ export interface FunctionalTopKOptions extends ForwardOutputs {
   nSample?: number;
   backend?: BackendOption;
   allowNonFinite?: boolean;
+  /** The seeded sampler (see NoisedTopKOptions.sampler); not with explicit noise. */
+  sampler?: SamplerName;
 }
 
 /** Resolves a functional call's noise: explicit `noise` (already a view), or the stream at (seed, offset). */
 export function functionalSource(o: Partial<Record<string, unknown>>, x: Float32Array, noise: Float32Array | undefined): { source: NoiseSource; nSample: number } {
+  const sampler = v.samplerOf(o.sampler);
   if (noise !== undefined) {
+    if (sampler !== undefined) throw new TypeError("options.sampler applies to the seeded stream (seed); explicit noise is used as given");
     const e = explicitNoise(noise, x, o.nSample);
     return { source: { kind: 'explicit', noise: e.noise }, nSample: e.nSample };
   }
@@ -438,7 +460,7 @@ export function functionalSource(o: Partial<Record<string, unknown>>, x: Float32
   const [seedLo, seedHi] = v.seedWords(o.seed);
   const offset = v.integer('offset', o.offset ?? 0, 0, 2 ** 32 - 1);
   const nSample = v.integer('nSample', o.nSample ?? 5, 1, v.MAX_SAMPLES);
-  return { source: { kind: 'stream', seedLo, seedHi, offset }, nSample };
+  return { source: { kind: 'stream', seedLo, seedHi, offset, sampler }, nSample };
 }
 
 function functionalPrepare(xIn: unknown, shapeIn: unknown, options: unknown): [TopKPlan, PreparedForward] {

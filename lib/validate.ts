@@ -2,6 +2,7 @@
 // each message names the parameter, what was expected and what came in.
 import { MAX_POSITIONS, MAX_SAMPLES } from './constants.js';
 import type { BackendOption } from './kernel.js';
+import type { SamplerName } from './lazy-sampler.js';
 
 // The built-in typed array getters, read once: a subclass or an own property can override
 // .length or .buffer on an instance, these cannot be fooled (nor by a Proxy: they throw or
@@ -171,6 +172,14 @@ export function kOf(name: string, v: unknown, d: number, what: string): number {
   if (!Number.isInteger(v) || v < 1 || v > d) {
     throw new RangeError(`${name} must be an integer in [1, ${d}] (${what}), got ${describe(v)}`);
   }
+  return v;
+}
+
+/** The sampler option: 'lazy' | 'dense', or undefined for the default rule (lazy-sampler.ts defaultSampler). */
+export function samplerOf(v: unknown): SamplerName | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string') throw new TypeError(`sampler must be a string, got ${describe(v)}`);
+  if (v !== 'lazy' && v !== 'dense') throw new RangeError(`sampler must be 'lazy' or 'dense', got ${describe(v)}`);
   return v;
 }
 

@@ -58,6 +58,7 @@ void parseForward(const CallFields& call, Job<ntk::ForwardArgs>& job) {
   a.noise.seedLo = call.uint32("seedLo");
   a.noise.seedHi = call.uint32("seedHi");
   a.noise.offset = call.uint32("offset");
+  a.sampler = call.choice("sampler", ntk::kSamplerNames);
   const uint64_t size = a.layout.size(), rows = a.layout.rows();
   checkPositions(call, rows, a.nSample);
   job.input(call, "x", a.x, size);

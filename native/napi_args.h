@@ -76,6 +76,20 @@ class CallFields {
     return static_cast<float>(e);
   }
 
+  // A string that must be one of `names`: its index there.
+  template <size_t N>
+  uint32_t choice(const char* name, const char* const (&names)[N]) const {
+    const Napi::Value v = get(name);
+    if (!v.IsString()) throwType(env_, op_, std::string(name) + " must be a string");
+    const std::string got = v.As<Napi::String>().Utf8Value();
+    std::string list;
+    for (size_t i = 0; i < N; ++i) {
+      if (got == names[i]) return static_cast<uint32_t>(i);
+      list += std::string(i ? ", '" : "'") + names[i] + "'";
+    }
+    throwRange(env_, op_, std::string(name) + " must be one of " + list + ", got '" + got + "'");
+  }
+
   bool boolean(const char* name) const { return booleanOf(name, get(name)); }
   // A boolean that may be left out (undefined): then `absent`.
   bool optionalBoolean(const char* name, bool absent) const {

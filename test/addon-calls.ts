@@ -1,14 +1,14 @@
 // Call objects for the tests that call the addon directly, built from positional values in the
 // order of lib/addon.ts's fields (short to write where a test lists many calls).
-import type { BackwardCall, ForwardCall, PerturbedBackwardCall, PerturbedForwardCall, TopKCall } from '../lib/addon.js';
+import type { BackwardCall, ForwardCall, PerturbedBackwardCall, PerturbedForwardCall, SamplerName, TopKCall } from '../lib/addon.js';
 
 type F32 = Float32Array;
 type I32 = Int32Array;
 
 export const forwardCall = (
   x: F32, outer: number, d: number, inner: number, k: number, epsilon: number, nSample: number, noise: F32 | null,
-  seedLo: number, seedHi: number, offset: number, values: F32, positions: I32,
-): ForwardCall => ({ x, outer, d, inner, k, epsilon, nSample, noise, seedLo, seedHi, offset, values, positions });
+  seedLo: number, seedHi: number, offset: number, values: F32, positions: I32, sampler: SamplerName = 'dense',
+): ForwardCall => ({ x, outer, d, inner, k, epsilon, nSample, noise, seedLo, seedHi, offset, values, positions, sampler });
 
 export const backwardCall = (
   positions: I32, rowScale: F32, outer: number, d: number, inner: number, nSample: number, grad: F32,
@@ -35,7 +35,7 @@ const fieldsOf = <T>() => <const L extends readonly (keyof T)[]>(list: AllKeys<T
 
 /** Each call object's fields, in the order the positional helpers above take them. */
 export const CALL_FIELDS = {
-  forward: fieldsOf<ForwardCall>()(['x', 'outer', 'd', 'inner', 'k', 'epsilon', 'nSample', 'noise', 'seedLo', 'seedHi', 'offset', 'values', 'positions']),
+  forward: fieldsOf<ForwardCall>()(['x', 'outer', 'd', 'inner', 'k', 'epsilon', 'nSample', 'noise', 'seedLo', 'seedHi', 'offset', 'values', 'positions', 'sampler']),
   backward: fieldsOf<BackwardCall>()(['positions', 'rowScale', 'outer', 'd', 'inner', 'nSample', 'grad']),
   topk: fieldsOf<TopKCall>()(['x', 'outer', 'd', 'inner', 'k', 'largest', 'sorted', 'values', 'indices', 'checkFinite']),
   perturbedForward: fieldsOf<PerturbedForwardCall>()(['x', 'outer', 'd', 'inner', 'k', 'epsilon', 'nSample', 'seedLo', 'seedHi', 'offset', 'mask', 'indices']),

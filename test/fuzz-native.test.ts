@@ -5,7 +5,7 @@
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { backwardJs, forwardJs } from '../lib/js-kernel.js';
-import type { BackwardCall, ForwardCall } from '../lib/kernel.js';
+import type { BackwardCall, ForwardCall, SamplerName } from '../lib/addon.js';
 import { loadNative } from '../lib/native.js';
 import { backwardCall, callOf, forwardCall } from './addon-calls.js';
 import { bits, detach, failure, FUZZ_SEED, JUNK, pick, runs, type Outcome } from './fuzz-kit.js';
@@ -45,7 +45,7 @@ function forwardArgs(c: Call): { args: unknown[]; noise: Float32Array | null } {
   const noise = c.explicit ? Float32Array.from({ length: size * c.S }, (_, j) => c.data[(j * 7) % 200]!) : null;
   const args: unknown[] = [
     x, c.outer, c.d, c.inner, 1 + (c.kSeed % c.d), c.epsilon, c.S, noise, c.seedLo, c.seedHi, c.offset,
-    new Float32Array(rows), new Int32Array(rows * c.S),
+    new Float32Array(rows), new Int32Array(rows * c.S), (c.kSeed >> 1) % 2 === 1 ? 'lazy' : 'dense',
   ];
   return { args, noise };
 }
@@ -106,11 +106,11 @@ describe('fuzz: the addon called directly', () => {
             if (async) await addon.forwardAsync(direct);
             else addon.forward(direct);
             // Accepted: then the arguments were a valid call, and the answer is the js kernel's.
-            const [x, outer, d, inner, k, epsilon, nSample, noise, seedLo, seedHi, offset, values, positions] = args as [
-              Float32Array, number, number, number, number, number, number, Float32Array | null, number, number, number, Float32Array, Int32Array,
+            const [x, outer, d, inner, k, epsilon, nSample, noise, seedLo, seedHi, offset, values, positions, sampler] = args as [
+              Float32Array, number, number, number, number, number, number, Float32Array | null, number, number, number, Float32Array, Int32Array, SamplerName,
             ];
             const call: ForwardCall = {
-              x, outer, d, inner, k, epsilon, nSample, noise, seedLo, seedHi, offset,
+              x, outer, d, inner, k, epsilon, nSample, noise, seedLo, seedHi, offset, sampler,
               values: new Float32Array(values.length),
               positions: new Int32Array(positions.length),
             };

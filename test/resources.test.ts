@@ -49,7 +49,7 @@ describe.skipIf(!hasCpu)('kernel scratch', () => {
       const call = (rows, d, sync) => {
         const x = new Float32Array(rows * d);
         for (let i = 0; i < x.length; i++) x[i] = Math.sin(i * 0.37);
-        const call = { x, outer: rows, d, inner: 1, k: 2, epsilon: 1, nSample: 1, noise: null, seedLo: 1, seedHi: 2, offset: 3, values: new Float32Array(rows), positions: new Int32Array(rows) };
+        const call = { x, outer: rows, d, inner: 1, k: 2, epsilon: 1, nSample: 1, noise: null, seedLo: 1, seedHi: 2, offset: 3, sampler: 'dense', values: new Float32Array(rows), positions: new Int32Array(rows) };
         return sync ? addon.forward(call) : addon.forwardAsync(call);
       };
       addon.setThreads(2);
@@ -99,7 +99,7 @@ describe.skipIf(!hasCpu)('setThreads: capped, and lowering it stops the extra th
       const run = (sync) => {
         const rows = 4096, d = 64;
         const x = new Float32Array(rows * d).map((_, i) => Math.sin(i));
-        const call = { x, outer: 1, d, inner: rows, k: 3, epsilon: 1, nSample: 1, noise: null, seedLo: 0, seedHi: 0, offset: 0, values: new Float32Array(rows), positions: new Int32Array(rows) };
+        const call = { x, outer: 1, d, inner: rows, k: 3, epsilon: 1, nSample: 1, noise: null, seedLo: 0, seedHi: 0, offset: 0, sampler: 'dense', values: new Float32Array(rows), positions: new Int32Array(rows) };
         return sync ? addon.forward(call) : addon.forwardAsync(call);
       };
       const refused = [];

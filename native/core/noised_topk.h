@@ -39,6 +39,12 @@ struct NoiseSpec {
   uint32_t offset = 0;
 };
 
+// The seeded samplers, by the index of their names in kSamplerNames ('dense', 'lazy': the
+// strings of ForwardCall.sampler in lib/addon.ts).
+constexpr uint32_t kSamplerDense = 0;
+constexpr uint32_t kSamplerLazy = 1;
+constexpr const char* kSamplerNames[] = {"dense", "lazy"};
+
 struct ForwardArgs {
   const float* x = nullptr;
   Layout layout;
@@ -46,6 +52,9 @@ struct ForwardArgs {
   float epsilon = 0.0f;
   uint32_t nSample = 1;
   NoiseSpec noise;
+  // Seeded sampler (ignored with explicit noise): kSamplerDense (every normal of the stream) or
+  // kSamplerLazy (native/core/lazy_sampler.h: noise only where it can matter).
+  uint32_t sampler = kSamplerDense;
   float* values = nullptr;       // [rows]: mean over samples of the k-th largest
   int32_t* positions = nullptr;  // [rows, nSample]: column of the k-th largest per sample
 };

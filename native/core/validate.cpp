@@ -74,6 +74,7 @@ Status validate(const ForwardArgs& a, const char** why) {
   if (l.rows() * a.nSample > kMaxPositions) return fail(why, "rows * nSample exceeds 2^28");
   if (l.size() > 0 && !a.x) return fail(why, "x is null");
   if (l.rows() > 0 && (!a.values || !a.positions)) return fail(why, "an output is null");
+  if (a.sampler != kSamplerDense && a.sampler != kSamplerLazy) return fail(why, "sampler must be 'dense' or 'lazy'");
   return Status::kOk;
 }
 

@@ -12,6 +12,7 @@
 #include "../core/noised_topk.h"
 #include "../core/philox_normal.h"
 #include "kernel_internal.h"
+#include "lazy_cpu.h"
 #include "thread_pool.h"
 
 namespace ntk {
@@ -155,6 +156,7 @@ void settleScratch() {
   if (now >= sc.accounted) scratchHeld.fetch_add(now - sc.accounted);
   else scratchHeld.fetch_sub(sc.accounted - now);
   sc.accounted = now;
+  cpu::lazySettleScratch(kScratchKeepBytes);  // the lazy sampler's scratch (lazy_cpu.cpp)
 }
 
 std::atomic<uint64_t> callCounter{0};
@@ -328,9 +330,9 @@ void solveUnit(const ForwardArgs& a, const CpuPath& path, uint64_t call, uint64_
                int32_t* pos, float* value) {
   const uint32_t d = static_cast<uint32_t>(a.layout.d);
   const float eps = a.epsilon;
-  prepareRow(a, path, call, row, sc);
-  float* y = sc.y.data();
   if (a.noise.explicitNoise) {
+    prepareRow(a, path, call, row, sc);
+    float* y = sc.y.data();
     const Layout& l = a.layout;
     const uint64_t o = row / l.inner, i = row % l.inner;
     const uint64_t base = o * l.d * l.inner + i;
@@ -344,6 +346,10 @@ void solveUnit(const ForwardArgs& a, const CpuPath& path, uint64_t call, uint64_
     *value = y[c];
     return;
   }
+  // The lazy sampler (lazy_cpu.cpp); a row it does not take runs the dense path below.
+  if (a.sampler == kSamplerLazy && cpu::lazySolveUnit(a, call, row, s, pos, value)) return;
+  prepareRow(a, path, call, row, sc);
+  float* y = sc.y.data();
   StreamPos sp;
   sp.seedLo = a.noise.seedLo;
   sp.seedHi = a.noise.seedHi;
@@ -468,7 +474,7 @@ Status backwardCpu(const BackwardArgs& a) {
 void setCpuThreads(unsigned n) { setPoolThreads(n); }
 unsigned cpuThreads() { return poolThreads(); }
 unsigned maxCpuThreads() { return maxPoolThreads(); }
-uint64_t cpuScratchBytes() { return scratchHeld.load(); }
+uint64_t cpuScratchBytes() { return scratchHeld.load() + cpu::lazyScratchBytes(); }
 unsigned cpuWorkerThreads() { return poolWorkers(); }
 void cpuFailNextChunks(unsigned n) { chunksToFail.store(n); }
 

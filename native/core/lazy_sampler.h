@@ -1,0 +1,506 @@
+// The lazy sampler ('lazy'): the k-th largest of x + eps * z over a row, and its column, with
+// noise drawn only for the columns that can reach the top k. Shared by the CPU kernel
+// (native/cpu/lazy_cpu.cpp) and, line for line, by lib/lazy-sampler.ts; written so that a CUDA
+// kernel can include it (NTK_HD, no std:: containers, no libm).
+//
+// Construction (Mussmann, Levy and Ermon, UAI 2017, lazy Gumbel sampling, adapted to Gaussian
+// noise and the k-th order statistic):
+//   per row, once: every column goes into a bucket by its distance below the largest x in units
+//     of eps (lazyBucketIndex), each bucket with its largest x, u_b; the top list T is the first
+//     m = lazyTopCount(k) columns in bucket order (the largest x, up to the bucket grain).
+//   per sample: z for the m columns (the dense stream's Box-Muller, own counters); L = the k-th
+//     of their perturbed values, a lower bound of the row's k-th. Bucket by bucket, with
+//     t_b = (L - margin - u_b) / eps, every column of the bucket has z > t_b independently with
+//     probability q_b = P(Z > t_b): those columns (the candidates) are found by geometric skips
+//     and given z from N(0, 1) truncated to (t_b, inf); a candidate whose perturbed value ranks
+//     above the current k-th is kept. After each bucket L is raised to the k-th of all kept.
+//   Every column that is not a candidate has z <= t_b, so its perturbed value, rounded to
+//   float32 as the dense path rounds it, is strictly below L (lazyThreshold's margin covers the
+//   three roundings): it cannot be the k-th nor above it. Raising L between buckets is exact
+//   because L then depends only on columns of earlier buckets, independent of later ones.
+//
+// Where the law is exact: conditional on the top-m draws, each other column's z is N(0, 1)
+// restricted as above, so (value, column) has the law of the dense draw with N(0, 1) noise, up to
+//   - the uniform words (2^-32 granularity) and the Box-Muller normals of the top m and of the
+//     rejection draws (the dense stream's own law: 24-bit words, |z| <= 5.78);
+//   - q_b from normalTail (relative error below 2e-13 against glibc erfc; test/lazy-bitident.test.ts
+//     holds it to 1e-12 against tabulated values of Q and against normalTailSlow),
+//     taken as 0 beyond t = 38 (P < 1e-315 per column);
+//   - the candidates' z rounded to float32 before the product, as every stream value is.
+// Bit identity: every double operation is one IEEE-754 binary64 +, -, *, / or sqrt, in the written
+// order (no FMA contraction: -ffp-contract=off; JavaScript numbers are binary64), plus floor and
+// exact bit manipulation; no libm transcendental is called.
+#pragma once
+
+#include <cstdint>
+
+#include "philox_normal.h"
+
+#if defined(__CUDA_ARCH__)
+#define NTK_DSQRT(a) __dsqrt_rn((a))
+#else
+#include <cmath>
+#define NTK_DSQRT(a) std::sqrt((a))
+#endif
+
+namespace ntk {
+namespace lazy {
+
+// floor(v) for |v| < 2^62 by an integer conversion (baseline x86-64 has no rounding
+// instruction, and std::floor would be a libm call); integers from 2^52 up are their own floor.
+// Equal to Math.floor on every such input.
+NTK_HD double floorDouble(double v) {
+  if (!(v < 4503599627370496.0 && v > -4503599627370496.0)) return v;
+  const double t = static_cast<double>(static_cast<int64_t>(v));  // toward zero
+  return t > v ? t - 1.0 : t;
+}
+#define NTK_DFLOOR(a) floorDouble((a))
+
+// Philox counter word 0 of the lazy sampler's draws (counter (c0, row, sample, offset), key =
+// the seed, as the dense stream). The dense stream's word 0 is a group index below 2^29, so the
+// two top bits name the purpose and no counter is shared:
+//   kTopTag | (j / 4): the normals of the top-m list's entries j (4 per Philox block);
+//   kTailTag | n: the n-th block of the sequential word stream (skips and truncated draws).
+constexpr uint32_t kTopTag = 0x80000000u;
+constexpr uint32_t kTailTag = 0xC0000000u;
+
+// Buckets by distance below the row's largest x, v = (x_max - x) * 4 / eps (binary64):
+//   buckets 0..15: width eps/4 (distance 0 to 4 eps), where most candidates come from (the
+//   overdraw of a bucket of width w at threshold t is about exp(t * w));
+//   buckets 16..23: width eps (4 to 12 eps); 24..31: width 4 eps (12 to 44 eps);
+//   bucket 32: everything further (its q is 0 unless L is within 38 eps of it).
+// The top list T (drawn first, L = the k-th of T) is the first m columns in (bucket, column)
+// order: whole buckets from 0, then the first columns of the bucket where the count reaches m.
+// The rest of that bucket stays in it, bounded by the whole bucket's largest x (any bound above a
+// bucket's columns keeps the law exact; T may be any set of >= k columns chosen from x alone).
+constexpr uint32_t kBuckets = 33;
+
+// Bucket of a column at v >= 0 (x_max - x >= 0): floor(v) through a table (branch-free: the
+// three widths would be unpredictable branches on every column).
+struct BucketTable {
+  uint8_t of[176];
+};
+NTK_HD BucketTable makeBucketTable() {
+  BucketTable t = {};
+  for (uint32_t j = 0; j < 176; ++j)
+    t.of[j] = static_cast<uint8_t>(j < 16 ? j : (j < 48 ? 16 + (j - 16) / 4 : 24 + (j - 48) / 16));
+  return t;
+}
+NTK_HD uint32_t lazyBucketIndex(const BucketTable& t, double v) {
+  return v < 176.0 ? t.of[static_cast<uint32_t>(v)] : 32u;  // truncation is floor for v >= 0
+}
+
+// Rows wider than this, and rows where the top-m list covers half of the row or more (k close
+// to d, or d < 2m), take the dense path: see prepareLazyRow (native/cpu/lazy_cpu.cpp).
+constexpr uint32_t kMaxLazyD = 1u << 24;
+
+// m: the columns drawn before the buckets. More than k, so that L is close to the true k-th.
+NTK_HD uint32_t lazyTopCount(uint32_t k) { return k + 8u + k / 4u; }
+
+// Below this bound on max|x| + eps * kZBound, no perturbed value the sampler can form overflows
+// (a candidate's z is below about 38 + 23 = 61 for a 32-bit uniform).
+constexpr double kZBound = 64.0;
+constexpr double kSafeMagnitude = 1.0e38;
+
+// ---- double-precision functions: +, -, *, /, sqrt, floor and bit moves only ----
+
+NTK_HD uint64_t doubleBits(double d) {
+  union {
+    double d;
+    uint64_t u;
+  } c;
+  c.d = d;
+  return c.u;
+}
+
+NTK_HD double bitsDouble(uint64_t u) {
+  union {
+    uint64_t u;
+    double d;
+  } c;
+  c.u = u;
+  return c.d;
+}
+
+// 2^e for e in [-1022, 1023], exactly.
+NTK_HD double pow2(int32_t e) { return bitsDouble(static_cast<uint64_t>(e + 1023) << 52); }
+
+constexpr double kLn2Hi = 6.93147180369123816490e-01;  // 32 significant bits: n * kLn2Hi is exact
+constexpr double kLn2Lo = 1.90821492927058770002e-10;
+constexpr double kInvLn2 = 1.4426950408889634;
+constexpr double kSqrt2 = 1.4142135623730951;
+constexpr double kInvSqrt2Pi = 0.39894228040143270;
+
+// 2 atanh(s) = 2s + 2s^3/3 + ... + 2s^23/23, for |s| <= 0.1716 (error below 1e-17 relative).
+NTK_HD double twoAtanh(double s) {
+  const double s2 = s * s;
+  double p = 0.086956521739130432;  // 2/23
+  p = p * s2 + 0.095238095238095233;  // 2/21
+  p = p * s2 + 0.10526315789473684;   // 2/19
+  p = p * s2 + 0.11764705882352941;   // 2/17
+  p = p * s2 + 0.13333333333333333;   // 2/15
+  p = p * s2 + 0.15384615384615385;   // 2/13
+  p = p * s2 + 0.18181818181818182;   // 2/11
+  p = p * s2 + 0.22222222222222221;   // 2/9
+  p = p * s2 + 0.28571428571428570;   // 2/7
+  p = p * s2 + 0.40000000000000002;   // 2/5
+  p = p * s2 + 0.66666666666666663;   // 2/3
+  return 2.0 * s + (s * s2) * p;
+}
+
+// ln(x) for a normal x > 0 (the callers pass x >= 2^-53); 0 gives -inf.
+NTK_HD double logPositive(double x) {
+  if (x == 0.0) return bitsDouble(0xFFF0000000000000ull);  // -inf
+  const uint64_t b = doubleBits(x);
+  int32_t e = static_cast<int32_t>(b >> 52) - 1023;
+  double m = bitsDouble((b & 0x000FFFFFFFFFFFFFull) | 0x3FF0000000000000ull);  // [1, 2)
+  if (m > kSqrt2) {
+    m = m * 0.5;  // exact
+    e += 1;
+  }
+  const double f = m - 1.0;
+  const double s = f / (2.0 + f);
+  const double ed = static_cast<double>(e);
+  return ed * kLn2Hi + (ed * kLn2Lo + twoAtanh(s));
+}
+
+// ln(1 - q) for q in (0, 1): the atanh series directly for small q, so that no precision of q is
+// lost in 1 - q.
+NTK_HD double logOneMinus(double q) {
+  if (q <= 0.25) return twoAtanh((0.0 - q) / (2.0 - q));  // 1 - q = (1 + s) / (1 - s)
+  return logPositive(1.0 - q);
+}
+
+// exp(x) for x <= 0 (0 below -745).
+NTK_HD double expNonPositive(double x) {
+  if (x < -745.0) return 0.0;
+  const double n = NTK_DFLOOR(x * kInvLn2 + 0.5);
+  const double r = (x - n * kLn2Hi) - n * kLn2Lo;  // |r| <= 0.3466
+  double p = 1.6059043836821613e-10;                // 1/13!
+  p = p * r + 2.0876756987868100e-9;                // 1/12!
+  p = p * r + 2.5052108385441720e-8;                // 1/11!
+  p = p * r + 2.7557319223985888e-7;                // 1/10!
+  p = p * r + 0.0000027557319223985893;             // 1/9!
+  p = p * r + 0.000024801587301587302;              // 1/8!
+  p = p * r + 0.00019841269841269841;               // 1/7!
+  p = p * r + 0.0013888888888888889;                // 1/6!
+  p = p * r + 0.0083333333333333332;                // 1/5!
+  p = p * r + 0.041666666666666664;                 // 1/4!
+  p = p * r + 0.16666666666666666;                  // 1/3!
+  p = p * r + 0.5;
+  p = p * r + 1.0;
+  p = p * r + 1.0;
+  // 2^n in two exact factors (n >= -1075 here, each factor >= 2^-538).
+  const int32_t ni = static_cast<int32_t>(n);
+  const int32_t half = ni / 2;  // truncates toward 0: both parts in [-538, 0]
+  return (p * pow2(half)) * pow2(ni - half);
+}
+
+// Q(t) = P(Z > t) for Z ~ N(0, 1), the reference evaluation (series below 2.5, continued
+// fraction above): 0 from t = 38 up, 1 from t = -38 down. Used to build the table below.
+NTK_HD double normalTailSlow(double t) {
+  if (t >= 38.0) return 0.0;
+  if (t <= -38.0) return 1.0;
+  const double a = t < 0.0 ? 0.0 - t : t;
+  const double phi = expNonPositive((-0.5 * a) * a) * kInvSqrt2Pi;
+  double q;
+  if (a < 2.5) {
+    // Phi(a) - 1/2 = phi(a) * sum_n a^(2n+1) / (2n+1)!!; 40 terms reach 1e-25 at a = 2.5.
+    const double a2 = a * a;
+    double term = a;
+    double sum = a;
+    for (int32_t n = 1; n <= 40; ++n) {
+      term = (term * a2) / static_cast<double>(2 * n + 1);
+      sum = sum + term;
+    }
+    q = 0.5 - phi * sum;
+  } else {
+    // Laplace's continued fraction Q(a) = phi(a) / (a + 1/(a + 2/(a + 3/(a + ...)))), evaluated
+    // backward from a fixed depth (a fixed operation sequence on every backend).
+    double f = a;
+    for (int32_t n = 90; n >= 1; --n) f = a + static_cast<double>(n) / f;
+    q = phi / f;
+  }
+  return t < 0.0 ? 1.0 - q : q;
+}
+
+// The fast Q: Taylor expansion about the nearest point t0 of a grid of step 1/32 on [-38, 38],
+// Q(t0 + h) = Q(t0) - phi(t0) sum_{n>=1} (-1)^(n-1) He_{n-1}(t0) h^n / n! (He: the
+// probabilists' Hermite polynomials, He_{n+1} = t He_n - n He_{n-1}), 16 terms: |t0 h| <= 0.6,
+// so the remainder is below 1e-15 relative. Q(t0) and phi(t0) come from normalTailSlow and
+// expNonPositive, tabulated once (the same operations on every backend give the same table).
+constexpr int32_t kTailGridPerUnit = 32;
+constexpr int32_t kTailGridPoints = 76 * kTailGridPerUnit + 1;  // t0 = -38 + i / 32
+constexpr int32_t kTailTerms = 16;
+
+// 1 / n for n in [2, 17] (correctly rounded; index 0 and 1 unused).
+constexpr double kInverse[18] = {0.0, 0.0, 0.50000000000000000, 0.33333333333333331, 0.25000000000000000, 0.20000000000000001, 0.16666666666666666, 0.14285714285714285, 0.12500000000000000, 0.11111111111111110, 0.10000000000000001, 0.090909090909090912, 0.083333333333333329, 0.076923076923076927, 0.071428571428571425, 0.066666666666666666, 0.062500000000000000, 0.058823529411764705};
+
+struct TailTable {
+  double q[kTailGridPoints];
+  double phi[kTailGridPoints];
+};
+
+NTK_HD void fillTailTable(TailTable& tab) {
+  for (int32_t i = 0; i < kTailGridPoints; ++i) {
+    const double t0 = -38.0 + static_cast<double>(i) / static_cast<double>(kTailGridPerUnit);
+    tab.q[i] = normalTailSlow(t0);
+    tab.phi[i] = expNonPositive((-0.5 * t0) * t0) * kInvSqrt2Pi;
+  }
+}
+
+NTK_HD double normalTail(const TailTable& tab, double t) {
+  if (t >= 38.0) return 0.0;
+  if (t <= -38.0) return 1.0;
+  const int32_t i = static_cast<int32_t>(NTK_DFLOOR((t + 38.0) * 32.0 + 0.5));
+  const double t0 = -38.0 + static_cast<double>(i) / 32.0;
+  const double h = t - t0;
+  // Two terms per step (signs + then -), h^n / n! by products with 1/n: no division.
+  double hp = h;      // h^n / n!
+  double heP = 0.0;   // He_{n-2}(t0)
+  double heC = 1.0;   // He_{n-1}(t0)
+  double sum = 0.0;
+  for (int32_t n = 1; n <= kTailTerms; n += 2) {
+    sum = sum + heC * hp;
+    double heN = t0 * heC - static_cast<double>(n - 1) * heP;
+    heP = heC;
+    heC = heN;
+    hp = (hp * h) * kInverse[n + 1];
+    sum = sum - heC * hp;
+    heN = t0 * heC - static_cast<double>(n) * heP;
+    heP = heC;
+    heC = heN;
+    hp = (hp * h) * kInverse[n + 2];
+  }
+  const double q = tab.q[i] - tab.phi[i] * sum;
+  return q < 0.0 ? 0.0 : (q > 1.0 ? 1.0 : q);
+}
+
+// The threshold t_b of a bucket whose largest x is u, given the current k-th value L: a column
+// x_j <= u with z <= t_b has float32(x_j + float32(eps * float32(z))) < L strictly. The margin
+// bounds the three roundings (each at most 2^-24 relative of a magnitude at most |L| + 2|u| plus
+// the margin itself) with room to spare, plus an absolute term for subnormal results.
+NTK_HD double lazyThreshold(float kth, float u, float eps) {
+  const double L = static_cast<double>(kth);
+  const double ud = static_cast<double>(u);
+  const double aL = L < 0.0 ? 0.0 - L : L;
+  const double au = ud < 0.0 ? 0.0 - ud : ud;
+  const double margin = (aL + 2.0 * au) * 9.5367431640625e-07 + 1.0e-37;  // 2^-20
+  return ((L - margin) - ud) / static_cast<double>(eps);
+}
+
+// ---- the word stream of one (row, sample) ----
+
+struct TailStream {
+  uint32_t seedLo, seedHi, offset, row, sample;
+  uint32_t block;  // next Philox block
+  uint32_t used;   // words of `words` consumed (4: none left)
+  uint32_t words[4];
+  bool hasSpare;
+  float spare;
+};
+
+NTK_HD void tailStart(TailStream& st, uint32_t seedLo, uint32_t seedHi, uint32_t offset, uint32_t row,
+                      uint32_t sample) {
+  st.seedLo = seedLo;
+  st.seedHi = seedHi;
+  st.offset = offset;
+  st.row = row;
+  st.sample = sample;
+  st.block = 0;
+  st.used = 4;
+  st.hasSpare = false;
+  st.spare = 0.0f;
+}
+
+NTK_HD uint32_t tailWord(TailStream& st) {
+  if (st.used == 4) {
+    const Philox4 w = philox4x32_10(kTailTag | (st.block & 0x3FFFFFFFu), st.row, st.sample, st.offset,
+                                    st.seedLo, st.seedHi);
+    st.words[0] = w.v[0];
+    st.words[1] = w.v[1];
+    st.words[2] = w.v[2];
+    st.words[3] = w.v[3];
+    st.block += 1;
+    st.used = 0;
+  }
+  return st.words[st.used++];
+}
+
+// Uniform in (0, 1]: (w + 1) 2^-32, exact in binary64.
+NTK_HD double tailUniform(TailStream& st) {
+  return (static_cast<double>(tailWord(st)) + 1.0) * 2.3283064365386963e-10;
+}
+
+// A standard normal from the dense stream's Box-Muller (two words, two normals; the second is
+// kept for the next call).
+NTK_HD float tailNormal(TailStream& st) {
+  if (st.hasSpare) {
+    st.hasSpare = false;
+    return st.spare;
+  }
+  const uint32_t w0 = tailWord(st);
+  const uint32_t w1 = tailWord(st);
+  const NormalPair p = boxMuller(w0, w1);
+  st.spare = p.z1;
+  st.hasSpare = true;
+  return p.z0;
+}
+
+// When the columns left would give fewer candidates than this in expectation under the current
+// bucket's threshold, they are walked as one bucket (one Q and usually one skip for all).
+constexpr double kMergeBelow = 0.25;
+
+// Below this threshold, truncated draws are rejection from N(0, 1) (acceptance >= 0.31);
+// from it up, Robert (1995)'s exponential proposal with the optimal rate.
+constexpr double kRobertFrom = 0.5;
+
+// z ~ N(0, 1) conditioned on z > t, as a float32 (rounded to nearest).
+NTK_HD float truncatedNormal(TailStream& st, double t) {
+  if (t < kRobertFrom) {
+    for (;;) {
+      const float z = tailNormal(st);
+      if (static_cast<double>(z) > t) return z;
+    }
+  }
+  const double alpha = (t + NTK_DSQRT(t * t + 4.0)) * 0.5;
+  for (;;) {
+    const double z = t - logPositive(tailUniform(st)) / alpha;
+    const double dz = z - alpha;
+    if (logPositive(tailUniform(st)) <= (-0.5 * dz) * dz) return static_cast<float>(z);
+  }
+}
+
+// Geometric skip: the number of non-candidates before the next candidate, each column a
+// candidate with probability q (logOneMinusQ = ln(1 - q) < 0). P(G >= n) = (1 - q)^n.
+NTK_HD double geometricSkip(TailStream& st, double logOneMinusQ) {
+  return NTK_DFLOOR(logPositive(tailUniform(st)) / logOneMinusQ);
+}
+
+// ---- one sample over a prepared row ----
+
+// A prepared row. bucketCols: every column by (bucket, column); top = its first m entries (T);
+// bucketCols[bucketStart[b], bucketEnd[b]): bucket b's columns outside T; bucketMax[b]: the
+// largest x of the whole bucket (T included: still an upper bound of the rest).
+struct LazyRow {
+  const float* x = nullptr;  // the row, contiguous
+  uint32_t d = 0;
+  uint32_t k = 1;
+  uint32_t m = 0;
+  float eps = 0.0f;
+  const uint32_t* top = nullptr;
+  const uint32_t* bucketStart = nullptr;  // [kBuckets]: first entry of bucket b outside T
+  const uint32_t* bucketEnd = nullptr;    // [kBuckets]
+  const uint32_t* bucketCols = nullptr;
+  const float* bucketMax = nullptr;  // [kBuckets]
+  const TailTable* tail = nullptr;   // filled by fillTailTable
+};
+
+// Composite rank (rankKey above, complemented column below): a larger key ranks higher.
+NTK_HD uint64_t lazyComposite(float y, uint32_t c) {
+  return (static_cast<uint64_t>(rankKey(y)) << 32) | static_cast<uint32_t>(~c);
+}
+
+// Reorders key/val[0, n) so that [0, k) hold the k largest keys and key[k - 1] is the k-th
+// (keys are distinct). Any correct selection gives the same k-th.
+NTK_HD void selectLargest(uint64_t* key, float* val, uint32_t n, uint32_t k) {
+  uint32_t lo = 0, hi = n - 1;
+  const uint32_t target = k - 1;
+  while (lo < hi) {
+    const uint64_t pivot = key[lo + (hi - lo) / 2];
+    uint32_t i = lo, j = hi;
+    for (;;) {
+      while (key[i] > pivot) ++i;
+      while (key[j] < pivot) --j;
+      if (i >= j) break;
+      const uint64_t tk = key[i];
+      key[i] = key[j];
+      key[j] = tk;
+      const float tv = val[i];
+      val[i] = val[j];
+      val[j] = tv;
+      ++i;
+      --j;
+    }
+    // [lo, j] >= pivot >= [j + 1, hi] (Hoare partition on distinct keys).
+    if (target <= j) hi = j;
+    else lo = j + 1;
+  }
+}
+
+struct LazyResult {
+  uint32_t column;
+  float value;
+  uint32_t drawn;  // normals drawn: m + candidates (for the statistics of the benchmark)
+};
+
+// One (row, sample). key/val: scratch of at least m + d entries.
+NTK_HD LazyResult lazySample(const LazyRow& r, uint32_t seedLo, uint32_t seedHi, uint32_t offset, uint32_t row,
+                             uint32_t sample, uint64_t* key, float* val) {
+  uint32_t n = 0;
+  Normal4 z4 = {{0.0f, 0.0f, 0.0f, 0.0f}};
+  for (uint32_t j = 0; j < r.m; ++j) {
+    if ((j & 3u) == 0) z4 = normal4(seedLo, seedHi, offset, row, sample, kTopTag | (j >> 2));
+    const uint32_t c = r.top[j];
+    const float y = perturb(r.x[c], r.eps, z4.z[j & 3u]);
+    key[n] = lazyComposite(y, c);
+    val[n] = y;
+    ++n;
+  }
+  selectLargest(key, val, n, r.k);
+  n = r.k;
+  uint64_t kthKey = key[r.k - 1];
+  float kth = val[r.k - 1];
+  uint32_t drawn = r.m;
+  if (r.eps > 0.0f) {
+    TailStream st;
+    tailStart(st, seedLo, seedHi, offset, row, sample);
+    const uint32_t end = r.d;  // bucketCols[m, d): every column outside T, by bucket
+    for (uint32_t b = 0; b < kBuckets; ++b) {
+      const uint32_t begin = r.bucketStart[b];
+      uint32_t count = r.bucketEnd[b] - begin;
+      if (count == 0) continue;
+      const double t = lazyThreshold(kth, r.bucketMax[b], r.eps);
+      const double q = normalTail(*r.tail, t);
+      if (q <= 0.0) continue;
+      // Bucket b's u is the largest x of every column from `begin` on, so t and q serve for all
+      // of them: when they would give few candidates, walk them as one bucket and stop (any
+      // partition whose u bounds its columns is exact; the choice depends only on L).
+      const bool last = static_cast<double>(end - begin) * q < kMergeBelow;
+      if (last) count = end - begin;
+      const bool every = q >= 1.0;
+      const double lq = every ? 0.0 : logOneMinus(q);
+      double at = -1.0;  // position in the bucket of the last candidate
+      bool kept = false;
+      for (;;) {
+        at = every ? at + 1.0 : (at + 1.0) + geometricSkip(st, lq);
+        if (at >= static_cast<double>(count)) break;
+        const uint32_t c = r.bucketCols[begin + static_cast<uint32_t>(at)];
+        const float y = perturb(r.x[c], r.eps, truncatedNormal(st, t));
+        ++drawn;
+        const uint64_t kk = lazyComposite(y, c);
+        if (kk > kthKey) {  // below the current k-th it can never be the k-th
+          key[n] = kk;
+          val[n] = y;
+          ++n;
+          kept = true;
+        }
+      }
+      if (kept) {
+        selectLargest(key, val, n, r.k);
+        n = r.k;
+        kthKey = key[r.k - 1];
+        kth = val[r.k - 1];
+      }
+      if (last) break;
+    }
+  }
+  LazyResult res;
+  res.column = ~static_cast<uint32_t>(kthKey);
+  res.value = kth;
+  res.drawn = drawn;
+  return res;
+}
+
+}  // namespace lazy
+}  // namespace ntk
