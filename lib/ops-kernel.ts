@@ -163,8 +163,14 @@ function perturbedBackwardJs(c: PerturbedBackwardCall): void {
 
 const jsOps: OpsKernel = {
   name: 'js',
-  topk: (c) => (topkJs(c), false),
-  topkAsync: async (c) => (topkJs(c), false),
+  topk: (c) => {
+    topkJs(c);
+    return false;
+  },
+  topkAsync: async (c) => {
+    topkJs(c);
+    return false;
+  },
   perturbedForward: perturbedForwardJs,
   perturbedForwardAsync: async (c) => perturbedForwardJs(c),
   perturbedBackward: perturbedBackwardJs,
@@ -187,7 +193,7 @@ const deviceOps: Partial<Record<'cpu' | 'cuda', OpsKernel>> = {};
 function addonOps(addon: NativeAddon, device: 'cpu' | 'cuda'): OpsKernel {
   const e = deviceEntries(addon, device);
   const cpu = device === 'cpu';
-  return (deviceOps[device] ??= {
+  deviceOps[device] ??= {
     name: device,
     topk: (c) => e.topk(c) === true,
     topkAsync: async (c) => (await e.topkAsync(c)) === true,
@@ -195,7 +201,8 @@ function addonOps(addon: NativeAddon, device: 'cpu' | 'cuda'): OpsKernel {
     perturbedForwardAsync: async (c) => (cpu ? addon.perturbedTopKAsync(c) : noCudaKernel('perturbedTopK')),
     perturbedBackward: (c) => (cpu ? addon.perturbedTopKBackward(c) : noCudaKernel('perturbedTopK')),
     perturbedBackwardAsync: async (c) => (cpu ? addon.perturbedTopKBackwardAsync(c) : noCudaKernel('perturbedTopK')),
-  });
+  };
+  return deviceOps[device];
 }
 
 /**

@@ -169,7 +169,7 @@ export function normal4(
 
 /** Rank key of a binary32 value: NaN highest, -0 equal to +0 (see README, Determinism). */
 export function rankKey(y: number): number {
-  if (y !== y) return 0xffffffff;
+  if (Number.isNaN(y)) return 0xffffffff;
   let b = floatBits(y);
   if (b === 0x80000000) b = 0;
   return b & 0x80000000 ? ~b >>> 0 : (b | 0x80000000) >>> 0;

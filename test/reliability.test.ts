@@ -170,7 +170,7 @@ describe.each(BACKENDS)('async calls on %s', (backend) => {
       expect(bits(r.positions)).toEqual(bits(want.positions));
     }
     const grads = await Promise.all(results.map((r) => r.backwardAsync()));
-    grads.forEach((g, i) => expect(bits(g)).toEqual(bits(results[i]!.backward())));
+    for (const [i, g] of grads.entries()) expect(bits(g)).toEqual(bits(results[i]!.backward()));
     const loss = new BalNoisedTopK({ k: 2, seed: 9, backend });
     const lossRef = new BalNoisedTopK({ k: 2, seed: 9, backend: 'js' });
     const labels = Int32Array.from({ length: 8 }, (_, i) => i % 50);
