@@ -7,6 +7,7 @@
       "sources": [
         "native/binding.cpp",
         "native/binding_ops.cpp",
+        "native/malloc_tuning.cpp",
         "native/cpu/noised_topk_cpu.cpp",
         "native/cpu/topk_cpu.cpp",
         "native/cpu/noised_topk_avx2.cpp",
