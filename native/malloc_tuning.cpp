@@ -1,5 +1,6 @@
 // Keeps the pages of freed output arrays in the process, so that a new gradient per step (the
-// default path: backward() with no `out`) costs what a preallocated `out` costs.
+// default path: backward() with no `out`) reuses mapped pages, as a preallocated `out` does,
+// instead of taking a page fault per 4 KiB.
 //
 // Why (docs/performance.md, "Fresh outputs and page faults"): every output this package returns
 // is a new Float32Array, whose memory V8 takes from glibc's calloc. V8 frees dead arrays in
