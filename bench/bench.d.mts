@@ -8,13 +8,31 @@ export interface BenchResult {
   minMs?: number;
   samples?: number;
   threads?: number;
+  /** Minor page faults per timed call (process.resourceUsage().minorPageFault). */
+  faultsPerCall?: number;
   skipped?: string;
+}
+/** The C++ run's medians for the same shape (bench/results/native.json), in ms. */
+export interface NativeRow {
+  ours1Ms?: number;
+  oursNMs?: number;
+  oursNThreads?: number;
+  pytopk1Ms?: number;
+  pytopkNMs?: number;
+  topk1Ms?: number;
 }
 export interface BenchRow {
   B: number;
   D: number;
   S: number;
   results: Record<string, BenchResult>;
+  native?: NativeRow;
+}
+export interface MallocTuningReport {
+  applied: boolean;
+  mmapThreshold: number | null;
+  trimThreshold: number | null;
+  reason: string;
 }
 export interface BenchReport {
   machine: { cpu: string; cores: number; node: string; platform: string; loadavg: string };
@@ -22,6 +40,9 @@ export interface BenchReport {
   date: string;
   k: number;
   epsilon: number;
+  sampler: string | null;
+  mallocTuning: MallocTuningReport | null;
+  native: { cpu: string; cores: number; date: string; sameMachine: boolean } | null;
   rows: BenchRow[];
 }
 export interface BenchOptions {
@@ -29,6 +50,14 @@ export interface BenchOptions {
   sizes?: Array<[number, number, number]>;
   slowLimit?: number;
   time?: number;
+  /** Passed as the `sampler` option to every 'cpu' and 'js' call; the build must have it. */
+  sampler?: string;
+  /** Run the js / plain TS / tfjs baselines (default true). */
+  baselines?: boolean;
+  /** bench/native's JSON report to compare with (the Node / C++ columns). */
+  native?: string;
+  /** What the addon did to malloc, for the header (when the api object has no mallocTuning). */
+  mallocTuning?: MallocTuningReport;
   outDir?: string;
   log?: (line: string) => void;
 }
@@ -52,4 +81,6 @@ export function tfLossAndGrad(
   k?: number,
   eps?: number,
 ): { loss: number; grad: Float32Array };
+export function samplerSupported(api: unknown): boolean;
+export function readNativeResults(file: string): unknown;
 export function runBench(api: unknown, tf: unknown, opts?: BenchOptions): Promise<BenchReport>;

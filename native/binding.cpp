@@ -31,6 +31,9 @@
 namespace ntk_ops {
 void init(Napi::Env env, Napi::Object exports);  // binding_ops.cpp: topk, perturbedTopK
 }
+namespace ntk_malloc {
+void init(Napi::Env env, Napi::Object exports);  // malloc_tuning.cpp: keeps freed output pages
+}
 
 namespace {
 
@@ -205,6 +208,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("maxSamples", Napi::Number::New(env, ntk::kMaxSamples));
   exports.Set("cuda", Napi::Boolean::New(env, false));
   ntk_ops::init(env, exports);
+  ntk_malloc::init(env, exports);
 #ifdef NOISED_TOPK_HAS_CUDA
   exports.Set("cuda", Napi::Boolean::New(env, true));  // built with the CUDA kernels
   exports.Set("cudaUsable", Napi::Function::New(env, CudaUsable, "cudaUsable"));
