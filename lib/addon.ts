@@ -121,6 +121,8 @@ export interface NativeAddon {
   maxSamples: number;
   /** Whether two views share a byte, by address (sees two SharedArrayBuffers over one memory). */
   overlap(a: ArrayBufferView, b: ArrayBufferView): boolean;
+  /** The index of the first NaN or infinity in x, or -1 (a native scan for lib/'s input check). */
+  firstNonFinite(x: Float32Array): number;
   /** Test hook: kernel scratch bytes held now, and the CPU pool's worker threads alive now. */
   resources(): { scratchBytes: number; workerThreads: number };
   /** Test hook: the next n chunks of CPU kernel work fail as out of memory. */

@@ -40,7 +40,10 @@ function addonKernel(addon: NativeAddon, device: 'cpu' | 'cuda'): Kernel {
 }
 
 /** One device's entry points of the addon, named as the 'cpu' ones are. */
-export type DeviceEntries = Pick<NativeAddon, 'forward' | 'forwardAsync' | 'backward' | 'backwardAsync' | 'topk' | 'topkAsync'>;
+export type DeviceEntries = Pick<
+  NativeAddon,
+  'forward' | 'forwardAsync' | 'backward' | 'backwardAsync' | 'topk' | 'topkAsync'
+>;
 
 /**
  * The entry points of `device`: the plain names for 'cpu', the Cuda-suffixed ones for 'cuda'.
@@ -77,6 +80,22 @@ export function addressOverlap(): OverlapFn | null {
     overlapFn = typeof f === 'function' ? (a, b) => f.call(addon, a, b) === true : null;
   }
   return overlapFn;
+}
+
+type FiniteScan = (x: Float32Array) => number;
+let finiteScanFn: FiniteScan | null | undefined;
+
+/**
+ * The addon's scan for the first NaN or infinity (index, or -1), for v.allFinite on the native
+ * backends; null where the addon is not loaded ('js' scans in JavaScript).
+ */
+export function nativeFiniteScan(): FiniteScan | null {
+  if (finiteScanFn === undefined) {
+    const addon: Partial<NativeAddon> | null = loadNative();
+    const f = addon?.firstNonFinite;
+    finiteScanFn = typeof f === 'function' ? (x) => f.call(addon, x) : null;
+  }
+  return finiteScanFn;
 }
 
 let cpuKernel: Kernel | null | undefined;

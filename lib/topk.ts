@@ -1,5 +1,5 @@
 // NoisedTopK: the module form (seeded stream) and the functional form (explicit noise).
-import { addressOverlap, resolveKernel, type BackendOption, type BackwardCall, type ForwardCall, type Kernel } from './kernel.js';
+import { addressOverlap, nativeFiniteScan, resolveKernel, type BackendOption, type BackwardCall, type ForwardCall, type Kernel } from './kernel.js';
 import { defaultSampler, type SamplerName } from './lazy-sampler.js';
 import * as v from './validate.js';
 
@@ -211,11 +211,12 @@ export function forwardCall(plan: TopKPlan, source: NoiseSource, outputs: Output
   const values = outputArray('out', outputs.out, plan.rows, (n) => new Float32Array(n), why);
   const positions = outputArray('positions', outputs.positions, plan.rows * plan.nSample, (n) => new Int32Array(n), why);
   let noise: Float32Array | null = null;
+  const scan = plan.kernel.name === 'js' ? null : nativeFiniteScan();
   if (source.kind === 'explicit') {
     noise = source.noise;
-    if (!allowNonFinite) v.allFinite('noise', noise);
+    if (!allowNonFinite) v.allFinite('noise', noise, scan);
   }
-  if (!allowNonFinite) v.allFinite(plan.xName, plan.x);
+  if (!allowNonFinite) v.allFinite(plan.xName, plan.x, scan);
   const byAddress = plan.kernel.name !== 'js';
   for (const [name, arr] of [['out', values], ['positions', positions]] as const) {
     noOverlap(name, arr, plan.xName, plan.x, byAddress);

@@ -57,21 +57,32 @@ function resizableBacked(buffer: ArrayBufferLike): boolean {
   return false;
 }
 
-type TypedCtor<T> = { new (buffer: ArrayBufferLike, byteOffset: number, length: number): T; new (buffer: ArrayBuffer, byteOffset: number, length: number): T; prototype: T; name: string };
+type TypedCtor<T> = {
+  new (buffer: ArrayBufferLike, byteOffset: number, length: number): T;
+  new (buffer: ArrayBuffer, byteOffset: number, length: number): T;
+  prototype: T;
+  name: string;
+};
 
 /**
  * v as a plain T (by the built-in brand, so a Float32Array of another realm passes and a
  * look-alike does not). A subclass instance or one with overridden members is replaced by a
  * plain view of the same memory, so the library only ever sees the real length and buffer.
  */
-export function typedArray<T extends Float32Array | Int32Array | Float64Array>(name: string, v: unknown, ctor: TypedCtor<T>): T {
+export function typedArray<T extends Float32Array | Int32Array | Float64Array>(
+  name: string,
+  v: unknown,
+  ctor: TypedCtor<T>,
+): T {
   if (tagOf.call(v) !== ctor.name) throw new TypeError(`${name} must be a ${ctor.name}, got ${describe(v)}`);
   const o = v as T;
   // Refused, not only for simplicity: V8 11.3 (Node 20) optimized code can read a stale
   // .length from a detached array at a site that has also seen resizable-buffer views
   // (README, Reliability). Keeping them out keeps every .length in this library exact.
   if (resizableBacked(bufferOf.call(o))) {
-    throw new TypeError(`${name} is a view of a resizable or growable buffer, which noised-topk does not accept (pass a copy: ${name}.slice())`);
+    throw new TypeError(
+      `${name} is a view of a resizable or growable buffer, which noised-topk does not accept (pass a copy: ${name}.slice())`,
+    );
   }
   if (Object.getPrototypeOf(o) === ctor.prototype && !overridable.some((key) => Object.hasOwn(o, key))) return o;
   return new ctor(bufferOf.call(o), byteOffsetOf.call(o), lengthOf.call(o));
@@ -90,7 +101,8 @@ export function numberListSnapshot(name: string, v: unknown, what: string): unkn
 export function listLength(name: string, v: unknown, what: string): number {
   if (Array.isArray(v)) {
     const n: unknown = v.length;
-    if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0) throw new TypeError(`${name} must be ${what}, got an array whose length is ${describe(n)}`);
+    if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 0)
+      throw new TypeError(`${name} must be ${what}, got an array whose length is ${describe(n)}`);
     return n;
   }
   if (tagOf.call(v) !== undefined) return lengthOf.call(v);
@@ -197,16 +209,26 @@ export function labelsOf(v: unknown, n: number, classes: number): Int32Array {
   return labelsFrom(labelsSnapshot(v), n, classes);
 }
 
-/** Throws a RangeError naming the first non-finite element. */
-export function allFinite(name: string, a: Float32Array): void {
+/** The index of the first NaN or infinity in a, or -1. */
+function firstNonFiniteJs(a: Float32Array): number {
   for (let i = 0; i < a.length; i++) {
     const v = a[i]!;
-    if (v - v !== 0) {
-      throw new RangeError(
-        `${name}[${i}] is ${describe(v)}: non-finite inputs are rejected ` +
-          '(pass allowNonFinite: true to rank NaN above +Infinity instead; see docs/determinism.md)',
-      );
-    }
+    if (v - v !== 0) return i;
+  }
+  return -1;
+}
+
+/**
+ * Throws a RangeError naming the first non-finite element. `scan` finds it faster where the
+ * native addon is loaded (lib/kernel.ts nativeFiniteScan); the answer is the same.
+ */
+export function allFinite(name: string, a: Float32Array, scan?: ((a: Float32Array) => number) | null): void {
+  const i = scan ? scan(a) : firstNonFiniteJs(a);
+  if (i >= 0) {
+    throw new RangeError(
+      `${name}[${i}] is ${describe(a[i])}: non-finite inputs are rejected ` +
+        '(pass allowNonFinite: true to rank NaN above +Infinity instead; see docs/determinism.md)',
+    );
   }
 }
 
@@ -281,7 +303,8 @@ export function strictOptions<K extends string>(
     const hint = typeof h === 'string' ? h : h && (known as readonly string[]).includes(h[0]) ? h[1] : undefined;
     const near = nearestKey(key, known);
     throw new TypeError(
-      `unknown option '${key}' in ${name}` + (hint ? ` (${hint})` : near ? ` (did you mean '${near}'?)` : '') +
+      `unknown option '${key}' in ${name}` +
+        (hint ? ` (${hint})` : near ? ` (did you mean '${near}'?)` : '') +
         `; known options: ${known.join(', ')}`,
     );
   }
@@ -352,10 +375,13 @@ export function labelsSnapshot(v: unknown): LabelsSnapshot {
     for (let i = 0; i < n; i++) values[i] = src[i]!;
     return { length: n, values };
   }
-  if (!Array.isArray(v)) throw new TypeError(`labels must be an Int32Array or an array of integers, got ${describe(v)}`);
+  if (!Array.isArray(v))
+    throw new TypeError(`labels must be an Int32Array or an array of integers, got ${describe(v)}`);
   const len: unknown = v.length;
   if (typeof len !== 'number' || !Number.isSafeInteger(len) || len < 0) {
-    throw new TypeError(`labels must be an Int32Array or an array of integers, got an array whose length is ${describe(len)}`);
+    throw new TypeError(
+      `labels must be an Int32Array or an array of integers, got an array whose length is ${describe(len)}`,
+    );
   }
   if (len > MAX_OUTPUT_ELEMENTS) return { length: len, values: null };
   const values: unknown[] = [];
@@ -367,8 +393,14 @@ export function labelsSnapshot(v: unknown): LabelsSnapshot {
  * Checked labels as an Int32Array of length n with values in [0, classes); a label equal to
  * ignoreIndex is allowed anywhere (the row is then ignored; it is stored as given).
  */
-export function labelsFrom(s: LabelsSnapshot, n: number, classes: number, ignoreIndex: number | null = null): Int32Array {
-  if (s.length !== n || s.values === null) throw new RangeError(`labels has length ${s.length}, expected ${n} (one per row)`);
+export function labelsFrom(
+  s: LabelsSnapshot,
+  n: number,
+  classes: number,
+  ignoreIndex: number | null = null,
+): Int32Array {
+  if (s.length !== n || s.values === null)
+    throw new RangeError(`labels has length ${s.length}, expected ${n} (one per row)`);
   const out = new Int32Array(n);
   for (let i = 0; i < n; i++) {
     const l = s.values[i];
@@ -405,9 +437,16 @@ export function float32AtLeast(name: string, v: unknown, positive: boolean): num
 
 /** True when the view's memory is a SharedArrayBuffer (another object may map the same memory). */
 const sabByteLength = globalThis.SharedArrayBuffer ? getter(SharedArrayBuffer.prototype, 'byteLength') : undefined;
+// Node's own test needs no exception; elsewhere the SharedArrayBuffer getter throws for anything
+// else (a thrown error records a stack: about 15% of a small call when it ran on every array).
+const isSharedArrayBuffer = (
+  globalThis.process as { getBuiltinModule?: (id: string) => unknown } | undefined
+)?.getBuiltinModule?.('node:util') as { types?: { isSharedArrayBuffer?: (v: unknown) => boolean } } | undefined;
+const sabTest = isSharedArrayBuffer?.types?.isSharedArrayBuffer;
 export function sharedBacked(a: ArrayBufferView): boolean {
   if (!sabByteLength) return false;
   try {
+    if (sabTest) return sabTest(bufferOf.call(a));
     sabByteLength.call(bufferOf.call(a));
     return true;
   } catch {

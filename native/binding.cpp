@@ -137,6 +137,19 @@ Napi::Value Overlap(const Napi::CallbackInfo& info) {
   return Napi::Boolean::New(env, na != 0 && nb != 0 && a < b + nb && b < a + na);
 }
 
+// firstNonFinite(x: Float32Array): the index of the first NaN or infinity, or -1. Reads the
+// caller's memory in place (a scan: another thread writing a SharedArrayBuffer meanwhile can only
+// change which answer is right, not make the read unsafe).
+Napi::Value FirstNonFinite(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+    throwType(env, "firstNonFinite", "x must be a Float32Array");
+  const Napi::Float32Array x = info[0].As<Napi::Float32Array>();
+  const uint64_t n = x.ElementLength();
+  const uint64_t i = n ? ntk::firstNonFinite(x.Data(), n) : 0;
+  return Napi::Number::New(env, i == n ? -1.0 : static_cast<double>(i));
+}
+
 // Test hook: failNextChunks(n), the next n chunks of CPU kernel work fail out of memory.
 Napi::Value FailNextChunks(const Napi::CallbackInfo& info) {
   ntk::cpuFailNextChunks(static_cast<unsigned>(integerArg(info, 0, "failNextChunks", "n", 0, 1e6)));
@@ -198,6 +211,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("threads", Napi::Function::New(env, GetThreads, "threads"));
   exports.Set("maxThreads", Napi::Number::New(env, ntk::maxCpuThreads()));
   exports.Set("overlap", Napi::Function::New(env, Overlap, "overlap"));
+  exports.Set("firstNonFinite", Napi::Function::New(env, FirstNonFinite, "firstNonFinite"));
   exports.Set("resources", Napi::Function::New(env, Resources, "resources"));
   exports.Set("failNextChunks", Napi::Function::New(env, FailNextChunks, "failNextChunks"));
   exports.Set("normals", Napi::Function::New(env, Normals, "normals"));

@@ -73,6 +73,10 @@ struct BackwardArgs {
 // Whether outer * d * inner overflows 64 bits (then rows() and size() are meaningless).
 bool layoutOverflows(const Layout& l);
 
+// The index of the first NaN or infinity in x[0, n), or n when every element is finite. lib/
+// asks it before a call (a JavaScript pass over x costs a large part of a small call).
+uint64_t firstNonFinite(const float* x, uint64_t n);
+
 // Checks shared by every backend (native/core/validate.cpp; kMaxSamples, kMaxPositions from
 // constants.h). Returns kInvalidArgument with a message in *why.
 Status validate(const ForwardArgs& a, const char** why);

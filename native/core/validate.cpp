@@ -3,12 +3,32 @@
 // call, after its own memory-safety guards, to turn a refusal into a RangeError.
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 
 #include "noised_topk.h"
 #include "ops.h"
 
 namespace ntk {
+
+uint64_t firstNonFinite(const float* x, uint64_t n) {
+  // Blocks of 64 tested branch-free on the exponent bits (all ones: an infinity or a NaN), an
+  // integer OR that the compiler vectorizes; the index is then searched from the failed block.
+  constexpr uint64_t kBlock = 64;
+  uint64_t i = 0;
+  for (; i + kBlock <= n; i += kBlock) {
+    uint32_t bad = 0;
+    for (uint64_t j = 0; j < kBlock; ++j) {
+      uint32_t bits;
+      std::memcpy(&bits, x + i + j, sizeof bits);
+      bad |= static_cast<uint32_t>((bits & 0x7F800000u) == 0x7F800000u);
+    }
+    if (bad) break;
+  }
+  for (; i < n; ++i)
+    if (!std::isfinite(x[i])) return i;
+  return n;
+}
 
 const char* statusName(Status s) {
   switch (s) {
