@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { backends } from '../lib/index.js';
@@ -74,4 +74,13 @@ export function maxRelError(a: ArrayLike<number>, b: ArrayLike<number>, floor = 
     if (e > worst || Number.isNaN(e)) worst = Number.isNaN(e) ? Infinity : e;
   }
   return worst;
+}
+
+/** The .node file lib/native.ts loads in this process. */
+export function addonPath(): string {
+  if (process.env.NOISED_TOPK_ADDON) return process.env.NOISED_TOPK_ADDON;
+  const built = join(root, 'build', 'Release', 'noised_topk.node');
+  if (existsSync(built)) return built;
+  const dir = join(root, 'prebuilds', `${process.platform}-${process.arch}`);
+  return join(dir, readdirSync(dir).find((f) => f.endsWith('.node'))!);
 }

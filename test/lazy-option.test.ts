@@ -2,7 +2,7 @@
 // today's stream, 'lazy' is bit-identical across backends and matches 'dense' in distribution
 // through gradients and losses.
 import * as tf from '@tensorflow/tfjs-core';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { BalNoisedTopK, defaultSampler, functional, ImbalNoisedTopK, LAZY_DEFAULT_MIN_D, NoisedTopK } from '../lib/index.js';
 import * as tfn from '../lib/tfjs.js';
 import { ks2 } from './stats-kit.js';

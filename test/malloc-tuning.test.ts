@@ -3,26 +3,16 @@
 // ownership (a gradient kept by the caller is never written again), and that after it a new
 // 1 MB array per call no longer arrives as fresh pages. Page faults are counted, never timed.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { describe, expect, it, vi } from 'vitest';
 import { functional } from '../lib/index.js';
 import { mallocTuning, type MallocTuning } from '../lib/malloc-tuning.js';
-import { mulberry32, root, testedBackends } from './helpers.js';
+import { addonPath, mulberry32, testedBackends } from './helpers.js';
 
 const hasCpu = testedBackends().includes('cpu');
-const glibc = process.platform === 'linux' && Boolean((process.report?.getReport() as { header?: { glibcVersionRuntime?: string } }).header?.glibcVersionRuntime);
+const report = process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined;
+const glibc = process.platform === 'linux' && Boolean(report?.header?.glibcVersionRuntime);
 // Sanitizer runtimes replace malloc, and their mallopt refuses: the tuning then reports so.
 const underSanitizer = /lib[at]san/.test(process.env.LD_PRELOAD ?? '');
-
-/** The .node file lib/native.ts loads in this process. */
-function addonPath(): string {
-  if (process.env.NOISED_TOPK_ADDON) return process.env.NOISED_TOPK_ADDON;
-  const built = join(root, 'build', 'Release', 'noised_topk.node');
-  if (existsSync(built)) return built;
-  const dir = join(root, 'prebuilds', `${process.platform}-${process.arch}`);
-  return join(dir, readdirSync(dir).find((f) => f.endsWith('.node'))!);
-}
 
 /**
  * Runs `body` (CommonJS; `load()` requires the addon, `report(obj)` answers) in a child node

@@ -3,28 +3,17 @@
 // extra OS threads. Each check runs in a child process that loads the addon directly, so its
 // RSS and /proc/self/task hold nothing but what the check did.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { setThreads, threads } from '../lib/index.js';
 import { loadNative } from '../lib/native.js';
 import { maxThreads } from '../lib/threads.js';
-import { root, testedBackends } from './helpers.js';
+import { addonPath, testedBackends } from './helpers.js';
 
 const hasCpu = testedBackends().includes('cpu');
 const KEEP = 4 * 2 ** 20; // kScratchKeepBytes (native/core/noised_topk.h)
 const CAP = Math.max(8, 4 * availableParallelism());
 const underAsan = /libasan/.test(process.env.LD_PRELOAD ?? '');
-
-/** The .node file lib/native.ts loads in this process. */
-function addonPath(): string {
-  if (process.env.NOISED_TOPK_ADDON) return process.env.NOISED_TOPK_ADDON;
-  const built = join(root, 'build', 'Release', 'noised_topk.node');
-  if (existsSync(built)) return built;
-  const dir = join(root, 'prebuilds', `${process.platform}-${process.arch}`);
-  return join(dir, readdirSync(dir).find((f) => f.endsWith('.node'))!);
-}
 
 /** Runs `body` (CommonJS, `addon` and `report(obj)` in scope) in a child node; returns what it reported. */
 function child<T>(body: string): T {
