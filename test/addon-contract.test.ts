@@ -30,7 +30,7 @@ const entries: Record<Kind, [entry: string, op: string]> = {
   perturbedBackward: ['perturbedTopKBackward', 'perturbedTopKBackward'],
 };
 // Fields that may be left out: null noise, and topk's finite check (off when absent).
-const optional = new Set(['forward.noise', 'topk.checkFinite']);
+const optional = new Set(['forward.noise', 'forward.sampleValues', 'topk.checkFinite']);
 
 /** The call behind a Proxy that records every property the addon reads. */
 function recorded(call: object): { proxy: object; reads: string[] } {
