@@ -449,7 +449,7 @@ describe('LossResult.standardError', () => {
     });
     const r = m.forward(
       scores,
-      Array.from(labels, (y) => (y < 0 ? 0 : y)),
+      Array.from(labels, (y) => Math.max(0, y)),
       [B, D],
     );
     expect(typeof r.standardError).toBe('number');
