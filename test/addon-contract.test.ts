@@ -71,6 +71,8 @@ describe.skipIf(!hasCpu)('the addon reads each call by the fields of lib/addon.t
   it('the optional fields may be left out', () => {
     const { noise: _, ...noNoise } = calls.forward();
     expect(() => direct.forward!(noNoise)).not.toThrow();
+    const { sampleValues: ___, ...noSampleValues } = calls.forward();
+    expect(() => direct.forward!(noSampleValues)).not.toThrow();
     const { checkFinite: __, ...noCheck } = calls.topk();
     expect(direct.topk!(noCheck)).toBe(false);
   });
