@@ -74,7 +74,10 @@ const machine = {
   cores: cpus.length,
   node: process.version,
   platform: `${process.platform}-${process.arch}`,
-  loadavg: os.loadavg().map((v) => v.toFixed(2)).join(' '),
+  loadavg: os
+    .loadavg()
+    .map((v) => v.toFixed(2))
+    .join(' '),
 };
 const threadsBefore = api.threads();
 api.setThreads(1);
@@ -89,9 +92,23 @@ const sweep = [];
 for (const S of nSamples) {
   const row = { S };
   for (const sampler of ['lazy', 'dense']) {
-    const run = () => api.functional.balNoisedTopKLoss(x, labels, [B, D], { k: K, epsilon: 1, nSample: S, seed: 1, sampler, backend: 'cpu' });
+    const run = () =>
+      api.functional.balNoisedTopKLoss(x, labels, [B, D], {
+        k: K,
+        epsilon: 1,
+        nSample: S,
+        seed: 1,
+        sampler,
+        backend: 'cpu',
+      });
     const r = run();
-    const topSe = api.functional.noisedTopK(x, [B, D], { k: K + 1, nSample: S, seed: 1, sampler, backend: 'cpu' }).standardError;
+    const topSe = api.functional.noisedTopK(x, [B, D], {
+      k: K + 1,
+      nSample: S,
+      seed: 1,
+      sampler,
+      backend: 'cpu',
+    }).standardError;
     const sorted = Float64Array.from(topSe).sort();
     row[sampler] = { ms: time(run), lossSe: r.standardError, loss: r.loss, topkSeMedian: sorted[sorted.length >> 1] };
   }
@@ -99,18 +116,41 @@ for (const S of nSamples) {
 }
 
 // ---- 2. the cost of writing sampleValues, and of reading standardError ----
-const writeShapes = smoke ? [[8, 100, 4]] : [[64, 100, 10], [4096, 100, 100], [256, 1000, 5], [64, 10000, 10]];
+const writeShapes = smoke
+  ? [[8, 100, 4]]
+  : [
+      [64, 100, 10],
+      [4096, 100, 100],
+      [256, 1000, 5],
+      [64, 10000, 10],
+    ];
 const writes = [];
 for (const [rows, d, S] of writeShapes) {
   const xs = makeInputs(rows, d, 5).x;
   for (const sampler of ['lazy', 'dense']) {
     const call = (sampleValues) => ({
-      x: xs, outer: rows, d, inner: 1, k: K + 1, epsilon: 1, nSample: S, noise: null, seedLo: 1, seedHi: 2, offset: 3, sampler,
-      values: new Float32Array(rows), positions: new Int32Array(rows * S), sampleValues,
+      x: xs,
+      outer: rows,
+      d,
+      inner: 1,
+      k: K + 1,
+      epsilon: 1,
+      nSample: S,
+      noise: null,
+      seedLo: 1,
+      seedHi: 2,
+      offset: 3,
+      sampler,
+      values: new Float32Array(rows),
+      positions: new Int32Array(rows * S),
+      sampleValues,
     });
     const without = call(null);
     const withValues = call(new Float32Array(rows * S));
-    const [msWithout, msWith, minWithout, minWith] = timePair(() => addon.forward(without), () => addon.forward(withValues));
+    const [msWithout, msWith, minWithout, minWith] = timePair(
+      () => addon.forward(without),
+      () => addon.forward(withValues),
+    );
     // The getter computes once, then keeps its answer: its first read on fresh results, median.
     const results = Array.from({ length: smoke ? 3 : 21 }, (_, i) =>
       api.functional.noisedTopK(xs, [rows, d], { k: K + 1, nSample: S, seed: i, sampler, backend: 'cpu' }),
@@ -130,11 +170,20 @@ api.setThreads(threadsBefore);
 // ---- report ----
 const lines = [];
 const when = new Date().toISOString().replace('T', ' ').slice(0, 16);
-lines.push(`Machine: ${machine.cpu}, ${machine.cores} logical cores, ${machine.platform}, Node ${machine.node}, ${when} UTC, load average at start ${machine.loadavg}, at end ${os.loadavg().map((v) => v.toFixed(2)).join(' ')}; 'cpu' backend, 1 thread.${smoke ? ' SMOKE MODE: tiny sizes, not a measurement.' : ''}`);
+lines.push(
+  `Machine: ${machine.cpu}, ${machine.cores} logical cores, ${machine.platform}, Node ${machine.node}, ${when} UTC, load average at start ${machine.loadavg}, at end ${os
+    .loadavg()
+    .map((v) => v.toFixed(2))
+    .join(' ')}; 'cpu' backend, 1 thread.${smoke ? ' SMOKE MODE: tiny sizes, not a measurement.' : ''}`,
+);
 lines.push('');
-lines.push(`BalNoisedTopK (k = ${K}, epsilon = 1, reduction 'mean'), B = ${B}, D = ${D}, N(0, 1) scores, seed 1. Forward only, median ms per call.`);
+lines.push(
+  `BalNoisedTopK (k = ${K}, epsilon = 1, reduction 'mean'), B = ${B}, D = ${D}, N(0, 1) scores, seed 1. Forward only, median ms per call.`,
+);
 lines.push('');
-lines.push("| nSample | SE of the loss | median SE of smoothtop_6 per row | 'lazy' ms | 'dense' ms | 'dense' / 'lazy' | 'lazy' us per row-sample |");
+lines.push(
+  "| nSample | SE of the loss | median SE of smoothtop_6 per row | 'lazy' ms | 'dense' ms | 'dense' / 'lazy' | 'lazy' us per row-sample |",
+);
 lines.push('|---|---|---|---|---|---|---|');
 for (const r of sweep) {
   lines.push(
@@ -144,9 +193,13 @@ for (const r of sweep) {
 lines.push('');
 lines.push("The errors are from the 'lazy' run ('dense' draws the same law; its errors differ only by sampling).");
 lines.push('');
-lines.push('Writing sampleValues (the addon called directly, interleaved medians) and reading standardError once (through the API):');
+lines.push(
+  'Writing sampleValues (the addon called directly, interleaved medians) and reading standardError once (through the API):',
+);
 lines.push('');
-lines.push('| rows, D, nSample | sampler | forward, no sampleValues: median (min) ms | with sampleValues: median (min) ms | extra, medians | extra, minima | standardError getter (ms) |');
+lines.push(
+  '| rows, D, nSample | sampler | forward, no sampleValues: median (min) ms | with sampleValues: median (min) ms | extra, medians | extra, minima | standardError getter (ms) |',
+);
 lines.push('|---|---|---|---|---|---|---|');
 for (const w of writes) {
   lines.push(
@@ -159,4 +212,7 @@ const out = path.join(here, 'results');
 fs.mkdirSync(out, { recursive: true });
 const name = smoke ? 'stderr-smoke' : 'stderr';
 fs.writeFileSync(path.join(out, `${name}.md`), `${md}\n`);
-fs.writeFileSync(path.join(out, `${name}.json`), `${JSON.stringify({ machine, smoke, date: new Date().toISOString(), sweep, writes }, null, 2)}\n`);
+fs.writeFileSync(
+  path.join(out, `${name}.json`),
+  `${JSON.stringify({ machine, smoke, date: new Date().toISOString(), sweep, writes }, null, 2)}\n`,
+);

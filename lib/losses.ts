@@ -270,7 +270,7 @@ export class LossResult<R extends Reduction = 'mean'> {
     let total = 0; // sum over rows of (d reduced loss / d v_r)^2 * var_r / S, before the 1 / W^2 of 'mean'
     for (let r = 0; r < B; r++) {
       // An inactive or ignored row has slope 0: it adds exactly 0 (not 0 * NaN for S = 1).
-      if ((ignored && ignored[r]) || !(this.hingeArguments[r]! > 0)) {
+      if (ignored?.[r] || !(this.hingeArguments[r]! > 0)) {
         if (perRow && S < 2) perRow[r] = NaN;
         continue;
       }
