@@ -36,6 +36,12 @@ export interface ForwardCall extends LayoutFields, StreamFields {
   values: Float32Array;
   /** [rows, nSample]: the column of each sample's k-th largest. */
   positions: Int32Array;
+  /**
+   * [rows, nSample] like positions, or null: each sample's k-th largest value, the floats whose
+   * mean is `values` (summed in sample order from 0, then divided by nSample: the same bits).
+   * The Monte-Carlo error is measured from them (NoisedTopKResult.standardError).
+   */
+  sampleValues: Float32Array | null;
 }
 
 /** One NoisedTopK backward: ntk::BackwardArgs. */

@@ -1,7 +1,7 @@
 export { NoisedModule, NoisedTopK, NoisedTopKResult, NoiseStream } from './topk.js';
 export type { NoisedTopKOptions, ForwardOutputs, FunctionalTopKOptions } from './topk.js';
 export { BalNoisedTopK, ImbalNoisedTopK, LossResult, ldamMargins } from './losses.js';
-export type { BalNoisedTopKOptions, ImbalNoisedTopKOptions, FunctionalLossOptions, FunctionalImbalOptions, Reduction, LossConventions, GradLoss, LossValue } from './losses.js';
+export type { BalNoisedTopKOptions, ImbalNoisedTopKOptions, FunctionalLossOptions, FunctionalImbalOptions, Reduction, LossConventions, GradLoss, LossValue, LossStandardError } from './losses.js';
 export { backends } from './kernel.js';
 export type { BackendName, BackendOption } from './kernel.js';
 export type { SamplerName } from './lazy-sampler.js';

@@ -73,7 +73,7 @@ function kthColumn(keys: Uint32Array, d: number, k: number, idx: Uint32Array): n
 }
 
 export function forwardJs(call: ForwardCall): void {
-  const { x, outer, d, inner, k, nSample: S, noise, seedLo, seedHi, offset, values, positions } = call;
+  const { x, outer, d, inner, k, nSample: S, noise, seedLo, seedHi, offset, values, positions, sampleValues } = call;
   const eps = fr(call.epsilon);
   const y = new Float32Array((d + 3) & ~3);
   const yBits = new Uint32Array(y.buffer);
@@ -121,6 +121,8 @@ export function forwardJs(call: ForwardCall): void {
       let sum = 0;
       for (let s = 0; s < S; s++) sum = fr(sum + kth[s]!);
       values[row] = sum / S;
+      // The very floats the mean was summed from (ForwardCall.sampleValues).
+      if (sampleValues) sampleValues.set(kth, row * S);
     }
   }
 }

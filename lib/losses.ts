@@ -12,6 +12,7 @@ import {
   MODULE_KEYS,
   NoisedModule,
   planTopK,
+  sampleVariances,
   type NoiseSource,
   type PreparedForward,
   type TopKPlan,
@@ -62,6 +63,9 @@ export type GradLoss<R extends Reduction> = R extends 'none' ? Float32Array : nu
 
 /** The loss value: a number for 'mean' and 'sum', null for 'none' (read `losses`). */
 export type LossValue<R extends Reduction> = R extends 'none' ? null : number;
+
+/** The Monte-Carlo standard error of the loss: a number for 'mean' and 'sum', one per row for 'none'. */
+export type LossStandardError<R extends Reduction> = R extends 'none' ? Float32Array : number;
 
 const CONVENTION_KEYS = ['reduction', 'weight', 'ignoreIndex'] as const;
 
@@ -194,6 +198,9 @@ export class LossResult<R extends Reduction = 'mean'> {
   readonly topk: Float32Array;
   private readonly lp: LossPlan;
   private readonly positions: Int32Array;
+  /** [B, nSample]: each sample's smoothtop_{k+1}, whose mean is `topk`. */
+  private readonly sampleValues: Float32Array;
+  private se: LossStandardError<Reduction> | null = null;
   /** The mean's denominator: rows not ignored, or the sum of their weights. */
   private readonly denominator: number;
 
@@ -201,6 +208,7 @@ export class LossResult<R extends Reduction = 'mean'> {
     this.lp = lp;
     this.reduction = lp.reduction as R;
     this.positions = p.positions;
+    this.sampleValues = p.sampleValues;
     this.topk = p.values;
     const { labels, labelScores, margins, scale, rowWeight, ignored } = lp;
     const B = labels.length;
@@ -231,6 +239,49 @@ export class LossResult<R extends Reduction = 'mean'> {
     this.denominator = rowWeight ? weights : rows;
     const loss = lp.reduction === 'mean' ? fr(sum / this.denominator) : lp.reduction === 'sum' ? sum : null;
     this.loss = loss as LossValue<R>;
+  }
+
+  /**
+   * The Monte-Carlo standard error of the loss over the noise samples (docs/losses.md, Monte-Carlo
+   * error): a number for 'mean' and 'sum', a Float32Array like `losses` for 'none'. To first
+   * order (the delta method): a row's hinge relu(a * (c + v)) moves with its smoothtop v at slope
+   * a * [argument > 0] (a = scale for the imbalanced loss, 1 for the balanced one), the set of
+   * active rows held fixed, and rows draw independent noise, so
+   *   'none': w_r * a * active_r * sd_r / sqrt(S) per row (0 for an ignored row),
+   *   'sum':  sqrt(sum_r (w_r * a * active_r)^2 * sd_r^2 / S),
+   *   'mean': the same divided by the mean's denominator W (rows not ignored, or their weights),
+   * with sd_r the sample standard deviation (S - 1 denominator) of row r's samples, in float64.
+   * A row whose argument lies within a few standard errors of 0 can cross the kink, which this
+   * first-order error does not see. NaN for nSample = 1 (one sample carries no error estimate)
+   * and for a 'mean' with W = 0 (the loss is NaN too). Computed when first read, then kept.
+   */
+  get standardError(): LossStandardError<R> {
+    this.se ??= this.computeStandardError();
+    return this.se as LossStandardError<R>;
+  }
+
+  private computeStandardError(): LossStandardError<Reduction> {
+    const { labels, margins, scale, rowWeight, ignored, reduction, plan } = this.lp;
+    const B = labels.length;
+    const S = plan.nSample;
+    const slope = margins ? scale : 1;
+    const variances = sampleVariances(this.sampleValues, B, S);
+    const perRow = reduction === 'none' ? new Float32Array(B) : null;
+    let total = 0; // sum over rows of (d reduced loss / d v_r)^2 * var_r / S, before the 1 / W^2 of 'mean'
+    for (let r = 0; r < B; r++) {
+      // An inactive or ignored row has slope 0: it adds exactly 0 (not 0 * NaN for S = 1).
+      if (ignored?.[r] || !(this.hingeArguments[r]! > 0)) {
+        if (perRow && S < 2) perRow[r] = NaN;
+        continue;
+      }
+      const coef = (rowWeight ? rowWeight[r]! : 1) * slope;
+      const v = (coef * coef * variances[r]!) / S;
+      if (perRow) perRow[r] = Math.sqrt(v);
+      total += v;
+    }
+    if (perRow) return perRow;
+    if (S < 2) return NaN;
+    return reduction === 'mean' ? Math.sqrt(total) / this.denominator : Math.sqrt(total);
   }
 
   /**

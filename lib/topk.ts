@@ -176,6 +176,8 @@ export interface PreparedForward {
   call: ForwardCall;
   values: Float32Array;
   positions: Int32Array;
+  /** [rows, nSample]: each sample's k-th value (the library's own array, written in place). */
+  sampleValues: Float32Array;
 }
 
 /** Copies private outputs into the caller's, once the kernel is done. */
@@ -210,6 +212,10 @@ export function forwardCall(plan: TopKPlan, source: NoiseSource, outputs: Output
   const why = `${plan.rows} slices x nSample = ${plan.nSample}`;
   const values = outputArray('out', outputs.out, plan.rows, (n) => new Float32Array(n), why);
   const positions = outputArray('positions', outputs.positions, plan.rows * plan.nSample, (n) => new Int32Array(n), why);
+  // Always asked for: one float per (row, sample) written where the kernel already holds it,
+  // so that standardError costs nothing until it is read. A new ArrayBuffer, private to the
+  // result, so it can overlap nothing.
+  const sampleValues = v.allocate('sampleValues', plan.rows * plan.nSample, (n) => new Float32Array(n), why);
   let noise: Float32Array | null = null;
   const scan = plan.kernel.name === 'js' ? null : nativeFiniteScan();
   if (source.kind === 'explicit') {
@@ -240,8 +246,9 @@ export function forwardCall(plan: TopKPlan, source: NoiseSource, outputs: Output
     sampler: source.kind === 'stream' ? (source.sampler ?? (plan.kernel.name === 'cuda' ? 'dense' : defaultSampler(plan.d, plan.k))) : 'dense',
     values: privateIfShared(values, all, (n) => new Float32Array(n)),
     positions: privateIfShared(positions, all, (n) => new Int32Array(n)),
+    sampleValues,
   };
-  return { call, values, positions };
+  return { call, values, positions, sampleValues };
 }
 
 /** The explicit noise of a functional call: x.shape + [nSample], nSample inferred. */
@@ -307,6 +314,30 @@ export function backwardCall(plan: TopKPlan, positions: Int32Array, rowScale: Fl
 // An input with no rows (a 0 in the shape) has nothing to compute: the kernels are not called
 // (the js one sizes its scratch by d, which may be up to 2^31 - 1 here).
 
+/**
+ * @internal The sample variance (S - 1 denominator) of each row of sampleValues [rows, S], in
+ * float64, two passes (the mean, then the squared deviations: no cancellation). NaN for S = 1,
+ * where one sample carries no estimate of the spread; NaN or Infinity where a sample is not
+ * finite (allowNonFinite).
+ */
+export function sampleVariances(sampleValues: Float32Array, rows: number, S: number): Float64Array {
+  const out = new Float64Array(rows);
+  if (S < 2) return out.fill(NaN);
+  for (let r = 0; r < rows; r++) {
+    const at = r * S;
+    let sum = 0;
+    for (let s = 0; s < S; s++) sum += sampleValues[at + s]!;
+    const mean = sum / S;
+    let ss = 0;
+    for (let s = 0; s < S; s++) {
+      const dev = sampleValues[at + s]! - mean;
+      ss += dev * dev;
+    }
+    out[r] = ss / (S - 1);
+  }
+  return out;
+}
+
 /** Output of a noised top-k forward pass; backward() gives d(sum(values * gradOutput))/dx. */
 export class NoisedTopKResult {
   /** Mean over samples of the k-th largest value of each slice, of shape `shape`. */
@@ -316,14 +347,37 @@ export class NoisedTopKResult {
   /** Column of the k-th largest per (slice, sample): the sparse form of the gradient. */
   readonly positions: Int32Array;
   readonly nSample: number;
+  /**
+   * Each sample's k-th largest value, [slices, nSample] laid out as `positions`: the floats
+   * `values` is the mean of (summed in sample order, then divided by nSample: the same bits).
+   */
+  readonly sampleValues: Float32Array;
   private readonly plan: TopKPlan;
+  private se: Float32Array | null = null;
 
   constructor(plan: TopKPlan, p: PreparedForward) {
     this.plan = plan;
     this.values = p.values;
     this.positions = p.positions;
+    this.sampleValues = p.sampleValues;
     this.shape = plan.valueShape.slice();
     this.nSample = plan.nSample;
+  }
+
+  /**
+   * The Monte-Carlo standard error of each value, of shape `shape`: sd / sqrt(nSample), with sd
+   * the sample standard deviation (nSample - 1 denominator) of the slice's sampleValues,
+   * computed in float64. It shrinks as 1 / sqrt(nSample): pick nSample from it. NaN where
+   * nSample = 1 (one sample carries no error estimate). Computed when first read, then kept.
+   */
+  get standardError(): Float32Array {
+    if (this.se) return this.se;
+    const S = this.nSample;
+    const variances = sampleVariances(this.sampleValues, this.plan.rows, S);
+    const se = new Float32Array(this.plan.rows);
+    for (let r = 0; r < se.length; r++) se[r] = Math.sqrt(variances[r]! / S);
+    this.se = se;
+    return se;
   }
 
   private gradCall(gradOutput: unknown, out: unknown): PreparedBackward {

@@ -68,6 +68,7 @@ void parseForward(const CallFields& call, Job<ntk::ForwardArgs>& job) {
   job.optionalInput(call, "noise", a.noise.explicitNoise, call.product(size, a.nSample));
   job.output(call, "values", a.values, rows);
   job.output(call, "positions", a.positions, rows * a.nSample);
+  job.optionalOutput(call, "sampleValues", a.sampleValues, rows * a.nSample);
 }
 
 // ---- backward: BackwardCall -> ntk::BackwardArgs ----

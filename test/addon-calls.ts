@@ -8,7 +8,8 @@ type I32 = Int32Array;
 export const forwardCall = (
   x: F32, outer: number, d: number, inner: number, k: number, epsilon: number, nSample: number, noise: F32 | null,
   seedLo: number, seedHi: number, offset: number, values: F32, positions: I32, sampler: SamplerName = 'dense',
-): ForwardCall => ({ x, outer, d, inner, k, epsilon, nSample, noise, seedLo, seedHi, offset, values, positions, sampler });
+  sampleValues: F32 | null = null,
+): ForwardCall => ({ x, outer, d, inner, k, epsilon, nSample, noise, seedLo, seedHi, offset, values, positions, sampler, sampleValues });
 
 export const backwardCall = (
   positions: I32, rowScale: F32, outer: number, d: number, inner: number, nSample: number, grad: F32,
@@ -35,7 +36,7 @@ const fieldsOf = <T>() => <const L extends readonly (keyof T)[]>(list: AllKeys<T
 
 /** Each call object's fields, in the order the positional helpers above take them. */
 export const CALL_FIELDS = {
-  forward: fieldsOf<ForwardCall>()(['x', 'outer', 'd', 'inner', 'k', 'epsilon', 'nSample', 'noise', 'seedLo', 'seedHi', 'offset', 'values', 'positions', 'sampler']),
+  forward: fieldsOf<ForwardCall>()(['x', 'outer', 'd', 'inner', 'k', 'epsilon', 'nSample', 'noise', 'seedLo', 'seedHi', 'offset', 'values', 'positions', 'sampler', 'sampleValues']),
   backward: fieldsOf<BackwardCall>()(['positions', 'rowScale', 'outer', 'd', 'inner', 'nSample', 'grad']),
   topk: fieldsOf<TopKCall>()(['x', 'outer', 'd', 'inner', 'k', 'largest', 'sorted', 'values', 'indices', 'checkFinite']),
   perturbedForward: fieldsOf<PerturbedForwardCall>()(['x', 'outer', 'd', 'inner', 'k', 'epsilon', 'nSample', 'seedLo', 'seedHi', 'offset', 'mask', 'indices']),

@@ -30,7 +30,7 @@ const entries: Record<Kind, [entry: string, op: string]> = {
   perturbedBackward: ['perturbedTopKBackward', 'perturbedTopKBackward'],
 };
 // Fields that may be left out: null noise, and topk's finite check (off when absent).
-const optional = new Set(['forward.noise', 'topk.checkFinite']);
+const optional = new Set(['forward.noise', 'forward.sampleValues', 'topk.checkFinite']);
 
 /** The call behind a Proxy that records every property the addon reads. */
 function recorded(call: object): { proxy: object; reads: string[] } {
@@ -71,6 +71,8 @@ describe.skipIf(!hasCpu)('the addon reads each call by the fields of lib/addon.t
   it('the optional fields may be left out', () => {
     const { noise: _, ...noNoise } = calls.forward();
     expect(() => direct.forward!(noNoise)).not.toThrow();
+    const { sampleValues: ___, ...noSampleValues } = calls.forward();
+    expect(() => direct.forward!(noSampleValues)).not.toThrow();
     const { checkFinite: __, ...noCheck } = calls.topk();
     expect(direct.topk!(noCheck)).toBe(false);
   });

@@ -113,6 +113,7 @@ describe('fuzz: the addon called directly', () => {
               x, outer, d, inner, k, epsilon, nSample, noise, seedLo, seedHi, offset, sampler,
               values: new Float32Array(values.length),
               positions: new Int32Array(positions.length),
+              sampleValues: null,
             };
             if (values.length > 0) forwardJs(call); // no rows: nothing to compute (outer may be 2^53)
             expect(bits(values)).toEqual(bits(call.values));

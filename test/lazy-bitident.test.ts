@@ -34,7 +34,7 @@ function makeRow(rand: () => number, kind: number, d: number): Float32Array {
 function call(x: Float32Array, outer: number, d: number, inner: number, k: number, epsilon: number, nSample: number, seedLo: number, seedHi: number, offset: number): ForwardCall {
   return {
     x, outer, d, inner, k, epsilon, nSample, noise: null, seedLo, seedHi, offset, sampler: 'lazy',
-    values: new Float32Array(outer * inner), positions: new Int32Array(outer * inner * nSample),
+    values: new Float32Array(outer * inner), positions: new Int32Array(outer * inner * nSample), sampleValues: null,
   };
 }
 

@@ -59,7 +59,7 @@ function drawKernel(kind: RowKind, sampler: SamplerName, eps: number, seed: numb
     const c: ForwardCall = {
       x, outer: CHUNK, d, inner: 1, k: kind.k, epsilon: eps, nSample: 1, noise: null,
       seedLo: seed, seedHi: 0x5eed, offset: call, sampler,
-      values: new Float32Array(CHUNK), positions: new Int32Array(CHUNK),
+      values: new Float32Array(CHUNK), positions: new Int32Array(CHUNK), sampleValues: null,
     };
     kernel.forward(c);
     values.set(c.values.subarray(0, Math.min(CHUNK, N - call * CHUNK)), call * CHUNK);

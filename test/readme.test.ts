@@ -109,6 +109,25 @@ const claims: [string[], (s: Scope) => void][] = [
   ],
 ];
 
+// docs/api.md, Monte-Carlo error: the per-sample values, the error's fall with nSample, the loss's error.
+claims.push([
+  ['few', 'seFew', 'many', 'seMany', 'lossResult', 'lossSe'],
+  (s) => {
+    const few = s.few as { values: Float32Array; sampleValues: Float32Array };
+    const seFew = s.seFew as Float32Array;
+    const seMany = s.seMany as Float32Array;
+    expect(few.sampleValues).toHaveLength(40);
+    expect(seFew).toHaveLength(4);
+    // 4x the samples: the error ratio is 1/2 up to the sampling of two standard deviations
+    const ratio = Array.from(seMany).reduce((a, v, i) => a + v / seFew[i]!, 0) / 4;
+    expect(ratio).toBeGreaterThan(0.3);
+    expect(ratio).toBeLessThan(0.8);
+    expect(typeof s.lossSe).toBe('number');
+    expect(s.lossSe as number).toBeGreaterThan(0);
+    expect((s.lossResult as { loss: number }).loss).toBeGreaterThan(0);
+  },
+]);
+
 describe('README and docs examples', () => {
   it('has TypeScript examples in the README', () => expect(blocks.filter((b) => b.name.startsWith('README')).length).toBeGreaterThanOrEqual(3));
 

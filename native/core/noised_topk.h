@@ -57,6 +57,10 @@ struct ForwardArgs {
   uint32_t sampler = kSamplerDense;
   float* values = nullptr;       // [rows]: mean over samples of the k-th largest
   int32_t* positions = nullptr;  // [rows, nSample]: column of the k-th largest per sample
+  // Optional, [rows, nSample] like positions: each sample's k-th value, the very floats
+  // values[row] is the mean of (summed in sample order from 0.0f, then divided by nSample), so
+  // the caller can measure the Monte-Carlo error. null: not written.
+  float* sampleValues = nullptr;
 };
 
 // d/dx of sum(values * rowScale): grad(row, c) = (count of samples that selected c / nSample)

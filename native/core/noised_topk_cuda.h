@@ -30,7 +30,7 @@ const char* cudaLastError();
 
 // ---- host arrays in, host arrays out ----
 // Every pointer in the args is a host pointer. The call copies x (and explicit noise) to the
-// device, runs, and copies back values and positions (forward) or grad (backward), then
+// device, runs, and copies back values, positions and a non-null sampleValues (forward) or grad (backward), then
 // returns. Device buffers are kept between calls (grown to the largest call) and calls are
 // serialized by a lock.
 Status forwardCuda(const ForwardArgs& a);
@@ -46,6 +46,7 @@ void deviceFree(void* p);
 Status deviceUpload(void* dst, const void* src, size_t bytes);    // synchronous
 Status deviceDownload(void* dst, const void* src, size_t bytes);  // synchronous
 Status deviceSynchronize();
+// forwardCudaDevice: a non-null sampleValues is the per-sample buffer the kernels write.
 Status forwardCudaDevice(const ForwardArgs& a);
 Status backwardCudaDevice(const BackwardArgs& a);
 

@@ -402,6 +402,7 @@ Status forwardCpu(const ForwardArgs& a) {
         const uint32_t s = static_cast<uint32_t>(u % S);
         float value;
         solveUnit(a, path, call, row, s, sc, a.positions + u, &value);
+        if (a.sampleValues) a.sampleValues[u] = value;  // the float the mean below sums
         sum = s == 0 ? NTK_FADD(0.0f, value) : NTK_FADD(sum, value);
         if (s + 1 == S) a.values[row] = NTK_FDIV(sum, fS);
       }

@@ -396,6 +396,8 @@ Status forwardCuda(const ForwardArgs& a) {
     if ((s = launchForward(d, static_cast<float*>(st.kth.ptr), st.stream)) != Status::kOk) return s;
     if ((s = download(st, a.values, d.values, rows * sizeof(float))) != Status::kOk) return s;
     if ((s = download(st, a.positions, d.positions, units * sizeof(int32_t))) != Status::kOk) return s;
+    // The per-sample k-th values meanKernel averaged, when asked for (ForwardArgs::sampleValues).
+    if (a.sampleValues && (s = download(st, a.sampleValues, st.kth.ptr, unitBytes)) != Status::kOk) return s;
     NTK_CUDA_TRY(cudaStreamSynchronize(st.stream));
     return Status::kOk;
   });
@@ -467,6 +469,9 @@ Status forwardCudaDevice(const ForwardArgs& a) {
     if (a.layout.rows() == 0) return Status::kOk;
     uint64_t units = 0, unitBytes = 0;
     if (unitBytesOverflow(a, &units, &unitBytes)) return Status::kOutOfMemory;
+    // A device sampleValues is the per-sample buffer itself: the kernels write it, meanKernel
+    // reads it, and nothing is copied.
+    if (a.sampleValues) return launchForward(a, a.sampleValues, st.stream);
     const Status s = ensure(st, st.kth, unitBytes);  // ordered on the stream
     if (s != Status::kOk) return s;
     return launchForward(a, static_cast<float*>(st.kth.ptr), st.stream);

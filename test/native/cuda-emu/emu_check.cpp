@@ -69,10 +69,11 @@ void check(uint64_t outer, uint32_t d, uint64_t inner, uint32_t k, uint32_t S, f
     a.noise.seedHi = rng.next();
     a.noise.offset = rng.next();
   }
-  std::vector<float> v0(rows), v1(rows, -12345.0f), kth(units, -777.0f);
+  std::vector<float> v0(rows), v1(rows, -12345.0f), kth(units, -777.0f), sv0(units, -555.0f);
   std::vector<int32_t> p0(units), p1(units, -1);
   a.values = v0.data();
   a.positions = p0.data();
+  a.sampleValues = sv0.data();  // forwardCuda downloads the kernels' kth buffer into it
   if (ntk::forwardCpu(a) != ntk::Status::kOk) {
     std::printf("forwardCpu failed\n");
     ++failures;
@@ -101,6 +102,8 @@ void check(uint64_t outer, uint32_t d, uint64_t inner, uint32_t k, uint32_t S, f
   emu::launch(1, 32, [&] { meanKernel(kth.data(), rows, S, v1.data()); });
   bool same = p0 == p1;
   for (uint64_t r = 0; r < rows; ++r) same = same && bitsCanon(v0[r]) == bitsCanon(v1[r]);
+  // The per-sample values: the CPU's ForwardArgs::sampleValues against the device's kth buffer.
+  for (uint64_t u = 0; u < units; ++u) same = same && bitsCanon(sv0[u]) == bitsCanon(kth[u]);
 
   std::vector<float> scale(rows), g0(size), g1(size, 99.0f);
   static const float kScales[] = {1.0f, -0.5f, 0.0f, -0.0f, 3.25f, INFINITY, NAN, 1e-30f};
