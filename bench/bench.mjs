@@ -361,8 +361,8 @@ export async function runBench(api, tf, opts = {}) {
       lines.push(`| ${r.B}, ${r.D}, ${r.S} | ${cells.join(' | ')} | ${ratios.join(' | ')} |`);
     }
   }
-  const md = lines.join('\n') + '\n';
-  log('\n' + md);
+  const md = `${lines.join('\n')}\n`;
+  log(`\n${md}`);
   const report = { machine: m, smoke, date: new Date().toISOString(), k: K, epsilon: EPS, sampler: sampler ?? null, mallocTuning: tuning, native: nat ? { cpu: nat.cpu, cores: nat.cores, date: nat.date, sameMachine } : null, rows };
   if (opts.outDir) {
     fs.mkdirSync(opts.outDir, { recursive: true });
@@ -370,7 +370,7 @@ export async function runBench(api, tf, opts = {}) {
     const untuned = tuning !== null && !tuning.applied && tuning.reason === 'NOISED_TOPK_MALLOC_TUNING=0' ? '-no-malloc-tuning' : '';
     const base = path.join(opts.outDir, smoke ? 'js-smoke' : `js${sampler ? `-${sampler}` : ''}${untuned}`);
     fs.writeFileSync(`${base}.md`, md);
-    fs.writeFileSync(`${base}.json`, JSON.stringify(report, null, 2) + '\n');
+    fs.writeFileSync(`${base}.json`, `${JSON.stringify(report, null, 2)}\n`);
     log(`wrote ${base}.md and ${base}.json`);
   }
   return report;

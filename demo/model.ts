@@ -89,7 +89,7 @@ export class Mlp {
       }
       let ss = 0;
       for (let h = 0; h < H; h++) {
-        const v = Math.max(z1[zi + h]!, 0);
+        const v = z1[zi + h]! > 0 ? z1[zi + h]! : 0;
         a[zi + h] = v;
         ss += v * v;
       }

@@ -10,7 +10,7 @@ const fr = Math.fround;
 function fillKeys(y: Float32Array, yBits: Uint32Array, keys: Uint32Array, d: number): void {
   for (let c = 0; c < d; c++) {
     const v = y[c]!;
-    if (v !== v) {
+    if (Number.isNaN(v)) {
       keys[c] = 0xffffffff;
       continue;
     }

@@ -218,7 +218,7 @@ export class LossResult<R extends Reduction = 'mean'> {
     let weights = 0;
     let rows = 0;
     for (let r = 0; r < B; r++) {
-      if (ignored && ignored[r]) {
+      if (ignored?.[r]) {
         t[r] = NaN;
         continue;
       }
@@ -311,7 +311,7 @@ export class LossResult<R extends Reduction = 'mean'> {
     }
     const rowScale = new Float32Array(B);
     for (let r = 0; r < B; r++) {
-      if (!(this.hingeArguments[r]! > 0) || (ignored && ignored[r])) continue;
+      if (!(this.hingeArguments[r]! > 0) || ignored?.[r]) continue;
       let c = perRow ? perRow[r]! : g;
       if (rowWeight) c = fr(c * rowWeight[r]!);
       // then the scale of the imbalanced loss, as autograd would chain them
@@ -325,7 +325,7 @@ export class LossResult<R extends Reduction = 'mean'> {
     const D = this.lp.plan.d;
     for (let r = 0; r < labels.length; r++) {
       // an ignored row's label may lie outside [0, D): it has no column to subtract from
-      if (ignored && ignored[r]) continue;
+      if (ignored?.[r]) continue;
       const at = r * D + labels[r]!;
       grad[at] = grad[at]! - rowScale[r]!;
     }

@@ -148,7 +148,7 @@ export function noOverlap(aName: string, a: ArrayBufferView, bName: string, b: A
     shared = a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength;
   } else {
     const overlap = byAddress && v.sharedBacked(a) && v.sharedBacked(b) ? addressOverlap() : null;
-    shared = overlap !== null && overlap(a, b);
+    shared = overlap?.(a, b) === true;
   }
   if (shared) throw new RangeError(`${aName} shares memory with ${bName}`);
 }
