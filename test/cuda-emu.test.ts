@@ -1,6 +1,7 @@
-// The CUDA kernels of native/cuda/select.cuh, the real source compiled as host C++ against the
-// SIMT emulator of test/native/cuda-emu, equal the CPU kernels bit for bit (every selection
-// path, backward, explicit noise, non-finite values; the CUDA radius bound for every input).
+// The CUDA kernels of native/cuda/select.cuh and lazy_select.cuh, the real source compiled as
+// host C++ against the SIMT emulator of test/native/cuda-emu, equal the CPU kernels bit for bit
+// (every selection path, backward, explicit noise, non-finite values, the lazy sampler with its
+// dense-fallback rows; the CUDA radius bound for every input).
 // No GPU needed: this is how the kernels' logic is checked on machines without one.
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -15,33 +16,62 @@ const haveGxx = spawnSync('g++', ['--version'], { stdio: 'ignore' }).status === 
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'noised-topk-cuda-emu-'));
 afterAll(() => fs.rmSync(scratch, { recursive: true, force: true }));
 
-describe('CUDA kernels under the SIMT emulator (test/native/cuda-emu/run.sh)', () => {
-  it.skipIf(!haveGxx)('select.cuh equals forwardCpu / backwardCpu on every run of the quick check', () => {
-    const r = spawnSync('bash', [path.join(root, 'test/native/cuda-emu/run.sh'), '--quick'], {
-      encoding: 'utf8',
-      env: { ...process.env, TMPDIR: scratch },
-    });
-    expect(r.status, r.stdout + r.stderr).toBe(0);
-    expect(r.stdout).toContain('radiusBound: holds for all 2^24 radius inputs');
-    const summary = /emu_check: (\d+) runs, (\d+) failures/.exec(r.stdout);
-    expect(summary, r.stdout).not.toBeNull();
-    expect(Number(summary![1])).toBeGreaterThan(0);
-    expect(Number(summary![2])).toBe(0);
-  }, 600_000);
+const LAZY_SUMMARY = /lazy emu_check: (\d+) runs \((\d+) lazy rows, (\d+) dense-fallback rows\), (\d+) failures/;
 
-  it.skipIf(!haveGxx)('the hard top-k kernel (topk_select.cuh) equals topkCpu bit for bit', () => {
-    const exe = path.join(scratch, 'topk-emu-check');
-    const kernelSources = [...sourceList.core, ...sourceList.cpu].map((f) => path.join(root, f));
-    const emu = path.join(root, 'test/native/cuda-emu');
-    const flags = ['-std=c++20', '-O1', '-ffp-contract=off', '-fno-fast-math', '-pthread'];
-    const cc = spawnSync(
-      'g++',
-      [...flags, '-I', emu, '-I', path.join(root, 'native'), path.join(emu, 'topk_emu_check.cpp'), ...kernelSources, '-o', exe],
-      { encoding: 'utf8' },
-    );
-    expect(cc.status, cc.stderr).toBe(0);
-    const r = spawnSync(exe, ['150'], { encoding: 'utf8' });
-    expect(r.stdout).toContain('topk emulator check: 150 cases, 0 mismatches');
-    expect(r.status).toBe(0);
-  }, 300_000);
+describe('CUDA kernels under the SIMT emulator (test/native/cuda-emu/run.sh)', () => {
+  it.skipIf(!haveGxx)(
+    'select.cuh and lazy_select.cuh equal the CPU kernels in the quick check',
+    () => {
+      const r = spawnSync('bash', [path.join(root, 'test/native/cuda-emu/run.sh'), '--quick'], {
+        encoding: 'utf8',
+        env: { ...process.env, TMPDIR: scratch },
+      });
+      expect(r.status, r.stdout + r.stderr).toBe(0);
+      expect(r.stdout).toContain('radiusBound: holds for all 2^24 radius inputs');
+      const summary = /emu_check: (\d+) runs, (\d+) failures/.exec(r.stdout);
+      expect(summary, r.stdout).not.toBeNull();
+      expect(Number(summary![1])).toBeGreaterThan(0);
+      expect(Number(summary![2])).toBe(0);
+      // The lazy sampler (lazy_select.cuh, and the dense kernels for its fallback rows) against
+      // forwardCpu with sampler 'lazy': calls mixing both kinds of rows; positions and values.
+      const lazy = LAZY_SUMMARY.exec(r.stdout);
+      expect(lazy, r.stdout).not.toBeNull();
+      const [lazyRuns, lazyRows, denseRows, lazyFailures] = lazy!.slice(1).map(Number);
+      expect(lazyRuns).toBeGreaterThan(0);
+      expect(lazyRows).toBeGreaterThan(0);
+      expect(denseRows).toBeGreaterThan(0);
+      expect(lazyFailures, r.stdout).toBe(0);
+    },
+    600_000,
+  );
+
+  it.skipIf(!haveGxx)(
+    'the hard top-k kernel (topk_select.cuh) equals topkCpu bit for bit',
+    () => {
+      const exe = path.join(scratch, 'topk-emu-check');
+      const kernelSources = [...sourceList.core, ...sourceList.cpu].map((f) => path.join(root, f));
+      const emu = path.join(root, 'test/native/cuda-emu');
+      const flags = ['-std=c++20', '-O1', '-ffp-contract=off', '-fno-fast-math', '-pthread'];
+      const cc = spawnSync(
+        'g++',
+        [
+          ...flags,
+          '-I',
+          emu,
+          '-I',
+          path.join(root, 'native'),
+          path.join(emu, 'topk_emu_check.cpp'),
+          ...kernelSources,
+          '-o',
+          exe,
+        ],
+        { encoding: 'utf8' },
+      );
+      expect(cc.status, cc.stderr).toBe(0);
+      const r = spawnSync(exe, ['150'], { encoding: 'utf8' });
+      expect(r.stdout).toContain('topk emulator check: 150 cases, 0 mismatches');
+      expect(r.status).toBe(0);
+    },
+    300_000,
+  );
 });
