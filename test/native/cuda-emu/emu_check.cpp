@@ -170,7 +170,7 @@ void fillRow(float* x, uint32_t d, uint64_t inner, RowKind kind, Rng& rng) {
       case kAllEqual: v = 1.5f; break;
       case kOutliers: v = rng.next() % 97 == 0 ? 20.0f + v : v / 3.0f; break;
       case kNonFinite: v = rng.next() % 7 == 0 ? kSpecial[rng.next() % 4] : v; break;
-      case kHuge: v = v * 1e37f; break;  // max|x| + 64 eps above 1e38: the row is dense
+      case kHuge: v = v * 2e37f; break;  // with eps = 1e36: dense by max|x| + 64 eps > 1e38
       case kNarrow: v = v * 1e-4f; break;
       case kWide: v = v * 300.0f; break;
       default: break;
@@ -184,9 +184,11 @@ void fillRow(float* x, uint32_t d, uint64_t inner, RowKind kind, Rng& rng) {
 // threads, the mean). Positions and values bit for bit.
 void checkLazy(uint64_t outer, uint32_t d, uint64_t inner, uint32_t k, uint32_t S, float eps, Path path, uint64_t slots,
                Rng& rng) {
-  if (path == kShort && d > kShortD) return;
-  if (path == kWarp && k > kWarpMaxK) return;
-  if (path == kRadixShared && d > kSharedD) return;
+  // A dense path that does not apply to this shape gives way to the next one that does
+  // (radix-regen applies to every shape).
+  if (path == kShort && d > kShortD) path = kWarp;
+  if (path == kWarp && k > kWarpMaxK) path = kRadixShared;
+  if (path == kRadixShared && d > kSharedD) path = kRadixRegen;
   ntk::ForwardArgs a;
   a.layout.outer = outer;
   a.layout.d = d;
@@ -304,7 +306,7 @@ void runLazyChecks(bool quick, Rng& rng) {
     uint32_t d, k;
   };
   const Shape shapes[] = {{40, 1}, {40, 6}, {300, 3}, {300, 40}, {1000, 6}, {17, 2}, {100, 70}, {2000, 200}};
-  const float epsList[] = {1.0f, 0.05f, 20.0f, 0.0f};
+  const float epsList[] = {1.0f, 0.05f, 20.0f, 0.0f, 1e36f};
   int n = 0;
   for (const Shape& sh : shapes) {
     for (float eps : epsList) {
