@@ -1,7 +1,7 @@
 // The lazy sampler ('lazy'): the k-th largest of x + eps * z over a row, and its column, with
 // noise drawn only for the columns that can reach the top k. Shared by the CPU kernel
-// (native/cpu/lazy_cpu.cpp) and, line for line, by lib/lazy-sampler.ts; written so that a CUDA
-// kernel can include it (NTK_HD, no std:: containers, no libm).
+// (native/cpu/lazy_cpu.cpp) and the CUDA kernels (native/cuda/lazy_select.cuh), and, line for
+// line, by lib/lazy-sampler.ts (NTK_HD, NTK_D* / NTK_F* operations, no std:: containers, no libm).
 //
 // Construction (Mussmann, Levy and Ermon, UAI 2017, lazy Gumbel sampling, adapted to Gaussian
 // noise and the k-th order statistic):
