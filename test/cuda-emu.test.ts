@@ -2,7 +2,9 @@
 // host C++ against the SIMT emulator of test/native/cuda-emu, equal the CPU kernels bit for bit
 // (every selection path, backward, explicit noise, non-finite values, the lazy sampler with its
 // dense-fallback rows; the CUDA radius bound for every input).
-// No GPU needed: this is how the kernels' logic is checked on machines without one.
+// No GPU needed: this is how the kernels' logic is checked on machines without one. Where nvcc is
+// found, the PTX of the CUDA sources is checked for what the emulator cannot see: no FMA
+// contraction of the float and double operations (the streams' and the lazy sampler's bit identity).
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
@@ -12,6 +14,7 @@ import sourceList from '../native/sources.json' with { type: 'json' };
 
 const root = path.resolve(__dirname, '..');
 const haveGxx = spawnSync('g++', ['--version'], { stdio: 'ignore' }).status === 0;
+const haveNvcc = spawnSync('nvcc', ['--version'], { stdio: 'ignore' }).status === 0;
 
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'noised-topk-cuda-emu-'));
 afterAll(() => fs.rmSync(scratch, { recursive: true, force: true }));
@@ -43,6 +46,48 @@ describe('CUDA kernels under the SIMT emulator (test/native/cuda-emu/run.sh)', (
       expect(lazyFailures, r.stdout).toBe(0);
     },
     600_000,
+  );
+
+  // PTX instruction counts of one CUDA source compiled with `flags` (sm_90's virtual ISA).
+  function ptxOps(source: string, flags: string[]): Map<string, number> {
+    const out = path.join(scratch, `${path.basename(source)}.ptx`);
+    const cc = spawnSync(
+      'nvcc',
+      ['--ptx', ...flags, '-arch=compute_90', '-I', path.join(root, 'native'), source, '-o', out],
+      {
+        encoding: 'utf8',
+      },
+    );
+    expect(cc.status, cc.stderr).toBe(0);
+    const counts = new Map<string, number>();
+    for (const m of fs
+      .readFileSync(out, 'utf8')
+      .matchAll(/^\s*((?:fma|add|sub|mul|div)(?:\.[a-z]+)*\.f(?:32|64))\s/gm)) {
+      counts.set(m[1]!, (counts.get(m[1]!) ?? 0) + 1);
+    }
+    return counts;
+  }
+
+  it.skipIf(!haveNvcc)(
+    'with the build flags (--fmad=false) no float or double operation is fused into an FMA',
+    () => {
+      // The flags of the addon's CUDA build (CMakeLists.txt).
+      const cmake = fs.readFileSync(path.join(root, 'CMakeLists.txt'), 'utf8');
+      expect(cmake).toMatch(/COMPILE_LANGUAGE:CUDA>:-O3;--fmad=false;/);
+      const source = path.join(root, 'native/cuda/noised_topk_cuda.cu');
+      expect(sourceList.cuda).toContain('native/cuda/noised_topk_cuda.cu');
+      const built = ptxOps(source, ['-O3', '--fmad=false']);
+      const names = [...built.keys()];
+      expect(names.filter((n) => n.startsWith('fma'))).toEqual([]);
+      // Every double add / sub / mul / div carries .rn: ptxas may not fuse it later.
+      expect(names.filter((n) => n.endsWith('.f64') && !n.includes('.rn'))).toEqual([]);
+      expect(built.get('mul.rn.f64') ?? 0).toBeGreaterThan(0); // the lazy sampler's binary64 work is there
+      // The control: the same source with nvcc's default (--fmad=true) does get FMAs, so the check
+      // above would see them.
+      const contracted = ptxOps(source, ['-O3']);
+      expect([...contracted.keys()].some((n) => n.startsWith('fma') && n.endsWith('.f64'))).toBe(true);
+    },
+    300_000,
   );
 
   it.skipIf(!haveGxx)(

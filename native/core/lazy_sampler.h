@@ -1,7 +1,7 @@
 // The lazy sampler ('lazy'): the k-th largest of x + eps * z over a row, and its column, with
 // noise drawn only for the columns that can reach the top k. Shared by the CPU kernel
 // (native/cpu/lazy_cpu.cpp) and the CUDA kernels (native/cuda/lazy_select.cuh), and, line for
-// line, by lib/lazy-sampler.ts (NTK_HD, NTK_D* / NTK_F* operations, no std:: containers, no libm).
+// line, by lib/lazy-sampler.ts (NTK_HD, no std:: containers, no libm, no namespace-scope arrays).
 //
 // Construction (Mussmann, Levy and Ermon, UAI 2017, lazy Gumbel sampling, adapted to Gaussian
 // noise and the k-th order statistic):
@@ -36,9 +36,10 @@
 
 #include "philox_normal.h"
 
-// binary64 operations, each correctly rounded to nearest-even and never contracted into an FMA:
-// the __d*_rn intrinsics on the device (native/cuda/lazy_select.cuh), plain operators on the host
-// (built with -ffp-contract=off), as NTK_F* for binary32 in philox_normal.h.
+// binary64 operations on the device: plain + - * / below compile to add/sub/mul/div.rn.f64 (no
+// FMA) because every CUDA build passes --fmad=false (CMakeLists.txt, bench/cuda; checked on the
+// PTX by test/cuda-emu.test.ts). NTK_D* spell the same operations as the __d*_rn intrinsics, for
+// device code that should not depend on the flag (native/cuda/lazy_select.cuh).
 #if defined(__CUDA_ARCH__)
 #define NTK_DADD(a, b) __dadd_rn((a), (b))
 #define NTK_DSUB(a, b) __dsub_rn((a), (b))
@@ -63,7 +64,7 @@ namespace lazy {
 NTK_HD double floorDouble(double v) {
   if (!(v < 4503599627370496.0 && v > -4503599627370496.0)) return v;
   const double t = static_cast<double>(static_cast<int64_t>(v));  // toward zero
-  return t > v ? NTK_DSUB(t, 1.0) : t;
+  return t > v ? t - 1.0 : t;
 }
 #define NTK_DFLOOR(a) floorDouble((a))
 
@@ -144,19 +145,19 @@ constexpr double kInvSqrt2Pi = 0.39894228040143270;
 
 // 2 atanh(s) = 2s + 2s^3/3 + ... + 2s^23/23, for |s| <= 0.1716 (error below 1e-17 relative).
 NTK_HD double twoAtanh(double s) {
-  const double s2 = NTK_DMUL(s, s);
+  const double s2 = s * s;
   double p = 0.086956521739130432;  // 2/23
-  p = NTK_DADD(NTK_DMUL(p, s2), 0.095238095238095233);  // 2/21
-  p = NTK_DADD(NTK_DMUL(p, s2), 0.10526315789473684);   // 2/19
-  p = NTK_DADD(NTK_DMUL(p, s2), 0.11764705882352941);   // 2/17
-  p = NTK_DADD(NTK_DMUL(p, s2), 0.13333333333333333);   // 2/15
-  p = NTK_DADD(NTK_DMUL(p, s2), 0.15384615384615385);   // 2/13
-  p = NTK_DADD(NTK_DMUL(p, s2), 0.18181818181818182);   // 2/11
-  p = NTK_DADD(NTK_DMUL(p, s2), 0.22222222222222221);   // 2/9
-  p = NTK_DADD(NTK_DMUL(p, s2), 0.28571428571428570);   // 2/7
-  p = NTK_DADD(NTK_DMUL(p, s2), 0.40000000000000002);   // 2/5
-  p = NTK_DADD(NTK_DMUL(p, s2), 0.66666666666666663);   // 2/3
-  return NTK_DADD(NTK_DMUL(2.0, s), NTK_DMUL(NTK_DMUL(s, s2), p));
+  p = p * s2 + 0.095238095238095233;  // 2/21
+  p = p * s2 + 0.10526315789473684;   // 2/19
+  p = p * s2 + 0.11764705882352941;   // 2/17
+  p = p * s2 + 0.13333333333333333;   // 2/15
+  p = p * s2 + 0.15384615384615385;   // 2/13
+  p = p * s2 + 0.18181818181818182;   // 2/11
+  p = p * s2 + 0.22222222222222221;   // 2/9
+  p = p * s2 + 0.28571428571428570;   // 2/7
+  p = p * s2 + 0.40000000000000002;   // 2/5
+  p = p * s2 + 0.66666666666666663;   // 2/3
+  return 2.0 * s + (s * s2) * p;
 }
 
 // ln(x) for a normal x > 0 (the callers pass x >= 2^-53); 0 gives -inf.
@@ -166,45 +167,45 @@ NTK_HD double logPositive(double x) {
   int32_t e = static_cast<int32_t>(b >> 52) - 1023;
   double m = bitsDouble((b & 0x000FFFFFFFFFFFFFull) | 0x3FF0000000000000ull);  // [1, 2)
   if (m > kSqrt2) {
-    m = NTK_DMUL(m, 0.5);  // exact
+    m = m * 0.5;  // exact
     e += 1;
   }
-  const double f = NTK_DSUB(m, 1.0);
-  const double s = NTK_DDIV(f, NTK_DADD(2.0, f));
+  const double f = m - 1.0;
+  const double s = f / (2.0 + f);
   const double ed = static_cast<double>(e);
-  return NTK_DADD(NTK_DMUL(ed, kLn2Hi), NTK_DADD(NTK_DMUL(ed, kLn2Lo), twoAtanh(s)));
+  return ed * kLn2Hi + (ed * kLn2Lo + twoAtanh(s));
 }
 
 // ln(1 - q) for q in (0, 1): the atanh series directly for small q, so that no precision of q is
 // lost in 1 - q.
 NTK_HD double logOneMinus(double q) {
-  if (q <= 0.25) return twoAtanh(NTK_DDIV(NTK_DSUB(0.0, q), NTK_DSUB(2.0, q)));  // 1 - q = (1 + s) / (1 - s)
-  return logPositive(NTK_DSUB(1.0, q));
+  if (q <= 0.25) return twoAtanh((0.0 - q) / (2.0 - q));  // 1 - q = (1 + s) / (1 - s)
+  return logPositive(1.0 - q);
 }
 
 // exp(x) for x <= 0 (0 below -745).
 NTK_HD double expNonPositive(double x) {
   if (x < -745.0) return 0.0;
-  const double n = NTK_DFLOOR(NTK_DADD(NTK_DMUL(x, kInvLn2), 0.5));
-  const double r = NTK_DSUB(NTK_DSUB(x, NTK_DMUL(n, kLn2Hi)), NTK_DMUL(n, kLn2Lo));  // |r| <= 0.3466
+  const double n = NTK_DFLOOR(x * kInvLn2 + 0.5);
+  const double r = (x - n * kLn2Hi) - n * kLn2Lo;  // |r| <= 0.3466
   double p = 1.6059043836821613e-10;                // 1/13!
-  p = NTK_DADD(NTK_DMUL(p, r), 2.0876756987868100e-9);     // 1/12!
-  p = NTK_DADD(NTK_DMUL(p, r), 2.5052108385441720e-8);     // 1/11!
-  p = NTK_DADD(NTK_DMUL(p, r), 2.7557319223985888e-7);     // 1/10!
-  p = NTK_DADD(NTK_DMUL(p, r), 0.0000027557319223985893);  // 1/9!
-  p = NTK_DADD(NTK_DMUL(p, r), 0.000024801587301587302);   // 1/8!
-  p = NTK_DADD(NTK_DMUL(p, r), 0.00019841269841269841);    // 1/7!
-  p = NTK_DADD(NTK_DMUL(p, r), 0.0013888888888888889);     // 1/6!
-  p = NTK_DADD(NTK_DMUL(p, r), 0.0083333333333333332);     // 1/5!
-  p = NTK_DADD(NTK_DMUL(p, r), 0.041666666666666664);      // 1/4!
-  p = NTK_DADD(NTK_DMUL(p, r), 0.16666666666666666);       // 1/3!
-  p = NTK_DADD(NTK_DMUL(p, r), 0.5);
-  p = NTK_DADD(NTK_DMUL(p, r), 1.0);
-  p = NTK_DADD(NTK_DMUL(p, r), 1.0);
+  p = p * r + 2.0876756987868100e-9;                // 1/12!
+  p = p * r + 2.5052108385441720e-8;                // 1/11!
+  p = p * r + 2.7557319223985888e-7;                // 1/10!
+  p = p * r + 0.0000027557319223985893;             // 1/9!
+  p = p * r + 0.000024801587301587302;              // 1/8!
+  p = p * r + 0.00019841269841269841;               // 1/7!
+  p = p * r + 0.0013888888888888889;                // 1/6!
+  p = p * r + 0.0083333333333333332;                // 1/5!
+  p = p * r + 0.041666666666666664;                 // 1/4!
+  p = p * r + 0.16666666666666666;                  // 1/3!
+  p = p * r + 0.5;
+  p = p * r + 1.0;
+  p = p * r + 1.0;
   // 2^n in two exact factors (n >= -1075 here, each factor >= 2^-538).
   const int32_t ni = static_cast<int32_t>(n);
   const int32_t half = ni / 2;  // truncates toward 0: both parts in [-538, 0]
-  return NTK_DMUL(NTK_DMUL(p, pow2(half)), pow2(ni - half));
+  return (p * pow2(half)) * pow2(ni - half);
 }
 
 // Q(t) = P(Z > t) for Z ~ N(0, 1), the reference evaluation (series below 2.5, continued
@@ -212,27 +213,27 @@ NTK_HD double expNonPositive(double x) {
 NTK_HD double normalTailSlow(double t) {
   if (t >= 38.0) return 0.0;
   if (t <= -38.0) return 1.0;
-  const double a = t < 0.0 ? NTK_DSUB(0.0, t) : t;
-  const double phi = NTK_DMUL(expNonPositive(NTK_DMUL(NTK_DMUL(-0.5, a), a)), kInvSqrt2Pi);
+  const double a = t < 0.0 ? 0.0 - t : t;
+  const double phi = expNonPositive((-0.5 * a) * a) * kInvSqrt2Pi;
   double q;
   if (a < 2.5) {
     // Phi(a) - 1/2 = phi(a) * sum_n a^(2n+1) / (2n+1)!!; 40 terms reach 1e-25 at a = 2.5.
-    const double a2 = NTK_DMUL(a, a);
+    const double a2 = a * a;
     double term = a;
     double sum = a;
     for (int32_t n = 1; n <= 40; ++n) {
-      term = NTK_DDIV(NTK_DMUL(term, a2), static_cast<double>(2 * n + 1));
-      sum = NTK_DADD(sum, term);
+      term = (term * a2) / static_cast<double>(2 * n + 1);
+      sum = sum + term;
     }
-    q = NTK_DSUB(0.5, NTK_DMUL(phi, sum));
+    q = 0.5 - phi * sum;
   } else {
     // Laplace's continued fraction Q(a) = phi(a) / (a + 1/(a + 2/(a + 3/(a + ...)))), evaluated
     // backward from a fixed depth (a fixed operation sequence on every backend).
     double f = a;
-    for (int32_t n = 90; n >= 1; --n) f = NTK_DADD(a, NTK_DDIV(static_cast<double>(n), f));
-    q = NTK_DDIV(phi, f);
+    for (int32_t n = 90; n >= 1; --n) f = a + static_cast<double>(n) / f;
+    q = phi / f;
   }
-  return t < 0.0 ? NTK_DSUB(1.0, q) : q;
+  return t < 0.0 ? 1.0 - q : q;
 }
 
 // The fast Q: Taylor expansion about the nearest point t0 of a grid of step 1/32 on [-38, 38],
@@ -245,8 +246,8 @@ constexpr int32_t kTailGridPoints = 76 * kTailGridPerUnit + 1;  // t0 = -38 + i 
 constexpr int32_t kTailTerms = 16;
 
 // 1 / n for n in [2, 17] (correctly rounded; index 0 and 1 unused).
+// (A function with a local table: device code may not index a namespace-scope constexpr array.)
 NTK_HD double inverseOf(int32_t n) {
-  // A local table: device code may not index a namespace-scope (host) constexpr array.
   // clang-format off
   constexpr double kInverse[18] = {0.0, 0.0, 0.50000000000000000, 0.33333333333333331, 0.25000000000000000, 0.20000000000000001, 0.16666666666666666, 0.14285714285714285, 0.12500000000000000, 0.11111111111111110, 0.10000000000000001, 0.090909090909090912, 0.083333333333333329, 0.076923076923076927, 0.071428571428571425, 0.066666666666666666, 0.062500000000000000, 0.058823529411764705};
   // clang-format on
@@ -260,36 +261,36 @@ struct TailTable {
 
 NTK_HD void fillTailTable(TailTable& tab) {
   for (int32_t i = 0; i < kTailGridPoints; ++i) {
-    const double t0 = NTK_DADD(-38.0, NTK_DDIV(static_cast<double>(i), static_cast<double>(kTailGridPerUnit)));
+    const double t0 = -38.0 + static_cast<double>(i) / static_cast<double>(kTailGridPerUnit);
     tab.q[i] = normalTailSlow(t0);
-    tab.phi[i] = NTK_DMUL(expNonPositive(NTK_DMUL(NTK_DMUL(-0.5, t0), t0)), kInvSqrt2Pi);
+    tab.phi[i] = expNonPositive((-0.5 * t0) * t0) * kInvSqrt2Pi;
   }
 }
 
 NTK_HD double normalTail(const TailTable& tab, double t) {
   if (t >= 38.0) return 0.0;
   if (t <= -38.0) return 1.0;
-  const int32_t i = static_cast<int32_t>(NTK_DFLOOR(NTK_DADD(NTK_DMUL(NTK_DADD(t, 38.0), 32.0), 0.5)));
-  const double t0 = NTK_DADD(-38.0, NTK_DDIV(static_cast<double>(i), 32.0));
-  const double h = NTK_DSUB(t, t0);
+  const int32_t i = static_cast<int32_t>(NTK_DFLOOR((t + 38.0) * 32.0 + 0.5));
+  const double t0 = -38.0 + static_cast<double>(i) / 32.0;
+  const double h = t - t0;
   // Two terms per step (signs + then -), h^n / n! by products with 1/n: no division.
   double hp = h;      // h^n / n!
   double heP = 0.0;   // He_{n-2}(t0)
   double heC = 1.0;   // He_{n-1}(t0)
   double sum = 0.0;
   for (int32_t n = 1; n <= kTailTerms; n += 2) {
-    sum = NTK_DADD(sum, NTK_DMUL(heC, hp));
-    double heN = NTK_DSUB(NTK_DMUL(t0, heC), NTK_DMUL(static_cast<double>(n - 1), heP));
+    sum = sum + heC * hp;
+    double heN = t0 * heC - static_cast<double>(n - 1) * heP;
     heP = heC;
     heC = heN;
-    hp = NTK_DMUL(NTK_DMUL(hp, h), inverseOf(n + 1));
-    sum = NTK_DSUB(sum, NTK_DMUL(heC, hp));
-    heN = NTK_DSUB(NTK_DMUL(t0, heC), NTK_DMUL(static_cast<double>(n), heP));
+    hp = (hp * h) * inverseOf(n + 1);
+    sum = sum - heC * hp;
+    heN = t0 * heC - static_cast<double>(n) * heP;
     heP = heC;
     heC = heN;
-    hp = NTK_DMUL(NTK_DMUL(hp, h), inverseOf(n + 2));
+    hp = (hp * h) * inverseOf(n + 2);
   }
-  const double q = NTK_DSUB(tab.q[i], NTK_DMUL(tab.phi[i], sum));
+  const double q = tab.q[i] - tab.phi[i] * sum;
   return q < 0.0 ? 0.0 : (q > 1.0 ? 1.0 : q);
 }
 
@@ -300,10 +301,10 @@ NTK_HD double normalTail(const TailTable& tab, double t) {
 NTK_HD double lazyThreshold(float kth, float u, float eps) {
   const double L = static_cast<double>(kth);
   const double ud = static_cast<double>(u);
-  const double aL = L < 0.0 ? NTK_DSUB(0.0, L) : L;
-  const double au = ud < 0.0 ? NTK_DSUB(0.0, ud) : ud;
-  const double margin = NTK_DADD(NTK_DMUL(NTK_DADD(aL, NTK_DMUL(2.0, au)), 9.5367431640625e-07), 1.0e-37);  // 2^-20
-  return NTK_DDIV(NTK_DSUB(NTK_DSUB(L, margin), ud), static_cast<double>(eps));
+  const double aL = L < 0.0 ? 0.0 - L : L;
+  const double au = ud < 0.0 ? 0.0 - ud : ud;
+  const double margin = (aL + 2.0 * au) * 9.5367431640625e-07 + 1.0e-37;  // 2^-20
+  return ((L - margin) - ud) / static_cast<double>(eps);
 }
 
 // ---- the word stream of one (row, sample) ----
@@ -346,7 +347,7 @@ NTK_HD uint32_t tailWord(TailStream& st) {
 
 // Uniform in (0, 1]: (w + 1) 2^-32, exact in binary64.
 NTK_HD double tailUniform(TailStream& st) {
-  return NTK_DMUL(NTK_DADD(static_cast<double>(tailWord(st)), 1.0), 2.3283064365386963e-10);
+  return (static_cast<double>(tailWord(st)) + 1.0) * 2.3283064365386963e-10;
 }
 
 // A standard normal from the dense stream's Box-Muller (two words, two normals; the second is
@@ -380,18 +381,18 @@ NTK_HD float truncatedNormal(TailStream& st, double t) {
       if (static_cast<double>(z) > t) return z;
     }
   }
-  const double alpha = NTK_DMUL(NTK_DADD(t, NTK_DSQRT(NTK_DADD(NTK_DMUL(t, t), 4.0))), 0.5);
+  const double alpha = (t + NTK_DSQRT(t * t + 4.0)) * 0.5;
   for (;;) {
-    const double z = NTK_DSUB(t, NTK_DDIV(logPositive(tailUniform(st)), alpha));
-    const double dz = NTK_DSUB(z, alpha);
-    if (logPositive(tailUniform(st)) <= NTK_DMUL(NTK_DMUL(-0.5, dz), dz)) return static_cast<float>(z);
+    const double z = t - logPositive(tailUniform(st)) / alpha;
+    const double dz = z - alpha;
+    if (logPositive(tailUniform(st)) <= (-0.5 * dz) * dz) return static_cast<float>(z);
   }
 }
 
 // Geometric skip: the number of non-candidates before the next candidate, each column a
 // candidate with probability q (logOneMinusQ = ln(1 - q) < 0). P(G >= n) = (1 - q)^n.
 NTK_HD double geometricSkip(TailStream& st, double logOneMinusQ) {
-  return NTK_DFLOOR(NTK_DDIV(logPositive(tailUniform(st)), logOneMinusQ));
+  return NTK_DFLOOR(logPositive(tailUniform(st)) / logOneMinusQ);
 }
 
 // ---- one sample over a prepared row ----
@@ -483,14 +484,14 @@ NTK_HD LazyResult lazySample(const LazyRow& r, uint32_t seedLo, uint32_t seedHi,
       // Bucket b's u is the largest x of every column from `begin` on, so t and q serve for all
       // of them: when they would give few candidates, walk them as one bucket and stop (any
       // partition whose u bounds its columns is exact; the choice depends only on L).
-      const bool last = NTK_DMUL(static_cast<double>(end - begin), q) < kMergeBelow;
+      const bool last = static_cast<double>(end - begin) * q < kMergeBelow;
       if (last) count = end - begin;
       const bool every = q >= 1.0;
       const double lq = every ? 0.0 : logOneMinus(q);
       double at = -1.0;  // position in the bucket of the last candidate
       bool kept = false;
       for (;;) {
-        at = every ? NTK_DADD(at, 1.0) : NTK_DADD(NTK_DADD(at, 1.0), geometricSkip(st, lq));
+        at = every ? at + 1.0 : (at + 1.0) + geometricSkip(st, lq);
         if (at >= static_cast<double>(count)) break;
         const uint32_t c = r.bucketCols[begin + static_cast<uint32_t>(at)];
         const float y = perturb(r.x[c], r.eps, truncatedNormal(st, t));

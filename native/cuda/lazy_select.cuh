@@ -1,7 +1,9 @@
 // Device code of the lazy sampler ('lazy', native/core/lazy_sampler.h) on the CUDA backend. The
-// per-sample work is lazy::lazySample itself, the header the CPU kernel runs (its double and
-// float operations are NTK_D* / NTK_F* macros, __d*_rn / __f*_rn intrinsics here), so each
-// (row, sample) answer is forwardCpu's with sampler 'lazy', bit for bit.
+// per-sample work is lazy::lazySample itself, the header the CPU kernel runs (its binary64
+// operations compile to add/sub/mul/div.rn.f64 under --fmad=false, its binary32 ones are NTK_F*:
+// __f*_rn here), so each (row, sample) answer is forwardCpu's with sampler 'lazy', bit for bit.
+// The row preparation below is prepareLazyRow of native/cpu/lazy_cpu.cpp, operation for
+// operation: a change there must be made here too (the emulator check compares the two).
 //
 // A simple mapping, chosen for clarity (no GPU was available to tune it):
 //   lazyTailTableKernel: one thread fills the normal-tail table (lazy::fillTailTable), once per
