@@ -242,8 +242,8 @@ export function forwardCall(plan: TopKPlan, source: NoiseSource, outputs: Output
     seedLo: source.kind === 'stream' ? source.seedLo : 0,
     seedHi: source.kind === 'stream' ? source.seedHi : 0,
     offset: source.kind === 'stream' ? source.offset : 0,
-    // 'cuda' has only the dense sampler so far: there the default is 'dense' (docs/lazy-sampler.md).
-    sampler: source.kind === 'stream' ? (source.sampler ?? (plan.kernel.name === 'cuda' ? 'dense' : defaultSampler(plan.d, plan.k))) : 'dense',
+    // The same fixed rule on every backend ('cuda' has both samplers): a pure function of the shape.
+    sampler: source.kind === 'stream' ? (source.sampler ?? defaultSampler(plan.d, plan.k)) : 'dense',
     values: privateIfShared(values, all, (n) => new Float32Array(n)),
     positions: privateIfShared(positions, all, (n) => new Int32Array(n)),
     sampleValues,

@@ -4,7 +4,7 @@
 // same results as 'cpu', bit for bit, on every golden case, random shapes, dims, k, seeds and
 // every selection path of the kernels.
 import { afterEach, describe, expect, it } from 'vitest';
-import { backends, BalNoisedTopK, functional, ldamMargins, NoisedTopK } from '../lib/index.js';
+import { BalNoisedTopK, backends, defaultSampler, functional, ldamMargins, NoisedTopK } from '../lib/index.js';
 import { CUDA_AUTO_MIN_WORK } from '../lib/kernel.js';
 import { loadNative } from '../lib/native.js';
 import { backwardCall, forwardCall } from './addon-calls.js';
@@ -24,7 +24,9 @@ describe('cuda backend: availability (runs everywhere)', () => {
     const usable = addon?.cuda === true && addon.cudaUsable?.() === true;
     expect(backends().includes('cuda')).toBe(usable);
     if (!usable) {
-      expect(() => new NoisedTopK({ k: 1, backend: 'cuda' })).toThrow(/backend 'cuda' is not available: .*Available backends: js/);
+      expect(() => new NoisedTopK({ k: 1, backend: 'cuda' })).toThrow(
+        /backend 'cuda' is not available: .*Available backends: js/,
+      );
       expect(() => functional.noisedTopK(new Float32Array(4), [4], { k: 1, seed: 1, backend: 'cuda' })).toThrow(
         /backend 'cuda' is not available/,
       );
@@ -32,7 +34,9 @@ describe('cuda backend: availability (runs everywhere)', () => {
       if (addon?.cuda) {
         // A CUDA build without a usable device names the CUDA error of the probe.
         expect(addon.cudaProbeError!()).toMatch(/^cudaError\w+: ./);
-        expect(() => new NoisedTopK({ k: 1, backend: 'cuda' })).toThrow(/no usable CUDA device answered \(cudaError\w+: /);
+        expect(() => new NoisedTopK({ k: 1, backend: 'cuda' })).toThrow(
+          /no usable CUDA device answered \(cudaError\w+: /,
+        );
       }
     } else {
       expect(addon!.cudaProbeError!()).toBe('');
@@ -43,23 +47,47 @@ describe('cuda backend: availability (runs everywhere)', () => {
     expect(CUDA_AUTO_MIN_WORK).toBe(Number.POSITIVE_INFINITY);
   });
 
-  it.skipIf(!addon?.cuda || hasCuda)('a CUDA build with no device: direct calls fail with the op and the CUDA error', async () => {
-    const a = addon!;
-    const fwd = forwardCall(new Float32Array(8), 2, 4, 1, 2, 1, 3, null, 1, 2, 0, new Float32Array(2), new Int32Array(6));
-    expect(a.cudaUsable!()).toBe(false);
-    expect(() => a.forwardCuda!(fwd)).toThrow(/^noisedTopK \(cuda\): cudaError\w+: ./);
-    await expect(a.forwardCudaAsync!(fwd)).rejects.toThrow(/^noisedTopK \(cuda\): cudaError\w+: ./);
-    const bwd = backwardCall(new Int32Array(6), new Float32Array(2), 2, 4, 1, 3, new Float32Array(8));
-    expect(() => a.backwardCuda!(bwd)).toThrow(/^noisedTopKBackward \(cuda\): cudaError\w+: ./);
-    await expect(a.backwardCudaAsync!(bwd)).rejects.toThrow(/^noisedTopKBackward \(cuda\): cudaError\w+: ./);
-    // Bad arguments are still RangeErrors, checked before any CUDA call.
-    expect(() => a.forwardCuda!(forwardCall(new Float32Array(8), 2, 4, 1, 5, 1, 3, null, 1, 2, 0, new Float32Array(2), new Int32Array(6)))).toThrow(
-      RangeError,
-    );
-    // The CPU backend is untouched by the failures.
-    const r = functional.noisedTopK(Float32Array.from([1, 4, 2, 3]), [4], { k: 2, epsilon: 0, seed: 1, backend: 'cpu' });
-    expect(Array.from(r.values)).toEqual([3]);
-  });
+  it.skipIf(!addon?.cuda || hasCuda)(
+    'a CUDA build with no device: direct calls fail with the op and the CUDA error',
+    async () => {
+      const a = addon!;
+      const fwd = forwardCall(
+        new Float32Array(8),
+        2,
+        4,
+        1,
+        2,
+        1,
+        3,
+        null,
+        1,
+        2,
+        0,
+        new Float32Array(2),
+        new Int32Array(6),
+      );
+      expect(a.cudaUsable!()).toBe(false);
+      expect(() => a.forwardCuda!(fwd)).toThrow(/^noisedTopK \(cuda\): cudaError\w+: ./);
+      await expect(a.forwardCudaAsync!(fwd)).rejects.toThrow(/^noisedTopK \(cuda\): cudaError\w+: ./);
+      const bwd = backwardCall(new Int32Array(6), new Float32Array(2), 2, 4, 1, 3, new Float32Array(8));
+      expect(() => a.backwardCuda!(bwd)).toThrow(/^noisedTopKBackward \(cuda\): cudaError\w+: ./);
+      await expect(a.backwardCudaAsync!(bwd)).rejects.toThrow(/^noisedTopKBackward \(cuda\): cudaError\w+: ./);
+      // Bad arguments are still RangeErrors, checked before any CUDA call.
+      expect(() =>
+        a.forwardCuda!(
+          forwardCall(new Float32Array(8), 2, 4, 1, 5, 1, 3, null, 1, 2, 0, new Float32Array(2), new Int32Array(6)),
+        ),
+      ).toThrow(RangeError);
+      // The CPU backend is untouched by the failures.
+      const r = functional.noisedTopK(Float32Array.from([1, 4, 2, 3]), [4], {
+        k: 2,
+        epsilon: 0,
+        seed: 1,
+        backend: 'cpu',
+      });
+      expect(Array.from(r.values)).toEqual([3]);
+    },
+  );
 });
 
 const PATHS = ['auto', 'short', 'warp', 'radix-shared', 'radix-regen'] as const;
@@ -101,7 +129,13 @@ describe.skipIf(!hasCuda)('cuda backend: GPU suite', () => {
       it(name, () => {
         if (c.kind === 'noised_topk') {
           const run = (backend: 'cpu' | 'cuda') =>
-            functional.noisedTopK(new Float32Array(c.x!), c.shape, { k: c.k, epsilon: c.epsilon, dim: c.dim!, noise, backend });
+            functional.noisedTopK(new Float32Array(c.x!), c.shape, {
+              k: c.k,
+              epsilon: c.epsilon,
+              dim: c.dim!,
+              noise,
+              backend,
+            });
           const r = run('cuda');
           const ref = run('cpu');
           expect(r.shape).toEqual(c.value_shape);
@@ -146,8 +180,7 @@ describe.skipIf(!hasCuda)('cuda backend: GPU suite', () => {
 
   // Same values, positions and gradients as 'cpu' for one call.
   function same(x: Float32Array, shape: number[], opts: Record<string, unknown>, g?: Float32Array) {
-    // 'cuda' has only the dense sampler: a seeded call is compared with 'cpu' on 'dense'.
-    if (opts.noise === undefined && opts.sampler === undefined) opts = { ...opts, sampler: 'dense' };
+    // A seeded call without `sampler` takes defaultSampler(d, k) on both backends.
     const a = functional.noisedTopK(x, shape, { ...opts, backend: 'cpu' } as never);
     const b = functional.noisedTopK(x, shape, { ...opts, backend: 'cuda' } as never);
     expect(bits(b.values)).toEqual(bits(a.values));
@@ -176,7 +209,16 @@ describe.skipIf(!hasCuda)('cuda backend: GPU suite', () => {
 
   it.each(PATHS)('edges k = 1, k = D, D = 1, explicit noise, path %s', (path) => {
     const rand = mulberry32(77 + PATHS.indexOf(path));
-    for (const [rows, d] of [[5, 1], [3, 2], [4, 16], [2, 17], [6, 33], [3, 128], [2, 129], [1, 1000]] as const) {
+    for (const [rows, d] of [
+      [5, 1],
+      [3, 2],
+      [4, 16],
+      [2, 17],
+      [6, 33],
+      [3, 128],
+      [2, 129],
+      [1, 1000],
+    ] as const) {
       const x = randomArray(rand, rows * d);
       for (const k of new Set([1, d])) {
         withPath(path, () => {
@@ -192,7 +234,15 @@ describe.skipIf(!hasCuda)('cuda backend: GPU suite', () => {
 
   it('large k (radix paths), wide rows, explicit noise', () => {
     const rand = mulberry32(99);
-    for (const [rows, d, k] of [[3, 5000, 4000], [2, 1000, 33], [4, 257, 257], [1, 100000, 7], [2, 20000, 15000], [2, 8192, 100], [2, 8193, 100]] as const) {
+    for (const [rows, d, k] of [
+      [3, 5000, 4000],
+      [2, 1000, 33],
+      [4, 257, 257],
+      [1, 100000, 7],
+      [2, 20000, 15000],
+      [2, 8192, 100],
+      [2, 8193, 100],
+    ] as const) {
       const x = randomArray(rand, rows * d);
       for (const path of PATHS) {
         withPath(path, () => {
@@ -205,9 +255,80 @@ describe.skipIf(!hasCuda)('cuda backend: GPU suite', () => {
 
   it('many rows: every unit is written (grid-stride loops)', () => {
     const rand = mulberry32(5);
-    for (const [rows, d, k, S] of [[5000, 10, 3, 5], [3000, 100, 5, 10], [700, 300, 40, 3]] as const) {
+    for (const [rows, d, k, S] of [
+      [5000, 10, 3, 5],
+      [3000, 100, 5, 10],
+      [700, 300, 40, 3],
+    ] as const) {
       const x = randomArray(rand, rows * d);
       for (const path of PATHS) withPath(path, () => same(x, [rows, d], { k, epsilon: 1, seed: 9, nSample: S }));
+    }
+  });
+
+  it("sampler 'lazy': lazy and dense-fallback rows of every kind in one call, every dense path", () => {
+    const rand = mulberry32(606);
+    // Row kinds: N(0, 1)-like, ties, all equal, a few outliers, non-finite (dense by the fixed
+    // rule), huge magnitude (with eps = 1e36, dense: max|x| + 64 eps > 1e38), narrow, wide.
+    const row = (kind: number, d: number) =>
+      Float32Array.from({ length: d }, () => {
+        const v = (rand() * 2 - 1) * 3;
+        if (kind === 1) return Math.round(v);
+        if (kind === 2) return 1.5;
+        if (kind === 3) return rand() < 0.01 ? 20 + v : v / 3;
+        if (kind === 4) return rand() < 0.1 ? [Number.NaN, Infinity, -Infinity][Math.floor(rand() * 3)]! : v;
+        if (kind === 5) return v * 2e37;
+        if (kind === 6) return v * 1e-4;
+        return kind === 7 ? v * 300 : v;
+      });
+    for (const [rows, d, k] of [
+      [16, 40, 6],
+      [16, 300, 3],
+      [8, 1000, 6],
+      [8, 2000, 200],
+      [4, 100, 70],
+      [6, 17, 2],
+    ] as const) {
+      const x = new Float32Array(rows * d);
+      for (let r = 0; r < rows; r++) x.set(row(r % 8, d), r * d);
+      for (const path of PATHS) {
+        withPath(path, () => {
+          for (const epsilon of [1, 0.05, 20, 0, 1e36]) {
+            same(x, [rows, d], { k, epsilon, seed: 17, nSample: 3, sampler: 'lazy', allowNonFinite: true });
+          }
+          // the reduced dim in the middle (inner > 1), one sample
+          same(x, [1, d, rows], {
+            k,
+            epsilon: 0.5,
+            dim: 1,
+            seed: 2,
+            nSample: 1,
+            sampler: 'lazy',
+            allowNonFinite: true,
+          });
+        });
+      }
+    }
+    // Many units over few sample threads' slots: d = 20000 and 3000 units.
+    const wide = randomArray(rand, 300 * 20000);
+    same(wide, [300, 20000], { k: 5, epsilon: 1, seed: 8, nSample: 10, sampler: 'lazy' });
+  });
+
+  it('the default sampler follows defaultSampler on cuda as on cpu (lazy from d = 8192)', () => {
+    const rand = mulberry32(31);
+    for (const d of [8191, 8192, 10000]) {
+      const x = randomArray(rand, 3 * d);
+      same(x, [3, d], { k: 5, epsilon: 1, seed: 12, nSample: 4 });
+      const implicit = functional.noisedTopK(x, [3, d], { k: 5, epsilon: 1, seed: 12, nSample: 4, backend: 'cuda' });
+      const pinned = functional.noisedTopK(x, [3, d], {
+        k: 5,
+        epsilon: 1,
+        seed: 12,
+        nSample: 4,
+        backend: 'cuda',
+        sampler: defaultSampler(d, 5),
+      });
+      expect(bits(implicit.values)).toEqual(bits(pinned.values));
+      expect(Array.from(implicit.positions)).toEqual(Array.from(pinned.positions));
     }
   });
 
@@ -226,7 +347,9 @@ describe.skipIf(!hasCuda)('cuda backend: GPU suite', () => {
       const k = 1 + Math.floor(rand() * d);
       const g = Float32Array.from({ length: 4 }, () => special[Math.floor(rand() * special.length)]!);
       const path = PATHS[trial % PATHS.length]!;
-      withPath(path, () => same(x, [4, d], { k, epsilon: trial % 2 ? 0 : 0.5, seed: trial, nSample: 3, allowNonFinite: true }, g));
+      withPath(path, () =>
+        same(x, [4, d], { k, epsilon: trial % 2 ? 0 : 0.5, seed: trial, nSample: 3, allowNonFinite: true }, g),
+      );
     }
   });
 

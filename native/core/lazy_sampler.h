@@ -1,7 +1,7 @@
 // The lazy sampler ('lazy'): the k-th largest of x + eps * z over a row, and its column, with
 // noise drawn only for the columns that can reach the top k. Shared by the CPU kernel
-// (native/cpu/lazy_cpu.cpp) and, line for line, by lib/lazy-sampler.ts; written so that a CUDA
-// kernel can include it (NTK_HD, no std:: containers, no libm).
+// (native/cpu/lazy_cpu.cpp) and the CUDA kernels (native/cuda/lazy_select.cuh), and, line for
+// line, by lib/lazy-sampler.ts (NTK_HD, no std:: containers, no libm, no namespace-scope arrays).
 //
 // Construction (Mussmann, Levy and Ermon, UAI 2017, lazy Gumbel sampling, adapted to Gaussian
 // noise and the k-th order statistic):
@@ -36,10 +36,22 @@
 
 #include "philox_normal.h"
 
+// binary64 operations on the device: plain + - * / below compile to add/sub/mul/div.rn.f64 (no
+// FMA) because every CUDA build passes --fmad=false (CMakeLists.txt, bench/cuda; checked on the
+// PTX by test/cuda-emu.test.ts). NTK_D* spell the same operations as the __d*_rn intrinsics, for
+// device code that should not depend on the flag (native/cuda/lazy_select.cuh).
 #if defined(__CUDA_ARCH__)
+#define NTK_DADD(a, b) __dadd_rn((a), (b))
+#define NTK_DSUB(a, b) __dsub_rn((a), (b))
+#define NTK_DMUL(a, b) __dmul_rn((a), (b))
+#define NTK_DDIV(a, b) __ddiv_rn((a), (b))
 #define NTK_DSQRT(a) __dsqrt_rn((a))
 #else
 #include <cmath>
+#define NTK_DADD(a, b) ((a) + (b))
+#define NTK_DSUB(a, b) ((a) - (b))
+#define NTK_DMUL(a, b) ((a) * (b))
+#define NTK_DDIV(a, b) ((a) / (b))
 #define NTK_DSQRT(a) std::sqrt((a))
 #endif
 
@@ -234,7 +246,13 @@ constexpr int32_t kTailGridPoints = 76 * kTailGridPerUnit + 1;  // t0 = -38 + i 
 constexpr int32_t kTailTerms = 16;
 
 // 1 / n for n in [2, 17] (correctly rounded; index 0 and 1 unused).
-constexpr double kInverse[18] = {0.0, 0.0, 0.50000000000000000, 0.33333333333333331, 0.25000000000000000, 0.20000000000000001, 0.16666666666666666, 0.14285714285714285, 0.12500000000000000, 0.11111111111111110, 0.10000000000000001, 0.090909090909090912, 0.083333333333333329, 0.076923076923076927, 0.071428571428571425, 0.066666666666666666, 0.062500000000000000, 0.058823529411764705};
+// (A function with a local table: device code may not index a namespace-scope constexpr array.)
+NTK_HD double inverseOf(int32_t n) {
+  // clang-format off
+  constexpr double kInverse[18] = {0.0, 0.0, 0.50000000000000000, 0.33333333333333331, 0.25000000000000000, 0.20000000000000001, 0.16666666666666666, 0.14285714285714285, 0.12500000000000000, 0.11111111111111110, 0.10000000000000001, 0.090909090909090912, 0.083333333333333329, 0.076923076923076927, 0.071428571428571425, 0.066666666666666666, 0.062500000000000000, 0.058823529411764705};
+  // clang-format on
+  return kInverse[n];
+}
 
 struct TailTable {
   double q[kTailGridPoints];
@@ -265,12 +283,12 @@ NTK_HD double normalTail(const TailTable& tab, double t) {
     double heN = t0 * heC - static_cast<double>(n - 1) * heP;
     heP = heC;
     heC = heN;
-    hp = (hp * h) * kInverse[n + 1];
+    hp = (hp * h) * inverseOf(n + 1);
     sum = sum - heC * hp;
     heN = t0 * heC - static_cast<double>(n) * heP;
     heP = heC;
     heC = heN;
-    hp = (hp * h) * kInverse[n + 2];
+    hp = (hp * h) * inverseOf(n + 2);
   }
   const double q = tab.q[i] - tab.phi[i] * sum;
   return q < 0.0 ? 0.0 : (q > 1.0 ? 1.0 : q);

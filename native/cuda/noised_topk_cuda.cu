@@ -12,6 +12,7 @@
 
 #include "../core/noised_topk.h"
 #include "../core/noised_topk_cuda.h"
+#include "lazy_select.cuh"
 #include "select.cuh"
 
 namespace ntk {
@@ -104,6 +105,10 @@ struct State {
   std::mutex mutex;
   cudaStream_t stream = nullptr;
   Buffer x, noise, values, positions, kth, rowScale, grad;
+  // The lazy sampler's scratch (lazy_select.cuh): the normal-tail table (filled once), the
+  // prepared rows and the per-thread key / value slots of lazySampleKernel.
+  Buffer lazyTail, lazyRowX, lazyCols, lazyInfo, lazyRows, lazyKey, lazyVal;
+  bool lazyTailFilled = false;
   PinnedRing ring;
 };
 
@@ -270,10 +275,84 @@ unsigned blocksFor(uint64_t work, uint64_t perBlock) {
   return static_cast<unsigned>(std::min<uint64_t>(kMaxBlocks, std::max<uint64_t>(1, (work + perBlock - 1) / perBlock)));
 }
 
-// Enqueues the forward kernels on `stream`; every pointer is a device pointer.
-Status launchForward(const ForwardArgs& a, float* kth, cudaStream_t stream) {
+// Bytes of lazySampleKernel's key / value slots: it runs as many threads as fit (at least one),
+// each looping over units, so the scratch stays bounded whatever the number of units.
+constexpr uint64_t kLazyScratchBudget = uint64_t(256) << 20;
+
+// Whether a seeded call with sampler 'lazy' can have any row on the lazy path: the row-independent
+// part of prepareLazyRow's rule (native/cpu/lazy_cpu.cpp); the per-row part (finite, magnitude)
+// is decided on the device. Otherwise every row is dense, as on the CPU.
+bool lazyApplies(const ForwardArgs& a) {
+  const uint64_t m = lazy::lazyTopCount(a.k);
+  return a.sampler == kSamplerLazy && a.noise.explicitNoise == nullptr && a.epsilon > 0.0f &&
+         a.layout.d <= lazy::kMaxLazyD && 2 * m <= a.layout.d;
+}
+
+// Enqueues the lazy sampler's table fill (first use) and row preparation, and fills `lp` for
+// lazySampleKernel. Every pointer in `a` is a device pointer.
+Status prepareLazy(State& st, const ForwardArgs& a, float* kth, LazyParams& lp) {
+  const uint64_t rows = a.layout.rows(), d = a.layout.d;
+  const uint64_t width = lazy::lazyTopCount(a.k) + d;
+  uint64_t rowElems = 0, units = 0;
+  if (mulOverflows(rows, d, &rowElems) || mulOverflows(rows, a.nSample, &units) ||
+      rowElems > UINT64_MAX / sizeof(uint64_t) || rows > UINT64_MAX / sizeof(LazyRowInfo))
+    return Status::kOutOfMemory;
+  const uint64_t slotBytes = width * (sizeof(uint64_t) + sizeof(float));
+  const uint64_t slots = std::min<uint64_t>(std::min<uint64_t>(units, kMaxBlocks * kLazySampleThreads),
+                                            std::max<uint64_t>(1, kLazyScratchBudget / slotBytes));
+  Status s;
+  if ((s = ensure(st, st.lazyTail, sizeof(lazy::TailTable))) != Status::kOk) return s;
+  if ((s = ensure(st, st.lazyRowX, rowElems * sizeof(float))) != Status::kOk) return s;
+  if ((s = ensure(st, st.lazyCols, rowElems * sizeof(uint32_t))) != Status::kOk) return s;
+  if ((s = ensure(st, st.lazyInfo, rows * sizeof(LazyRowInfo))) != Status::kOk) return s;
+  if ((s = ensure(st, st.lazyRows, rows)) != Status::kOk) return s;
+  if ((s = ensure(st, st.lazyKey, slots * width * sizeof(uint64_t))) != Status::kOk) return s;
+  if ((s = ensure(st, st.lazyVal, slots * width * sizeof(float))) != Status::kOk) return s;
+  auto* tail = static_cast<lazy::TailTable*>(st.lazyTail.ptr);
+  if (!st.lazyTailFilled) {
+    lazyTailTableKernel<<<1, 1, 0, st.stream>>>(tail);
+    NTK_CUDA_TRY(cudaGetLastError());
+    st.lazyTailFilled = true;  // the buffer is never reallocated: its size is fixed
+  }
+  lp.x = a.x;
+  lp.inner = a.layout.inner;
+  lp.rows = rows;
+  lp.units = units;
+  lp.d = static_cast<uint32_t>(d);
+  lp.nSample = a.nSample;
+  lp.k = a.k;
+  lp.eps = a.epsilon;
+  lp.seedLo = a.noise.seedLo;
+  lp.seedHi = a.noise.seedHi;
+  lp.offset = a.noise.offset;
+  lp.rowX = static_cast<float*>(st.lazyRowX.ptr);
+  lp.cols = static_cast<uint32_t*>(st.lazyCols.ptr);
+  lp.info = static_cast<LazyRowInfo*>(st.lazyInfo.ptr);
+  lp.lazyRows = static_cast<uint8_t*>(st.lazyRows.ptr);
+  lp.tail = tail;
+  lp.key = static_cast<uint64_t*>(st.lazyKey.ptr);
+  lp.val = static_cast<float*>(st.lazyVal.ptr);
+  lp.slots = slots;
+  lp.positions = a.positions;
+  lp.kth = kth;
+  lazyPrepareKernel<<<blocksFor(rows, kLazyPrepareThreads), kLazyPrepareThreads, 0, st.stream>>>(lp);
+  NTK_CUDA_TRY(cudaGetLastError());
+  return Status::kOk;
+}
+
+// Enqueues the forward kernels on the library's stream; every pointer is a device pointer. With
+// sampler 'lazy', the rows the lazy path takes are prepared first, the dense selection kernels
+// answer the other rows (the fixed fallback rule), and lazySampleKernel the lazy ones.
+Status launchForward(State& st, const ForwardArgs& a, float* kth) {
   const uint64_t rows = a.layout.rows();
   if (rows == 0) return Status::kOk;
+  const cudaStream_t stream = st.stream;
+  const bool lazyOn = lazyApplies(a);
+  LazyParams lp;
+  if (lazyOn) {
+    const Status s = prepareLazy(st, a, kth, lp);
+    if (s != Status::kOk) return s;
+  }
   FwdParams p;
   p.x = a.x;
   p.noise = a.noise.explicitNoise;
@@ -288,6 +367,7 @@ Status launchForward(const ForwardArgs& a, float* kth, cudaStream_t stream) {
   p.offset = a.noise.offset;
   p.positions = a.positions;
   p.kth = kth;
+  p.lazyRows = lazyOn ? lp.lazyRows : nullptr;
   switch (choosePath(a.layout.d, a.k, p.units)) {
     case Path::kShort:
       selectShortKernel<<<blocksFor(p.units, kShortThreads), kShortThreads, 0, stream>>>(p);
@@ -303,6 +383,10 @@ Status launchForward(const ForwardArgs& a, float* kth, cudaStream_t stream) {
       break;
   }
   NTK_CUDA_TRY(cudaGetLastError());
+  if (lazyOn) {
+    lazySampleKernel<<<blocksFor(lp.slots, kLazySampleThreads), kLazySampleThreads, 0, stream>>>(lp);
+    NTK_CUDA_TRY(cudaGetLastError());
+  }
   meanKernel<<<blocksFor(rows, kMeanThreads), kMeanThreads, 0, stream>>>(kth, rows, a.nSample, a.values);
   NTK_CUDA_TRY(cudaGetLastError());
   return Status::kOk;
@@ -393,7 +477,7 @@ Status forwardCuda(const ForwardArgs& a) {
     }
     d.values = static_cast<float*>(st.values.ptr);
     d.positions = static_cast<int32_t*>(st.positions.ptr);
-    if ((s = launchForward(d, static_cast<float*>(st.kth.ptr), st.stream)) != Status::kOk) return s;
+    if ((s = launchForward(st, d, static_cast<float*>(st.kth.ptr))) != Status::kOk) return s;
     if ((s = download(st, a.values, d.values, rows * sizeof(float))) != Status::kOk) return s;
     if ((s = download(st, a.positions, d.positions, units * sizeof(int32_t))) != Status::kOk) return s;
     // The per-sample k-th values meanKernel averaged, when asked for (ForwardArgs::sampleValues).
@@ -474,7 +558,7 @@ Status forwardCudaDevice(const ForwardArgs& a) {
     if (a.sampleValues) return launchForward(a, a.sampleValues, st.stream);
     const Status s = ensure(st, st.kth, unitBytes);  // ordered on the stream
     if (s != Status::kOk) return s;
-    return launchForward(a, static_cast<float*>(st.kth.ptr), st.stream);
+    return launchForward(st, a, static_cast<float*>(st.kth.ptr));
   });
 }
 

@@ -44,7 +44,15 @@ struct FwdParams {
   uint32_t offset;
   int32_t* positions;  // [units]
   float* kth;          // [units]: the k-th value of each unit, before the mean
+  // Rows the lazy sampler answers (lazy_select.cuh), or null: these kernels skip a row marked 1
+  // and leave its units to lazySampleKernel.
+  const uint8_t* lazyRows = nullptr;
 };
+
+// Whether the selection kernels leave this row to the lazy sampler.
+__device__ __forceinline__ bool lazyAnswers(const FwdParams& p, uint64_t row) {
+  return p.lazyRows != nullptr && p.lazyRows[row] != 0;
+}
 
 struct BwdParams {
   const int32_t* positions;  // [rows, nSample]
@@ -131,6 +139,7 @@ __global__ void __launch_bounds__(kShortThreads) selectShortKernel(FwdParams p) 
   const uint64_t stride = static_cast<uint64_t>(gridDim.x) * blockDim.x;
   for (uint64_t u = static_cast<uint64_t>(blockIdx.x) * blockDim.x + threadIdx.x; u < p.units; u += stride) {
     const uint64_t row = u / p.nSample;
+    if (lazyAnswers(p, row)) continue;
     const uint32_t s = static_cast<uint32_t>(u % p.nSample);
     const uint64_t base = rowBase(row, p.d, p.inner);
     float y[kShortD];
@@ -177,6 +186,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) selectWarpKernel(FwdParam
   for (uint64_t u = static_cast<uint64_t>(blockIdx.x) * kWarpsPerBlock + threadIdx.x / 32u; u < p.units;
        u += nWarps) {
     const uint64_t row = u / p.nSample;
+    if (lazyAnswers(p, row)) continue;  // warp-uniform: one unit per warp
     const uint32_t s = static_cast<uint32_t>(u % p.nSample);
     const uint64_t base = rowBase(row, p.d, p.inner);
     WarpQueue q;
@@ -252,6 +262,7 @@ __global__ void __launch_bounds__(kRadixThreads) selectRadixKernel(FwdParams p) 
   const uint32_t groups = (p.d + 3u) / 4u;
   for (uint64_t u = blockIdx.x; u < p.units; u += gridDim.x) {  // block-uniform
     const uint64_t row = u / p.nSample;
+    if (lazyAnswers(p, row)) continue;  // block-uniform
     const uint32_t s = static_cast<uint32_t>(u % p.nSample);
     const uint64_t base = rowBase(row, p.d, p.inner);
     if (kShared) {

@@ -1,7 +1,9 @@
-// Runs the CUDA kernels of native/cuda/select.cuh on the CPU through the SIMT emulator
-// (cuda_runtime.h beside this file) and compares them with forwardCpu / backwardCpu: every
-// selection path, k from 1 to d, inner > 1, explicit noise, NaN / inf, small grids (so every
-// grid-stride loop turns). A logic check for machines without a GPU; see run.sh.
+// Runs the CUDA kernels of native/cuda/select.cuh and lazy_select.cuh on the CPU through the SIMT
+// emulator (cuda_runtime.h beside this file) and compares them with forwardCpu / backwardCpu:
+// every selection path, k from 1 to d, inner > 1, explicit noise, NaN / inf, small grids (so every
+// grid-stride loop turns); and the lazy sampler (checkLazy) against forwardCpu with sampler
+// 'lazy', rows of every kind in one call, lazy and dense-fallback rows mixed. A logic check for
+// machines without a GPU; see run.sh.
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -11,6 +13,7 @@
 #include <vector>
 
 #include "core/noised_topk.h"
+#include "cuda/lazy_select.cuh"
 #include "cuda/select.cuh"
 
 namespace {
@@ -142,6 +145,193 @@ void check(uint64_t outer, uint32_t d, uint64_t inner, uint32_t k, uint32_t S, f
   }
 }
 
+// ---- the lazy sampler: lazy_select.cuh + the dense kernels for the fallback rows ----
+
+int lazyRuns = 0, lazyFailures = 0;
+uint64_t lazyRowsSeen = 0, denseRowsSeen = 0;
+
+// The normal-tail table, filled once by the device kernel (as noised_topk_cuda.cu does).
+const ntk::lazy::TailTable& deviceTailTable() {
+  static ntk::lazy::TailTable* t = [] {
+    auto* tab = new ntk::lazy::TailTable;
+    emu::launch(1, 32, [&] { lazyTailTableKernel(tab); });
+    return tab;
+  }();
+  return *t;
+}
+
+// Row kinds of checkLazy, mixed within one call.
+enum RowKind { kNormal, kTies, kAllEqual, kOutliers, kNonFinite, kHuge, kNarrow, kWide, kRowKinds };
+
+void fillRow(float* x, uint32_t d, uint64_t inner, RowKind kind, Rng& rng) {
+  static const float kSpecial[] = {NAN, INFINITY, -INFINITY, 1.0f};
+  for (uint32_t c = 0; c < d; ++c) {
+    float v = rng.uniform(-3, 3);
+    switch (kind) {
+      case kNormal: break;
+      case kTies: v = std::round(v); break;
+      case kAllEqual: v = 1.5f; break;
+      case kOutliers: v = rng.next() % 97 == 0 ? 20.0f + v : v / 3.0f; break;
+      case kNonFinite: v = rng.next() % 7 == 0 ? kSpecial[rng.next() % 4] : v; break;
+      case kHuge: v = v * 2e37f; break;  // with eps = 1e36: dense by max|x| + 64 eps > 1e38
+      case kNarrow: v = v * 1e-4f; break;
+      case kWide: v = v * 300.0f; break;
+      default: break;
+    }
+    x[static_cast<uint64_t>(c) * inner] = v;
+  }
+}
+
+// One call: forwardCpu with sampler 'lazy' against the emulated CUDA forward as launchForward
+// runs it (prepare, a dense path for the fallback rows, the lazy sample kernel with `slots`
+// threads, the mean). Positions and values bit for bit.
+void checkLazy(uint64_t outer, uint32_t d, uint64_t inner, uint32_t k, uint32_t S, float eps, Path path, uint64_t slots,
+               Rng& rng) {
+  // A dense path that does not apply to this shape gives way to the next one that does
+  // (radix-regen applies to every shape).
+  if (path == kShort && d > kShortD) path = kWarp;
+  if (path == kWarp && k > kWarpMaxK) path = kRadixShared;
+  if (path == kRadixShared && d > kSharedD) path = kRadixRegen;
+  ntk::ForwardArgs a;
+  a.layout.outer = outer;
+  a.layout.d = d;
+  a.layout.inner = inner;
+  a.k = k;
+  a.epsilon = eps;
+  a.nSample = S;
+  a.sampler = ntk::kSamplerLazy;
+  a.noise.seedLo = rng.next();
+  a.noise.seedHi = rng.next();
+  a.noise.offset = rng.next();
+  const uint64_t rows = a.layout.rows(), units = rows * S;
+  std::vector<float> x(a.layout.size());
+  for (uint64_t row = 0; row < rows; ++row) {
+    const uint64_t o = row / inner, i = row % inner;
+    fillRow(x.data() + o * d * inner + i, d, inner, static_cast<RowKind>(rng.next() % kRowKinds), rng);
+  }
+  a.x = x.data();
+  std::vector<float> v0(rows), v1(rows, -12345.0f), kth(units, -777.0f);
+  std::vector<int32_t> p0(units), p1(units, -1);
+  a.values = v0.data();
+  a.positions = p0.data();
+  if (ntk::forwardCpu(a) != ntk::Status::kOk) {
+    std::printf("forwardCpu (lazy) failed\n");
+    ++lazyFailures;
+    return;
+  }
+  const uint32_t m = ntk::lazy::lazyTopCount(k);
+  const uint64_t width = m + d;
+  slots = std::min<uint64_t>(std::max<uint64_t>(slots, 1), units);
+  std::vector<float> rowX(rows * d), val(slots * width);
+  std::vector<uint32_t> cols(rows * d);
+  std::vector<uint64_t> key(slots * width);
+  std::vector<LazyRowInfo> info(rows);
+  std::vector<uint8_t> flags(rows, 0xEE);
+  LazyParams lp;
+  lp.x = x.data();
+  lp.inner = inner;
+  lp.rows = rows;
+  lp.units = units;
+  lp.d = d;
+  lp.nSample = S;
+  lp.k = k;
+  lp.eps = eps;
+  lp.seedLo = a.noise.seedLo;
+  lp.seedHi = a.noise.seedHi;
+  lp.offset = a.noise.offset;
+  lp.rowX = rowX.data();
+  lp.cols = cols.data();
+  lp.info = info.data();
+  lp.lazyRows = flags.data();
+  lp.tail = &deviceTailTable();
+  lp.key = key.data();
+  lp.val = val.data();
+  lp.slots = slots;
+  lp.positions = p1.data();
+  lp.kth = kth.data();
+  // Two blocks of prepare threads (fewer than the rows in most calls: the grid-stride loop turns).
+  emu::launch(2, kLazyPrepareThreads, [&] { lazyPrepareKernel(lp); });
+  FwdParams p;
+  p.x = x.data();
+  p.noise = nullptr;
+  p.inner = inner;
+  p.units = units;
+  p.d = d;
+  p.nSample = S;
+  p.k = k;
+  p.eps = eps;
+  p.seedLo = a.noise.seedLo;
+  p.seedHi = a.noise.seedHi;
+  p.offset = a.noise.offset;
+  p.positions = p1.data();
+  p.kth = kth.data();
+  p.lazyRows = flags.data();
+  switch (path) {
+    case kShort: emu::launch(2, kShortThreads, [&] { selectShortKernel(p); }); break;
+    case kWarp: emu::launch(2, kWarpsPerBlock * 32, [&] { selectWarpKernel(p); }); break;
+    case kRadixShared: emu::launch(2, kRadixThreads, [&] { selectRadixKernel<true>(p); }); break;
+    case kRadixRegen: emu::launch(2, kRadixThreads, [&] { selectRadixKernel<false>(p); }); break;
+  }
+  const unsigned sampleBlocks = static_cast<unsigned>((slots + kLazySampleThreads - 1) / kLazySampleThreads);
+  emu::launch(sampleBlocks, kLazySampleThreads, [&] { lazySampleKernel(lp); });
+  emu::launch(1, 32, [&] { meanKernel(kth.data(), rows, S, v1.data()); });
+  uint64_t lazyRowsHere = 0;
+  for (uint64_t r = 0; r < rows; ++r) lazyRowsHere += flags[r] == 1 ? 1 : 0;
+  bool same = p0 == p1;
+  for (uint64_t r = 0; r < rows; ++r) same = same && bitsCanon(v0[r]) == bitsCanon(v1[r]);
+  ++lazyRuns;
+  lazyRowsSeen += lazyRowsHere;
+  denseRowsSeen += rows - lazyRowsHere;
+  if (!same) {
+    ++lazyFailures;
+    std::printf("FAIL lazy %s outer=%llu d=%u inner=%llu k=%u S=%u eps=%g slots=%llu (%llu lazy rows of %llu)\n",
+                kNames[path], (unsigned long long)outer, d, (unsigned long long)inner, k, S, eps,
+                (unsigned long long)slots, (unsigned long long)lazyRowsHere, (unsigned long long)rows);
+    int shown = 0;
+    for (uint64_t u = 0; u < units && shown < 6; ++u) {
+      if (p0[u] == p1[u]) continue;
+      std::printf("  unit %llu (row %llu, %s): cpu col %d gpu col %d\n", (unsigned long long)u,
+                  (unsigned long long)(u / S), flags[u / S] == 1 ? "lazy" : "dense", p0[u], p1[u]);
+      ++shown;
+    }
+    for (uint64_t r = 0; r < rows && shown < 10; ++r) {
+      if (bitsCanon(v0[r]) == bitsCanon(v1[r])) continue;
+      std::printf("  row %llu: cpu value %.9g gpu value %.9g\n", (unsigned long long)r, v0[r], v1[r]);
+      ++shown;
+    }
+  }
+}
+
+void runLazyChecks(bool quick, Rng& rng) {
+  // (d, k): lazy rows (2m <= d), k near the bound, and shapes that are dense by the fixed rule
+  // (d < 2m: every row falls back).
+  struct Shape {
+    uint32_t d, k;
+  };
+  const Shape shapes[] = {{40, 1}, {40, 6}, {300, 3}, {300, 40}, {1000, 6}, {17, 2}, {100, 70}, {2000, 200}};
+  const float epsList[] = {1.0f, 0.05f, 20.0f, 0.0f, 1e36f};
+  int n = 0;
+  for (const Shape& sh : shapes) {
+    for (float eps : epsList) {
+      const Path dense = static_cast<Path>(n++ % 4);
+      const uint64_t outer = sh.d >= 1000 ? 6 : 12;
+      checkLazy(outer, sh.d, 1, sh.k, 3, eps, dense, 5, rng);
+      if (quick && eps != 1.0f) continue;
+      checkLazy(outer / 2, sh.d, 3, sh.k, 1, eps, static_cast<Path>(n++ % 4), 64, rng);  // inner > 1, S = 1
+    }
+  }
+  if (!quick) {
+    for (int i = 0; i < 12; ++i) {  // random shapes
+      const uint32_t d = 20 + rng.next() % 700;
+      const uint32_t k = 1 + rng.next() % std::max(1u, d / 3);
+      checkLazy(1 + rng.next() % 10, d, 1 + rng.next() % 3, k, 1 + rng.next() % 5, rng.uniform(0.01f, 4.0f),
+                static_cast<Path>(rng.next() % 4), 1 + rng.next() % 200, rng);
+    }
+  }
+  std::printf("lazy emu_check: %d runs (%llu lazy rows, %llu dense-fallback rows), %d failures\n", lazyRuns,
+              (unsigned long long)lazyRowsSeen, (unsigned long long)denseRowsSeen, lazyFailures);
+}
+
 }  // namespace
 
 // The warp path's pruning bound against the stream's own radius, for every radius input.
@@ -163,6 +353,10 @@ int checkRadiusBound() {
 int main(int argc, char** argv) {
   const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
   Rng rng(2026);
+  if (argc > 1 && std::strcmp(argv[1], "--lazy") == 0) {  // the lazy sampler's full check alone
+    runLazyChecks(false, rng);
+    return lazyFailures == 0 ? 0 : 1;
+  }
   failures += checkRadiusBound() ? 1 : 0;
   const uint32_t ds[] = {1, 2, 5, 16, 17, 31, 100, 129, 300};
   for (uint32_t d : ds) {
@@ -191,5 +385,6 @@ int main(int argc, char** argv) {
     check(2, 40, 1, 3, 1024, 1.0f, false, 0, kWarp, 2, rng);  // S = kBackwardSharedS: the scatter backward
   }
   std::printf("emu_check: %d runs, %d failures\n", runs, failures);
-  return failures == 0 ? 0 : 1;
+  runLazyChecks(quick, rng);
+  return failures == 0 && lazyFailures == 0 ? 0 : 1;
 }
