@@ -555,7 +555,7 @@ Status forwardCudaDevice(const ForwardArgs& a) {
     if (unitBytesOverflow(a, &units, &unitBytes)) return Status::kOutOfMemory;
     // A device sampleValues is the per-sample buffer itself: the kernels write it, meanKernel
     // reads it, and nothing is copied.
-    if (a.sampleValues) return launchForward(a, a.sampleValues, st.stream);
+    if (a.sampleValues) return launchForward(st, a, a.sampleValues);
     const Status s = ensure(st, st.kth, unitBytes);  // ordered on the stream
     if (s != Status::kOk) return s;
     return launchForward(st, a, static_cast<float*>(st.kth.ptr));
