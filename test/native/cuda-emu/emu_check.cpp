@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "check_util.h"
 #include "core/noised_topk.h"
 #include "cuda/lazy_select.cuh"
 #include "cuda/select.cuh"
@@ -20,24 +21,8 @@ namespace {
 
 using namespace ntk::cudak;
 
-uint32_t bitsCanon(float f) {
-  if (std::isnan(f)) return 0x7fc00000u;
-  uint32_t u;
-  std::memcpy(&u, &f, 4);
-  return u;
-}
-
-struct Rng {
-  uint64_t s;
-  explicit Rng(uint64_t seed) : s(seed * 0x9E3779B97F4A7C15ull + 1) {}
-  uint32_t next() {
-    s ^= s << 13;
-    s ^= s >> 7;
-    s ^= s << 17;
-    return static_cast<uint32_t>(s >> 16);
-  }
-  float uniform(float lo, float hi) { return lo + (hi - lo) * (next() / 4294967296.0f); }
-};
+using emu::bitsCanon;
+using emu::Rng;
 
 enum Path { kShort, kWarp, kRadixShared, kRadixRegen };
 const char* kNames[] = {"short", "warp", "radix-shared", "radix-regen"};

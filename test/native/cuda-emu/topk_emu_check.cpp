@@ -9,21 +9,13 @@
 #include <cstring>
 #include <vector>
 
+#include "check_util.h"
 #include "core/ops.h"
 #include "cuda/topk_select.cuh"
 
 namespace {
 
-struct Rng {
-  uint64_t s;
-  explicit Rng(uint64_t seed) : s(seed * 0x9E3779B97F4A7C15ull + 1) {}
-  uint32_t next() {
-    s ^= s << 13;
-    s ^= s >> 7;
-    s ^= s << 17;
-    return static_cast<uint32_t>(s >> 16);
-  }
-};
+using emu::Rng;
 
 uint32_t bits(float f) {
   uint32_t u;
