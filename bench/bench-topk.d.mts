@@ -14,7 +14,15 @@ export interface TopkBenchRow {
 }
 export interface TopkBenchReport {
   smoke: boolean;
-  machine: { cpu: string; cores: number; node: string; tfjs: string; backends: string[]; loadAverage: string; date: string };
+  machine: {
+    cpu: string;
+    cores: number;
+    node: string;
+    tfjs: string;
+    backends: string[];
+    loadAverage: string;
+    date: string;
+  };
   rows: TopkBenchRow[];
 }
 export function runTopkBench(

@@ -36,7 +36,16 @@ const fmt = (ms) => (ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms >
 export async function runTopkBench(api, tf, { smoke = false, outDir, log = console.log } = {}) {
   await tf.setBackend('cpu');
   const cores = os.cpus().length;
-  const sizes = smoke ? [[8, 50, 3], [4, 300, 40]] : [[256, 1000, 5], [1024, 10000, 10], [4096, 32768, 5]];
+  const sizes = smoke
+    ? [
+        [8, 50, 3],
+        [4, 300, 40],
+      ]
+    : [
+        [256, 1000, 5],
+        [1024, 10000, 10],
+        [4096, 32768, 5],
+      ];
   const budgetMs = smoke ? 20 : 2000;
   const machine = {
     cpu: os.cpus()[0]?.model?.trim() ?? 'unknown CPU',
@@ -44,10 +53,15 @@ export async function runTopkBench(api, tf, { smoke = false, outDir, log = conso
     node: process.version,
     tfjs: tf.version_core,
     backends: api.backends(),
-    loadAverage: os.loadavg().map((v) => v.toFixed(2)).join(' '),
+    loadAverage: os
+      .loadavg()
+      .map((v) => v.toFixed(2))
+      .join(' '),
     date: `${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`,
   };
-  log(`bench-topk: ${machine.cpu}, ${cores} logical cores, Node ${machine.node}, tfjs-core ${machine.tfjs}, load average ${machine.loadAverage}`);
+  log(
+    `bench-topk: ${machine.cpu}, ${cores} logical cores, Node ${machine.node}, tfjs-core ${machine.tfjs}, load average ${machine.loadAverage}`,
+  );
   const before = api.threads();
   const rows = [];
   for (const [B, D, k] of sizes) {
@@ -61,7 +75,11 @@ export async function runTopkBench(api, tf, { smoke = false, outDir, log = conso
     let mismatches = 0;
     for (let j = 0; j < B * k; j++) {
       if (ours.values[j] !== tv[j]) mismatches++;
-      else if (ours.indices[j] !== ti[j] && x[Math.floor(j / k) * D + ours.indices[j]] !== x[Math.floor(j / k) * D + ti[j]]) mismatches++;
+      else if (
+        ours.indices[j] !== ti[j] &&
+        x[Math.floor(j / k) * D + ours.indices[j]] !== x[Math.floor(j / k) * D + ti[j]]
+      )
+        mismatches++;
     }
     theirs.values.dispose();
     theirs.indices.dispose();
@@ -70,20 +88,30 @@ export async function runTopkBench(api, tf, { smoke = false, outDir, log = conso
     api.setThreads(1);
     results['cpu 1T'] = { ...time(() => api.topk(x, [B, D], { k, backend: 'cpu' }), budgetMs, 5, 5000), threads: 1 };
     api.setThreads(cores);
-    results[`cpu ${cores}T`] = { ...time(() => api.topk(x, [B, D], { k, backend: 'cpu' }), budgetMs, 5, 5000), threads: cores };
+    results[`cpu ${cores}T`] = {
+      ...time(() => api.topk(x, [B, D], { k, backend: 'cpu' }), budgetMs, 5, 5000),
+      threads: cores,
+    };
     results['js backend'] = time(() => api.topk(x, [B, D], { k, backend: 'js' }), budgetMs, smoke ? 2 : 3, 5000);
-    results['tf.topk'] = time(() => {
-      const r = tf.topk(t, k, true);
-      r.values.dataSync();
-      r.indices.dataSync();
-      r.values.dispose();
-      r.indices.dispose();
-    }, budgetMs, smoke ? 2 : 3, 5000);
+    results['tf.topk'] = time(
+      () => {
+        const r = tf.topk(t, k, true);
+        r.values.dataSync();
+        r.indices.dataSync();
+        r.values.dispose();
+        r.indices.dispose();
+      },
+      budgetMs,
+      smoke ? 2 : 3,
+      5000,
+    );
     t.dispose();
     const row = { B, D, k, results };
     rows.push(row);
     const c1 = results['cpu 1T'].medianMs;
-    log(`(${B}, ${D}, ${k}): cpu 1T ${fmt(c1)} ms, cpu ${cores}T ${fmt(results[`cpu ${cores}T`].medianMs)} ms, js ${fmt(results['js backend'].medianMs)} ms, tf.topk ${fmt(results['tf.topk'].medianMs)} ms (${(results['tf.topk'].medianMs / c1).toFixed(1)}x cpu 1T)`);
+    log(
+      `(${B}, ${D}, ${k}): cpu 1T ${fmt(c1)} ms, cpu ${cores}T ${fmt(results[`cpu ${cores}T`].medianMs)} ms, js ${fmt(results['js backend'].medianMs)} ms, tf.topk ${fmt(results['tf.topk'].medianMs)} ms (${(results['tf.topk'].medianMs / c1).toFixed(1)}x cpu 1T)`,
+    );
   }
   api.setThreads(before);
   const lines = [

@@ -109,7 +109,10 @@ export function tfLossAndGrad(tf, x, labels, B, D, S, k = K, eps = EPS) {
 }
 
 function loadavg() {
-  return os.loadavg().map((v) => v.toFixed(2)).join(' ');
+  return os
+    .loadavg()
+    .map((v) => v.toFixed(2))
+    .join(' ');
 }
 
 function machine() {
@@ -189,7 +192,14 @@ function timeInTurn(fns, { timeMs, minRuns, warmupRuns, warmupMs = 0, warmupMax 
 export function samplerSupported(api) {
   const { x, labels } = makeInputs(2, 8);
   try {
-    api.functional.balNoisedTopKLoss(x, labels, [2, 8], { k: 1, epsilon: EPS, nSample: 1, seed: 1n, backend: 'js', sampler: 'dense' });
+    api.functional.balNoisedTopKLoss(x, labels, [2, 8], {
+      k: 1,
+      epsilon: EPS,
+      nSample: 1,
+      seed: 1n,
+      backend: 'js',
+      sampler: 'dense',
+    });
     return true;
   } catch (err) {
     if (String(err?.message ?? err).includes('sampler')) return false;
@@ -203,7 +213,16 @@ export function readNativeResults(file) {
   const j = JSON.parse(fs.readFileSync(file, 'utf8'));
   const rows = new Map();
   for (const r of j.rows ?? []) rows.set(`${r.B},${r.D},${r.S}`, r);
-  return { cpu: j.cpu, cpuDetail: j.cpuDetail, date: j.date, load: j.loadBefore, cores: j.logicalCores, libtorch: j.libtorch, smoke: Boolean(j.smoke), rows };
+  return {
+    cpu: j.cpu,
+    cpuDetail: j.cpuDetail,
+    date: j.date,
+    load: j.loadBefore,
+    cores: j.logicalCores,
+    libtorch: j.libtorch,
+    smoke: Boolean(j.smoke),
+    rows,
+  };
 }
 
 const ratio = (a, b) => (a !== undefined && b !== undefined && b > 0 ? `${(a / b).toFixed(2)}x` : '');
@@ -215,10 +234,22 @@ const ratio = (a, b) => (a !== undefined && b !== undefined && b > 0 ? `${(a / b
 export async function runBench(api, tf, opts = {}) {
   const smoke = Boolean(opts.smoke);
   const log = opts.log ?? console.log;
-  const sizes = opts.sizes ?? (smoke ? [[4, 20, 3], [2, 40, 2]] : [[64, 100, 10], [32, 1081, 5], [256, 1000, 5], [1024, 10000, 10]]);
+  const sizes =
+    opts.sizes ??
+    (smoke
+      ? [
+          [4, 20, 3],
+          [2, 40, 2],
+        ]
+      : [
+          [64, 100, 10],
+          [32, 1081, 5],
+          [256, 1000, 5],
+          [1024, 10000, 10],
+        ]);
   // The slow baselines skip sizes where one call takes seconds.
   const slowLimit = opts.slowLimit ?? 5e6; // B * D * S
-  const timeMs = smoke ? 0 : opts.time ?? 1500;
+  const timeMs = smoke ? 0 : (opts.time ?? 1500);
   const minRuns = smoke ? 2 : 5;
   const warmupRuns = smoke ? 1 : 5;
   const baselines = opts.baselines ?? true;
@@ -230,7 +261,7 @@ export async function runBench(api, tf, opts = {}) {
   const nat = opts.native === undefined ? null : readNativeResults(opts.native);
   const hw = os.cpus().length;
   const m = machine();
-  const tuning = typeof api.mallocTuning === 'function' ? api.mallocTuning() : opts.mallocTuning ?? null;
+  const tuning = typeof api.mallocTuning === 'function' ? api.mallocTuning() : (opts.mallocTuning ?? null);
   const rows = [];
 
   // Sanity: 'cpu' and 'js' agree bit for bit on one call (they are the same contract), and a
@@ -250,13 +281,23 @@ export async function runBench(api, tf, opts = {}) {
     const out = new Float32Array(B * D);
     let offset = 0;
     const call = (backend, into) => () => {
-      const r = api.functional.balNoisedTopKLoss(x, labels, [B, D], { k: K, epsilon: EPS, nSample: S, seed: 42n, offset: offset++ & 0xffffffff, backend, ...samplerOpt });
+      const r = api.functional.balNoisedTopKLoss(x, labels, [B, D], {
+        k: K,
+        epsilon: EPS,
+        nSample: S,
+        seed: 42n,
+        offset: offset++ & 0xffffffff,
+        backend,
+        ...samplerOpt,
+      });
       return into ? r.backward(undefined, into) : r.backward();
     };
     const row = { B, D, S, results: {} };
     const record = (name, res) => {
       row.results[name] = res;
-      log(`(${B}, ${D}, ${S}) ${name}: median ${fmtMs(res.medianMs)} ms, ${fmtFaults(res.faultsPerCall)} minor faults per call (${res.samples} runs)`);
+      log(
+        `(${B}, ${D}, ${S}) ${name}: median ${fmtMs(res.medianMs)} ms, ${fmtFaults(res.faultsPerCall)} minor faults per call (${res.samples} runs)`,
+      );
     };
     // Our backend: the default path (a new gradient each call) and `out`, in turn.
     for (const threads of hw > 1 ? [1, 0] : [1]) {
@@ -266,7 +307,13 @@ export async function runBench(api, tf, opts = {}) {
       // batches of freed arrays, so that the heap has reached the state a training loop
       // runs in (the issue measured after a few thousand calls).
       const warmupMax = Math.ceil(2 ** 28 / (B * D * 4));
-      const t = timeInTurn([call('cpu', null), call('cpu', out)], { timeMs, minRuns, warmupRuns, warmupMs: smoke ? 0 : 1000, warmupMax });
+      const t = timeInTurn([call('cpu', null), call('cpu', out)], {
+        timeMs,
+        minRuns,
+        warmupRuns,
+        warmupMs: smoke ? 0 : 1000,
+        warmupMax,
+      });
       record(`cpu ${used}T`, summary(t.ms[0], t.faults[0], used));
       record(`cpu ${used}T out`, summary(t.ms[1], t.faults[1], used));
     }
@@ -307,18 +354,26 @@ export async function runBench(api, tf, opts = {}) {
   lines.push('# JS-level benchmark: BalNoisedTopK (k = 5, epsilon = 1) loss + gradient, end to end from Node');
   lines.push('');
   lines.push(`- Machine: ${m.cpu}, ${m.cores} logical cores; Node ${m.node} (${m.platform})`);
-  lines.push(`- Load average (uptime: 1, 5, 15 min) at start: ${m.loadavg}; at end: ${loadavg()} (a shared machine: a busy core inflates the all-threads numbers first)`);
-  lines.push(`- Date: ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC${smoke ? ' (SMOKE run: tiny sizes, not a measurement)' : ''}`);
-  lines.push(`- sampler: ${sampler ?? '(not given: the build\'s default)'}`);
+  lines.push(
+    `- Load average (uptime: 1, 5, 15 min) at start: ${m.loadavg}; at end: ${loadavg()} (a shared machine: a busy core inflates the all-threads numbers first)`,
+  );
+  lines.push(
+    `- Date: ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC${smoke ? ' (SMOKE run: tiny sizes, not a measurement)' : ''}`,
+  );
+  lines.push(`- sampler: ${sampler ?? "(not given: the build's default)"}`);
   lines.push(
     `- malloc tuning (native/malloc_tuning.cpp): ${tuning === null ? 'unknown (no mallocTuning() in this build)' : tuning.applied ? `applied (M_MMAP_THRESHOLD ${tuning.mmapThreshold / 2 ** 20} MiB, M_TRIM_THRESHOLD ${tuning.trimThreshold / 2 ** 20} MiB)` : `not applied: ${tuning.reason}`}`,
   );
-  lines.push('- Times: median ms per forward + backward, each call timed alone [p75 in brackets]. "fresh": backward() returns a new gradient (the default path); "out": backward(undefined, out) into one preallocated array; the two alternate call by call.');
+  lines.push(
+    '- Times: median ms per forward + backward, each call timed alone [p75 in brackets]. "fresh": backward() returns a new gradient (the default path); "out": backward(undefined, out) into one preallocated array; the two alternate call by call.',
+  );
   lines.push('- faults: minor page faults per call (process.resourceUsage().minorPageFault), fresh / out');
   if (nat) {
     lines.push(
       `- C++: bench/results/native.json, ${nat.cpu}, ${nat.cores} cores, ${nat.date}, load ${nat.load}, libtorch ${nat.libtorch}${nat.smoke ? ' (SMOKE run)' : ''}` +
-        (sameMachine ? '' : ` — **another machine than this run** (${m.cpu}): the Node / C++ ratios compare two machines and are not a measurement of the N-API cost`),
+        (sameMachine
+          ? ''
+          : ` — **another machine than this run** (${m.cpu}): the Node / C++ ratios compare two machines and are not a measurement of the N-API cost`),
     );
   } else {
     lines.push('- C++: no bench/results/native.json to compare with (npm run bench:native writes it)');
@@ -326,7 +381,9 @@ export async function runBench(api, tf, opts = {}) {
   lines.push('');
   lines.push('## Node against C++ (ours: the same kernels called directly; pytopk: libtorch)');
   lines.push('');
-  lines.push(`| B | D | S | sampler | Node 1T fresh | Node 1T out | faults 1T fresh / out | C++ 1T | Node / C++ 1T fresh | Node / C++ 1T out | Node ${hw}T fresh | Node ${hw}T out | C++ ${hw}T | Node / C++ ${hw}T fresh | Node 1T / ${hw}T (fresh) | C++ 1T / ${hw}T | pytopk 1T (C++) | pytopk 1T / Node 1T fresh |`);
+  lines.push(
+    `| B | D | S | sampler | Node 1T fresh | Node 1T out | faults 1T fresh / out | C++ 1T | Node / C++ 1T fresh | Node / C++ 1T out | Node ${hw}T fresh | Node ${hw}T out | C++ ${hw}T | Node / C++ ${hw}T fresh | Node 1T / ${hw}T (fresh) | C++ 1T / ${hw}T | pytopk 1T (C++) | pytopk 1T / Node 1T fresh |`,
+  );
   lines.push(`|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|`);
   for (const r of rows) {
     const f1 = r.results['cpu 1T'];
@@ -345,7 +402,9 @@ export async function runBench(api, tf, opts = {}) {
     lines.push('## Baselines in Node ("x" = slower than cpu 1T fresh by that factor)');
     lines.push('');
     // One "B, D, S" column here: the main table alone has one row per shape in "| B | D | S |" form.
-    lines.push(`| B, D, S | ${baseNames.map((n) => `${n} ms`).join(' | ')} | ${baseNames.map((n) => `${n} / cpu 1T`).join(' | ')} |`);
+    lines.push(
+      `| B, D, S | ${baseNames.map((n) => `${n} ms`).join(' | ')} | ${baseNames.map((n) => `${n} / cpu 1T`).join(' | ')} |`,
+    );
     lines.push(`|---|${baseNames.map(() => '---').join('|')}|${baseNames.map(() => '---').join('|')}|`);
     for (const r of rows) {
       const base = r.results['cpu 1T']?.medianMs;
@@ -363,11 +422,22 @@ export async function runBench(api, tf, opts = {}) {
   }
   const md = `${lines.join('\n')}\n`;
   log(`\n${md}`);
-  const report = { machine: m, smoke, date: new Date().toISOString(), k: K, epsilon: EPS, sampler: sampler ?? null, mallocTuning: tuning, native: nat ? { cpu: nat.cpu, cores: nat.cores, date: nat.date, sameMachine } : null, rows };
+  const report = {
+    machine: m,
+    smoke,
+    date: new Date().toISOString(),
+    k: K,
+    epsilon: EPS,
+    sampler: sampler ?? null,
+    mallocTuning: tuning,
+    native: nat ? { cpu: nat.cpu, cores: nat.cores, date: nat.date, sameMachine } : null,
+    rows,
+  };
   if (opts.outDir) {
     fs.mkdirSync(opts.outDir, { recursive: true });
     // A run with the tuning turned off (the comparison in docs/performance.md) keeps its own file.
-    const untuned = tuning !== null && !tuning.applied && tuning.reason === 'NOISED_TOPK_MALLOC_TUNING=0' ? '-no-malloc-tuning' : '';
+    const untuned =
+      tuning !== null && !tuning.applied && tuning.reason === 'NOISED_TOPK_MALLOC_TUNING=0' ? '-no-malloc-tuning' : '';
     const base = path.join(opts.outDir, smoke ? 'js-smoke' : `js${sampler ? `-${sampler}` : ''}${untuned}`);
     fs.writeFileSync(`${base}.md`, md);
     fs.writeFileSync(`${base}.json`, `${JSON.stringify(report, null, 2)}\n`);
@@ -391,7 +461,8 @@ async function main() {
   const sizesArg = argValue(args, '--sizes');
   const sizes = sizesArg?.split(';').map((t) => {
     const v = t.split(',').map(Number);
-    if (v.length !== 3 || !v.every((n) => Number.isInteger(n) && n > 0)) throw new Error(`--sizes: "${t}" is not B,D,S`);
+    if (v.length !== 3 || !v.every((n) => Number.isInteger(n) && n > 0))
+      throw new Error(`--sizes: "${t}" is not B,D,S`);
     return v;
   });
   const time = argValue(args, '--time');
@@ -408,7 +479,8 @@ async function main() {
       tf = null;
     }
   }
-  if (!api.backends().includes('cpu')) throw new Error('the native addon did not load: build it first (npm run build:native)');
+  if (!api.backends().includes('cpu'))
+    throw new Error('the native addon did not load: build it first (npm run build:native)');
   const { mallocTuning } = await import('../dist/malloc-tuning.js');
   await runBench(api, tf, {
     smoke,

@@ -33,7 +33,9 @@ export function main(argv: string[]): number {
     const expected = e instanceof UsageError || e instanceof DataFileError || e instanceof OutputError;
     const message = e instanceof Error ? e.message : String(e);
     if (!expected && process.env.NOISED_TOPK_DEBUG === '1') throw e;
-    process.stderr.write(`noised-topk demo: ${message.split('\n')[0]}${expected ? '' : ' (NOISED_TOPK_DEBUG=1 shows where)'}\n`);
+    process.stderr.write(
+      `noised-topk demo: ${message.split('\n')[0]}${expected ? '' : ' (NOISED_TOPK_DEBUG=1 shows where)'}\n`,
+    );
     return e instanceof UsageError ? 2 : 1;
   }
 }

@@ -58,7 +58,11 @@ function csvSyntaxError(e: CsvError, file: string): DataFileError {
     case 'CSV_QUOTE_NOT_CLOSED':
       return new DataFileError(file, line, 'a quoted field is not closed (missing ")');
     case 'CSV_INVALID_CLOSING_QUOTE':
-      return new DataFileError(file, line, 'unexpected text after a quoted field (a quote inside a quoted field is written "")');
+      return new DataFileError(
+        file,
+        line,
+        'unexpected text after a quoted field (a quote inside a quoted field is written "")',
+      );
     default:
       return new DataFileError(file, line, e.message.split('\n')[0]!);
   }
@@ -82,7 +86,8 @@ export function parseCsv(text: string, file = 'data.csv'): ParsedRows {
   const onRecord = (fields: string[], lineNo: number): null => {
     if (width < 0) {
       width = fields.length;
-      if (width < 2) throw new DataFileError(file, lineNo, `expected at least 2 fields (features, then the label), got ${width}`);
+      if (width < 2)
+        throw new DataFileError(file, lineNo, `expected at least 2 fields (features, then the label), got ${width}`);
       const header = fields.slice(0, -1).some((f) => !isNumber(f));
       if (header) {
         names = fields;
@@ -93,14 +98,20 @@ export function parseCsv(text: string, file = 'data.csv'): ParsedRows {
       labelCol = width - 1;
     }
     if (fields.length !== width) {
-      throw new DataFileError(file, lineNo, `expected ${width} fields (${width - 1} features and the label), got ${fields.length}`);
+      throw new DataFileError(
+        file,
+        lineNo,
+        `expected ${width} fields (${width - 1} features and the label), got ${fields.length}`,
+      );
     }
     for (let c = 0; c < width; c++) {
       if (c === labelCol) continue;
       const f = fields[c]!;
       const col = names ? ` (column ${JSON.stringify(names[c])})` : '';
-      if (!isNumber(f)) throw new DataFileError(file, lineNo, `field ${c + 1}${col} is ${JSON.stringify(f)}, not a finite number`);
-      if (!float32Finite(Number(f))) throw new DataFileError(file, lineNo, `field ${c + 1}${col} is ${f}, ${FLOAT32_NOTE}`);
+      if (!isNumber(f))
+        throw new DataFileError(file, lineNo, `field ${c + 1}${col} is ${JSON.stringify(f)}, not a finite number`);
+      if (!float32Finite(Number(f)))
+        throw new DataFileError(file, lineNo, `field ${c + 1}${col} is ${f}, ${FLOAT32_NOTE}`);
       x.push(Number(f));
     }
     const label = fields[labelCol]!;
@@ -109,7 +120,10 @@ export function parseCsv(text: string, file = 'data.csv'): ParsedRows {
     return null;
   };
   try {
-    parseCsvText(text, { ...CSV_OPTIONS, on_record: (fields: string[], context: { lines: number }) => onRecord(fields, context.lines) });
+    parseCsvText(text, {
+      ...CSV_OPTIONS,
+      on_record: (fields: string[], context: { lines: number }) => onRecord(fields, context.lines),
+    });
   } catch (e) {
     if (e instanceof CsvError) throw csvSyntaxError(e, file);
     throw e;
@@ -140,13 +154,22 @@ export function parseJsonLines(text: string, file = 'data.jsonl'): ParsedRows {
     }
     const o = obj as Record<string, unknown>;
     const f = o.features;
-    if (!Array.isArray(f)) throw new DataFileError(file, lineNo, `"features" must be an array of numbers, got ${f === undefined ? 'nothing' : JSON.stringify(f).slice(0, 40)}`);
+    if (!Array.isArray(f))
+      throw new DataFileError(
+        file,
+        lineNo,
+        `"features" must be an array of numbers, got ${f === undefined ? 'nothing' : JSON.stringify(f).slice(0, 40)}`,
+      );
     if (features < 0) {
       features = f.length;
       firstLine = lineNo;
       if (features === 0) throw new DataFileError(file, lineNo, '"features" is empty');
     } else if (f.length !== features) {
-      throw new DataFileError(file, lineNo, `"features" has ${f.length} numbers, expected ${features} (as on line ${firstLine})`);
+      throw new DataFileError(
+        file,
+        lineNo,
+        `"features" has ${f.length} numbers, expected ${features} (as on line ${firstLine})`,
+      );
     }
     f.forEach((v, i) => {
       if (typeof v !== 'number' || !Number.isFinite(v)) {
@@ -157,7 +180,11 @@ export function parseJsonLines(text: string, file = 'data.jsonl'): ParsedRows {
     });
     const label = o.label;
     if (typeof label === 'string' ? label.trim() === '' : !(typeof label === 'number' && Number.isInteger(label))) {
-      throw new DataFileError(file, lineNo, `"label" must be an integer or a non-empty string, got ${label === undefined ? 'nothing' : JSON.stringify(label)}`);
+      throw new DataFileError(
+        file,
+        lineNo,
+        `"label" must be an integer or a non-empty string, got ${label === undefined ? 'nothing' : JSON.stringify(label)}`,
+      );
     }
     labels.push(String(label).trim());
   }
@@ -169,7 +196,8 @@ export function parseJsonLines(text: string, file = 'data.jsonl'): ParsedRows {
 export function parseDataText(text: string, file: string): ParsedRows {
   const lower = file.toLowerCase();
   if (lower.endsWith('.csv')) return parseCsv(text, file);
-  if (lower.endsWith('.jsonl') || lower.endsWith('.ndjson') || lower.endsWith('.json')) return parseJsonLines(text, file);
+  if (lower.endsWith('.jsonl') || lower.endsWith('.ndjson') || lower.endsWith('.json'))
+    return parseJsonLines(text, file);
   return text.trimStart().startsWith('{') ? parseJsonLines(text, file) : parseCsv(text, file);
 }
 
@@ -189,7 +217,8 @@ export function splitRows(rows: ParsedRows, o: SplitOptions, file = 'data'): Dem
   const names = [...new Set(rows.labels)];
   const allInts = names.every((n) => /^-?\d+$/.test(n));
   names.sort(allInts ? (a, b) => Number(a) - Number(b) : undefined);
-  if (names.length < 2) throw new DataFileError(file, 0, `the labels name ${names.length} class; at least 2 are needed`);
+  if (names.length < 2)
+    throw new DataFileError(file, 0, `the labels name ${names.length} class; at least 2 are needed`);
   const index = new Map(names.map((n, i) => [n, i]));
   const byClass: number[][] = names.map(() => []);
   for (const [i, l] of rows.labels.entries()) byClass[index.get(l)!]!.push(i);
@@ -205,7 +234,8 @@ export function splitRows(rows: ParsedRows, o: SplitOptions, file = 'data'): Dem
   const mean = new Float64Array(F);
   const sd = new Float64Array(F);
   for (const r of parts[0]) for (let f = 0; f < F; f++) mean[f] = mean[f]! + rows.x[r * F + f]! / parts[0].length;
-  for (const r of parts[0]) for (let f = 0; f < F; f++) sd[f] = sd[f]! + (rows.x[r * F + f]! - mean[f]!) ** 2 / parts[0].length;
+  for (const r of parts[0])
+    for (let f = 0; f < F; f++) sd[f] = sd[f]! + (rows.x[r * F + f]! - mean[f]!) ** 2 / parts[0].length;
   for (let f = 0; f < F; f++) sd[f] = Math.sqrt(sd[f]!) || 1;
   const make = (ids: number[]): Split => {
     const order = rng.shuffle(Int32Array.from(ids));
@@ -219,9 +249,16 @@ export function splitRows(rows: ParsedRows, o: SplitOptions, file = 'data'): Dem
   };
   const [train, val, test] = parts.map(make) as [Split, Split, Split];
   if (val.n === 0 || test.n === 0) {
-    throw new DataFileError(file, 0, 'too few rows to hold out validation and test examples (a class needs at least 3 rows)');
+    throw new DataFileError(
+      file,
+      0,
+      'too few rows to hold out validation and test examples (a class needs at least 3 rows)',
+    );
   }
-  const trainCounts = names.map((_, c) => byClass[c]!.length - (byClass[c]!.length >= 3 ? 2 * Math.max(1, Math.floor(holdOut * byClass[c]!.length)) : 0));
+  const trainCounts = names.map(
+    (_, c) =>
+      byClass[c]!.length - (byClass[c]!.length >= 3 ? 2 * Math.max(1, Math.floor(holdOut * byClass[c]!.length)) : 0),
+  );
   return {
     train,
     val,
@@ -249,17 +286,30 @@ export function loadDataFile(path: string, seed: number): DemoData {
   try {
     st = statSync(path);
   } catch (e) {
-    throw new DataFileError(path, 0, `cannot read the file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw new DataFileError(
+      path,
+      0,
+      `cannot read the file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+    );
   }
-  if (!st.isFile()) throw new DataFileError(path, 0, `must be a regular file (CSV or JSON lines), but it is ${kindOf(st)}`);
+  if (!st.isFile())
+    throw new DataFileError(path, 0, `must be a regular file (CSV or JSON lines), but it is ${kindOf(st)}`);
   if (st.size > MAX_DATA_BYTES) {
-    throw new DataFileError(path, 0, `is ${(st.size / 2 ** 20).toFixed(0)} MiB; the limit is ${MAX_DATA_BYTES / 2 ** 20} MiB (the file is read whole)`);
+    throw new DataFileError(
+      path,
+      0,
+      `is ${(st.size / 2 ** 20).toFixed(0)} MiB; the limit is ${MAX_DATA_BYTES / 2 ** 20} MiB (the file is read whole)`,
+    );
   }
   let text: string;
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {
-    throw new DataFileError(path, 0, `cannot read the file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+    throw new DataFileError(
+      path,
+      0,
+      `cannot read the file (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+    );
   }
   return splitRows(parseDataText(text, path), { seed }, path);
 }

@@ -127,7 +127,8 @@ export function syntheticData(options: SyntheticOptions = {}): DemoData {
     classes: C,
     trainCounts,
     classNames,
-    description: `built-in long-tailed data (seed ${o.seed}): ${C} classes in ${G} genera, ${F} features, ` +
+    description:
+      `built-in long-tailed data (seed ${o.seed}): ${C} classes in ${G} genera, ${F} features, ` +
       `${train.n} train / ${val.n} val / ${test.n} test, class sizes ${Math.min(...trainCounts)}..${Math.max(...trainCounts)}`,
   };
 }

@@ -2,7 +2,16 @@
 // smooth top-k SVM (Berrada et al. 2018), the baseline pytopk's experiments also run (tau 1).
 // The demo uses the library as an installed package would: through its public entry point
 // (a self-reference, resolved by package.json "exports" to dist/).
-import { BalNoisedTopK, crossEntropyLoss, focalLoss, ImbalNoisedTopK, ldamLoss, ldamMargins, SmoothTopKSvm, type BackendOption } from 'noised-topk';
+import {
+  BalNoisedTopK,
+  crossEntropyLoss,
+  focalLoss,
+  ImbalNoisedTopK,
+  ldamLoss,
+  ldamMargins,
+  SmoothTopKSvm,
+  type BackendOption,
+} from 'noised-topk';
 
 export type LossName = 'ce' | 'focal' | 'ldam' | 'bal' | 'imbal' | 'svm';
 
@@ -78,7 +87,16 @@ export const LOSSES: Record<LossName, LossSpec> = {
     cosine: true,
     lr: 0.02,
     make: (counts, k, seed, backend) => {
-      const crit = new ImbalNoisedTopK({ k, epsilon: 0.01, maxM: 0.2, clsNumList: counts, scale: 60, nSample: 5, seed, backend });
+      const crit = new ImbalNoisedTopK({
+        k,
+        epsilon: 0.01,
+        maxM: 0.2,
+        clsNumList: counts,
+        scale: 60,
+        nSample: 5,
+        seed,
+        backend,
+      });
       return (s, y, shape) => crit.forward(s, y, shape);
     },
   },
@@ -120,10 +138,13 @@ export function parseLosses(list: string): LossName[] {
     if (key === '') continue;
     const name = ALIASES[key];
     if (!name) {
-      throw new RangeError(`--losses: unknown loss ${JSON.stringify(raw.trim())}; expected a comma-separated list of ${LOSS_NAMES.join(', ')}`);
+      throw new RangeError(
+        `--losses: unknown loss ${JSON.stringify(raw.trim())}; expected a comma-separated list of ${LOSS_NAMES.join(', ')}`,
+      );
     }
     if (!out.includes(name)) out.push(name);
   }
-  if (out.length === 0) throw new RangeError(`--losses: expected at least one of ${LOSS_NAMES.join(', ')}, got ${JSON.stringify(list)}`);
+  if (out.length === 0)
+    throw new RangeError(`--losses: expected at least one of ${LOSS_NAMES.join(', ')}, got ${JSON.stringify(list)}`);
   return out;
 }

@@ -31,7 +31,10 @@ export function prepareOutDir(out: string): string {
       }
       throw new UsageError(`--out ${out}: cannot use ${p} (${code(e)})`);
     }
-    if (!isDir) throw new UsageError(p === dir ? `--out ${out} exists and is not a directory` : `--out ${out}: ${p} is not a directory`);
+    if (!isDir)
+      throw new UsageError(
+        p === dir ? `--out ${out} exists and is not a directory` : `--out ${out}: ${p} is not a directory`,
+      );
     break;
   }
   for (const p of missing.reverse()) {
@@ -125,7 +128,14 @@ export function writeOutputs(dir: string, r: Outputs): Written {
           perSeed: r.seeds.map((seed, s) => ({
             seed,
             trainCounts: r.datasets[s]!.trainCounts,
-            results: r.runs[s]!.map((run) => ({ loss: run.label, top1: run.test.top1, topk: run.test.topk, macroTopk: run.test.macroTopk, fewShotTopk: run.test.fewShotTopk, bestEpoch: run.bestEpoch })),
+            results: r.runs[s]!.map((run) => ({
+              loss: run.label,
+              top1: run.test.top1,
+              topk: run.test.topk,
+              macroTopk: run.test.macroTopk,
+              fewShotTopk: run.test.fewShotTopk,
+              bestEpoch: run.bestEpoch,
+            })),
           })),
         }
       : {}),

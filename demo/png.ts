@@ -32,7 +32,16 @@ class Canvas {
   }
 
   /** A segment of the given width; each pixel takes the share of it the segment covers. */
-  segment(x1: number, y1: number, x2: number, y2: number, width: number, c: [number, number, number], alpha = 1, dash = 0): void {
+  segment(
+    x1: number,
+    y1: number,
+    x2: number,
+    y2: number,
+    width: number,
+    c: [number, number, number],
+    alpha = 1,
+    dash = 0,
+  ): void {
     const r = width / 2;
     const dx = x2 - x1;
     const dy = y2 - y1;
@@ -60,11 +69,20 @@ class Canvas {
   }
 
   fillRect(x: number, y: number, w: number, h: number, c: [number, number, number]): void {
-    for (let yy = Math.round(y); yy < Math.round(y + h); yy++) for (let xx = Math.round(x); xx < Math.round(x + w); xx++) this.blend(xx, yy, c, 1);
+    for (let yy = Math.round(y); yy < Math.round(y + h); yy++)
+      for (let xx = Math.round(x); xx < Math.round(x + w); xx++) this.blend(xx, yy, c, 1);
   }
 
   /** Text from the bitmap font; `dot` is the size of one font pixel; vertical reads bottom to top. */
-  text(s: string, x: number, baseline: number, dot: number, anchor: 'start' | 'middle' | 'end', c: [number, number, number], vertical: boolean): void {
+  text(
+    s: string,
+    x: number,
+    baseline: number,
+    dot: number,
+    anchor: 'start' | 'middle' | 'end',
+    c: [number, number, number],
+    vertical: boolean,
+  ): void {
     const chars = [...s];
     const advance = GLYPH_ADVANCE * dot;
     const total = chars.length * advance - dot;
@@ -112,7 +130,15 @@ export function rasterize(scene: Scene): Canvas {
         cv.disc(s.cx * S, s.cy * S, s.r * S, rgb(s.fill), s.opacity);
         break;
       case 'polyline':
-        for (let i = 1; i < s.pts.length; i++) cv.segment(s.pts[i - 1]![0] * S, s.pts[i - 1]![1] * S, s.pts[i]![0] * S, s.pts[i]![1] * S, s.width * S, rgb(s.stroke));
+        for (let i = 1; i < s.pts.length; i++)
+          cv.segment(
+            s.pts[i - 1]![0] * S,
+            s.pts[i - 1]![1] * S,
+            s.pts[i]![0] * S,
+            s.pts[i]![1] * S,
+            s.width * S,
+            rgb(s.stroke),
+          );
         break;
       case 'text': {
         // about the cap height of a sans-serif font of that size
@@ -158,7 +184,8 @@ export function encodePng(width: number, height: number, rgbPixels: Uint8Array):
   ihdr[8] = 8; // bit depth
   ihdr[9] = 2; // colour type: RGB
   const raw = Buffer.alloc(height * (width * 3 + 1));
-  for (let y = 0; y < height; y++) raw.set(rgbPixels.subarray(y * width * 3, (y + 1) * width * 3), y * (width * 3 + 1) + 1);
+  for (let y = 0; y < height; y++)
+    raw.set(rgbPixels.subarray(y * width * 3, (y + 1) * width * 3), y * (width * 3 + 1) + 1);
   return Buffer.concat([
     Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
     chunk('IHDR', ihdr),

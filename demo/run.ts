@@ -14,7 +14,6 @@ import type { DemoOptions, LossSummary } from './options.js';
 import { prepareOutDir, writeOutputs } from './output.js';
 import { FEW_SHOT_BELOW, trainRun, type RunResult } from './train.js';
 
-
 export const DEMO_DEFAULTS = { epochs: 30, k: 5, seed: 0, out: 'noised-topk-demo', batch: 32 };
 const BACKENDS: readonly BackendOption[] = ['auto', 'js', 'cpu', 'cuda'];
 
@@ -47,9 +46,11 @@ Options:
 export { OutputError, UsageError } from './errors.js';
 
 function intFlag(flag: string, value: string | undefined, min: number, max: number): number {
-  if (value === undefined || value === '') throw new UsageError(`${flag} needs a value (an integer in [${min}, ${max}])`);
+  if (value === undefined || value === '')
+    throw new UsageError(`${flag} needs a value (an integer in [${min}, ${max}])`);
   const n = Number(value);
-  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`${flag} must be an integer in [${min}, ${max}], got ${JSON.stringify(value)}`);
+  if (!Number.isInteger(n) || n < min || n > max)
+    throw new UsageError(`${flag} must be an integer in [${min}, ${max}], got ${JSON.stringify(value)}`);
   return n;
 }
 
@@ -83,12 +84,16 @@ function usageFromParseError(e: Error & { code?: string }): UsageError {
     }
     case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
       if (flag === '--help' || flag === '-h') return new UsageError('--help takes no value');
-      if (/ambiguous/.test(e.message)) return new UsageError(`${flag} needs a value; for one that starts with a dash, write ${flag}=<value>`);
+      if (/ambiguous/.test(e.message))
+        return new UsageError(`${flag} needs a value; for one that starts with a dash, write ${flag}=<value>`);
       return new UsageError(`${flag} needs a value (see --help)`);
     case 'ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL': {
       const arg = /'([^']*)'/.exec(e.message)?.[1] ?? '';
       // 0.1.0's command was `noised-topk demo [options]`: the word is not needed any more.
-      if (arg === 'demo') return new UsageError('unexpected argument "demo": npm run demo takes the options alone, e.g. npm run demo -- --seeds 0,1,2');
+      if (arg === 'demo')
+        return new UsageError(
+          'unexpected argument "demo": npm run demo takes the options alone, e.g. npm run demo -- --seeds 0,1,2',
+        );
       return new UsageError(`unexpected argument ${JSON.stringify(arg)}: every option is a flag (${known.join(', ')})`);
     }
     default:
@@ -123,20 +128,24 @@ export function parseDemoArgs(argv: string[]): DemoOptions | null {
     const parts = v.seeds.split(',').map((s) => s.trim());
     if (parts.length > 100) throw new UsageError(`--seeds takes at most 100 seeds, got ${parts.length}`);
     const seeds = parts.map((s) => intFlag('--seeds', s, 0, 2 ** 32 - 1));
-    if (new Set(seeds).size !== seeds.length) throw new UsageError(`--seeds has a repeated seed: ${JSON.stringify(v.seeds)}`);
+    if (new Set(seeds).size !== seeds.length)
+      throw new UsageError(`--seeds has a repeated seed: ${JSON.stringify(v.seeds)}`);
     o.seeds = seeds;
     o.seed = seeds[0]!;
   }
   if (v.lr !== undefined) {
     const lr = Number(v.lr);
-    if (v.lr.trim() === '' || !Number.isFinite(lr) || lr <= 0 || lr > 10) throw new UsageError(`--lr must be a number in (0, 10], got ${JSON.stringify(v.lr)}`);
+    if (v.lr.trim() === '' || !Number.isFinite(lr) || lr <= 0 || lr > 10)
+      throw new UsageError(`--lr must be a number in (0, 10], got ${JSON.stringify(v.lr)}`);
     o.lr = lr;
   }
   if (v.batch !== undefined) o.batch = intFlag('--batch', v.batch, 1, 65_536);
   if (v.backend !== undefined) {
     if (!(BACKENDS as readonly string[]).includes(v.backend)) {
       const near = nearestKey(v.backend, BACKENDS);
-      throw new UsageError(`--backend must be one of ${BACKENDS.join(', ')}, got ${JSON.stringify(v.backend)}${near ? ` (did you mean ${near}?)` : ''}`);
+      throw new UsageError(
+        `--backend must be one of ${BACKENDS.join(', ')}, got ${JSON.stringify(v.backend)}${near ? ` (did you mean ${near}?)` : ''}`,
+      );
     }
     o.backend = v.backend as BackendOption;
   }
@@ -156,7 +165,8 @@ const pct = (v: number): string => (Number.isNaN(v) ? '—' : (100 * v).toFixed(
 
 function columns(head: string[], rows: string[][]): string {
   const widths = head.map((h, c) => Math.max(h.length, ...rows.map((r) => r[c]!.length)));
-  const line = (cells: string[]) => cells.map((s, c) => (c === 0 ? s.padEnd(widths[c]!) : s.padStart(widths[c]!))).join('  ');
+  const line = (cells: string[]) =>
+    cells.map((s, c) => (c === 0 ? s.padEnd(widths[c]!) : s.padStart(widths[c]!))).join('  ');
   return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 
@@ -184,7 +194,6 @@ export function meanSd(values: number[]): { mean: number; sd: number; n: number 
   return { mean, sd, n };
 }
 
-
 export function summarise(runs: RunResult[][], losses: LossName[]): LossSummary[] {
   return losses.map((loss, i) => {
     const of = (f: (r: RunResult) => number) => {
@@ -208,7 +217,14 @@ export function formatSummary(summary: LossSummary[], k: number): string {
   const head = ['loss', 'top-1', `top-${k}`, `macro top-${k}`, `few-shot top-${k}`, 'time (all seeds)'];
   return columns(
     head,
-    summary.map((s) => [s.label, ms(s.top1), ms(s.topk), ms(s.macroTopk), ms(s.fewShotTopk), `${s.seconds.toFixed(1)} s`]),
+    summary.map((s) => [
+      s.label,
+      ms(s.top1),
+      ms(s.topk),
+      ms(s.macroTopk),
+      ms(s.fewShotTopk),
+      `${s.seconds.toFixed(1)} s`,
+    ]),
   );
 }
 
@@ -223,7 +239,9 @@ class ProgressLine {
   update(done: number, info: string): void {
     const width = 24;
     const filled = Math.round((done / this.total) * width);
-    this.out.write(`\r${this.label.padEnd(16)} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${this.total} epochs | ${info}\u001b[K`);
+    this.out.write(
+      `\r${this.label.padEnd(16)} [${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${done}/${this.total} epochs | ${info}\u001b[K`,
+    );
   }
 
   stop(): void {
@@ -254,9 +272,11 @@ export function runDemo(o: DemoOptions): DemoReport {
   if (backend !== 'auto' && !backends().includes(backend)) {
     throw new UsageError(`--backend ${backend} is not available here (available: ${backends().join(', ')})`);
   }
-  const loadData = (seed: number): DemoData => (o.data ? loadDataFile(o.data, seed) : syntheticData({ ...o.synthetic, seed }));
+  const loadData = (seed: number): DemoData =>
+    o.data ? loadDataFile(o.data, seed) : syntheticData({ ...o.synthetic, seed });
   const first = loadData(seeds[0]!);
-  if (o.k >= first.classes) throw new UsageError(`--k must be below the number of classes (${first.classes}), got ${o.k}`);
+  if (o.k >= first.classes)
+    throw new UsageError(`--k must be below the number of classes (${first.classes}), got ${o.k}`);
   // Before any training: a run must not be lost to an output folder that cannot be written.
   const dir = prepareOutDir(o.out);
   const batch = o.batch ?? DEMO_DEFAULTS.batch;
@@ -286,10 +306,14 @@ export function runDemo(o: DemoOptions): DemoReport {
         batchSize: batch,
         backend,
         normalizeLastLayer: o.normalizeLastLayer,
-        onEpoch: (epoch, info) => bar?.update(epoch, `train loss ${info.trainLoss.toFixed(3)} | val macro top-${o.k} ${pct(info.valMacro)}`),
+        onEpoch: (epoch, info) =>
+          bar?.update(epoch, `train loss ${info.trainLoss.toFixed(3)} | val macro top-${o.k} ${pct(info.valMacro)}`),
       });
       bar?.stop();
-      if (!progress) print(`${spec.label.padEnd(16)} ${o.epochs} epochs in ${r.seconds.toFixed(1)} s (${spec.settings(o.k)}; best validation epoch ${r.bestEpoch})`);
+      if (!progress)
+        print(
+          `${spec.label.padEnd(16)} ${o.epochs} epochs in ${r.seconds.toFixed(1)} s (${spec.settings(o.k)}; best validation epoch ${r.bestEpoch})`,
+        );
       seedRuns.push(r);
     }
     runs.push(seedRuns);
@@ -299,16 +323,42 @@ export function runDemo(o: DemoOptions): DemoReport {
   const fewShot = first.trainCounts.filter((c) => c < FEW_SHOT_BELOW).length;
   print('');
   if (seeds.length === 1) {
-    print(`test set, % (model selected on validation macro top-${o.k}); seed ${seeds[0]}; wall time ${seconds.toFixed(1)} s`);
+    print(
+      `test set, % (model selected on validation macro top-${o.k}); seed ${seeds[0]}; wall time ${seconds.toFixed(1)} s`,
+    );
     print(formatTable(runs[0]!, o.k));
   } else {
-    print(`test set, %, mean ± sd over seeds ${seeds.join(',')} (model selected on validation macro top-${o.k}); wall time ${seconds.toFixed(1)} s`);
+    print(
+      `test set, %, mean ± sd over seeds ${seeds.join(',')} (model selected on validation macro top-${o.k}); wall time ${seconds.toFixed(1)} s`,
+    );
     print(formatSummary(summary, o.k));
   }
-  print(`few-shot: the ${fewShot} classes with fewer than ${FEW_SHOT_BELOW} training examples${seeds.length > 1 ? ` (seed ${seeds[0]})` : ''}; macro: mean over classes`);
+  print(
+    `few-shot: the ${fewShot} classes with fewer than ${FEW_SHOT_BELOW} training examples${seeds.length > 1 ? ` (seed ${seeds[0]})` : ''}; macro: mean over classes`,
+  );
   // The table is out: what follows may fail (disk full, folder removed meanwhile) without
   // losing the numbers.
-  const written = writeOutputs(dir, { options: o, seeds, datasets, runs, summary, seconds, k: o.k, backend: kernels, batch });
+  const written = writeOutputs(dir, {
+    options: o,
+    seeds,
+    datasets,
+    runs,
+    summary,
+    seconds,
+    k: o.k,
+    backend: kernels,
+    batch,
+  });
   print(`plot: ${written.shown.svg} and ${written.shown.png}; results: ${written.shown.json}`);
-  return { data: first, results: runs[0]!, runs, seeds, summary, seconds, plotPath: written.svg, pngPath: written.png, resultsPath: written.json };
+  return {
+    data: first,
+    results: runs[0]!,
+    runs,
+    seeds,
+    summary,
+    seconds,
+    plotPath: written.svg,
+    pngPath: written.png,
+    resultsPath: written.json,
+  };
 }

@@ -18,7 +18,16 @@ export type Shape =
   | { t: 'line'; x1: number; y1: number; x2: number; y2: number; stroke: string; width: number; dash?: boolean }
   | { t: 'circle'; cx: number; cy: number; r: number; fill: string; opacity: number }
   | { t: 'polyline'; pts: [number, number][]; stroke: string; width: number }
-  | { t: 'text'; x: number; y: number; s: string; size: number; anchor: 'start' | 'middle' | 'end'; fill: string; vertical?: boolean };
+  | {
+      t: 'text';
+      x: number;
+      y: number;
+      s: string;
+      size: number;
+      anchor: 'start' | 'middle' | 'end';
+      fill: string;
+      vertical?: boolean;
+    };
 
 export interface Scene {
   width: number;
@@ -85,7 +94,15 @@ export function plotScene(trainCounts: ArrayLike<number>, series: PlotSeries[], 
       const lc = Math.log10(c);
       if (lc < lo - 1e-9 || lc > hi + 1e-9) continue;
       const x = px(c);
-      shapes.push({ t: 'line', x1: x, x2: x, y1: m.top, y2: m.top + ph, stroke: mult === 1 ? '#d0d0d0' : '#f0f0f0', width: 1 });
+      shapes.push({
+        t: 'line',
+        x1: x,
+        x2: x,
+        y1: m.top,
+        y2: m.top + ph,
+        stroke: mult === 1 ? '#d0d0d0' : '#f0f0f0',
+        width: 1,
+      });
       text(x, m.top + ph + 18, String(c), { anchor: 'middle' });
     }
   }
@@ -107,7 +124,14 @@ export function plotScene(trainCounts: ArrayLike<number>, series: PlotSeries[], 
     for (let c = 0; c < counts.length; c++) {
       const a = s.perClass[c]!;
       if (!Number.isNaN(a)) {
-        shapes.push({ t: 'circle', cx: px(counts[c]!) + 5 * jitter(c, si, 1), cy: py(a) + 3 * jitter(c, si, 2), r: 2, fill: colour, opacity: 0.25 });
+        shapes.push({
+          t: 'circle',
+          cx: px(counts[c]!) + 5 * jitter(c, si, 1),
+          cy: py(a) + 3 * jitter(c, si, 2),
+          r: 2,
+          fill: colour,
+          opacity: 0.25,
+        });
       }
     }
     // Group means side by side (one slot per series) with their 95% normal interval.
@@ -121,34 +145,51 @@ export function plotScene(trainCounts: ArrayLike<number>, series: PlotSeries[], 
       const half = (1.96 * sd) / Math.sqrt(acc.length);
       const meanLog = g.reduce((a, c) => a + Math.log10(counts[c]!), 0) / g.length;
       const x = px(10 ** meanLog) + dx;
-      shapes.push({ t: 'line', x1: x, x2: x, y1: py(Math.min(1, mean + half)), y2: py(Math.max(0, mean - half)), stroke: colour, width: 1.5 });
+      shapes.push({
+        t: 'line',
+        x1: x,
+        x2: x,
+        y1: py(Math.min(1, mean + half)),
+        y2: py(Math.max(0, mean - half)),
+        stroke: colour,
+        width: 1.5,
+      });
       shapes.push({ t: 'rect', x: x - 2.5, y: py(mean) - 2.5, w: 5, h: 5, fill: colour });
       pts.push([x, py(mean)]);
     }
     shapes.push({ t: 'polyline', pts, stroke: colour, width: 2 });
     const ly = m.top + 12 + si * 20;
     shapes.push({ t: 'line', x1: m.left + pw + 16, x2: m.left + pw + 40, y1: ly, y2: ly, stroke: colour, width: 2.5 });
-    const macro = s.macro !== undefined && !Number.isNaN(s.macro) ? ` (macro top-${o.k} ${(100 * s.macro).toFixed(1)}%)` : '';
+    const macro =
+      s.macro !== undefined && !Number.isNaN(s.macro) ? ` (macro top-${o.k} ${(100 * s.macro).toFixed(1)}%)` : '';
     text(m.left + pw + 46, ly + 4, `${s.label}${macro}`);
   });
   const ly = m.top + 12 + series.length * 20 + 8;
   text(m.left + pw + 16, ly, 'dots: classes (jittered)', { fill: '#555555', size: 11 });
-  text(m.left + pw + 16, ly + 14, `squares: means of ${groups.length} frequency groups,`, { fill: '#555555', size: 11 });
+  text(m.left + pw + 16, ly + 14, `squares: means of ${groups.length} frequency groups,`, {
+    fill: '#555555',
+    size: 11,
+  });
   text(m.left + pw + 16, ly + 28, 'bars: their 95% intervals', { fill: '#555555', size: 11 });
   return { width: W, height: H, shapes };
 }
 
-const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
+const esc = (s: string): string =>
+  s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 const num = (v: number): string => (Math.round(v * 10) / 10).toString();
 
 export function sceneToSvg(scene: Scene): string {
   const out: string[] = [];
   const { width: W, height: H } = scene;
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`);
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif" font-size="12">`,
+  );
   for (const s of scene.shapes) {
     switch (s.t) {
       case 'rect':
-        out.push(`<rect x="${num(s.x)}" y="${num(s.y)}" width="${num(s.w)}" height="${num(s.h)}" fill="${s.fill ?? 'none'}"${s.stroke ? ` stroke="${s.stroke}"` : ''}/>`);
+        out.push(
+          `<rect x="${num(s.x)}" y="${num(s.y)}" width="${num(s.w)}" height="${num(s.h)}" fill="${s.fill ?? 'none'}"${s.stroke ? ` stroke="${s.stroke}"` : ''}/>`,
+        );
         break;
       case 'line':
         out.push(
@@ -156,16 +197,22 @@ export function sceneToSvg(scene: Scene): string {
         );
         break;
       case 'circle':
-        out.push(`<circle cx="${num(s.cx)}" cy="${num(s.cy)}" r="${s.r}" fill="${s.fill}" fill-opacity="${s.opacity}"/>`);
+        out.push(
+          `<circle cx="${num(s.cx)}" cy="${num(s.cy)}" r="${s.r}" fill="${s.fill}" fill-opacity="${s.opacity}"/>`,
+        );
         break;
       case 'polyline':
-        out.push(`<polyline points="${s.pts.map(([x, y]) => `${num(x)},${num(y)}`).join(' ')}" fill="none" stroke="${s.stroke}" stroke-width="${s.width}"/>`);
+        out.push(
+          `<polyline points="${s.pts.map(([x, y]) => `${num(x)},${num(y)}`).join(' ')}" fill="none" stroke="${s.stroke}" stroke-width="${s.width}"/>`,
+        );
         break;
       case 'text': {
         const anchor = s.anchor === 'start' ? '' : ` text-anchor="${s.anchor}"`;
         const size = s.size === 12 ? '' : ` font-size="${s.size}"`;
         const fill = s.fill === '#000' ? '' : ` fill="${s.fill}"`;
-        const place = s.vertical ? `transform="translate(${num(s.x)} ${num(s.y)}) rotate(-90)"` : `x="${num(s.x)}" y="${num(s.y)}"`;
+        const place = s.vertical
+          ? `transform="translate(${num(s.x)} ${num(s.y)}) rotate(-90)"`
+          : `x="${num(s.x)}" y="${num(s.y)}"`;
         out.push(`<text ${place}${anchor}${size}${fill}>${esc(s.s)}</text>`);
         break;
       }

@@ -1,6 +1,12 @@
 // One training run: the same model, data order and schedule for every loss; the epoch with the
 // best validation macro top-k is kept and evaluated once on the test set.
-import { macroTopKAccuracy, perClassTopKAccuracy, rareClassTopKAccuracy, topKAccuracy, type BackendOption } from 'noised-topk';
+import {
+  macroTopKAccuracy,
+  perClassTopKAccuracy,
+  rareClassTopKAccuracy,
+  topKAccuracy,
+  type BackendOption,
+} from 'noised-topk';
 import type { DemoData, Split } from './dataset.js';
 import { LOSSES, type LossName } from './losses.js';
 import { Mlp, withNormalizedLastLayer } from './model.js';
@@ -78,7 +84,13 @@ export function trainRun(data: DemoData, name: LossName, o: TrainOptions): RunRe
   const momentum = o.momentum ?? 0.9;
   const weightDecay = o.weightDecay ?? 1e-4;
   const baseLr = o.lr ?? spec.lr;
-  const model = new Mlp(withNormalizedLastLayer({ features: F, hidden: o.hidden ?? 64, classes: C, cosine: spec.cosine }, o.normalizeLastLayer), o.seed);
+  const model = new Mlp(
+    withNormalizedLastLayer(
+      { features: F, hidden: o.hidden ?? 64, classes: C, cosine: spec.cosine },
+      o.normalizeLastLayer,
+    ),
+    o.seed,
+  );
   const lossFn = spec.make(data.trainCounts, o.k, o.seed, o.backend);
   const order = Int32Array.from({ length: data.train.n }, (_, i) => i);
   const orderRng = new Rng(o.seed, 200);

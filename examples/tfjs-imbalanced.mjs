@@ -81,7 +81,8 @@ export async function main(steps = 150, log = console.log) {
     const loss = optimizer.minimize(() => criterion.apply(tf.add(tf.matMul(x, w), b), y), true, [w, b]);
     history.push(loss.dataSync()[0]);
     loss.dispose();
-    if (step % 50 === 0 || step === steps - 1) log(`step ${String(step).padStart(3)}  loss ${history[step].toFixed(4)}`);
+    if (step % 50 === 0 || step === steps - 1)
+      log(`step ${String(step).padStart(3)}  loss ${history[step].toFixed(4)}`);
   }
   const scores = tf.tidy(() => tf.add(tf.matMul(x, w), b));
   const s = scores.dataSync();

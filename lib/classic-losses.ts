@@ -28,7 +28,8 @@ export class ClassicLossResult {
     if (out === undefined) o = new Float32Array(this.grad.length);
     else {
       o = v.float32Array('out', out);
-      if (o.length !== this.grad.length) throw new RangeError(`out has length ${o.length}, expected ${this.grad.length}`);
+      if (o.length !== this.grad.length)
+        throw new RangeError(`out has length ${o.length}, expected ${this.grad.length}`);
     }
     for (let i = 0; i < o.length; i++) o[i] = g * this.grad[i]!;
     return o;
@@ -82,7 +83,11 @@ function logSoftmaxRows(r: Rows, scale: number, margins: Float32Array | null, p:
 }
 
 /** mean over rows of -log softmax(s)[y]. */
-export function crossEntropyLoss(scores: Float32Array, labels: Int32Array | number[], shape: [number, number] | number[]): ClassicLossResult {
+export function crossEntropyLoss(
+  scores: Float32Array,
+  labels: Int32Array | number[],
+  shape: [number, number] | number[],
+): ClassicLossResult {
   const r = rows(scores, labels, shape);
   const grad = new Float64Array(r.b * r.d);
   const logpy = logSoftmaxRows(r, 1, null, grad);
@@ -161,19 +166,23 @@ export function ldamLoss(
   let margins: Float32Array;
   let name = 'margins';
   if (o.margins !== undefined) {
-    if (o.clsNumList !== undefined || o.maxM !== undefined) throw new TypeError('options.margins and options.clsNumList/maxM exclude each other: give one');
+    if (o.clsNumList !== undefined || o.maxM !== undefined)
+      throw new TypeError('options.margins and options.clsNumList/maxM exclude each other: give one');
     const r0 = rows(scores, labels, shape);
     // margins: a view taken after the shape and labels copies; copied now, as it is tiny
     margins = v.float32Array('margins', o.margins).slice();
     v.allFinite('margins', margins);
-    if (margins.length !== r0.d) throw new RangeError(`margins has length ${margins.length}, expected ${r0.d} (one per class)`);
+    if (margins.length !== r0.d)
+      throw new RangeError(`margins has length ${margins.length}, expected ${r0.d} (one per class)`);
     return ldamRows(r0, margins, scale);
   }
-  if (o.clsNumList === undefined) throw new TypeError('options.margins or options.clsNumList is required (the training count of each class)');
+  if (o.clsNumList === undefined)
+    throw new TypeError('options.margins or options.clsNumList is required (the training count of each class)');
   margins = ldamMargins(o.clsNumList as ArrayLike<number>, (o.maxM ?? 0.5) as number);
   name = 'clsNumList';
   const r = rows(scores, labels, shape);
-  if (margins.length !== r.d) throw new RangeError(`${name} has length ${margins.length}, expected ${r.d} (one per class)`);
+  if (margins.length !== r.d)
+    throw new RangeError(`${name} has length ${margins.length}, expected ${r.d} (one per class)`);
   return ldamRows(r, margins, scale);
 }
 

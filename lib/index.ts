@@ -1,7 +1,17 @@
 export { NoisedModule, NoisedTopK, NoisedTopKResult, NoiseStream } from './topk.js';
 export type { NoisedTopKOptions, ForwardOutputs, FunctionalTopKOptions } from './topk.js';
 export { BalNoisedTopK, ImbalNoisedTopK, LossResult, ldamMargins } from './losses.js';
-export type { BalNoisedTopKOptions, ImbalNoisedTopKOptions, FunctionalLossOptions, FunctionalImbalOptions, Reduction, LossConventions, GradLoss, LossValue, LossStandardError } from './losses.js';
+export type {
+  BalNoisedTopKOptions,
+  ImbalNoisedTopKOptions,
+  FunctionalLossOptions,
+  FunctionalImbalOptions,
+  Reduction,
+  LossConventions,
+  GradLoss,
+  LossValue,
+  LossStandardError,
+} from './losses.js';
 export { backends } from './kernel.js';
 export type { BackendName, BackendOption } from './kernel.js';
 export type { SamplerName } from './lazy-sampler.js';
@@ -26,7 +36,20 @@ export const functional = {
 };
 
 // The top-k ops (docs/ops.md): hard top-k with its scatter gradient, the perturbed top-k mask.
-export { topk, topkAsync, TopKResult, perturbedTopK, perturbedTopKAsync, PerturbedTopK, PerturbedTopKResult } from './ops.js';
-export type { TopKOptions, PerturbedTopKOptions, FunctionalPerturbedOptions, PerturbedTopKModuleOptions } from './ops.js';
+export {
+  topk,
+  topkAsync,
+  TopKResult,
+  perturbedTopK,
+  perturbedTopKAsync,
+  PerturbedTopK,
+  PerturbedTopKResult,
+} from './ops.js';
+export type {
+  TopKOptions,
+  PerturbedTopKOptions,
+  FunctionalPerturbedOptions,
+  PerturbedTopKModuleOptions,
+} from './ops.js';
 export { smoothTopKSvmLoss, SmoothTopKSvm, SmoothTopKSvmResult } from './svm.js';
 export type { SmoothTopKSvmOptions } from './svm.js';

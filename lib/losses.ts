@@ -35,7 +35,8 @@ export function ldamMargins(clsNumList: ArrayLike<number>, maxM: number): Float3
   for (let j = 0; j < n; j++) {
     const c = counts[j];
     if (typeof c !== 'number') throw new TypeError(`clsNumList[${j}] must be a number, got ${v.describe(c)}`);
-    if (!Number.isFinite(c) || c <= 0) throw new RangeError(`clsNumList[${j}] must be a positive count, got ${v.describe(c)}`);
+    if (!Number.isFinite(c) || c <= 0)
+      throw new RangeError(`clsNumList[${j}] must be a positive count, got ${v.describe(c)}`);
     m[j] = 1 / Math.sqrt(Math.sqrt(c));
     max = Math.max(max, m[j]!);
   }
@@ -79,7 +80,8 @@ interface Conventions {
 export function conventionsOf(o: Partial<Record<string, unknown>>, copy: boolean): Conventions {
   let reduction: Reduction = 'mean';
   if (o.reduction !== undefined) {
-    if (typeof o.reduction !== 'string') throw new TypeError(`reduction must be 'mean', 'sum' or 'none', got ${v.describe(o.reduction)}`);
+    if (typeof o.reduction !== 'string')
+      throw new TypeError(`reduction must be 'mean', 'sum' or 'none', got ${v.describe(o.reduction)}`);
     if (o.reduction !== 'mean' && o.reduction !== 'sum' && o.reduction !== 'none') {
       throw new RangeError(`reduction must be 'mean', 'sum' or 'none', got ${v.describe(o.reduction)}`);
     }
@@ -90,14 +92,17 @@ export function conventionsOf(o: Partial<Record<string, unknown>>, copy: boolean
     const w = v.float32Array('weight', o.weight);
     for (let j = 0; j < w.length; j++) {
       const x = w[j]!;
-      if (!(x >= 0 && x !== Infinity)) throw new RangeError(`weight[${j}] must be a finite number >= 0, got ${v.describe(x)}`);
+      if (!(x >= 0 && x !== Infinity))
+        throw new RangeError(`weight[${j}] must be a finite number >= 0, got ${v.describe(x)}`);
     }
     weight = copy ? w.slice() : w;
   }
   let ignoreIndex: number | null = null;
   if (o.ignoreIndex !== undefined) {
-    if (typeof o.ignoreIndex !== 'number') throw new TypeError(`ignoreIndex must be a number, got ${v.describe(o.ignoreIndex)}`);
-    if (!Number.isSafeInteger(o.ignoreIndex)) throw new RangeError(`ignoreIndex must be an integer, got ${v.describe(o.ignoreIndex)}`);
+    if (typeof o.ignoreIndex !== 'number')
+      throw new TypeError(`ignoreIndex must be a number, got ${v.describe(o.ignoreIndex)}`);
+    if (!Number.isSafeInteger(o.ignoreIndex))
+      throw new RangeError(`ignoreIndex must be an integer, got ${v.describe(o.ignoreIndex)}`);
     ignoreIndex = o.ignoreIndex;
   }
   return { reduction, weight, ignoreIndex };
@@ -158,7 +163,9 @@ function planLoss(
     throw new RangeError(`${marginsName} has ${margins.length} classes, expected ${D} (scores has shape [${B}, ${D}])`);
   }
   if (conv.weight && conv.weight.length !== D) {
-    throw new RangeError(`weight has length ${conv.weight.length}, expected ${D} (one per class; scores has shape [${B}, ${D}])`);
+    throw new RangeError(
+      `weight has length ${conv.weight.length}, expected ${D} (one per class; scores has shape [${B}, ${D}])`,
+    );
   }
   const plan = planTopK(kernel, scores, sh, 1, k + 1, epsilon, nSample, 'k + 1', 'scores');
   const ls = v.labelsFrom(labels, B, D, conv.ignoreIndex);
@@ -394,7 +401,19 @@ abstract class LossModule<R extends Reduction> extends NoisedModule {
     const scores = v.float32Array('scores', scoresIn);
     const [margins, scale] = this.marginsAndScale();
     const conv = { reduction: this.reduction, weight: this.weight, ignoreIndex: this.ignoreIndex };
-    const lp = planLoss(this.kernel, scores, labels, shape, this.k, this.epsilon, this.nSample, margins, 'clsNumList', scale, conv);
+    const lp = planLoss(
+      this.kernel,
+      scores,
+      labels,
+      shape,
+      this.k,
+      this.epsilon,
+      this.nSample,
+      margins,
+      'clsNumList',
+      scale,
+      conv,
+    );
     return [lp, forwardCall(lp.plan, this.stream.next(), {}, this.allowNonFinite)];
   }
 
@@ -406,7 +425,11 @@ abstract class LossModule<R extends Reduction> extends NoisedModule {
     return new LossResult<R>(lp, p);
   }
 
-  async forwardAsync(scores: Float32Array, labels: Int32Array | number[], shape: [number, number] | number[]): Promise<LossResult<R>> {
+  async forwardAsync(
+    scores: Float32Array,
+    labels: Int32Array | number[],
+    shape: [number, number] | number[],
+  ): Promise<LossResult<R>> {
     const [lp, p] = this.prepare(scores, labels, shape);
     if (lp.plan.rows > 0) await lp.plan.kernel.forwardAsync(p.call);
     finishForward(p);
@@ -441,11 +464,14 @@ export class ImbalNoisedTopK<R extends Reduction = 'mean'> extends LossModule<R>
     const o = v.strictOptions('options', options, IMBAL_KEYS, v.OPTION_HINTS);
     super(o);
     if (o.maxM === undefined) throw new TypeError('options.maxM is required');
-    if (o.clsNumList === undefined) throw new TypeError('options.clsNumList is required (the training count of each class)');
+    if (o.clsNumList === undefined)
+      throw new TypeError('options.clsNumList is required (the training count of each class)');
     this.classMargins = ldamMargins(o.clsNumList as ArrayLike<number>, o.maxM as number);
     this.scale = v.float32AtLeast('scale', o.scale ?? 50, true);
     if (this.weight && this.weight.length !== this.classMargins.length) {
-      throw new RangeError(`weight has length ${this.weight.length}, expected ${this.classMargins.length} (one per class of clsNumList)`);
+      throw new RangeError(
+        `weight has length ${this.weight.length}, expected ${this.classMargins.length} (one per class of clsNumList)`,
+      );
     }
   }
 
@@ -472,7 +498,18 @@ export interface FunctionalImbalOptions<R extends Reduction = 'mean'> extends Fu
   scale?: number;
 }
 
-const FUNCTIONAL_BAL_KEYS = ['k', 'epsilon', 'noise', 'seed', 'offset', 'nSample', 'backend', 'allowNonFinite', 'sampler', ...CONVENTION_KEYS] as const;
+const FUNCTIONAL_BAL_KEYS = [
+  'k',
+  'epsilon',
+  'noise',
+  'seed',
+  'offset',
+  'nSample',
+  'backend',
+  'allowNonFinite',
+  'sampler',
+  ...CONVENTION_KEYS,
+] as const;
 const FUNCTIONAL_IMBAL_KEYS = [...FUNCTIONAL_BAL_KEYS, 'margins', 'scale'] as const;
 
 function functionalLoss(
@@ -483,7 +520,12 @@ function functionalLoss(
   imbalanced: boolean,
 ): [LossPlan, PreparedForward] {
   // Read order (see validate.ts, Snapshots): options, shape and labels, then the views.
-  const o = v.strictOptions('options', options, imbalanced ? FUNCTIONAL_IMBAL_KEYS : FUNCTIONAL_BAL_KEYS, v.OPTION_HINTS);
+  const o = v.strictOptions(
+    'options',
+    options,
+    imbalanced ? FUNCTIONAL_IMBAL_KEYS : FUNCTIONAL_BAL_KEYS,
+    v.OPTION_HINTS,
+  );
   const shape = v.shapeSnapshot('shape', shapeIn);
   const labels = v.labelsSnapshot(labelsIn);
   const scores = v.float32Array('scores', scoresIn);

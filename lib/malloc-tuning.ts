@@ -22,9 +22,15 @@ interface AddonWithTuning {
 /** The addon's decision, loading the addon if it is not loaded yet. */
 export function mallocTuning(): MallocTuning {
   const addon = loadNative() as AddonWithTuning | null;
-  if (addon === null) return { applied: false, mmapThreshold: null, trimThreshold: null, reason: 'the native addon is not loaded' };
+  if (addon === null)
+    return { applied: false, mmapThreshold: null, trimThreshold: null, reason: 'the native addon is not loaded' };
   if (typeof addon.mallocTuning !== 'function') {
-    return { applied: false, mmapThreshold: null, trimThreshold: null, reason: 'this addon build has no malloc tuning' };
+    return {
+      applied: false,
+      mmapThreshold: null,
+      trimThreshold: null,
+      reason: 'this addon build has no malloc tuning',
+    };
   }
   return addon.mallocTuning();
 }

@@ -47,7 +47,12 @@ function ranksAbove(a: number, ca: number, b: number, cb: number): boolean {
 }
 
 /** Whether each row's label is among its k highest-ranked classes (1) or not (0). */
-export function topKHits(scores: Scores, labels: Int32Array | number[], shape: [number, number] | number[], k: number): Uint8Array {
+export function topKHits(
+  scores: Scores,
+  labels: Int32Array | number[],
+  shape: [number, number] | number[],
+  k: number,
+): Uint8Array {
   return hitsOf(check(scores, labels, shape, k));
 }
 
@@ -67,7 +72,12 @@ function hitsOf(c: Checked): Uint8Array {
 }
 
 /** Fraction of rows whose label is in the top k. NaN for zero rows. */
-export function topKAccuracy(scores: Scores, labels: Int32Array | number[], shape: [number, number] | number[], k: number): number {
+export function topKAccuracy(
+  scores: Scores,
+  labels: Int32Array | number[],
+  shape: [number, number] | number[],
+  k: number,
+): number {
   const hits = topKHits(scores, labels, shape, k);
   let sum = 0;
   for (let i = 0; i < hits.length; i++) sum += hits[i]!;
@@ -117,7 +127,12 @@ function meanOver(values: Float64Array, keep: (c: number) => boolean): number {
  * Macro-averaged top-k accuracy: the mean of the per-class accuracies over the classes that
  * have at least one row, so every class weighs the same however rare it is.
  */
-export function macroTopKAccuracy(scores: Scores, labels: Int32Array | number[], shape: [number, number] | number[], k: number): number {
+export function macroTopKAccuracy(
+  scores: Scores,
+  labels: Int32Array | number[],
+  shape: [number, number] | number[],
+  k: number,
+): number {
   return meanOver(perClassTopKAccuracy(scores, labels, shape, k), () => true);
 }
 
@@ -147,7 +162,9 @@ export function rareClassTopKAccuracy(
   const below = v.finiteNumber('below', o.below ?? 20);
   const perClass = perClassOf(check(scores, labels, shape, k));
   if (counts.length !== perClass.length) {
-    throw new RangeError(`options.classCounts has length ${counts.length}, expected ${perClass.length} (one per class)`);
+    throw new RangeError(
+      `options.classCounts has length ${counts.length}, expected ${perClass.length} (one per class)`,
+    );
   }
   counts.forEach((n, j) => {
     if (typeof n !== 'number') throw new TypeError(`options.classCounts[${j}] must be a number, got ${v.describe(n)}`);

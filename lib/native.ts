@@ -68,7 +68,9 @@ function check(candidate: unknown, where: string): NativeAddon {
     throw new Error(`${where} is not a noised-topk addon`);
   }
   if (a.streamVersion !== STREAM_VERSION) {
-    throw new Error(`${where} implements noise stream v${String(a.streamVersion)}, this package expects v${STREAM_VERSION}: rebuild it`);
+    throw new Error(
+      `${where} implements noise stream v${String(a.streamVersion)}, this package expects v${STREAM_VERSION}: rebuild it`,
+    );
   }
   return a as NativeAddon;
 }
@@ -100,33 +102,42 @@ export function loadNative(): NativeAddon | null {
   };
   const explicit = env.NOISED_TOPK_ADDON;
   if (explicit) {
-    if (attempt(explicit, () => {
+    if (
+      attempt(explicit, () => {
         node.checkImage(explicit);
         return node.require(explicit);
-      })) return addon;
+      })
+    )
+      return addon;
     node.warn(
-      `NOISED_TOPK_ADDON=${explicit} did not load (${lastError}); ` +
-        'looking in build/ and prebuilds/ instead',
+      `NOISED_TOPK_ADDON=${explicit} did not load (${lastError}); ` + 'looking in build/ and prebuilds/ instead',
       'NOISED_TOPK_ADDON_INVALID',
     );
   }
   // The local build (cmake-js or node-gyp both write build/Release): looked up directly, so
   // the error names the one path it tried.
   const local = node.join(node.root, 'build', 'Release', 'noised_topk.node');
-  if (!node.exists(local)) tried.push('  - build/Release/noised_topk.node: not built (no source build ran, or it failed)');
-  else if (attempt('build/Release/noised_topk.node', () => {
+  if (!node.exists(local))
+    tried.push('  - build/Release/noised_topk.node: not built (no source build ran, or it failed)');
+  else if (
+    attempt('build/Release/noised_topk.node', () => {
       node.checkImage(local);
       return node.require(local);
-    })) return addon;
+    })
+  )
+    return addon;
   const dir = node.join(node.root, 'prebuilds', node.platformArch);
   const files = node.readdir(dir).filter((f) => f.endsWith('.node'));
   if (files.length === 0) tried.push(`  - prebuilds/${node.platformArch}/: no prebuild for this platform`);
   for (const f of files) {
     const file = node.join(dir, f);
-    if (attempt(`prebuilds/${node.platformArch}/${f}`, () => {
-      node.checkImage(file);
-      return node.require(file);
-    })) return addon;
+    if (
+      attempt(`prebuilds/${node.platformArch}/${f}`, () => {
+        node.checkImage(file);
+        return node.require(file);
+      })
+    )
+      return addon;
   }
   failure = new Error(
     'noised-topk: the native addon did not load. Tried:\n' +

@@ -54,7 +54,14 @@ class RowScratch {
  * The k best columns of y[0, d) into sc.cols: in rank order when sorted, else ascending.
  * k <= 32: a sorted buffer with a key threshold, as the native kernel; above, a full sort.
  */
-function selectRow(y: ArrayLike<number>, d: number, k: number, largest: boolean, sorted: boolean, sc: RowScratch): Uint32Array {
+function selectRow(
+  y: ArrayLike<number>,
+  d: number,
+  k: number,
+  largest: boolean,
+  sorted: boolean,
+  sc: RowScratch,
+): Uint32Array {
   const { keys, cols } = sc;
   for (let c = 0; c < d; c++) keys[c] = selectKey(y[c]!, largest);
   if (k <= 32) {
@@ -216,7 +223,9 @@ export function resolveOpsKernel(backend: BackendOption, op: string): OpsKernel 
   const addon: Partial<NativeAddon> = loadNative()!;
   if (k.name === 'cuda' && (op !== 'topk' || typeof addon.topkCuda !== 'function')) noCudaKernel(op);
   if (typeof addon.topk !== 'function' || typeof addon.perturbedTopK !== 'function') {
-    throw new Error(`${op}: the loaded native addon has no ${op} kernel (an older build): run \`npm run build:native\`, or pass backend: 'js'`);
+    throw new Error(
+      `${op}: the loaded native addon has no ${op} kernel (an older build): run \`npm run build:native\`, or pass backend: 'js'`,
+    );
   }
   return addonOps(addon as NativeAddon, k.name);
 }

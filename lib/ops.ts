@@ -6,7 +6,13 @@
 // Arguments are checked here (TypeError for a type, RangeError for a value); the kernels in
 // ops-kernel.ts ('js') and native/cpu/topk_cpu.cpp ('cpu') give the same bits.
 import type { BackendOption } from './kernel.js';
-import { CUDA_TOPK_MAX_K, resolveOpsKernel, type OpsKernel, type PerturbedForwardCall, type TopKCall } from './ops-kernel.js';
+import {
+  CUDA_TOPK_MAX_K,
+  resolveOpsKernel,
+  type OpsKernel,
+  type PerturbedForwardCall,
+  type TopKCall,
+} from './ops-kernel.js';
 import { noOverlap, NoiseStream } from './topk.js';
 import * as v from './validate.js';
 
@@ -32,7 +38,8 @@ function layoutOf(xIn: unknown, shapeIn: unknown, dimIn: unknown, kIn: unknown):
   const k = v.kOf('k', kIn, d, `the size of dim ${dim}`);
   const outer = shape.slice(0, dim).reduce((a, b) => a * b, 1);
   const inner = shape.slice(dim + 1).reduce((a, b) => a * b, 1);
-  if (outer * inner > 2 ** 32 - 1) throw new RangeError(`the input has ${outer * inner} rows along dim ${dim}, above 2^32 - 1`);
+  if (outer * inner > 2 ** 32 - 1)
+    throw new RangeError(`the input has ${outer * inner} rows along dim ${dim}, above 2^32 - 1`);
   return { x, shape, dim, outer, d, inner, k };
 }
 
@@ -40,7 +47,13 @@ function output<T extends Float32Array | Int32Array>(
   name: string,
   given: unknown,
   length: number,
-  ctor: { new (n: number): T; new (buffer: ArrayBufferLike, byteOffset: number, length: number): T; new (buffer: ArrayBuffer, byteOffset: number, length: number): T; prototype: T; name: string },
+  ctor: {
+    new (n: number): T;
+    new (buffer: ArrayBufferLike, byteOffset: number, length: number): T;
+    new (buffer: ArrayBuffer, byteOffset: number, length: number): T;
+    prototype: T;
+    name: string;
+  },
 ): T {
   if (given === undefined) return new ctor(length);
   const out = v.typedArray(name, given, ctor);
@@ -104,7 +117,9 @@ export class TopKResult {
     const { outer, d, inner, k } = this.layout;
     const g = v.float32Array('gradValues', gradValues);
     if (g.length !== this.values.length) {
-      throw new RangeError(`gradValues has length ${g.length}, expected ${this.values.length} (shape [${this.shape.join(', ')}])`);
+      throw new RangeError(
+        `gradValues has length ${g.length}, expected ${this.values.length} (shape [${this.shape.join(', ')}])`,
+      );
     }
     const grad = output('out', out, outer * d * inner, Float32Array);
     noOverlap('out', grad, 'gradValues', g);
@@ -112,7 +127,8 @@ export class TopKResult {
     const idx = this.indices;
     // Checked before writing: indices may be the caller's own array, changed since forward.
     for (let j = 0; j < idx.length; j++) {
-      if (!(idx[j]! >= 0 && idx[j]! < d)) throw new RangeError(`indices[${j}] is ${idx[j]}, outside [0, ${d}): it was changed after the forward pass`);
+      if (!(idx[j]! >= 0 && idx[j]! < d))
+        throw new RangeError(`indices[${j}] is ${idx[j]}, outside [0, ${d}): it was changed after the forward pass`);
     }
     grad.fill(0);
     for (let o = 0; o < outer; o++) {
@@ -137,7 +153,8 @@ function prepareTopK(xIn: unknown, shapeIn: unknown, options: unknown): [Layout,
   if (typeof largest !== 'boolean') throw new TypeError(`largest must be a boolean, got ${v.describe(largest)}`);
   if (typeof sorted !== 'boolean') throw new TypeError(`sorted must be a boolean, got ${v.describe(sorted)}`);
   const allowNonFinite = o.allowNonFinite ?? false;
-  if (typeof allowNonFinite !== 'boolean') throw new TypeError(`allowNonFinite must be a boolean, got ${v.describe(allowNonFinite)}`);
+  if (typeof allowNonFinite !== 'boolean')
+    throw new TypeError(`allowNonFinite must be a boolean, got ${v.describe(allowNonFinite)}`);
   const n = l.outer * l.k * l.inner;
   const values = output('out', o.out, n, Float32Array);
   const indices = output('indices', o.indices, n, Int32Array);
@@ -148,7 +165,18 @@ function prepareTopK(xIn: unknown, shapeIn: unknown, options: unknown): [Layout,
   // would cost more than the top-k itself); the 'js' kernel is checked here, before any work.
   if (!allowNonFinite && kernel.name === 'js') v.allFinite('x', l.x);
   const checkFinite = !allowNonFinite && kernel.name !== 'js';
-  const call: TopKCall = { x: l.x, outer: l.outer, d: l.d, inner: l.inner, k: l.k, largest, sorted, values, indices, checkFinite };
+  const call: TopKCall = {
+    x: l.x,
+    outer: l.outer,
+    d: l.d,
+    inner: l.inner,
+    k: l.k,
+    largest,
+    sorted,
+    values,
+    indices,
+    checkFinite,
+  };
   return [l, call, kernel];
 }
 
@@ -206,7 +234,11 @@ export interface FunctionalPerturbedOptions extends PerturbedTopKOptions {
 
 const PERTURBED_MODULE_KEYS = ['k', 'epsilon', 'nSample', 'dim', 'seed', 'backend', 'allowNonFinite'] as const;
 const PERTURBED_KEYS = [...PERTURBED_MODULE_KEYS, 'offset', 'out', 'indices'] as const;
-const PERTURBED_HINTS = { n_sample: "use 'nSample'", axis: "noised-topk's ops take 'dim'", sigma: "the noise scale is 'epsilon'" };
+const PERTURBED_HINTS = {
+  n_sample: "use 'nSample'",
+  axis: "noised-topk's ops take 'dim'",
+  sigma: "the noise scale is 'epsilon'",
+};
 
 interface PerturbedPlan {
   layout: Layout;
@@ -252,17 +284,35 @@ export class PerturbedTopKResult {
     const { outer, d, inner, k } = p.layout;
     const grad = v.float32Array('grad', gradIn);
     const n = outer * d * inner;
-    if (grad.length !== n) throw new RangeError(`grad has length ${grad.length}, expected ${n} (x's shape [${this.shape.join(', ')}])`);
+    if (grad.length !== n)
+      throw new RangeError(`grad has length ${grad.length}, expected ${n} (x's shape [${this.shape.join(', ')}])`);
     const want = outer * inner * p.nSample * k;
-    if (this.indices.length !== want) throw new RangeError(`indices has length ${this.indices.length}, expected ${want}: it was resized or detached after the forward pass`);
+    if (this.indices.length !== want)
+      throw new RangeError(
+        `indices has length ${this.indices.length}, expected ${want}: it was resized or detached after the forward pass`,
+      );
     for (let j = 0; j < want; j++) {
       const c = this.indices[j]!;
-      if (!(c >= 0 && c < d)) throw new RangeError(`indices[${j}] is ${c}, outside [0, ${d}): it was changed after the forward pass`);
+      if (!(c >= 0 && c < d))
+        throw new RangeError(`indices[${j}] is ${c}, outside [0, ${d}): it was changed after the forward pass`);
     }
     const gradX = output('out', out, n, Float32Array);
     noOverlap('out', gradX, 'grad', grad);
     noOverlap('out', gradX, 'indices', this.indices);
-    return { indices: this.indices, grad, outer, d, inner, k, epsilon: p.epsilon, nSample: p.nSample, seedLo: p.seedLo, seedHi: p.seedHi, offset: p.offset, gradX };
+    return {
+      indices: this.indices,
+      grad,
+      outer,
+      d,
+      inner,
+      k,
+      epsilon: p.epsilon,
+      nSample: p.nSample,
+      seedLo: p.seedLo,
+      seedHi: p.seedHi,
+      offset: p.offset,
+      gradX,
+    };
   }
 
   /**
@@ -294,7 +344,8 @@ function perturbedPlan(
 ): [PerturbedPlan, PerturbedForwardCall] {
   const layout = layoutOf(xIn, shapeIn, o.dim ?? -1, o.k);
   const epsilon = v.epsilonValue('epsilon', o.epsilon ?? 1);
-  if (!(Math.fround(epsilon) > 0)) throw new RangeError(`epsilon must be > 0 (the gradient divides by it), got ${v.describe(o.epsilon)}`);
+  if (!(Math.fround(epsilon) > 0))
+    throw new RangeError(`epsilon must be > 0 (the gradient divides by it), got ${v.describe(o.epsilon)}`);
   if (o.nSample === undefined) throw new TypeError('options.nSample is required (noise samples per row)');
   const nSample = v.integer('nSample', o.nSample, 1, v.MAX_SAMPLES);
   const rows = layout.outer * layout.inner;
@@ -303,7 +354,8 @@ function perturbedPlan(
     throw new RangeError(`rows * nSample * k = ${nIdx} exceeds 2^32 - 1 (the stored selections)`);
   }
   const allowNonFinite = o.allowNonFinite ?? false;
-  if (typeof allowNonFinite !== 'boolean') throw new TypeError(`allowNonFinite must be a boolean, got ${v.describe(allowNonFinite)}`);
+  if (typeof allowNonFinite !== 'boolean')
+    throw new TypeError(`allowNonFinite must be a boolean, got ${v.describe(allowNonFinite)}`);
   const mask = output('out', o.out, layout.x.length, Float32Array);
   const indices = output('indices', o.indices, nIdx, Int32Array);
   noOverlap('out', mask, 'x', layout.x);
@@ -312,8 +364,18 @@ function perturbedPlan(
   if (!allowNonFinite) v.allFinite('x', layout.x);
   const plan: PerturbedPlan = { layout, epsilon, nSample, seedLo, seedHi, offset, kernel };
   const call: PerturbedForwardCall = {
-    x: layout.x, outer: layout.outer, d: layout.d, inner: layout.inner, k: layout.k,
-    epsilon, nSample, seedLo, seedHi, offset, mask, indices,
+    x: layout.x,
+    outer: layout.outer,
+    d: layout.d,
+    inner: layout.inner,
+    k: layout.k,
+    epsilon,
+    nSample,
+    seedLo,
+    seedHi,
+    offset,
+    mask,
+    indices,
   };
   return [plan, call];
 }
@@ -332,13 +394,21 @@ function prepareFunctional(x: unknown, shape: unknown, options: unknown): [Pertu
  * offset), the same noise NoisedTopK draws for that seed and offset. Differentiable through
  * result.backward.
  */
-export function perturbedTopK(x: Float32Array, shape: number[], options: FunctionalPerturbedOptions): PerturbedTopKResult {
+export function perturbedTopK(
+  x: Float32Array,
+  shape: number[],
+  options: FunctionalPerturbedOptions,
+): PerturbedTopKResult {
   const [plan, call] = prepareFunctional(x, shape, options);
   if (plan.layout.outer * plan.layout.inner > 0) plan.kernel.perturbedForward(call);
   return new PerturbedTopKResult(plan, call);
 }
 
-export async function perturbedTopKAsync(x: Float32Array, shape: number[], options: FunctionalPerturbedOptions): Promise<PerturbedTopKResult> {
+export async function perturbedTopKAsync(
+  x: Float32Array,
+  shape: number[],
+  options: FunctionalPerturbedOptions,
+): Promise<PerturbedTopKResult> {
   const [plan, call] = prepareFunctional(x, shape, options);
   if (plan.layout.outer * plan.layout.inner > 0) await plan.kernel.perturbedForwardAsync(call);
   return new PerturbedTopKResult(plan, call);
@@ -362,7 +432,8 @@ export class PerturbedTopK {
     if (o.nSample === undefined) throw new TypeError('options.nSample is required (noise samples per row)');
     v.integer('nSample', o.nSample, 1, v.MAX_SAMPLES);
     const eps = v.epsilonValue('epsilon', o.epsilon ?? 1);
-    if (!(Math.fround(eps) > 0)) throw new RangeError(`epsilon must be > 0 (the gradient divides by it), got ${v.describe(o.epsilon)}`);
+    if (!(Math.fround(eps) > 0))
+      throw new RangeError(`epsilon must be > 0 (the gradient divides by it), got ${v.describe(o.epsilon)}`);
     v.integer('dim', o.dim ?? -1, -(2 ** 31), 2 ** 31 - 1);
     this.kernel = resolveOpsKernel(v.backendOf(o.backend), 'perturbedTopK');
     this.stream = new NoiseStream(o.seed as number | bigint | undefined);
@@ -383,13 +454,21 @@ export class PerturbedTopK {
     return perturbedPlan(this.kernel, x, shape, { ...this.options, ...outs }, src.seedLo, src.seedHi, src.offset);
   }
 
-  forward(x: Float32Array, shape: number[], outputs?: { out?: Float32Array; indices?: Int32Array }): PerturbedTopKResult {
+  forward(
+    x: Float32Array,
+    shape: number[],
+    outputs?: { out?: Float32Array; indices?: Int32Array },
+  ): PerturbedTopKResult {
     const [plan, call] = this.prepare(x, shape, outputs);
     if (plan.layout.outer * plan.layout.inner > 0) plan.kernel.perturbedForward(call);
     return new PerturbedTopKResult(plan, call);
   }
 
-  async forwardAsync(x: Float32Array, shape: number[], outputs?: { out?: Float32Array; indices?: Int32Array }): Promise<PerturbedTopKResult> {
+  async forwardAsync(
+    x: Float32Array,
+    shape: number[],
+    outputs?: { out?: Float32Array; indices?: Int32Array },
+  ): Promise<PerturbedTopKResult> {
     const [plan, call] = this.prepare(x, shape, outputs);
     if (plan.layout.outer * plan.layout.inner > 0) await plan.kernel.perturbedForwardAsync(call);
     return new PerturbedTopKResult(plan, call);

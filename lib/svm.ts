@@ -112,7 +112,15 @@ function referenceDlogE(S: Float64Array, X: number, j: number, k: number): numbe
 }
 
 /** Loss and gradient (w.r.t. the row's scores, written to g) of one smooth row. */
-function smoothRow(s: ArrayLike<number>, at: number, D: number, y: number, p: SvmParams, g: Float64Array, scratch: { pre: Float64Array; suf: Float64Array; t: Float64Array }): number {
+function smoothRow(
+  s: ArrayLike<number>,
+  at: number,
+  D: number,
+  y: number,
+  p: SvmParams,
+  g: Float64Array,
+  scratch: { pre: Float64Array; suf: Float64Array; t: Float64Array },
+): number {
   const { k, tau, alpha } = p;
   const n = D - 1;
   // Degrees 0..k; the reference gradient also reads degrees up to k + refOrder(k) - 1.
@@ -193,7 +201,15 @@ function topOthers(s: ArrayLike<number>, at: number, D: number, y: number, k: nu
 }
 
 /** Loss and gradient of one hard row (the reference's Topk_Hard_SVM). */
-function hardRow(s: ArrayLike<number>, at: number, D: number, y: number, k: number, alpha: number, g: Float64Array): number {
+function hardRow(
+  s: ArrayLike<number>,
+  at: number,
+  D: number,
+  y: number,
+  k: number,
+  alpha: number,
+  g: Float64Array,
+): number {
   const top = topOthers(s, at, D, y, k);
   let sumK = 0;
   for (const c of top) sumK += s[at + c]!;
@@ -235,7 +251,8 @@ export class SmoothTopKSvmResult {
     if (out === undefined) o = new Float32Array(this.grad.length);
     else {
       o = v.float32Array('out', out);
-      if (o.length !== this.grad.length) throw new RangeError(`out has length ${o.length}, expected ${this.grad.length}`);
+      if (o.length !== this.grad.length)
+        throw new RangeError(`out has length ${o.length}, expected ${this.grad.length}`);
     }
     for (let i = 0; i < o.length; i++) o[i] = gl * this.grad[i]!;
     return o;
@@ -258,7 +275,9 @@ function params(o: Partial<Record<(typeof KEYS)[number], unknown>>): SvmParams {
   if (alpha < 0) throw new RangeError(`alpha must be a finite number >= 0, got ${v.describe(o.alpha)}`);
   const gradient = o.gradient ?? 'exact';
   if (gradient !== 'exact' && gradient !== 'reference') {
-    throw new (typeof gradient === 'string' ? RangeError : TypeError)(`gradient must be 'exact' or 'reference', got ${v.describe(gradient)}`);
+    throw new (typeof gradient === 'string' ? RangeError : TypeError)(
+      `gradient must be 'exact' or 'reference', got ${v.describe(gradient)}`,
+    );
   }
   resolveKernel(v.backendOf(o.backend)); // the same backend errors as elsewhere ('cuda' without a device, ...)
   return { k, tau, alpha, reference: gradient === 'reference' };
@@ -267,7 +286,9 @@ function params(o: Partial<Record<(typeof KEYS)[number], unknown>>): SvmParams {
 function compute(scores: unknown, labels: unknown, shape: unknown, p: SvmParams): SmoothTopKSvmResult {
   const s = v.float32Array('scores', scores);
   if (!Array.isArray(shape) || shape.length !== 2) {
-    throw new RangeError(`shape must be [batch, classes], got ${Array.isArray(shape) ? `[${shape.join(', ')}]` : v.describe(shape)}`);
+    throw new RangeError(
+      `shape must be [batch, classes], got ${Array.isArray(shape) ? `[${shape.join(', ')}]` : v.describe(shape)}`,
+    );
   }
   const [B, D] = v.shapeOf('shape', shape, s.length, 'scores') as [number, number];
   if (B < 1) throw new RangeError('scores must hold at least one row');
@@ -310,7 +331,12 @@ export function smoothTopKSvmCore(s: ArrayLike<number>, y: ArrayLike<number>, B:
  * The smooth top-k SVM loss (Berrada et al. 2018) of scores [B, D] with integer labels: the
  * mean over rows, and its gradient through result.backward().
  */
-export function smoothTopKSvmLoss(scores: Float32Array, labels: ArrayLike<number>, shape: [number, number], options: SmoothTopKSvmOptions): SmoothTopKSvmResult {
+export function smoothTopKSvmLoss(
+  scores: Float32Array,
+  labels: ArrayLike<number>,
+  shape: [number, number],
+  options: SmoothTopKSvmOptions,
+): SmoothTopKSvmResult {
   return compute(scores, labels, shape, params(v.strictOptions('options', options, KEYS, HINTS)));
 }
 

@@ -5,7 +5,11 @@
 // backward pass reuses the forward's noise exactly, as pytopk's autograd Function does.
 import * as tf from '@tensorflow/tfjs-core';
 import { conventionsOf, ldamMargins, warnDeprecated, type LossConventions, type Reduction } from './losses.js';
-import { balNoisedTopKLoss as balLossArrays, imbalNoisedTopKLoss as imbalLossArrays, type LossResult } from './losses.js';
+import {
+  balNoisedTopKLoss as balLossArrays,
+  imbalNoisedTopKLoss as imbalLossArrays,
+  type LossResult,
+} from './losses.js';
 import { noisedTopK as noisedTopKArrays } from './topk.js';
 import { NoiseStream } from './topk.js';
 import type { BackendOption } from './kernel.js';
@@ -104,7 +108,8 @@ function defined(o: Record<string, unknown>): Record<string, unknown> {
 }
 
 function scoresShape(scores: tf.Tensor): [number, number] {
-  if (scores.rank !== 2) throw new RangeError(`scores must have rank 2 ([batch, classes]), got shape [${scores.shape.join(', ')}]`);
+  if (scores.rank !== 2)
+    throw new RangeError(`scores must have rank 2 ([batch, classes]), got shape [${scores.shape.join(', ')}]`);
   return [scores.shape[0]!, scores.shape[1]!];
 }
 
@@ -128,7 +133,11 @@ export function noisedTopK(x: tf.Tensor, options: TfNoisedTopKOptions): tf.Tenso
 }
 
 /** The loss value as a tensor, and its gradient from dy (a scalar, or [batch] for 'none'). */
-function lossOp<R extends Reduction>(scores: tf.Tensor, shape: [number, number], run: (s: Float32Array) => LossResult<Reduction>): TfLossTensor<R> {
+function lossOp<R extends Reduction>(
+  scores: tf.Tensor,
+  shape: [number, number],
+  run: (s: Float32Array) => LossResult<Reduction>,
+): TfLossTensor<R> {
   const op = tf.customGrad((input: tf.Tensor | tf.GradSaveFunc) => {
     const r = run(floatData('scores', input));
     const none = r.reduction === 'none';
@@ -144,7 +153,11 @@ function lossOp<R extends Reduction>(scores: tf.Tensor, shape: [number, number],
 }
 
 /** Balanced top-k hinge relu(1 + smoothtop_{k+1}(s) - s[label]) per row, reduced by `reduction` (default: mean, a scalar). */
-export function balNoisedTopKLoss<R extends Reduction = 'mean'>(scores: tf.Tensor, labels: tf.Tensor, options: TfLossOptions<R>): TfLossTensor<R> {
+export function balNoisedTopKLoss<R extends Reduction = 'mean'>(
+  scores: tf.Tensor,
+  labels: tf.Tensor,
+  options: TfLossOptions<R>,
+): TfLossTensor<R> {
   const o = v.strictOptions('options', options, BAL_OP_KEYS, v.TF_OPTION_HINTS);
   if (!isTensor(scores)) throw new TypeError(`scores must be a tf.Tensor, got ${v.describe(scores)}`);
   const shape = scoresShape(scores);
@@ -154,12 +167,23 @@ export function balNoisedTopKLoss<R extends Reduction = 'mean'>(scores: tf.Tenso
 }
 
 /** Imbalanced top-k hinge relu(scale * (m[label] + smoothtop_{k+1}(s) - s[label])) per row, reduced by `reduction`. */
-export function imbalNoisedTopKLoss<R extends Reduction = 'mean'>(scores: tf.Tensor, labels: tf.Tensor, options: TfImbalLossOptions<R>): TfLossTensor<R> {
+export function imbalNoisedTopKLoss<R extends Reduction = 'mean'>(
+  scores: tf.Tensor,
+  labels: tf.Tensor,
+  options: TfImbalLossOptions<R>,
+): TfLossTensor<R> {
   const o = v.strictOptions('options', options, IMBAL_OP_KEYS, v.TF_OPTION_HINTS);
   if (!isTensor(scores)) throw new TypeError(`scores must be a tf.Tensor, got ${v.describe(scores)}`);
   const shape = scoresShape(scores);
   const y = labelData(labels, shape[0]);
-  const arrayOptions = defined({ ...noiseOptions(o), ...conventionOptions(o), k: o.k, epsilon: o.epsilon, margins: o.margins, scale: o.scale });
+  const arrayOptions = defined({
+    ...noiseOptions(o),
+    ...conventionOptions(o),
+    k: o.k,
+    epsilon: o.epsilon,
+    margins: o.margins,
+    scale: o.scale,
+  });
   return lossOp<R>(scores, shape, (s) => imbalLossArrays(s, y, shape, arrayOptions as never));
 }
 
@@ -188,7 +212,9 @@ function checkModule(o: Partial<Record<string, unknown>>, kMax: number): ModuleO
 }
 
 /** A module's loss conventions, checked once; a weight is copied (a tensor's data too). */
-function moduleConventions<R extends Reduction>(o: Partial<Record<string, unknown>>): TfLossConventions<R> & { weight?: Float32Array } {
+function moduleConventions<R extends Reduction>(
+  o: Partial<Record<string, unknown>>,
+): TfLossConventions<R> & { weight?: Float32Array } {
   const c = conventionsOf(conventionOptions(o), true);
   const out: TfLossConventions<R> & { weight?: Float32Array } = { reduction: c.reduction as R };
   if (c.weight) out.weight = c.weight;
@@ -255,16 +281,26 @@ export class ImbalNoisedTopK<R extends Reduction = 'mean'> {
     return this.classMargins;
   }
 
-  constructor(options: ModuleOptions & TfLossConventions<R> & { maxM: number; clsNumList: ArrayLike<number>; scale?: number }) {
-    const o = v.strictOptions('options', options, [...MODULE_KEYS, ...CONVENTION_KEYS, 'maxM', 'clsNumList', 'scale'] as const, v.TF_OPTION_HINTS);
+  constructor(
+    options: ModuleOptions & TfLossConventions<R> & { maxM: number; clsNumList: ArrayLike<number>; scale?: number },
+  ) {
+    const o = v.strictOptions(
+      'options',
+      options,
+      [...MODULE_KEYS, ...CONVENTION_KEYS, 'maxM', 'clsNumList', 'scale'] as const,
+      v.TF_OPTION_HINTS,
+    );
     const m = checkModule(o, 2 ** 31 - 2);
     if (o.maxM === undefined) throw new TypeError('options.maxM is required');
-    if (o.clsNumList === undefined) throw new TypeError('options.clsNumList is required (the training count of each class)');
+    if (o.clsNumList === undefined)
+      throw new TypeError('options.clsNumList is required (the training count of each class)');
     this.classMargins = ldamMargins(o.clsNumList as ArrayLike<number>, o.maxM as number);
     const scale = v.float32AtLeast('scale', o.scale ?? 50, true);
     const conv = moduleConventions<R>(o);
     if (conv.weight && conv.weight.length !== this.classMargins.length) {
-      throw new RangeError(`weight has length ${conv.weight.length}, expected ${this.classMargins.length} (one per class of clsNumList)`);
+      throw new RangeError(
+        `weight has length ${conv.weight.length}, expected ${this.classMargins.length} (one per class of clsNumList)`,
+      );
     }
     this.stream = new NoiseStream(o.seed as number | bigint | undefined);
     this.options = { ...m, ...conv, scale };
@@ -276,7 +312,12 @@ export class ImbalNoisedTopK<R extends Reduction = 'mean'> {
 
   apply(scores: tf.Tensor, labels: tf.Tensor): TfLossTensor<R> {
     const { offset } = this.stream.next() as { offset: number };
-    return imbalNoisedTopKLoss<R>(scores, labels, { ...this.options, margins: this.classMargins, seed: this.stream.seed, offset });
+    return imbalNoisedTopKLoss<R>(scores, labels, {
+      ...this.options,
+      margins: this.classMargins,
+      seed: this.stream.seed,
+      offset,
+    });
   }
 }
 
@@ -336,15 +377,22 @@ export interface TfPerturbedTopKOptions {
  * the Gaussian perturbed optimizer's VJP on the forward's own noise.
  */
 export function perturbedTopK(x: tf.Tensor, options: TfPerturbedTopKOptions): tf.Tensor {
-  const o = v.strictOptions('options', options, ['k', 'epsilon', 'nSample', 'axis', 'seed', 'offset', 'backend', 'allowNonFinite'] as const, {
-    dim: "the tfjs ops take 'axis'",
-    n_sample: "use 'nSample'",
-  });
+  const o = v.strictOptions(
+    'options',
+    options,
+    ['k', 'epsilon', 'nSample', 'axis', 'seed', 'offset', 'backend', 'allowNonFinite'] as const,
+    {
+      dim: "the tfjs ops take 'axis'",
+      n_sample: "use 'nSample'",
+    },
+  );
   if (!isTensor(x)) throw new TypeError(`x must be a tf.Tensor, got ${v.describe(x)}`);
   const { axis, ...rest } = o;
   const op = tf.customGrad((input: tf.Tensor | tf.GradSaveFunc) => {
     const xt = input as tf.Tensor;
-    const r = perturbedTopKArrays(floatData('x', xt), xt.shape.slice(), { ...rest, dim: axis ?? -1 } as Parameters<typeof perturbedTopKArrays>[2]);
+    const r = perturbedTopKArrays(floatData('x', xt), xt.shape.slice(), { ...rest, dim: axis ?? -1 } as Parameters<
+      typeof perturbedTopKArrays
+    >[2]);
     return {
       value: tf.tensor(r.mask, xt.shape, 'float32'),
       gradFunc: (dy: tf.Tensor) => tf.tensor(r.backward(floatData('dy', dy)), xt.shape, 'float32'),

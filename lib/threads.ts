@@ -20,7 +20,9 @@ export function maxThreads(): number {
 export function setThreads(n: number): void {
   const cap = maxThreads();
   if (typeof n === 'number' && n > cap) {
-    throw new RangeError(`n must be an integer in [0, ${cap}] (4 x the CPUs this process may use, at least 8), got ${n}`);
+    throw new RangeError(
+      `n must be an integer in [0, ${cap}] (4 x the CPUs this process may use, at least 8), got ${n}`,
+    );
   }
   integer('n', n, 0, cap);
   loadNative()?.setThreads(n);

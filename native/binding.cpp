@@ -94,8 +94,10 @@ Napi::Value SetThreads(const Napi::CallbackInfo& info) {
     const double n = v.As<Napi::Number>().DoubleValue();
     if (n > cap) {
       std::ostringstream got;
-      if (std::isinf(n)) got << "Infinity";
-      else got << std::setprecision(17) << n;
+      if (std::isinf(n))
+        got << "Infinity";
+      else
+        got << std::setprecision(17) << n;
       throwRange(info.Env(), "setThreads",
                  "n must be at most " + std::to_string(cap) + " (4 x the CPUs this process may use, at least 8), got " +
                      got.str());
@@ -104,9 +106,7 @@ Napi::Value SetThreads(const Napi::CallbackInfo& info) {
   ntk::setCpuThreads(static_cast<unsigned>(integerArg(info, 0, "setThreads", "n", 0, cap)));
   return info.Env().Undefined();
 }
-Napi::Value GetThreads(const Napi::CallbackInfo& info) {
-  return Napi::Number::New(info.Env(), ntk::cpuThreads());
-}
+Napi::Value GetThreads(const Napi::CallbackInfo& info) { return Napi::Number::New(info.Env(), ntk::cpuThreads()); }
 
 // overlap(a, b): whether two ArrayBufferViews share a byte, by address. lib/ asks it where
 // JavaScript cannot tell (two SharedArrayBuffer objects over the same memory). A detached or
@@ -143,7 +143,8 @@ Napi::Value Overlap(const Napi::CallbackInfo& info) {
 // change which answer is right, not make the read unsafe).
 Napi::Value FirstNonFinite(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  if (info.Length() < 1 || !info[0].IsTypedArray() || info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
+  if (info.Length() < 1 || !info[0].IsTypedArray() ||
+      info[0].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array)
     throwType(env, "firstNonFinite", "x must be a Float32Array");
   const Napi::Float32Array x = info[0].As<Napi::Float32Array>();
   const uint64_t n = x.ElementLength();
@@ -194,7 +195,9 @@ constexpr char kForwardCuda[] = "noisedTopK (cuda)";
 constexpr char kBackwardCuda[] = "noisedTopKBackward (cuda)";
 Napi::Value CudaUsable(const Napi::CallbackInfo& info) { return Napi::Boolean::New(info.Env(), ntk::cudaUsable()); }
 // Why cudaUsable() is false ("cudaErrorName: description"), "" when it is true.
-Napi::Value CudaProbeError(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), ntk::cudaProbeError()); }
+Napi::Value CudaProbeError(const Napi::CallbackInfo& info) {
+  return Napi::String::New(info.Env(), ntk::cudaProbeError());
+}
 // Test hook: the selection path for (d, k, units), after NOISED_TOPK_CUDA_SELECT.
 Napi::Value CudaSelectPath(const Napi::CallbackInfo& info) {
   const char* op = "cudaSelectPath";
@@ -229,8 +232,10 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("cudaUsable", Napi::Function::New(env, CudaUsable, "cudaUsable"));
   exports.Set("cudaProbeError", Napi::Function::New(env, CudaProbeError, "cudaProbeError"));
   exports.Set("cudaSelectPath", Napi::Function::New(env, CudaSelectPath, "cudaSelectPath"));
-  exportKernel<ntk::ForwardArgs, kForwardCuda, parseForward, ntk::forwardCuda, noResult, ntk::cudaLastError>(env, exports, "forwardCuda");
-  exportKernel<ntk::BackwardArgs, kBackwardCuda, parseBackward, ntk::backwardCuda, noResult, ntk::cudaLastError>(env, exports, "backwardCuda");
+  exportKernel<ntk::ForwardArgs, kForwardCuda, parseForward, ntk::forwardCuda, noResult, ntk::cudaLastError>(
+      env, exports, "forwardCuda");
+  exportKernel<ntk::BackwardArgs, kBackwardCuda, parseBackward, ntk::backwardCuda, noResult, ntk::cudaLastError>(
+      env, exports, "backwardCuda");
 #endif
   return exports;
 }

@@ -88,11 +88,13 @@ namespace ntk_ops {
 // Called from binding.cpp's Init.
 void init(Napi::Env env, Napi::Object exports) {
   exportKernel<ntk::TopKArgs, kTopK, parseTopK, ntk::topkCpu, nonFiniteResult>(env, exports, "topk");
-  exportKernel<ntk::PerturbedForwardArgs, kPerturbed, parsePerturbed, ntk::perturbedTopKForwardCpu>(env, exports, "perturbedTopK");
+  exportKernel<ntk::PerturbedForwardArgs, kPerturbed, parsePerturbed, ntk::perturbedTopKForwardCpu>(env, exports,
+                                                                                                    "perturbedTopK");
   exportKernel<ntk::PerturbedBackwardArgs, kPerturbedBackward, parsePerturbedBackward, ntk::perturbedTopKBackwardCpu>(
       env, exports, "perturbedTopKBackward");
 #ifdef NOISED_TOPK_HAS_CUDA
-  exportKernel<ntk::TopKArgs, kTopKCuda, parseTopK, ntk::topkCuda, nonFiniteResult, ntk::opsCudaLastError>(env, exports, "topkCuda");
+  exportKernel<ntk::TopKArgs, kTopKCuda, parseTopK, ntk::topkCuda, nonFiniteResult, ntk::opsCudaLastError>(env, exports,
+                                                                                                           "topkCuda");
 #endif
 }
 }  // namespace ntk_ops

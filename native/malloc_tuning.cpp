@@ -90,7 +90,8 @@ Tuning decide() {
   }
   // mallopt returns 1 on success. The trim threshold first: should the second call fail, the
   // heap top is still kept.
-  if (mallopt(M_TRIM_THRESHOLD, static_cast<int>(kTrimThreshold)) != 1 || mallopt(M_MMAP_THRESHOLD, static_cast<int>(kMmapThreshold)) != 1) {
+  if (mallopt(M_TRIM_THRESHOLD, static_cast<int>(kTrimThreshold)) != 1 ||
+      mallopt(M_MMAP_THRESHOLD, static_cast<int>(kMmapThreshold)) != 1) {
     t.reason = "mallopt refused";
     return t;
   }
@@ -103,8 +104,10 @@ Napi::Value MallocTuning(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Napi::Object o = Napi::Object::New(env);
   o.Set("applied", Napi::Boolean::New(env, g_tuning.applied));
-  o.Set("mmapThreshold", g_tuning.applied ? Napi::Value(Napi::Number::New(env, static_cast<double>(kMmapThreshold))) : env.Null());
-  o.Set("trimThreshold", g_tuning.applied ? Napi::Value(Napi::Number::New(env, static_cast<double>(kTrimThreshold))) : env.Null());
+  o.Set("mmapThreshold",
+        g_tuning.applied ? Napi::Value(Napi::Number::New(env, static_cast<double>(kMmapThreshold))) : env.Null());
+  o.Set("trimThreshold",
+        g_tuning.applied ? Napi::Value(Napi::Number::New(env, static_cast<double>(kTrimThreshold))) : env.Null());
   o.Set("reason", Napi::String::New(env, g_tuning.reason));
   return o;
 }

@@ -62,7 +62,9 @@ class CallFields {
   const char* op() const { return op_; }
   Napi::Value get(const char* name) const { return obj_.Get(name); }
 
-  double integer(const char* name, double min, double max) const { return integerValue(env_, get(name), op_, name, min, max); }
+  double integer(const char* name, double min, double max) const {
+    return integerValue(env_, get(name), op_, name, min, max);
+  }
   uint32_t uint32(const char* name) const { return static_cast<uint32_t>(integer(name, 0, kMaxUint32)); }
 
   // A float32 epsilon: finite after rounding to float, >= 0, and > 0 where `positive`.

@@ -92,7 +92,8 @@ struct Job {
   void optionalInput(const CallFields& call, const char* name, T*& field, uint64_t length) {
     const Napi::Value v = call.get(name);
     if (v.IsNull() || v.IsUndefined()) return;
-    if (!isArrayOf<T>(v)) call.typeError(std::string(name) + " must be a " + ArrayKind<std::remove_const_t<T>>::name + " or null");
+    if (!isArrayOf<T>(v))
+      call.typeError(std::string(name) + " must be a " + ArrayKind<std::remove_const_t<T>>::name + " or null");
     add(call, name, v.As<Napi::TypedArray>(), field, length, false);
   }
   // An output that may be null (or absent): then `field` stays null and the kernel skips it.
@@ -132,7 +133,8 @@ struct Job {
       for (const CallArray& other : arrays) {
         if (&other == &out || other.bytes == 0) continue;
         const auto* b = static_cast<const uint8_t*>(other.caller);
-        if (ob < b + other.bytes && b < ob + out.bytes) call.rangeError(std::string(out.name) + " overlaps " + other.name);
+        if (ob < b + other.bytes && b < ob + out.bytes)
+          call.rangeError(std::string(out.name) + " overlaps " + other.name);
       }
     }
   }
@@ -155,8 +157,10 @@ struct Job {
   void own() {
     for (CallArray& a : arrays) {
       auto* mine = allocate<unsigned char>(a.bytes);
-      if (a.output) outputs.push_back({Napi::Persistent(a.js.As<Napi::Object>()), mine, a.bytes, a.name});
-      else if (a.bytes) std::memcpy(mine, a.data, a.bytes);
+      if (a.output)
+        outputs.push_back({Napi::Persistent(a.js.As<Napi::Object>()), mine, a.bytes, a.name});
+      else if (a.bytes)
+        std::memcpy(mine, a.data, a.bytes);
       a.data = mine;
       a.repoint(mine);
     }
@@ -174,13 +178,16 @@ struct Job {
     return v.As<Napi::TypedArray>();
   }
   template <typename T>
-  void add(const CallFields& call, const char* name, const Napi::TypedArray& js, T*& field, uint64_t length, bool output) {
+  void add(const CallFields& call, const char* name, const Napi::TypedArray& js, T*& field, uint64_t length,
+           bool output) {
     if (js.ElementLength() != length)
-      call.rangeError(std::string(name) + " has length " + std::to_string(js.ElementLength()) + ", expected " + std::to_string(length));
+      call.rangeError(std::string(name) + " has length " + std::to_string(js.ElementLength()) + ", expected " +
+                      std::to_string(length));
     void* data = nullptr;
     napi_get_typedarray_info(js.Env(), js, nullptr, nullptr, &data, nullptr, nullptr);
     field = static_cast<T*>(data);
-    arrays.push_back({name, data, data, js.ByteLength(), output, js, &field, [&field](void* p) { field = static_cast<T*>(p); }});
+    arrays.push_back(
+        {name, data, data, js.ByteLength(), output, js, &field, [&field](void* p) { field = static_cast<T*>(p); }});
   }
 };
 
@@ -236,9 +243,10 @@ class KernelWorker : public Napi::AsyncWorker {
       void* data = nullptr;
       if (napi_get_typedarray_info(env, o.js.Value(), nullptr, &length, &data, nullptr, nullptr) != napi_ok ||
           length * Napi::TypedArray(env, o.js.Value()).ElementSize() != o.bytes || (o.bytes != 0 && data == nullptr)) {
-        deferred_.Reject(Napi::TypeError::New(env, std::string(op_) + ": " + o.name +
-                                                       " was detached or resized while the call ran; the results are lost")
-                             .Value());
+        deferred_.Reject(
+            Napi::TypeError::New(env, std::string(op_) + ": " + o.name +
+                                          " was detached or resized while the call ran; the results are lost")
+                .Value());
         return;
       }
       dest.push_back(data);
@@ -295,7 +303,8 @@ Napi::Value runAsync(const Napi::CallbackInfo& info) {
 }
 
 // Exports `name` (sync) and `nameAsync` (a Promise): one parse, one kernel, two ways to run it.
-template <typename Args, const char* Op, Parse<Args> P, Kernel<Args> K, Result<Args> R = noResult<Args>, Detail D = noDetail>
+template <typename Args, const char* Op, Parse<Args> P, Kernel<Args> K, Result<Args> R = noResult<Args>,
+          Detail D = noDetail>
 void exportKernel(Napi::Env env, Napi::Object exports, const std::string& name) {
   exports.Set(name, Napi::Function::New(env, runSync<Args, Op, P, K, R, D>, name));
   exports.Set(name + "Async", Napi::Function::New(env, runAsync<Args, Op, P, K, R, D>, name + "Async"));

@@ -1,5 +1,8 @@
 // Types of scripts/elf.mjs (plain JavaScript: scripts/install.mjs imports it before lib/ is compiled).
-type ElfFs = Pick<typeof import('node:fs'), 'statSync' | 'openSync' | 'fstatSync' | 'readSync' | 'closeSync' | 'constants'>;
+type ElfFs = Pick<
+  typeof import('node:fs'),
+  'statSync' | 'openSync' | 'fstatSync' | 'readSync' | 'closeSync' | 'constants'
+>;
 
 /** Why this ELF image cannot be loaded safely, or null when it looks complete (or is not ELF). */
 export function elfProblem(bytes: Uint8Array): string | null;

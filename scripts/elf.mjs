@@ -41,7 +41,8 @@ function check(size, read) {
     const offset = word(tv, is64 ? ph + 8 : ph + 4);
     const filesz = word(tv, is64 ? ph + 32 : ph + 16);
     // PT_LOAD (1), PT_DYNAMIC (2), PT_INTERP (3), PT_NOTE (4) are read by the loader.
-    if (type >= 1 && type <= 4 && offset + filesz > size) return `segment ${i} ends past the end of the file (truncated?)`;
+    if (type >= 1 && type <= 4 && offset + filesz > size)
+      return `segment ${i} ends past the end of the file (truncated?)`;
   }
   return null;
 }

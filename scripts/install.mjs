@@ -54,7 +54,10 @@ function run(what, cmd, args) {
   if (r.status === 0) return true;
   // The first compiler or cmake error says more than the last line of a make trace.
   const lines = out.split('\n').map((l) => l.trim());
-  const first = lines.find((l) => /error|not found|No such file|could not|cannot/i.test(l)) ?? lines.filter(Boolean).pop() ?? (r.error?.message || `exit ${r.status}`);
+  const first =
+    lines.find((l) => /error|not found|No such file|could not|cannot/i.test(l)) ??
+    lines.filter(Boolean).pop() ??
+    (r.error?.message || `exit ${r.status}`);
   failed.push(`${what} failed: ${first.slice(0, 200)}`);
   return false;
 }
@@ -95,7 +98,9 @@ function buildWithNodeGyp() {
   }
   const nodedir = localNodeDir();
   if (!nodedir) {
-    failed.push(`node-gyp skipped: no Node.js headers on this machine (include/node under ${join(dirname(process.execPath), '..')}), and the install downloads nothing`);
+    failed.push(
+      `node-gyp skipped: no Node.js headers on this machine (include/node under ${join(dirname(process.execPath), '..')}), and the install downloads nothing`,
+    );
     return false;
   }
   return run('the node-gyp build', cmd[0], [...cmd.slice(1), 'rebuild', `--nodedir=${nodedir}`]) && 'node-gyp';
@@ -107,7 +112,11 @@ function builtAddonLoads(how) {
   const file = join(root, 'build', 'Release', 'noised_topk.node');
   const r = spawnSync(process.execPath, ['-e', `require(${JSON.stringify(file)})`], { encoding: 'utf8' });
   if (r.status === 0) return how;
-  const why = (r.stderr || r.error?.message || `exit ${r.status ?? r.signal}`).trim().split('\n').find((l) => /error/i.test(l)) ?? 'it does not load';
+  const why =
+    (r.stderr || r.error?.message || `exit ${r.status ?? r.signal}`)
+      .trim()
+      .split('\n')
+      .find((l) => /error/i.test(l)) ?? 'it does not load';
   failed.push(`the ${how} build finished, but its addon does not load here (${why.slice(0, 200)})`);
   return false;
 }

@@ -20,7 +20,9 @@ const opt = (name, dflt) => {
   const i = args.indexOf(`--${name}`);
   return i >= 0 ? args[i + 1] : dflt;
 };
-const shapes = opt('shapes', '512x32768,2x8388608').split(',').map((s) => s.split('x').map(Number));
+const shapes = opt('shapes', '512x32768,2x8388608')
+  .split(',')
+  .map((s) => s.split('x').map(Number));
 const k = Number(opt('k', 5));
 const nSample = Number(opt('samples', 5));
 const threads = Number(opt('threads', 0));
@@ -64,7 +66,9 @@ try {
   const env = { ...process.env, NOISED_TOPK_ADDON: addonPath() };
   const mib = (b) => (b / 2 ** 20).toFixed(0);
   const cpu = cpus()[0]?.model ?? 'unknown CPU';
-  console.log(`noised-topk memory: ${cpu}, ${cpus().length} cores, Node ${process.version}, k ${k}, nSample ${nSample}, threads ${threads || 'one per core'}`);
+  console.log(
+    `noised-topk memory: ${cpu}, ${cpus().length} cores, Node ${process.version}, k ${k}, nSample ${nSample}, threads ${threads || 'one per core'}`,
+  );
   console.log('');
   console.log('| x (rows x d) | x MiB | backend | call | before MiB | extra peak MiB | extra / x |');
   console.log('| --- | ---: | --- | --- | ---: | ---: | ---: |');
@@ -72,16 +76,26 @@ try {
     for (const backend of ['cpu', 'js']) {
       for (const pass of ['forward', 'backward']) {
         for (const mode of ['sync', 'async']) {
-          const r = spawnSync(process.execPath, ['--expose-gc', join(scratch, 'measure.mjs'), JSON.stringify([rows, d, k, nSample, threads, backend, mode, pass])], {
-            encoding: 'utf8',
-            env,
-            cwd: scratch,
-            timeout: 600_000,
-          });
+          const r = spawnSync(
+            process.execPath,
+            [
+              '--expose-gc',
+              join(scratch, 'measure.mjs'),
+              JSON.stringify([rows, d, k, nSample, threads, backend, mode, pass]),
+            ],
+            {
+              encoding: 'utf8',
+              env,
+              cwd: scratch,
+              timeout: 600_000,
+            },
+          );
           if (r.status !== 0) throw new Error(`memory: ${backend} ${pass} ${mode} failed: ${r.stderr}`);
           const { before, extra } = JSON.parse(r.stdout.trim().split('\n').pop());
           const xBytes = 4 * rows * d;
-          console.log(`| ${rows} x ${d} | ${mib(xBytes)} | ${backend} | ${pass} ${mode} | ${mib(before)} | ${mib(extra)} | ${(extra / xBytes).toFixed(2)} |`);
+          console.log(
+            `| ${rows} x ${d} | ${mib(xBytes)} | ${backend} | ${pass} ${mode} | ${mib(before)} | ${mib(extra)} | ${(extra / xBytes).toFixed(2)} |`,
+          );
         }
       }
     }

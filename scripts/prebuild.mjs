@@ -9,7 +9,17 @@
 // --if-stale: do nothing when the prebuild is newer than every source it is built from (so a
 // second npm pack does not rebuild).
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import {
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
@@ -36,7 +46,8 @@ function vendorHeaders() {
   }
   const dest = join(root, 'native', 'vendor', 'node-addon-api');
   mkdirSync(dest, { recursive: true });
-  for (const f of readdirSync(dir).filter((f) => f.endsWith('.h') || /^LICENSE/.test(f))) copyFileSync(join(dir, f), join(dest, f));
+  for (const f of readdirSync(dir).filter((f) => f.endsWith('.h') || /^LICENSE/.test(f)))
+    copyFileSync(join(dir, f), join(dest, f));
 }
 
 /** Newest modification time among the files a prebuild is made from. */
@@ -73,7 +84,10 @@ function buildWithCmakeJs() {
   if (!has('cmake')) return null;
   const started = Date.now();
   // Its own build tree: build/ stays the developer's (possibly a debug or sanitizer build).
-  const r = spawnSync(process.execPath, [bin, 'compile', '--out', 'build-prebuild', '--log-level', 'error'], { cwd: root, encoding: 'utf8' });
+  const r = spawnSync(process.execPath, [bin, 'compile', '--out', 'build-prebuild', '--log-level', 'error'], {
+    cwd: root,
+    encoding: 'utf8',
+  });
   if (r.status !== 0) {
     process.stderr.write(r.stdout + r.stderr);
     fail('the cmake-js build failed (output above)');
@@ -86,7 +100,8 @@ function buildWithPrebuildify() {
   // node-gyp rebuild wipes its build/, so it runs in a scratch copy of the sources.
   const scratch = mkdtempSync(join(tmpdir(), 'noised-topk-prebuild-'));
   try {
-    for (const entry of ['package.json', 'binding.gyp', 'native']) cpSync(join(root, entry), join(scratch, entry), { recursive: true });
+    for (const entry of ['package.json', 'binding.gyp', 'native'])
+      cpSync(join(root, entry), join(scratch, entry), { recursive: true });
     symlinkSync(join(root, 'node_modules'), join(scratch, 'node_modules'), 'dir');
     const args = [require.resolve('prebuildify/bin.js'), '--napi', '--strip'];
     // npm exposes its bundled node-gyp to scripts; prebuildify would otherwise look on PATH.
@@ -132,4 +147,6 @@ try {
 for (const f of readdirSync(outDir)) if (f.endsWith('.node')) rmSync(join(outDir, f));
 copyFileSync(tmp, outFile);
 const kb = (statSync(outFile).size / 1024).toFixed(0);
-log(`wrote prebuilds/${platformArch}/noised-topk.node (${kb} KiB, CUDA kernels ${info.cuda ? 'compiled in' : 'not compiled in'})`);
+log(
+  `wrote prebuilds/${platformArch}/noised-topk.node (${kb} KiB, CUDA kernels ${info.cuda ? 'compiled in' : 'not compiled in'})`,
+);

@@ -9,7 +9,17 @@ import { join } from 'node:path';
 export function scratchPackage(root, prefix) {
   const scratch = mkdtempSync(join(tmpdir(), prefix));
   try {
-    execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json'), '--outDir', join(scratch, 'dist')], { stdio: 'pipe' });
+    execFileSync(
+      process.execPath,
+      [
+        join(root, 'node_modules/typescript/bin/tsc'),
+        '-p',
+        join(root, 'tsconfig.build.json'),
+        '--outDir',
+        join(scratch, 'dist'),
+      ],
+      { stdio: 'pipe' },
+    );
   } catch (err) {
     // tsc emits despite type errors; only a missing output is fatal here
     if (!existsSync(join(scratch, 'dist', 'index.js'))) throw err;

@@ -55,7 +55,12 @@ try {
 function memory() {
   for (let i = 0; i < 4; i++) gc();
   const m = process.memoryUsage();
-  return { rss: m.rss / 2 ** 20, heap: m.heapUsed / 2 ** 20, heapTotal: m.heapTotal / 2 ** 20, external: (m.external + m.arrayBuffers) / 2 ** 20 };
+  return {
+    rss: m.rss / 2 ** 20,
+    heap: m.heapUsed / 2 ** 20,
+    heapTotal: m.heapTotal / 2 ** 20,
+    external: (m.external + m.arrayBuffers) / 2 ** 20,
+  };
 }
 
 async function soak({ NoisedTopK, BalNoisedTopK, functional }) {
@@ -147,7 +152,9 @@ async function soak({ NoisedTopK, BalNoisedTopK, functional }) {
   const nativeGrowth = report.rssOutsideV8HeapMb[report.rssOutsideV8HeapMb.length - 1] - report.rssOutsideV8HeapMb[1];
   report.nativeGrowthAfterWarmupMb = +nativeGrowth.toFixed(1);
   console.log(`soak: ${JSON.stringify(report)}`);
-  console.log(`soak: native memory (RSS - V8 heap) after warm-up grew ${nativeGrowth.toFixed(1)} MiB; JS heap in use ${m0.heap.toFixed(1)} -> ${m2.heap.toFixed(1)} MiB; external ${m0.external.toFixed(1)} -> ${m2.external.toFixed(1)} MiB`);
+  console.log(
+    `soak: native memory (RSS - V8 heap) after warm-up grew ${nativeGrowth.toFixed(1)} MiB; JS heap in use ${m0.heap.toFixed(1)} -> ${m2.heap.toFixed(1)} MiB; external ${m0.external.toFixed(1)} -> ${m2.external.toFixed(1)} MiB`,
+  );
   if (nativeGrowth > maxNativeGrowthMb) {
     console.error(`soak: native memory grew ${nativeGrowth.toFixed(1)} MiB after warm-up (limit ${maxNativeGrowthMb})`);
     process.exitCode = 1;

@@ -4,7 +4,12 @@
 import { describe, expect, it } from 'vitest';
 import { loadNative } from '../lib/native.js';
 import {
-  backwardCall, CALL_FIELDS, forwardCall, perturbedBackwardCall, perturbedForwardCall, topkCall,
+  backwardCall,
+  CALL_FIELDS,
+  forwardCall,
+  perturbedBackwardCall,
+  perturbedForwardCall,
+  topkCall,
 } from './addon-calls.js';
 import { testedBackends } from './helpers.js';
 
@@ -17,8 +22,10 @@ const calls = {
   forward: () => forwardCall(x(), 2, 3, 1, 1, 0.5, 2, null, 1, 2, 3, new Float32Array(2), new Int32Array(4)),
   backward: () => backwardCall(Int32Array.of(0, 1, 2, 0), Float32Array.of(1, 1), 2, 3, 1, 2, new Float32Array(6)),
   topk: () => topkCall(x(), 2, 3, 1, 2, true, true, new Float32Array(4), new Int32Array(4), true),
-  perturbedForward: () => perturbedForwardCall(x(), 2, 3, 1, 2, 0.5, 2, 1, 2, 3, new Float32Array(6), new Int32Array(8)),
-  perturbedBackward: () => perturbedBackwardCall(Int32Array.of(0, 1, 1, 2, 0, 2, 1, 2), x(), 2, 3, 1, 2, 0.5, 2, 1, 2, 3, new Float32Array(6)),
+  perturbedForward: () =>
+    perturbedForwardCall(x(), 2, 3, 1, 2, 0.5, 2, 1, 2, 3, new Float32Array(6), new Int32Array(8)),
+  perturbedBackward: () =>
+    perturbedBackwardCall(Int32Array.of(0, 1, 1, 2, 0, 2, 1, 2), x(), 2, 3, 1, 2, 0.5, 2, 1, 2, 3, new Float32Array(6)),
 };
 type Kind = keyof typeof calls;
 /** Each kind's entry point, and the operation its errors name. */

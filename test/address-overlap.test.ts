@@ -13,7 +13,12 @@ vi.mock('../lib/native.js', async (importOriginal) => {
   const sabSize = (a: ArrayBufferView) => (a.buffer instanceof SharedArrayBuffer ? a.buffer.byteLength : -1);
   const overlap = (a: ArrayBufferView, b: ArrayBufferView) => {
     calls.push([a.byteLength, b.byteLength]);
-    return sabSize(a) === 4096 && sabSize(b) === 4096 && a.byteOffset < b.byteOffset + b.byteLength && b.byteOffset < a.byteOffset + a.byteLength;
+    return (
+      sabSize(a) === 4096 &&
+      sabSize(b) === 4096 &&
+      a.byteOffset < b.byteOffset + b.byteLength &&
+      b.byteOffset < a.byteOffset + a.byteLength
+    );
   };
   return {
     ...real,
@@ -41,9 +46,9 @@ describe('the address check where the addon has one', () => {
     x.set([3, 1, 2, 0, -1, 5, 4, 2]);
     const twin = new Float32Array(structuredClone(x.buffer as SharedArrayBuffer), 0, 2);
     const before = calls.length;
-    expect(() => functional.noisedTopK(x, [2, 4], { k: 1, epsilon: 0, nSample: 1, seed: 0, backend: 'cpu', out: twin })).toThrow(
-      new RangeError('out shares memory with x'),
-    );
+    expect(() =>
+      functional.noisedTopK(x, [2, 4], { k: 1, epsilon: 0, nSample: 1, seed: 0, backend: 'cpu', out: twin }),
+    ).toThrow(new RangeError('out shares memory with x'));
     expect(calls.length).toBeGreaterThan(before);
     const js = functional.noisedTopK(x, [2, 4], { k: 1, epsilon: 0, nSample: 1, seed: 0, backend: 'js', out: twin });
     expect(Array.from(js.values)).toEqual([3, 5]);
@@ -52,11 +57,17 @@ describe('the address check where the addon has one', () => {
   it("'cpu' backward: out mapping positions is a RangeError naming both; plain ArrayBuffers never ask the addon", () => {
     if (!hasCpu) return;
     const positions = new Int32Array(new SharedArrayBuffer(4096), 0, 2);
-    const r = new NoisedTopK({ k: 1, seed: 0, nSample: 1, backend: 'cpu' }).forward(Float32Array.of(1, 2, 3, 4), [2, 2], { positions });
+    const r = new NoisedTopK({ k: 1, seed: 0, nSample: 1, backend: 'cpu' }).forward(
+      Float32Array.of(1, 2, 3, 4),
+      [2, 2],
+      { positions },
+    );
     const out = new Float32Array(structuredClone(positions.buffer as SharedArrayBuffer), 0, 4);
     expect(() => r.backward(undefined, out)).toThrow(new RangeError('out shares memory with positions'));
     const before = calls.length;
-    new NoisedTopK({ k: 1, seed: 0, backend: 'cpu' }).forward(Float32Array.of(1, 2, 3, 4), [2, 2], { out: new Float32Array(2) }).backward();
+    new NoisedTopK({ k: 1, seed: 0, backend: 'cpu' })
+      .forward(Float32Array.of(1, 2, 3, 4), [2, 2], { out: new Float32Array(2) })
+      .backward();
     expect(calls.length).toBe(before);
   });
 });

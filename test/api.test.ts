@@ -8,7 +8,8 @@ describe('backends()', () => {
     const list = backends();
     expect(list[0]).toBe('js');
     expect(list.filter((b) => b !== 'cuda')).toEqual(testedBackends());
-    if (!list.includes('cuda')) expect(() => new NoisedTopK({ k: 1, backend: 'cuda' })).toThrow(/backend 'cuda' is not available/);
+    if (!list.includes('cuda'))
+      expect(() => new NoisedTopK({ k: 1, backend: 'cuda' })).toThrow(/backend 'cuda' is not available/);
   });
 
   it('threads() reports what setThreads() set', () => {

@@ -15,13 +15,41 @@ afterAll(() => fs.rmSync(scratch, { recursive: true, force: true }));
 
 /** A native.json of bench/native's shape, for the smoke sizes, from a machine named `cpu`. */
 function fakeNative(cpu: string): string {
-  const stats = (ms: number, threads: number) => ({ medianMs: ms, p10Ms: ms, p90Ms: ms, minMs: ms, runs: 3, threads, peakExtraMB: 0 });
+  const stats = (ms: number, threads: number) => ({
+    medianMs: ms,
+    p10Ms: ms,
+    p90Ms: ms,
+    minMs: ms,
+    runs: 3,
+    threads,
+    peakExtraMB: 0,
+  });
   const rows = [
     [4, 20, 3],
     [2, 40, 2],
-  ].map(([B, D, S]) => ({ B, D, S, ours1: stats(0.01, 1), oursN: stats(0.008, 2), pytopk1: stats(0.2, 1), pytopkN: stats(0.1, 2), topk1: stats(0.001, 1) }));
+  ].map(([B, D, S]) => ({
+    B,
+    D,
+    S,
+    ours1: stats(0.01, 1),
+    oursN: stats(0.008, 2),
+    pytopk1: stats(0.2, 1),
+    pytopkN: stats(0.1, 2),
+    topk1: stats(0.001, 1),
+  }));
   const file = path.join(fs.mkdtempSync(path.join(scratch, 'native-')), 'native.json');
-  fs.writeFileSync(file, JSON.stringify({ cpu, logicalCores: os.cpus().length, date: '2026-01-01 00:00 UTC', loadBefore: '0 0 0', libtorch: 'test', smoke: true, rows }));
+  fs.writeFileSync(
+    file,
+    JSON.stringify({
+      cpu,
+      logicalCores: os.cpus().length,
+      date: '2026-01-01 00:00 UTC',
+      loadBefore: '0 0 0',
+      libtorch: 'test',
+      smoke: true,
+      rows,
+    }),
+  );
   return file;
 }
 
@@ -51,20 +79,34 @@ describe.skipIf(!hasCpu)('npm run bench: Node against C++', () => {
 
   it('says so when the C++ run was on another machine', async () => {
     const lines: string[] = [];
-    const report = await runBench(api, null, { smoke: true, baselines: false, native: fakeNative('Some Other CPU'), log: (l) => lines.push(l) });
+    const report = await runBench(api, null, {
+      smoke: true,
+      baselines: false,
+      native: fakeNative('Some Other CPU'),
+      log: (l) => lines.push(l),
+    });
     expect(report.native?.sameMachine).toBe(false);
     expect(lines.join('\n')).toContain('another machine than this run');
   });
 
   it('reads bench/native JSON rows by shape, and nothing from a missing file', () => {
-    const nat = readNativeResults(fakeNative('X')) as { cpu: string; rows: Map<string, { ours1: { medianMs: number } }> };
+    const nat = readNativeResults(fakeNative('X')) as {
+      cpu: string;
+      rows: Map<string, { ours1: { medianMs: number } }>;
+    };
     expect(nat.cpu).toBe('X');
     expect(nat.rows.get('4,20,3')!.ours1.medianMs).toBe(0.01);
     expect(readNativeResults(path.join(scratch, 'none.json'))).toBeNull();
   });
 
   it('--sampler: passed through when the build has the option, an error naming it otherwise', async () => {
-    const opts = { smoke: true, baselines: false, sizes: [[3, 12, 2]] as Array<[number, number, number]>, sampler: 'dense', log: () => {} };
+    const opts = {
+      smoke: true,
+      baselines: false,
+      sizes: [[3, 12, 2]] as Array<[number, number, number]>,
+      sampler: 'dense',
+      log: () => {},
+    };
     if (samplerSupported(api)) {
       const report = await runBench(api, null, opts);
       expect(report.sampler).toBe('dense');

@@ -33,7 +33,13 @@ describe('JS benchmark (npm run bench), smoke mode', () => {
     // epsilon 0 removes the noise: every implementation must give the hard top-(k+1) hinge.
     const [B, D, S] = [6, 25, 3];
     const { x, labels } = makeInputs(B, D, 3);
-    const ours = api.functional.balNoisedTopKLoss(x, labels, [B, D], { k: 5, epsilon: 0, nSample: S, seed: 1n, backend: 'cpu' });
+    const ours = api.functional.balNoisedTopKLoss(x, labels, [B, D], {
+      k: 5,
+      epsilon: 0,
+      nSample: S,
+      seed: 1n,
+      backend: 'cpu',
+    });
     const g = ours.backward();
     const plain = plainLossAndGrad(x, labels, B, D, S, 5, 0);
     const tfr = tfLossAndGrad(tf, x, labels, B, D, S, 5, 0);
@@ -113,25 +119,34 @@ describe('topk benchmarks, smoke mode', () => {
     expect(report.rows.length).toBe(2);
     const cores = os.cpus().length;
     for (const row of report.rows) {
-      for (const name of ['cpu 1T', `cpu ${cores}T`, 'js backend', 'tf.topk']) expect(row.results[name]!.medianMs).toBeGreaterThan(0);
+      for (const name of ['cpu 1T', `cpu ${cores}T`, 'js backend', 'tf.topk'])
+        expect(row.results[name]!.medianMs).toBeGreaterThan(0);
     }
     expect(fs.readFileSync(path.join(out, 'topk-js-smoke.md'), 'utf8')).toContain(report.machine.cpu);
   });
 
-  it.skipIf(!have('cmake'))('native (npm run bench:topk-native): ours equals torch::topk on the smoke sizes', () => {
-    const build = path.join(root, 'build', 'bench-native-smoke'); // shared with the pytopk smoke test above: one build
-    const out = tmpDir('bench-topk-native');
-    const r = spawnSync(process.execPath, [path.join(root, 'bench/native/run.mjs'), '--topk', '--smoke', '--out', out], {
-      encoding: 'utf8',
-      env: { ...process.env, NTK_BENCH_BUILD_DIR: build },
-    });
-    if (r.status === 2 && /libtorch was not found/.test(r.stdout + r.stderr)) {
-      console.warn('native topk benchmark smoke skipped: libtorch not found (apt-get install libtorch-dev)');
-      return;
-    }
-    expect(r.status, r.stdout + r.stderr).toBe(0);
-    expect(r.stdout).toMatch(/check \(8, 50, k 3\): values differ 0, indices differ 0 \(ties 0\) -> OK/);
-    expect(r.stdout).toMatch(/check \(4, 3000, k 40\): .* -> OK/);
-    expect(fs.readFileSync(path.join(out, 'topk-native-smoke.md'), 'utf8')).toContain('torch::topk');
-  }, 900_000);
+  it.skipIf(!have('cmake'))(
+    'native (npm run bench:topk-native): ours equals torch::topk on the smoke sizes',
+    () => {
+      const build = path.join(root, 'build', 'bench-native-smoke'); // shared with the pytopk smoke test above: one build
+      const out = tmpDir('bench-topk-native');
+      const r = spawnSync(
+        process.execPath,
+        [path.join(root, 'bench/native/run.mjs'), '--topk', '--smoke', '--out', out],
+        {
+          encoding: 'utf8',
+          env: { ...process.env, NTK_BENCH_BUILD_DIR: build },
+        },
+      );
+      if (r.status === 2 && /libtorch was not found/.test(r.stdout + r.stderr)) {
+        console.warn('native topk benchmark smoke skipped: libtorch not found (apt-get install libtorch-dev)');
+        return;
+      }
+      expect(r.status, r.stdout + r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/check \(8, 50, k 3\): values differ 0, indices differ 0 \(ties 0\) -> OK/);
+      expect(r.stdout).toMatch(/check \(4, 3000, k 40\): .* -> OK/);
+      expect(fs.readFileSync(path.join(out, 'topk-native-smoke.md'), 'utf8')).toContain('torch::topk');
+    },
+    900_000,
+  );
 });

@@ -15,9 +15,21 @@ function bits(a: Float32Array): number[] {
 describe('Philox4x32-10', () => {
   // Known-answer vectors of Random123 (kat_vectors, philox4x32 with 10 rounds).
   const kat: [number[], number[], number[]][] = [
-    [[0, 0, 0, 0], [0, 0], [0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8]],
-    [[0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff], [0xffffffff, 0xffffffff], [0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd]],
-    [[0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344], [0xa4093822, 0x299f31d0], [0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1]],
+    [
+      [0, 0, 0, 0],
+      [0, 0],
+      [0x6627e8d5, 0xe169c58d, 0xbc57ac4c, 0x9b00dbd8],
+    ],
+    [
+      [0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff],
+      [0xffffffff, 0xffffffff],
+      [0x408f276d, 0x41c83b0e, 0xa20bc7c6, 0x6d5451fd],
+    ],
+    [
+      [0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344],
+      [0xa4093822, 0x299f31d0],
+      [0xd16cfe09, 0x94fdcceb, 0x5001e420, 0x24126ea1],
+    ],
   ];
   it.each(kat)('counter %j key %j', (ctr, key, want) => {
     const out = new Uint32Array(4);
@@ -77,7 +89,12 @@ describe.skipIf(!hasCpu)('cpu and js agree bit for bit', () => {
 
   it('explicit noise, wide rows and large k (selection by nth_element)', () => {
     const rand = mulberry32(99);
-    for (const [rows, d, k] of [[3, 5000, 4000], [2, 1000, 33], [4, 257, 257], [1, 100000, 7]] as const) {
+    for (const [rows, d, k] of [
+      [3, 5000, 4000],
+      [2, 1000, 33],
+      [4, 257, 257],
+      [1, 100000, 7],
+    ] as const) {
       const x = randomArray(rand, rows * d);
       const noise = randomArray(rand, rows * d * 3);
       const a = functional.noisedTopK(x, [rows, d], { k, epsilon: 0.5, noise, backend: 'js' });

@@ -65,7 +65,9 @@ describe('classic losses', () => {
   it('LDAM: margins shift the label score, scale multiplies; gradient matches finite differences', () => {
     const margins = ldamMargins(counts, 0.2);
     // zero margins and scale 1 give cross-entropy
-    expect(ldamLoss(s, labels, shape, { margins: new Float32Array(D), scale: 1 }).loss).toBe(crossEntropyLoss(s, labels, shape).loss);
+    expect(ldamLoss(s, labels, shape, { margins: new Float32Array(D), scale: 1 }).loss).toBe(
+      crossEntropyLoss(s, labels, shape).loss,
+    );
     // hand case: 2 classes, cosine scores [0.5, 0.5], label 1 with margin m, scale 10:
     // loss = ln(1 + exp(10 * m)); the rarest class gets the largest margin 0.2
     const hand = ldamLoss(Float32Array.from([0.5, 0.5]), [1], [1, 2], { clsNumList: [100, 1], maxM: 0.2, scale: 10 });
@@ -85,12 +87,18 @@ describe('classic losses', () => {
   });
 
   it('rejects bad arguments', () => {
-    expect(() => crossEntropyLoss([0, 1] as unknown as Float32Array, [0], [1, 2])).toThrow(/scores must be a Float32Array/);
+    expect(() => crossEntropyLoss([0, 1] as unknown as Float32Array, [0], [1, 2])).toThrow(
+      /scores must be a Float32Array/,
+    );
     expect(() => crossEntropyLoss(s, labels, [B, D + 1])).toThrow(RangeError);
     expect(() => crossEntropyLoss(Float32Array.from([0, NaN]), [0], [1, 2])).toThrow(/scores\[1\] is NaN/);
     expect(() => focalLoss(s, labels, shape, { gamma: -1 })).toThrow(/gamma must be >= 0, got -1/);
     expect(() => ldamLoss(s, labels, shape, {})).toThrow(TypeError);
-    expect(() => ldamLoss(s, labels, shape, { margins: new Float32Array(3) })).toThrow(/margins has length 3, expected 5/);
-    expect(() => ldamLoss(s, [0, 0, 0, 9], shape, { clsNumList: counts })).toThrow(/labels\[3\] must be an integer in \[0, 4\], got 9/);
+    expect(() => ldamLoss(s, labels, shape, { margins: new Float32Array(3) })).toThrow(
+      /margins has length 3, expected 5/,
+    );
+    expect(() => ldamLoss(s, [0, 0, 0, 9], shape, { clsNumList: counts })).toThrow(
+      /labels\[3\] must be an integer in \[0, 4\], got 9/,
+    );
   });
 });

@@ -63,7 +63,16 @@ function makeCases(): Case[] {
   ];
   for (const [shape, dim] of shapes) {
     const d = shape[dim < 0 ? shape.length + dim : dim]!;
-    const ks = new Set([1, Math.min(d, 2), Math.min(d, 6), Math.min(d, 11), Math.min(d, 33), Math.max(1, d - 1), d, 1 + Math.floor(r() * d)]);
+    const ks = new Set([
+      1,
+      Math.min(d, 2),
+      Math.min(d, 6),
+      Math.min(d, 11),
+      Math.min(d, 33),
+      Math.max(1, d - 1),
+      d,
+      1 + Math.floor(r() * d),
+    ]);
     for (const k of ks) {
       const fill: Fill = (['normal', 'ties', 'special', 'wide'] as const)[Math.floor(r() * 4)]!;
       cases.push({

@@ -54,32 +54,48 @@ const wide = (insn: string): boolean => /^v/.test(insn) || /%[yz]mm\d|%k[0-7]\b/
 describe('SIMD kernel objects keep their target to themselves', () => {
   for (const [file, kernels] of Object.entries(files)) {
     for (const opt of ['-O0', '-O2']) {
-      it.skipIf(!usable)(`${file} at ${opt}: weak functions are baseline code, globals are the kernels`, () => {
-        const object = path.join(scratch, `${file}${opt}.o`);
-        const cc = spawnSync(
-          cxx,
-          ['-std=c++17', opt, '-ffp-contract=off', '-fno-fast-math', '-w', '-c', path.join(root, 'native/cpu', file), '-o', object],
-          { encoding: 'utf8' },
-        );
-        expect(cc.status, cc.stderr).toBe(0);
-        const nm = spawnSync('nm', ['--defined-only', object], { encoding: 'utf8' });
-        expect(nm.status, nm.stderr).toBe(0);
-        const symbols = nm.stdout
-          .split('\n')
-          .map((l) => l.trim().split(/\s+/))
-          .filter((f) => f.length === 3) as [string, string, string][];
-        const globals = symbols.filter(([, type]) => type === 'T').map(([, , name]) => name);
-        expect(globals.map((n) => kernels.find((k) => n.includes(`${k.length}${k}E`)) ?? n).sort()).toEqual([...kernels].sort());
+      it.skipIf(!usable)(
+        `${file} at ${opt}: weak functions are baseline code, globals are the kernels`,
+        () => {
+          const object = path.join(scratch, `${file}${opt}.o`);
+          const cc = spawnSync(
+            cxx,
+            [
+              '-std=c++17',
+              opt,
+              '-ffp-contract=off',
+              '-fno-fast-math',
+              '-w',
+              '-c',
+              path.join(root, 'native/cpu', file),
+              '-o',
+              object,
+            ],
+            { encoding: 'utf8' },
+          );
+          expect(cc.status, cc.stderr).toBe(0);
+          const nm = spawnSync('nm', ['--defined-only', object], { encoding: 'utf8' });
+          expect(nm.status, nm.stderr).toBe(0);
+          const symbols = nm.stdout
+            .split('\n')
+            .map((l) => l.trim().split(/\s+/))
+            .filter((f) => f.length === 3) as [string, string, string][];
+          const globals = symbols.filter(([, type]) => type === 'T').map(([, , name]) => name);
+          expect(globals.map((n) => kernels.find((k) => n.includes(`${k.length}${k}E`)) ?? n).sort()).toEqual(
+            [...kernels].sort(),
+          );
 
-        const sections = instructionsBySection(object);
-        // Weak (COMDAT) functions sit in sections named after their symbol: .text._Z..., and
-        // their cold parts in .text.unlikely._Z...
-        const comdat = [...sections.keys()].filter((s) => /^\.text(\.[a-z]+)?\._Z/.test(s));
-        if (opt === '-O0') expect(comdat.length).toBeGreaterThan(0); // TopBuffer and friends, out of line
-        for (const s of comdat) expect(sections.get(s)!.filter(wide), s).toEqual([]);
-        const text = sections.get('.text') ?? [];
-        expect(text.some(wide)).toBe(true);
-      }, 120_000);
+          const sections = instructionsBySection(object);
+          // Weak (COMDAT) functions sit in sections named after their symbol: .text._Z..., and
+          // their cold parts in .text.unlikely._Z...
+          const comdat = [...sections.keys()].filter((s) => /^\.text(\.[a-z]+)?\._Z/.test(s));
+          if (opt === '-O0') expect(comdat.length).toBeGreaterThan(0); // TopBuffer and friends, out of line
+          for (const s of comdat) expect(sections.get(s)!.filter(wide), s).toEqual([]);
+          const text = sections.get('.text') ?? [];
+          expect(text.some(wide)).toBe(true);
+        },
+        120_000,
+      );
     }
   }
 });

@@ -13,17 +13,26 @@ const scratch = mkdtempSync(join(tmpdir(), 'noised-topk-cli-test-'));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
 const cli = join(root, 'build', 'demo', 'cli.js');
-const run = (...args: string[]) => spawnSync(process.execPath, [cli, ...args], { cwd: root, encoding: 'utf8', timeout: 60_000 });
+const run = (...args: string[]) =>
+  spawnSync(process.execPath, [cli, ...args], { cwd: root, encoding: 'utf8', timeout: 60_000 });
 
 // What `npm run demo` does first (the build:demo script).
 beforeAll(() => {
   expect(existsSync(join(root, 'dist', 'index.js')), 'dist/index.js is missing: run npm run build:ts').toBe(true);
-  execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.demo.json')], { cwd: root, stdio: 'pipe' });
+  execFileSync(
+    process.execPath,
+    [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', join(root, 'tsconfig.demo.json')],
+    { cwd: root, stdio: 'pipe' },
+  );
 });
 
 describe('the demo command (npm run demo)', () => {
   it('is a script of the repository, not a command of the package: no bin, nothing of the demo in dist/', () => {
-    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { bin?: unknown; scripts: Record<string, string>; files: string[] };
+    const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
+      bin?: unknown;
+      scripts: Record<string, string>;
+      files: string[];
+    };
     expect(pkg.bin).toBeUndefined();
     expect(pkg.scripts['build:demo']).toBe('tsc -p tsconfig.demo.json');
     expect(pkg.scripts.demo).toBe('tsc -p tsconfig.demo.json && node build/demo/cli.js');
@@ -34,7 +43,22 @@ describe('the demo command (npm run demo)', () => {
   it('--help lists every flag', () => {
     const r = run('--help');
     expect(r.status).toBe(0);
-    for (const flag of ['--losses', '--epochs', '--k', '--seed', '--seeds', '--lr', '--batch', '--backend', '--normalize-ll', '--out', '--data', '--help', '--version']) expect(r.stdout).toContain(flag);
+    for (const flag of [
+      '--losses',
+      '--epochs',
+      '--k',
+      '--seed',
+      '--seeds',
+      '--lr',
+      '--batch',
+      '--backend',
+      '--normalize-ll',
+      '--out',
+      '--data',
+      '--help',
+      '--version',
+    ])
+      expect(r.stdout).toContain(flag);
     expect(r.stdout).toMatch(/^Usage: npm run demo -- \[options\]/);
   });
 
@@ -51,14 +75,26 @@ describe('the demo command (npm run demo)', () => {
     writeFileSync(file, '');
     const cases: [string[], number, string][] = [
       [['--out', file], 2, `noised-topk demo: --out ${file} exists and is not a directory`],
-      [['--out', '/proc/noised-topk-x'], 2, 'noised-topk demo: --out /proc/noised-topk-x: cannot create the directory /proc/noised-topk-x (ENOENT)'],
+      [
+        ['--out', '/proc/noised-topk-x'],
+        2,
+        'noised-topk demo: --out /proc/noised-topk-x: cannot create the directory /proc/noised-topk-x (ENOENT)',
+      ],
       [['--epoch', '3'], 2, 'noised-topk demo: unknown option "--epoch" (did you mean --epochs?); see --help'],
-      [['--data', '/dev/zero', '--out', dir], 1, 'noised-topk demo: /dev/zero: must be a regular file (CSV or JSON lines), but it is a character device'],
+      [
+        ['--data', '/dev/zero', '--out', dir],
+        1,
+        'noised-topk demo: /dev/zero: must be a regular file (CSV or JSON lines), but it is a character device',
+      ],
     ];
     // Without a GPU, the backend is refused; with one, the --out file is: never a training run.
     cases.push(
- !backends().includes('cuda')
-        ? [['--backend', 'cuda', '--out', file], 2, 'noised-topk demo: --backend cuda is not available here (available: ']
+      !backends().includes('cuda')
+        ? [
+            ['--backend', 'cuda', '--out', file],
+            2,
+            'noised-topk demo: --backend cuda is not available here (available: ',
+          ]
         : [['--backend', 'cuda', '--out', file], 2, `noised-topk demo: --out ${file} exists and is not a directory`],
     );
     for (const [args, status, message] of cases) {
@@ -88,12 +124,18 @@ describe('the demo command (npm run demo)', () => {
     // the old command's word says what changed
     const old = run('demo', '--epochs', '1');
     expect(old.status).toBe(2);
-    expect(old.stderr).toBe('noised-topk demo: unexpected argument "demo": npm run demo takes the options alone, e.g. npm run demo -- --seeds 0,1,2\n');
+    expect(old.stderr).toBe(
+      'noised-topk demo: unexpected argument "demo": npm run demo takes the options alone, e.g. npm run demo -- --seeds 0,1,2\n',
+    );
   });
 
   it('a reader that closes the pipe early (| head -1) stops the demo quietly, without an EPIPE trace', () => {
     const dir = mkdtempSync(join(scratch, 'pipe-'));
-    const r = spawnSync('/bin/sh', ['-c', `"${process.execPath}" "${cli}" --losses ce,bal --epochs 3 --out "${dir}" | head -1`], { encoding: 'utf8', timeout: 120_000 });
+    const r = spawnSync(
+      '/bin/sh',
+      ['-c', `"${process.execPath}" "${cli}" --losses ce,bal --epochs 3 --out "${dir}" | head -1`],
+      { encoding: 'utf8', timeout: 120_000 },
+    );
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/^noised-topk demo: built-in long-tailed data/);
     expect(r.stderr).toBe('');

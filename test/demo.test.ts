@@ -142,8 +142,12 @@ describe('data files', () => {
   });
 
   it('CSV errors name the file, the line and the problem', () => {
-    expect(() => parseCsv('1,2,0\n1,2\n', 'd.csv')).toThrow('d.csv:2: expected 3 fields (2 features and the label), got 2');
-    expect(() => parseCsv('a,b,label\n1,2,0\n\n1,zz,1\n', 'd.csv')).toThrow('d.csv:4: field 2 (column "b") is "zz", not a finite number');
+    expect(() => parseCsv('1,2,0\n1,2\n', 'd.csv')).toThrow(
+      'd.csv:2: expected 3 fields (2 features and the label), got 2',
+    );
+    expect(() => parseCsv('a,b,label\n1,2,0\n\n1,zz,1\n', 'd.csv')).toThrow(
+      'd.csv:4: field 2 (column "b") is "zz", not a finite number',
+    );
     expect(() => parseCsv('1,2,0\n1,2,\n', 'd.csv')).toThrow('d.csv:2: the label (field 3) is empty');
     expect(() => parseCsv('1,2,"0\n', 'd.csv')).toThrow('d.csv:1: a quoted field is not closed');
     expect(() => parseCsv('\n# only a comment\n', 'd.csv')).toThrow('d.csv: no data rows');
@@ -159,12 +163,17 @@ describe('data files', () => {
   });
 
   it('CSV by csv-parse: a byte order mark, CRLF, spaces, a # inside a field and a quoted line break are data', () => {
-    const r = parseCsv('\uFEFFf1,f2,label\r\n 1 , 2 ,"tag#1"\r\n3,4,"two\nlines"\r\n5,6,plain # not a comment\r\n', 'c.csv');
+    const r = parseCsv(
+      '\uFEFFf1,f2,label\r\n 1 , 2 ,"tag#1"\r\n3,4,"two\nlines"\r\n5,6,plain # not a comment\r\n',
+      'c.csv',
+    );
     expect(Array.from(r.x)).toEqual([1, 2, 3, 4, 5, 6]);
     expect(r.labels).toEqual(['tag#1', 'two\nlines', 'plain # not a comment']);
     // the quoted line break makes record 1 two lines long: the next record is line 3 of the file
     expect(() => parseCsv('1,2,"a\nb"\n1,x,c\n', 'n.csv')).toThrow('n.csv:3: field 2 is "x", not a finite number');
-    expect(() => parseCsv('1,2,0\n1,"x"y,0\n', 'q.csv')).toThrow('q.csv:2: unexpected text after a quoted field (a quote inside a quoted field is written "")');
+    expect(() => parseCsv('1,2,0\n1,"x"y,0\n', 'q.csv')).toThrow(
+      'q.csv:2: unexpected text after a quoted field (a quote inside a quoted field is written "")',
+    );
     const caught = (() => {
       try {
         parseCsv('a,b,label\n1,2,"open\n', 'u.csv');
@@ -179,13 +188,21 @@ describe('data files', () => {
   it('JSON-lines errors name the file, the line and the problem', () => {
     const ok = parseJsonLines('{"features":[1,2],"label":0}\n\n{"features":[3,4],"label":"b"}\n', 'x.jsonl');
     expect(ok.labels).toEqual(['0', 'b']);
-    expect(() => parseJsonLines('{"features":[1,2],"label":0}\n{"features":[1,2],"label":0\n', 'x.jsonl')).toThrow(/^x\.jsonl:2: not valid JSON/);
+    expect(() => parseJsonLines('{"features":[1,2],"label":0}\n{"features":[1,2],"label":0\n', 'x.jsonl')).toThrow(
+      /^x\.jsonl:2: not valid JSON/,
+    );
     expect(() => parseJsonLines('{"features":[1,2],"label":0}\n\n{"features":[1],"label":0}\n', 'x.jsonl')).toThrow(
       'x.jsonl:3: "features" has 1 numbers, expected 2 (as on line 1)',
     );
-    expect(() => parseJsonLines('{"features":[1,"a"],"label":0}\n', 'x.jsonl')).toThrow('x.jsonl:1: features[1] is "a", not a finite number');
-    expect(() => parseJsonLines('{"features":[1,2],"label":1.5}\n', 'x.jsonl')).toThrow('x.jsonl:1: "label" must be an integer or a non-empty string, got 1.5');
-    expect(() => parseJsonLines('{"label":1}\n', 'x.jsonl')).toThrow('x.jsonl:1: "features" must be an array of numbers, got nothing');
+    expect(() => parseJsonLines('{"features":[1,"a"],"label":0}\n', 'x.jsonl')).toThrow(
+      'x.jsonl:1: features[1] is "a", not a finite number',
+    );
+    expect(() => parseJsonLines('{"features":[1,2],"label":1.5}\n', 'x.jsonl')).toThrow(
+      'x.jsonl:1: "label" must be an integer or a non-empty string, got 1.5',
+    );
+    expect(() => parseJsonLines('{"label":1}\n', 'x.jsonl')).toThrow(
+      'x.jsonl:1: "features" must be an array of numbers, got nothing',
+    );
     expect(() => parseJsonLines('[1,2]\n', 'x.jsonl')).toThrow('x.jsonl:1: expected an object');
     expect(parseDataText('{"features":[1],"label":2}', 'no-extension').labels).toEqual(['2']);
   });
@@ -205,14 +222,28 @@ describe('data files', () => {
       for (let i = 0; i < d.train.n; i++) sum += d.train.x[i * F + f]!;
       expect(Math.abs(sum / d.train.n)).toBeLessThan(1e-5);
     }
-    expect(() => splitRows(parseCsv('1,a\n2,a\n3,a\n', 'one.csv'), { seed: 0 }, 'one.csv')).toThrow('one.csv: the labels name 1 class; at least 2 are needed');
+    expect(() => splitRows(parseCsv('1,a\n2,a\n3,a\n', 'one.csv'), { seed: 0 }, 'one.csv')).toThrow(
+      'one.csv: the labels name 1 class; at least 2 are needed',
+    );
   });
 });
 
 describe('demo command line', () => {
   it('parses the flags and rejects bad ones', () => {
     expect(parseDemoArgs(['--help'])).toBeNull();
-    const o = parseDemoArgs(['--losses', 'imbal,CE', '--epochs=3', '--k', '2', '--seed', '9', '--out', 'x', '--data', 'f.csv'])!;
+    const o = parseDemoArgs([
+      '--losses',
+      'imbal,CE',
+      '--epochs=3',
+      '--k',
+      '2',
+      '--seed',
+      '9',
+      '--out',
+      'x',
+      '--data',
+      'f.csv',
+    ])!;
     expect(o).toMatchObject({ losses: ['imbal', 'ce'], epochs: 3, k: 2, seed: 9, out: 'x', data: 'f.csv' });
     expect(parseDemoArgs([])!.losses).toEqual(['ce', 'focal', 'ldam', 'bal', 'imbal', 'svm']);
     expect(parseDemoArgs([])!.normalizeLastLayer).toBeUndefined();
@@ -240,15 +271,28 @@ describe('demo command line', () => {
     expect(() => parseDemoArgs(['--seeds', '1,x'])).toThrow('--seeds must be an integer in [0, 4294967295], got "x"');
     expect(() => parseDemoArgs(['--seeds', '1,1'])).toThrow('--seeds has a repeated seed');
     expect(() => parseDemoArgs(['--lr=-1'])).toThrow('--lr must be a number in (0, 10], got "-1"');
-    expect(() => parseDemoArgs(['--lr', '-1'])).toThrow('--lr needs a value; for one that starts with a dash, write --lr=<value>');
+    expect(() => parseDemoArgs(['--lr', '-1'])).toThrow(
+      '--lr needs a value; for one that starts with a dash, write --lr=<value>',
+    );
     expect(() => parseDemoArgs(['--batch', '0'])).toThrow('--batch must be an integer in [1, 65536], got "0"');
-    expect(() => parseDemoArgs(['--backend', 'gpu'])).toThrow('--backend must be one of auto, js, cpu, cuda, got "gpu"');
+    expect(() => parseDemoArgs(['--backend', 'gpu'])).toThrow(
+      '--backend must be one of auto, js, cpu, cuda, got "gpu"',
+    );
     expect(() => parseDemoArgs(['stray'])).toThrow(/unexpected argument "stray"/);
   });
 
   it('--seeds: one run per seed and loss, the table is mean ± sd of them', () => {
     const cap = capture();
-    const report = runDemo({ losses: ['ce', 'imbal'], epochs: 2, k: 3, seed: 4, seeds: [4, 5, 6], out: tempDir('seeds-'), synthetic: TINY, stdout: cap.stream });
+    const report = runDemo({
+      losses: ['ce', 'imbal'],
+      epochs: 2,
+      k: 3,
+      seed: 4,
+      seeds: [4, 5, 6],
+      out: tempDir('seeds-'),
+      synthetic: TINY,
+      stdout: cap.stream,
+    });
     expect(report.runs).toHaveLength(3);
     for (const [l, s] of report.summary.entries()) {
       const macro = report.runs.map((seedRuns) => seedRuns[l]!.test.macroTopk);
@@ -258,7 +302,15 @@ describe('demo command line', () => {
       expect(cap.text()).toMatch(new RegExp(`^${s.label} +[\\d.]+ ± [\\d.]+ `, 'm'));
     }
     // The runs of seed 5 are the runs a one-seed demo with seed 5 makes.
-    const alone = runDemo({ losses: ['ce', 'imbal'], epochs: 2, k: 3, seed: 5, out: tempDir('seed5-'), synthetic: TINY, stdout: capture().stream });
+    const alone = runDemo({
+      losses: ['ce', 'imbal'],
+      epochs: 2,
+      k: 3,
+      seed: 5,
+      out: tempDir('seed5-'),
+      synthetic: TINY,
+      stdout: capture().stream,
+    });
     expect(report.runs[1]!.map((r) => r.test)).toEqual(alone.results.map((r) => r.test));
     expect(cap.text()).toContain('mean ± sd over seeds 4,5,6');
     expect(meanSd([1, NaN, 3])).toEqual({ mean: 2, sd: Math.SQRT2, n: 2 });
@@ -268,7 +320,12 @@ describe('demo command line', () => {
     const base = { losses: ['bal', 'imbal'] as LossName[], epochs: 2, k: 3, seed: 2, synthetic: TINY };
     const js = runDemo({ ...base, backend: 'js', out: tempDir('js-'), stdout: capture().stream });
     const cap = capture();
-    const cpu = runDemo({ ...base, backend: backends().includes('cpu') ? 'cpu' : 'js', out: tempDir('cpu-'), stdout: cap.stream });
+    const cpu = runDemo({
+      ...base,
+      backend: backends().includes('cpu') ? 'cpu' : 'js',
+      out: tempDir('cpu-'),
+      stdout: cap.stream,
+    });
     expect(js.results.map((r) => [r.trainLoss, r.test])).toEqual(cpu.results.map((r) => [r.trainLoss, r.test]));
     const lr = runDemo({ ...base, lr: 0.3, out: tempDir('lr-'), stdout: capture().stream });
     expect(lr.results[0]!.trainLoss).not.toEqual(cpu.results[0]!.trainLoss);
@@ -285,11 +342,16 @@ describe('demo command line', () => {
     for (const [out, message] of [
       [file, `--out ${file} exists and is not a directory`],
       [join(file, 'below'), `--out ${join(file, 'below')}: ${file} is not a directory`],
-      ['/proc/noised-topk-demo', '--out /proc/noised-topk-demo: cannot create the directory /proc/noised-topk-demo (ENOENT)'],
+      [
+        '/proc/noised-topk-demo',
+        '--out /proc/noised-topk-demo: cannot create the directory /proc/noised-topk-demo (ENOENT)',
+      ],
     ] as const) {
       const cap = capture();
       // (Before, /proc/... spun in a recursive mkdir: the test's timeout would catch that.)
-      expect(() => runDemo({ losses: ['ce'], epochs: 50, k: 3, seed: 0, out, synthetic: TINY, stdout: cap.stream })).toThrow(message);
+      expect(() =>
+        runDemo({ losses: ['ce'], epochs: 50, k: 3, seed: 0, out, synthetic: TINY, stdout: cap.stream }),
+      ).toThrow(message);
       expect(cap.text()).toBe(''); // nothing trained, nothing printed
     }
     // A missing nested folder is created (mkdir -p).
@@ -315,7 +377,9 @@ describe('demo command line', () => {
       err = e;
     }
     expect(err).toBeInstanceOf(OutputError);
-    expect((err as Error).message).toMatch(/^could not write .*per-class-top3\.svg \(ENOTDIR\); the table above has the results$/);
+    expect((err as Error).message).toMatch(
+      /^could not write .*per-class-top3\.svg \(ENOTDIR\); the table above has the results$/,
+    );
     expect(cap.text()).toMatch(/^cross-entropy +\d/m);
   });
 
@@ -332,7 +396,8 @@ describe('demo command line', () => {
       stdout: cap.stream,
     });
     const text = cap.text();
-    for (const label of ['cross-entropy', 'focal', 'LDAM', 'BalNoisedTopK', 'ImbalNoisedTopK', 'smooth top-k SVM']) expect(text).toMatch(new RegExp(`^${label} +\\d`, 'm'));
+    for (const label of ['cross-entropy', 'focal', 'LDAM', 'BalNoisedTopK', 'ImbalNoisedTopK', 'smooth top-k SVM'])
+      expect(text).toMatch(new RegExp(`^${label} +\\d`, 'm'));
     expect(text).toMatch(/loss +top-1 +top-3 +macro top-3 +few-shot top-3 +best epoch +time/);
     expect(text).toContain('seed 1; wall time');
     expect(report.results).toHaveLength(6);
@@ -348,15 +413,29 @@ describe('demo command line', () => {
     expect(svg.startsWith('<svg')).toBe(true);
     expect(svg.match(/<polyline /g)).toHaveLength(6);
     // The legend carries each loss's macro top-k; the PNG beside the SVG is the same plot.
-    for (const r of report.results) expect(svg).toContain(`${r.label} (macro top-3 ${(100 * r.test.macroTopk).toFixed(1)}%)`);
-    expect(readFileSync(report.pngPath).subarray(0, 8)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
-    const json = JSON.parse(readFileSync(report.resultsPath, 'utf8')) as { results: { perClassTopk: unknown[] }[]; classNames: string[] };
+    for (const r of report.results)
+      expect(svg).toContain(`${r.label} (macro top-3 ${(100 * r.test.macroTopk).toFixed(1)}%)`);
+    expect(readFileSync(report.pngPath).subarray(0, 8)).toEqual(
+      Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    );
+    const json = JSON.parse(readFileSync(report.resultsPath, 'utf8')) as {
+      results: { perClassTopk: unknown[] }[];
+      classNames: string[];
+    };
     expect(json.results[0]!.perClassTopk).toHaveLength(12);
     expect(json.classNames).toHaveLength(12);
     // The table is printed before the files are written.
     expect(text.indexOf('few-shot:')).toBeLessThan(text.indexOf('plot: '));
     // the same seed gives the same numbers
-    const again = runDemo({ losses: ['imbal'], epochs: 3, k: 3, seed: 1, out, synthetic: { classes: 12, genera: 4, features: 6, maxCount: 80, minCount: 3 }, stdout: capture().stream });
+    const again = runDemo({
+      losses: ['imbal'],
+      epochs: 3,
+      k: 3,
+      seed: 1,
+      out,
+      synthetic: { classes: 12, genera: 4, features: 6, maxCount: 80, minCount: 3 },
+      stdout: capture().stream,
+    });
     expect(again.results[0]!.test).toEqual(report.results[4]!.test);
   });
 
@@ -371,23 +450,36 @@ describe('demo command line', () => {
     const file = join(dir, 'mine.csv');
     writeFileSync(file, rows.join('\n'));
     const cap = capture();
-    const report = runDemo({ losses: ['ce', 'bal'], epochs: 2, k: 2, seed: 0, out: dir, data: file, stdout: cap.stream });
+    const report = runDemo({
+      losses: ['ce', 'bal'],
+      epochs: 2,
+      k: 2,
+      seed: 0,
+      out: dir,
+      data: file,
+      stdout: cap.stream,
+    });
     expect(report.data.classes).toBe(6);
     expect(cap.text()).toContain('mine.csv: 6 classes, 3 features');
     // results.json keeps the user's class names, in class-index order.
     const saved = JSON.parse(readFileSync(report.resultsPath, 'utf8')) as { classNames: string[] };
     expect(saved.classNames).toEqual(['class0', 'class1', 'class2', 'class3', 'class4', 'class5']);
     writeFileSync(file, `${rows.slice(0, 5).join('\n')}\n1,2,class0\n`);
-    expect(() => runDemo({ losses: ['ce'], epochs: 1, k: 2, seed: 0, out: dir, data: file, stdout: cap.stream })).toThrow(
-      `${file}:6: expected 4 fields (3 features and the label), got 3`,
-    );
-    expect(() => runDemo({ losses: ['ce'], epochs: 1, k: 6, seed: 0, out: dir, data: join(dir, 'none.csv'), stdout: cap.stream })).toThrow(/cannot read the file \(ENOENT\)/);
+    expect(() =>
+      runDemo({ losses: ['ce'], epochs: 1, k: 2, seed: 0, out: dir, data: file, stdout: cap.stream }),
+    ).toThrow(`${file}:6: expected 4 fields (3 features and the label), got 3`);
+    expect(() =>
+      runDemo({ losses: ['ce'], epochs: 1, k: 6, seed: 0, out: dir, data: join(dir, 'none.csv'), stdout: cap.stream }),
+    ).toThrow(/cannot read the file \(ENOENT\)/);
   });
 
   it('--data must be a regular file under the size limit; a feature beyond float32 names its row and column', () => {
     const dir = tempDir('files-');
-    const run = (data: string) => () => runDemo({ losses: ['ce'], epochs: 1, k: 1, seed: 0, out: dir, data, stdout: capture().stream });
-    expect(run('/dev/zero')).toThrow('/dev/zero: must be a regular file (CSV or JSON lines), but it is a character device');
+    const run = (data: string) => () =>
+      runDemo({ losses: ['ce'], epochs: 1, k: 1, seed: 0, out: dir, data, stdout: capture().stream });
+    expect(run('/dev/zero')).toThrow(
+      '/dev/zero: must be a regular file (CSV or JSON lines), but it is a character device',
+    );
     expect(run(dir)).toThrow(`${dir}: must be a regular file (CSV or JSON lines), but it is a directory`);
     const fifo = join(dir, 'pipe');
     execFileSync('mkfifo', [fifo]);
@@ -397,17 +489,31 @@ describe('demo command line', () => {
     truncateSync(huge, 600 * 2 ** 20); // sparse: no disk used
     expect(run(huge)).toThrow(`${huge}: is 600 MiB; the limit is 512 MiB (the file is read whole)`);
     rmSync(huge);
-    expect(() => parseCsv('a,b,label\n1,2,x\n3,1e39,y\n', 'f.csv')).toThrow('f.csv:3: field 2 (column "b") is 1e39, not finite as a float32');
-    expect(() => parseJsonLines('{"features":[1,-4e38],"label":0}\n', 'f.jsonl')).toThrow('f.jsonl:1: features[1] is -4e+38, not finite as a float32');
+    expect(() => parseCsv('a,b,label\n1,2,x\n3,1e39,y\n', 'f.csv')).toThrow(
+      'f.csv:3: field 2 (column "b") is 1e39, not finite as a float32',
+    );
+    expect(() => parseJsonLines('{"features":[1,-4e38],"label":0}\n', 'f.jsonl')).toThrow(
+      'f.jsonl:1: features[1] is -4e+38, not finite as a float32',
+    );
   });
 
   it('the plot: x range from the data, the few-shot line, interval bars; the PNG decodes to the same plot', () => {
     const counts = [6, 9, 14, 30, 80, 400, 2000];
-    const scene = plotScene(counts, [{ label: 'one', perClass: [0, 0.25, 0.5, 0.75, 1, 1, 1], macro: 0.5 }, { label: 'two', perClass: [0, 0, 0.5, 1, 1, 1, 1] }], {
+    const scene = plotScene(
+      counts,
+      [
+        { label: 'one', perClass: [0, 0.25, 0.5, 0.75, 1, 1, 1], macro: 0.5 },
+        { label: 'two', perClass: [0, 0, 0.5, 1, 1, 1, 1] },
+      ],
+      {
+        k: 5,
+        fewShotBelow: 20,
+      },
+    );
+    const svg = perClassPlot(counts, [{ label: 'one', perClass: [0, 0.25, 0.5, 0.75, 1, 1, 1], macro: 0.5 }], {
       k: 5,
       fewShotBelow: 20,
     });
-    const svg = perClassPlot(counts, [{ label: 'one', perClass: [0, 0.25, 0.5, 0.75, 1, 1, 1], macro: 0.5 }], { k: 5, fewShotBelow: 20 });
     // ticks only inside the data's range: 5 and 2000 are, 1 and 5000 are not
     expect(svg).toContain('>5<');
     expect(svg).toContain('>2000<');

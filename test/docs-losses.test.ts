@@ -8,7 +8,9 @@ import { setupTf } from './tfjs-helpers.js';
 
 const docs = ['losses.md', 'input-rules.md'];
 const blocks = docs.flatMap((doc) =>
-  [...readFileSync(join(root, 'docs', doc), 'utf8').matchAll(/```ts\n([\s\S]*?)```/g)].map((m, i) => [`${doc} block ${i}`, m[1]!] as const),
+  [...readFileSync(join(root, 'docs', doc), 'utf8').matchAll(/```ts\n([\s\S]*?)```/g)].map(
+    (m, i) => [`${doc} block ${i}`, m[1]!] as const,
+  ),
 );
 const dir = mkdtempSync(join(here, '.docs-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -16,11 +18,18 @@ beforeAll(setupTf);
 
 describe('docs examples', () => {
   it('each doc has TypeScript examples', () => {
-    for (const doc of docs) expect(blocks.some(([name]) => name.startsWith(doc)), doc).toBe(true);
+    for (const doc of docs)
+      expect(
+        blocks.some(([name]) => name.startsWith(doc)),
+        doc,
+      ).toBe(true);
   });
   it.each(blocks)('%s runs', async (name, code) => {
     const lib = join(root, 'lib');
-    const source = code.replace(/from 'noised-topk(\/[\w-]+)?'/g, (_m, sub: string | undefined) => `from '${lib}/${sub ? sub.slice(1) : 'index'}.js'`);
+    const source = code.replace(
+      /from 'noised-topk(\/[\w-]+)?'/g,
+      (_m, sub: string | undefined) => `from '${lib}/${sub ? sub.slice(1) : 'index'}.js'`,
+    );
     const file = join(dir, `${name.replace(/\W+/g, '-')}.ts`);
     writeFileSync(file, `${source}\nexport {};\n`);
     await expect(import(file)).resolves.toBeDefined();

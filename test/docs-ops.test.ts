@@ -21,7 +21,19 @@ describe('docs/ops.md', () => {
     expect(existsSync(join(root, 'dist', 'ops.js')), 'dist/ops.js is missing: run npm run build:ts').toBe(true);
   });
 
-  it.each(blocks.map((code, i) => [i, code.split('\n').find((l) => l.includes("from 'noised-topk"))?.trim() ?? '', code] as const))(
+  it.each(
+    blocks.map(
+      (code, i) =>
+        [
+          i,
+          code
+            .split('\n')
+            .find((l) => l.includes("from 'noised-topk"))
+            ?.trim() ?? '',
+          code,
+        ] as const,
+    ),
+  )(
     'block %i (%s) runs and its assertions hold',
     (i, _first, code) => {
       const file = join(dir, `block-${i}.mjs`);

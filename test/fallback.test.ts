@@ -13,7 +13,17 @@ beforeAll(() => {
   // A package tree with compiled lib/ but no build/ and no prebuilds/.
   // Type errors are the typecheck step's business; this test needs the emitted JavaScript.
   try {
-    execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json'), '--outDir', join(pkg, 'dist')], { stdio: 'pipe' });
+    execFileSync(
+      process.execPath,
+      [
+        join(root, 'node_modules/typescript/bin/tsc'),
+        '-p',
+        join(root, 'tsconfig.build.json'),
+        '--outDir',
+        join(pkg, 'dist'),
+      ],
+      { stdio: 'pipe' },
+    );
   } catch (err) {
     if (!existsSync(join(pkg, 'dist', 'index.js'))) throw err;
   }
@@ -26,7 +36,11 @@ afterAll(() => rmSync(pkg, { recursive: true, force: true }));
 function run(code: string, env: Record<string, string> = {}): { stdout: string; stderr: string } {
   const file = join(pkg, `run-${Math.random().toString(36).slice(2)}.mjs`);
   writeFileSync(file, code);
-  const out = execFileSync(process.execPath, [file], { encoding: 'utf8', env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const out = execFileSync(process.execPath, [file], {
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   return { stdout: out, stderr: '' };
 }
 
@@ -45,7 +59,13 @@ describe('without a loadable addon', () => {
       try { new NoisedTopK({ k: 1, backend: 'cpu' }); } catch (e) { cpuError = e.message; }
       setTimeout(() => console.log(JSON.stringify({ backends: backends(), backend: a.backend, va, warnings, cpuError })), 10);
     `);
-    const r = JSON.parse(stdout) as { backends: string[]; backend: string; va: number; warnings: string[]; cpuError: string };
+    const r = JSON.parse(stdout) as {
+      backends: string[];
+      backend: string;
+      va: number;
+      warnings: string[];
+      cpuError: string;
+    };
     expect(r.backends).toEqual(['js']);
     expect(r.backend).toBe('js');
     expect(Number.isFinite(r.va)).toBe(true);

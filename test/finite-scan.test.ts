@@ -51,7 +51,9 @@ describe.skipIf(!hasCpu)('the native finite scan', () => {
       new DataView(new ArrayBuffer(8)),
     ]) {
       expect(() => addon!.firstNonFinite(v as unknown as Float32Array)).toThrow(TypeError);
-      expect(() => addon!.firstNonFinite(v as unknown as Float32Array)).toThrow(/firstNonFinite: x must be a Float32Array/);
+      expect(() => addon!.firstNonFinite(v as unknown as Float32Array)).toThrow(
+        /firstNonFinite: x must be a Float32Array/,
+      );
     }
   });
 

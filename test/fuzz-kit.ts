@@ -36,7 +36,11 @@ export const I32_SENTINEL = -7654321;
 type Ctor = Float32ArrayConstructor | Int32ArrayConstructor;
 
 /** A fresh typed array of `kind` holding data; guardsIntact() checks the bytes around an 'offset' view. */
-export function make<T extends Float32Array | Int32Array>(ctor: Ctor, data: ArrayLike<number>, kind: Kind): { arr: T; guardsIntact: () => boolean } {
+export function make<T extends Float32Array | Int32Array>(
+  ctor: Ctor,
+  data: ArrayLike<number>,
+  kind: Kind,
+): { arr: T; guardsIntact: () => boolean } {
   const n = data.length;
   const f32 = ctor === Float32Array;
   const bpe = 4;
@@ -213,7 +217,7 @@ export type Outcome =
  * not part of the contract (x86 makes -NaN from Inf - Inf, V8 may canonicalize): every NaN is
  * written as 0x7fc00000. Int32 arrays pass unchanged.
  */
-export function bits(a: (Float32Array | Int32Array)): number[] {
+export function bits(a: Float32Array | Int32Array): number[] {
   const u = Array.from(new Uint32Array(a.buffer, a.byteOffset, a.byteLength / 4));
   if (a instanceof Float32Array || Object.prototype.toString.call(a) === '[object Float32Array]') {
     for (let j = 0; j < u.length; j++) if ((u[j]! & 0x7fffffff) > 0x7f800000) u[j] = 0x7fc00000;
@@ -249,7 +253,12 @@ export type Detacher = keyof typeof DETACHERS;
  * A second view of the memory under `a`, through another SharedArrayBuffer object (what a
  * worker receives from postMessage): a.buffer !== twin.buffer, yet every byte is shared.
  */
-export function sharedTwin<T extends Float32Array | Int32Array>(a: T, ctor: { new (b: ArrayBufferLike, o: number, n: number): T }, offsetElements = 0, length = a.length): T {
+export function sharedTwin<T extends Float32Array | Int32Array>(
+  a: T,
+  ctor: { new (b: ArrayBufferLike, o: number, n: number): T },
+  offsetElements = 0,
+  length = a.length,
+): T {
   const clone = structuredClone(a.buffer as SharedArrayBuffer);
   return new ctor(clone, a.byteOffset + offsetElements * 4, length);
 }

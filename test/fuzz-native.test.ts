@@ -17,7 +17,25 @@ let cases = 0;
 afterAll(() => console.log(`fuzz-native: seed ${FUZZ_SEED}, ${cases} cases`));
 
 const HOSTILE_NUMBERS: unknown[] = [
-  -1, 1.5, NaN, Infinity, -Infinity, 2 ** 31, 2 ** 32, 2 ** 53, 2 ** 64, -0, 0, 1e308, 'x', '1', null, undefined, 1n, {}, true,
+  -1,
+  1.5,
+  NaN,
+  Infinity,
+  -Infinity,
+  2 ** 31,
+  2 ** 32,
+  2 ** 53,
+  2 ** 64,
+  -0,
+  0,
+  1e308,
+  'x',
+  '1',
+  null,
+  undefined,
+  1n,
+  {},
+  true,
 ];
 
 const callArb = fc.record({
@@ -44,8 +62,20 @@ function forwardArgs(c: Call): { args: unknown[]; noise: Float32Array | null } {
   const x = Float32Array.from({ length: size }, (_, j) => c.data[j % 200]!);
   const noise = c.explicit ? Float32Array.from({ length: size * c.S }, (_, j) => c.data[(j * 7) % 200]!) : null;
   const args: unknown[] = [
-    x, c.outer, c.d, c.inner, 1 + (c.kSeed % c.d), c.epsilon, c.S, noise, c.seedLo, c.seedHi, c.offset,
-    new Float32Array(rows), new Int32Array(rows * c.S), (c.kSeed >> 1) % 2 === 1 ? 'lazy' : 'dense',
+    x,
+    c.outer,
+    c.d,
+    c.inner,
+    1 + (c.kSeed % c.d),
+    c.epsilon,
+    c.S,
+    noise,
+    c.seedLo,
+    c.seedHi,
+    c.offset,
+    new Float32Array(rows),
+    new Int32Array(rows * c.S),
+    (c.kSeed >> 1) % 2 === 1 ? 'lazy' : 'dense',
   ];
   return { args, noise };
 }
@@ -74,7 +104,10 @@ function mutate(args: unknown[], slot: number, v: number, arrays: Set<number>): 
         return t;
       },
       () => args[(slot + 11) % args.length], // alias another argument
-      () => (a instanceof Float32Array || a instanceof Int32Array ? new (a.constructor as Float32ArrayConstructor)(a.buffer, 0, Math.max(0, n - 1)) : null),
+      () =>
+        a instanceof Float32Array || a instanceof Int32Array
+          ? new (a.constructor as Float32ArrayConstructor)(a.buffer, 0, Math.max(0, n - 1))
+          : null,
     ];
     try {
       args[slot] = pick(alts, v)();
@@ -106,11 +139,36 @@ describe('fuzz: the addon called directly', () => {
             if (async) await addon.forwardAsync(direct);
             else addon.forward(direct);
             // Accepted: then the arguments were a valid call, and the answer is the js kernel's.
-            const [x, outer, d, inner, k, epsilon, nSample, noise, seedLo, seedHi, offset, values, positions, sampler] = args as [
-              Float32Array, number, number, number, number, number, number, Float32Array | null, number, number, number, Float32Array, Int32Array, SamplerName,
-            ];
+            const [x, outer, d, inner, k, epsilon, nSample, noise, seedLo, seedHi, offset, values, positions, sampler] =
+              args as [
+                Float32Array,
+                number,
+                number,
+                number,
+                number,
+                number,
+                number,
+                Float32Array | null,
+                number,
+                number,
+                number,
+                Float32Array,
+                Int32Array,
+                SamplerName,
+              ];
             const call: ForwardCall = {
-              x, outer, d, inner, k, epsilon, nSample, noise, seedLo, seedHi, offset, sampler,
+              x,
+              outer,
+              d,
+              inner,
+              k,
+              epsilon,
+              nSample,
+              noise,
+              seedLo,
+              seedHi,
+              offset,
+              sampler,
               values: new Float32Array(values.length),
               positions: new Int32Array(positions.length),
               sampleValues: null,
@@ -135,43 +193,69 @@ describe('fuzz: the addon called directly', () => {
 
   it('backward / backwardAsync: TypeError, RangeError or the js kernel answer', async () => {
     await fc.assert(
-      fc.asyncProperty(callArb, fc.array(fc.integer({ min: -3, max: 8 }), { minLength: 40, maxLength: 40 }), async (c, pos) => {
-        cases++;
-        const rows = c.outer * c.inner;
-        const build = () => {
-          const positions = Int32Array.from({ length: rows * c.S }, (_, j) => (pos[j % 40]! + c.d * 4) % c.d);
-          if (c.mutations.length > 0 && rows * c.S > 0) positions[c.mutations[0]!.v % positions.length] = pos[0]! < 0 ? pos[0]! : c.d + pos[0]!;
-          const args: unknown[] = [
-            positions, Float32Array.from({ length: rows }, (_, j) => c.data[j]!), c.outer, c.d, c.inner, c.S,
-            new Float32Array(c.outer * c.d * c.inner),
-          ];
-          for (const m of c.mutations.slice(1)) mutate(args, m.slot % 7, m.v, new Set([0, 1, 6]));
-          if (c.truncate !== null) args.length = Math.min(args.length, c.truncate);
-          return args;
-        };
-        const run = async (async: boolean): Promise<Outcome> => {
-          const args = build();
-          try {
-            const direct = callOf('backward', ...args) as unknown as BackwardCall;
-            if (async) await addon.backwardAsync(direct);
-            else addon.backward(direct);
-            const [positions, rowScale, outer, d, inner, nSample, grad] = args as [Int32Array, Float32Array, number, number, number, number, Float32Array];
-            const call: BackwardCall = { positions, rowScale, outer, d, inner, nSample, grad: new Float32Array(grad.length) };
-            // An empty layout has nothing to compute (outer may be 2^53 with inner 0: the js
-            // kernel would loop over it).
-            if (grad.length > 0) backwardJs(call);
-            expect(bits(grad)).toEqual(bits(call.grad));
-            return { ok: true, bits: { grad: bits(grad) } };
-          } catch (err) {
-            if ((err as Error).name === 'AssertionError') throw err;
-            return failure(err);
-          }
-        };
-        const sync = await run(false);
-        const async = await run(true);
-        expect(ok(sync), JSON.stringify(sync)).toBe(true);
-        expect(async).toEqual(sync);
-      }),
+      fc.asyncProperty(
+        callArb,
+        fc.array(fc.integer({ min: -3, max: 8 }), { minLength: 40, maxLength: 40 }),
+        async (c, pos) => {
+          cases++;
+          const rows = c.outer * c.inner;
+          const build = () => {
+            const positions = Int32Array.from({ length: rows * c.S }, (_, j) => (pos[j % 40]! + c.d * 4) % c.d);
+            if (c.mutations.length > 0 && rows * c.S > 0)
+              positions[c.mutations[0]!.v % positions.length] = pos[0]! < 0 ? pos[0]! : c.d + pos[0]!;
+            const args: unknown[] = [
+              positions,
+              Float32Array.from({ length: rows }, (_, j) => c.data[j]!),
+              c.outer,
+              c.d,
+              c.inner,
+              c.S,
+              new Float32Array(c.outer * c.d * c.inner),
+            ];
+            for (const m of c.mutations.slice(1)) mutate(args, m.slot % 7, m.v, new Set([0, 1, 6]));
+            if (c.truncate !== null) args.length = Math.min(args.length, c.truncate);
+            return args;
+          };
+          const run = async (async: boolean): Promise<Outcome> => {
+            const args = build();
+            try {
+              const direct = callOf('backward', ...args) as unknown as BackwardCall;
+              if (async) await addon.backwardAsync(direct);
+              else addon.backward(direct);
+              const [positions, rowScale, outer, d, inner, nSample, grad] = args as [
+                Int32Array,
+                Float32Array,
+                number,
+                number,
+                number,
+                number,
+                Float32Array,
+              ];
+              const call: BackwardCall = {
+                positions,
+                rowScale,
+                outer,
+                d,
+                inner,
+                nSample,
+                grad: new Float32Array(grad.length),
+              };
+              // An empty layout has nothing to compute (outer may be 2^53 with inner 0: the js
+              // kernel would loop over it).
+              if (grad.length > 0) backwardJs(call);
+              expect(bits(grad)).toEqual(bits(call.grad));
+              return { ok: true, bits: { grad: bits(grad) } };
+            } catch (err) {
+              if ((err as Error).name === 'AssertionError') throw err;
+              return failure(err);
+            }
+          };
+          const sync = await run(false);
+          const async = await run(true);
+          expect(ok(sync), JSON.stringify(sync)).toBe(true);
+          expect(async).toEqual(sync);
+        },
+      ),
       { numRuns: runs(5_000), seed: FUZZ_SEED + 11, endOnFailure: true },
     );
   }, 600_000);
@@ -197,21 +281,25 @@ describe('fuzz: the addon called directly', () => {
   it('normals / setThreads / threads with junk: TypeError or RangeError', () => {
     const before = addon.threads();
     fc.assert(
-      fc.property(fc.array(fc.oneof(fc.constantFrom(...HOSTILE_NUMBERS), fc.nat()), { maxLength: 7 }), fc.boolean(), (args, which) => {
-        cases++;
-        try {
-          if (which) {
-            const r = addon.normals(...(args as [number, number, number, number, number, number]));
-            expect(r).toHaveLength(8);
-          } else {
-            (addon.setThreads as (...a: unknown[]) => void)(...args);
-            expect(addon.threads()).toBeGreaterThanOrEqual(1);
+      fc.property(
+        fc.array(fc.oneof(fc.constantFrom(...HOSTILE_NUMBERS), fc.nat()), { maxLength: 7 }),
+        fc.boolean(),
+        (args, which) => {
+          cases++;
+          try {
+            if (which) {
+              const r = addon.normals(...(args as [number, number, number, number, number, number]));
+              expect(r).toHaveLength(8);
+            } else {
+              (addon.setThreads as (...a: unknown[]) => void)(...args);
+              expect(addon.threads()).toBeGreaterThanOrEqual(1);
+            }
+          } catch (err) {
+            if ((err as Error).name === 'AssertionError') throw err;
+            expect(['TypeError', 'RangeError']).toContain((err as Error).constructor.name);
           }
-        } catch (err) {
-          if ((err as Error).name === 'AssertionError') throw err;
-          expect(['TypeError', 'RangeError']).toContain((err as Error).constructor.name);
-        }
-      }),
+        },
+      ),
       { numRuns: runs(2_000), seed: FUZZ_SEED + 12 },
     );
     addon.setThreads(before);

@@ -62,7 +62,15 @@ const count = (name: string) => {
   counts[name] = (counts[name] ?? 0) + 1;
 };
 /** Every property of this file; when all ran, the CI budget (at least 100,000 cases) must be met. */
-const PROPERTIES = ['topk sync', 'topk async', 'loss sync', 'loss async', 'small entry points', 'hostile reads', 'shared twins'];
+const PROPERTIES = [
+  'topk sync',
+  'topk async',
+  'loss sync',
+  'loss async',
+  'small entry points',
+  'hostile reads',
+  'shared twins',
+];
 afterAll(() => {
   const total = Object.values(counts).reduce((a, b) => a + b, 0);
   console.log(`fuzz: seed ${FUZZ_SEED}, scale ${FUZZ_SCALE}, ${total} cases: ${JSON.stringify(counts)}`);
@@ -87,9 +95,31 @@ type Mutation = { target: string; v: number; j: number } | null;
 
 // ---------------------------------------------------------------- top-k ----
 const TOPK_TARGETS = [
-  'options', 'k', 'epsilon', 'nSample', 'dim', 'seed', 'offset', 'x', 'shape', 'nonfinite', 'noise',
-  'noiseNonfinite', 'noNoiseNoSeed', 'outputs', 'out', 'positions', 'gradOutput', 'gradOut', 'tamperPositions',
-  'detachPositions', 'allowNonFinite', 'unknownKey', 'outputsKey', 'emptyDim', 'hugeSamples',
+  'options',
+  'k',
+  'epsilon',
+  'nSample',
+  'dim',
+  'seed',
+  'offset',
+  'x',
+  'shape',
+  'nonfinite',
+  'noise',
+  'noiseNonfinite',
+  'noNoiseNoSeed',
+  'outputs',
+  'out',
+  'positions',
+  'gradOutput',
+  'gradOut',
+  'tamperPositions',
+  'detachPositions',
+  'allowNonFinite',
+  'unknownKey',
+  'outputsKey',
+  'emptyDim',
+  'hugeSamples',
 ] as const;
 
 interface TopKCase {
@@ -120,7 +150,10 @@ const topkCaseArb: fc.Arbitrary<TopKCase> = fc
   .record({
     functional: fc.boolean(),
     explicit: fc.boolean(),
-    shape: fc.array(fc.oneof({ weight: 5, arbitrary: fc.integer({ min: 1, max: 4 }) }, { weight: 1, arbitrary: fc.constant(0) }), { minLength: 1, maxLength: 3 }),
+    shape: fc.array(
+      fc.oneof({ weight: 5, arbitrary: fc.integer({ min: 1, max: 4 }) }, { weight: 1, arbitrary: fc.constant(0) }),
+      { minLength: 1, maxLength: 3 },
+    ),
     dimSeed: fc.nat(),
     negDim: fc.boolean(),
     kSeed: fc.nat(),
@@ -152,7 +185,10 @@ const topkCaseArb: fc.Arbitrary<TopKCase> = fc
     return fc
       .record({
         x: fc.array(valueArb(r.allowNonFinite), { minLength: size, maxLength: size }),
-        noise: fc.array(valueArb(r.allowNonFinite), { minLength: r.explicit ? size * r.S : 0, maxLength: r.explicit ? size * r.S : 0 }),
+        noise: fc.array(valueArb(r.allowNonFinite), {
+          minLength: r.explicit ? size * r.S : 0,
+          maxLength: r.explicit ? size * r.S : 0,
+        }),
         gradData: fc.array(valueArb(true), { minLength: rows, maxLength: rows }),
       })
       .map(({ x, noise, gradData }) => ({
@@ -175,7 +211,13 @@ const topkCaseArb: fc.Arbitrary<TopKCase> = fc
         outMode: r.outMode,
         outKind: r.outKind,
         posKind: r.posKind,
-        grad: { given: r.gradGiven, data: gradData, kind: r.gradKind, outGiven: r.gradOutGiven, outKind: r.gradOutKind },
+        grad: {
+          given: r.gradGiven,
+          data: gradData,
+          kind: r.gradKind,
+          outGiven: r.gradOutGiven,
+          outKind: r.gradOutKind,
+        },
         mutation: r.mutation,
       }));
   });
@@ -199,14 +241,23 @@ async function runTopK(c: TopKCase, backend: 'js' | Native, mode: 'sync' | 'asyn
   const S = c.S;
   const ndim = c.shape.length;
   const guards: (() => boolean)[] = [];
-  const made = <T extends Float32Array | Int32Array>(ctor: Float32ArrayConstructor | Int32ArrayConstructor, data: ArrayLike<number>, kind: Kind): T => {
+  const made = <T extends Float32Array | Int32Array>(
+    ctor: Float32ArrayConstructor | Int32ArrayConstructor,
+    data: ArrayLike<number>,
+    kind: Kind,
+  ): T => {
     const m = make<T>(ctor, data, kind);
     guards.push(m.guardsIntact);
     return m.arr;
   };
   const x = made<Float32Array>(Float32Array, c.x, c.xKind);
   const noise = c.explicit ? made<Float32Array>(Float32Array, c.noise, c.noiseKind) : undefined;
-  const opts: Record<string, unknown> = { k: c.k, dim: c.negDim ? c.dim - ndim : c.dim, allowNonFinite: c.allowNonFinite, backend };
+  const opts: Record<string, unknown> = {
+    k: c.k,
+    dim: c.negDim ? c.dim - ndim : c.dim,
+    allowNonFinite: c.allowNonFinite,
+    backend,
+  };
   if (c.epsilon !== undefined) opts.epsilon = c.epsilon;
   if (c.explicit) {
     opts.noise = noise;
@@ -250,11 +301,27 @@ async function runTopK(c: TopKCase, backend: 'js' | Native, mode: 'sync' | 'asyn
     switch (m.target) {
       case 'options':
         optsArg = pick(JUNK, v)();
-        if (optsArg !== null && typeof optsArg === 'object' && !Array.isArray(optsArg)) optsArg = Object.create(optsArg as object); // still no k
+        if (optsArg !== null && typeof optsArg === 'object' && !Array.isArray(optsArg))
+          optsArg = Object.create(optsArg as object); // still no k
         mutated = true;
         break;
       case 'k':
-        mutated = set(opts, 'k', [0, -1, 1.5, NaN, Infinity, -Infinity, 2 ** 31, 2 ** 53, '1', null, 1n, {}, undefined, d + 1]);
+        mutated = set(opts, 'k', [
+          0,
+          -1,
+          1.5,
+          NaN,
+          Infinity,
+          -Infinity,
+          2 ** 31,
+          2 ** 53,
+          '1',
+          null,
+          1n,
+          {},
+          undefined,
+          d + 1,
+        ]);
         break;
       case 'epsilon':
         mutated = set(opts, 'epsilon', [-1, -1e-3, NaN, Infinity, -Infinity, 1e39, 3.5e38, '1', 1n, {}, true]);
@@ -266,7 +333,8 @@ async function runTopK(c: TopKCase, backend: 'js' | Native, mode: 'sync' | 'asyn
         mutated = set(opts, 'dim', [ndim, -ndim - 1, 0.5, NaN, '0', 0n, {}, true, 2 ** 31, Infinity]);
         break;
       case 'seed':
-        if (!c.explicit) mutated = set(opts, 'seed', [-1, 1.5, NaN, Infinity, 2 ** 53, -1n, 2n ** 64n, '1', null, {}, true]);
+        if (!c.explicit)
+          mutated = set(opts, 'seed', [-1, 1.5, NaN, Infinity, 2 ** 53, -1n, 2n ** 64n, '1', null, {}, true]);
         break;
       case 'offset':
         if (c.functional && !c.explicit) mutated = set(opts, 'offset', [-1, 2 ** 32, 1.5, NaN, '0', 0n, {}, Infinity]);
@@ -311,7 +379,11 @@ async function runTopK(c: TopKCase, backend: 'js' | Native, mode: 'sync' | 'asyn
         break;
       case 'noise':
         if (c.explicit) {
-          const alts: unknown[] = [...JUNK.map((f) => f()), Float64Array.from(c.noise), new Float32Array(size > 1 ? size * S + 1 : size === 1 ? 0 : 1)];
+          const alts: unknown[] = [
+            ...JUNK.map((f) => f()),
+            Float64Array.from(c.noise),
+            new Float32Array(size > 1 ? size * S + 1 : size === 1 ? 0 : 1),
+          ];
           const which = v % (alts.length + 1);
           if (which === alts.length) {
             if (size > 0) mutated = detach(noise!);
@@ -398,7 +470,11 @@ async function runTopK(c: TopKCase, backend: 'js' | Native, mode: 'sync' | 'asyn
         break;
       }
       case 'gradOut': {
-        const alts: (() => unknown)[] = [...JUNK, () => new Float32Array(size + 1), () => Array.from({ length: size }, () => 0)];
+        const alts: (() => unknown)[] = [
+          ...JUNK,
+          () => new Float32Array(size + 1),
+          () => Array.from({ length: size }, () => 0),
+        ];
         const which = v % (alts.length + 1);
         if (which < alts.length) {
           gradOut = alts[which]!();
@@ -456,7 +532,9 @@ async function runTopK(c: TopKCase, backend: 'js' | Native, mode: 'sync' | 'asyn
           opts.nSample = 2 ** 24;
           mutated = true;
           const n = 17 * rows * 2 ** 24;
-          message = new RegExp(`^nSample = 16777216 with ${17 * rows} slices needs positions of ${n} elements \\(${n * 4} bytes\\), above the limit of 2\\^28`);
+          message = new RegExp(
+            `^nSample = 16777216 with ${17 * rows} slices needs positions of ${n} elements \\(${n * 4} bytes\\), above the limit of 2\\^28`,
+          );
         }
         break;
       case 'emptyDim':
@@ -562,9 +640,31 @@ describe('fuzz: NoisedTopK and functional.noisedTopK', () => {
 
 // --------------------------------------------------------------- losses ----
 const LOSS_TARGETS = [
-  'options', 'k', 'epsilon', 'nSample', 'seed', 'offset', 'scores', 'nonfinite', 'shape', 'labels', 'labelValue',
-  'maxM', 'clsNumList', 'scale', 'margins', 'noise', 'noNoiseNoSeed', 'gradLoss', 'gradOut',
-  'allowNonFinite', 'unknownKey', 'reduction', 'weight', 'ignoreIndex', 'labelsProxy',
+  'options',
+  'k',
+  'epsilon',
+  'nSample',
+  'seed',
+  'offset',
+  'scores',
+  'nonfinite',
+  'shape',
+  'labels',
+  'labelValue',
+  'maxM',
+  'clsNumList',
+  'scale',
+  'margins',
+  'noise',
+  'noNoiseNoSeed',
+  'gradLoss',
+  'gradOut',
+  'allowNonFinite',
+  'unknownKey',
+  'reduction',
+  'weight',
+  'ignoreIndex',
+  'labelsProxy',
 ] as const;
 
 interface LossCase {
@@ -659,7 +759,14 @@ const lossCaseArb: fc.Arbitrary<LossCase> = fc
       })),
   );
 
-const LABEL_CTORS = { int32: Int32Array, uint8: Uint8Array, uint16: Uint16Array, uint32: Uint32Array, int8: Int8Array, int16: Int16Array };
+const LABEL_CTORS = {
+  int32: Int32Array,
+  uint8: Uint8Array,
+  uint16: Uint16Array,
+  uint32: Uint32Array,
+  int8: Int8Array,
+  int16: Int16Array,
+};
 
 async function runLoss(c: LossCase, backend: 'js' | Native, mode: 'sync' | 'async'): Promise<TopKRun> {
   const { B, D, S } = c;
@@ -690,13 +797,17 @@ async function runLoss(c: LossCase, backend: 'js' | Native, mode: 'sync' | 'asyn
   if (c.weight) opts.weight = Float32Array.from(c.weight);
   if (c.ignoreIndex !== null) opts.ignoreIndex = c.ignoreIndex;
   // ignoreIndex -1 marks rows; unsigned label arrays cannot hold -1, so those stay as they are
-  const signed = c.labelsKind === 'array' || c.labelsKind === 'int32' || c.labelsKind === 'int8' || c.labelsKind === 'int16';
+  const signed =
+    c.labelsKind === 'array' || c.labelsKind === 'int32' || c.labelsKind === 'int8' || c.labelsKind === 'int16';
   const labelValues = c.ignoreIndex === -1 && signed ? c.labels.map((y, r) => (c.ignoreRows[r] ? -1 : y)) : c.labels;
   let labels: unknown = c.labelsKind === 'array' ? labelValues.slice() : LABEL_CTORS[c.labelsKind].from(labelValues);
   let shape: unknown = [B, D];
   let optsArg: unknown = opts;
   let scoresArg: unknown = scores;
-  let gradLoss: unknown = c.reduction === 'none' && c.gradLoss !== undefined ? Float32Array.from({ length: B }, (_, r) => c.gradLoss! * (r + 1)) : c.gradLoss;
+  let gradLoss: unknown =
+    c.reduction === 'none' && c.gradLoss !== undefined
+      ? Float32Array.from({ length: B }, (_, r) => c.gradLoss! * (r + 1))
+      : c.gradLoss;
   let gradOut: unknown;
   let message: RegExp | undefined;
   if (c.gradOutKind) {
@@ -716,7 +827,8 @@ async function runLoss(c: LossCase, backend: 'js' | Native, mode: 'sync' | 'asyn
     switch (m.target) {
       case 'options':
         optsArg = pick(JUNK, v)();
-        if (optsArg !== null && typeof optsArg === 'object' && !Array.isArray(optsArg)) optsArg = Object.create(optsArg as object);
+        if (optsArg !== null && typeof optsArg === 'object' && !Array.isArray(optsArg))
+          optsArg = Object.create(optsArg as object);
         mutated = true;
         break;
       case 'k':
@@ -735,7 +847,13 @@ async function runLoss(c: LossCase, backend: 'js' | Native, mode: 'sync' | 'asyn
         if (functionalForm && !c.explicit) mutated = set('offset', [-1, 2 ** 32, 1.5, NaN, '0', 0n]);
         break;
       case 'scores': {
-        const alts: unknown[] = [...JUNK.map((f) => f()), Float64Array.from(c.scores), Array.from(c.scores), new Float32Array(B * D + 1), make(Float32Array, c.scores, 'resizable').arr];
+        const alts: unknown[] = [
+          ...JUNK.map((f) => f()),
+          Float64Array.from(c.scores),
+          Array.from(c.scores),
+          new Float32Array(B * D + 1),
+          make(Float32Array, c.scores, 'resizable').arr,
+        ];
         const which = v % (alts.length + 1);
         if (which === alts.length) mutated = detach(scores);
         else {
@@ -752,11 +870,33 @@ async function runLoss(c: LossCase, backend: 'js' | Native, mode: 'sync' | 'asyn
         }
         break;
       case 'shape':
-        shape = pick<() => unknown>([...JUNK_SCALAR, () => [B * D], () => [B + 1, D], () => [B, D, 1], () => [B * D, 1], () => [B, D + 1], () => [B, '2'], () => [B, NaN]], v)();
+        shape = pick<() => unknown>(
+          [
+            ...JUNK_SCALAR,
+            () => [B * D],
+            () => [B + 1, D],
+            () => [B, D, 1],
+            () => [B * D, 1],
+            () => [B, D + 1],
+            () => [B, '2'],
+            () => [B, NaN],
+          ],
+          v,
+        )();
         mutated = true;
         break;
       case 'labels':
-        labels = pick<() => unknown>([...JUNK_SCALAR, () => ({}), () => Float32Array.from(c.labels), () => Float64Array.from(c.labels), () => [...c.labels, 0], () => c.labels.slice(1)], v)();
+        labels = pick<() => unknown>(
+          [
+            ...JUNK_SCALAR,
+            () => ({}),
+            () => Float32Array.from(c.labels),
+            () => Float64Array.from(c.labels),
+            () => [...c.labels, 0],
+            () => c.labels.slice(1),
+          ],
+          v,
+        )();
         mutated = true;
         break;
       case 'labelValue': {
@@ -777,7 +917,10 @@ async function runLoss(c: LossCase, backend: 'js' | Native, mode: 'sync' | 'asyn
         message = /^allowNonFinite must be true or false, got /;
         break;
       case 'unknownKey': {
-        const key = pick(['nsample', 'eps', 'n_sample', 'dim', 'axis', 'reduce', 'size_average', 'ignore_index', 'weights', 'bogus'], v);
+        const key = pick(
+          ['nsample', 'eps', 'n_sample', 'dim', 'axis', 'reduce', 'size_average', 'ignore_index', 'weights', 'bogus'],
+          v,
+        );
         opts[key] = 1;
         mutated = true;
         message = new RegExp(`^unknown option '${key}' in options`);
@@ -790,7 +933,15 @@ async function runLoss(c: LossCase, backend: 'js' | Native, mode: 'sync' | 'asyn
       case 'weight': {
         const bad = Float32Array.from({ length: D }, () => 1);
         bad[j % D] = pick([-1, NaN, Infinity, -Infinity, -1e-30], v);
-        mutated = set('weight', [bad, Array.from({ length: D }, () => 1), new Float32Array(D + 1), new Float64Array(D), 'abc', 1, null]);
+        mutated = set('weight', [
+          bad,
+          Array.from({ length: D }, () => 1),
+          new Float32Array(D + 1),
+          new Float64Array(D),
+          'abc',
+          1,
+          null,
+        ]);
         break;
       }
       case 'ignoreIndex':
@@ -803,7 +954,19 @@ async function runLoss(c: LossCase, backend: 'js' | Native, mode: 'sync' | 'asyn
       case 'clsNumList':
         if (c.form === 'imbal') {
           const base = c.clsNumList;
-          const list = ['abc', undefined, null, 42, [], [0, ...base.slice(1)], [-1, ...base.slice(1)], [NaN, ...base.slice(1)], ['1', ...base.slice(1)], [Infinity, ...base.slice(1)], [...base, 1]];
+          const list = [
+            'abc',
+            undefined,
+            null,
+            42,
+            [],
+            [0, ...base.slice(1)],
+            [-1, ...base.slice(1)],
+            [NaN, ...base.slice(1)],
+            ['1', ...base.slice(1)],
+            [Infinity, ...base.slice(1)],
+            [...base, 1],
+          ];
           mutated = set('clsNumList', list);
           // the wrong count of classes is named as clsNumList (issue 11), not as margins
           if (v % list.length === list.length - 1 && !c.weight) message = /^clsNumList has \d+ classes, expected \d+/;
@@ -820,7 +983,12 @@ async function runLoss(c: LossCase, backend: 'js' | Native, mode: 'sync' | 'asyn
           const good = opts.margins as Float32Array;
           const nan = good.slice();
           nan[j % D] = NaN;
-          const alts: unknown[] = [...JUNK.map((f) => f()), undefined, Float64Array.from(good), new Float32Array(D + 1)];
+          const alts: unknown[] = [
+            ...JUNK.map((f) => f()),
+            undefined,
+            Float64Array.from(good),
+            new Float32Array(D + 1),
+          ];
           if (!c.allowNonFinite) alts.push(nan);
           opts.margins = pick(alts, v);
           mutated = true;
@@ -828,7 +996,11 @@ async function runLoss(c: LossCase, backend: 'js' | Native, mode: 'sync' | 'asyn
         break;
       case 'noise':
         if (c.explicit) {
-          const alts: unknown[] = [...JUNK.map((f) => f()), Float64Array.from(c.noise), new Float32Array(B * D * S + 1)];
+          const alts: unknown[] = [
+            ...JUNK.map((f) => f()),
+            Float64Array.from(c.noise),
+            new Float32Array(B * D * S + 1),
+          ];
           if (!c.allowNonFinite) {
             const bad = Float32Array.from(c.noise);
             bad[j % bad.length] = NaN;
@@ -876,15 +1048,39 @@ async function runLoss(c: LossCase, backend: 'js' | Native, mode: 'sync' | 'asyn
     const args = [scoresArg, labels, shape] as const;
     if (c.form === 'bal' || c.form === 'imbal') {
       const op = c.form === 'bal' ? new BalNoisedTopK(optsArg as never) : new ImbalNoisedTopK(optsArg as never);
-      r = async ? await op.forwardAsync(...(args as unknown as [Float32Array, number[], number[]])) : op.forward(...(args as unknown as [Float32Array, number[], number[]]));
+      r = async
+        ? await op.forwardAsync(...(args as unknown as [Float32Array, number[], number[]]))
+        : op.forward(...(args as unknown as [Float32Array, number[], number[]]));
     } else {
-      const fwd = c.form === 'balF'
-        ? async ? functional.balNoisedTopKLossAsync : functional.balNoisedTopKLoss
-        : async ? functional.imbalNoisedTopKLossAsync : functional.imbalNoisedTopKLoss;
-      r = await (fwd as (...a: unknown[]) => ReturnType<typeof functional.balNoisedTopKLoss>)(scoresArg, labels, shape, optsArg);
+      const fwd =
+        c.form === 'balF'
+          ? async
+            ? functional.balNoisedTopKLossAsync
+            : functional.balNoisedTopKLoss
+          : async
+            ? functional.imbalNoisedTopKLossAsync
+            : functional.imbalNoisedTopKLoss;
+      r = await (fwd as (...a: unknown[]) => ReturnType<typeof functional.balNoisedTopKLoss>)(
+        scoresArg,
+        labels,
+        shape,
+        optsArg,
+      );
     }
-    const g = async ? await r.backwardAsync(gradLoss as never, gradOut as Float32Array) : r.backward(gradLoss as never, gradOut as Float32Array);
-    outcome = { ok: true, loss: r.loss ?? undefined, bits: { loss: bits(Float32Array.of(r.loss ?? NaN)), losses: bits(r.losses), hingeArguments: bits(r.hingeArguments), topk: bits(r.topk), grad: bits(g) } };
+    const g = async
+      ? await r.backwardAsync(gradLoss as never, gradOut as Float32Array)
+      : r.backward(gradLoss as never, gradOut as Float32Array);
+    outcome = {
+      ok: true,
+      loss: r.loss ?? undefined,
+      bits: {
+        loss: bits(Float32Array.of(r.loss ?? NaN)),
+        losses: bits(r.losses),
+        hingeArguments: bits(r.hingeArguments),
+        topk: bits(r.topk),
+        grad: bits(g),
+      },
+    };
   } catch (err) {
     outcome = failure(err);
   }
@@ -1009,7 +1205,12 @@ const hostileArb: fc.Arbitrary<HostileCase> = fc
     D: fc.integer({ min: 2, max: 5 }),
   })
   .chain((r) =>
-    fc.record({ x: fc.array(valueArb(false), { minLength: r.B * r.D, maxLength: r.B * r.D }), labels: fc.array(fc.integer({ min: 0, max: r.D - 1 }), { minLength: r.B, maxLength: r.B }) }).map((q) => ({ ...r, ...q })),
+    fc
+      .record({
+        x: fc.array(valueArb(false), { minLength: r.B * r.D, maxLength: r.B * r.D }),
+        labels: fc.array(fc.integer({ min: 0, max: r.D - 1 }), { minLength: r.B, maxLength: r.B }),
+      })
+      .map((q) => ({ ...r, ...q })),
   );
 
 async function runHostile(c: HostileCase, backend: 'js' | Native, hostile: boolean): Promise<Outcome> {
@@ -1065,38 +1266,90 @@ async function runHostile(c: HostileCase, backend: 'js' | Native, hostile: boole
         const opts = withOption({ k: 1, seed: 5, nSample: 2, backend }, 'epsilon', 0.5, -1);
         const op = new NoisedTopK(opts as never);
         const outputs = at('outputsKey') ? trap({}, 'out', undefined, new Float32Array(B), effect) : {};
-        const r = c.async ? await op.forwardAsync(x, shape as number[], outputs) : op.forward(x, shape as number[], outputs);
+        const r = c.async
+          ? await op.forwardAsync(x, shape as number[], outputs)
+          : op.forward(x, shape as number[], outputs);
         return { ok: true, bits: { values: bits(r.values), grad: bits(r.backward()) } };
       }
       case 'topkF': {
         const opts = withOption({ k: 1, nSample: 2, epsilon: 0.5, backend }, 'seed', 5, 6);
         if (at('outputsKey')) trap(opts, 'positions', undefined, new Int32Array(B * 2), effect);
-        const r = c.async ? await functional.noisedTopKAsync(x, shape as number[], opts as never) : functional.noisedTopK(x, shape as number[], opts as never);
+        const r = c.async
+          ? await functional.noisedTopKAsync(x, shape as number[], opts as never)
+          : functional.noisedTopK(x, shape as number[], opts as never);
         return { ok: true, bits: { values: bits(r.values), grad: bits(r.backward()) } };
       }
       case 'bal': {
         const op = new BalNoisedTopK({ k: 1, seed: 5, nSample: 2, backend });
-        const r = c.async ? await op.forwardAsync(x, labels as number[], shape as number[]) : op.forward(x, labels as number[], shape as number[]);
-        return { ok: true, bits: { loss: bits(Float32Array.of(r.loss)), topk: bits(r.topk), grad: bits(r.backward()) } };
+        const r = c.async
+          ? await op.forwardAsync(x, labels as number[], shape as number[])
+          : op.forward(x, labels as number[], shape as number[]);
+        return {
+          ok: true,
+          bits: { loss: bits(Float32Array.of(r.loss)), topk: bits(r.topk), grad: bits(r.backward()) },
+        };
       }
       case 'balF':
       case 'imbalF': {
-        const opts: Record<string, unknown> = withOption({ k: 1, seed: 5, nSample: 2, backend }, 'epsilon', 0.5, Infinity);
+        const opts: Record<string, unknown> = withOption(
+          { k: 1, seed: 5, nSample: 2, backend },
+          'epsilon',
+          0.5,
+          Infinity,
+        );
         if (c.entry === 'imbalF') {
-          if (at('marginsKey')) trap(opts, 'margins', ldamMargins(Array.from({ length: D }, (_, j) => j + 1), 0.5), new Float32Array(D + 1), effect);
-          else opts.margins = ldamMargins(Array.from({ length: D }, (_, j) => j + 1), 0.5);
+          if (at('marginsKey'))
+            trap(
+              opts,
+              'margins',
+              ldamMargins(
+                Array.from({ length: D }, (_, j) => j + 1),
+                0.5,
+              ),
+              new Float32Array(D + 1),
+              effect,
+            );
+          else
+            opts.margins = ldamMargins(
+              Array.from({ length: D }, (_, j) => j + 1),
+              0.5,
+            );
         }
-        const f = c.entry === 'balF' ? (c.async ? functional.balNoisedTopKLossAsync : functional.balNoisedTopKLoss) : c.async ? functional.imbalNoisedTopKLossAsync : functional.imbalNoisedTopKLoss;
-        const r = await (f as (...a: unknown[]) => ReturnType<typeof functional.balNoisedTopKLoss>)(x, labels, shape, opts);
-        return { ok: true, bits: { loss: bits(Float32Array.of(r.loss ?? NaN)), topk: bits(r.topk), grad: bits(r.backward()) } };
+        const f =
+          c.entry === 'balF'
+            ? c.async
+              ? functional.balNoisedTopKLossAsync
+              : functional.balNoisedTopKLoss
+            : c.async
+              ? functional.imbalNoisedTopKLossAsync
+              : functional.imbalNoisedTopKLoss;
+        const r = await (f as (...a: unknown[]) => ReturnType<typeof functional.balNoisedTopKLoss>)(
+          x,
+          labels,
+          shape,
+          opts,
+        );
+        return {
+          ok: true,
+          bits: { loss: bits(Float32Array.of(r.loss ?? NaN)), topk: bits(r.topk), grad: bits(r.backward()) },
+        };
       }
       case 'imbal': {
         const counts: unknown[] = Array.from({ length: D }, (_, j) => 10 + j);
         if (at('clsNumElem')) trap(counts, '0', 10, flipTo(-1, 10), effect);
         const opts = withOption({ k: 1, seed: 5, nSample: 2, maxM: 0.4, clsNumList: counts, backend }, 'scale', 7, -1);
         const op = new ImbalNoisedTopK(opts as never);
-        const r = c.async ? await op.forwardAsync(x, labels as number[], shape as number[]) : op.forward(x, labels as number[], shape as number[]);
-        return { ok: true, bits: { loss: bits(Float32Array.of(r.loss)), hingeArguments: bits(r.hingeArguments), grad: bits(r.backward()) } };
+        const r = c.async
+          ? await op.forwardAsync(x, labels as number[], shape as number[])
+          : op.forward(x, labels as number[], shape as number[]);
+        return {
+          ok: true,
+          bits: {
+            loss: bits(Float32Array.of(r.loss)),
+            hingeArguments: bits(r.hingeArguments),
+            grad: bits(r.backward()),
+          },
+        };
       }
       case 'rare': {
         const counts: unknown[] = Array.from({ length: D }, (_, j) => 5 + 10 * j);
@@ -1118,8 +1371,25 @@ async function runHostile(c: HostileCase, backend: 'js' | Native, hostile: boole
 // Shared memory mapped twice: an output and an input on two SharedArrayBuffer objects over the
 // same bytes (what postMessage or structuredClone of a SharedArrayBuffer gives). JavaScript
 // sees two buffers; the answer must still be right, or a RangeError naming both arrays.
-type SabPair = 'out/x' | 'positions/x' | 'out/noise' | 'positions/noise' | 'out/positions' | 'grad/positions' | 'grad/gradOutput' | 'grad/x';
-const SAB_PAIRS: SabPair[] = ['out/x', 'positions/x', 'out/noise', 'positions/noise', 'out/positions', 'grad/positions', 'grad/gradOutput', 'grad/x'];
+type SabPair =
+  | 'out/x'
+  | 'positions/x'
+  | 'out/noise'
+  | 'positions/noise'
+  | 'out/positions'
+  | 'grad/positions'
+  | 'grad/gradOutput'
+  | 'grad/x';
+const SAB_PAIRS: SabPair[] = [
+  'out/x',
+  'positions/x',
+  'out/noise',
+  'positions/noise',
+  'out/positions',
+  'grad/positions',
+  'grad/gradOutput',
+  'grad/x',
+];
 
 async function runSabAlias(pair: SabPair, c: HostileCase, backend: 'js' | Native, aliased: boolean): Promise<Outcome> {
   const { B, D } = c;
@@ -1130,7 +1400,10 @@ async function runSabAlias(pair: SabPair, c: HostileCase, backend: 'js' | Native
   const total = Object.values(sizes).reduce((a, b) => a + b, 0) + 8;
   const sab = new SharedArrayBuffer(total * 4);
   let at = 0;
-  const place = <T extends Float32Array | Int32Array>(ctor: { new (b: ArrayBufferLike, o: number, n: number): T }, n: number): T => {
+  const place = <T extends Float32Array | Int32Array>(
+    ctor: { new (b: ArrayBufferLike, o: number, n: number): T },
+    n: number,
+  ): T => {
     const a = new ctor(sab, at * 4, n);
     at += n + 1;
     return a;
@@ -1148,7 +1421,8 @@ async function runSabAlias(pair: SabPair, c: HostileCase, backend: 'js' | Native
     const [output, input] = pair.split('/') as [string, string];
     const target: Float32Array | Int32Array = { x, noise, positions, gradOutput, out }[input]!;
     if (output === 'out') out = sharedTwin(target as Float32Array, Float32Array as never, 0, B) as Float32Array;
-    else if (output === 'positions') positions = sharedTwin(target as Int32Array, Int32Array as never, 0, B * S) as unknown as Int32Array;
+    else if (output === 'positions')
+      positions = sharedTwin(target as Int32Array, Int32Array as never, 0, B * S) as unknown as Int32Array;
     else grad = new Float32Array(structuredClone(sab), target.byteOffset, B * D);
   }
   try {
@@ -1169,13 +1443,17 @@ describe('fuzz: hostile reads and shared memory mapped twice (issue 11)', () => 
     await fc.assert(
       fc.asyncProperty(hostileArb, async (c) => {
         count('hostile reads');
-        const backendsHere: ('js' | Native)[] = c.entry === 'perClass' || c.entry === 'rare' ? ['js'] : ['js', ...NATIVE];
+        const backendsHere: ('js' | Native)[] =
+          c.entry === 'perClass' || c.entry === 'rare' ? ['js'] : ['js', ...NATIVE];
         const plain = await runHostile(c, 'js', false);
         expect(plain.ok, `the plain call failed: ${JSON.stringify(plain)}`).toBe(true);
         for (const b of backendsHere) {
           const got = await runHostile(c, b, true);
           if (c.action === 'detach') {
-            expect(got.ok, `${b}: detached input accepted (${c.entry}, ${pick(HOSTILE_POSITIONS[c.entry], c.position)})`).toBe(false);
+            expect(
+              got.ok,
+              `${b}: detached input accepted (${c.entry}, ${pick(HOSTILE_POSITIONS[c.entry], c.position)})`,
+            ).toBe(false);
             if (!got.ok) {
               expect(['TypeError', 'RangeError']).toContain(got.name);
               expect(got.message).toMatch(/\b(x|scores)\b/);

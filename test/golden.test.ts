@@ -13,7 +13,13 @@ describe.each(testedBackends())('golden cases from pytopk on %s', (backend) => {
     const noise = new Float32Array(c.Z);
     it(name, () => {
       if (c.kind === 'noised_topk') {
-        const r = functional.noisedTopK(new Float32Array(c.x!), c.shape, { k: c.k, epsilon: c.epsilon, dim: c.dim!, noise, backend });
+        const r = functional.noisedTopK(new Float32Array(c.x!), c.shape, {
+          k: c.k,
+          epsilon: c.epsilon,
+          dim: c.dim!,
+          noise,
+          backend,
+        });
         expect(r.shape).toEqual(c.value_shape);
         const grad = r.backward(new Float32Array(c.grad_output!));
         if (c.n_sample === 1) {

@@ -4,7 +4,17 @@
 // fallback (never a crash), and neither install nor load may touch the network.
 // (test/fallback.test.ts covers the one-time warning and the loader's message.)
 import { spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -47,12 +57,16 @@ function env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
 }
 
 function node(args: string[], extra: Record<string, string> = {}) {
-  const r = spawnSync(process.execPath, ['--import', `data:text/javascript,${encodeURIComponent(noNetwork)}`, ...args], {
-    cwd: pkg,
-    env: env(extra),
-    encoding: 'utf8',
-    timeout: 120_000,
-  });
+  const r = spawnSync(
+    process.execPath,
+    ['--import', `data:text/javascript,${encodeURIComponent(noNetwork)}`, ...args],
+    {
+      cwd: pkg,
+      env: env(extra),
+      encoding: 'utf8',
+      timeout: 120_000,
+    },
+  );
   return { status: r.status, signal: r.signal, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -71,9 +85,20 @@ beforeAll(() => {
   mkdirSync(bin);
   symlinkSync(process.execPath, join(bin, 'node')); // the only command on PATH
   mkdirSync(pkg);
-  for (const entry of ['package.json', 'scripts', 'native', 'CMakeLists.txt', 'binding.gyp']) cpSync(join(root, entry), join(pkg, entry), { recursive: true });
+  for (const entry of ['package.json', 'scripts', 'native', 'CMakeLists.txt', 'binding.gyp'])
+    cpSync(join(root, entry), join(pkg, entry), { recursive: true });
   symlinkSync(join(root, 'node_modules'), join(pkg, 'node_modules'), 'dir');
-  const tsc = spawnSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json'), '--outDir', join(pkg, 'dist')], { encoding: 'utf8' });
+  const tsc = spawnSync(
+    process.execPath,
+    [
+      join(root, 'node_modules/typescript/bin/tsc'),
+      '-p',
+      join(root, 'tsconfig.build.json'),
+      '--outDir',
+      join(pkg, 'dist'),
+    ],
+    { encoding: 'utf8' },
+  );
   if (!existsSync(join(pkg, 'dist', 'index.js'))) throw new Error(`tsc failed: ${tsc.stdout}${tsc.stderr}`);
   writeFileSync(join(pkg, 'load.mjs'), loadScript);
 }, 120_000);
@@ -82,7 +107,13 @@ afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 function parseLoad(r: ReturnType<typeof node>) {
   expect(r.signal, r.stderr).toBeNull();
   expect(r.status, r.stderr).toBe(0);
-  return JSON.parse(r.stdout.trim().split('\n').pop()!) as { backends: string[]; value: number; warnings: string[]; cpuError: string; loadError: string };
+  return JSON.parse(r.stdout.trim().split('\n').pop()!) as {
+    backends: string[];
+    value: number;
+    warnings: string[];
+    cpuError: string;
+    loadError: string;
+  };
 }
 
 describe('install without cmake, a compiler, node-gyp or a prebuild', () => {
@@ -96,7 +127,9 @@ describe('install without cmake, a compiler, node-gyp or a prebuild', () => {
     // One short plain message: what failed (each way, with its reason) and how to fix it.
     const lines = r.stderr.trim().split('\n');
     expect(lines.length).toBeLessThanOrEqual(8);
-    expect(lines[0]).toMatch(/^noised-topk: no native addon for \S+, so the package will run on its pure TypeScript backend/);
+    expect(lines[0]).toMatch(
+      /^noised-topk: no native addon for \S+, so the package will run on its pure TypeScript backend/,
+    );
     expect(r.stderr).toMatch(/^ {2}- no prebuild for \S+ in this package$/m);
     expect(r.stderr).toMatch(/^ {2}- node-gyp not found/m);
     expect(r.stderr).toMatch(/To fix: install cmake and a C\+\+17 compiler .*then run `npm rebuild noised-topk`/);
@@ -171,23 +204,33 @@ describe('a corrupt or foreign .node file', () => {
   const variants: [string, () => Buffer][] = [
     ['garbage bytes', () => Buffer.from('definitely not an ELF shared object\n'.repeat(50))],
     ['an empty file', () => Buffer.alloc(0)],
-    ['a truncated copy of the real addon', () => (existsSync(real) ? readFileSync(real).subarray(0, 4096) : Buffer.from('\x7fELF'))],
-    ['an ELF header with garbage after it', () => Buffer.concat([Buffer.from('\x7fELF\x02\x01\x01', 'latin1'), Buffer.alloc(8192, 0xa5)])],
+    [
+      'a truncated copy of the real addon',
+      () => (existsSync(real) ? readFileSync(real).subarray(0, 4096) : Buffer.from('\x7fELF')),
+    ],
+    [
+      'an ELF header with garbage after it',
+      () => Buffer.concat([Buffer.from('\x7fELF\x02\x01\x01', 'latin1'), Buffer.alloc(8192, 0xa5)]),
+    ],
   ];
 
-  it.each(variants)('%s as the prebuild: install still succeeds, load falls back to js and names it', (_, bytes) => {
-    rmSync(join(pkg, 'prebuilds'), { recursive: true, force: true });
-    mkdirSync(platformDir, { recursive: true });
-    writeFileSync(join(platformDir, 'noised-topk.node'), bytes());
-    const install = node(['scripts/install.mjs']);
-    expect(install.signal, install.stderr).toBeNull();
-    expect(install.status, install.stderr).toBe(0);
-    expect(install.stderr).toMatch(/prebuild noised-topk\.node does not load here/);
-    const r = parseLoad(node(['load.mjs']));
-    expect(r.backends).toEqual(['js']);
-    expect(r.loadError).toMatch(/prebuilds\/[^/]+\/noised-topk\.node: /);
-    expect(r.loadError).toMatch(/npm rebuild noised-topk/);
-  }, 120_000);
+  it.each(variants)(
+    '%s as the prebuild: install still succeeds, load falls back to js and names it',
+    (_, bytes) => {
+      rmSync(join(pkg, 'prebuilds'), { recursive: true, force: true });
+      mkdirSync(platformDir, { recursive: true });
+      writeFileSync(join(platformDir, 'noised-topk.node'), bytes());
+      const install = node(['scripts/install.mjs']);
+      expect(install.signal, install.stderr).toBeNull();
+      expect(install.status, install.stderr).toBe(0);
+      expect(install.stderr).toMatch(/prebuild noised-topk\.node does not load here/);
+      const r = parseLoad(node(['load.mjs']));
+      expect(r.backends).toEqual(['js']);
+      expect(r.loadError).toMatch(/prebuilds\/[^/]+\/noised-topk\.node: /);
+      expect(r.loadError).toMatch(/npm rebuild noised-topk/);
+    },
+    120_000,
+  );
 
   it.each(variants)('%s named by NOISED_TOPK_ADDON: the error names the file, no crash', (name, bytes) => {
     const file = join(scratch, `addon-${name.replace(/\W+/g, '-')}.node`);
@@ -207,7 +250,9 @@ describe('a corrupt or foreign .node file', () => {
     const install = node(['scripts/install.mjs']);
     expect(install.signal, install.stderr).toBeNull();
     expect(install.status, install.stderr).toBe(0);
-    expect(install.stderr).toMatch(/prebuild noised-topk\.node does not load here \(not a regular file \(a character device\)\)/);
+    expect(install.stderr).toMatch(
+      /prebuild noised-topk\.node does not load here \(not a regular file \(a character device\)\)/,
+    );
     const r = parseLoad(node(['load.mjs']));
     expect(r.backends).toEqual(['js']);
     expect(r.loadError).toMatch(/noised-topk\.node: .*not a regular file \(a character device\)/);
@@ -216,7 +261,9 @@ describe('a corrupt or foreign .node file', () => {
   }, 120_000);
 
   it('a shared library that is not a Node addon (libm) gives an error, not a crash', () => {
-    const libm = ['/lib/x86_64-linux-gnu/libm.so.6', '/usr/lib/x86_64-linux-gnu/libm.so.6', '/lib64/libm.so.6'].find(existsSync);
+    const libm = ['/lib/x86_64-linux-gnu/libm.so.6', '/usr/lib/x86_64-linux-gnu/libm.so.6', '/lib64/libm.so.6'].find(
+      existsSync,
+    );
     if (!libm) return;
     const file = join(scratch, 'libm.node');
     cpSync(libm, file);
@@ -235,7 +282,8 @@ describe('truncated addons are refused before dlopen (which would die of SIGBUS)
     const bytes = readFileSync(real);
     expect(elfProblem(bytes)).toBeNull();
     const prebuilt = join(root, 'prebuilds', `${process.platform}-${process.arch}`);
-    for (const f of existsSync(prebuilt) ? readdirSync(prebuilt) : []) expect(elfProblem(readFileSync(join(prebuilt, f))), f).toBeNull();
+    for (const f of existsSync(prebuilt) ? readdirSync(prebuilt) : [])
+      expect(elfProblem(readFileSync(join(prebuilt, f))), f).toBeNull();
     // Cuts are refused up to the end of the last segment the loader reads, accepted after it
     // (what follows is debug info and section headers).
     const verdicts = [];
@@ -266,10 +314,17 @@ describe('no network', () => {
   });
 
   it('the install script and the loader import no networking module', () => {
-    const sources = [join(root, 'scripts', 'install.mjs'), join(root, 'scripts', 'elf.mjs'), join(root, 'lib', 'native.ts'), join(root, 'lib', 'kernel.ts')];
+    const sources = [
+      join(root, 'scripts', 'install.mjs'),
+      join(root, 'scripts', 'elf.mjs'),
+      join(root, 'lib', 'native.ts'),
+      join(root, 'lib', 'kernel.ts'),
+    ];
     for (const file of sources) {
       const text = readFileSync(file, 'utf8');
-      expect(text, file).not.toMatch(/['"]node:(https?|net|tls|dns|dgram|http2)['"]|\bfetch\(|XMLHttpRequest|WebSocket/);
+      expect(text, file).not.toMatch(
+        /['"]node:(https?|net|tls|dns|dgram|http2)['"]|\bfetch\(|XMLHttpRequest|WebSocket/,
+      );
     }
     expect(readdirSync(join(root, 'scripts'))).toContain('install.mjs');
   });

@@ -37,26 +37,31 @@ function countingFs() {
 }
 
 describe('elfFileProblem reads the headers only', () => {
-  it.skipIf(!fs.existsSync(real))('the real addon: the same verdict as the whole-file check, reading at most the ELF and program headers', () => {
-    const bytes = fs.readFileSync(real);
-    const { fs: cfs, counter } = countingFs();
-    expect(elfFileProblem(real, cfs)).toBeNull();
-    expect(elfProblem(bytes)).toBeNull();
-    const phnum = bytes.readUInt16LE(56);
-    expect(counter.bytes).toBe(64 + phnum * 56);
-    expect(counter.bytes).toBeLessThan(bytes.length / 100);
-    // Truncations: the file check agrees with the byte check at every cut.
-    for (const n of [0, 3, 40, 63, 64, 500, 4096, Math.floor(bytes.length / 2), bytes.length - 1]) {
-      const file = join(scratch, `cut-${n}.node`);
-      fs.writeFileSync(file, bytes.subarray(0, n));
-      const want = n === 0 ? 'empty file' : elfProblem(bytes.subarray(0, n));
-      expect(elfFileProblem(file), `cut at ${n}`).toBe(want);
-    }
-  });
+  it.skipIf(!fs.existsSync(real))(
+    'the real addon: the same verdict as the whole-file check, reading at most the ELF and program headers',
+    () => {
+      const bytes = fs.readFileSync(real);
+      const { fs: cfs, counter } = countingFs();
+      expect(elfFileProblem(real, cfs)).toBeNull();
+      expect(elfProblem(bytes)).toBeNull();
+      const phnum = bytes.readUInt16LE(56);
+      expect(counter.bytes).toBe(64 + phnum * 56);
+      expect(counter.bytes).toBeLessThan(bytes.length / 100);
+      // Truncations: the file check agrees with the byte check at every cut.
+      for (const n of [0, 3, 40, 63, 64, 500, 4096, Math.floor(bytes.length / 2), bytes.length - 1]) {
+        const file = join(scratch, `cut-${n}.node`);
+        fs.writeFileSync(file, bytes.subarray(0, n));
+        const want = n === 0 ? 'empty file' : elfProblem(bytes.subarray(0, n));
+        expect(elfFileProblem(file), `cut at ${n}`).toBe(want);
+      }
+    },
+  );
 
   it('a sparse 64 GiB file behind a valid header is judged from its headers in a few reads', () => {
     const file = join(scratch, 'huge.node');
-    const head = fs.existsSync(real) ? fs.readFileSync(real).subarray(0, 4096) : Buffer.from('\x7fELF\x02\x01\x01', 'latin1');
+    const head = fs.existsSync(real)
+      ? fs.readFileSync(real).subarray(0, 4096)
+      : Buffer.from('\x7fELF\x02\x01\x01', 'latin1');
     fs.writeFileSync(file, head);
     fs.truncateSync(file, 64 * 2 ** 30);
     const { fs: cfs, counter } = countingFs();
@@ -121,7 +126,11 @@ describe.skipIf(!hasCpu)('NOISED_TOPK_ADDON that does not load: a warning, then 
     const ms = performance.now() - started;
     await new Promise((resolve) => setTimeout(resolve, 10)); // warnings are emitted on the next tick
     process.off('warning', onWarning);
-    return { addon, warnings: warnings.filter((w) => (w as Error & { code?: string }).code === 'NOISED_TOPK_ADDON_INVALID'), ms };
+    return {
+      addon,
+      warnings: warnings.filter((w) => (w as Error & { code?: string }).code === 'NOISED_TOPK_ADDON_INVALID'),
+      ms,
+    };
   }
 
   const cases: [string, () => string, RegExp][] = [
@@ -136,17 +145,20 @@ describe.skipIf(!hasCpu)('NOISED_TOPK_ADDON that does not load: a warning, then 
     ],
     ['a missing file', () => join(scratch, 'nothing-here.node'), /Cannot find module|no such file/i],
   ];
-  it.each(cases)('%s: NOISED_TOPK_ADDON_INVALID names the path and why; the addon still loads from build/', async (_name, make, why) => {
-    const file = make();
-    const r = await load(file);
-    expect(r.warnings).toHaveLength(1);
-    expect(r.warnings[0]!.message).toContain(`NOISED_TOPK_ADDON=${file} did not load (`);
-    expect(r.warnings[0]!.message).toMatch(why);
-    expect(r.warnings[0]!.message).toMatch(/looking in build\/ and prebuilds\/ instead/);
-    expect(r.addon).not.toBeNull();
-    expect(typeof r.addon!.forward).toBe('function');
-    expect(r.ms).toBeLessThan(5_000);
-  });
+  it.each(cases)(
+    '%s: NOISED_TOPK_ADDON_INVALID names the path and why; the addon still loads from build/',
+    async (_name, make, why) => {
+      const file = make();
+      const r = await load(file);
+      expect(r.warnings).toHaveLength(1);
+      expect(r.warnings[0]!.message).toContain(`NOISED_TOPK_ADDON=${file} did not load (`);
+      expect(r.warnings[0]!.message).toMatch(why);
+      expect(r.warnings[0]!.message).toMatch(/looking in build\/ and prebuilds\/ instead/);
+      expect(r.addon).not.toBeNull();
+      expect(typeof r.addon!.forward).toBe('function');
+      expect(r.ms).toBeLessThan(5_000);
+    },
+  );
 
   it('a good NOISED_TOPK_ADDON loads without a warning', async () => {
     const r = await load(saved ?? real);

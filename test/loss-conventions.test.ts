@@ -42,7 +42,7 @@ function reference(c: GoldenCase): Reference {
     for (let q = 0; q < S; q++) {
       // the perturbed score is defined in float32, as pytopk computes it
       const y = Array.from({ length: D }, (_, col) => fr(s[r * D + col]! + fr(eps * fr(c.Z[(r * D + col) * S + q]!))));
-      const order = y.map((_, col) => col).sort((a, b) => (y[b]! - y[a]!) || a - b);
+      const order = y.map((_, col) => col).sort((a, b) => y[b]! - y[a]! || a - b);
       const col = order[c.k]!; // the (k+1)-th largest
       cnt[col]!++;
       top += y[col]!;
@@ -93,7 +93,8 @@ function close(a: number, b: number, size: number): boolean {
 function expectClose(actual: ArrayLike<number>, want: ArrayLike<number>, size: number, what: string): void {
   expect(actual.length, what).toBe(want.length);
   for (let i = 0; i < want.length; i++) {
-    if (!close(actual[i]!, want[i]!, size)) expect.fail(`${what}[${i}] = ${actual[i]} but the float64 reference gives ${want[i]}`);
+    if (!close(actual[i]!, want[i]!, size))
+      expect.fail(`${what}[${i}] = ${actual[i]} but the float64 reference gives ${want[i]}`);
   }
 }
 
@@ -104,14 +105,22 @@ function run(c: GoldenCase, backend: 'js' | 'cpu', labels: number[], conv: Conve
   const base = { k: c.k, epsilon: c.epsilon, noise, backend, ...conv };
   return c.kind === 'bal_loss'
     ? functional.balNoisedTopKLoss<Reduction>(scores, labels, [B, D], base)
-    : functional.imbalNoisedTopKLoss<Reduction>(scores, labels, [B, D], { ...base, margins: ldamMargins(c.cls_num_list!, c.max_m!), scale: c.scale! });
+    : functional.imbalNoisedTopKLoss<Reduction>(scores, labels, [B, D], {
+        ...base,
+        margins: ldamMargins(c.cls_num_list!, c.max_m!),
+        scale: c.scale!,
+      });
 }
 
 /** Size of the terms of a case's hinge (for the tolerance): scale times the largest |score| + 1. */
 const sizeOf = (c: GoldenCase, ref: Reference) => ref.scale * (1 + Math.max(...c.scores!.map(Math.abs)));
 
 describe.each(testedBackends())('reduction, weight and ignoreIndex on the golden loss cases (%s)', (backend) => {
-  it.each(lossCases.map(({ file, index, c }) => [`${file}#${index} ${c.kind} [${c.shape}] k=${c.k} S=${c.n_sample}`, c] as const))('%s', (_name, c) => {
+  it.each(
+    lossCases.map(
+      ({ file, index, c }) => [`${file}#${index} ${c.kind} [${c.shape}] k=${c.k} S=${c.n_sample}`, c] as const,
+    ),
+  )('%s', (_name, c) => {
     const [B, D] = c.shape as [number, number];
     const ref = reference(c);
     const size = sizeOf(c, ref);
@@ -137,7 +146,12 @@ describe.each(testedBackends())('reduction, weight and ignoreIndex on the golden
     const rowGrad = Float32Array.from({ length: B }, () => fr(rand() * 2 - 1));
     expectClose(mean.backward(0.75), expected(c, ref, labels, {}, 0.75).grad, 1e-3, 'mean grad');
     expectClose(sum.backward(), expected(c, ref, labels, { reduction: 'sum' }, 1).grad, 1e-3, 'sum grad');
-    expectClose(none.backward(rowGrad), expected(c, ref, labels, { reduction: 'none' }, rowGrad).grad, 1e-3, 'none grad');
+    expectClose(
+      none.backward(rowGrad),
+      expected(c, ref, labels, { reduction: 'none' }, rowGrad).grad,
+      1e-3,
+      'none grad',
+    );
 
     // a per-class weight (one class weighing 0) on every reduction
     const weight = Float32Array.from({ length: D }, (_, j) => (j === labels[0] ? 0 : fr(0.25 + 2 * rand())));
@@ -187,8 +201,20 @@ describe('bit identity and edge cases of the conventions', () => {
     if (!testedBackends().includes('cpu')) return;
     for (const reduction of ['mean', 'sum', 'none'] as const) {
       const opts = { k: 2, epsilon: 0.5, nSample: 3, seed: 7, reduction, weight, ignoreIndex: -1 };
-      const js = new ImbalNoisedTopK<Reduction>({ ...opts, maxM: 0.4, clsNumList: [40, 10, 5, 2], scale: 10, backend: 'js' }).forward(scores, labels, [B, D]);
-      const cpu = await new ImbalNoisedTopK<Reduction>({ ...opts, maxM: 0.4, clsNumList: [40, 10, 5, 2], scale: 10, backend: 'cpu' }).forwardAsync(scores, labels, [B, D]);
+      const js = new ImbalNoisedTopK<Reduction>({
+        ...opts,
+        maxM: 0.4,
+        clsNumList: [40, 10, 5, 2],
+        scale: 10,
+        backend: 'js',
+      }).forward(scores, labels, [B, D]);
+      const cpu = await new ImbalNoisedTopK<Reduction>({
+        ...opts,
+        maxM: 0.4,
+        clsNumList: [40, 10, 5, 2],
+        scale: 10,
+        backend: 'cpu',
+      }).forwardAsync(scores, labels, [B, D]);
       expect(cpu.loss).toEqual(js.loss);
       expect(Array.from(cpu.losses)).toEqual(Array.from(js.losses));
       const up = reduction === 'none' ? Float32Array.of(1, -2, 3, 0.5, 1) : 0.5;
@@ -200,12 +226,21 @@ describe('bit identity and edge cases of the conventions', () => {
     const r = functional.balNoisedTopKLoss(scores, [-1, -1, -1, -1, -1], [B, D], { k: 1, seed: 0, ignoreIndex: -1 });
     expect(r.loss).toBeNaN();
     expect(Array.from(r.backward()).every((g) => g === 0)).toBe(true);
-    const s = functional.balNoisedTopKLoss(scores, [0, 1, 2, 3, 0], [B, D], { k: 1, seed: 0, reduction: 'sum', ignoreIndex: 0, weight: Float32Array.of(1, 0, 0, 0) });
+    const s = functional.balNoisedTopKLoss(scores, [0, 1, 2, 3, 0], [B, D], {
+      k: 1,
+      seed: 0,
+      reduction: 'sum',
+      ignoreIndex: 0,
+      weight: Float32Array.of(1, 0, 0, 0),
+    });
     expect(s.loss).toBe(0);
   });
 
   it('refuses bad conventions with the parameter, the expected and the got', () => {
-    const f = (o: Record<string, unknown>, ls: unknown = [0, 1, 2, 3, 0]) => () => functional.balNoisedTopKLoss(scores, ls as number[], [B, D], { k: 1, seed: 0, ...o });
+    const f =
+      (o: Record<string, unknown>, ls: unknown = [0, 1, 2, 3, 0]) =>
+      () =>
+        functional.balNoisedTopKLoss(scores, ls as number[], [B, D], { k: 1, seed: 0, ...o });
     expect(f({ reduction: 'avg' })).toThrow(new RangeError(`reduction must be 'mean', 'sum' or 'none', got "avg"`));
     expect(f({ reduction: 1 })).toThrow(TypeError);
     expect(f({ weight: [1, 1, 1, 1] })).toThrow(/^weight must be a Float32Array, got an Array of length 4/);
@@ -216,13 +251,17 @@ describe('bit identity and edge cases of the conventions', () => {
     expect(f({ ignoreIndex: 1.5 })).toThrow(/^ignoreIndex must be an integer, got 1.5/);
     expect(f({ ignoreIndex: '0' })).toThrow(TypeError);
     expect(f({}, [0, 1, -100, 3, 0])).toThrow(/^labels\[2\] must be an integer in \[0, 3\], got -100/);
-    expect(f({ ignoreIndex: -1 }, [0, 1, -100, 3, 0])).toThrow(/^labels\[2\] must be an integer in \[0, 3\] or ignoreIndex \(-1\), got -100/);
+    expect(f({ ignoreIndex: -1 }, [0, 1, -100, 3, 0])).toThrow(
+      /^labels\[2\] must be an integer in \[0, 3\] or ignoreIndex \(-1\), got -100/,
+    );
     const none = functional.balNoisedTopKLoss(scores, [0, 1, 2, 3, 0], [B, D], { k: 1, seed: 0, reduction: 'none' });
     expect(() => none.backward(1 as never)).toThrow(/^gradLoss must be a Float32Array, got 1/);
     expect(() => none.backward(new Float32Array(4))).toThrow(/^gradLoss has length 4, expected 5 \(one per row\)/);
     expect(() => none.backward(Float32Array.of(1, 1, NaN, 1, 1))).toThrow(/^gradLoss\[2\] must be finite, got NaN/);
     const mean = functional.balNoisedTopKLoss(scores, [0, 1, 2, 3, 0], [B, D], { k: 1, seed: 0 });
-    expect(() => mean.backward(new Float32Array(5) as never)).toThrow(/^gradLoss must be a number \(reduction 'mean'\)/);
+    expect(() => mean.backward(new Float32Array(5) as never)).toThrow(
+      /^gradLoss must be a number \(reduction 'mean'\)/,
+    );
     expect(() => new ImbalNoisedTopK({ k: 1, maxM: 0.3, clsNumList: [1, 2, 3], weight: new Float32Array(4) })).toThrow(
       /^weight has length 4, expected 3 \(one per class of clsNumList\)/,
     );
@@ -233,7 +272,11 @@ describe('bit identity and edge cases of the conventions', () => {
     const crit = new BalNoisedTopK({ k: 1, seed: 3, weight: w, reduction: 'sum' });
     w.fill(0);
     const got = crit.forward(scores, [0, 1, 2, 3, 0], [B, D]).loss;
-    const want = new BalNoisedTopK({ k: 1, seed: 3, weight: Float32Array.of(1, 2, 1, 3), reduction: 'sum' }).forward(scores, [0, 1, 2, 3, 0], [B, D]).loss;
+    const want = new BalNoisedTopK({ k: 1, seed: 3, weight: Float32Array.of(1, 2, 1, 3), reduction: 'sum' }).forward(
+      scores,
+      [0, 1, 2, 3, 0],
+      [B, D],
+    ).loss;
     expect(want).toBeGreaterThan(0);
     expect(got).toBe(want);
     expect(Array.from(crit.weight!)).toEqual([1, 2, 1, 3]);
@@ -270,7 +313,10 @@ describe('the conventions on the tfjs ops: values and gradients flow', () => {
         const ref = imbal
           ? functional.imbalNoisedTopKLoss<Reduction>(scores, labelArr, [B, D], { ...opts, margins, scale: 20 })
           : functional.balNoisedTopKLoss<Reduction>(scores, labelArr, [B, D], opts);
-        const f = (t: tf.Tensor) => (imbal ? tfb.imbalNoisedTopKLoss<Reduction>(t, y, { ...opts, margins, scale: 20, weight: tf.tensor(weight) }) : tfb.balNoisedTopKLoss<Reduction>(t, y, opts));
+        const f = (t: tf.Tensor) =>
+          imbal
+            ? tfb.imbalNoisedTopKLoss<Reduction>(t, y, { ...opts, margins, scale: 20, weight: tf.tensor(weight) })
+            : tfb.balNoisedTopKLoss<Reduction>(t, y, opts);
         const out = f(s);
         expect(out.shape).toEqual(reduction === 'none' ? [B] : []);
         expect(Array.from(out.dataSync())).toEqual(reduction === 'none' ? Array.from(ref.losses) : [ref.loss]);
@@ -288,6 +334,8 @@ describe('the conventions on the tfjs ops: values and gradients flow', () => {
     expect(out.shape).toEqual([B]);
     expect(out.dataSync()[1]).toBe(0);
     expect(() => new tfb.BalNoisedTopK({ k: 2, reduction: 'all' as never })).toThrow(RangeError);
-    expect(() => new tfb.ImbalNoisedTopK({ k: 2, maxM: 0.3, clsNumList: [1, 2], weight: new Float32Array(3) })).toThrow(/^weight has length 3, expected 2/);
+    expect(() => new tfb.ImbalNoisedTopK({ k: 2, maxM: 0.3, clsNumList: [1, 2], weight: new Float32Array(3) })).toThrow(
+      /^weight has length 3, expected 2/,
+    );
   });
 });

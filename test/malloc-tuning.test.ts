@@ -20,12 +20,24 @@ const underSanitizer = /lib[at]san/.test(process.env.LD_PRELOAD ?? '');
  */
 function child<T>(body: string, env: Record<string, string> = {}): T {
   const base = { ...process.env };
-  for (const k of ['NOISED_TOPK_MALLOC_TUNING', 'GLIBC_TUNABLES', 'MALLOC_MMAP_THRESHOLD_', 'MALLOC_TRIM_THRESHOLD_', 'MALLOC_TOP_PAD_', 'MALLOC_MMAP_MAX_']) delete base[k];
+  for (const k of [
+    'NOISED_TOPK_MALLOC_TUNING',
+    'GLIBC_TUNABLES',
+    'MALLOC_MMAP_THRESHOLD_',
+    'MALLOC_TRIM_THRESHOLD_',
+    'MALLOC_TOP_PAD_',
+    'MALLOC_MMAP_MAX_',
+  ])
+    delete base[k];
   const code = `
     const load = () => require(process.argv[1]);
     const report = (o) => console.log(JSON.stringify(o));
     ${body}`;
-  const r = spawnSync(process.execPath, ['-e', code, addonPath()], { encoding: 'utf8', timeout: 120_000, env: { ...base, ...env } });
+  const r = spawnSync(process.execPath, ['-e', code, addonPath()], {
+    encoding: 'utf8',
+    timeout: 120_000,
+    env: { ...base, ...env },
+  });
   expect(r.status, r.stderr).toBe(0);
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as T;
 }
@@ -47,14 +59,18 @@ describe.skipIf(!hasCpu)('when the tuning applies', () => {
   });
 
   it.skipIf(!glibc)("the user's own malloc settings win (GLIBC_TUNABLES, MALLOC_TRIM_THRESHOLD_)", () => {
-    const a = child<MallocTuning>('report(load().mallocTuning());', { GLIBC_TUNABLES: 'glibc.malloc.trim_threshold=1048576' });
+    const a = child<MallocTuning>('report(load().mallocTuning());', {
+      GLIBC_TUNABLES: 'glibc.malloc.trim_threshold=1048576',
+    });
     expect(a.applied).toBe(false);
     expect(a.reason).toMatch(/GLIBC_TUNABLES/);
     const b = child<MallocTuning>('report(load().mallocTuning());', { MALLOC_TRIM_THRESHOLD_: '1048576' });
     expect(b.applied).toBe(false);
     expect(b.reason).toMatch(/MALLOC_TRIM_THRESHOLD_/);
     // A GLIBC_TUNABLES about something else leaves it on.
-    const c = child<MallocTuning>('report(load().mallocTuning());', { GLIBC_TUNABLES: 'glibc.cpu.x86_shstk=permissive' });
+    const c = child<MallocTuning>('report(load().mallocTuning());', {
+      GLIBC_TUNABLES: 'glibc.cpu.x86_shstk=permissive',
+    });
     expect(c.applied).toBe(!underSanitizer);
   });
 
@@ -77,7 +93,12 @@ describe('without the addon', () => {
       const tuningNoAddon = await import('../lib/malloc-tuning.js');
       const lib = await import('../lib/index.js');
       expect(lib.backends()).not.toContain('cpu');
-      expect(tuningNoAddon.mallocTuning()).toEqual({ applied: false, mmapThreshold: null, trimThreshold: null, reason: 'the native addon is not loaded' });
+      expect(tuningNoAddon.mallocTuning()).toEqual({
+        applied: false,
+        mmapThreshold: null,
+        trimThreshold: null,
+        reason: 'the native addon is not loaded',
+      });
       const [B, D] = [6, 40];
       const rnd = mulberry32(5);
       const x = Float32Array.from({ length: B * D }, () => rnd() * 4 - 2);
@@ -95,33 +116,38 @@ describe('without the addon', () => {
 });
 
 describe('a new gradient per call', () => {
-  it.each(testedBackends())('%s: equals the preallocated `out`, and gradients the caller keeps are never written again', (backend) => {
-    const [B, D, S] = [64, 1000, 3]; // a 256 KB gradient: a heap block with the tuning, an mmap without
-    const rnd = mulberry32(17);
-    const x = Float32Array.from({ length: B * D }, () => rnd() * 6 - 3);
-    const labels = Int32Array.from({ length: B }, () => Math.floor(rnd() * D));
-    const out = new Float32Array(B * D);
-    const kept: { grad: Float32Array; copy: Float32Array }[] = [];
-    const calls = backend === 'js' ? 12 : 200; // enough freed arrays for the allocator to reuse memory
-    for (let i = 0; i < calls; i++) {
-      const o = { k: 5, epsilon: 1, nSample: S, seed: 3n, offset: i, backend };
-      const grad = functional.balNoisedTopKLoss(x, labels, [B, D], o).backward();
-      const again = functional.balNoisedTopKLoss(x, labels, [B, D], o).backward(undefined, out);
-      expect(again).toBe(out);
-      let same = true;
-      for (let j = 0; j < grad.length; j++) same &&= Object.is(grad[j], out[j]);
-      expect(same, `call ${i}`).toBe(true);
-      expect(grad.buffer.byteLength).toBe(B * D * 4); // its own buffer, not a view into a shared block
-      if (i % 5 === 0) kept.push({ grad, copy: grad.slice() });
-    }
-    for (const { grad, copy } of kept) expect(Array.from(grad)).toEqual(Array.from(copy));
-  });
+  it.each(testedBackends())(
+    '%s: equals the preallocated `out`, and gradients the caller keeps are never written again',
+    (backend) => {
+      const [B, D, S] = [64, 1000, 3]; // a 256 KB gradient: a heap block with the tuning, an mmap without
+      const rnd = mulberry32(17);
+      const x = Float32Array.from({ length: B * D }, () => rnd() * 6 - 3);
+      const labels = Int32Array.from({ length: B }, () => Math.floor(rnd() * D));
+      const out = new Float32Array(B * D);
+      const kept: { grad: Float32Array; copy: Float32Array }[] = [];
+      const calls = backend === 'js' ? 12 : 200; // enough freed arrays for the allocator to reuse memory
+      for (let i = 0; i < calls; i++) {
+        const o = { k: 5, epsilon: 1, nSample: S, seed: 3n, offset: i, backend };
+        const grad = functional.balNoisedTopKLoss(x, labels, [B, D], o).backward();
+        const again = functional.balNoisedTopKLoss(x, labels, [B, D], o).backward(undefined, out);
+        expect(again).toBe(out);
+        let same = true;
+        for (let j = 0; j < grad.length; j++) same &&= Object.is(grad[j], out[j]);
+        expect(same, `call ${i}`).toBe(true);
+        expect(grad.buffer.byteLength).toBe(B * D * 4); // its own buffer, not a view into a shared block
+        if (i % 5 === 0) kept.push({ grad, copy: grad.slice() });
+      }
+      for (const { grad, copy } of kept) expect(Array.from(grad)).toEqual(Array.from(copy));
+    },
+  );
 });
 
-describe.skipIf(!hasCpu || !glibc || underSanitizer)('page faults of a new 1 MB array per call (counted, not timed)', () => {
-  // Each call allocates a 1 MB Float32Array and writes every page (as a kernel writing a
-  // gradient does), keeping the last 4 alive; 1000 warm-up calls, then the faults of 1000 calls.
-  const loop = `
+describe.skipIf(!hasCpu || !glibc || underSanitizer)(
+  'page faults of a new 1 MB array per call (counted, not timed)',
+  () => {
+    // Each call allocates a 1 MB Float32Array and writes every page (as a kernel writing a
+    // gradient does), keeping the last 4 alive; 1000 warm-up calls, then the faults of 1000 calls.
+    const loop = `
     const n = 256000, pages = n * 4 / 4096;
     let keep = [];
     const step = () => { const a = new Float32Array(n); a.fill(1); keep.push(a); if (keep.length > 4) keep.shift(); };
@@ -130,19 +156,25 @@ describe.skipIf(!hasCpu || !glibc || underSanitizer)('page faults of a new 1 MB 
     for (let i = 0; i < 1000; i++) step();
     report({ perCall: (process.resourceUsage().minorPageFault - f0) / 1000, pages, tuning: tuning.applied });`;
 
-  it('control: when glibc maps every such array afresh, the counter sees about one fault per page', () => {
-    // Forcing glibc's mmap threshold below 1 MB is the state a process reaches by itself when
-    // its last freed mmapped block was smaller (docs/performance.md): every array is new pages.
-    const r = child<{ perCall: number; pages: number; tuning: boolean }>(`const tuning = load().mallocTuning();\n${loop}`, {
-      GLIBC_TUNABLES: 'glibc.malloc.mmap_threshold=131072',
+    it('control: when glibc maps every such array afresh, the counter sees about one fault per page', () => {
+      // Forcing glibc's mmap threshold below 1 MB is the state a process reaches by itself when
+      // its last freed mmapped block was smaller (docs/performance.md): every array is new pages.
+      const r = child<{ perCall: number; pages: number; tuning: boolean }>(
+        `const tuning = load().mallocTuning();\n${loop}`,
+        {
+          GLIBC_TUNABLES: 'glibc.malloc.mmap_threshold=131072',
+        },
+      );
+      expect(r.tuning).toBe(false);
+      expect(r.perCall).toBeGreaterThan(0.9 * r.pages);
     });
-    expect(r.tuning).toBe(false);
-    expect(r.perCall).toBeGreaterThan(0.9 * r.pages);
-  });
 
-  it('with the tuning, after warm-up, fewer than a quarter of the pages fault per call', () => {
-    const r = child<{ perCall: number; pages: number; tuning: boolean }>(`const tuning = load().mallocTuning();\n${loop}`);
-    expect(r.tuning).toBe(true);
-    expect(r.perCall).toBeLessThan(0.25 * r.pages);
-  });
-});
+    it('with the tuning, after warm-up, fewer than a quarter of the pages fault per call', () => {
+      const r = child<{ perCall: number; pages: number; tuning: boolean }>(
+        `const tuning = load().mallocTuning();\n${loop}`,
+      );
+      expect(r.tuning).toBe(true);
+      expect(r.perCall).toBeLessThan(0.25 * r.pages);
+    });
+  },
+);

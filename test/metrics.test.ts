@@ -10,12 +10,30 @@ import {
 // Six rows over four classes, worked out by hand under the tie rule (larger first, NaN above
 // +Infinity, -0 equal to +0, equal scores: lower index first).
 const scores = Float32Array.from([
-  0.1, 0.5, 0.5, 0.2, // label 2: column 1 ties it and ranks above (lower index) -> rank 2
-  0.1, 0.5, 0.5, 0.2, // label 1: wins the tie -> rank 1
-  NaN, Infinity, 3, 3, // label 1: NaN ranks above +Infinity -> rank 2
-  -0, 0, -1, -2, // label 1: -0 equals +0, column 0 ranks above -> rank 2
-  NaN, NaN, 0, 0, // label 1: two NaN tie, column 0 ranks above -> rank 2
-  1, 2, 3, 4, // label 3 -> rank 1
+  0.1,
+  0.5,
+  0.5,
+  0.2, // label 2: column 1 ties it and ranks above (lower index) -> rank 2
+  0.1,
+  0.5,
+  0.5,
+  0.2, // label 1: wins the tie -> rank 1
+  NaN,
+  Infinity,
+  3,
+  3, // label 1: NaN ranks above +Infinity -> rank 2
+  -0,
+  0,
+  -1,
+  -2, // label 1: -0 equals +0, column 0 ranks above -> rank 2
+  NaN,
+  NaN,
+  0,
+  0, // label 1: two NaN tie, column 0 ranks above -> rank 2
+  1,
+  2,
+  3,
+  4, // label 3 -> rank 1
 ]);
 const labels = Int32Array.from([2, 1, 1, 1, 1, 3]);
 const shape = [6, 4];
@@ -56,17 +74,26 @@ describe('top-k metrics under the tie rule', () => {
     expect(rareClassTopKAccuracy(scores, labels, shape, 1, { classCounts })).toBe(0.5);
     expect(rareClassTopKAccuracy(scores, labels, shape, 1, { classCounts, below: 6 })).toBe(0);
     expect(rareClassTopKAccuracy(scores, labels, shape, 1, { classCounts, below: 3 })).toBeNaN();
-    expect(rareClassTopKAccuracy(scores, labels, shape, 1, { classCounts, below: 1000 })).toBeCloseTo((0.25 + 0 + 1) / 3, 15);
+    expect(rareClassTopKAccuracy(scores, labels, shape, 1, { classCounts, below: 1000 })).toBeCloseTo(
+      (0.25 + 0 + 1) / 3,
+      15,
+    );
   });
 
   it('rejects bad arguments with the parameter, the expected and the got', () => {
-    expect(() => topKAccuracy([1, 2] as unknown as Float32Array, [0], [1, 2], 1)).toThrow(/scores must be a Float32Array or a Float64Array, got an Array/);
+    expect(() => topKAccuracy([1, 2] as unknown as Float32Array, [0], [1, 2], 1)).toThrow(
+      /scores must be a Float32Array or a Float64Array, got an Array/,
+    );
     expect(() => topKAccuracy(scores, labels, shape, 0)).toThrow(RangeError);
     expect(() => topKAccuracy(scores, labels, shape, 5)).toThrow(/k must be an integer in \[1, 4\].*got 5/);
     expect(() => topKAccuracy(scores, labels, [4, 6, 1], 1)).toThrow(/shape must be \[rows, classes\]/);
     expect(() => topKAccuracy(scores, labels, [5, 4], 1)).toThrow(RangeError);
-    expect(() => topKAccuracy(scores, [0, 0, 0, 0, 0, 4], shape, 1)).toThrow(/labels\[5\] must be an integer in \[0, 3\], got 4/);
-    expect(() => rareClassTopKAccuracy(scores, labels, shape, 1, { classCounts: [1, 2] })).toThrow(/classCounts has length 2, expected 4/);
+    expect(() => topKAccuracy(scores, [0, 0, 0, 0, 0, 4], shape, 1)).toThrow(
+      /labels\[5\] must be an integer in \[0, 3\], got 4/,
+    );
+    expect(() => rareClassTopKAccuracy(scores, labels, shape, 1, { classCounts: [1, 2] })).toThrow(
+      /classCounts has length 2, expected 4/,
+    );
     expect(() => rareClassTopKAccuracy(scores, labels, shape, 1, {} as never)).toThrow(TypeError);
   });
 });

@@ -34,7 +34,9 @@ const lengths = { x: rows * d, noise: rows * d * S, values: rows, positions: row
 type Name = keyof typeof lengths;
 const make = (name: Name, buf?: SharedArrayBuffer, byteOffset = 0): Float32Array | Int32Array => {
   if (!buf) return name === 'positions' ? new Int32Array(lengths[name]) : new Float32Array(lengths[name]);
-  return name === 'positions' ? new Int32Array(buf, byteOffset, lengths[name]) : new Float32Array(buf, byteOffset, lengths[name]);
+  return name === 'positions'
+    ? new Int32Array(buf, byteOffset, lengths[name])
+    : new Float32Array(buf, byteOffset, lengths[name]);
 };
 
 /**
@@ -57,7 +59,21 @@ function arrays(out: Name, input: Name, disjoint = false): Record<Name, Float32A
 
 type Arrays = Record<Name, Float32Array | Int32Array>;
 const forwardArgs = (m: Arrays) =>
-  forwardCall(m.x as Float32Array, 1, d, rows, 2, 0.5, S, m.noise as Float32Array, 0, 0, 0, m.values as Float32Array, m.positions as Int32Array);
+  forwardCall(
+    m.x as Float32Array,
+    1,
+    d,
+    rows,
+    2,
+    0.5,
+    S,
+    m.noise as Float32Array,
+    0,
+    0,
+    0,
+    m.values as Float32Array,
+    m.positions as Int32Array,
+  );
 const backwardArgs = (m: Arrays) =>
   backwardCall(m.positions as Int32Array, m.rowScale as Float32Array, rows, d, 1, S, m.grad as Float32Array);
 
@@ -88,7 +104,11 @@ describe.skipIf(!hasCpu)('outputs over a SharedArrayBuffer twin of an input, add
     ['forward', forwardPairs, (m: Record<Name, Float32Array | Int32Array>) => addon!.forward(forwardArgs(m))],
     ['forwardAsync', forwardPairs, (m: Record<Name, Float32Array | Int32Array>) => addon!.forwardAsync(forwardArgs(m))],
     ['backward', backwardPairs, (m: Record<Name, Float32Array | Int32Array>) => addon!.backward(backwardArgs(m))],
-    ['backwardAsync', backwardPairs, (m: Record<Name, Float32Array | Int32Array>) => addon!.backwardAsync(backwardArgs(m))],
+    [
+      'backwardAsync',
+      backwardPairs,
+      (m: Record<Name, Float32Array | Int32Array>) => addon!.backwardAsync(backwardArgs(m)),
+    ],
   ] as const;
   for (const [entry, pairs, call] of entries) {
     it.each(pairs)(`${entry}: %s over the memory of %s is a RangeError naming both`, async (out, input, message) => {
@@ -100,14 +120,17 @@ describe.skipIf(!hasCpu)('outputs over a SharedArrayBuffer twin of an input, add
       expect(bits(m[input])).toEqual(before); // refused before anything was written
     });
 
-    it.each(pairs)(`${entry}: %s and %s on twin buffers but disjoint bytes compute as plain arrays do`, async (out, input) => {
-      const m = arrays(out, input, true);
-      const plain = arrays(out, input, true);
-      for (const name of Object.keys(lengths) as Name[]) plain[name] = m[name].slice();
-      await call(m);
-      await call(plain);
-      expect(bits(m[out])).toEqual(bits(plain[out]));
-    });
+    it.each(pairs)(
+      `${entry}: %s and %s on twin buffers but disjoint bytes compute as plain arrays do`,
+      async (out, input) => {
+        const m = arrays(out, input, true);
+        const plain = arrays(out, input, true);
+        for (const name of Object.keys(lengths) as Name[]) plain[name] = m[name].slice();
+        await call(m);
+        await call(plain);
+        expect(bits(m[out])).toEqual(bits(plain[out]));
+      },
+    );
   }
 });
 
@@ -119,44 +142,64 @@ describe.skipIf(!hasCpu)("outputs over a SharedArrayBuffer twin of an input, thr
   const shape = [rows, d];
 
   const forwardCases: [string, (sync: boolean) => unknown, RegExp][] = [
-    ['out over x', (sync) => {
-      const [a, b] = twins(4 * rows * d);
-      const x = new Float32Array(a);
-      x.set(xData);
-      const op = new NoisedTopK({ k: 2, seed: 1, nSample: S, backend: 'cpu' });
-      const out = new Float32Array(b, 0, rows);
-      return sync ? op.forward(x, shape, { out }) : op.forwardAsync(x, shape, { out });
-    }, named(['out', 'x'], ['values', 'x'])],
-    ['positions over x', (sync) => {
-      const [a, b] = twins(4 * rows * d);
-      const x = new Float32Array(a);
-      x.set(xData);
-      const op = new NoisedTopK({ k: 2, seed: 1, nSample: S, backend: 'cpu' });
-      const positions = new Int32Array(b, 4, rows * S);
-      return sync ? op.forward(x, shape, { positions }) : op.forwardAsync(x, shape, { positions });
-    }, named(['positions', 'x'], ['positions', 'x'])],
-    ['out over noise', (sync) => {
-      const [a, b] = twins(4 * rows * d * S);
-      const noise = new Float32Array(a);
-      noise.set(noiseData);
-      const out = new Float32Array(b, 8, rows);
-      const opts = { k: 2, noise, backend: 'cpu', out } as const;
-      return sync ? functional.noisedTopK(xData, shape, opts) : functional.noisedTopKAsync(xData, shape, opts);
-    }, named(['out', 'noise'], ['values', 'noise'])],
-    ['positions over noise', (sync) => {
-      const [a, b] = twins(4 * rows * d * S);
-      const noise = new Float32Array(a);
-      noise.set(noiseData);
-      const positions = new Int32Array(b, 16, rows * S);
-      const opts = { k: 2, noise, backend: 'cpu', positions } as const;
-      return sync ? functional.noisedTopK(xData, shape, opts) : functional.noisedTopKAsync(xData, shape, opts);
-    }, named(['positions', 'noise'], ['positions', 'noise'])],
-    ['out over positions', (sync) => {
-      const [a, b] = twins(4 * rows * S);
-      const op = new NoisedTopK({ k: 2, seed: 1, nSample: S, backend: 'cpu' });
-      const outputs = { out: new Float32Array(a, 0, rows), positions: new Int32Array(b) };
-      return sync ? op.forward(xData, shape, outputs) : op.forwardAsync(xData, shape, outputs);
-    }, named(['out', 'positions'], ['values', 'positions'])],
+    [
+      'out over x',
+      (sync) => {
+        const [a, b] = twins(4 * rows * d);
+        const x = new Float32Array(a);
+        x.set(xData);
+        const op = new NoisedTopK({ k: 2, seed: 1, nSample: S, backend: 'cpu' });
+        const out = new Float32Array(b, 0, rows);
+        return sync ? op.forward(x, shape, { out }) : op.forwardAsync(x, shape, { out });
+      },
+      named(['out', 'x'], ['values', 'x']),
+    ],
+    [
+      'positions over x',
+      (sync) => {
+        const [a, b] = twins(4 * rows * d);
+        const x = new Float32Array(a);
+        x.set(xData);
+        const op = new NoisedTopK({ k: 2, seed: 1, nSample: S, backend: 'cpu' });
+        const positions = new Int32Array(b, 4, rows * S);
+        return sync ? op.forward(x, shape, { positions }) : op.forwardAsync(x, shape, { positions });
+      },
+      named(['positions', 'x'], ['positions', 'x']),
+    ],
+    [
+      'out over noise',
+      (sync) => {
+        const [a, b] = twins(4 * rows * d * S);
+        const noise = new Float32Array(a);
+        noise.set(noiseData);
+        const out = new Float32Array(b, 8, rows);
+        const opts = { k: 2, noise, backend: 'cpu', out } as const;
+        return sync ? functional.noisedTopK(xData, shape, opts) : functional.noisedTopKAsync(xData, shape, opts);
+      },
+      named(['out', 'noise'], ['values', 'noise']),
+    ],
+    [
+      'positions over noise',
+      (sync) => {
+        const [a, b] = twins(4 * rows * d * S);
+        const noise = new Float32Array(a);
+        noise.set(noiseData);
+        const positions = new Int32Array(b, 16, rows * S);
+        const opts = { k: 2, noise, backend: 'cpu', positions } as const;
+        return sync ? functional.noisedTopK(xData, shape, opts) : functional.noisedTopKAsync(xData, shape, opts);
+      },
+      named(['positions', 'noise'], ['positions', 'noise']),
+    ],
+    [
+      'out over positions',
+      (sync) => {
+        const [a, b] = twins(4 * rows * S);
+        const op = new NoisedTopK({ k: 2, seed: 1, nSample: S, backend: 'cpu' });
+        const outputs = { out: new Float32Array(a, 0, rows), positions: new Int32Array(b) };
+        return sync ? op.forward(xData, shape, outputs) : op.forwardAsync(xData, shape, outputs);
+      },
+      named(['out', 'positions'], ['values', 'positions']),
+    ],
   ];
 
   for (const sync of [true, false]) {
@@ -174,14 +217,18 @@ describe.skipIf(!hasCpu)("outputs over a SharedArrayBuffer twin of an input, thr
       const [c, e] = twins(4 * rows * d);
       const r = op.forward(xData, shape, { positions: new Int32Array(c, 0, rows * S) });
       const kept = bits(r.positions);
-      const err = await thrown(() => (sync ? r.backward(undefined, new Float32Array(e)) : r.backwardAsync(undefined, new Float32Array(e))));
+      const err = await thrown(() =>
+        sync ? r.backward(undefined, new Float32Array(e)) : r.backwardAsync(undefined, new Float32Array(e)),
+      );
       expect(err).toBeInstanceOf(RangeError);
       expect((err as Error).message).toMatch(named(['out', 'positions'], ['grad', 'positions']));
       expect(bits(r.positions)).toEqual(kept); // not overwritten by a gradient
 
       const [g, h] = twins(4 * rows * d);
       const gradOutput = new Float32Array(g, 0, rows).fill(1);
-      const err2 = await thrown(() => (sync ? r.backward(gradOutput, new Float32Array(h)) : r.backwardAsync(gradOutput, new Float32Array(h))));
+      const err2 = await thrown(() =>
+        sync ? r.backward(gradOutput, new Float32Array(h)) : r.backwardAsync(gradOutput, new Float32Array(h)),
+      );
       expect(err2).toBeInstanceOf(RangeError);
       expect((err2 as Error).message).toMatch(named(['out', 'gradOutput'], ['grad', 'rowScale']));
     });
@@ -225,22 +272,34 @@ describe.skipIf(!hasCpu)('positions limit: rows * nSample <= 2^28', () => {
     const v = new Float32Array(1);
     const p = new Int32Array(1);
     // rows = 2^20 * 2^9 = 2^29 with nSample 1; rows = 2^24 with nSample 32 = 2^29.
-    for (const [outer, inner, nSample] of [[2 ** 20, 2 ** 9, 1], [2 ** 12, 2 ** 12, 32], [2 ** 28 + 1, 1, 1]] as [number, number, number][]) {
-      const want = new RegExp(`positions would hold rows \\* nSample = ${outer! * inner! * nSample!} elements, above 2\\^28`);
+    for (const [outer, inner, nSample] of [
+      [2 ** 20, 2 ** 9, 1],
+      [2 ** 12, 2 ** 12, 32],
+      [2 ** 28 + 1, 1, 1],
+    ] as [number, number, number][]) {
+      const want = new RegExp(
+        `positions would hold rows \\* nSample = ${outer! * inner! * nSample!} elements, above 2\\^28`,
+      );
       expect(() => addon!.forward(forwardCall(x, outer, 1, inner, 1, 1, nSample, null, 0, 0, 0, v, p))).toThrow(want);
-      expect(() => addon!.forwardAsync(forwardCall(x, outer, 1, inner, 1, 1, nSample, null, 0, 0, 0, v, p))).toThrow(RangeError);
+      expect(() => addon!.forwardAsync(forwardCall(x, outer, 1, inner, 1, 1, nSample, null, 0, 0, 0, v, p))).toThrow(
+        RangeError,
+      );
       expect(() => addon!.backward(backwardCall(p, v, outer, 1, inner, nSample, x))).toThrow(want);
       expect(() => addon!.backwardAsync(backwardCall(p, v, outer, 1, inner, nSample, x))).toThrow(RangeError);
     }
     // rows beyond 2^28 whatever nSample (no overflow in the product), in backward.
-    expect(() => addon!.backward(backwardCall(p, v, 2 ** 40, 1, 2 ** 12, 2 ** 24, x))).toThrow(/positions would hold rows \* nSample = more than 2\^64 elements/);
+    expect(() => addon!.backward(backwardCall(p, v, 2 ** 40, 1, 2 ** 12, 2 ** 24, x))).toThrow(
+      /positions would hold rows \* nSample = more than 2\^64 elements/,
+    );
   });
 
   it('exactly 2^28 passes the limit (and then meets the length check)', () => {
     const x = new Float32Array(4);
-    expect(() => addon!.forward(forwardCall(x, 2 ** 14, 1, 2 ** 14, 1, 1, 1, null, 0, 0, 0, new Float32Array(1), new Int32Array(1)))).toThrow(
-      /x has length 4, expected 268435456/,
-    );
+    expect(() =>
+      addon!.forward(
+        forwardCall(x, 2 ** 14, 1, 2 ** 14, 1, 1, 1, null, 0, 0, 0, new Float32Array(1), new Int32Array(1)),
+      ),
+    ).toThrow(/x has length 4, expected 268435456/);
   });
 });
 
@@ -256,8 +315,13 @@ describe.skipIf(!hasCpu)('out of memory inside the kernels, on several pool thre
   const sameBits = (a: ArrayBufferView, b: ArrayBufferView) =>
     Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
   const x = Float32Array.from({ length: rowsN * dN }, (_, i) => Math.sin(i * 0.731) * 2);
-  const fwd = (values: Float32Array, positions: Int32Array) => forwardCall(x, rowsN, dN, 1, 3, 1, 1, null, 5, 6, 7, values, positions);
-  const want = { values: new Float32Array(rowsN), positions: new Int32Array(rowsN), grad: new Float32Array(rowsN * dN) };
+  const fwd = (values: Float32Array, positions: Int32Array) =>
+    forwardCall(x, rowsN, dN, 1, 3, 1, 1, null, 5, 6, 7, values, positions);
+  const want = {
+    values: new Float32Array(rowsN),
+    positions: new Int32Array(rowsN),
+    grad: new Float32Array(rowsN * dN),
+  };
   const scale = Float32Array.from({ length: rowsN }, (_, i) => 1 + (i % 3));
   let before = 1;
 
@@ -272,7 +336,9 @@ describe.skipIf(!hasCpu)('out of memory inside the kernels, on several pool thre
           const values = new Float32Array(rowsN);
           const positions = new Int32Array(rowsN);
           addon!.failNextChunks!(failing);
-          const err = await thrown(() => (sync ? addon!.forward(fwd(values, positions)) : addon!.forwardAsync(fwd(values, positions))));
+          const err = await thrown(() =>
+            sync ? addon!.forward(fwd(values, positions)) : addon!.forwardAsync(fwd(values, positions)),
+          );
           addon!.failNextChunks!(0);
           expect(err).toBeInstanceOf(Error);
           expect(err).not.toBeInstanceOf(RangeError);
@@ -285,13 +351,17 @@ describe.skipIf(!hasCpu)('out of memory inside the kernels, on several pool thre
           const grad = new Float32Array(rowsN * dN);
           addon!.failNextChunks!(failing);
           const gErr = await thrown(() =>
-            sync ? addon!.backward(backwardCall(want.positions, scale, rowsN, dN, 1, 1, grad)) : addon!.backwardAsync(backwardCall(want.positions, scale, rowsN, dN, 1, 1, grad)),
+            sync
+              ? addon!.backward(backwardCall(want.positions, scale, rowsN, dN, 1, 1, grad))
+              : addon!.backwardAsync(backwardCall(want.positions, scale, rowsN, dN, 1, 1, grad)),
           );
           addon!.failNextChunks!(0);
           expect(gErr).toBeInstanceOf(Error);
           expect(gErr).not.toBeInstanceOf(RangeError);
           expect((gErr as Error).message).toBe('noisedTopKBackward: out of memory');
-          await (sync ? addon!.backward(backwardCall(want.positions, scale, rowsN, dN, 1, 1, grad)) : addon!.backwardAsync(backwardCall(want.positions, scale, rowsN, dN, 1, 1, grad)));
+          await (sync
+            ? addon!.backward(backwardCall(want.positions, scale, rowsN, dN, 1, 1, grad))
+            : addon!.backwardAsync(backwardCall(want.positions, scale, rowsN, dN, 1, 1, grad)));
           expect(sameBits(grad, want.grad)).toBe(true);
         }
       }

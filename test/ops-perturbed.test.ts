@@ -31,7 +31,14 @@ describe.skipIf(!hasCpu)("perturbedTopK: 'js' and 'cpu' bit for bit", () => {
       const n = shape.reduce((a, b) => a * b, 1);
       const x = randomArray(rand, n, 3);
       if (rand() < 0.3) for (let i = 0; i < n; i++) x[i] = Math.round(x[i]!); // ties
-      const opts = { k, dim, epsilon: [0.01, 0.5, 1, 3][t % 4]!, nSample: 1 + Math.floor(rand() * 9), seed: BigInt(Math.floor(rand() * 2 ** 53)) * 977n % 2n ** 64n, offset: Math.floor(rand() * 100) };
+      const opts = {
+        k,
+        dim,
+        epsilon: [0.01, 0.5, 1, 3][t % 4]!,
+        nSample: 1 + Math.floor(rand() * 9),
+        seed: (BigInt(Math.floor(rand() * 2 ** 53)) * 977n) % 2n ** 64n,
+        offset: Math.floor(rand() * 100),
+      };
       const g = randomArray(rand, n, 1);
       if (rand() < 0.3) g.fill(0, 0, Math.floor(n / 2)); // rows whose samples have <g, Y> = 0 are skipped
       const js = perturbedTopK(x, shape, { ...opts, backend: 'js' });
@@ -52,20 +59,23 @@ describe.skipIf(!hasCpu)("perturbedTopK: 'js' and 'cpu' bit for bit", () => {
 });
 
 describe('perturbedTopK: definition', () => {
-  it.each(tested)("%s: the noise is NoisedTopK's for the same seed and offset (its k-th position lies in the sample's set; k = 1: equal)", (backend) => {
-    const rand = mulberry32(41);
-    const x = randomArray(rand, 6 * 50, 2);
-    for (const k of [1, 3, 10]) {
-      const p = perturbedTopK(x, [6, 50], { k, epsilon: 0.7, nSample: 8, seed: 99, offset: 5, backend });
-      const nt = functional.noisedTopK(x, [6, 50], { k, epsilon: 0.7, nSample: 8, seed: 99, offset: 5, backend });
-      for (let u = 0; u < 6 * 8; u++) {
-        const set = Array.from(p.indices.subarray(u * k, (u + 1) * k));
-        expect(set).toContain(nt.positions[u]);
-        if (k === 1) expect(set[0]).toBe(nt.positions[u]);
-        expect(set).toEqual([...set].sort((a, b) => a - b)); // ascending
+  it.each(tested)(
+    "%s: the noise is NoisedTopK's for the same seed and offset (its k-th position lies in the sample's set; k = 1: equal)",
+    (backend) => {
+      const rand = mulberry32(41);
+      const x = randomArray(rand, 6 * 50, 2);
+      for (const k of [1, 3, 10]) {
+        const p = perturbedTopK(x, [6, 50], { k, epsilon: 0.7, nSample: 8, seed: 99, offset: 5, backend });
+        const nt = functional.noisedTopK(x, [6, 50], { k, epsilon: 0.7, nSample: 8, seed: 99, offset: 5, backend });
+        for (let u = 0; u < 6 * 8; u++) {
+          const set = Array.from(p.indices.subarray(u * k, (u + 1) * k));
+          expect(set).toContain(nt.positions[u]);
+          if (k === 1) expect(set[0]).toBe(nt.positions[u]);
+          expect(set).toEqual([...set].sort((a, b) => a - b)); // ascending
+        }
       }
-    }
-  });
+    },
+  );
 
   it.each(tested)('%s: rows of the mask sum to k; along a middle dim too', (backend) => {
     const rand = mulberry32(42);
@@ -134,7 +144,13 @@ describe('perturbedTopK: statistics', () => {
     const ref = monteCarloMask(x, k, eps, N, 77);
     // 6 columns, two-sided: |z| < 4 has a family-wise false alarm rate below 0.04%.
     expect(worstZ(ours.mask, S, ref, N)).toBeLessThan(4);
-    const shifted = monteCarloMask(x.map((v, i) => (i === 0 ? v + 0.25 : v)), k, eps, N, 78);
+    const shifted = monteCarloMask(
+      x.map((v, i) => (i === 0 ? v + 0.25 : v)),
+      k,
+      eps,
+      N,
+      78,
+    );
     expect(worstZ(ours.mask, S, shifted, N)).toBeGreaterThan(4);
   });
 
@@ -202,15 +218,23 @@ describe('perturbedTopK: statistics', () => {
 describe('perturbedTopK arguments', () => {
   const x = new Float32Array([1, 2, 3, 4]);
   it('rejects bad options and outputs, naming them', () => {
-    expect(() => perturbedTopK(x, [4], { k: 2, seed: 1 } as unknown as { k: number; nSample: number })).toThrow(/options.nSample is required/);
+    expect(() => perturbedTopK(x, [4], { k: 2, seed: 1 } as unknown as { k: number; nSample: number })).toThrow(
+      /options.nSample is required/,
+    );
     expect(() => perturbedTopK(x, [4], { k: 2, nSample: 3, epsilon: 0 })).toThrow(/epsilon must be > 0/);
     expect(() => perturbedTopK(x, [4], { k: 2, nSample: 3, epsilon: -1 })).toThrow(RangeError);
     expect(() => perturbedTopK(x, [4], { k: 5, nSample: 3 })).toThrow(/k must be an integer in \[1, 4\]/);
-    expect(() => perturbedTopK(x, [4], { k: 2, nSample: 3, n_sample: 3 } as unknown as { k: number; nSample: number })).toThrow(/unknown option 'n_sample'.*nSample/);
+    expect(() =>
+      perturbedTopK(x, [4], { k: 2, nSample: 3, n_sample: 3 } as unknown as { k: number; nSample: number }),
+    ).toThrow(/unknown option 'n_sample'.*nSample/);
     expect(() => perturbedTopK(x, [4], { k: 2, nSample: 3, seed: -1 })).toThrow(/seed must be/);
     expect(() => perturbedTopK(x, [4], { k: 2, nSample: 3, backend: 'cuda' })).toThrow(/not available/);
-    expect(() => perturbedTopK(new Float32Array([1, Infinity]), [2], { k: 1, nSample: 3 })).toThrow(/x\[1\] is Infinity/);
-    expect(() => perturbedTopK(x, [4], { k: 2, nSample: 3, out: new Float32Array(3) })).toThrow(/out has length 3, expected 4/);
+    expect(() => perturbedTopK(new Float32Array([1, Infinity]), [2], { k: 1, nSample: 3 })).toThrow(
+      /x\[1\] is Infinity/,
+    );
+    expect(() => perturbedTopK(x, [4], { k: 2, nSample: 3, out: new Float32Array(3) })).toThrow(
+      /out has length 3, expected 4/,
+    );
     const r = perturbedTopK(x, [4], { k: 2, nSample: 3, seed: 1 });
     expect(() => r.backward(new Float32Array(3))).toThrow(/grad has length 3, expected 4/);
     expect(() => r.backward(x, x)).toThrow(/out shares memory with grad/);
@@ -224,12 +248,22 @@ describe('perturbedTopK arguments', () => {
     const m = new Float32Array(4);
     const idx = new Int32Array(2 * 3);
     expect(() => addon.perturbedTopK!(callOf('perturbedForward', x, 1, 4, 1, 2, 1, 3, 0, 0, 0, m, idx))).not.toThrow();
-    expect(() => addon.perturbedTopK!(callOf('perturbedForward', x, 1, 4, 1, 2, NaN, 3, 0, 0, 0, m, idx))).toThrow(/^perturbedTopK: epsilon must be finite/);
-    expect(() => addon.perturbedTopK!(callOf('perturbedForward', x, 1, 4, 1, 2, 1, 3, 0, 0, 0, m, new Int32Array(5)))).toThrow(/perturbedTopK: indices has length 5, expected 6/);
+    expect(() => addon.perturbedTopK!(callOf('perturbedForward', x, 1, 4, 1, 2, NaN, 3, 0, 0, 0, m, idx))).toThrow(
+      /^perturbedTopK: epsilon must be finite/,
+    );
+    expect(() =>
+      addon.perturbedTopK!(callOf('perturbedForward', x, 1, 4, 1, 2, 1, 3, 0, 0, 0, m, new Int32Array(5))),
+    ).toThrow(/perturbedTopK: indices has length 5, expected 6/);
     const bad = idx.slice();
     bad[4] = 4;
-    expect(() => addon.perturbedTopKBackward!(callOf('perturbedBackward', bad, x, 1, 4, 1, 2, 1, 3, 0, 0, 0, new Float32Array(4)))).toThrow(/^perturbedTopKBackward: indices\[4\] is outside \[0, d\)/);
-    expect(() => addon.perturbedTopKBackward!(callOf('perturbedBackward', idx, x, 1, 4, 1, 2, 0, 3, 0, 0, 0, new Float32Array(4)))).toThrow(/epsilon must be finite and > 0/);
-    expect(() => addon.perturbedTopKBackward!(callOf('perturbedBackward', idx, x, 1, 4, 1, 2, 1, 3, 0, 0, 0, x))).toThrow(/gradX overlaps grad/);
+    expect(() =>
+      addon.perturbedTopKBackward!(callOf('perturbedBackward', bad, x, 1, 4, 1, 2, 1, 3, 0, 0, 0, new Float32Array(4))),
+    ).toThrow(/^perturbedTopKBackward: indices\[4\] is outside \[0, d\)/);
+    expect(() =>
+      addon.perturbedTopKBackward!(callOf('perturbedBackward', idx, x, 1, 4, 1, 2, 0, 3, 0, 0, 0, new Float32Array(4))),
+    ).toThrow(/epsilon must be finite and > 0/);
+    expect(() =>
+      addon.perturbedTopKBackward!(callOf('perturbedBackward', idx, x, 1, 4, 1, 2, 1, 3, 0, 0, 0, x)),
+    ).toThrow(/gradX overlaps grad/);
   });
 });

@@ -79,24 +79,27 @@ describe('topk against a sort-based reference', () => {
   const before = hasCpu ? threads() : 1;
   afterAll(() => hasCpu && setThreads(before));
 
-  it.each(tested)('%s: 300 random shapes, dims, k in [1, D], largest/smallest, sorted or not, ties, -0/+0, NaN, infinities', (backend) => {
-    const rand = mulberry32(backend === 'js' ? 11 : 12);
-    for (let t = 0; t < 300; t++) {
-      const c = randomCase(rand);
-      const n = c.shape.reduce((a, b) => a * b, 1);
-      const x = makeInput(rand, n, c.gen);
-      const largest = rand() < 0.5;
-      const sorted = rand() < 0.7;
-      const dimArg = c.negDim ? c.dim - c.shape.length : c.dim;
-      const r = topk(x, c.shape, { k: c.k, dim: dimArg, largest, sorted, backend, allowNonFinite: true });
-      const want = reference(x, c.shape, c.dim, c.k, largest, sorted);
-      const label = JSON.stringify({ t, ...c, largest, sorted });
-      expect(r.backend).toBe(backend);
-      expect(r.shape, label).toEqual(c.shape.map((s, i) => (i === c.dim ? c.k : s)));
-      expect(Array.from(r.indices), label).toEqual(Array.from(want.indices));
-      expect(bits(r.values), label).toEqual(bits(want.values));
-    }
-  });
+  it.each(tested)(
+    '%s: 300 random shapes, dims, k in [1, D], largest/smallest, sorted or not, ties, -0/+0, NaN, infinities',
+    (backend) => {
+      const rand = mulberry32(backend === 'js' ? 11 : 12);
+      for (let t = 0; t < 300; t++) {
+        const c = randomCase(rand);
+        const n = c.shape.reduce((a, b) => a * b, 1);
+        const x = makeInput(rand, n, c.gen);
+        const largest = rand() < 0.5;
+        const sorted = rand() < 0.7;
+        const dimArg = c.negDim ? c.dim - c.shape.length : c.dim;
+        const r = topk(x, c.shape, { k: c.k, dim: dimArg, largest, sorted, backend, allowNonFinite: true });
+        const want = reference(x, c.shape, c.dim, c.k, largest, sorted);
+        const label = JSON.stringify({ t, ...c, largest, sorted });
+        expect(r.backend).toBe(backend);
+        expect(r.shape, label).toEqual(c.shape.map((s, i) => (i === c.dim ? c.k : s)));
+        expect(Array.from(r.indices), label).toEqual(Array.from(want.indices));
+        expect(bits(r.values), label).toEqual(bits(want.values));
+      }
+    },
+  );
 
   it('the written examples: ties to the lower index, -0 equals +0, NaN the largest value', () => {
     for (const backend of tested) {
@@ -121,8 +124,13 @@ describe.skipIf(!hasCpu)("'js' and 'cpu' bit for bit", () => {
   it('wide rows (D up to 40000, k up to 1000) on 1 and 2 threads, and async', async () => {
     const rand = mulberry32(5);
     for (const [B, D, k, gen] of [
-      [7, 40000, 5, 'normal'], [3, 1000, 32, 'ties'], [4, 5003, 33, 'normal'], [2, 2049, 1000, 'ties'],
-      [5, 777, 777, 'nonfinite'], [64, 100, 10, 'normal'], [3, 4096, 1, 'nonfinite'],
+      [7, 40000, 5, 'normal'],
+      [3, 1000, 32, 'ties'],
+      [4, 5003, 33, 'normal'],
+      [2, 2049, 1000, 'ties'],
+      [5, 777, 777, 'nonfinite'],
+      [64, 100, 10, 'normal'],
+      [3, 4096, 1, 'nonfinite'],
     ] as const) {
       const x = makeInput(rand, B * D, gen);
       for (const largest of [true, false]) {
@@ -225,32 +233,45 @@ describe('topk arguments', () => {
     expect(() => topk(x, [2, 3], { k: '1' as unknown as number })).toThrow(TypeError);
     expect(() => topk(x, [2, 3], {} as { k: number })).toThrow(/options.k is required/);
     expect(() => topk(x, [2, 3], { k: 1, dim: 2 })).toThrow(/dim must be an integer in \[-2, 1\], got 2/);
-    expect(() => topk(x, [2, 3], { k: 1, axis: 0 } as unknown as { k: number })).toThrow(/unknown option 'axis'.*'dim'/);
+    expect(() => topk(x, [2, 3], { k: 1, axis: 0 } as unknown as { k: number })).toThrow(
+      /unknown option 'axis'.*'dim'/,
+    );
     expect(() => topk(x, [2, 3], { k: 1, sroted: true } as unknown as { k: number })).toThrow(/did you mean 'sorted'/);
-    expect(() => topk(x, [2, 3], { k: 1, largest: 1 as unknown as boolean })).toThrow(/largest must be a boolean, got 1/);
+    expect(() => topk(x, [2, 3], { k: 1, largest: 1 as unknown as boolean })).toThrow(
+      /largest must be a boolean, got 1/,
+    );
     expect(() => topk(x, [3, 3], { k: 1 })).toThrow(/holds 9 elements but x has length 6/);
-    expect(() => topk(new Float32Array([1, NaN]), [2], { k: 1 })).toThrow(/x\[1\] is NaN: non-finite inputs are rejected/);
+    expect(() => topk(new Float32Array([1, NaN]), [2], { k: 1 })).toThrow(
+      /x\[1\] is NaN: non-finite inputs are rejected/,
+    );
     expect(() => topk(x, [2, 3], { k: 1, out: new Float32Array(3) })).toThrow(/out has length 3, expected 2/);
     expect(() => topk(x, [2, 3], { k: 1, out: x.subarray(0, 2) })).toThrow(/out shares memory with x/);
     expect(() => topk(x, [2, 3], { k: 1, backend: 'cuda' })).toThrow(/not available/);
     expect(() => topk(new Float32Array(0), [2, 0], { k: 1 })).toThrow(/dim 1 is empty/);
   });
 
-  it.each(tested)('%s: a NaN or an infinity anywhere (any dim, sync and async) is the RangeError naming the first one', async (backend) => {
-    const rand = mulberry32(77);
-    for (const [shape, dim] of [[[3, 500], 1], [[4, 300, 3], 1], [[2, 70], 0]] as const) {
-      const n = shape.reduce((a: number, b: number) => a * b, 1);
-      for (const bad of [NaN, Infinity, -Infinity]) {
-        const x = makeInput(rand, n, 'normal');
-        const at = Math.floor(rand() * n);
-        x[at] = bad;
-        const msg = new RegExp(`x\\[${at}\\] is ${String(bad).replace('+', '')}: non-finite inputs are rejected`);
-        expect(() => topk(x, [...shape], { k: 2, dim, backend })).toThrow(msg);
-        await expect(topkAsync(x, [...shape], { k: 2, dim, backend })).rejects.toThrow(msg);
-        expect(topk(x, [...shape], { k: 2, dim, backend, allowNonFinite: true }).values.length).toBeGreaterThan(0);
+  it.each(tested)(
+    '%s: a NaN or an infinity anywhere (any dim, sync and async) is the RangeError naming the first one',
+    async (backend) => {
+      const rand = mulberry32(77);
+      for (const [shape, dim] of [
+        [[3, 500], 1],
+        [[4, 300, 3], 1],
+        [[2, 70], 0],
+      ] as const) {
+        const n = shape.reduce((a: number, b: number) => a * b, 1);
+        for (const bad of [NaN, Infinity, -Infinity]) {
+          const x = makeInput(rand, n, 'normal');
+          const at = Math.floor(rand() * n);
+          x[at] = bad;
+          const msg = new RegExp(`x\\[${at}\\] is ${String(bad).replace('+', '')}: non-finite inputs are rejected`);
+          expect(() => topk(x, [...shape], { k: 2, dim, backend })).toThrow(msg);
+          await expect(topkAsync(x, [...shape], { k: 2, dim, backend })).rejects.toThrow(msg);
+          expect(topk(x, [...shape], { k: 2, dim, backend, allowNonFinite: true }).values.length).toBeGreaterThan(0);
+        }
       }
-    }
-  });
+    },
+  );
 
   it('an empty outer dim gives empty outputs; preallocated outputs are filled in place', async () => {
     for (const backend of tested) {
@@ -271,44 +292,74 @@ describe('topk arguments', () => {
     const v = new Float32Array(2);
     const i = new Int32Array(2);
     expect(() => addon.topk!(callOf('topk', x, 2, 3, 1, 1, true, true, v, i))).not.toThrow();
-    expect(() => addon.topk!(callOf('topk', x, 2, 3, 1, 4, true, true, v, i))).toThrow(/^topk: k must be an integer in \[1, 3\]/);
-    expect(() => addon.topk!(callOf('topk', x, 2, 4, 1, 1, true, true, v, i))).toThrow(/topk: x has length 6, expected 8/);
-    expect(() => addon.topk!(callOf('topk', x, 2, 3, 1, 1, 'yes', true, v, i))).toThrow(/topk: largest must be a boolean/);
-    expect(() => addon.topk!(callOf('topk', x, 2, 3, 1, 1, true, true, x.subarray(0, 2), i))).toThrow(/topk: values overlaps x/);
+    expect(() => addon.topk!(callOf('topk', x, 2, 3, 1, 4, true, true, v, i))).toThrow(
+      /^topk: k must be an integer in \[1, 3\]/,
+    );
+    expect(() => addon.topk!(callOf('topk', x, 2, 4, 1, 1, true, true, v, i))).toThrow(
+      /topk: x has length 6, expected 8/,
+    );
+    expect(() => addon.topk!(callOf('topk', x, 2, 3, 1, 1, 'yes', true, v, i))).toThrow(
+      /topk: largest must be a boolean/,
+    );
+    expect(() => addon.topk!(callOf('topk', x, 2, 3, 1, 1, true, true, x.subarray(0, 2), i))).toThrow(
+      /topk: values overlaps x/,
+    );
     expect(() => addon.topk!(callOf('topk', x, 2, 3, 1, 1, true, true, v, new Float32Array(2)))).toThrow(TypeError);
     expect(() => addon.topk!(callOf('topk', x, 2, 3, 1))).toThrow(new TypeError('topk: k must be a number'));
     expect(() => addon.topk!(x, 2, 3, 1)).toThrow(/^topk: the call must be an object/);
-    expect(() => addon.topk!(callOf('topk', x, 2, 3, 1, 1, true, true, v, i, 'no'))).toThrow(/topk: checkFinite must be a boolean/);
+    expect(() => addon.topk!(callOf('topk', x, 2, 3, 1, 1, true, true, v, i, 'no'))).toThrow(
+      /topk: checkFinite must be a boolean/,
+    );
     expect(addon.topk!(callOf('topk', x, 2, 3, 1, 1, true, true, v, i, true))).toBe(false);
-    expect(addon.topk!(callOf('topk', new Float32Array([1, 2, 3, 4, 5, Infinity]), 2, 3, 1, 1, true, true, v, i, true))).toBe(true);
-    expect(addon.topk!(callOf('topk', new Float32Array([1, 2, 3, 4, 5, Infinity]), 2, 3, 1, 1, true, true, v, i, false))).toBe(false);
+    expect(
+      addon.topk!(callOf('topk', new Float32Array([1, 2, 3, 4, 5, Infinity]), 2, 3, 1, 1, true, true, v, i, true)),
+    ).toBe(true);
+    expect(
+      addon.topk!(callOf('topk', new Float32Array([1, 2, 3, 4, 5, Infinity]), 2, 3, 1, 1, true, true, v, i, false)),
+    ).toBe(false);
   });
 });
 
 describe("topk on 'cuda'", () => {
-  const addon = hasCpu ? (loadNative() as unknown as { cuda: boolean; cudaUsable?: () => boolean; topkCuda?: (...a: unknown[]) => boolean }) : null;
+  const addon = hasCpu
+    ? (loadNative() as unknown as {
+        cuda: boolean;
+        cudaUsable?: () => boolean;
+        topkCuda?: (...a: unknown[]) => boolean;
+      })
+    : null;
   const usable = addon?.cuda === true && addon.cudaUsable?.() === true;
 
   it.skipIf(!addon?.cuda || usable)('built with CUDA, no usable device: a clear error, never a crash', async () => {
-    expect(() => topk(new Float32Array([1, 2]), [2], { k: 1, backend: 'cuda' })).toThrow(/backend 'cuda' is not available/);
+    expect(() => topk(new Float32Array([1, 2]), [2], { k: 1, backend: 'cuda' })).toThrow(
+      /backend 'cuda' is not available/,
+    );
     const x = new Float32Array([1, 2, 3, 4, 5, 6]);
-    expect(() => addon!.topkCuda!(callOf('topk', x, 2, 3, 1, 1, true, true, new Float32Array(2), new Int32Array(2), true))).toThrow(/^topk \(cuda\): cuda\w+/);
+    expect(() =>
+      addon!.topkCuda!(callOf('topk', x, 2, 3, 1, 1, true, true, new Float32Array(2), new Int32Array(2), true)),
+    ).toThrow(/^topk \(cuda\): cuda\w+/);
   });
 
-  it.skipIf(!usable)('equals the cpu kernel bit for bit (random shapes, dims, k <= 32, ties, NaN; sync and async); k > 32 is a RangeError', async () => {
-    const rand = mulberry32(99);
-    for (let t = 0; t < 200; t++) {
-      const c = randomCase(rand);
-      const k = Math.min(c.k, 32);
-      const n = c.shape.reduce((a, b) => a * b, 1);
-      const x = makeInput(rand, n, c.gen);
-      const o = { k, dim: c.dim, largest: rand() < 0.5, sorted: rand() < 0.7, allowNonFinite: true };
-      const cpu = topk(x, c.shape, { ...o, backend: 'cpu' });
-      const gpu = t % 2 ? topk(x, c.shape, { ...o, backend: 'cuda' }) : await topkAsync(x, c.shape, { ...o, backend: 'cuda' });
-      expect(Array.from(gpu.indices)).toEqual(Array.from(cpu.indices));
-      expect(bits(gpu.values)).toEqual(bits(cpu.values));
-    }
-    expect(() => topk(new Float32Array(40), [40], { k: 33, backend: 'cuda' })).toThrow(/k must be at most 32 on backend 'cuda', got 33/);
-    expect(() => topk(new Float32Array([1, NaN]), [2], { k: 1, backend: 'cuda' })).toThrow(/x\[1\] is NaN/);
-  });
+  it.skipIf(!usable)(
+    'equals the cpu kernel bit for bit (random shapes, dims, k <= 32, ties, NaN; sync and async); k > 32 is a RangeError',
+    async () => {
+      const rand = mulberry32(99);
+      for (let t = 0; t < 200; t++) {
+        const c = randomCase(rand);
+        const k = Math.min(c.k, 32);
+        const n = c.shape.reduce((a, b) => a * b, 1);
+        const x = makeInput(rand, n, c.gen);
+        const o = { k, dim: c.dim, largest: rand() < 0.5, sorted: rand() < 0.7, allowNonFinite: true };
+        const cpu = topk(x, c.shape, { ...o, backend: 'cpu' });
+        const gpu =
+          t % 2 ? topk(x, c.shape, { ...o, backend: 'cuda' }) : await topkAsync(x, c.shape, { ...o, backend: 'cuda' });
+        expect(Array.from(gpu.indices)).toEqual(Array.from(cpu.indices));
+        expect(bits(gpu.values)).toEqual(bits(cpu.values));
+      }
+      expect(() => topk(new Float32Array(40), [40], { k: 33, backend: 'cuda' })).toThrow(
+        /k must be at most 32 on backend 'cuda', got 33/,
+      );
+      expect(() => topk(new Float32Array([1, NaN]), [2], { k: 1, backend: 'cuda' })).toThrow(/x\[1\] is NaN/);
+    },
+  );
 });

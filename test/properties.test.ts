@@ -19,7 +19,12 @@ function hardKth(x: Float32Array, rows: number, d: number, k: number): { values:
 describe.each(testedBackends())('estimator properties on %s', (backend) => {
   it('each slice of the gradient sums to grad_output, along any dim', () => {
     const rand = mulberry32(11);
-    for (const [shape, dim] of [[[6, 9], -1], [[4, 7, 5], 1], [[5, 3, 2], 0], [[2, 3, 4, 5], -2]] as const) {
+    for (const [shape, dim] of [
+      [[6, 9], -1],
+      [[4, 7, 5], 1],
+      [[5, 3, 2], 0],
+      [[2, 3, 4, 5], -2],
+    ] as const) {
       const size = shape.reduce((a, b) => a * b, 1);
       const x = randomArray(rand, size);
       const op = new NoisedTopK({ k: 2, epsilon: 0.7, nSample: 6, dim, seed: 3, backend });
@@ -44,12 +49,17 @@ describe.each(testedBackends())('estimator properties on %s', (backend) => {
     const rand = mulberry32(12);
     const [rows, d] = [20, 13];
     const x = randomArray(rand, rows * d);
-    for (const [k, nSample] of [[1, 1], [4, 2], [13, 3]] as const) {
+    for (const [k, nSample] of [
+      [1, 1],
+      [4, 2],
+      [13, 3],
+    ] as const) {
       const out = new NoisedTopK({ k, epsilon: 0, nSample, seed: 1, backend }).forward(x, [rows, d]);
       const hard = hardKth(x, rows, d, k);
       // The mean of nSample equal float32 values rounds like pytopk's: exact for 1 and 2 samples.
       if (nSample < 3) expect(Array.from(out.values)).toEqual(Array.from(hard.values));
-      for (let r = 0; r < rows; r++) expect(Math.abs(out.values[r]! - hard.values[r]!)).toBeLessThanOrEqual(Math.abs(hard.values[r]!) * 2 ** -22);
+      for (let r = 0; r < rows; r++)
+        expect(Math.abs(out.values[r]! - hard.values[r]!)).toBeLessThanOrEqual(Math.abs(hard.values[r]!) * 2 ** -22);
       const grad = out.backward();
       for (let r = 0; r < rows; r++) {
         for (let c = 0; c < d; c++) expect(grad[r * d + c]).toBe(c === hard.cols[r] ? 1 : 0);
@@ -59,7 +69,13 @@ describe.each(testedBackends())('estimator properties on %s', (backend) => {
 
   it('the tie rule: among equal values the lower index ranks higher', () => {
     const x = new Float32Array([5, 7, 7, 7, 1]);
-    for (const [k, col] of [[1, 1], [2, 2], [3, 3], [4, 0], [5, 4]] as const) {
+    for (const [k, col] of [
+      [1, 1],
+      [2, 2],
+      [3, 3],
+      [4, 0],
+      [5, 4],
+    ] as const) {
       const out = new NoisedTopK({ k, epsilon: 0, nSample: 1, seed: 0, backend }).forward(x, [5]);
       expect(Array.from(out.positions)).toEqual([col]);
     }
@@ -101,7 +117,8 @@ describe.each(testedBackends())('estimator properties on %s', (backend) => {
     const hard = hardKth(x, 30, 10, 4).values;
     for (const epsilon of [1, 0.1, 0.01]) {
       const out = new NoisedTopK({ k: 4, epsilon, seed: 2, backend }).forward(x, [30, 10]);
-      for (let r = 0; r < 30; r++) expect(Math.abs(out.values[r]! - hard[r]!)).toBeLessThanOrEqual(epsilon * NORMAL_BOUND * 1.0001);
+      for (let r = 0; r < 30; r++)
+        expect(Math.abs(out.values[r]! - hard[r]!)).toBeLessThanOrEqual(epsilon * NORMAL_BOUND * 1.0001);
     }
   });
 
@@ -118,6 +135,8 @@ describe.each(testedBackends())('estimator properties on %s', (backend) => {
     const r1 = new NoisedTopK({ k: 2, backend });
     const r2 = new NoisedTopK({ k: 2, backend });
     expect(r1.seed).not.toBe(r2.seed);
-    expect(new NoisedTopK({ k: 2, seed: r1.seed, backend }).forward(x, [8, 16]).values).toEqual(r1.forward(x, [8, 16]).values);
+    expect(new NoisedTopK({ k: 2, seed: r1.seed, backend }).forward(x, [8, 16]).values).toEqual(
+      r1.forward(x, [8, 16]).values,
+    );
   });
 });

@@ -11,7 +11,14 @@ describe.each(testedBackends())('pytopk README examples on %s', (backend) => {
     const labels = [0, 2];
     const k = 2;
     const criteriaBal = new BalNoisedTopK({ k, epsilon: 1.0, seed: 0, backend });
-    const criteriaImbal = new ImbalNoisedTopK({ k, epsilon: 0.01, maxM: 0.3, clsNumList: [17, 23, 55], seed: 0, backend });
+    const criteriaImbal = new ImbalNoisedTopK({
+      k,
+      epsilon: 0.01,
+      maxM: 0.3,
+      clsNumList: [17, 23, 55],
+      seed: 0,
+      backend,
+    });
     const lossBatchBal = criteriaBal.forward(scores, labels, [2, 3]);
     const lossBatchImbal = criteriaImbal.forward(scores, labels, [2, 3]);
 

@@ -8,9 +8,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NORMAL_BOUND } from '../lib/stream.js';
 import { here, root } from './helpers.js';
 
-const files = ['README.md', ...readdirSync(join(root, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+const files = [
+  'README.md',
+  ...readdirSync(join(root, 'docs'))
+    .filter((f) => f.endsWith('.md'))
+    .map((f) => `docs/${f}`),
+];
 const blocks = files.flatMap((file) =>
-  [...readFileSync(join(root, file), 'utf8').matchAll(/```ts\n([\s\S]*?)```/g)].map((m, i) => ({ name: `${file} block ${i}`, code: m[1]! })),
+  [...readFileSync(join(root, file), 'utf8').matchAll(/```ts\n([\s\S]*?)```/g)].map((m, i) => ({
+    name: `${file} block ${i}`,
+    code: m[1]!,
+  })),
 );
 const dir = mkdtempSync(join(here, '.readme-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -23,14 +31,22 @@ type Scope = Record<string, unknown>;
 
 async function runBlock(name: string, code: string): Promise<Scope> {
   const lib = join(root, 'lib');
-  const source = code.replace(/from 'noised-topk(\/[\w-]+)?'/g, (_m, sub: string | undefined) => `from '${lib}/${sub ? sub.slice(1) : 'index'}.js'`);
+  const source = code.replace(
+    /from 'noised-topk(\/[\w-]+)?'/g,
+    (_m, sub: string | undefined) => `from '${lib}/${sub ? sub.slice(1) : 'index'}.js'`,
+  );
   const names = [...source.matchAll(/^const (\w+)/gm)].map((m) => m[1]!);
   const file = join(dir, `${name.replace(/\W+/g, '-')}.ts`);
   writeFileSync(file, `${source}\nexport const __scope = { ${names.join(', ')} };\n`);
   return ((await import(file)) as { __scope: Scope }).__scope;
 }
 
-const rowSums = (a: ArrayLike<number>, cols: number) => Array.from({ length: a.length / cols }, (_, r) => Array.from(a).slice(r * cols, (r + 1) * cols).reduce((s, v) => s + v, 0));
+const rowSums = (a: ArrayLike<number>, cols: number) =>
+  Array.from({ length: a.length / cols }, (_, r) =>
+    Array.from(a)
+      .slice(r * cols, (r + 1) * cols)
+      .reduce((s, v) => s + v, 0),
+  );
 
 /** The claims each example makes, keyed by the names it defines. */
 const claims: [string[], (s: Scope) => void][] = [
@@ -41,7 +57,8 @@ const claims: [string[], (s: Scope) => void][] = [
       const dx = s.dx as Float32Array;
       expect(out.shape).toEqual([2]);
       // close to the hard 3rd largest values: within epsilon * the noise bound
-      for (const [r, h] of [0.7, -1.1].entries()) expect(Math.abs(out.values[r]! - h)).toBeLessThanOrEqual(1.0 * NORMAL_BOUND);
+      for (const [r, h] of [0.7, -1.1].entries())
+        expect(Math.abs(out.values[r]! - h)).toBeLessThanOrEqual(1.0 * NORMAL_BOUND);
       expect(dx).toHaveLength(8);
       for (const sum of rowSums(dx, 4)) expect(sum).toBeCloseTo(1, 6);
     },
@@ -129,7 +146,8 @@ claims.push([
 ]);
 
 describe('README and docs examples', () => {
-  it('has TypeScript examples in the README', () => expect(blocks.filter((b) => b.name.startsWith('README')).length).toBeGreaterThanOrEqual(3));
+  it('has TypeScript examples in the README', () =>
+    expect(blocks.filter((b) => b.name.startsWith('README')).length).toBeGreaterThanOrEqual(3));
 
   it.each(blocks.map((b) => [b.name, b.code] as const))('%s runs, and what its text says holds', async (name, code) => {
     const scope = await runBlock(name, code);
@@ -139,7 +157,10 @@ describe('README and docs examples', () => {
   it('every README example is checked for what it claims', async () => {
     for (const b of blocks.filter((x) => x.name.startsWith('README'))) {
       const names = [...b.code.matchAll(/^const (\w+)/gm)].map((m) => m[1]!);
-      expect(claims.some(([need]) => need.every((n) => names.includes(n))), b.name).toBe(true);
+      expect(
+        claims.some(([need]) => need.every((n) => names.includes(n))),
+        b.name,
+      ).toBe(true);
     }
   });
 });

@@ -22,12 +22,18 @@ const data = (n: number) => Float32Array.from({ length: n }, () => Math.fround(r
 describe('NaN and infinity policy', () => {
   it.each(BACKENDS)('%s: non-finite inputs throw a RangeError naming the first position', (backend) => {
     const x = Float32Array.of(0, 1, 2, Infinity, NaN, 5);
-    expect(() => new NoisedTopK({ k: 1, seed: 1, backend }).forward(x, [2, 3])).toThrow(/^x\[3\] is Infinity: non-finite inputs are rejected/);
+    expect(() => new NoisedTopK({ k: 1, seed: 1, backend }).forward(x, [2, 3])).toThrow(
+      /^x\[3\] is Infinity: non-finite inputs are rejected/,
+    );
     expect(() => functional.noisedTopK(x, [6], { k: 1, seed: 1, backend })).toThrow(RangeError);
     const noise = new Float32Array(12);
     noise[9] = -Infinity;
-    expect(() => functional.noisedTopK(new Float32Array(6), [6], { k: 1, noise, backend })).toThrow(/^noise\[9\] is -Infinity/);
-    expect(() => new BalNoisedTopK({ k: 1, seed: 1, backend }).forward(Float32Array.of(1, NaN), [0], [1, 2])).toThrow(/^scores\[1\] is NaN/);
+    expect(() => functional.noisedTopK(new Float32Array(6), [6], { k: 1, noise, backend })).toThrow(
+      /^noise\[9\] is -Infinity/,
+    );
+    expect(() => new BalNoisedTopK({ k: 1, seed: 1, backend }).forward(Float32Array.of(1, NaN), [0], [1, 2])).toThrow(
+      /^scores\[1\] is NaN/,
+    );
   });
 
   it('allowNonFinite: NaN ranks above +Infinity, -0 equals +0 (ties to the lower column), cpu == js', () => {
@@ -42,7 +48,10 @@ describe('NaN and infinity policy', () => {
     ];
     for (const backend of BACKENDS) {
       for (const [xs, k, col, value] of cases) {
-        const r = new NoisedTopK({ k, epsilon: 0, nSample: 1, seed: 0, backend, allowNonFinite: true }).forward(Float32Array.from(xs), [xs.length]);
+        const r = new NoisedTopK({ k, epsilon: 0, nSample: 1, seed: 0, backend, allowNonFinite: true }).forward(
+          Float32Array.from(xs),
+          [xs.length],
+        );
         expect(Array.from(r.positions), `${backend} ${xs} k=${k}`).toEqual([col]);
         expect(r.values[0] === value || (Number.isNaN(value) && Number.isNaN(r.values[0]))).toBe(true);
       }
@@ -52,18 +61,26 @@ describe('NaN and infinity policy', () => {
   it('allowNonFinite: cpu and js agree bit for bit on inputs full of NaN, ±Infinity and ±0', () => {
     const special = fc.constantFrom(NaN, Infinity, -Infinity, 0, -0, 1, -1, 3.4028234663852886e38);
     fc.assert(
-      fc.property(fc.array(special, { minLength: 1, maxLength: 24 }), fc.nat(), fc.constantFrom(0, 1, 1e38), fc.boolean(), (xs, kSeed, epsilon, explicit) => {
-        const k = 1 + (kSeed % xs.length);
-        const opts = { k, epsilon, nSample: 3, allowNonFinite: true } as const;
-        const noise = explicit ? Float32Array.from({ length: xs.length * 3 }, (_, j) => [NaN, Infinity, -1, 0.5][j % 4]!) : undefined;
-        const run = (backend: 'js' | 'cpu') => {
-          const r = explicit
-            ? functional.noisedTopK(Float32Array.from(xs), [xs.length], { ...opts, noise, backend })
-            : new NoisedTopK({ ...opts, seed: 11, backend }).forward(Float32Array.from(xs), [xs.length]);
-          return [bits(r.values), bits(r.positions), bits(r.backward())];
-        };
-        expect(run('cpu')).toEqual(run('js'));
-      }),
+      fc.property(
+        fc.array(special, { minLength: 1, maxLength: 24 }),
+        fc.nat(),
+        fc.constantFrom(0, 1, 1e38),
+        fc.boolean(),
+        (xs, kSeed, epsilon, explicit) => {
+          const k = 1 + (kSeed % xs.length);
+          const opts = { k, epsilon, nSample: 3, allowNonFinite: true } as const;
+          const noise = explicit
+            ? Float32Array.from({ length: xs.length * 3 }, (_, j) => [NaN, Infinity, -1, 0.5][j % 4]!)
+            : undefined;
+          const run = (backend: 'js' | 'cpu') => {
+            const r = explicit
+              ? functional.noisedTopK(Float32Array.from(xs), [xs.length], { ...opts, noise, backend })
+              : new NoisedTopK({ ...opts, seed: 11, backend }).forward(Float32Array.from(xs), [xs.length]);
+            return [bits(r.values), bits(r.positions), bits(r.backward())];
+          };
+          expect(run('cpu')).toEqual(run('js'));
+        },
+      ),
       { numRuns: 500, seed: FUZZ_SEED + 20 },
     );
   });
@@ -71,16 +88,28 @@ describe('NaN and infinity policy', () => {
 
 describe.each(BACKENDS)('sizes at the limits on %s', (backend) => {
   it('positions above 2^28 elements, a reduced dim above 2^31 - 1, more than 64 dims: RangeError', () => {
-    expect(() => new NoisedTopK({ k: 1, nSample: 2 ** 24, seed: 1, backend }).forward(new Float32Array(256), [256, 1])).toThrow(
+    expect(() =>
+      new NoisedTopK({ k: 1, nSample: 2 ** 24, seed: 1, backend }).forward(new Float32Array(256), [256, 1]),
+    ).toThrow(
       /^nSample = 16777216 with 256 slices needs positions of 4294967296 elements \(17179869184 bytes\), above the limit of 2\^28/,
     );
-    expect(() => new NoisedTopK({ k: 1, dim: 1, seed: 1, backend }).forward(new Float32Array(0), [0, 2 ** 31])).toThrow(/above 2\^31 - 1/);
-    expect(() => new NoisedTopK({ k: 1, seed: 1, backend }).forward(new Float32Array(1), new Array(65).fill(1))).toThrow(/at most 64/);
-    expect(() => new NoisedTopK({ k: 1, seed: 1, backend }).forward(new Float32Array(4), [2 ** 27, 2 ** 27, 4])).toThrow(/more than 2\^53 - 1/);
+    expect(() => new NoisedTopK({ k: 1, dim: 1, seed: 1, backend }).forward(new Float32Array(0), [0, 2 ** 31])).toThrow(
+      /above 2\^31 - 1/,
+    );
+    expect(() =>
+      new NoisedTopK({ k: 1, seed: 1, backend }).forward(new Float32Array(1), new Array(65).fill(1)),
+    ).toThrow(/at most 64/);
+    expect(() =>
+      new NoisedTopK({ k: 1, seed: 1, backend }).forward(new Float32Array(4), [2 ** 27, 2 ** 27, 4]),
+    ).toThrow(/more than 2\^53 - 1/);
   });
 
   it('an empty input with huge other dims is an empty answer, computed without touching them', () => {
-    const r = new NoisedTopK({ k: 3, dim: 1, seed: 1, backend }).forward(new Float32Array(0), [2 ** 40, 2 ** 31 - 1, 0]);
+    const r = new NoisedTopK({ k: 3, dim: 1, seed: 1, backend }).forward(new Float32Array(0), [
+      2 ** 40,
+      2 ** 31 - 1,
+      0,
+    ]);
     expect(r.values.length).toBe(0);
     expect(r.shape).toEqual([2 ** 40, 0]);
     expect(r.backward().length).toBe(0);
@@ -88,7 +117,9 @@ describe.each(BACKENDS)('sizes at the limits on %s', (backend) => {
 
   it('a shape Proxy that answers differently on each read is validated once, as a copy', () => {
     let reads = 0;
-    const shape = new Proxy([2, 3], { get: (t, key, rcv) => (key === '0' && reads++ > 0 ? 1e9 : Reflect.get(t, key, rcv)) });
+    const shape = new Proxy([2, 3], {
+      get: (t, key, rcv) => (key === '0' && reads++ > 0 ? 1e9 : Reflect.get(t, key, rcv)),
+    });
     const r = new NoisedTopK({ k: 1, seed: 1, backend }).forward(new Float32Array(6), shape);
     expect(r.shape).toEqual([2]);
     expect(reads).toBe(1);
@@ -104,7 +135,9 @@ describe.each(BACKENDS)('sizes at the limits on %s', (backend) => {
     x.set([1, 9, 3, 4, 8, 2]);
     const r = new NoisedTopK({ k: 1, epsilon: 0, nSample: 1, seed: 1, backend }).forward(x, [2, 3]);
     expect(Array.from(r.values)).toEqual([9, 8]);
-    expect(() => new NoisedTopK({ k: 1, seed: 1, backend }).forward(x, [1 << 30])).toThrow(/holds 1073741824 elements but x has length 6/);
+    expect(() => new NoisedTopK({ k: 1, seed: 1, backend }).forward(x, [1 << 30])).toThrow(
+      /holds 1073741824 elements but x has length 6/,
+    );
   });
 });
 

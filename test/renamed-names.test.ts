@@ -19,7 +19,11 @@ afterAll(() => {
 });
 /** Warnings are delivered on a later tick: wait for them before counting. */
 const settled = () => new Promise((resolve) => setImmediate(resolve));
-const renamed = (name: string) => warnings.filter((w) => (w as Error & { code?: string }).code === 'NOISED_TOPK_RENAMED' && w.message.startsWith(`${name} is deprecated`));
+const renamed = (name: string) =>
+  warnings.filter(
+    (w) =>
+      (w as Error & { code?: string }).code === 'NOISED_TOPK_RENAMED' && w.message.startsWith(`${name} is deprecated`),
+  );
 
 const scores = new Float32Array([0.5, -0.2, 1.3, 0.1, 0.9, -1.1, 0.4, 0.0]);
 const labels = [2, 0];
@@ -30,7 +34,13 @@ describe('LossResult.hingeArguments (was margins)', () => {
   it('is the per-row value relu is applied to: losses = relu(hingeArguments)', () => {
     for (const r of [
       new BalNoisedTopK({ k: 2, seed: 3 }).forward(scores, labels, shape),
-      functional.imbalNoisedTopKLoss(scores, labels, shape, { k: 2, seed: 3, margins: ldamMargins(counts, 0.3), scale: 10, reduction: 'none' }),
+      functional.imbalNoisedTopKLoss(scores, labels, shape, {
+        k: 2,
+        seed: 3,
+        margins: ldamMargins(counts, 0.3),
+        scale: 10,
+        reduction: 'none',
+      }),
     ]) {
       expect(r.hingeArguments).toHaveLength(2);
       expect(Array.from(r.losses)).toEqual(Array.from(r.hingeArguments, (t) => (t > 0 ? t : 0)));
@@ -65,7 +75,13 @@ describe('ImbalNoisedTopK.classMargins (was margins)', () => {
     expect(crit.classMargins).toEqual(ldamMargins(counts, 0.3));
     expect(crit.margins).toBe(crit.classMargins);
     const loss = crit.apply(tf.tensor2d(scores, shape), tf.tensor1d(labels, 'int32'));
-    const want = functional.imbalNoisedTopKLoss(scores, labels, shape, { k: 2, seed: 5, offset: 0, margins: crit.classMargins, scale: 10 });
+    const want = functional.imbalNoisedTopKLoss(scores, labels, shape, {
+      k: 2,
+      seed: 5,
+      offset: 0,
+      margins: crit.classMargins,
+      scale: 10,
+    });
     expect(loss.dataSync()[0]).toBe(want.loss);
   });
 });

@@ -24,7 +24,10 @@ function child<T>(body: string): T {
     const tasks = () => require('node:fs').readdirSync('/proc/self/task').length;
     const settle = async () => { for (let i = 0; i < 3; i++) { global.gc(); await new Promise((r) => setTimeout(r, 20)); } };
     (async () => { ${body} })().catch((e) => { console.error(e); process.exit(1); });`;
-  const r = spawnSync(process.execPath, ['--expose-gc', '-e', code, addonPath()], { encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(process.execPath, ['--expose-gc', '-e', code, addonPath()], {
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
   expect(r.status, r.stderr).toBe(0);
   return JSON.parse(r.stdout.trim().split('\n').pop()!) as T;
 }
@@ -114,8 +117,11 @@ describe.skipIf(!hasCpu)('setThreads: capped, and lowering it stops the extra th
       const tAsync = tasks();
       const workersAsync = addon.resources?.().workerThreads ?? null;
       report({ cap: addon.maxThreads ?? null, t0, tMax, tLow, tAsync, workersMax, workersLow, workersAsync, refused });`);
-    for (const line of r.refused) expect(line).toMatch(/^RangeError: setThreads: n must (be at most|be an integer in \[0, )/);
-    expect(r.refused[0]).toMatch(new RegExp(`at most ${CAP} \\(4 x the CPUs this process may use, at least 8\\), got ${CAP + 1}`));
+    for (const line of r.refused)
+      expect(line).toMatch(/^RangeError: setThreads: n must (be at most|be an integer in \[0, )/);
+    expect(r.refused[0]).toMatch(
+      new RegExp(`at most ${CAP} \\(4 x the CPUs this process may use, at least 8\\), got ${CAP + 1}`),
+    );
     expect(r.tMax - r.t0).toBe(CAP - 1); // the pool's workers: the caller is the CAP-th thread
     expect(r.tLow).toBe(r.t0);
     expect(r.tAsync).toBeLessThanOrEqual(r.t0 + 1);
@@ -128,7 +134,11 @@ describe.skipIf(!hasCpu)('setThreads: capped, and lowering it stops the extra th
     expect(maxThreads()).toBe(CAP);
     expect(loadNative()!.maxThreads).toBe(CAP);
     expect(() => setThreads(CAP + 1)).toThrow(RangeError);
-    expect(() => setThreads(CAP + 1)).toThrow(new RegExp(`n must be an integer in \\[0, ${CAP}\\] \\(4 x the CPUs this process may use, at least 8\\), got ${CAP + 1}`));
+    expect(() => setThreads(CAP + 1)).toThrow(
+      new RegExp(
+        `n must be an integer in \\[0, ${CAP}\\] \\(4 x the CPUs this process may use, at least 8\\), got ${CAP + 1}`,
+      ),
+    );
     expect(() => setThreads(1024)).toThrow(RangeError);
     setThreads(CAP);
     expect(threads()).toBe(CAP);

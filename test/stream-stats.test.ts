@@ -9,9 +9,18 @@ function normalCdf(x: number): number {
   const erfc =
     t *
     Math.exp(
-      -z * z - 1.26551223 +
-        t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806 + t * (0.27886807 +
-        t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
+      -z * z -
+        1.26551223 +
+        t *
+          (1.00002368 +
+            t *
+              (0.37409196 +
+                t *
+                  (0.09678418 +
+                    t *
+                      (-0.18628806 +
+                        t *
+                          (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
     );
   return x >= 0 ? 1 - erfc / 2 : erfc / 2;
 }
@@ -116,6 +125,13 @@ describe('noise statistics', () => {
     }
     const bound = 5 / Math.sqrt(n);
     expect(Math.abs(pearson(a, b))).toBeLessThan(bound);
-    expect(Math.abs(pearson(a.map((v) => v * v), b.map((v) => v * v)))).toBeLessThan(bound);
+    expect(
+      Math.abs(
+        pearson(
+          a.map((v) => v * v),
+          b.map((v) => v * v),
+        ),
+      ),
+    ).toBeLessThan(bound);
   });
 });

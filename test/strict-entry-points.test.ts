@@ -31,25 +31,59 @@ interface Entry {
 
 const entries: Entry[] = [
   { name: 'new NoisedTopK', run: (e) => new NoisedTopK({ k: 1, seed: 0, ...e }) },
-  { name: 'NoisedTopK.forward outputs', run: (e) => new NoisedTopK({ k: 1, seed: 0 }).forward(x, shape, { out: new Float32Array(2), ...e }) },
-  { name: 'NoisedTopK.forwardAsync outputs', run: (e) => new NoisedTopK({ k: 1, seed: 0 }).forwardAsync(x, shape, { ...e }) },
+  {
+    name: 'NoisedTopK.forward outputs',
+    run: (e) => new NoisedTopK({ k: 1, seed: 0 }).forward(x, shape, { out: new Float32Array(2), ...e }),
+  },
+  {
+    name: 'NoisedTopK.forwardAsync outputs',
+    run: (e) => new NoisedTopK({ k: 1, seed: 0 }).forwardAsync(x, shape, { ...e }),
+  },
   { name: 'new BalNoisedTopK', run: (e) => new BalNoisedTopK({ k: 1, seed: 0, ...e }) },
-  { name: 'new ImbalNoisedTopK', run: (e) => new ImbalNoisedTopK({ k: 1, maxM: 0.3, clsNumList: [10, 5, 2], seed: 0, ...e }) },
+  {
+    name: 'new ImbalNoisedTopK',
+    run: (e) => new ImbalNoisedTopK({ k: 1, maxM: 0.3, clsNumList: [10, 5, 2], seed: 0, ...e }),
+  },
   { name: 'functional.noisedTopK', run: (e) => functional.noisedTopK(x, shape, { k: 1, seed: 0, ...e }) },
   { name: 'functional.noisedTopKAsync', run: (e) => functional.noisedTopKAsync(x, shape, { k: 1, seed: 0, ...e }) },
-  { name: 'functional.balNoisedTopKLoss', run: (e) => functional.balNoisedTopKLoss(x, labels, shape, { k: 1, seed: 0, ...e }) },
-  { name: 'functional.balNoisedTopKLossAsync', run: (e) => functional.balNoisedTopKLossAsync(x, labels, shape, { k: 1, seed: 0, ...e }) },
-  { name: 'functional.imbalNoisedTopKLoss', run: (e) => functional.imbalNoisedTopKLoss(x, labels, shape, { k: 1, seed: 0, margins, ...e }) },
-  { name: 'functional.imbalNoisedTopKLossAsync', run: (e) => functional.imbalNoisedTopKLossAsync(x, labels, shape, { k: 1, seed: 0, margins, ...e }) },
-  { name: 'rareClassTopKAccuracy', run: (e) => rareClassTopKAccuracy(x, labels, shape, 1, { classCounts: [10, 5, 2], ...e }) },
+  {
+    name: 'functional.balNoisedTopKLoss',
+    run: (e) => functional.balNoisedTopKLoss(x, labels, shape, { k: 1, seed: 0, ...e }),
+  },
+  {
+    name: 'functional.balNoisedTopKLossAsync',
+    run: (e) => functional.balNoisedTopKLossAsync(x, labels, shape, { k: 1, seed: 0, ...e }),
+  },
+  {
+    name: 'functional.imbalNoisedTopKLoss',
+    run: (e) => functional.imbalNoisedTopKLoss(x, labels, shape, { k: 1, seed: 0, margins, ...e }),
+  },
+  {
+    name: 'functional.imbalNoisedTopKLossAsync',
+    run: (e) => functional.imbalNoisedTopKLossAsync(x, labels, shape, { k: 1, seed: 0, margins, ...e }),
+  },
+  {
+    name: 'rareClassTopKAccuracy',
+    run: (e) => rareClassTopKAccuracy(x, labels, shape, 1, { classCounts: [10, 5, 2], ...e }),
+  },
   { name: 'focalLoss', run: (e) => focalLoss(x, labels, shape, { gamma: 2, ...e }) },
   { name: 'ldamLoss', run: (e) => ldamLoss(x, labels, shape, { clsNumList: [10, 5, 2], maxM: 0.3, ...e }) },
   { name: 'tfjs noisedTopK', run: (e) => tfb.noisedTopK(tf.tensor(x, shape), { k: 1, seed: 0, ...e }) },
-  { name: 'tfjs balNoisedTopKLoss', run: (e) => tfb.balNoisedTopKLoss(tf.tensor(x, shape), tf.tensor(labels, [2], 'int32'), { k: 1, seed: 0, ...e }) },
-  { name: 'tfjs imbalNoisedTopKLoss', run: (e) => tfb.imbalNoisedTopKLoss(tf.tensor(x, shape), tf.tensor(labels, [2], 'int32'), { k: 1, seed: 0, margins, ...e }) },
+  {
+    name: 'tfjs balNoisedTopKLoss',
+    run: (e) => tfb.balNoisedTopKLoss(tf.tensor(x, shape), tf.tensor(labels, [2], 'int32'), { k: 1, seed: 0, ...e }),
+  },
+  {
+    name: 'tfjs imbalNoisedTopKLoss',
+    run: (e) =>
+      tfb.imbalNoisedTopKLoss(tf.tensor(x, shape), tf.tensor(labels, [2], 'int32'), { k: 1, seed: 0, margins, ...e }),
+  },
   { name: 'new tfjs NoisedTopK', run: (e) => new tfb.NoisedTopK({ k: 1, seed: 0, ...e }) },
   { name: 'new tfjs BalNoisedTopK', run: (e) => new tfb.BalNoisedTopK({ k: 1, seed: 0, ...e }) },
-  { name: 'new tfjs ImbalNoisedTopK', run: (e) => new tfb.ImbalNoisedTopK({ k: 1, maxM: 0.3, clsNumList: [10, 5, 2], seed: 0, ...e }) },
+  {
+    name: 'new tfjs ImbalNoisedTopK',
+    run: (e) => new tfb.ImbalNoisedTopK({ k: 1, maxM: 0.3, clsNumList: [10, 5, 2], seed: 0, ...e }),
+  },
 ];
 
 /** The error of run(extra), sync or async. */
@@ -63,20 +97,28 @@ async function errorOf(entry: Entry, extra: Record<string, unknown>): Promise<un
 }
 
 describe('every entry point refuses an unknown option', () => {
-  it.each(entries.map((e) => [e.name, e] as const))('%s: valid options run; an unknown key is a TypeError naming it', async (_name, entry) => {
-    expect(await errorOf(entry, {})).toBeUndefined();
-    const err = await errorOf(entry, { bogusOption: 1 });
-    expect(err).toBeInstanceOf(TypeError);
-    expect((err as Error).message).toMatch(/^unknown option 'bogusOption' in (options|outputs)/);
-    expect((err as Error).message).toMatch(/known options: /);
-  });
+  it.each(entries.map((e) => [e.name, e] as const))(
+    '%s: valid options run; an unknown key is a TypeError naming it',
+    async (_name, entry) => {
+      expect(await errorOf(entry, {})).toBeUndefined();
+      const err = await errorOf(entry, { bogusOption: 1 });
+      expect(err).toBeInstanceOf(TypeError);
+      expect((err as Error).message).toMatch(/^unknown option 'bogusOption' in (options|outputs)/);
+      expect((err as Error).message).toMatch(/known options: /);
+    },
+  );
 
   it('names the nearest known option for the names found in issue 9', async () => {
     const topk = entries.find((e) => e.name === 'functional.noisedTopK')!;
     const bal = entries.find((e) => e.name === 'new BalNoisedTopK')!;
-    const msg = async (entry: Entry, extra: Record<string, unknown>) => ((await errorOf(entry, extra)) as Error).message;
-    expect(await msg(topk, { nsample: 3 })).toMatch(/^unknown option 'nsample' in options \(did you mean 'nSample'\?\)/);
-    expect(await msg(topk, { n_sample: 3 })).toMatch(/^unknown option 'n_sample' in options \(did you mean 'nSample'\?\)/);
+    const msg = async (entry: Entry, extra: Record<string, unknown>) =>
+      ((await errorOf(entry, extra)) as Error).message;
+    expect(await msg(topk, { nsample: 3 })).toMatch(
+      /^unknown option 'nsample' in options \(did you mean 'nSample'\?\)/,
+    );
+    expect(await msg(topk, { n_sample: 3 })).toMatch(
+      /^unknown option 'n_sample' in options \(did you mean 'nSample'\?\)/,
+    );
     expect(await msg(topk, { eps: 0.1 })).toMatch(/^unknown option 'eps' in options \(did you mean 'epsilon'\?\)/);
     expect(await msg(topk, { reduction: 'sum' })).toMatch(/^unknown option 'reduction' in options/);
     expect(await msg(topk, { weight: new Float32Array(3) })).toMatch(/^unknown option 'weight' in options/);
@@ -89,7 +131,9 @@ describe('every entry point refuses an unknown option', () => {
     const focal = entries.find((e) => e.name === 'focalLoss')!;
     expect(await msg(focal, { eps: 1 })).not.toMatch(/epsilon/);
     // ldamLoss's margins and clsNumList/maxM are two ways to say one thing: both is refused, not one ignored
-    expect(() => ldamLoss(x, labels, shape, { margins, maxM: 0.3 })).toThrow(new TypeError('options.margins and options.clsNumList/maxM exclude each other: give one'));
+    expect(() => ldamLoss(x, labels, shape, { margins, maxM: 0.3 })).toThrow(
+      new TypeError('options.margins and options.clsNumList/maxM exclude each other: give one'),
+    );
     expect(await msg(focal, { weight: new Float32Array(3) })).toMatch(/^unknown option 'weight' in options/);
   });
 
@@ -97,14 +141,18 @@ describe('every entry point refuses an unknown option', () => {
     const plain = entries.filter((e) => e.name === 'functional.noisedTopK' || e.name === 'new NoisedTopK');
     for (const e of plain) {
       expect(await errorOf(e, { dim: 0 })).toBeUndefined();
-      expect(((await errorOf(e, { axis: 0 })) as Error).message).toMatch(/^unknown option 'axis' in options \(noised-topk follows PyTorch and calls it 'dim'/);
+      expect(((await errorOf(e, { axis: 0 })) as Error).message).toMatch(
+        /^unknown option 'axis' in options \(noised-topk follows PyTorch and calls it 'dim'/,
+      );
     }
     const bridge = entries.filter((e) => e.name === 'tfjs noisedTopK' || e.name === 'new tfjs NoisedTopK');
     for (const e of bridge) {
       expect(await errorOf(e, { axis: 0 })).toBeUndefined();
       const err = (await errorOf(e, { dim: 0 })) as Error;
       expect(err).toBeInstanceOf(TypeError);
-      expect(err.message).toMatch(/^unknown option 'dim' in options \(the tfjs bridge follows tfjs and calls it 'axis'\)/);
+      expect(err.message).toMatch(
+        /^unknown option 'dim' in options \(the tfjs bridge follows tfjs and calls it 'axis'\)/,
+      );
     }
     // and axis is honoured: reducing axis 0 of [2, 3] gives 3 values
     expect(tfb.noisedTopK(tf.tensor(x, shape), { k: 1, seed: 0, axis: 0 }).shape).toEqual([3]);
@@ -112,7 +160,16 @@ describe('every entry point refuses an unknown option', () => {
 
   it('the loss conventions are known options of both losses, functional and module, plain and tfjs', async () => {
     const conv = { reduction: 'sum', weight: Float32Array.of(1, 2, 0.5), ignoreIndex: -100 };
-    for (const name of ['new BalNoisedTopK', 'new ImbalNoisedTopK', 'functional.balNoisedTopKLoss', 'functional.imbalNoisedTopKLossAsync', 'tfjs balNoisedTopKLoss', 'tfjs imbalNoisedTopKLoss', 'new tfjs BalNoisedTopK', 'new tfjs ImbalNoisedTopK']) {
+    for (const name of [
+      'new BalNoisedTopK',
+      'new ImbalNoisedTopK',
+      'functional.balNoisedTopKLoss',
+      'functional.imbalNoisedTopKLossAsync',
+      'tfjs balNoisedTopKLoss',
+      'tfjs imbalNoisedTopKLoss',
+      'new tfjs BalNoisedTopK',
+      'new tfjs ImbalNoisedTopK',
+    ]) {
       expect(await errorOf(entries.find((e) => e.name === name)!, conv), name).toBeUndefined();
     }
   });

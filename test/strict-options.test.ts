@@ -12,7 +12,9 @@ describe('strictOptions', () => {
 
   it('refuses an unknown key, naming it and the nearest known one', () => {
     expect(() => strictOptions('options', { k: 1, n_sample: 3 }, known)).toThrow(
-      new TypeError("unknown option 'n_sample' in options (did you mean 'nSample'?); known options: k, epsilon, nSample, dim, seed"),
+      new TypeError(
+        "unknown option 'n_sample' in options (did you mean 'nSample'?); known options: k, epsilon, nSample, dim, seed",
+      ),
     );
     expect(() => strictOptions('options', { k: 1, nsample: 3 }, known)).toThrow(/did you mean 'nSample'/);
     expect(() => strictOptions('options', { k: 1, eps: 3 }, known)).toThrow(/unknown option 'eps'/);
@@ -27,7 +29,15 @@ describe('strictOptions', () => {
 
   it('reads each key once, so a getter cannot change its answer afterwards', () => {
     let reads = 0;
-    const o = strictOptions('options', { get k() { return ++reads; } }, known);
+    const o = strictOptions(
+      'options',
+      {
+        get k() {
+          return ++reads;
+        },
+      },
+      known,
+    );
     expect(o.k).toBe(1);
     expect(o.k).toBe(1);
     expect(reads).toBe(1);

@@ -20,34 +20,53 @@ interface SvmCase {
   grad: number[];
 }
 
-const doc = JSON.parse(readFileSync(join(here, 'fixtures', 'smooth-svm-1.json'), 'utf8')) as { source: string; cases: SvmCase[] };
+const doc = JSON.parse(readFileSync(join(here, 'fixtures', 'smooth-svm-1.json'), 'utf8')) as {
+  source: string;
+  cases: SvmCase[];
+};
 
 describe('golden: oval-group/smooth-topk SmoothTopkSVM (float64)', () => {
   it('holds 24 cases, with hard rows', () => {
     expect(doc.cases).toHaveLength(24);
   });
 
-  it.each(doc.cases.map((c, i) => [i, c] as const))("case %i: loss and gradient within 1e-4 relative (gradient: 'reference')", (_i, c) => {
-    const r = smoothTopKSvmLoss(new Float32Array(c.scores), c.labels, [c.B, c.D], { k: c.k, tau: c.tau, alpha: c.alpha, gradient: 'reference' });
-    expect(Math.abs(r.loss - c.loss) / Math.abs(c.loss)).toBeLessThan(1e-4);
-    expect(maxRelError(r.backward(), c.grad, 1e-6)).toBeLessThan(1e-4);
-  });
+  it.each(doc.cases.map((c, i) => [i, c] as const))(
+    "case %i: loss and gradient within 1e-4 relative (gradient: 'reference')",
+    (_i, c) => {
+      const r = smoothTopKSvmLoss(new Float32Array(c.scores), c.labels, [c.B, c.D], {
+        k: c.k,
+        tau: c.tau,
+        alpha: c.alpha,
+        gradient: 'reference',
+      });
+      expect(Math.abs(r.loss - c.loss) / Math.abs(c.loss)).toBeLessThan(1e-4);
+      expect(maxRelError(r.backward(), c.grad, 1e-6)).toBeLessThan(1e-4);
+    },
+  );
 
   it('the cases exercise both forms: some rows hard, some smooth', () => {
     let hard = 0;
     let smooth = 0;
     for (const c of doc.cases) {
-      const r = smoothTopKSvmLoss(new Float32Array(c.scores), c.labels, [c.B, c.D], { k: c.k, tau: c.tau, alpha: c.alpha });
+      const r = smoothTopKSvmLoss(new Float32Array(c.scores), c.labels, [c.B, c.D], {
+        k: c.k,
+        tau: c.tau,
+        alpha: c.alpha,
+      });
       for (const h of r.hardRows) h ? hard++ : smooth++;
     }
     expect(hard).toBeGreaterThan(10);
     expect(smooth).toBeGreaterThan(10);
   });
 
-  it("the exact gradient: same loss; equals float64 finite differences; differs from the reference where the reference approximates", () => {
+  it('the exact gradient: same loss; equals float64 finite differences; differs from the reference where the reference approximates', () => {
     let differs = 0;
     for (const c of doc.cases) {
-      const exact = smoothTopKSvmLoss(new Float32Array(c.scores), c.labels, [c.B, c.D], { k: c.k, tau: c.tau, alpha: c.alpha });
+      const exact = smoothTopKSvmLoss(new Float32Array(c.scores), c.labels, [c.B, c.D], {
+        k: c.k,
+        tau: c.tau,
+        alpha: c.alpha,
+      });
       expect(Math.abs(exact.loss - c.loss) / Math.abs(c.loss)).toBeLessThan(1e-4);
       const s = Float64Array.from(new Float32Array(c.scores));
       const p = { k: c.k, tau: c.tau, alpha: c.alpha };
@@ -61,9 +80,13 @@ describe('golden: oval-group/smooth-topk SmoothTopkSVM (float64)', () => {
         const sm = s.slice();
         sp[j] = s[j]! + h;
         sm[j] = s[j]! - h;
-        const fd = (smoothTopKSvmCore(sp, c.labels, c.B, c.D, p).loss - smoothTopKSvmCore(sm, c.labels, c.B, c.D, p).loss) / (2 * h);
+        const fd =
+          (smoothTopKSvmCore(sp, c.labels, c.B, c.D, p).loss - smoothTopKSvmCore(sm, c.labels, c.B, c.D, p).loss) /
+          (2 * h);
         // Hard rows are piecewise linear: exact unless the step crosses a kink (it does not here).
-        expect(Math.abs(fd - g[j]!), `case D=${c.D} k=${c.k} tau=${c.tau} entry ${j}`).toBeLessThan(1e-6 + 1e-4 * Math.abs(fd));
+        expect(Math.abs(fd - g[j]!), `case D=${c.D} k=${c.k} tau=${c.tau} entry ${j}`).toBeLessThan(
+          1e-6 + 1e-4 * Math.abs(fd),
+        );
       }
     }
     // k = 1 smooth rows (the reference's d log e_0 = 1) and its approximated entries.
@@ -120,7 +143,13 @@ describe('definition and stability', () => {
       expect(Number.isFinite(r.loss)).toBe(true);
       expect(g.every((v) => Number.isFinite(v))).toBe(true);
       expect(Math.abs(g.reduce((a, b) => a + b, 0))).toBeLessThan(1e-6); // shift-invariant loss
-      const shifted = smoothTopKSvmCore(Float64Array.from(s, (v) => v - offset), [3], 1, D, p);
+      const shifted = smoothTopKSvmCore(
+        Float64Array.from(s, (v) => v - offset),
+        [3],
+        1,
+        D,
+        p,
+      );
       expect(Math.abs(smoothTopKSvmCore(s, [3], 1, D, p).loss - shifted.loss)).toBeLessThan(1e-9 * shifted.loss);
     }
   });
@@ -129,7 +158,11 @@ describe('definition and stability', () => {
     const c = doc.cases[3]!;
     const m = new SmoothTopKSvm({ k: c.k, tau: c.tau, alpha: c.alpha });
     const a = m.forward(new Float32Array(c.scores), c.labels, [c.B, c.D]);
-    const b = smoothTopKSvmLoss(new Float32Array(c.scores), c.labels, [c.B, c.D], { k: c.k, tau: c.tau, alpha: c.alpha });
+    const b = smoothTopKSvmLoss(new Float32Array(c.scores), c.labels, [c.B, c.D], {
+      k: c.k,
+      tau: c.tau,
+      alpha: c.alpha,
+    });
     expect(a.loss).toBe(b.loss);
     expect(Array.from(a.backward(2))).toEqual(Array.from(b.backward(2)));
     expect(m.gradient).toBe('exact');
@@ -138,11 +171,21 @@ describe('definition and stability', () => {
   it('rejects bad arguments, naming them', () => {
     const s = new Float32Array([1, 2, 3, 4]);
     expect(() => smoothTopKSvmLoss(s, [0, 1], [2, 2], { k: 2 })).toThrow(/k must be an integer in \[1, 1\]/);
-    expect(() => smoothTopKSvmLoss(s, [0, 1], [2, 2], { k: 1, tau: 0 })).toThrow(/tau must be a finite number > 0, got 0/);
-    expect(() => smoothTopKSvmLoss(s, [0, 1], [2, 2], { k: 1, alpha: -1 })).toThrow(/alpha must be a finite number >= 0/);
-    expect(() => smoothTopKSvmLoss(s, [0, 2], [2, 2], { k: 1 })).toThrow(/labels\[1\] must be an integer in \[0, 1\], got 2/);
-    expect(() => smoothTopKSvmLoss(s, [0, 1], [2, 2], { k: 1, gradient: 'approx' as 'exact' })).toThrow(/gradient must be 'exact' or 'reference'/);
-    expect(() => smoothTopKSvmLoss(s, [0, 1], [2, 2], { k: 1, temperature: 1 } as unknown as { k: number })).toThrow(/unknown option 'temperature'/);
+    expect(() => smoothTopKSvmLoss(s, [0, 1], [2, 2], { k: 1, tau: 0 })).toThrow(
+      /tau must be a finite number > 0, got 0/,
+    );
+    expect(() => smoothTopKSvmLoss(s, [0, 1], [2, 2], { k: 1, alpha: -1 })).toThrow(
+      /alpha must be a finite number >= 0/,
+    );
+    expect(() => smoothTopKSvmLoss(s, [0, 2], [2, 2], { k: 1 })).toThrow(
+      /labels\[1\] must be an integer in \[0, 1\], got 2/,
+    );
+    expect(() => smoothTopKSvmLoss(s, [0, 1], [2, 2], { k: 1, gradient: 'approx' as 'exact' })).toThrow(
+      /gradient must be 'exact' or 'reference'/,
+    );
+    expect(() => smoothTopKSvmLoss(s, [0, 1], [2, 2], { k: 1, temperature: 1 } as unknown as { k: number })).toThrow(
+      /unknown option 'temperature'/,
+    );
     expect(() => smoothTopKSvmLoss(new Float32Array([1, NaN]), [0], [1, 2], { k: 1 })).toThrow(/scores\[1\] is NaN/);
     expect(() => new SmoothTopKSvm({} as { k: number })).toThrow(/options.k is required/);
   });

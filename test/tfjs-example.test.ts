@@ -18,7 +18,9 @@ describe('examples/tfjs-imbalanced.mjs', () => {
     });
     expect(r.status, r.stderr).toBe(0);
     const out = r.stdout;
-    const losses = [...out.matchAll(/^step +(\d+) +loss ([\d.]+)$/gm)].map((m) => [Number(m[1]), Number(m[2])] as const);
+    const losses = [...out.matchAll(/^step +(\d+) +loss ([\d.]+)$/gm)].map(
+      (m) => [Number(m[1]), Number(m[2])] as const,
+    );
     expect(losses.map(([s]) => s)).toEqual([0, 50, 100, 119]);
     const first = losses[0]![1];
     const last = losses.at(-1)![1];

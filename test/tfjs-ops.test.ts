@@ -88,11 +88,15 @@ describe('topk on tensors', () => {
     const [N, F, H, k] = [64, 6, 12, 4];
     const X = tf.tensor(normals(N * F, 7), [N, F]);
     const teacher = tf.tensor(normals(F * H, 8), [F, H]);
-    const y = tf.tensor(Float32Array.from(arr(topk(tf.matMul(X, teacher), k).values).reduce<number[]>((acc, v, i) => {
-      if (i % k === 0) acc.push(0);
-      acc[acc.length - 1]! += v / k;
-      return acc;
-    }, [])));
+    const y = tf.tensor(
+      Float32Array.from(
+        arr(topk(tf.matMul(X, teacher), k).values).reduce<number[]>((acc, v, i) => {
+          if (i % k === 0) acc.push(0);
+          acc[acc.length - 1]! += v / k;
+          return acc;
+        }, []),
+      ),
+    );
     const W = tf.variable(tf.mul(tf.tensor(normals(F * H, 9), [F, H]), 0.5));
     const opt = tf.train.sgd(0.05);
     const lossOf = () => poolMse(topk(tf.matMul(X, W), k).values, y) as tf.Scalar;
@@ -113,10 +117,12 @@ describe('perturbedTopK on tensors', () => {
     const dy = normals(60, 13);
     const g = tf.grad((t: tf.Tensor) => perturbedTopK(t, { ...opts, axis: 1 }))(x, tf.tensor(dy, [3, 10, 2]));
     expect(arr(g)).toEqual(Array.from(ref.backward(dy)));
-    expect(() => perturbedTopK(x, { ...opts, dim: 1 } as unknown as typeof opts)).toThrow(/unknown option 'dim'.*'axis'/);
+    expect(() => perturbedTopK(x, { ...opts, dim: 1 } as unknown as typeof opts)).toThrow(
+      /unknown option 'dim'.*'axis'/,
+    );
   });
 
-  it('a model learns to select: the perturbed top-3 set of its scores moves to the teacher\'s', () => {
+  it("a model learns to select: the perturbed top-3 set of its scores moves to the teacher's", () => {
     const [N, F, D, k] = [48, 5, 10, 3];
     const X = tf.tensor(normals(N * F, 21), [N, F]);
     const teacherScores = tf.matMul(X, tf.tensor(normals(F * D, 22), [F, D]));
@@ -126,12 +132,22 @@ describe('perturbedTopK on tensors', () => {
     // overlap(mask, target) = -sum(mask * target) / (N k), with its gradient
     const overlapLoss = tf.customGrad((m: tf.Tensor | tf.GradSaveFunc) => ({
       value: tf.scalar(-arr(m as tf.Tensor).reduce((a, v, j) => a + v * target[j]!, 0) / (N * k)),
-      gradFunc: (dy: tf.Tensor) => tf.mul(dy, tf.tensor(target.map((t) => -t / (N * k)), [N, D])),
+      gradFunc: (dy: tf.Tensor) =>
+        tf.mul(
+          dy,
+          tf.tensor(
+            target.map((t) => -t / (N * k)),
+            [N, D],
+          ),
+        ),
     }));
     const W = tf.variable(tf.mul(tf.tensor(normals(F * D, 23), [F, D]), 0.1));
     const opt = tf.train.sgd(2);
     let step = 0;
-    const lossOf = () => overlapLoss(perturbedTopK(tf.matMul(X, W), { k, epsilon: 0.5, nSample: 64, seed: 1, offset: step++ })) as tf.Scalar;
+    const lossOf = () =>
+      overlapLoss(
+        perturbedTopK(tf.matMul(X, W), { k, epsilon: 0.5, nSample: 64, seed: 1, offset: step++ }),
+      ) as tf.Scalar;
     const first = lossOf().dataSync()[0]!;
     for (let s = 0; s < 60; s++) opt.minimize(lossOf, false, [W]);
     const last = lossOf().dataSync()[0]!;
@@ -145,11 +161,16 @@ describe('smoothTopKSvmLoss on tensors', () => {
     const [N, F, C] = [60, 5, 8];
     const xd = normals(N * F, 31);
     const X = tf.tensor(xd, [N, F]);
-    const labels = tf.tensor1d(Int32Array.from(arr(tf.argMax(tf.matMul(X, tf.tensor(normals(F * C, 32), [F, C])), 1))), 'int32');
+    const labels = tf.tensor1d(
+      Int32Array.from(arr(tf.argMax(tf.matMul(X, tf.tensor(normals(F * C, 32), [F, C])), 1))),
+      'int32',
+    );
     const s = tf.tensor(normals(N * C, 33), [N, C]);
     const ref = svmArrays(s.dataSync() as Float32Array, labels.dataSync() as Int32Array, [N, C], { k: 2, tau: 1 });
     expect(smoothTopKSvmLoss(s, labels, { k: 2, tau: 1 }).dataSync()[0]).toBe(ref.loss);
-    expect(arr(tf.grad((t: tf.Tensor) => smoothTopKSvmLoss(t, labels, { k: 2, tau: 1 }))(s))).toEqual(Array.from(ref.backward()));
+    expect(arr(tf.grad((t: tf.Tensor) => smoothTopKSvmLoss(t, labels, { k: 2, tau: 1 }))(s))).toEqual(
+      Array.from(ref.backward()),
+    );
     const W = tf.variable(tf.zeros([F, C]));
     const opt = tf.train.sgd(0.5);
     const lossOf = () => smoothTopKSvmLoss(tf.matMul(X, W), labels, { k: 2, tau: 1 });

@@ -52,7 +52,8 @@ describe('noisedTopK on tensors', () => {
     const x = tf.tensor(data, [4, 5]);
     const first = arr(op.apply(x));
     const second = arr(op.apply(x));
-    const at = (offset: number) => Array.from(functional.noisedTopK(data, [4, 5], { k: 2, epsilon: 1, nSample: 3, seed: 9, offset }).values);
+    const at = (offset: number) =>
+      Array.from(functional.noisedTopK(data, [4, 5], { k: 2, epsilon: 1, nSample: 3, seed: 9, offset }).values);
     expect(first).toEqual(at(0));
     expect(second).toEqual(at(1));
     expect(first).not.toEqual(second);
@@ -96,9 +97,21 @@ describe('losses on tensors', () => {
   it('imbalanced loss: value and gradient match the functional API on explicit noise', () => {
     const margins = ldamMargins(counts, 0.2);
     const noise = normals(B * D * 5, 8);
-    const ref = functional.imbalNoisedTopKLoss(scores, labelArr, [B, D], { k: 3, epsilon: 0.01, margins, scale: 60, noise });
+    const ref = functional.imbalNoisedTopKLoss(scores, labelArr, [B, D], {
+      k: 3,
+      epsilon: 0.01,
+      margins,
+      scale: 60,
+      noise,
+    });
     const f = (s: tf.Tensor) =>
-      imbalNoisedTopKLoss(s, tf.tensor(labelArr, [B], 'int32'), { k: 3, epsilon: 0.01, margins, scale: 60, noise: tf.tensor(noise, [B, D, 5]) });
+      imbalNoisedTopKLoss(s, tf.tensor(labelArr, [B], 'int32'), {
+        k: 3,
+        epsilon: 0.01,
+        margins,
+        scale: 60,
+        noise: tf.tensor(noise, [B, D, 5]),
+      });
     const s = tf.tensor(scores, [B, D]);
     expect(f(s).dataSync()[0]).toBe(ref.loss);
     expect(arr(tf.grad(f)(s))).toEqual(Array.from(ref.backward()));
@@ -111,20 +124,37 @@ describe('losses on tensors', () => {
     const y = tf.tensor(labelArr, [B], 'int32');
     const margins = ldamMargins(counts, 0.2);
     for (const offset of [0, 1]) {
-      expect(bal.apply(s, y).dataSync()[0]).toBe(functional.balNoisedTopKLoss(scores, labelArr, [B, D], { k: 2, epsilon: 1, seed: 4, offset }).loss);
+      expect(bal.apply(s, y).dataSync()[0]).toBe(
+        functional.balNoisedTopKLoss(scores, labelArr, [B, D], { k: 2, epsilon: 1, seed: 4, offset }).loss,
+      );
       expect(imbal.apply(s, y).dataSync()[0]).toBe(
-        functional.imbalNoisedTopKLoss(scores, labelArr, [B, D], { k: 2, epsilon: 0.01, margins, scale: 60, seed: 4, offset }).loss,
+        functional.imbalNoisedTopKLoss(scores, labelArr, [B, D], {
+          k: 2,
+          epsilon: 0.01,
+          margins,
+          scale: 60,
+          seed: 4,
+          offset,
+        }).loss,
       );
     }
   });
 
   it('labels must be an int32 tensor of shape [batch]', () => {
     const s = tf.tensor(scores, [B, D]);
-    expect(() => balNoisedTopKLoss(s, tf.tensor(Array.from(labelArr), [B], 'float32'), { k: 2, seed: 0 })).toThrow(/labels must have dtype int32, got float32/);
+    expect(() => balNoisedTopKLoss(s, tf.tensor(Array.from(labelArr), [B], 'float32'), { k: 2, seed: 0 })).toThrow(
+      /labels must have dtype int32, got float32/,
+    );
     expect(() => balNoisedTopKLoss(s, labelArr as unknown as tf.Tensor, { k: 2, seed: 0 })).toThrow(TypeError);
-    expect(() => balNoisedTopKLoss(s, tf.tensor([1, 2], [2], 'int32'), { k: 2, seed: 0 })).toThrow(/labels must have shape \[6\]/);
-    expect(() => balNoisedTopKLoss(tf.tensor(scores, [B, D, 1]), tf.tensor(labelArr, [B], 'int32'), { k: 2, seed: 0 })).toThrow(RangeError);
-    expect(() => balNoisedTopKLoss(s, tf.tensor([0, 0, 0, 0, 0, 9], [B], 'int32'), { k: 2, seed: 0 })).toThrow(/labels\[5\] must be an integer in \[0, 6\], got 9/);
+    expect(() => balNoisedTopKLoss(s, tf.tensor([1, 2], [2], 'int32'), { k: 2, seed: 0 })).toThrow(
+      /labels must have shape \[6\]/,
+    );
+    expect(() =>
+      balNoisedTopKLoss(tf.tensor(scores, [B, D, 1]), tf.tensor(labelArr, [B], 'int32'), { k: 2, seed: 0 }),
+    ).toThrow(RangeError);
+    expect(() => balNoisedTopKLoss(s, tf.tensor([0, 0, 0, 0, 0, 9], [B], 'int32'), { k: 2, seed: 0 })).toThrow(
+      /labels\[5\] must be an integer in \[0, 6\], got 9/,
+    );
   });
 });
 
@@ -149,7 +179,12 @@ describe('training a small tfjs model inside optimizer.minimize', () => {
     return tf.tidy(() => {
       const x = tf.tensor(xs, [N, F]);
       const y = tf.tensor(ys, [N], 'int32');
-      const w = tf.variable(tf.tensor(normals(F * C, 22).map((v) => 0.01 * v), [F, C]));
+      const w = tf.variable(
+        tf.tensor(
+          normals(F * C, 22).map((v) => 0.01 * v),
+          [F, C],
+        ),
+      );
       const b = tf.variable(tf.zeros([C]));
       const opt = tf.train.momentum(lr, 0.9);
       const history: number[] = [];

@@ -27,7 +27,17 @@ function addonPath(): string {
 
 beforeAll(() => {
   try {
-    execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json'), '--outDir', join(pkg, 'dist')], { stdio: 'pipe' });
+    execFileSync(
+      process.execPath,
+      [
+        join(root, 'node_modules/typescript/bin/tsc'),
+        '-p',
+        join(root, 'tsconfig.build.json'),
+        '--outDir',
+        join(pkg, 'dist'),
+      ],
+      { stdio: 'pipe' },
+    );
   } catch (err) {
     if (!existsSync(join(pkg, 'dist', 'index.js'))) throw err;
   }
@@ -63,7 +73,11 @@ function spawn(file: string, workerData: unknown): Worker {
 describe('worker_threads', () => {
   it('six workers run sync and async calls at once, each result equal to the js backend', async () => {
     const workers = Array.from({ length: 6 }, (_, w) => {
-      const jobs = Array.from({ length: 10 }, (_, i) => ({ k: 1 + ((w + i) % 9), seed: w * 1000 + i, nSample: 1 + (i % 4) }));
+      const jobs = Array.from({ length: 10 }, (_, i) => ({
+        k: 1 + ((w + i) % 9),
+        seed: w * 1000 + i,
+        nSample: 1 + (i % 4),
+      }));
       return { jobs, worker: spawn('worker.mjs', { x, shape, jobs }) };
     });
     const results = await Promise.all(

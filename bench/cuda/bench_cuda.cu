@@ -30,9 +30,7 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-double msSince(Clock::time_point t0) {
-  return std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
-}
+double msSince(Clock::time_point t0) { return std::chrono::duration<double, std::milli>(Clock::now() - t0).count(); }
 
 uint32_t bitsCanon(float f) {
   if (std::isnan(f)) return 0x7fc00000u;
@@ -74,15 +72,20 @@ int failures = 0;
 void fillX(std::vector<float>& x, Rng& rng, int special) {
   static const float kSpecial[] = {NAN, INFINITY, -INFINITY, 0.0f, -0.0f, 1.0f, -1.0f, 3.5f};
   for (float& v : x) {
-    if (special == 2) v = kSpecial[rng.next() % 8];
-    else if (special == 1) v = std::round(rng.uniform(-3, 3));
-    else v = rng.uniform(-3, 3);
+    if (special == 2)
+      v = kSpecial[rng.next() % 8];
+    else if (special == 1)
+      v = std::round(rng.uniform(-3, 3));
+    else
+      v = rng.uniform(-3, 3);
   }
 }
 
 void checkCase(const Case& c, const char* path, Rng& rng) {
-  if (std::strcmp(path, "auto") == 0) unsetenv("NOISED_TOPK_CUDA_SELECT");
-  else setenv("NOISED_TOPK_CUDA_SELECT", path, 1);
+  if (std::strcmp(path, "auto") == 0)
+    unsetenv("NOISED_TOPK_CUDA_SELECT");
+  else
+    setenv("NOISED_TOPK_CUDA_SELECT", path, 1);
   ntk::ForwardArgs a;
   a.layout.outer = c.outer;
   a.layout.d = c.d;
@@ -113,8 +116,7 @@ void checkCase(const Case& c, const char* path, Rng& rng) {
   char label[256];
   std::snprintf(label, sizeof label, "[%s] outer=%llu d=%llu inner=%llu k=%u S=%u eps=%g %s special=%d (path %s)", path,
                 (unsigned long long)c.outer, (unsigned long long)c.d, (unsigned long long)c.inner, c.k, c.S, c.eps,
-                c.explicitNoise ? "noise" : "stream", c.special,
-                ntk::cudaSelectPath(c.d, c.k, rows * c.S));
+                c.explicitNoise ? "noise" : "stream", c.special, ntk::cudaSelectPath(c.d, c.k, rows * c.S));
   if (!ok(ntk::forwardCpu(cpu), "forwardCpu") || !ok(ntk::forwardCuda(gpu), "forwardCuda")) {
     ++failures;
     std::printf("FAIL %s: forward error\n", label);
@@ -181,15 +183,18 @@ int runCheck(bool small) {
   const uint64_t ds[] = {1, 2, 3, 7, 16, 17, 33, 100, 128, 129, 1000, 8192, 8193};
   for (uint64_t d : ds) {
     if (small && d != 7 && d != 17 && d != 129 && d != 1000) continue;
-    const uint32_t ks[] = {1u, static_cast<uint32_t>(std::min<uint64_t>(d, 5)), static_cast<uint32_t>(std::min<uint64_t>(d, 32)),
-                           static_cast<uint32_t>(std::min<uint64_t>(d, 33)), static_cast<uint32_t>((d + 1) / 2),
+    const uint32_t ks[] = {1u,
+                           static_cast<uint32_t>(std::min<uint64_t>(d, 5)),
+                           static_cast<uint32_t>(std::min<uint64_t>(d, 32)),
+                           static_cast<uint32_t>(std::min<uint64_t>(d, 33)),
+                           static_cast<uint32_t>((d + 1) / 2),
                            static_cast<uint32_t>(d)};
     for (uint32_t k : ks) {
       const uint64_t rows = small ? 3 : (d > 1000 ? 4 : 37);
       cases.push_back({rows, d, 1, k, small ? 3u : 5u, 1.0f, false, 0});
       if (!small) {
         cases.push_back({rows, d, 1, k, 1, 0.0f, false, 1});
-        cases.push_back({2, d, 3, k, 3, 0.5f, true, 0});   // inner > 1, explicit noise
+        cases.push_back({2, d, 3, k, 3, 0.5f, true, 0});       // inner > 1, explicit noise
         cases.push_back({rows, d, 1, k, 4, 0.25f, false, 2});  // NaN / inf / signed zeros
       }
     }
@@ -269,21 +274,24 @@ int runBench(const char* outPath) {
   const float eps = 1.0f;
   std::string table;
   char line[1024];
-  std::snprintf(line, sizeof line,
-                "# noised-topk CUDA backend, BalNoisedTopK(k=5, epsilon=1) forward + backward\n\n"
-                "Device: %s (%d SMs). Kernel k = 6 (smoothtop_{k+1}). Times in ms, median of repeated runs.\n"
-                "kernel-only = forwardCudaDevice + backwardCudaDevice on device-resident x, rowScale, outputs "
-                "(the O(B) hinge/rowScale step of the loss is not included).\n"
-                "end-to-end = forwardCuda + host hinge + backwardCuda from pageable host arrays (x up, values and "
-                "positions down, positions and rowScale up, grad down); e2e, cpu bwd = the same with backwardCpu "
-                "on the host from the downloaded positions (no grad download); pinned = the host API's copies through "
-                "pinned staging buffers (NOISED_TOPK_CUDA_STAGING=pinned).\n"
-                "floor = max(Philox + Box-Muller of every (row, sample, column), memory = a device copy of B x D floats, i.e. "
-                "read x + write grad); pruned floor = max(Philox alone, memory), the floor of a kernel that skips every "
-                "Box-Muller it can.\n\n"
-                "| case (B, D, S) | path | fwd ms | bwd ms | kernel-only ms | end-to-end ms | e2e, cpu bwd ms | e2e pinned ms | e2e pinned, cpu bwd ms | philox+BM ms | philox ms | memory ms | floor ms | kernel / floor | kernel / pruned floor | extra device MB | bits vs cpu (first rows) |\n"
-                "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
-                prop.name, prop.multiProcessorCount);
+  std::snprintf(
+      line, sizeof line,
+      "# noised-topk CUDA backend, BalNoisedTopK(k=5, epsilon=1) forward + backward\n\n"
+      "Device: %s (%d SMs). Kernel k = 6 (smoothtop_{k+1}). Times in ms, median of repeated runs.\n"
+      "kernel-only = forwardCudaDevice + backwardCudaDevice on device-resident x, rowScale, outputs "
+      "(the O(B) hinge/rowScale step of the loss is not included).\n"
+      "end-to-end = forwardCuda + host hinge + backwardCuda from pageable host arrays (x up, values and "
+      "positions down, positions and rowScale up, grad down); e2e, cpu bwd = the same with backwardCpu "
+      "on the host from the downloaded positions (no grad download); pinned = the host API's copies through "
+      "pinned staging buffers (NOISED_TOPK_CUDA_STAGING=pinned).\n"
+      "floor = max(Philox + Box-Muller of every (row, sample, column), memory = a device copy of B x D floats, i.e. "
+      "read x + write grad); pruned floor = max(Philox alone, memory), the floor of a kernel that skips every "
+      "Box-Muller it can.\n\n"
+      "| case (B, D, S) | path | fwd ms | bwd ms | kernel-only ms | end-to-end ms | e2e, cpu bwd ms | e2e pinned ms | "
+      "e2e pinned, cpu bwd ms | philox+BM ms | philox ms | memory ms | floor ms | kernel / floor | kernel / pruned "
+      "floor | extra device MB | bits vs cpu (first rows) |\n"
+      "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
+      prop.name, prop.multiProcessorCount);
   table += line;
   int bad = 0;
   for (const BenchCase& bc : cases) {
@@ -379,8 +387,10 @@ int runBench(const char* outPath) {
     for (int it = 0; it < 64; ++it) {
       const int variant = it % 4;
       const bool hostBwd = (variant & 1) != 0;
-      if (variant & 2) setenv("NOISED_TOPK_CUDA_STAGING", "pinned", 1);
-      else unsetenv("NOISED_TOPK_CUDA_STAGING");
+      if (variant & 2)
+        setenv("NOISED_TOPK_CUDA_STAGING", "pinned", 1);
+      else
+        unsetenv("NOISED_TOPK_CUDA_STAGING");
       const auto t0 = Clock::now();
       ntk::ForwardArgs h = f;
       h.x = x.data();
@@ -445,10 +455,11 @@ int runBench(const char* outPath) {
     cudaEventDestroy(e1);
 
     std::snprintf(line, sizeof line,
-                  "| (%u, %u, %u) | %s | %.4f | %.4f | %.4f | %.4f | %.4f | %.4f | %.4f | %.4f | %.4f | %.4f | %.4f | %.2f | %.2f | %.2f | %s |\n",
+                  "| (%u, %u, %u) | %s | %.4f | %.4f | %.4f | %.4f | %.4f | %.4f | %.4f | %.4f | %.4f | %.4f | %.4f | "
+                  "%.2f | %.2f | %.2f | %s |\n",
                   bc.B, bc.D, bc.S, ntk::cudaSelectPath(D, k, B * S), fwdMs, bwdMs, bothMs, e2eMs, e2eHostBwdMs,
-                  e2ePinnedMs, e2ePinnedHostBwdMs, phMs, phOnlyMs, memMs,
-                  floorMs, bothMs / floorMs, bothMs / prunedFloorMs, extraMB, same ? "identical" : "DIFFER");
+                  e2ePinnedMs, e2ePinnedHostBwdMs, phMs, phOnlyMs, memMs, floorMs, bothMs / floorMs,
+                  bothMs / prunedFloorMs, extraMB, same ? "identical" : "DIFFER");
     table += line;
     std::fputs(line, stdout);
     std::fflush(stdout);
@@ -479,10 +490,14 @@ int main(int argc, char** argv) {
   bool check = false, small = false, bench = false;
   const char* out = nullptr;
   for (int i = 1; i < argc; ++i) {
-    if (!std::strcmp(argv[i], "--check")) check = true;
-    else if (!std::strcmp(argv[i], "--small")) small = true;
-    else if (!std::strcmp(argv[i], "--bench")) bench = true;
-    else if (!std::strcmp(argv[i], "--out") && i + 1 < argc) out = argv[++i];
+    if (!std::strcmp(argv[i], "--check"))
+      check = true;
+    else if (!std::strcmp(argv[i], "--small"))
+      small = true;
+    else if (!std::strcmp(argv[i], "--bench"))
+      bench = true;
+    else if (!std::strcmp(argv[i], "--out") && i + 1 < argc)
+      out = argv[++i];
     else {
       std::fprintf(stderr, "usage: bench_cuda --check [--small] | --bench [--out FILE]\n");
       return 2;

@@ -71,10 +71,14 @@ std::string loadAverage() {
 
 std::string fmt(double ms) {
   char buf[32];
-  if (ms >= 100) std::snprintf(buf, sizeof buf, "%.0f", ms);
-  else if (ms >= 10) std::snprintf(buf, sizeof buf, "%.1f", ms);
-  else if (ms >= 1) std::snprintf(buf, sizeof buf, "%.2f", ms);
-  else std::snprintf(buf, sizeof buf, "%.3f", ms);
+  if (ms >= 100)
+    std::snprintf(buf, sizeof buf, "%.0f", ms);
+  else if (ms >= 10)
+    std::snprintf(buf, sizeof buf, "%.1f", ms);
+  else if (ms >= 1)
+    std::snprintf(buf, sizeof buf, "%.2f", ms);
+  else
+    std::snprintf(buf, sizeof buf, "%.3f", ms);
   return buf;
 }
 
@@ -93,9 +97,12 @@ int main(int argc, char** argv) {
   double budget = 3.0;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
-    if (a == "--smoke") smoke = true;
-    else if (a == "--out" && i + 1 < argc) outDir = argv[++i];
-    else if (a == "--budget" && i + 1 < argc) budget = std::atof(argv[++i]);
+    if (a == "--smoke")
+      smoke = true;
+    else if (a == "--out" && i + 1 < argc)
+      outDir = argv[++i];
+    else if (a == "--budget" && i + 1 < argc)
+      budget = std::atof(argv[++i]);
     else {
       std::fprintf(stderr, "usage: bench_topk [--smoke] [--out DIR] [--budget SECONDS]\n");
       return 2;
@@ -154,8 +161,8 @@ int main(int argc, char** argv) {
     allOk = allOk && ok;
     std::printf("check (%lld, %lld, k %lld): values differ %lld, indices differ %lld (ties %lld) -> %s\n",
                 static_cast<long long>(sz.B), static_cast<long long>(sz.D), static_cast<long long>(sz.k),
-                static_cast<long long>(valueDiffs), static_cast<long long>(indexDiffs), static_cast<long long>(tieDiffs),
-                ok ? "OK" : "MISMATCH");
+                static_cast<long long>(valueDiffs), static_cast<long long>(indexDiffs),
+                static_cast<long long>(tieDiffs), ok ? "OK" : "MISMATCH");
 
     const int maxRuns = smoke ? 5 : 2000;
     const Timing o1 = timeIt(ours, budget, 5, maxRuns);
@@ -171,12 +178,13 @@ int main(int argc, char** argv) {
                 fmt(o1.median).c_str(), fmt(t1.median).c_str(), ratio1, cores, fmt(oN.median).c_str(), cores,
                 fmt(tN.median).c_str(), ratioN);
     char line[512];
-    std::snprintf(line, sizeof line,
-                  "| %lld | %lld | %lld | %s (%s-%s) | %s (%s-%s) | **%.2fx** (>= 2x: %s) | %s | %s | %.2fx | %d / %d |\n",
-                  static_cast<long long>(sz.B), static_cast<long long>(sz.D), static_cast<long long>(sz.k), fmt(o1.median).c_str(),
-                  fmt(o1.p10).c_str(), fmt(o1.p90).c_str(), fmt(t1.median).c_str(), fmt(t1.p10).c_str(), fmt(t1.p90).c_str(),
-                  ratio1, ratio1 >= 2 ? "met" : "missed", fmt(oN.median).c_str(), fmt(tN.median).c_str(), ratioN, o1.runs,
-                  t1.runs);
+    std::snprintf(
+        line, sizeof line,
+        "| %lld | %lld | %lld | %s (%s-%s) | %s (%s-%s) | **%.2fx** (>= 2x: %s) | %s | %s | %.2fx | %d / %d |\n",
+        static_cast<long long>(sz.B), static_cast<long long>(sz.D), static_cast<long long>(sz.k),
+        fmt(o1.median).c_str(), fmt(o1.p10).c_str(), fmt(o1.p90).c_str(), fmt(t1.median).c_str(), fmt(t1.p10).c_str(),
+        fmt(t1.p90).c_str(), ratio1, ratio1 >= 2 ? "met" : "missed", fmt(oN.median).c_str(), fmt(tN.median).c_str(),
+        ratioN, o1.runs, t1.runs);
     rows << line;
   }
 
@@ -188,11 +196,13 @@ int main(int argc, char** argv) {
   std::ostringstream md;
   md << "# topk: ours ('cpu' kernel) vs torch::topk" << (smoke ? " (smoke)" : "") << "\n\n"
      << "`npm run bench:topk-native` (bench/native/bench_topk.cpp). Machine: " << cpuName() << ", " << cores
-     << " logical cores, " << u.sysname << " " << u.release << ", libtorch " << TORCH_VERSION << " (Debian libtorch-dev), "
+     << " logical cores, " << u.sysname << " " << u.release << ", libtorch " << TORCH_VERSION
+     << " (Debian libtorch-dev), "
      << "our scan path " << (isaAvx2() ? "AVX2" : "baseline") << "; " << date << ", load average at the end "
      << loadAverage() << ".\n\n"
      << "float32 N(0, 1) inputs [B, D], top-k along the last dim, largest, sorted; both write into preallocated "
-        "outputs (torch::topk_out). Milliseconds per call: median (p10-p90). Values and indices checked equal before timing: "
+        "outputs (torch::topk_out). Milliseconds per call: median (p10-p90). Values and indices checked equal before "
+        "timing: "
      << (allOk ? "all equal" : "MISMATCH (see the run's output)") << ".\n\n"
      << "| B | D | k | ours 1T | torch 1T | torch 1T / ours 1T (target) | ours " << cores << "T | torch " << cores
      << "T | torch / ours, " << cores << "T | runs (ours / torch, 1T) |\n"

@@ -44,13 +44,10 @@ struct Philox4 {
   uint32_t v[4];
 };
 
-NTK_HD uint32_t mulhi32(uint32_t a, uint32_t b) {
-  return static_cast<uint32_t>((static_cast<uint64_t>(a) * b) >> 32);
-}
+NTK_HD uint32_t mulhi32(uint32_t a, uint32_t b) { return static_cast<uint32_t>((static_cast<uint64_t>(a) * b) >> 32); }
 
 // Philox4x32 with 10 rounds (Salmon et al., SC'11), Random123's constants and key schedule.
-NTK_HD Philox4 philox4x32_10(uint32_t c0, uint32_t c1, uint32_t c2, uint32_t c3, uint32_t k0,
-                             uint32_t k1) {
+NTK_HD Philox4 philox4x32_10(uint32_t c0, uint32_t c1, uint32_t c2, uint32_t c3, uint32_t k0, uint32_t k1) {
   for (int round = 0; round < 10; ++round) {
     if (round > 0) {
       k0 += 0x9E3779B9u;
@@ -150,10 +147,22 @@ NTK_HD NormalPair boxMuller(uint32_t radiusBits, uint32_t angleBits) {
   const float c = cosQuarter(a);
   float cosT, sinT;
   switch (qRaw & 3u) {
-    case 0: cosT = c; sinT = s; break;
-    case 1: cosT = -s; sinT = c; break;
-    case 2: cosT = -c; sinT = -s; break;
-    default: cosT = s; sinT = -c; break;
+    case 0:
+      cosT = c;
+      sinT = s;
+      break;
+    case 1:
+      cosT = -s;
+      sinT = c;
+      break;
+    case 2:
+      cosT = -c;
+      sinT = -s;
+      break;
+    default:
+      cosT = s;
+      sinT = -c;
+      break;
   }
   return NormalPair{NTK_FMUL(r, cosT), NTK_FMUL(r, sinT)};
 }
@@ -180,8 +189,8 @@ struct Normal4 {
   float z[4];
 };
 
-NTK_HD Normal4 normal4(uint32_t seedLo, uint32_t seedHi, uint32_t offset, uint32_t row,
-                       uint32_t sample, uint32_t group) {
+NTK_HD Normal4 normal4(uint32_t seedLo, uint32_t seedHi, uint32_t offset, uint32_t row, uint32_t sample,
+                       uint32_t group) {
   const Philox4 w = philox4x32_10(group, row, sample, offset, seedLo, seedHi);
   const NormalPair p = boxMuller(w.v[0], w.v[1]);
   const NormalPair q = boxMuller(w.v[2], w.v[3]);

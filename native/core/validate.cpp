@@ -59,7 +59,8 @@ Status fail(const char** why, const char* msg) {
 Status checkLayout(const Layout& l, uint32_t k, const char** why) {
   if (layoutOverflows(l)) return fail(why, "layout size overflows 64 bits");
   if (l.d == 0) return fail(why, "the reduced dim is empty");
-  if (l.d > static_cast<uint64_t>(std::numeric_limits<int32_t>::max())) return fail(why, "the reduced dim exceeds 2^31 - 1");
+  if (l.d > static_cast<uint64_t>(std::numeric_limits<int32_t>::max()))
+    return fail(why, "the reduced dim exceeds 2^31 - 1");
   if (l.rows() > std::numeric_limits<uint32_t>::max()) return fail(why, "more than 2^32 - 1 rows");
   if (k < 1 || k > l.d) return fail(why, "k must be in [1, d]");
   return Status::kOk;
@@ -102,7 +103,8 @@ Status validate(const BackwardArgs& a, const char** why) {
   const Layout& l = a.layout;
   if (layoutOverflows(l)) return fail(why, "layout size overflows 64 bits");
   if (l.d == 0) return fail(why, "the reduced dim is empty");
-  if (l.d > static_cast<uint64_t>(std::numeric_limits<int32_t>::max())) return fail(why, "the reduced dim exceeds 2^31 - 1");
+  if (l.d > static_cast<uint64_t>(std::numeric_limits<int32_t>::max()))
+    return fail(why, "the reduced dim exceeds 2^31 - 1");
   if (checkSamples(a.nSample, why) != Status::kOk) return Status::kInvalidArgument;
   if (l.rows() > kMaxPositions || l.rows() * a.nSample > kMaxPositions) return fail(why, "rows * nSample exceeds 2^28");
   if (l.rows() > 0 && (!a.positions || !a.rowScale || !a.grad)) return fail(why, "an argument is null");

@@ -97,10 +97,12 @@ alignas(32) constexpr float kCosMax[8] = {1.000001f, 0.707108f, 1e-6f, 0.0f, 0.0
 alignas(32) constexpr float kSinMax[8] = {0.707108f, 1.000001f, 1.000001f, 0.707108f, 1e-6f, 0.0f, 0.0f, 1e-6f};
 // The same over 16 sectors (sector = word >> 28: angle in [sector * pi/8, (sector + 1) * pi/8)),
 // used by the AVX-512 sweep (one 16-entry permute); tighter, so fewer columns are computed.
-alignas(64) constexpr float kCosMax16[16] = {1.000001f, 0.923881f, 0.707108f, 0.382684f, 1e-6f, 0.0f, 0.0f, 0.0f,
-                                             0.0f,      0.0f,      0.0f,      1e-6f,     0.382684f, 0.707108f, 0.923881f, 1.000001f};
-alignas(64) constexpr float kSinMax16[16] = {0.382684f, 0.707108f, 0.923881f, 1.000001f, 1.000001f, 0.923881f, 0.707108f, 0.382684f,
-                                             1e-6f,     0.0f,      0.0f,      0.0f,      0.0f,      0.0f,      0.0f,      1e-6f};
+alignas(64) constexpr float kCosMax16[16] = {1.000001f, 0.923881f, 0.707108f, 0.382684f, 1e-6f, 0.0f,
+                                             0.0f,      0.0f,      0.0f,      0.0f,      0.0f,  1e-6f,
+                                             0.382684f, 0.707108f, 0.923881f, 1.000001f};
+alignas(64) constexpr float kSinMax16[16] = {0.382684f, 0.707108f, 0.923881f, 1.000001f, 1.000001f, 0.923881f,
+                                             0.707108f, 0.382684f, 1e-6f,     0.0f,      0.0f,      0.0f,
+                                             0.0f,      0.0f,      0.0f,      1e-6f};
 
 // Per-row data of the pruned sweep. Groups of 4 columns share one Philox call. xs[j][g] is
 // x[4g + j] (-inf past the last column), padded to whole blocks of 8 groups.

@@ -82,7 +82,8 @@ bool prepareRowAvx2(const float* x, uint32_t d, float* xs, size_t lanes, PrunedR
       const __m256 xv = _mm256_loadu_ps(x + c0 + 8 * j);
       // finite: |x| < inf (false for NaN), required on valid columns only
       const __m256 fin = _mm256_cmp_ps(_mm256_and_ps(xv, absMask), inf, _CMP_LT_OQ);
-      finite = _mm256_and_ps(finite, _mm256_or_ps(fin, _mm256_andnot_ps(valid, _mm256_castsi256_ps(_mm256_set1_epi32(-1)))));
+      finite =
+          _mm256_and_ps(finite, _mm256_or_ps(fin, _mm256_andnot_ps(valid, _mm256_castsi256_ps(_mm256_set1_epi32(-1)))));
       v[j] = _mm256_permutevar8x32_ps(_mm256_blendv_ps(negInf, xv, valid), pairPerm);
     }
     // v[j] = [g c0, g' c0, g c1, g' c1, g c2, g' c2, g c3, g' c3] for groups 2j, 2j+1.
@@ -145,8 +146,7 @@ inline void pushPairs(simd::Pending<V>& p, unsigned mask, const uint32_t* radius
 
 }  // namespace
 
-void prunedSampleAvx2(const StreamPos& sp, float eps, const PrunedRow& pr, uint32_t k, uint32_t* column,
-                      float* value) {
+void prunedSampleAvx2(const StreamPos& sp, float eps, const PrunedRow& pr, uint32_t k, uint32_t* column, float* value) {
   const PhiloxKeys8 keys = simd::philoxKeys<V>(sp.seedLo, sp.seedHi);
   const __m256 epsV = _mm256_set1_ps(eps);
   Candidates cand;

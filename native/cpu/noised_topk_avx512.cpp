@@ -122,14 +122,14 @@ bool sweep(const StreamPos& sp, float eps, const PrunedRow& pr, uint32_t k, floa
 
 }  // namespace
 
-void prunedSampleAvx512(const StreamPos& sp, float eps, const PrunedRow& pr, uint32_t k, float hint,
-                        uint32_t* column, float* value) {
+void prunedSampleAvx512(const StreamPos& sp, float eps, const PrunedRow& pr, uint32_t k, float hint, uint32_t* column,
+                        float* value) {
   if (hint > -std::numeric_limits<float>::infinity() && sweep(sp, eps, pr, k, hint, column, value)) return;
   sweep(sp, eps, pr, k, -std::numeric_limits<float>::infinity(), column, value);
 }
 
-void fullSampleAvx512(const StreamPos& sp, float eps, const PrunedRow& pr, uint32_t k, float floor,
-                                 float* ys, uint32_t* column, float* value) {
+void fullSampleAvx512(const StreamPos& sp, float eps, const PrunedRow& pr, uint32_t k, float floor, float* ys,
+                      uint32_t* column, float* value) {
   const PhiloxKeys16 keys = simd::philoxKeys<V>(sp.seedLo, sp.seedHi);
   const uint32_t lanes = ((pr.blocks + 1) / 2) * 16;
   const __m512 epsW = _mm512_set1_ps(eps);

@@ -24,30 +24,34 @@
 // The lane-traits members that differ between instruction sets only in the vector width W in
 // bits (256: AVX2, 512: AVX-512), which names their types (__m256i, __m256) and intrinsics
 // (_mm256_add_epi32, _mm256_and_si256). I holds 32-bit integer lanes, F binary32 lanes.
-#define NTK_SIMD_LANES_OF_WIDTH(W)                                                            \
-  static constexpr uint32_t kWidth = W / 32;                                                  \
-  using I = __m##W##i;                                                                        \
-  using F = __m##W;                                                                           \
-  static I splat(uint32_t v) { return _mm##W##_set1_epi32(static_cast<int>(v)); }            \
-  static F splat(float v) { return _mm##W##_set1_ps(v); }                                     \
+#define NTK_SIMD_LANES_OF_WIDTH(W)                                                                 \
+  static constexpr uint32_t kWidth = W / 32;                                                       \
+  using I = __m##W##i;                                                                             \
+  using F = __m##W;                                                                                \
+  static I splat(uint32_t v) { return _mm##W##_set1_epi32(static_cast<int>(v)); }                  \
+  static F splat(float v) { return _mm##W##_set1_ps(v); }                                          \
   static I load(const uint32_t* p) { return _mm##W##_loadu_si##W(reinterpret_cast<const I*>(p)); } \
-  static F load(const float* p) { return _mm##W##_loadu_ps(p); }                              \
-  static void store(float* p, F v) { _mm##W##_storeu_ps(p, v); }                              \
-  static I add(I a, I b) { return _mm##W##_add_epi32(a, b); }                                 \
-  static I sub(I a, I b) { return _mm##W##_sub_epi32(a, b); }                                 \
-  static I band(I a, I b) { return _mm##W##_and_si##W(a, b); }                                \
-  static I bor(I a, I b) { return _mm##W##_or_si##W(a, b); }                                  \
-  template <int n>                                                                            \
-  static I shr(I a) { return _mm##W##_srli_epi32(a, n); }                                     \
-  template <int n>                                                                            \
-  static I shl(I a) { return _mm##W##_slli_epi32(a, n); }                                     \
-  static F toFloat(I a) { return _mm##W##_cvtepi32_ps(a); }                                   \
-  static I bits(F a) { return _mm##W##_castps_si##W(a); }                                     \
-  static F fromBits(I a) { return _mm##W##_castsi##W##_ps(a); }                               \
-  static F add(F a, F b) { return _mm##W##_add_ps(a, b); }                                    \
-  static F sub(F a, F b) { return _mm##W##_sub_ps(a, b); }                                    \
-  static F mul(F a, F b) { return _mm##W##_mul_ps(a, b); }                                    \
-  static F div(F a, F b) { return _mm##W##_div_ps(a, b); }                                    \
+  static F load(const float* p) { return _mm##W##_loadu_ps(p); }                                   \
+  static void store(float* p, F v) { _mm##W##_storeu_ps(p, v); }                                   \
+  static I add(I a, I b) { return _mm##W##_add_epi32(a, b); }                                      \
+  static I sub(I a, I b) { return _mm##W##_sub_epi32(a, b); }                                      \
+  static I band(I a, I b) { return _mm##W##_and_si##W(a, b); }                                     \
+  static I bor(I a, I b) { return _mm##W##_or_si##W(a, b); }                                       \
+  template <int n>                                                                                 \
+  static I shr(I a) {                                                                              \
+    return _mm##W##_srli_epi32(a, n);                                                              \
+  }                                                                                                \
+  template <int n>                                                                                 \
+  static I shl(I a) {                                                                              \
+    return _mm##W##_slli_epi32(a, n);                                                              \
+  }                                                                                                \
+  static F toFloat(I a) { return _mm##W##_cvtepi32_ps(a); }                                        \
+  static I bits(F a) { return _mm##W##_castps_si##W(a); }                                          \
+  static F fromBits(I a) { return _mm##W##_castsi##W##_ps(a); }                                    \
+  static F add(F a, F b) { return _mm##W##_add_ps(a, b); }                                         \
+  static F sub(F a, F b) { return _mm##W##_sub_ps(a, b); }                                         \
+  static F mul(F a, F b) { return _mm##W##_mul_ps(a, b); }                                         \
+  static F div(F a, F b) { return _mm##W##_div_ps(a, b); }                                         \
   static F sqrt(F a) { return _mm##W##_sqrt_ps(a); }
 
 // Inlined into the one kernel that calls it, as the hand-written intrinsics were: the stream's
@@ -165,8 +169,7 @@ NTK_SIMD_INLINE typename V::F cosQuarter(typename V::F a) {
 
 // boxMuller of philox_normal.h on V::kWidth (radius, angle) word pairs.
 template <class V>
-NTK_SIMD_INLINE void boxMuller(typename V::I radius, typename V::I angle, typename V::F& z0,
-                               typename V::F& z1) {
+NTK_SIMD_INLINE void boxMuller(typename V::I radius, typename V::I angle, typename V::F& z0, typename V::F& z1) {
   using I = typename V::I;
   using F = typename V::F;
   using M = typename V::M;

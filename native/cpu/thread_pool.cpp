@@ -191,8 +191,7 @@ void setPoolThreads(unsigned n) { pool().setThreads(n); }
 unsigned poolThreads() { return pool().threads(); }
 unsigned poolWorkers() { return pool().workers(); }
 
-void parallelFor(size_t n, size_t grain, const std::function<void(size_t, size_t)>& body,
-                 void (*afterwards)()) {
+void parallelFor(size_t n, size_t grain, const std::function<void(size_t, size_t)>& body, void (*afterwards)()) {
   if (n == 0) return;
   pool().run(n, grain, body, afterwards);
 }

@@ -19,7 +19,8 @@
 #include "kernel_internal.h"
 #include "thread_pool.h"
 
-#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__)) && !defined(NTK_NO_AVX2_PATH)
+#if (defined(__x86_64__) || defined(__i386__)) && (defined(__GNUC__) || defined(__clang__)) && \
+    !defined(NTK_NO_AVX2_PATH)
 #define NTK_TOPK_HAVE_AVX2 1
 #include <immintrin.h>
 #define NTK_TOPK_AVX2 __attribute__((target("avx2")))
@@ -43,7 +44,9 @@ bool useAvx2() {
 
 // Composite: the 32-bit select key above, the complemented column below. Distinct within a
 // row, and a larger composite ranks higher (equal keys: the lower column).
-inline uint64_t composite(uint32_t key, uint32_t c) { return (static_cast<uint64_t>(key) << 32) | static_cast<uint32_t>(~c); }
+inline uint64_t composite(uint32_t key, uint32_t c) {
+  return (static_cast<uint64_t>(key) << 32) | static_cast<uint32_t>(~c);
+}
 inline uint32_t compositeColumn(uint64_t v) { return ~static_cast<uint32_t>(v); }
 
 // k <= kBufferK: a sorted buffer with a threshold (most columns of a row fail one float
@@ -145,9 +148,9 @@ NTK_TOPK_AVX2 uint32_t scanAvx2(const float* y, uint32_t d, Buf& b, float& tau) 
     const __m256 any = _mm256_or_ps(_mm256_or_ps(m0, m1), _mm256_or_ps(m2, m3));
     if (_mm256_testz_ps(any, any)) continue;
     // Some lane may enter: the exact scalar step, in column order, for this block.
-    uint32_t bits = static_cast<uint32_t>(_mm256_movemask_ps(m0)) | (static_cast<uint32_t>(_mm256_movemask_ps(m1)) << 8) |
-                    (static_cast<uint32_t>(_mm256_movemask_ps(m2)) << 16) |
-                    (static_cast<uint32_t>(_mm256_movemask_ps(m3)) << 24);
+    uint32_t bits =
+        static_cast<uint32_t>(_mm256_movemask_ps(m0)) | (static_cast<uint32_t>(_mm256_movemask_ps(m1)) << 8) |
+        (static_cast<uint32_t>(_mm256_movemask_ps(m2)) << 16) | (static_cast<uint32_t>(_mm256_movemask_ps(m3)) << 24);
     while (bits) {
       const uint32_t c = c0 + static_cast<uint32_t>(__builtin_ctz(bits));
       bits &= bits - 1;
@@ -190,11 +193,11 @@ bool rowFinite(const float* y, uint32_t d) {
 }
 
 struct Scratch {
-  std::vector<float> row;     // a strided row gathered, or x padded for the stream
-  std::vector<float> y;       // perturbed row
-  std::vector<float> zeros;   // zeros, to read the raw noise through perturbedRow*
-  std::vector<float> acc;     // backward accumulator
-  std::vector<uint64_t> keys; // composites (heap and nth_element paths)
+  std::vector<float> row;      // a strided row gathered, or x padded for the stream
+  std::vector<float> y;        // perturbed row
+  std::vector<float> zeros;    // zeros, to read the raw noise through perturbedRow*
+  std::vector<float> acc;      // backward accumulator
+  std::vector<uint64_t> keys;  // composites (heap and nth_element paths)
   std::vector<uint32_t> cols;
   std::vector<uint32_t> counts;
 };
@@ -227,8 +230,10 @@ void scan(const float* y, uint32_t d, bool largest, Buf& b) {
 #ifdef NTK_TOPK_HAVE_AVX2
   if (useAvx2()) c0 = largest ? scanAvx2<true>(y, d, b, tau) : scanAvx2<false>(y, d, b, tau);
 #endif
-  if (largest) scanScalar<true>(y, c0, d, b, tau);
-  else scanScalar<false>(y, c0, d, b, tau);
+  if (largest)
+    scanScalar<true>(y, c0, d, b, tau);
+  else
+    scanScalar<false>(y, c0, d, b, tau);
 }
 
 // The k best columns of y[0, d) into cols: in rank order when sorted, else increasing column
@@ -272,7 +277,8 @@ const float* rowOf(const float* x, const Layout& l, uint64_t row, std::vector<fl
   if (l.inner == 1 && padded <= d) return src;
   if (buf.size() < std::max(padded, d)) buf.resize(std::max(padded, d));
   float* dst = buf.data();
-  if (l.inner == 1) std::memcpy(dst, src, static_cast<size_t>(d) * sizeof(float));
+  if (l.inner == 1)
+    std::memcpy(dst, src, static_cast<size_t>(d) * sizeof(float));
   else
     for (uint32_t c = 0; c < d; ++c) dst[c] = src[static_cast<uint64_t>(c) * l.inner];
   for (uint32_t c = d; c < padded; ++c) dst[c] = 0.0f;
@@ -281,8 +287,10 @@ const float* rowOf(const float* x, const Layout& l, uint64_t row, std::vector<fl
 
 // y[0, d) = x + eps * z(sp) (x readable and y writable on [0, 32 * ceil(d / 32))).
 void perturbedRow(const cpu::StreamPos& sp, float eps, const float* x, uint32_t d, float* y) {
-  if (useAvx2()) cpu::perturbedRowAvx2(sp, eps, x, d, y);
-  else cpu::perturbedRowScalar(sp, eps, x, d, y);
+  if (useAvx2())
+    cpu::perturbedRowAvx2(sp, eps, x, d, y);
+  else
+    cpu::perturbedRowScalar(sp, eps, x, d, y);
 }
 
 // Rows per parallel chunk for about `work` elements per chunk.

@@ -45,10 +45,10 @@ struct DeviceBuffers {
 
 const char* opsCudaLastError() { return tOpsLastError.c_str(); }
 
-#define NTK_OPS_CUDA_TRY(call)                 \
-  do {                                         \
-    const cudaError_t e_ = (call);             \
-    if (e_ != cudaSuccess) return fail(e_);    \
+#define NTK_OPS_CUDA_TRY(call)              \
+  do {                                      \
+    const cudaError_t e_ = (call);          \
+    if (e_ != cudaSuccess) return fail(e_); \
   } while (0)
 
 Status topkCuda(const TopKArgs& a) {
@@ -83,7 +83,8 @@ Status topkCuda(const TopKArgs& a) {
   p.values = static_cast<float*>(buf.p[1]);
   p.indices = static_cast<int32_t*>(buf.p[2]);
   p.nonFinite = a.checkFinite ? static_cast<unsigned*>(buf.p[3]) : nullptr;
-  const uint64_t blocks = std::min<uint64_t>((rows + cudak::kTopkWarpsPerBlock - 1) / cudak::kTopkWarpsPerBlock, 1u << 20);
+  const uint64_t blocks =
+      std::min<uint64_t>((rows + cudak::kTopkWarpsPerBlock - 1) / cudak::kTopkWarpsPerBlock, 1u << 20);
   cudak::topkWarpKernel<<<static_cast<unsigned>(blocks), cudak::kTopkWarpsPerBlock * 32>>>(p);
   NTK_OPS_CUDA_TRY(cudaGetLastError());
   NTK_OPS_CUDA_TRY(cudaMemcpy(a.values, buf.p[1], outLen * sizeof(float), cudaMemcpyDeviceToHost));

@@ -31,8 +31,19 @@ class Input {
   float f32() {
     // Mostly interesting values, sometimes raw bits.
     const uint8_t tag = u8();
-    static const float table[] = {0.0f, -0.0f, 1.0f, -1.0f, 2.0f, 0.5f, 1e30f, -1e30f, 3.4028235e38f,
-                                  1e-45f, __builtin_inff(), -__builtin_inff(), __builtin_nanf("")};
+    static const float table[] = {0.0f,
+                                  -0.0f,
+                                  1.0f,
+                                  -1.0f,
+                                  2.0f,
+                                  0.5f,
+                                  1e30f,
+                                  -1e30f,
+                                  3.4028235e38f,
+                                  1e-45f,
+                                  __builtin_inff(),
+                                  -__builtin_inff(),
+                                  __builtin_nanf("")};
     if (tag < 200) return table[tag % (sizeof(table) / sizeof(table[0]))];
     const uint32_t b = u32();
     float f;
@@ -78,7 +89,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   l.inner = in.u8() % 5;
   const uint32_t kRaw = in.u8();
   const uint32_t k = (flags & 1) ? kRaw : 1 + (l.d ? kRaw % l.d : 0);  // sometimes out of range
-  const uint32_t S = (flags & 2) ? in.u8() % 10 : 1 + in.u8() % 6;   // sometimes 0
+  const uint32_t S = (flags & 2) ? in.u8() % 10 : 1 + in.u8() % 6;     // sometimes 0
   const float eps = (flags & 4) ? in.f32() : static_cast<float>(in.u8() % 4) * 0.5f;
   const bool explicitNoise = flags & 8;
   ntk::setCpuThreads((flags & 16) ? 2 : 1);
@@ -130,7 +141,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         if (explicitNoise) {
           z = noise[e * S + s];
         } else {
-          z = ntk::normal4(a.noise.seedLo, a.noise.seedHi, a.noise.offset, static_cast<uint32_t>(row), s, c / 4).z[c % 4];
+          z = ntk::normal4(a.noise.seedLo, a.noise.seedHi, a.noise.offset, static_cast<uint32_t>(row), s, c / 4)
+                  .z[c % 4];
         }
         y[c] = ntk::perturb(x[e], eps, z);
         keys[c] = compositeKey(y[c], c);
@@ -138,9 +150,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       std::sort(keys.begin(), keys.end(), [](uint64_t p, uint64_t q) { return p > q; });
       const uint32_t col = ~static_cast<uint32_t>(keys[k - 1]);
       if (positions[row * S + s] != static_cast<int32_t>(col)) {
-        __builtin_printf("layout [%llu, %u, %llu] k=%u S=%u eps=%a explicit=%d row=%llu sample=%u: kernel column %d, reference %u\n",
-                         (unsigned long long)l.outer, d, (unsigned long long)l.inner, k, S, eps, explicitNoise ? 1 : 0,
-                         (unsigned long long)row, s, positions[row * S + s], col);
+        __builtin_printf(
+            "layout [%llu, %u, %llu] k=%u S=%u eps=%a explicit=%d row=%llu sample=%u: kernel column %d, reference %u\n",
+            (unsigned long long)l.outer, d, (unsigned long long)l.inner, k, S, eps, explicitNoise ? 1 : 0,
+            (unsigned long long)row, s, positions[row * S + s], col);
         for (uint32_t c = 0; c < d; ++c) __builtin_printf("  y[%u] = %a\n", c, y[c]);
         fail("forwardCpu picked another column than the reference");
       }

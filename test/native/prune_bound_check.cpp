@@ -25,10 +25,22 @@ void angleFactors(uint32_t angleBits, float& cosT, float& sinT) {
   const float s = sinQuarter(a);
   const float c = cosQuarter(a);
   switch (qRaw & 3u) {
-    case 0: cosT = c; sinT = s; break;
-    case 1: cosT = -s; sinT = c; break;
-    case 2: cosT = -c; sinT = -s; break;
-    default: cosT = s; sinT = -c; break;
+    case 0:
+      cosT = c;
+      sinT = s;
+      break;
+    case 1:
+      cosT = -s;
+      sinT = c;
+      break;
+    case 2:
+      cosT = -c;
+      sinT = -s;
+      break;
+    default:
+      cosT = s;
+      sinT = -c;
+      break;
   }
 }
 
