@@ -29,7 +29,9 @@ export ASAN_OPTIONS="detect_leaks=0:halt_on_error=1:abort_on_error=1:detect_stac
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:${UBSAN_OPTIONS:-}"
 [ "${NOISED_TOPK_ASAN_BUILD_ONLY:-0}" = 1 ] && { echo "$addon"; exit 0; }
 echo "asan: running the tests against $addon (runtime $asan_rt)"
-# Two files are left out: fallback.test.ts checks the no-addon path, which NOISED_TOPK_ADDON
-# would defeat (it runs no native code), and bench.test.ts builds and runs a separate libtorch
-# benchmark program (not the addon), which the preloaded ASan runtime would be forced into.
-exec node node_modules/vitest/vitest.mjs run --exclude test/fallback.test.ts --exclude test/bench.test.ts "$@"
+# The unit and fuzz projects: the library's calls into the addon. The integration project is
+# left out: it spawns toolchains and package managers (nvcc, npm, g++, a libtorch benchmark)
+# that the preloaded ASan runtime would be forced into, and it tests packaging, not the addon's
+# memory. Arguments replace the projects (e.g. one test file).
+if [ $# -eq 0 ]; then set -- --project unit --project fuzz; fi
+exec node node_modules/vitest/vitest.mjs run "$@"

@@ -36,9 +36,12 @@ afterAll(() => rmSync(pkg, { recursive: true, force: true }));
 function run(code: string, env: Record<string, string> = {}): { stdout: string; stderr: string } {
   const file = join(pkg, `run-${Math.random().toString(36).slice(2)}.mjs`);
   writeFileSync(file, code);
+  // The package tree has no addon; an explicit one (a sanitizer run sets NOISED_TOPK_ADDON) would
+  // be loaded instead and defeat the point.
+  const { NOISED_TOPK_ADDON: _explicit, ...inherited } = process.env;
   const out = execFileSync(process.execPath, [file], {
     encoding: 'utf8',
-    env: { ...process.env, ...env },
+    env: { ...inherited, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   return { stdout: out, stderr: '' };
