@@ -6,7 +6,7 @@
 // Construction (Mussmann, Levy and Ermon, UAI 2017, lazy Gumbel sampling, adapted to Gaussian
 // noise and the k-th order statistic):
 //   per row, once: every column goes into a bucket by its distance below the largest x in units
-//     of eps (lazyBucketIndex), each bucket with its largest x, u_b; the top list T is the first
+//     of eps (lazyBucketIndex, float32), each bucket with its largest x, u_b; the top list T is the first
 //     m = lazyTopCount(k) columns in bucket order (the largest x, up to the bucket grain).
 //   per sample: z for the m columns (the dense stream's Box-Muller, own counters); L = the k-th
 //     of their perturbed values, a lower bound of the row's k-th. Bucket by bucket, with
@@ -64,7 +64,8 @@ NTK_HD double floorDouble(double v) {
 constexpr uint32_t kTopTag = 0x80000000u;
 constexpr uint32_t kTailTag = 0xC0000000u;
 
-// Buckets by distance below the row's largest x, v = (x_max - x) * 4 / eps (binary64):
+// Buckets by distance below the row's largest x, in float32: s = (x_max - x) * scale with
+// scale = lazyBucketScale(eps) (4 / eps, capped), s >= 0:
 //   buckets 0..15: width eps/4 (distance 0 to 4 eps), where most candidates come from (the
 //   overdraw of a bucket of width w at threshold t is about exp(t * w));
 //   buckets 16..23: width eps (4 to 12 eps); 24..31: width 4 eps (12 to 44 eps);
@@ -73,21 +74,35 @@ constexpr uint32_t kTailTag = 0xC0000000u;
 // order: whole buckets from 0, then the first columns of the bucket where the count reaches m.
 // The rest of that bucket stays in it, bounded by the whole bucket's largest x (any bound above a
 // bucket's columns keeps the law exact; T may be any set of >= k columns chosen from x alone).
+// The assignment only decides how much is drawn, never the law: float32 (one subtraction, one
+// product, both exact to reproduce in JavaScript with Math.fround) is enough, and it keeps the
+// per-column pass of the row preparation free of conversions.
 constexpr uint32_t kBuckets = 33;
 
-// Bucket of a column at v >= 0 (x_max - x >= 0): floor(v) through a table (branch-free: the
+// Bucket of the truncated scaled distance floor(min(s, 176)) through a table (branch-free: the
 // three widths would be unpredictable branches on every column).
 struct BucketTable {
-  uint8_t of[176];
+  uint8_t of[177];
 };
 NTK_HD BucketTable makeBucketTable() {
   BucketTable t = {};
-  for (uint32_t j = 0; j < 176; ++j)
-    t.of[j] = static_cast<uint8_t>(j < 16 ? j : (j < 48 ? 16 + (j - 16) / 4 : 24 + (j - 48) / 16));
+  for (uint32_t j = 0; j < 177; ++j)
+    t.of[j] = static_cast<uint8_t>(j < 16 ? j : (j < 48 ? 16 + (j - 16) / 4 : (j < 176 ? 24 + (j - 48) / 16 : 32)));
   return t;
 }
-NTK_HD uint32_t lazyBucketIndex(const BucketTable& t, double v) {
-  return v < 176.0 ? t.of[static_cast<uint32_t>(v)] : 32u;  // truncation is floor for v >= 0
+
+// The scale of the bucket distance: float32(4 / eps), capped at 2^100 so that (x_max - x) * scale
+// is never NaN (x_max - x is finite and at most 2e38 on an eligible row; a product that overflows
+// to +inf lands in bucket 32).
+NTK_HD float lazyBucketScale(float eps) {
+  const float s = 4.0f / eps;
+  return s < 1.2676506002282294e30f ? s : 1.2676506002282294e30f;
+}
+
+// Bucket of a column at scaled distance s = (x_max - x) * scale >= 0 (float32 operations).
+NTK_HD uint32_t lazyBucketIndex(const BucketTable& t, float s) {
+  const float c = s < 176.0f ? s : 176.0f;
+  return t.of[static_cast<uint32_t>(c)];  // truncation is floor for c >= 0
 }
 
 // Rows wider than this, and rows where the top-m list covers half of the row or more (k close
@@ -132,20 +147,24 @@ constexpr double kSqrt2 = 1.4142135623730951;
 constexpr double kInvSqrt2Pi = 0.39894228040143270;
 
 // 2 atanh(s) = 2s + 2s^3/3 + ... + 2s^23/23, for |s| <= 0.1716 (error below 1e-17 relative).
+// The polynomial in y = s^2 by Estrin's scheme (pairs, then powers y^2, y^4, y^8): a tree four
+// products deep instead of Horner's chain of ten, which is what a logarithm's latency is made of
+// here (one per geometric skip and per Robert draw).
 NTK_HD double twoAtanh(double s) {
-  const double s2 = s * s;
-  double p = 0.086956521739130432;  // 2/23
-  p = p * s2 + 0.095238095238095233;  // 2/21
-  p = p * s2 + 0.10526315789473684;   // 2/19
-  p = p * s2 + 0.11764705882352941;   // 2/17
-  p = p * s2 + 0.13333333333333333;   // 2/15
-  p = p * s2 + 0.15384615384615385;   // 2/13
-  p = p * s2 + 0.18181818181818182;   // 2/11
-  p = p * s2 + 0.22222222222222221;   // 2/9
-  p = p * s2 + 0.28571428571428570;   // 2/7
-  p = p * s2 + 0.40000000000000002;   // 2/5
-  p = p * s2 + 0.66666666666666663;   // 2/3
-  return 2.0 * s + (s * s2) * p;
+  const double y = s * s;
+  const double y2 = y * y;
+  const double y4 = y2 * y2;
+  const double y8 = y4 * y4;
+  const double a0 = 0.66666666666666663 + 0.40000000000000002 * y;   // 2/3, 2/5
+  const double a1 = 0.28571428571428570 + 0.22222222222222221 * y;   // 2/7, 2/9
+  const double a2 = 0.18181818181818182 + 0.15384615384615385 * y;   // 2/11, 2/13
+  const double a3 = 0.13333333333333333 + 0.11764705882352941 * y;   // 2/15, 2/17
+  const double a4 = 0.10526315789473684 + 0.095238095238095233 * y;  // 2/19, 2/21
+  const double b0 = a0 + a1 * y2;
+  const double b1 = a2 + a3 * y2;
+  const double b2 = a4 + 0.086956521739130432 * y2;  // 2/23
+  const double p = (b0 + b1 * y4) + b2 * y8;
+  return 2.0 * s + (s * y) * p;
 }
 
 // ln(x) for a normal x > 0 (the callers pass x >= 2^-53); 0 gives -inf.
@@ -176,17 +195,17 @@ NTK_HD double expNonPositive(double x) {
   if (x < -745.0) return 0.0;
   const double n = NTK_DFLOOR(x * kInvLn2 + 0.5);
   const double r = (x - n * kLn2Hi) - n * kLn2Lo;  // |r| <= 0.3466
-  double p = 1.6059043836821613e-10;                // 1/13!
-  p = p * r + 2.0876756987868100e-9;                // 1/12!
-  p = p * r + 2.5052108385441720e-8;                // 1/11!
-  p = p * r + 2.7557319223985888e-7;                // 1/10!
-  p = p * r + 0.0000027557319223985893;             // 1/9!
-  p = p * r + 0.000024801587301587302;              // 1/8!
-  p = p * r + 0.00019841269841269841;               // 1/7!
-  p = p * r + 0.0013888888888888889;                // 1/6!
-  p = p * r + 0.0083333333333333332;                // 1/5!
-  p = p * r + 0.041666666666666664;                 // 1/4!
-  p = p * r + 0.16666666666666666;                  // 1/3!
+  double p = 1.6059043836821613e-10;               // 1/13!
+  p = p * r + 2.0876756987868100e-9;               // 1/12!
+  p = p * r + 2.5052108385441720e-8;               // 1/11!
+  p = p * r + 2.7557319223985888e-7;               // 1/10!
+  p = p * r + 0.0000027557319223985893;            // 1/9!
+  p = p * r + 0.000024801587301587302;             // 1/8!
+  p = p * r + 0.00019841269841269841;              // 1/7!
+  p = p * r + 0.0013888888888888889;               // 1/6!
+  p = p * r + 0.0083333333333333332;               // 1/5!
+  p = p * r + 0.041666666666666664;                // 1/4!
+  p = p * r + 0.16666666666666666;                 // 1/3!
   p = p * r + 0.5;
   p = p * r + 1.0;
   p = p * r + 1.0;
@@ -234,7 +253,24 @@ constexpr int32_t kTailGridPoints = 76 * kTailGridPerUnit + 1;  // t0 = -38 + i 
 constexpr int32_t kTailTerms = 16;
 
 // 1 / n for n in [2, 17] (correctly rounded; index 0 and 1 unused).
-constexpr double kInverse[18] = {0.0, 0.0, 0.50000000000000000, 0.33333333333333331, 0.25000000000000000, 0.20000000000000001, 0.16666666666666666, 0.14285714285714285, 0.12500000000000000, 0.11111111111111110, 0.10000000000000001, 0.090909090909090912, 0.083333333333333329, 0.076923076923076927, 0.071428571428571425, 0.066666666666666666, 0.062500000000000000, 0.058823529411764705};
+constexpr double kInverse[18] = {0.0,
+                                 0.0,
+                                 0.50000000000000000,
+                                 0.33333333333333331,
+                                 0.25000000000000000,
+                                 0.20000000000000001,
+                                 0.16666666666666666,
+                                 0.14285714285714285,
+                                 0.12500000000000000,
+                                 0.11111111111111110,
+                                 0.10000000000000001,
+                                 0.090909090909090912,
+                                 0.083333333333333329,
+                                 0.076923076923076927,
+                                 0.071428571428571425,
+                                 0.066666666666666666,
+                                 0.062500000000000000,
+                                 0.058823529411764705};
 
 struct TailTable {
   double q[kTailGridPoints];
@@ -249,18 +285,28 @@ NTK_HD void fillTailTable(TailTable& tab) {
   }
 }
 
+// Terms of the expansion about t0: the n-th is about (|t0| + 1)^n |h|^n / n! relative to Q
+// (|h| <= 1/64), so near the centre, where nearly every threshold falls, fewer terms reach the
+// same precision: 8 below |t0| = 2, 10 below 6, 12 below 14, 16 beyond
+// (test/lazy-bitident.test.ts holds the result to the slow reference on a grid over [-37.9, 37.3]).
+NTK_HD int32_t tailTermsAt(double t0) {
+  const double a = t0 < 0.0 ? 0.0 - t0 : t0;
+  return a < 2.0 ? 8 : (a < 6.0 ? 10 : (a < 14.0 ? 12 : kTailTerms));
+}
+
 NTK_HD double normalTail(const TailTable& tab, double t) {
   if (t >= 38.0) return 0.0;
   if (t <= -38.0) return 1.0;
   const int32_t i = static_cast<int32_t>(NTK_DFLOOR((t + 38.0) * 32.0 + 0.5));
   const double t0 = -38.0 + static_cast<double>(i) / 32.0;
   const double h = t - t0;
+  const int32_t terms = tailTermsAt(t0);
   // Two terms per step (signs + then -), h^n / n! by products with 1/n: no division.
-  double hp = h;      // h^n / n!
-  double heP = 0.0;   // He_{n-2}(t0)
-  double heC = 1.0;   // He_{n-1}(t0)
+  double hp = h;     // h^n / n!
+  double heP = 0.0;  // He_{n-2}(t0)
+  double heC = 1.0;  // He_{n-1}(t0)
   double sum = 0.0;
-  for (int32_t n = 1; n <= kTailTerms; n += 2) {
+  for (int32_t n = 1; n <= terms; n += 2) {
     sum = sum + heC * hp;
     double heN = t0 * heC - static_cast<double>(n - 1) * heP;
     heP = heC;
@@ -315,8 +361,8 @@ NTK_HD void tailStart(TailStream& st, uint32_t seedLo, uint32_t seedHi, uint32_t
 
 NTK_HD uint32_t tailWord(TailStream& st) {
   if (st.used == 4) {
-    const Philox4 w = philox4x32_10(kTailTag | (st.block & 0x3FFFFFFFu), st.row, st.sample, st.offset,
-                                    st.seedLo, st.seedHi);
+    const Philox4 w =
+        philox4x32_10(kTailTag | (st.block & 0x3FFFFFFFu), st.row, st.sample, st.offset, st.seedLo, st.seedHi);
     st.words[0] = w.v[0];
     st.words[1] = w.v[1];
     st.words[2] = w.v[2];
@@ -328,9 +374,7 @@ NTK_HD uint32_t tailWord(TailStream& st) {
 }
 
 // Uniform in (0, 1]: (w + 1) 2^-32, exact in binary64.
-NTK_HD double tailUniform(TailStream& st) {
-  return (static_cast<double>(tailWord(st)) + 1.0) * 2.3283064365386963e-10;
-}
+NTK_HD double tailUniform(TailStream& st) { return (static_cast<double>(tailWord(st)) + 1.0) * 2.3283064365386963e-10; }
 
 // A standard normal from the dense stream's Box-Muller (two words, two normals; the second is
 // kept for the next call).
@@ -355,26 +399,45 @@ constexpr double kMergeBelow = 0.25;
 // from it up, Robert (1995)'s exponential proposal with the optimal rate.
 constexpr double kRobertFrom = 0.5;
 
+// What a truncated draw above t needs, computed once per bucket (t is the bucket's threshold):
+// Robert's optimal rate alpha = (t + sqrt(t^2 + 4)) / 2 and 1 / alpha.
+struct TruncatedBound {
+  double t;
+  double alpha;
+  double invAlpha;
+};
+
+NTK_HD TruncatedBound truncatedBound(double t) {
+  TruncatedBound b;
+  b.t = t;
+  b.alpha = 0.0;
+  b.invAlpha = 0.0;
+  if (t >= kRobertFrom) {
+    b.alpha = (t + NTK_DSQRT(t * t + 4.0)) * 0.5;
+    b.invAlpha = 1.0 / b.alpha;
+  }
+  return b;
+}
+
 // z ~ N(0, 1) conditioned on z > t, as a float32 (rounded to nearest).
-NTK_HD float truncatedNormal(TailStream& st, double t) {
+// Robert's test accepts z = t + E / alpha when ln V <= -(z - alpha)^2 / 2; since ln V <= V - 1,
+// V - 1 <= -(z - alpha)^2 / 2 already accepts, and only the rest needs the logarithm (the
+// decision is the same; most acceptances skip the logarithm).
+NTK_HD float truncatedNormal(TailStream& st, const TruncatedBound& b) {
+  const double t = b.t;
   if (t < kRobertFrom) {
     for (;;) {
       const float z = tailNormal(st);
       if (static_cast<double>(z) > t) return z;
     }
   }
-  const double alpha = (t + NTK_DSQRT(t * t + 4.0)) * 0.5;
   for (;;) {
-    const double z = t - logPositive(tailUniform(st)) / alpha;
-    const double dz = z - alpha;
-    if (logPositive(tailUniform(st)) <= (-0.5 * dz) * dz) return static_cast<float>(z);
+    const double z = t - logPositive(tailUniform(st)) * b.invAlpha;
+    const double dz = z - b.alpha;
+    const double bound = (-0.5 * dz) * dz;
+    const double v = tailUniform(st);
+    if (v - 1.0 <= bound || logPositive(v) <= bound) return static_cast<float>(z);
   }
-}
-
-// Geometric skip: the number of non-candidates before the next candidate, each column a
-// candidate with probability q (logOneMinusQ = ln(1 - q) < 0). P(G >= n) = (1 - q)^n.
-NTK_HD double geometricSkip(TailStream& st, double logOneMinusQ) {
-  return NTK_DFLOOR(logPositive(tailUniform(st)) / logOneMinusQ);
 }
 
 // ---- one sample over a prepared row ----
@@ -423,8 +486,10 @@ NTK_HD void selectLargest(uint64_t* key, float* val, uint32_t n, uint32_t k) {
       --j;
     }
     // [lo, j] >= pivot >= [j + 1, hi] (Hoare partition on distinct keys).
-    if (target <= j) hi = j;
-    else lo = j + 1;
+    if (target <= j)
+      hi = j;
+    else
+      lo = j + 1;
   }
 }
 
@@ -469,14 +534,27 @@ NTK_HD LazyResult lazySample(const LazyRow& r, uint32_t seedLo, uint32_t seedHi,
       const bool last = static_cast<double>(end - begin) * q < kMergeBelow;
       if (last) count = end - begin;
       const bool every = q >= 1.0;
-      const double lq = every ? 0.0 : logOneMinus(q);
+      const double lq = every ? 0.0 : logOneMinus(q);  // ln(1 - q) < 0
+      const double invLq = every ? 0.0 : 1.0 / lq;
+      const TruncatedBound tb = truncatedBound(t);
+      const double countD = static_cast<double>(count);
       double at = -1.0;  // position in the bucket of the last candidate
       bool kept = false;
       for (;;) {
-        at = every ? at + 1.0 : (at + 1.0) + geometricSkip(st, lq);
-        if (at >= static_cast<double>(count)) break;
+        if (every) {
+          at = at + 1.0;
+        } else {
+          // Geometric skip G = floor(ln U / ln(1 - q)): P(G >= n) = (1 - q)^n. It passes the
+          // `left` columns still in the bucket iff ln U <= left ln(1 - q); ln U <= U - 1 decides
+          // most of those without the logarithm (the same decision).
+          const double left = countD - (at + 1.0);
+          const double u = tailUniform(st);
+          if (u - 1.0 <= left * lq) break;
+          at = (at + 1.0) + NTK_DFLOOR(logPositive(u) * invLq);
+        }
+        if (at >= countD) break;
         const uint32_t c = r.bucketCols[begin + static_cast<uint32_t>(at)];
-        const float y = perturb(r.x[c], r.eps, truncatedNormal(st, t));
+        const float y = perturb(r.x[c], r.eps, truncatedNormal(st, tb));
         ++drawn;
         const uint64_t kk = lazyComposite(y, c);
         if (kk > kthKey) {  // below the current k-th it can never be the k-th

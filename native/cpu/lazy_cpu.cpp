@@ -10,6 +10,10 @@
 #include <limits>
 #include <vector>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "../core/lazy_sampler.h"
 
 namespace ntk {
@@ -21,10 +25,10 @@ std::atomic<uint64_t> lazyHeld{0};
 
 // Per-thread scratch, reused across calls; O(d) per thread.
 struct LazyScratch {
-  std::vector<float> x;             // the row, contiguous
-  std::vector<uint8_t> bucketOf;    // bucket of each column
-  std::vector<uint32_t> bucketCols; // all columns by (bucket, column): T first
-  std::vector<uint64_t> key;        // kept items of one sample: m + d
+  std::vector<float> x;              // the row made contiguous (strided rows only)
+  std::vector<uint8_t> bucketOf;     // bucket of each column
+  std::vector<uint32_t> bucketCols;  // all columns by (bucket, column): T first
+  std::vector<uint64_t> key;         // kept items of one sample: m + d
   std::vector<float> val;
   uint32_t bucketStart[lazy::kBuckets] = {};
   uint32_t bucketEnd[lazy::kBuckets] = {};
@@ -62,55 +66,115 @@ void grow(std::vector<T>& v, size_t n) {
   if (v.size() < n) v.resize(n);
 }
 
+// The row's largest and smallest x, and whether every x is finite: one branch-free pass, four
+// lanes wide with SSE2 (baseline x86-64). Only the values matter, not which column they come
+// from; on a row with both 0 and -0 the sign of a zero extreme may differ from a sequential scan,
+// which changes no bucket (0 - v and -0 - v scale to the same bucket) and no threshold.
+void rowExtremes(const float* x, uint32_t d, float* hiOut, float* loOut, bool* finiteOut) {
+  uint32_t c = 0;
+  float hi = x[0], lo = x[0];
+  bool finite = true;
+#if defined(__SSE2__)
+  if (d >= 8) {
+    __m128 h0 = _mm_loadu_ps(x), h1 = _mm_loadu_ps(x + 4);
+    __m128 l0 = h0, l1 = h1;
+    __m128 ok = _mm_castsi128_ps(_mm_set1_epi32(-1));
+    const __m128 zero = _mm_setzero_ps();
+    for (; c + 8 <= d; c += 8) {
+      const __m128 v0 = _mm_loadu_ps(x + c), v1 = _mm_loadu_ps(x + c + 4);
+      h0 = _mm_max_ps(h0, v0);
+      h1 = _mm_max_ps(h1, v1);
+      l0 = _mm_min_ps(l0, v0);
+      l1 = _mm_min_ps(l1, v1);
+      // v - v == 0 is false for NaN and +-inf
+      ok = _mm_and_ps(ok, _mm_and_ps(_mm_cmpeq_ps(_mm_sub_ps(v0, v0), zero), _mm_cmpeq_ps(_mm_sub_ps(v1, v1), zero)));
+    }
+    alignas(16) float hv[4], lv[4];
+    _mm_store_ps(hv, _mm_max_ps(h0, h1));
+    _mm_store_ps(lv, _mm_min_ps(l0, l1));
+    finite = _mm_movemask_ps(ok) == 0xF;
+    hi = hv[0];
+    lo = lv[0];
+    for (int j = 1; j < 4; ++j) {
+      hi = hv[j] > hi ? hv[j] : hi;
+      lo = lv[j] < lo ? lv[j] : lo;
+    }
+  }
+#endif
+  for (; c < d; ++c) {
+    const float v = x[c];
+    finite = finite && (v - v == 0.0f);
+    hi = v > hi ? v : hi;
+    lo = v < lo ? v : lo;
+  }
+  *hiOut = hi;
+  *loOut = lo;
+  *finiteOut = finite;
+}
+
 // Whether the row takes the lazy path, and if so its top list and buckets. The rule depends
 // only on the row, k and eps (so 'js' and 'cpu' agree): eps > 0, every x finite, max|x| + 64 eps
 // below 1e38 (no perturbed value can overflow), d <= 2^24 and 2m <= d.
 bool prepareLazyRow(const float* x, uint32_t d, uint32_t k, float eps, LazyScratch& sc) {
   const uint64_t m = lazy::lazyTopCount(k);
   if (!(eps > 0.0f) || d > lazy::kMaxLazyD || 2 * m > d) return false;
-  // One pass for finiteness and the extremes (vectorizable: no early exit).
-  float hi = x[0], lo = x[0];
-  bool finite = true;
-  for (uint32_t c = 0; c < d; ++c) {
-    const float v = x[c];
-    finite = finite && (v - v == 0.0f);  // false for NaN and +-inf
-    hi = v > hi ? v : hi;
-    lo = v < lo ? v : lo;
-  }
+  float hi, lo;
+  bool finite;
+  rowExtremes(x, d, &hi, &lo, &finite);
   if (!finite) return false;
   const double maxAbs = std::max(std::fabs(static_cast<double>(hi)), std::fabs(static_cast<double>(lo)));
   if (maxAbs + static_cast<double>(eps) * lazy::kZBound > lazy::kSafeMagnitude) return false;
   const uint32_t mm = static_cast<uint32_t>(m);
-  const double xmax = static_cast<double>(hi);
-  const double scale = 4.0 / static_cast<double>(eps);
+  const float scale = lazy::lazyBucketScale(eps);
   grow(sc.bucketOf, d);
   static const lazy::BucketTable table = lazy::makeBucketTable();
-  uint32_t count[lazy::kBuckets] = {};
-  float bmax[lazy::kBuckets];
-  for (uint32_t b = 0; b < lazy::kBuckets; ++b) bmax[b] = -std::numeric_limits<float>::infinity();
-  for (uint32_t c = 0; c < d; ++c) {
-    const float v = x[c];
-    const uint32_t b = lazy::lazyBucketIndex(table, (xmax - static_cast<double>(v)) * scale);
-    sc.bucketOf[c] = static_cast<uint8_t>(b);
-    bmax[b] = v > bmax[b] ? v : bmax[b];
-    ++count[b];
+  uint8_t* bucketOf = sc.bucketOf.data();
+  // Bucket of every column: float32 arithmetic and a table, no branch, no store that a later
+  // column waits on.
+  for (uint32_t c = 0; c < d; ++c)
+    bucketOf[c] = static_cast<uint8_t>(lazy::lazyBucketIndex(table, (hi - x[c]) * scale));
+  // Counts and maxima in four interleaved tables (column c in table c % 4): consecutive columns
+  // of one bucket do not wait on each other's read-modify-write.
+  constexpr uint32_t kLanes = 4;
+  uint32_t count[kLanes][lazy::kBuckets] = {};
+  float bmax[kLanes][lazy::kBuckets];
+  for (uint32_t l = 0; l < kLanes; ++l)
+    for (uint32_t b = 0; b < lazy::kBuckets; ++b) bmax[l][b] = -std::numeric_limits<float>::infinity();
+  uint32_t c = 0;
+  for (; c + kLanes <= d; c += kLanes) {
+    for (uint32_t l = 0; l < kLanes; ++l) {
+      const uint32_t b = bucketOf[c + l];
+      const float v = x[c + l];
+      bmax[l][b] = v > bmax[l][b] ? v : bmax[l][b];
+      ++count[l][b];
+    }
+  }
+  for (; c < d; ++c) {
+    const uint32_t b = bucketOf[c];
+    bmax[0][b] = x[c] > bmax[0][b] ? x[c] : bmax[0][b];
+    ++count[0][b];
   }
   // Counting sort by bucket (columns increasing within each); the first m entries are T.
   uint32_t fill[lazy::kBuckets];
+  uint32_t total[lazy::kBuckets];
   uint32_t at = 0;
   for (uint32_t b = 0; b < lazy::kBuckets; ++b) {
+    total[b] = count[0][b] + count[1][b] + count[2][b] + count[3][b];
     fill[b] = at;
-    at += count[b];
+    at += total[b];
   }
   grow(sc.bucketCols, d);
-  for (uint32_t c = 0; c < d; ++c) sc.bucketCols[fill[sc.bucketOf[c]]++] = c;
+  uint32_t* cols = sc.bucketCols.data();
+  for (c = 0; c < d; ++c) cols[fill[bucketOf[c]]++] = c;
   // bucketStart: the part of each bucket after T.
   at = 0;
   for (uint32_t b = 0; b < lazy::kBuckets; ++b) {
-    const uint32_t begin = at, end = at + count[b];
+    const uint32_t begin = at, end = at + total[b];
     sc.bucketStart[b] = std::max(begin, std::min(end, mm));
     sc.bucketEnd[b] = end;
-    sc.bucketMax[b] = count[b] ? bmax[b] : 0.0f;
+    float u = bmax[0][b];
+    for (uint32_t l = 1; l < kLanes; ++l) u = bmax[l][b] > u ? bmax[l][b] : u;
+    sc.bucketMax[b] = total[b] ? u : 0.0f;
     at = end;
   }
   grow(sc.key, mm + d);
@@ -138,15 +202,15 @@ bool lazySolveUnit(const ForwardArgs& a, uint64_t call, uint64_t row, uint32_t s
     sc.preparedCall = ~0ull;  // stays invalid if an allocation below throws
     const Layout& l = a.layout;
     const uint32_t d = static_cast<uint32_t>(l.d);
-    grow(sc.x, d);
     const uint64_t o = row / l.inner, i = row % l.inner;
     const float* src = a.x + o * l.d * l.inner + i;
-    if (l.inner == 1) {
-      std::memcpy(sc.x.data(), src, static_cast<size_t>(d) * sizeof(float));
-    } else {
+    const float* rowX = src;  // a contiguous row is read in place (a.x outlives the call)
+    if (l.inner != 1) {
+      grow(sc.x, d);
       for (uint32_t c = 0; c < d; ++c) sc.x[c] = src[static_cast<uint64_t>(c) * l.inner];
+      rowX = sc.x.data();
     }
-    sc.eligible = prepareLazyRow(sc.x.data(), d, a.k, a.epsilon, sc);
+    sc.eligible = prepareLazyRow(rowX, d, a.k, a.epsilon, sc);
     sc.preparedCall = call;
     sc.preparedRow = row;
   }
@@ -170,8 +234,10 @@ void lazySettleScratch(uint64_t keepBytes) {
     sc.preparedRow = ~0ull;
   }
   const uint64_t now = sc.bytes();
-  if (now >= sc.accounted) lazyHeld.fetch_add(now - sc.accounted);
-  else lazyHeld.fetch_sub(sc.accounted - now);
+  if (now >= sc.accounted)
+    lazyHeld.fetch_add(now - sc.accounted);
+  else
+    lazyHeld.fetch_sub(sc.accounted - now);
   sc.accounted = now;
 }
 
