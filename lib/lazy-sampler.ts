@@ -196,6 +196,10 @@ const BUCKET_OF = Uint8Array.from({ length: 177 }, (_, j) =>
   j < 16 ? j : j < 48 ? 16 + ((j - 16) >> 2) : j < 176 ? 24 + ((j - 48) >> 4) : 32,
 );
 
+/** lazy_sampler.h kNearBuckets, kNearEdge: only buckets below 12 (3 eps) are sorted; the rest is the far set. */
+const NEAR_BUCKETS = 12;
+const NEAR_EDGE = 12.0;
+
 /** lazy_sampler.h lazyBucketScale: float32(4 / eps), capped at 2^100. */
 function lazyBucketScale(eps: number): number {
   const s = fr(4.0 / eps);
@@ -329,7 +333,14 @@ export class LazyRowSampler {
   private m = 0;
   private eps = 0;
   private bucketCols = new Uint32Array(0);
-  private bucketOf = new Uint8Array(0);
+  private nearCols = new Uint32Array(0);
+  private nearBucket = new Uint8Array(0);
+  private hi = 0;
+  private scale = 0;
+  private nearBuckets = BUCKETS;
+  private nearCount = 0;
+  private farCount = 0;
+  private farMax = 0;
   private readonly bucketStart = new Uint32Array(BUCKETS);
   private readonly bucketEnd = new Uint32Array(BUCKETS);
   private readonly count = new Uint32Array(BUCKETS);
@@ -369,18 +380,44 @@ export class LazyRowSampler {
       this.col = new Uint32Array(m + d);
       this.val = new Float32Array(m + d);
       this.bucketCols = new Uint32Array(d);
-      this.bucketOf = new Uint8Array(d);
+      this.nearCols = new Uint32Array(d);
+      this.nearBucket = new Uint8Array(d);
     }
     const scale = lazyBucketScale(eps);
-    const count = this.count;
-    count.fill(0);
-    const bmax = this.bucketMax;
-    bmax.fill(-Infinity);
+    // lazy_cpu.cpp prepareLazyRow: the near columns in column order, the largest far x
+    const nearCols = this.nearCols;
+    const nearBucket = this.nearBucket;
+    let nearBuckets = NEAR_BUCKETS;
+    let nearCount = 0;
+    let farMax = -Infinity;
     for (let c = 0; c < d; c++) {
       const v = x[c]!;
       const sd = fr(fr(hi - v) * scale); // lazy_sampler.h lazyBucketIndex, float32
       const b = BUCKET_OF[Math.floor(sd < 176.0 ? sd : 176.0)]!;
-      this.bucketOf[c] = b;
+      if (b < NEAR_BUCKETS) {
+        nearCols[nearCount] = c;
+        nearBucket[nearCount] = b;
+        nearCount++;
+      } else if (v > farMax) farMax = v;
+    }
+    if (nearCount < m) {
+      // T must be near: sort every column (no far set)
+      nearBuckets = BUCKETS;
+      for (let c = 0; c < d; c++) {
+        const sd = fr(fr(hi - x[c]!) * scale);
+        nearCols[c] = c;
+        nearBucket[c] = BUCKET_OF[Math.floor(sd < 176.0 ? sd : 176.0)]!;
+      }
+      nearCount = d;
+      farMax = -Infinity;
+    }
+    const count = this.count;
+    count.fill(0);
+    const bmax = this.bucketMax;
+    bmax.fill(-Infinity);
+    for (let j = 0; j < nearCount; j++) {
+      const b = nearBucket[j]!;
+      const v = x[nearCols[j]!]!;
       if (v > bmax[b]!) bmax[b] = v;
       count[b]!++;
     }
@@ -390,7 +427,7 @@ export class LazyRowSampler {
       fill[b] = at;
       at += count[b]!;
     }
-    for (let c = 0; c < d; c++) this.bucketCols[fill[this.bucketOf[c]!]!++] = c;
+    for (let j = 0; j < nearCount; j++) this.bucketCols[fill[nearBucket[j]!]!++] = nearCols[j]!;
     at = 0;
     for (let b = 0; b < BUCKETS; b++) {
       const begin = at;
@@ -405,6 +442,12 @@ export class LazyRowSampler {
     this.k = k;
     this.m = m;
     this.eps = eps;
+    this.hi = hi;
+    this.scale = scale;
+    this.nearBuckets = nearBuckets;
+    this.nearCount = nearCount;
+    this.farCount = d - nearCount;
+    this.farMax = farMax;
     return true;
   }
 
@@ -430,46 +473,54 @@ export class LazyRowSampler {
     if (eps > 0) {
       const st = this.stream;
       st.start(seedLo, seedHi, offset, row, sample);
-      const end = this.d; // bucketCols[m, d): every column outside T, by bucket
-      for (let b = 0; b < BUCKETS; b++) {
-        const begin = this.bucketStart[b]!;
-        let count = this.bucketEnd[b]! - begin;
+      const { nearBuckets, farCount, hi, scale } = this;
+      const nearEnd = this.nearCount; // bucketCols[m, nearEnd): near columns outside T
+      for (let b = 0; b <= nearBuckets; b++) {
+        const farBucket = b === nearBuckets;
+        const begin = farBucket ? nearEnd : this.bucketStart[b]!;
+        const count = farBucket ? farCount : this.bucketEnd[b]! - begin;
         if (count === 0) continue;
-        const t = lazyThreshold(kth, this.bucketMax[b]!, eps);
+        const t = lazyThreshold(kth, farBucket ? this.farMax : this.bucketMax[b]!, eps);
         const q = normalTail(t);
         if (q <= 0.0) continue;
-        // the columns left, walked as one bucket when few candidates are expected
-        const last = (end - begin) * q < MERGE_BELOW;
-        if (last) count = end - begin;
+        // the columns left (far set included), walked as one bucket when few candidates are expected
+        const last = farBucket || (nearEnd - begin + farCount) * q < MERGE_BELOW;
         const every = q >= 1.0;
         const lq = every ? 0.0 : logOneMinus(q);
         const invLq = every ? 0.0 : 1.0 / lq;
         // lazy_sampler.h truncatedBound: Robert's rate, once per bucket
         const alpha = t >= ROBERT_FROM ? (t + Math.sqrt(t * t + 4.0)) * 0.5 : 0.0;
         const invAlpha = t >= ROBERT_FROM ? 1.0 / alpha : 0.0;
-        let at = -1.0;
         let kept = false;
-        for (;;) {
-          if (every) {
-            at = at + 1.0;
-          } else {
-            // the skip passes the `left` columns iff ln U <= left ln(1 - q); ln U <= U - 1
-            const left = count - (at + 1.0);
-            const u = st.uniform();
-            if (u - 1.0 <= left * lq) break;
-            at = at + 1.0 + Math.floor(logPositive(u) * invLq);
-          }
-          if (at >= count) break;
-          const c = this.bucketCols[begin + at]!;
-          const y = fr(x[c]! + fr(eps * st.truncatedNormal(t, alpha, invAlpha)));
-          drawn++;
-          const key = rankKey(y);
-          if (key > kthHi || (key === kthHi && c < kthCol)) {
-            kh[n] = key;
-            col[n] = c;
-            val[n] = y;
-            n++;
-            kept = true;
+        // segment 0: sorted columns; segment 1 (last, far set non-empty): the whole row, far kept
+        const segEnd = last && farCount > 0 ? 2 : 1;
+        for (let seg = farBucket ? 1 : 0; seg < segEnd; seg++) {
+          const farWalk = seg === 1;
+          const segCount = farWalk ? this.d : last ? nearEnd - begin : count;
+          let at = -1.0;
+          for (;;) {
+            if (every) {
+              at = at + 1.0;
+            } else {
+              // the skip passes the `left` columns iff ln U <= left ln(1 - q); ln U <= U - 1
+              const left = segCount - (at + 1.0);
+              const u = st.uniform();
+              if (u - 1.0 <= left * lq) break;
+              at = at + 1.0 + Math.floor(logPositive(u) * invLq);
+            }
+            if (at >= segCount) break;
+            const c = farWalk ? at : this.bucketCols[begin + at]!;
+            if (farWalk && !(fr(fr(hi - x[c]!) * scale) >= NEAR_EDGE)) continue; // lazy_sampler.h lazyIsFar
+            const y = fr(x[c]! + fr(eps * st.truncatedNormal(t, alpha, invAlpha)));
+            drawn++;
+            const key = rankKey(y);
+            if (key > kthHi || (key === kthHi && c < kthCol)) {
+              kh[n] = key;
+              col[n] = c;
+              val[n] = y;
+              n++;
+              kept = true;
+            }
           }
         }
         if (kept) {

@@ -105,6 +105,24 @@ NTK_HD uint32_t lazyBucketIndex(const BucketTable& t, float s) {
   return t.of[static_cast<uint32_t>(c)];  // truncation is floor for c >= 0
 }
 
+// The near buckets: only columns in buckets below kNearBuckets (scaled distance below
+// kNearEdge = 12, i.e. 3 eps below the largest x) are sorted by bucket in the row preparation.
+// The rest, the far set, is never sorted: one pass over x marks nothing for it, and a sample that
+// reaches it walks the whole row in column order with the far set's threshold and keeps the
+// candidates that are far (lazyIsFar). Every column of the row is a candidate there with the same
+// probability q independently, so the far columns among them are exactly the far set's
+// candidates; near columns found there are dropped without a draw (they were walked in their
+// own buckets). The far walk costs q * d skips instead of q * |far|, which matters little
+// because it runs with the smallest q of the sample. A row whose near set has fewer than m
+// columns sorts every bucket (nearBuckets = kBuckets: no far set), so T is always near.
+constexpr uint32_t kNearBuckets = 12;
+constexpr float kNearEdge = 12.0f;  // the scaled distance where bucket kNearBuckets begins
+
+// Whether a column is far: its bucket is kNearBuckets or beyond, i.e. its scaled distance is at
+// least kNearEdge (floor(min(s, 176)) >= 12 iff s >= 12), computed with the same float32
+// operations as its bucket.
+NTK_HD bool lazyIsFar(float hi, float x, float scale) { return (hi - x) * scale >= kNearEdge; }
+
 // Rows wider than this, and rows where the top-m list covers half of the row or more (k close
 // to d, or d < 2m), take the dense path: see prepareLazyRow (native/cpu/lazy_cpu.cpp).
 constexpr uint32_t kMaxLazyD = 1u << 24;
@@ -445,12 +463,21 @@ NTK_HD float truncatedNormal(TailStream& st, const TruncatedBound& b) {
 // A prepared row. bucketCols: every column by (bucket, column); top = its first m entries (T);
 // bucketCols[bucketStart[b], bucketEnd[b]): bucket b's columns outside T; bucketMax[b]: the
 // largest x of the whole bucket (T included: still an upper bound of the rest).
+// nearBuckets: kNearBuckets, or kBuckets when every column is sorted; bucketCols[0, nearCount):
+// the near columns by (bucket, column), T first; the far set is every other column, farCount of
+// them, farMax their largest x (the bound of the whole far set; -inf when empty).
 struct LazyRow {
   const float* x = nullptr;  // the row, contiguous
   uint32_t d = 0;
   uint32_t k = 1;
   uint32_t m = 0;
   float eps = 0.0f;
+  float hi = 0.0f;     // the largest x (lazyIsFar)
+  float scale = 0.0f;  // lazyBucketScale(eps)
+  uint32_t nearBuckets = kBuckets;
+  uint32_t nearCount = 0;
+  uint32_t farCount = 0;
+  float farMax = 0.0f;
   const uint32_t* top = nullptr;
   const uint32_t* bucketStart = nullptr;  // [kBuckets]: first entry of bucket b outside T
   const uint32_t* bucketEnd = nullptr;    // [kBuckets]
@@ -520,48 +547,56 @@ NTK_HD LazyResult lazySample(const LazyRow& r, uint32_t seedLo, uint32_t seedHi,
   if (r.eps > 0.0f) {
     TailStream st;
     tailStart(st, seedLo, seedHi, offset, row, sample);
-    const uint32_t end = r.d;  // bucketCols[m, d): every column outside T, by bucket
-    for (uint32_t b = 0; b < kBuckets; ++b) {
-      const uint32_t begin = r.bucketStart[b];
-      uint32_t count = r.bucketEnd[b] - begin;
+    const uint32_t nearEnd = r.nearCount;  // bucketCols[m, nearEnd): near columns outside T
+    // Buckets 0 .. nearBuckets - 1 from the sorted list, then the far set as one more bucket.
+    for (uint32_t b = 0; b <= r.nearBuckets; ++b) {
+      const bool farBucket = b == r.nearBuckets;
+      const uint32_t begin = farBucket ? nearEnd : r.bucketStart[b];
+      const uint32_t count = farBucket ? r.farCount : r.bucketEnd[b] - begin;
       if (count == 0) continue;
-      const double t = lazyThreshold(kth, r.bucketMax[b], r.eps);
+      const double t = lazyThreshold(kth, farBucket ? r.farMax : r.bucketMax[b], r.eps);
       const double q = normalTail(*r.tail, t);
       if (q <= 0.0) continue;
-      // Bucket b's u is the largest x of every column from `begin` on, so t and q serve for all
-      // of them: when they would give few candidates, walk them as one bucket and stop (any
-      // partition whose u bounds its columns is exact; the choice depends only on L).
-      const bool last = static_cast<double>(end - begin) * q < kMergeBelow;
-      if (last) count = end - begin;
+      // Bucket b's u is the largest x of every column from `begin` on (the far set included), so
+      // t and q serve for all of them: when they would give few candidates, walk them as one
+      // bucket and stop (any partition whose u bounds its columns is exact; the choice depends
+      // only on L).
+      const bool last = farBucket || static_cast<double>(nearEnd - begin + r.farCount) * q < kMergeBelow;
       const bool every = q >= 1.0;
       const double lq = every ? 0.0 : logOneMinus(q);  // ln(1 - q) < 0
       const double invLq = every ? 0.0 : 1.0 / lq;
       const TruncatedBound tb = truncatedBound(t);
-      const double countD = static_cast<double>(count);
-      double at = -1.0;  // position in the bucket of the last candidate
       bool kept = false;
-      for (;;) {
-        if (every) {
-          at = at + 1.0;
-        } else {
-          // Geometric skip G = floor(ln U / ln(1 - q)): P(G >= n) = (1 - q)^n. It passes the
-          // `left` columns still in the bucket iff ln U <= left ln(1 - q); ln U <= U - 1 decides
-          // most of those without the logarithm (the same decision).
-          const double left = countD - (at + 1.0);
-          const double u = tailUniform(st);
-          if (u - 1.0 <= left * lq) break;
-          at = (at + 1.0) + NTK_DFLOOR(logPositive(u) * invLq);
-        }
-        if (at >= countD) break;
-        const uint32_t c = r.bucketCols[begin + static_cast<uint32_t>(at)];
-        const float y = perturb(r.x[c], r.eps, truncatedNormal(st, tb));
-        ++drawn;
-        const uint64_t kk = lazyComposite(y, c);
-        if (kk > kthKey) {  // below the current k-th it can never be the k-th
-          key[n] = kk;
-          val[n] = y;
-          ++n;
-          kept = true;
+      // Segment 0: sorted columns (this bucket, or every near column left when last);
+      // segment 1 (when last and a far set exists): the whole row in column order, far kept.
+      for (uint32_t seg = farBucket ? 1u : 0u; seg < (last && r.farCount > 0 ? 2u : 1u); ++seg) {
+        const bool farWalk = seg == 1;
+        const double countD = static_cast<double>(farWalk ? r.d : (last ? nearEnd - begin : count));
+        double at = -1.0;  // position in the segment of the last candidate
+        for (;;) {
+          if (every) {
+            at = at + 1.0;
+          } else {
+            // Geometric skip G = floor(ln U / ln(1 - q)): P(G >= n) = (1 - q)^n. It passes the
+            // `left` columns still in the segment iff ln U <= left ln(1 - q); ln U <= U - 1
+            // decides most of those without the logarithm (the same decision).
+            const double left = countD - (at + 1.0);
+            const double u = tailUniform(st);
+            if (u - 1.0 <= left * lq) break;
+            at = (at + 1.0) + NTK_DFLOOR(logPositive(u) * invLq);
+          }
+          if (at >= countD) break;
+          const uint32_t c = farWalk ? static_cast<uint32_t>(at) : r.bucketCols[begin + static_cast<uint32_t>(at)];
+          if (farWalk && !lazyIsFar(r.hi, r.x[c], r.scale)) continue;  // near: walked in its bucket
+          const float y = perturb(r.x[c], r.eps, truncatedNormal(st, tb));
+          ++drawn;
+          const uint64_t kk = lazyComposite(y, c);
+          if (kk > kthKey) {  // below the current k-th it can never be the k-th
+            key[n] = kk;
+            val[n] = y;
+            ++n;
+            kept = true;
+          }
         }
       }
       if (kept) {

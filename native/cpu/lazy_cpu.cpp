@@ -26,8 +26,9 @@ std::atomic<uint64_t> lazyHeld{0};
 // Per-thread scratch, reused across calls; O(d) per thread.
 struct LazyScratch {
   std::vector<float> x;              // the row made contiguous (strided rows only)
-  std::vector<uint8_t> bucketOf;     // bucket of each column
-  std::vector<uint32_t> bucketCols;  // all columns by (bucket, column): T first
+  std::vector<uint32_t> nearCols;    // the near columns in column order
+  std::vector<uint8_t> nearBucket;   // and their buckets
+  std::vector<uint32_t> bucketCols;  // the near columns by (bucket, column): T first
   std::vector<uint64_t> key;         // kept items of one sample: m + d
   std::vector<float> val;
   uint32_t bucketStart[lazy::kBuckets] = {};
@@ -42,7 +43,7 @@ struct LazyScratch {
   ~LazyScratch() { lazyHeld.fetch_sub(accounted); }
   uint64_t bytes() const {
     return (x.capacity() + val.capacity()) * sizeof(float) + key.capacity() * sizeof(uint64_t) +
-           bucketCols.capacity() * sizeof(uint32_t) + bucketOf.capacity();
+           (bucketCols.capacity() + nearCols.capacity()) * sizeof(uint32_t) + nearBucket.capacity();
   }
 };
 
@@ -126,55 +127,97 @@ bool prepareLazyRow(const float* x, uint32_t d, uint32_t k, float eps, LazyScrat
   if (maxAbs + static_cast<double>(eps) * lazy::kZBound > lazy::kSafeMagnitude) return false;
   const uint32_t mm = static_cast<uint32_t>(m);
   const float scale = lazy::lazyBucketScale(eps);
-  grow(sc.bucketOf, d);
   static const lazy::BucketTable table = lazy::makeBucketTable();
-  uint8_t* bucketOf = sc.bucketOf.data();
-  // Bucket of every column: float32 arithmetic and a table, no branch, no store that a later
-  // column waits on.
-  for (uint32_t c = 0; c < d; ++c)
-    bucketOf[c] = static_cast<uint8_t>(lazy::lazyBucketIndex(table, (hi - x[c]) * scale));
-  // Counts and maxima in four interleaved tables (column c in table c % 4): consecutive columns
-  // of one bucket do not wait on each other's read-modify-write.
-  constexpr uint32_t kLanes = 4;
-  uint32_t count[kLanes][lazy::kBuckets] = {};
-  float bmax[kLanes][lazy::kBuckets];
-  for (uint32_t l = 0; l < kLanes; ++l)
-    for (uint32_t b = 0; b < lazy::kBuckets; ++b) bmax[l][b] = -std::numeric_limits<float>::infinity();
+  grow(sc.nearCols, d);
+  grow(sc.nearBucket, d);
+  uint32_t* nearCols = sc.nearCols.data();
+  uint8_t* nearBucket = sc.nearBucket.data();
+  // One pass over the row: the bucket of every column (float32 arithmetic and a table), the near
+  // columns appended in column order (branch-free: the slot is written either way, the count
+  // moves only for a near column), and the largest far x.
+  uint32_t nearBuckets = lazy::kNearBuckets;
+  uint32_t nearCount = 0;
+  float farMax = -std::numeric_limits<float>::infinity();
   uint32_t c = 0;
-  for (; c + kLanes <= d; c += kLanes) {
-    for (uint32_t l = 0; l < kLanes; ++l) {
-      const uint32_t b = bucketOf[c + l];
-      const float v = x[c + l];
-      bmax[l][b] = v > bmax[l][b] ? v : bmax[l][b];
-      ++count[l][b];
+#if defined(__SSE2__)
+  // Four columns at a time: the scaled distance, its truncation and the far maximum in SSE2;
+  // then the four appends in scalar code from the stored truncations (the same values as
+  // lazyBucketIndex's: min(s, 176) truncated).
+  {
+    const __m128 hiV = _mm_set1_ps(hi), scaleV = _mm_set1_ps(scale);
+    const __m128 capV = _mm_set1_ps(176.0f), edgeV = _mm_set1_ps(lazy::kNearEdge);
+    const __m128 negInf = _mm_set1_ps(-std::numeric_limits<float>::infinity());
+    __m128 farMaxV = negInf;
+    alignas(16) int32_t floorS[4];
+    for (; c + 4 <= d; c += 4) {
+      const __m128 v = _mm_loadu_ps(x + c);
+      const __m128 sd = _mm_mul_ps(_mm_sub_ps(hiV, v), scaleV);
+      const __m128 far = _mm_cmpge_ps(sd, edgeV);  // lazyIsFar
+      farMaxV = _mm_max_ps(farMaxV, _mm_or_ps(_mm_and_ps(far, v), _mm_andnot_ps(far, negInf)));
+      _mm_store_si128(reinterpret_cast<__m128i*>(floorS), _mm_cvttps_epi32(_mm_min_ps(sd, capV)));
+      for (uint32_t l = 0; l < 4; ++l) {
+        const uint32_t b = table.of[floorS[l]];
+        nearCols[nearCount] = c + l;
+        nearBucket[nearCount] = static_cast<uint8_t>(b);
+        nearCount += (b - lazy::kNearBuckets) >> 31;  // 1 when near, without a branch
+      }
     }
+    alignas(16) float fm[4];
+    _mm_store_ps(fm, farMaxV);
+    for (uint32_t l = 0; l < 4; ++l) farMax = fm[l] > farMax ? fm[l] : farMax;
   }
+#endif
   for (; c < d; ++c) {
-    const uint32_t b = bucketOf[c];
-    bmax[0][b] = x[c] > bmax[0][b] ? x[c] : bmax[0][b];
-    ++count[0][b];
+    const float v = x[c];
+    const uint32_t b = lazy::lazyBucketIndex(table, (hi - v) * scale);
+    // 1 for a near column (b < kNearBuckets <= 33), by the sign of b - kNearBuckets: a
+    // compiler turns `near ? 1 : 0` into a branch, which mispredicts on every boundary crossing.
+    const uint32_t nearBit = (b - lazy::kNearBuckets) >> 31;
+    nearCols[nearCount] = c;
+    nearBucket[nearCount] = static_cast<uint8_t>(b);
+    nearCount += nearBit;
+    // v for a far column, -inf (bits 0xFF800000) for a near one, without a branch.
+    const uint32_t nearMask = 0u - nearBit;
+    const float f = bitsToFloat((floatToBits(v) & ~nearMask) | (0xFF800000u & nearMask));
+    farMax = f > farMax ? f : farMax;
   }
-  // Counting sort by bucket (columns increasing within each); the first m entries are T.
+  if (nearCount < mm) {
+    // T must be near: sort every column (no far set).
+    nearBuckets = lazy::kBuckets;
+    for (c = 0; c < d; ++c) {
+      nearCols[c] = c;
+      nearBucket[c] = static_cast<uint8_t>(lazy::lazyBucketIndex(table, (hi - x[c]) * scale));
+    }
+    nearCount = d;
+    farMax = -std::numeric_limits<float>::infinity();
+  }
+  // Counts and maxima of the near buckets, then a counting sort (columns increasing within each
+  // bucket); the first m entries are T.
+  uint32_t count[lazy::kBuckets] = {};
+  float bmax[lazy::kBuckets];
+  for (uint32_t b = 0; b < lazy::kBuckets; ++b) bmax[b] = -std::numeric_limits<float>::infinity();
+  for (uint32_t j = 0; j < nearCount; ++j) {
+    const uint32_t b = nearBucket[j];
+    const float v = x[nearCols[j]];
+    bmax[b] = v > bmax[b] ? v : bmax[b];
+    ++count[b];
+  }
   uint32_t fill[lazy::kBuckets];
-  uint32_t total[lazy::kBuckets];
   uint32_t at = 0;
   for (uint32_t b = 0; b < lazy::kBuckets; ++b) {
-    total[b] = count[0][b] + count[1][b] + count[2][b] + count[3][b];
     fill[b] = at;
-    at += total[b];
+    at += count[b];
   }
   grow(sc.bucketCols, d);
   uint32_t* cols = sc.bucketCols.data();
-  for (c = 0; c < d; ++c) cols[fill[bucketOf[c]]++] = c;
+  for (uint32_t j = 0; j < nearCount; ++j) cols[fill[nearBucket[j]]++] = nearCols[j];
   // bucketStart: the part of each bucket after T.
   at = 0;
   for (uint32_t b = 0; b < lazy::kBuckets; ++b) {
-    const uint32_t begin = at, end = at + total[b];
+    const uint32_t begin = at, end = at + count[b];
     sc.bucketStart[b] = std::max(begin, std::min(end, mm));
     sc.bucketEnd[b] = end;
-    float u = bmax[0][b];
-    for (uint32_t l = 1; l < kLanes; ++l) u = bmax[l][b] > u ? bmax[l][b] : u;
-    sc.bucketMax[b] = total[b] ? u : 0.0f;
+    sc.bucketMax[b] = count[b] ? bmax[b] : 0.0f;
     at = end;
   }
   grow(sc.key, mm + d);
@@ -185,6 +228,12 @@ bool prepareLazyRow(const float* x, uint32_t d, uint32_t k, float eps, LazyScrat
   r.k = k;
   r.m = mm;
   r.eps = eps;
+  r.hi = hi;
+  r.scale = scale;
+  r.nearBuckets = nearBuckets;
+  r.nearCount = nearCount;
+  r.farCount = d - nearCount;
+  r.farMax = farMax;
   r.top = sc.bucketCols.data();  // T: the first m entries
   r.bucketStart = sc.bucketStart;
   r.bucketEnd = sc.bucketEnd;
@@ -227,7 +276,8 @@ void lazySettleScratch(uint64_t keepBytes) {
   if (sc.bytes() > keepBytes) {
     std::vector<float>().swap(sc.x);
     std::vector<float>().swap(sc.val);
-    std::vector<uint8_t>().swap(sc.bucketOf);
+    std::vector<uint8_t>().swap(sc.nearBucket);
+    std::vector<uint32_t>().swap(sc.nearCols);
     std::vector<uint64_t>().swap(sc.key);
     std::vector<uint32_t>().swap(sc.bucketCols);
     sc.preparedCall = ~0ull;
