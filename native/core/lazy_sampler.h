@@ -117,6 +117,9 @@ NTK_HD uint32_t lazyBucketIndex(const BucketTable& t, float s) {
 // columns sorts every bucket (nearBuckets = kBuckets: no far set), so T is always near.
 constexpr uint32_t kNearBuckets = 12;
 constexpr float kNearEdge = 12.0f;  // the scaled distance where bucket kNearBuckets begins
+// The near buckets are the first buckets of width eps/4, where the bucket is floor(s) itself
+// (lazy_cpu.cpp's SIMD pass relies on it).
+static_assert(kNearBuckets <= 16 && kNearEdge == static_cast<float>(kNearBuckets), "near buckets: floor(s) below 16");
 
 // Whether a column is far: its bucket is kNearBuckets or beyond, i.e. its scaled distance is at
 // least kNearEdge (floor(min(s, 176)) >= 12 iff s >= 12), computed with the same float32

@@ -140,26 +140,31 @@ bool prepareLazyRow(const float* x, uint32_t d, uint32_t k, float eps, LazyScrat
   float farMax = -std::numeric_limits<float>::infinity();
   uint32_t c = 0;
 #if defined(__SSE2__)
-  // Four columns at a time: the scaled distance, its truncation and the far maximum in SSE2;
-  // then the four appends in scalar code from the stored truncations (the same values as
-  // lazyBucketIndex's: min(s, 176) truncated).
+  // Four columns at a time, everything in registers: the scaled distance, the near mask (s < 12,
+  // the complement of lazyIsFar), the far maximum, and the near bucket, which is floor(s) itself
+  // below 12 (the table is the identity there). The appends take their position and bucket from
+  // registers only: with the bucket loaded from memory (a table), each append's address waited on
+  // a load that the processor would not start before the previous, still unaddressed, append
+  // (about 10 cycles a column measured, against 3 now).
   {
     const __m128 hiV = _mm_set1_ps(hi), scaleV = _mm_set1_ps(scale);
-    const __m128 capV = _mm_set1_ps(176.0f), edgeV = _mm_set1_ps(lazy::kNearEdge);
+    const __m128 edgeV = _mm_set1_ps(lazy::kNearEdge);
     const __m128 negInf = _mm_set1_ps(-std::numeric_limits<float>::infinity());
     __m128 farMaxV = negInf;
-    alignas(16) int32_t floorS[4];
     for (; c + 4 <= d; c += 4) {
       const __m128 v = _mm_loadu_ps(x + c);
       const __m128 sd = _mm_mul_ps(_mm_sub_ps(hiV, v), scaleV);
-      const __m128 far = _mm_cmpge_ps(sd, edgeV);  // lazyIsFar
-      farMaxV = _mm_max_ps(farMaxV, _mm_or_ps(_mm_and_ps(far, v), _mm_andnot_ps(far, negInf)));
-      _mm_store_si128(reinterpret_cast<__m128i*>(floorS), _mm_cvttps_epi32(_mm_min_ps(sd, capV)));
+      const __m128 nearM = _mm_cmplt_ps(sd, edgeV);
+      farMaxV = _mm_max_ps(farMaxV, _mm_or_ps(_mm_and_ps(nearM, negInf), _mm_andnot_ps(nearM, v)));
+      const uint32_t mask = static_cast<uint32_t>(_mm_movemask_ps(nearM));
+      __m128i fi = _mm_cvttps_epi32(_mm_min_ps(sd, edgeV));  // 0 .. 12
+      fi = _mm_packs_epi32(fi, fi);
+      fi = _mm_packus_epi16(fi, fi);
+      const uint32_t bytes = static_cast<uint32_t>(_mm_cvtsi128_si32(fi));
       for (uint32_t l = 0; l < 4; ++l) {
-        const uint32_t b = table.of[floorS[l]];
         nearCols[nearCount] = c + l;
-        nearBucket[nearCount] = static_cast<uint8_t>(b);
-        nearCount += (b - lazy::kNearBuckets) >> 31;  // 1 when near, without a branch
+        nearBucket[nearCount] = static_cast<uint8_t>(bytes >> (8 * l));
+        nearCount += (mask >> l) & 1u;
       }
     }
     alignas(16) float fm[4];
