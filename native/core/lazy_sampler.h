@@ -524,6 +524,9 @@ NTK_HD void selectLargest(uint64_t* key, float* val, uint32_t n, uint32_t k) {
   }
 }
 
+// Up to this k the k kept items are kept sorted, with insertion (see lazySample).
+constexpr uint32_t kInsertMaxK = 32;
+
 struct LazyResult {
   uint32_t column;
   float value;
@@ -545,6 +548,24 @@ NTK_HD LazyResult lazySample(const LazyRow& r, uint32_t seedLo, uint32_t seedHi,
   }
   selectLargest(key, val, n, r.k);
   n = r.k;
+  // For k up to kInsertMaxK the k kept items stay sorted (largest first) and each kept candidate
+  // is inserted at once, which raises the k-th at once; larger k collects a bucket's candidates and
+  // re-selects after it. Both give, after every bucket, the k-th of everything drawn so far (the
+  // threshold of the next bucket): the same value and column, so the same stream.
+  const bool sorted = r.k <= kInsertMaxK;
+  if (sorted) {
+    for (uint32_t i = 1; i < r.k; ++i) {
+      const uint64_t kk = key[i];
+      const float y = val[i];
+      uint32_t j = i;
+      for (; j > 0 && key[j - 1] < kk; --j) {
+        key[j] = key[j - 1];
+        val[j] = val[j - 1];
+      }
+      key[j] = kk;
+      val[j] = y;
+    }
+  }
   uint64_t kthKey = key[r.k - 1];
   float kth = val[r.k - 1];
   uint32_t drawn = r.m;
@@ -596,10 +617,22 @@ NTK_HD LazyResult lazySample(const LazyRow& r, uint32_t seedLo, uint32_t seedHi,
           ++drawn;
           const uint64_t kk = lazyComposite(y, c);
           if (kk > kthKey) {  // below the current k-th it can never be the k-th
-            key[n] = kk;
-            val[n] = y;
-            ++n;
-            kept = true;
+            if (sorted) {
+              uint32_t j = r.k - 1;  // the old k-th drops out
+              for (; j > 0 && key[j - 1] < kk; --j) {
+                key[j] = key[j - 1];
+                val[j] = val[j - 1];
+              }
+              key[j] = kk;
+              val[j] = y;
+              kthKey = key[r.k - 1];
+              kth = val[r.k - 1];
+            } else {
+              key[n] = kk;
+              val[n] = y;
+              ++n;
+              kept = true;
+            }
           }
         }
       }
