@@ -139,7 +139,7 @@ static_assert(kNearBuckets <= 16 && kNearEdge == static_cast<float>(kNearBuckets
 NTK_HD bool lazyIsFar(float hi, float x, float scale) { return (hi - x) * scale >= kNearEdge; }
 
 // Rows wider than this, and rows where the top-m list covers half of the row or more (k close
-// to d, or d < 2m), take the dense path: see prepareLazyRow (native/cpu/lazy_cpu.cpp).
+// to d, or d < 2m), take the dense path: see lazyPrepareRow.
 constexpr uint32_t kMaxLazyD = 1u << 24;
 
 // m: the columns drawn before the buckets. More than k, so that L is close to the true k-th.
@@ -152,23 +152,8 @@ constexpr double kSafeMagnitude = 1.0e38;
 
 // ---- double-precision functions: +, -, *, /, sqrt, floor and bit moves only ----
 
-NTK_HD uint64_t doubleBits(double d) {
-  union {
-    double d;
-    uint64_t u;
-  } c;
-  c.d = d;
-  return c.u;
-}
-
-NTK_HD double bitsDouble(uint64_t u) {
-  union {
-    uint64_t u;
-    double d;
-  } c;
-  c.u = u;
-  return c.d;
-}
+NTK_HD uint64_t doubleBits(double d) { return bitCast<uint64_t>(d); }
+NTK_HD double bitsDouble(uint64_t u) { return bitCast<double>(u); }
 
 // 2^e for e in [-1022, 1023], exactly.
 NTK_HD double pow2(int32_t e) { return bitsDouble(static_cast<uint64_t>(e + 1023) << 52); }
@@ -490,6 +475,166 @@ struct LazyRow {
   const float* bucketMax = nullptr;  // [kBuckets]
   const TailTable* tail = nullptr;   // filled by fillTailTable
 };
+
+// ---- the row preparation (both backends: the CPU runs its SIMD form of the two column passes,
+// which must equal lazyExtremesFrom and lazyNearFrom here) ----
+
+// The part of the eligibility rule that needs no value of the row: eps > 0, d <= 2^24, 2m <= d.
+NTK_HD bool lazyShapeEligible(uint64_t d, uint32_t k, float eps) {
+  const uint64_t m = lazyTopCount(k);
+  return eps > 0.0f && d <= kMaxLazyD && 2 * m <= d;
+}
+
+// The row's largest and smallest x and whether every x is finite, as a running scan.
+struct LazyExtremes {
+  float hi;
+  float lo;
+  bool finite;
+};
+
+NTK_HD LazyExtremes lazyExtremesStart(const float* x) { return LazyExtremes{x[0], x[0], true}; }
+
+// Continues the scan over x[from, d).
+NTK_HD void lazyExtremesFrom(const float* x, uint32_t from, uint32_t d, LazyExtremes& e) {
+  for (uint32_t c = from; c < d; ++c) {
+    const float v = x[c];
+    e.finite = e.finite && (NTK_FSUB(v, v) == 0.0f);  // false for NaN and +-inf
+    e.hi = v > e.hi ? v : e.hi;
+    e.lo = v < e.lo ? v : e.lo;
+  }
+}
+
+// The rest of the rule, on the scanned row: every x finite and max|x| + 64 eps <= 1e38, so that
+// no perturbed value the sampler forms can overflow.
+NTK_HD bool lazyValuesEligible(const LazyExtremes& e, float eps) {
+  if (!e.finite) return false;
+  const double hd = static_cast<double>(e.hi), ld = static_cast<double>(e.lo);
+  const double ah = hd < 0.0 ? 0.0 - hd : hd, al = ld < 0.0 ? 0.0 - ld : ld;
+  const double maxAbs = ah < al ? al : ah;
+  return !(NTK_DADD(maxAbs, NTK_DMUL(static_cast<double>(eps), kZBound)) > kSafeMagnitude);
+}
+
+// The near set in column order, appended by the column pass, and the far set's largest x.
+struct LazyNearSet {
+  uint32_t count;
+  float farMax;  // -inf while no far column is seen
+};
+
+NTK_HD LazyNearSet lazyNearStart() { return LazyNearSet{0, bitsToFloat(0xFF800000u)}; }
+
+// Continues the column pass over x[from, d): each near column is appended to nearCols with its
+// bucket in nearBucket (d entries each); each far one raises farMax. Branch-free: the slot is
+// written either way and the count moves only for a near column (a branch here mispredicts on
+// every crossing of the near edge).
+NTK_HD void lazyNearFrom(const float* x, uint32_t from, uint32_t d, float hi, float scale, const BucketTable& table,
+                         uint32_t* nearCols, uint8_t* nearBucket, LazyNearSet& s) {
+  for (uint32_t c = from; c < d; ++c) {
+    const float v = x[c];
+    const uint32_t b = lazyBucketIndex(table, NTK_FMUL(NTK_FSUB(hi, v), scale));
+    // 1 for a near column (b < kNearBuckets <= 33), by the sign of b - kNearBuckets.
+    const uint32_t nearBit = (b - kNearBuckets) >> 31;
+    nearCols[s.count] = c;
+    nearBucket[s.count] = static_cast<uint8_t>(b);
+    s.count += nearBit;
+    // v for a far column, -inf (bits 0xFF800000) for a near one.
+    const uint32_t nearMask = 0u - nearBit;
+    const float f = bitsToFloat((floatToBits(v) & ~nearMask) | (0xFF800000u & nearMask));
+    s.farMax = f > s.farMax ? f : s.farMax;
+  }
+}
+
+// Where a prepared row lives: nearCols, nearBucket and bucketCols of d entries each (the first
+// two are scratch of the preparation), and the per-bucket arrays of kBuckets entries.
+struct LazyRowStorage {
+  uint32_t* nearCols;
+  uint8_t* nearBucket;
+  uint32_t* bucketCols;
+  uint32_t* bucketStart;
+  uint32_t* bucketEnd;
+  float* bucketMax;
+};
+
+// After the column pass: sorts the near columns by (bucket, column) with a counting sort (every
+// column when the near set has fewer than m, so that T is near), takes each bucket's count and
+// largest x, and fills r (x stays the caller's: the row, contiguous).
+NTK_HD void lazyFinishRow(const float* x, uint32_t d, uint32_t k, float eps, float hi, float scale,
+                          const BucketTable& table, LazyNearSet nearSet, const LazyRowStorage& s, const TailTable* tail,
+                          LazyRow& r) {
+  const uint32_t m = lazyTopCount(k);
+  const float negInf = bitsToFloat(0xFF800000u);
+  uint32_t nearBuckets = kNearBuckets;
+  if (nearSet.count < m) {
+    nearBuckets = kBuckets;
+    for (uint32_t c = 0; c < d; ++c) {
+      s.nearCols[c] = c;
+      s.nearBucket[c] = static_cast<uint8_t>(lazyBucketIndex(table, NTK_FMUL(NTK_FSUB(hi, x[c]), scale)));
+    }
+    nearSet.count = d;
+    nearSet.farMax = negInf;
+  }
+  uint32_t count[kBuckets];
+  float bmax[kBuckets];
+  for (uint32_t b = 0; b < kBuckets; ++b) {
+    count[b] = 0;
+    bmax[b] = negInf;
+  }
+  for (uint32_t j = 0; j < nearSet.count; ++j) {
+    const uint32_t b = s.nearBucket[j];
+    const float v = x[s.nearCols[j]];
+    bmax[b] = v > bmax[b] ? v : bmax[b];
+    ++count[b];
+  }
+  uint32_t fill[kBuckets];
+  uint32_t at = 0;
+  for (uint32_t b = 0; b < kBuckets; ++b) {
+    fill[b] = at;
+    at += count[b];
+  }
+  for (uint32_t j = 0; j < nearSet.count; ++j) s.bucketCols[fill[s.nearBucket[j]]++] = s.nearCols[j];
+  at = 0;
+  for (uint32_t b = 0; b < kBuckets; ++b) {
+    const uint32_t end = at + count[b];
+    const uint32_t afterTop = end < m ? end : m;
+    s.bucketStart[b] = at > afterTop ? at : afterTop;  // the part of the bucket after T
+    s.bucketEnd[b] = end;
+    s.bucketMax[b] = count[b] ? bmax[b] : 0.0f;
+    at = end;
+  }
+  r.x = x;
+  r.d = d;
+  r.k = k;
+  r.m = m;
+  r.eps = eps;
+  r.hi = hi;
+  r.scale = scale;
+  r.nearBuckets = nearBuckets;
+  r.nearCount = nearSet.count;
+  r.farCount = d - nearSet.count;
+  r.farMax = nearSet.farMax;
+  r.top = s.bucketCols;  // T: the first m entries
+  r.bucketStart = s.bucketStart;
+  r.bucketEnd = s.bucketEnd;
+  r.bucketCols = s.bucketCols;
+  r.bucketMax = s.bucketMax;
+  r.tail = tail;
+}
+
+// Whether a row (contiguous, d columns) takes the lazy path, and if so its preparation into s and
+// r: the scalar form of the CPU kernel's preparation. The rule depends only on the row, k and eps,
+// so every backend sends the same rows to the dense path.
+NTK_HD bool lazyPrepareRow(const float* x, uint32_t d, uint32_t k, float eps, const LazyRowStorage& s,
+                           const TailTable* tail, LazyRow& r) {
+  if (!lazyShapeEligible(d, k, eps)) return false;
+  LazyExtremes e = lazyExtremesStart(x);
+  lazyExtremesFrom(x, 0, d, e);
+  if (!lazyValuesEligible(e, eps)) return false;
+  const float scale = lazyBucketScale(eps);
+  const BucketTable table = makeBucketTable();
+  LazyNearSet nearSet = lazyNearStart();
+  lazyNearFrom(x, 0, d, e.hi, scale, table, s.nearCols, s.nearBucket, nearSet);
+  lazyFinishRow(x, d, k, eps, e.hi, scale, table, nearSet, s, tail, r);
+  return true;
+}
 
 // Composite rank (rankKey above, complemented column below): a larger key ranks higher.
 NTK_HD uint64_t lazyComposite(float y, uint32_t c) {

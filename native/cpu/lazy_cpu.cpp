@@ -67,14 +67,13 @@ void grow(std::vector<T>& v, size_t n) {
   if (v.size() < n) v.resize(n);
 }
 
-// The row's largest and smallest x, and whether every x is finite: one branch-free pass, four
-// lanes wide with SSE2 (baseline x86-64). Only the values matter, not which column they come
-// from; on a row with both 0 and -0 the sign of a zero extreme may differ from a sequential scan,
-// which changes no bucket (0 - v and -0 - v scale to the same bucket) and no threshold.
-void rowExtremes(const float* x, uint32_t d, float* hiOut, float* loOut, bool* finiteOut) {
+// lazy::lazyExtremesFrom over the whole row, four lanes wide with SSE2 (baseline x86-64) where
+// the row has 8 columns or more. Only the values matter, not which column they come from; on a
+// row with both 0 and -0 the sign of a zero extreme may differ from the scalar scan, which changes
+// no bucket (0 - v and -0 - v scale to the same bucket), no far test and no threshold.
+lazy::LazyExtremes rowExtremes(const float* x, uint32_t d) {
+  lazy::LazyExtremes e = lazy::lazyExtremesStart(x);
   uint32_t c = 0;
-  float hi = x[0], lo = x[0];
-  bool finite = true;
 #if defined(__SSE2__)
   if (d >= 8) {
     __m128 h0 = _mm_loadu_ps(x), h1 = _mm_loadu_ps(x + 4);
@@ -93,158 +92,77 @@ void rowExtremes(const float* x, uint32_t d, float* hiOut, float* loOut, bool* f
     alignas(16) float hv[4], lv[4];
     _mm_store_ps(hv, _mm_max_ps(h0, h1));
     _mm_store_ps(lv, _mm_min_ps(l0, l1));
-    finite = _mm_movemask_ps(ok) == 0xF;
-    hi = hv[0];
-    lo = lv[0];
+    e.finite = _mm_movemask_ps(ok) == 0xF;
+    e.hi = hv[0];
+    e.lo = lv[0];
     for (int j = 1; j < 4; ++j) {
-      hi = hv[j] > hi ? hv[j] : hi;
-      lo = lv[j] < lo ? lv[j] : lo;
+      e.hi = hv[j] > e.hi ? hv[j] : e.hi;
+      e.lo = lv[j] < e.lo ? lv[j] : e.lo;
     }
   }
 #endif
-  for (; c < d; ++c) {
-    const float v = x[c];
-    finite = finite && (v - v == 0.0f);
-    hi = v > hi ? v : hi;
-    lo = v < lo ? v : lo;
-  }
-  *hiOut = hi;
-  *loOut = lo;
-  *finiteOut = finite;
+  lazy::lazyExtremesFrom(x, c, d, e);
+  return e;
 }
 
-// Whether the row takes the lazy path, and if so its top list and buckets. The rule depends
-// only on the row, k and eps (so 'js' and 'cpu' agree): eps > 0, every x finite, max|x| + 64 eps
-// below 1e38 (no perturbed value can overflow), d <= 2^24 and 2m <= d.
+// lazy::lazyNearFrom over the whole row, four columns at a time with SSE2, everything in
+// registers: the scaled distance, the near mask (s < 12, the complement of lazyIsFar), the far
+// maximum, and the near bucket, which is floor(s) itself below 12 (the table is the identity
+// there). The appends take their position and bucket from registers only: with the bucket loaded
+// from memory (a table), each append's address waited on a load that the processor would not
+// start before the previous, still unaddressed, append (about 10 cycles a column measured, against
+// 3 now).
+lazy::LazyNearSet nearPass(const float* x, uint32_t d, float hi, float scale, const lazy::BucketTable& table,
+                           uint32_t* nearCols, uint8_t* nearBucket) {
+  lazy::LazyNearSet s = lazy::lazyNearStart();
+  uint32_t c = 0;
+#if defined(__SSE2__)
+  const __m128 hiV = _mm_set1_ps(hi), scaleV = _mm_set1_ps(scale);
+  const __m128 edgeV = _mm_set1_ps(lazy::kNearEdge);
+  const __m128 negInf = _mm_set1_ps(-std::numeric_limits<float>::infinity());
+  __m128 farMaxV = negInf;
+  for (; c + 4 <= d; c += 4) {
+    const __m128 v = _mm_loadu_ps(x + c);
+    const __m128 sd = _mm_mul_ps(_mm_sub_ps(hiV, v), scaleV);
+    const __m128 nearM = _mm_cmplt_ps(sd, edgeV);
+    farMaxV = _mm_max_ps(farMaxV, _mm_or_ps(_mm_and_ps(nearM, negInf), _mm_andnot_ps(nearM, v)));
+    const uint32_t mask = static_cast<uint32_t>(_mm_movemask_ps(nearM));
+    __m128i fi = _mm_cvttps_epi32(_mm_min_ps(sd, edgeV));  // 0 .. 12
+    fi = _mm_packs_epi32(fi, fi);
+    fi = _mm_packus_epi16(fi, fi);
+    const uint32_t bytes = static_cast<uint32_t>(_mm_cvtsi128_si32(fi));
+    for (uint32_t l = 0; l < 4; ++l) {
+      nearCols[s.count] = c + l;
+      nearBucket[s.count] = static_cast<uint8_t>(bytes >> (8 * l));
+      s.count += (mask >> l) & 1u;
+    }
+  }
+  alignas(16) float fm[4];
+  _mm_store_ps(fm, farMaxV);
+  for (uint32_t l = 0; l < 4; ++l) s.farMax = fm[l] > s.farMax ? fm[l] : s.farMax;
+#endif
+  lazy::lazyNearFrom(x, c, d, hi, scale, table, nearCols, nearBucket, s);
+  return s;
+}
+
+// lazy::lazyPrepareRow with the two column passes in SIMD (the same results): whether the row
+// takes the lazy path, and if so its top list and buckets in sc.
 bool prepareLazyRow(const float* x, uint32_t d, uint32_t k, float eps, LazyScratch& sc) {
-  const uint64_t m = lazy::lazyTopCount(k);
-  if (!(eps > 0.0f) || d > lazy::kMaxLazyD || 2 * m > d) return false;
-  float hi, lo;
-  bool finite;
-  rowExtremes(x, d, &hi, &lo, &finite);
-  if (!finite) return false;
-  const double maxAbs = std::max(std::fabs(static_cast<double>(hi)), std::fabs(static_cast<double>(lo)));
-  if (maxAbs + static_cast<double>(eps) * lazy::kZBound > lazy::kSafeMagnitude) return false;
-  const uint32_t mm = static_cast<uint32_t>(m);
+  if (!lazy::lazyShapeEligible(d, k, eps)) return false;
+  const lazy::LazyExtremes e = rowExtremes(x, d);
+  if (!lazy::lazyValuesEligible(e, eps)) return false;
+  const uint32_t m = lazy::lazyTopCount(k);
   const float scale = lazy::lazyBucketScale(eps);
   static const lazy::BucketTable table = lazy::makeBucketTable();
   grow(sc.nearCols, d);
   grow(sc.nearBucket, d);
-  uint32_t* nearCols = sc.nearCols.data();
-  uint8_t* nearBucket = sc.nearBucket.data();
-  // One pass over the row: the bucket of every column (float32 arithmetic and a table), the near
-  // columns appended in column order (branch-free: the slot is written either way, the count
-  // moves only for a near column), and the largest far x.
-  uint32_t nearBuckets = lazy::kNearBuckets;
-  uint32_t nearCount = 0;
-  float farMax = -std::numeric_limits<float>::infinity();
-  uint32_t c = 0;
-#if defined(__SSE2__)
-  // Four columns at a time, everything in registers: the scaled distance, the near mask (s < 12,
-  // the complement of lazyIsFar), the far maximum, and the near bucket, which is floor(s) itself
-  // below 12 (the table is the identity there). The appends take their position and bucket from
-  // registers only: with the bucket loaded from memory (a table), each append's address waited on
-  // a load that the processor would not start before the previous, still unaddressed, append
-  // (about 10 cycles a column measured, against 3 now).
-  {
-    const __m128 hiV = _mm_set1_ps(hi), scaleV = _mm_set1_ps(scale);
-    const __m128 edgeV = _mm_set1_ps(lazy::kNearEdge);
-    const __m128 negInf = _mm_set1_ps(-std::numeric_limits<float>::infinity());
-    __m128 farMaxV = negInf;
-    for (; c + 4 <= d; c += 4) {
-      const __m128 v = _mm_loadu_ps(x + c);
-      const __m128 sd = _mm_mul_ps(_mm_sub_ps(hiV, v), scaleV);
-      const __m128 nearM = _mm_cmplt_ps(sd, edgeV);
-      farMaxV = _mm_max_ps(farMaxV, _mm_or_ps(_mm_and_ps(nearM, negInf), _mm_andnot_ps(nearM, v)));
-      const uint32_t mask = static_cast<uint32_t>(_mm_movemask_ps(nearM));
-      __m128i fi = _mm_cvttps_epi32(_mm_min_ps(sd, edgeV));  // 0 .. 12
-      fi = _mm_packs_epi32(fi, fi);
-      fi = _mm_packus_epi16(fi, fi);
-      const uint32_t bytes = static_cast<uint32_t>(_mm_cvtsi128_si32(fi));
-      for (uint32_t l = 0; l < 4; ++l) {
-        nearCols[nearCount] = c + l;
-        nearBucket[nearCount] = static_cast<uint8_t>(bytes >> (8 * l));
-        nearCount += (mask >> l) & 1u;
-      }
-    }
-    alignas(16) float fm[4];
-    _mm_store_ps(fm, farMaxV);
-    for (uint32_t l = 0; l < 4; ++l) farMax = fm[l] > farMax ? fm[l] : farMax;
-  }
-#endif
-  for (; c < d; ++c) {
-    const float v = x[c];
-    const uint32_t b = lazy::lazyBucketIndex(table, (hi - v) * scale);
-    // 1 for a near column (b < kNearBuckets <= 33), by the sign of b - kNearBuckets: a
-    // compiler turns `near ? 1 : 0` into a branch, which mispredicts on every boundary crossing.
-    const uint32_t nearBit = (b - lazy::kNearBuckets) >> 31;
-    nearCols[nearCount] = c;
-    nearBucket[nearCount] = static_cast<uint8_t>(b);
-    nearCount += nearBit;
-    // v for a far column, -inf (bits 0xFF800000) for a near one, without a branch.
-    const uint32_t nearMask = 0u - nearBit;
-    const float f = bitsToFloat((floatToBits(v) & ~nearMask) | (0xFF800000u & nearMask));
-    farMax = f > farMax ? f : farMax;
-  }
-  if (nearCount < mm) {
-    // T must be near: sort every column (no far set).
-    nearBuckets = lazy::kBuckets;
-    for (c = 0; c < d; ++c) {
-      nearCols[c] = c;
-      nearBucket[c] = static_cast<uint8_t>(lazy::lazyBucketIndex(table, (hi - x[c]) * scale));
-    }
-    nearCount = d;
-    farMax = -std::numeric_limits<float>::infinity();
-  }
-  // Counts and maxima of the near buckets, then a counting sort (columns increasing within each
-  // bucket); the first m entries are T.
-  uint32_t count[lazy::kBuckets] = {};
-  float bmax[lazy::kBuckets];
-  for (uint32_t b = 0; b < lazy::kBuckets; ++b) bmax[b] = -std::numeric_limits<float>::infinity();
-  for (uint32_t j = 0; j < nearCount; ++j) {
-    const uint32_t b = nearBucket[j];
-    const float v = x[nearCols[j]];
-    bmax[b] = v > bmax[b] ? v : bmax[b];
-    ++count[b];
-  }
-  uint32_t fill[lazy::kBuckets];
-  uint32_t at = 0;
-  for (uint32_t b = 0; b < lazy::kBuckets; ++b) {
-    fill[b] = at;
-    at += count[b];
-  }
   grow(sc.bucketCols, d);
-  uint32_t* cols = sc.bucketCols.data();
-  for (uint32_t j = 0; j < nearCount; ++j) cols[fill[nearBucket[j]]++] = nearCols[j];
-  // bucketStart: the part of each bucket after T.
-  at = 0;
-  for (uint32_t b = 0; b < lazy::kBuckets; ++b) {
-    const uint32_t begin = at, end = at + count[b];
-    sc.bucketStart[b] = std::max(begin, std::min(end, mm));
-    sc.bucketEnd[b] = end;
-    sc.bucketMax[b] = count[b] ? bmax[b] : 0.0f;
-    at = end;
-  }
-  grow(sc.key, mm + d);
-  grow(sc.val, mm + d);
-  lazy::LazyRow& r = sc.row;
-  r.x = x;
-  r.d = d;
-  r.k = k;
-  r.m = mm;
-  r.eps = eps;
-  r.hi = hi;
-  r.scale = scale;
-  r.nearBuckets = nearBuckets;
-  r.nearCount = nearCount;
-  r.farCount = d - nearCount;
-  r.farMax = farMax;
-  r.top = sc.bucketCols.data();  // T: the first m entries
-  r.bucketStart = sc.bucketStart;
-  r.bucketEnd = sc.bucketEnd;
-  r.bucketCols = sc.bucketCols.data();
-  r.bucketMax = sc.bucketMax;
-  r.tail = &tailTable();
+  grow(sc.key, m + d);
+  grow(sc.val, m + d);
+  const lazy::LazyRowStorage storage{sc.nearCols.data(), sc.nearBucket.data(), sc.bucketCols.data(),
+                                     sc.bucketStart,     sc.bucketEnd,         sc.bucketMax};
+  const lazy::LazyNearSet nearSet = nearPass(x, d, e.hi, scale, table, storage.nearCols, storage.nearBucket);
+  lazy::lazyFinishRow(x, d, k, eps, e.hi, scale, table, nearSet, storage, &tailTable(), sc.row);
   return true;
 }
 

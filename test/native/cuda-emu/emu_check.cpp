@@ -115,8 +115,10 @@ void check(uint64_t outer, uint32_t d, uint64_t inner, uint32_t k, uint32_t S, f
   for (int scatter = 0; scatter < 2; ++scatter) {
     if (scatter && S > kBackwardSharedS) continue;
     std::fill(g1.begin(), g1.end(), 99.0f);
-    if (scatter) emu::launch(std::min<unsigned>(grid, 2), 64, [&] { backwardKernel<true>(q); });
-    else emu::launch(std::min<unsigned>(grid, 2), 64, [&] { backwardKernel<false>(q); });
+    if (scatter)
+      emu::launch(std::min<unsigned>(grid, 2), 64, [&] { backwardKernel<true>(q); });
+    else
+      emu::launch(std::min<unsigned>(grid, 2), 64, [&] { backwardKernel<false>(q); });
     for (uint64_t e = 0; e < size; ++e) sameGrad = sameGrad && bitsCanon(g0[e]) == bitsCanon(g1[e]);
   }
   ++runs;
@@ -124,7 +126,8 @@ void check(uint64_t outer, uint32_t d, uint64_t inner, uint32_t k, uint32_t S, f
     ++failures;
     std::printf("FAIL %s outer=%llu d=%u inner=%llu k=%u S=%u eps=%g %s special=%d grid=%u: forward %s backward %s\n",
                 kNames[path], (unsigned long long)outer, d, (unsigned long long)inner, k, S, eps,
-                explicitNoise ? "noise" : "stream", special, grid, same ? "same" : "DIFFERS", sameGrad ? "same" : "DIFFERS");
+                explicitNoise ? "noise" : "stream", special, grid, same ? "same" : "DIFFERS",
+                sameGrad ? "same" : "DIFFERS");
     for (uint64_t u = 0; u < units && u < 8; ++u)
       std::printf("  unit %llu: cpu col %d gpu col %d\n", (unsigned long long)u, p0[u], p1[u]);
   }
@@ -208,34 +211,11 @@ void checkLazy(uint64_t outer, uint32_t d, uint64_t inner, uint32_t k, uint32_t 
   const uint64_t width = m + d;
   slots = std::min<uint64_t>(std::max<uint64_t>(slots, 1), units);
   std::vector<float> rowX(rows * d), val(slots * width);
-  std::vector<uint32_t> cols(rows * d);
+  std::vector<uint32_t> cols(rows * d), nearCols(rows * d);
+  std::vector<uint8_t> nearBucket(rows * d);
   std::vector<uint64_t> key(slots * width);
   std::vector<LazyRowInfo> info(rows);
   std::vector<uint8_t> flags(rows, 0xEE);
-  LazyParams lp;
-  lp.x = x.data();
-  lp.inner = inner;
-  lp.rows = rows;
-  lp.units = units;
-  lp.d = d;
-  lp.nSample = S;
-  lp.k = k;
-  lp.eps = eps;
-  lp.seedLo = a.noise.seedLo;
-  lp.seedHi = a.noise.seedHi;
-  lp.offset = a.noise.offset;
-  lp.rowX = rowX.data();
-  lp.cols = cols.data();
-  lp.info = info.data();
-  lp.lazyRows = flags.data();
-  lp.tail = &deviceTailTable();
-  lp.key = key.data();
-  lp.val = val.data();
-  lp.slots = slots;
-  lp.positions = p1.data();
-  lp.kth = kth.data();
-  // Two blocks of prepare threads (fewer than the rows in most calls: the grid-stride loop turns).
-  emu::launch(2, kLazyPrepareThreads, [&] { lazyPrepareKernel(lp); });
   FwdParams p;
   p.x = x.data();
   p.noise = nullptr;
@@ -250,6 +230,21 @@ void checkLazy(uint64_t outer, uint32_t d, uint64_t inner, uint32_t k, uint32_t 
   p.offset = a.noise.offset;
   p.positions = p1.data();
   p.kth = kth.data();
+  LazyParams lp;
+  lp.call = p;
+  lp.rows = rows;
+  lp.rowX = rowX.data();
+  lp.nearCols = nearCols.data();
+  lp.nearBucket = nearBucket.data();
+  lp.cols = cols.data();
+  lp.info = info.data();
+  lp.lazyRows = flags.data();
+  lp.tail = &deviceTailTable();
+  lp.key = key.data();
+  lp.val = val.data();
+  lp.slots = slots;
+  // Two blocks of prepare threads (fewer than the rows in most calls: the grid-stride loop turns).
+  emu::launch(2, kLazyPrepareThreads, [&] { lazyPrepareKernel(lp); });
   p.lazyRows = flags.data();
   switch (path) {
     case kShort: emu::launch(2, kShortThreads, [&] { selectShortKernel(p); }); break;
@@ -365,7 +360,7 @@ int main(int argc, char** argv) {
       check(1, 9000, 1, 7, 2, 1.0f, false, 0, static_cast<Path>(path), 1, rng);
       check(1, 9000, 1, 4000, 1, 1.0f, false, 0, static_cast<Path>(path), 1, rng);
     }
-    check(40, 10, 1, 4, 5, 1.0f, false, 0, kShort, 1, rng);  // 200 units on one small grid
+    check(40, 10, 1, 4, 5, 1.0f, false, 0, kShort, 1, rng);   // 200 units on one small grid
     check(2, 7, 1, 2, 1500, 1.0f, false, 0, kShort, 2, rng);  // S > kBackwardSharedS: the counting backward
     check(2, 40, 1, 3, 1024, 1.0f, false, 0, kWarp, 2, rng);  // S = kBackwardSharedS: the scatter backward
   }
