@@ -149,7 +149,7 @@ const ntk::lazy::TailTable& deviceTailTable() {
 }
 
 // Row kinds of checkLazy, mixed within one call.
-enum RowKind { kNormal, kTies, kAllEqual, kOutliers, kNonFinite, kHuge, kNarrow, kWide, kRowKinds };
+enum RowKind { kNormal, kTies, kAllEqual, kOutliers, kNonFinite, kHuge, kNarrow, kWide, kZeroTop, kRowKinds };
 
 void fillRow(float* x, uint32_t d, uint64_t inner, RowKind kind, Rng& rng) {
   static const float kSpecial[] = {NAN, INFINITY, -INFINITY, 1.0f};
@@ -164,6 +164,9 @@ void fillRow(float* x, uint32_t d, uint64_t inner, RowKind kind, Rng& rng) {
       case kHuge: v = v * 2e37f; break;  // with eps = 1e36: dense by max|x| + 64 eps > 1e38
       case kNarrow: v = v * 1e-4f; break;
       case kWide: v = v * 300.0f; break;
+      // The largest x is 0 or -0, both present: the CPU's SIMD extremes may take the other zero
+      // than the device's scalar scan, which must change no bucket, far test or threshold.
+      case kZeroTop: v = rng.next() % 5 == 0 ? (rng.next() % 2 ? 0.0f : -0.0f) : -std::fabs(v); break;
       default: break;
     }
     x[static_cast<uint64_t>(c) * inner] = v;
