@@ -5,9 +5,11 @@
 //
 // Construction (Mussmann, Levy and Ermon, UAI 2017, lazy Gumbel sampling, adapted to Gaussian
 // noise and the k-th order statistic):
-//   per row, once: every column goes into a bucket by its distance below the largest x in units
-//     of eps (lazyBucketIndex, float32), each bucket with its largest x, u_b; the top list T is the first
-//     m = lazyTopCount(k) columns in bucket order (the largest x, up to the bucket grain).
+//   per row, once: every column gets a bucket by its distance below the largest x in units of
+//     eps (lazyBucketIndex, float32); the near buckets (kNearBuckets, within 3 eps) are sorted,
+//     each with its largest x, u_b; the rest is the far set, unsorted, with its largest x; the top
+//     list T is the first m = lazyTopCount(k) columns in bucket order (the largest x, up to the
+//     bucket grain).
 //   per sample: z for the m columns (the dense stream's Box-Muller, own counters); L = the k-th
 //     of their perturbed values, a lower bound of the row's k-th. Bucket by bucket, with
 //     t_b = (L - margin - u_b) / eps, every column of the bucket has z > t_b independently with
