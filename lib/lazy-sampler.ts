@@ -540,14 +540,15 @@ export class LazyRowSampler {
 }
 
 /** The row length from which the default is 'lazy' (docs/lazy-sampler.md: the measured crossover). */
-export const LAZY_DEFAULT_MIN_D = 8192;
+export const LAZY_DEFAULT_MIN_D = 4096;
 
 /**
  * The sampler a seeded call uses when none is given: a fixed rule of the shape only, so results
  * stay a pure function of seed, shape and inputs. 'lazy' from LAZY_DEFAULT_MIN_D columns up,
- * where it measured faster than the pruned dense path (1.3x at d = 10000, 1.2x at d = 32768, one
- * thread), 'dense' below (0.25x to 0.64x at d = 100 to 2000). k is part of the signature for a
- * rule that needs it; today's does not (rows with k close to d take the dense path either way).
+ * where it measured faster than the pruned dense path (one thread, same run: 1.22x at d = 4096,
+ * 1.58x at 8192, 1.21x at 10000), 'dense' below (0.29x at d = 100, 0.49x at 300, 0.73x at 1000,
+ * 0.97x at 2000). k is part of the signature for a rule that needs it; today's does not (rows
+ * with k close to d take the dense path either way).
  */
 export function defaultSampler(d: number, k: number): SamplerName {
   void k;

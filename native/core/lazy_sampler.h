@@ -5,9 +5,11 @@
 //
 // Construction (Mussmann, Levy and Ermon, UAI 2017, lazy Gumbel sampling, adapted to Gaussian
 // noise and the k-th order statistic):
-//   per row, once: every column goes into a bucket by its distance below the largest x in units
-//     of eps (lazyBucketIndex, float32), each bucket with its largest x, u_b; the top list T is the first
-//     m = lazyTopCount(k) columns in bucket order (the largest x, up to the bucket grain).
+//   per row, once: every column gets a bucket by its distance below the largest x in units of
+//     eps (lazyBucketIndex, float32); the near buckets (kNearBuckets, within 3 eps) are sorted,
+//     each with its largest x, u_b; the rest is the far set, unsorted, with its largest x; the top
+//     list T is the first m = lazyTopCount(k) columns in bucket order (the largest x, up to the
+//     bucket grain).
 //   per sample: z for the m columns (the dense stream's Box-Muller, own counters); L = the k-th
 //     of their perturbed values, a lower bound of the row's k-th. Bucket by bucket, with
 //     t_b = (L - margin - u_b) / eps, every column of the bucket has z > t_b independently with
@@ -36,10 +38,17 @@
 
 #include "philox_normal.h"
 
+// SIMD only on an x86 host: device code (and every other host) takes the scalar forms, which the
+// SIMD ones equal word for word.
+#if defined(__SSE2__) && !defined(__CUDA_ARCH__)
+#include <emmintrin.h>
+#define NTK_LAZY_SSE2 1
+#endif
+
 // binary64 operations on the device: plain + - * / below compile to add/sub/mul/div.rn.f64 (no
 // FMA) because every CUDA build passes --fmad=false (CMakeLists.txt, bench/cuda; checked on the
 // PTX by test/cuda-emu.test.ts). NTK_D* spell the same operations as the __d*_rn intrinsics, for
-// device code that should not depend on the flag (native/cuda/lazy_select.cuh).
+// device code that should not depend on the flag (lazyValuesEligible, native/cuda).
 #if defined(__CUDA_ARCH__)
 #define NTK_DADD(a, b) __dadd_rn((a), (b))
 #define NTK_DSUB(a, b) __dsub_rn((a), (b))
@@ -342,13 +351,71 @@ NTK_HD double lazyThreshold(float kth, float u, float eps) {
   return ((L - margin) - ud) / static_cast<double>(eps);
 }
 
+// ---- Philox blocks four at a time ----
+
+// Four Philox4x32-10 blocks with counter words (c0[i], c1, c2, c3), i = 0..3, and key (k0, k1):
+// out[4 i + j] = word j of block i, exactly philox4x32_10's words. On an x86 host the four run
+// side by side in SSE2 (one 32 x 32 -> 64 product instruction covers two of them), which costs
+// about a quarter of four scalar blocks; elsewhere they run one after another.
+NTK_HD void philoxBlocks4(const uint32_t* c0, uint32_t c1, uint32_t c2, uint32_t c3, uint32_t k0, uint32_t k1,
+                          uint32_t* out) {
+#if defined(NTK_LAZY_SSE2)
+  __m128i x0 =
+      _mm_set_epi32(static_cast<int>(c0[3]), static_cast<int>(c0[2]), static_cast<int>(c0[1]), static_cast<int>(c0[0]));
+  __m128i x1 = _mm_set1_epi32(static_cast<int>(c1));
+  __m128i x2 = _mm_set1_epi32(static_cast<int>(c2));
+  __m128i x3 = _mm_set1_epi32(static_cast<int>(c3));
+  const __m128i m0 = _mm_set1_epi32(static_cast<int>(0xD2511F53u));
+  const __m128i m1 = _mm_set1_epi32(static_cast<int>(0xCD9E8D57u));
+  for (int round = 0; round < 10; ++round) {
+    if (round > 0) {
+      k0 += 0x9E3779B9u;
+      k1 += 0xBB67AE85u;
+    }
+    // 64-bit products of lanes 0, 2 and of lanes 1, 3; then the low and high halves in lane order.
+    const __m128i p0e = _mm_mul_epu32(x0, m0), p0o = _mm_mul_epu32(_mm_srli_epi64(x0, 32), m0);
+    const __m128i p2e = _mm_mul_epu32(x2, m1), p2o = _mm_mul_epu32(_mm_srli_epi64(x2, 32), m1);
+    const __m128i lo0 = _mm_unpacklo_epi32(_mm_shuffle_epi32(p0e, 0x08), _mm_shuffle_epi32(p0o, 0x08));
+    const __m128i hi0 = _mm_unpacklo_epi32(_mm_shuffle_epi32(p0e, 0x0D), _mm_shuffle_epi32(p0o, 0x0D));
+    const __m128i lo1 = _mm_unpacklo_epi32(_mm_shuffle_epi32(p2e, 0x08), _mm_shuffle_epi32(p2o, 0x08));
+    const __m128i hi1 = _mm_unpacklo_epi32(_mm_shuffle_epi32(p2e, 0x0D), _mm_shuffle_epi32(p2o, 0x0D));
+    const __m128i n0 = _mm_xor_si128(_mm_xor_si128(hi1, x1), _mm_set1_epi32(static_cast<int>(k0)));
+    const __m128i n2 = _mm_xor_si128(_mm_xor_si128(hi0, x3), _mm_set1_epi32(static_cast<int>(k1)));
+    x0 = n0;
+    x1 = lo1;
+    x2 = n2;
+    x3 = lo0;
+  }
+  alignas(16) uint32_t w[4][4];
+  _mm_store_si128(reinterpret_cast<__m128i*>(w[0]), x0);
+  _mm_store_si128(reinterpret_cast<__m128i*>(w[1]), x1);
+  _mm_store_si128(reinterpret_cast<__m128i*>(w[2]), x2);
+  _mm_store_si128(reinterpret_cast<__m128i*>(w[3]), x3);
+  for (int i = 0; i < 4; ++i)
+    for (int j = 0; j < 4; ++j) out[4 * i + j] = w[j][i];
+#else
+  for (int i = 0; i < 4; ++i) {
+    const Philox4 b = philox4x32_10(c0[i], c1, c2, c3, k0, k1);
+    for (int j = 0; j < 4; ++j) out[4 * i + j] = b.v[j];
+  }
+#endif
+}
+
 // ---- the word stream of one (row, sample) ----
+
+// Blocks made per refill of the word stream: four on an x86 host (philoxBlocks4), one elsewhere.
+// The stream's words are the same either way (block n is always counter kTailTag | n).
+#if defined(NTK_LAZY_SSE2)
+constexpr uint32_t kTailBlocksPerRefill = 4;
+#else
+constexpr uint32_t kTailBlocksPerRefill = 1;
+#endif
 
 struct TailStream {
   uint32_t seedLo, seedHi, offset, row, sample;
   uint32_t block;  // next Philox block
-  uint32_t used;   // words of `words` consumed (4: none left)
-  uint32_t words[4];
+  uint32_t used;   // words of `words` consumed (4 * kTailBlocksPerRefill: none left)
+  uint32_t words[4 * kTailBlocksPerRefill];
   bool hasSpare;
   float spare;
 };
@@ -361,20 +428,26 @@ NTK_HD void tailStart(TailStream& st, uint32_t seedLo, uint32_t seedHi, uint32_t
   st.row = row;
   st.sample = sample;
   st.block = 0;
-  st.used = 4;
+  st.used = 4 * kTailBlocksPerRefill;
   st.hasSpare = false;
   st.spare = 0.0f;
 }
 
 NTK_HD uint32_t tailWord(TailStream& st) {
-  if (st.used == 4) {
+  if (st.used == 4 * kTailBlocksPerRefill) {
+#if defined(NTK_LAZY_SSE2)
+    uint32_t c0[4];
+    for (uint32_t i = 0; i < 4; ++i) c0[i] = kTailTag | ((st.block + i) & 0x3FFFFFFFu);
+    philoxBlocks4(c0, st.row, st.sample, st.offset, st.seedLo, st.seedHi, st.words);
+#else
     const Philox4 w =
         philox4x32_10(kTailTag | (st.block & 0x3FFFFFFFu), st.row, st.sample, st.offset, st.seedLo, st.seedHi);
     st.words[0] = w.v[0];
     st.words[1] = w.v[1];
     st.words[2] = w.v[2];
     st.words[3] = w.v[3];
-    st.block += 1;
+#endif
+    st.block += kTailBlocksPerRefill;
     st.used = 0;
   }
   return st.words[st.used++];
@@ -683,11 +756,25 @@ struct LazyResult {
 NTK_HD LazyResult lazySample(const LazyRow& r, uint32_t seedLo, uint32_t seedHi, uint32_t offset, uint32_t row,
                              uint32_t sample, uint64_t* key, float* val) {
   uint32_t n = 0;
-  Normal4 z4 = {{0.0f, 0.0f, 0.0f, 0.0f}};
+  // T's normals: entry j takes normal j % 4 of block kTopTag | j / 4 (normal4's mapping), the
+  // blocks made four at a time.
+  float z16[16];
   for (uint32_t j = 0; j < r.m; ++j) {
-    if ((j & 3u) == 0) z4 = normal4(seedLo, seedHi, offset, row, sample, kTopTag | (j >> 2));
+    if ((j & 15u) == 0) {
+      uint32_t c0[4], w[16];
+      for (uint32_t i = 0; i < 4; ++i) c0[i] = kTopTag | ((j >> 2) + i);
+      philoxBlocks4(c0, row, sample, offset, seedLo, seedHi, w);
+      for (uint32_t i = 0; i < 4; ++i) {
+        const NormalPair p = boxMuller(w[4 * i], w[4 * i + 1]);
+        const NormalPair q = boxMuller(w[4 * i + 2], w[4 * i + 3]);
+        z16[4 * i] = p.z0;
+        z16[4 * i + 1] = p.z1;
+        z16[4 * i + 2] = q.z0;
+        z16[4 * i + 3] = q.z1;
+      }
+    }
     const uint32_t c = r.top[j];
-    const float y = perturb(r.x[c], r.eps, z4.z[j & 3u]);
+    const float y = perturb(r.x[c], r.eps, z16[j & 15u]);
     key[n] = lazyComposite(y, c);
     val[n] = y;
     ++n;
