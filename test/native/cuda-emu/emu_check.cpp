@@ -285,7 +285,31 @@ void checkLazy(uint64_t outer, uint32_t d, uint64_t inner, uint32_t k, uint32_t 
   }
 }
 
+// The emulated kernels are host code, so they take lazy_sampler.h's x86 form of the Philox blocks
+// (philoxBlocks4, SSE2); the device takes its scalar form, philox4x32_10 block by block. The two
+// must give the same words for every counter and key, or the device would draw another stream.
+int checkPhiloxBlocks4(Rng& rng) {
+  int bad = 0;
+  for (int t = 0; t < 200000; ++t) {
+    uint32_t c0[4];
+    for (uint32_t& c : c0) c = rng.next();
+    if (t % 2 == 0) {  // consecutive, as T's and the word stream's counters are
+      for (uint32_t i = 1; i < 4; ++i) c0[i] = c0[0] + i;
+    }
+    const uint32_t c1 = rng.next(), c2 = rng.next(), c3 = rng.next(), k0 = rng.next(), k1 = rng.next();
+    uint32_t words[16];
+    ntk::lazy::philoxBlocks4(c0, c1, c2, c3, k0, k1, words);
+    for (int i = 0; i < 4; ++i) {
+      const ntk::Philox4 b = ntk::philox4x32_10(c0[i], c1, c2, c3, k0, k1);
+      for (int j = 0; j < 4; ++j) bad += words[4 * i + j] != b.v[j] ? 1 : 0;
+    }
+  }
+  std::printf("philoxBlocks4: %s philox4x32_10 on 200000 random counter sets\n", bad ? "DIFFERS from" : "equals");
+  return bad;
+}
+
 void runLazyChecks(bool quick, Rng& rng) {
+  lazyFailures += checkPhiloxBlocks4(rng) ? 1 : 0;
   // (d, k): lazy rows (2m <= d), k near the bound, and shapes that are dense by the fixed rule
   // (d < 2m: every row falls back).
   struct Shape {
