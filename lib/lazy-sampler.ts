@@ -38,7 +38,8 @@ export function lazyTopCount(k: number): number {
 
 const f64 = new Float64Array(1);
 const w32 = new Uint32Array(f64.buffer); // little-endian: w32[1] is the high word
-if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1) throw new Error('noised-topk: the lazy sampler needs a little-endian platform');
+if (new Uint8Array(new Uint16Array([1]).buffer)[0] !== 1)
+  throw new Error('noised-topk: the lazy sampler needs a little-endian platform');
 
 function pow2(e: number): number {
   w32[0] = 0;
@@ -47,19 +48,20 @@ function pow2(e: number): number {
 }
 
 function twoAtanh(s: number): number {
-  const s2 = s * s;
-  let p = 0.086956521739130432;
-  p = p * s2 + 0.095238095238095233;
-  p = p * s2 + 0.10526315789473684;
-  p = p * s2 + 0.11764705882352941;
-  p = p * s2 + 0.13333333333333333;
-  p = p * s2 + 0.15384615384615385;
-  p = p * s2 + 0.18181818181818182;
-  p = p * s2 + 0.22222222222222221;
-  p = p * s2 + 0.2857142857142857;
-  p = p * s2 + 0.40000000000000002;
-  p = p * s2 + 0.66666666666666663;
-  return 2.0 * s + s * s2 * p;
+  const y = s * s;
+  const y2 = y * y;
+  const y4 = y2 * y2;
+  const y8 = y4 * y4;
+  const a0 = 0.66666666666666663 + 0.40000000000000002 * y;
+  const a1 = 0.2857142857142857 + 0.22222222222222221 * y;
+  const a2 = 0.18181818181818182 + 0.15384615384615385 * y;
+  const a3 = 0.13333333333333333 + 0.11764705882352941 * y;
+  const a4 = 0.10526315789473684 + 0.095238095238095233 * y;
+  const b0 = a0 + a1 * y2;
+  const b1 = a2 + a3 * y2;
+  const b2 = a4 + 0.086956521739130432 * y2;
+  const p = b0 + b1 * y4 + b2 * y8;
+  return 2.0 * s + s * y * p;
 }
 
 /** ln(x) for a normal x > 0 (lazy_sampler.h logPositive). */
@@ -133,8 +135,12 @@ export function normalTailSlow(t: number): number {
 const TAIL_GRID_PER_UNIT = 32;
 const TAIL_GRID_POINTS = 76 * TAIL_GRID_PER_UNIT + 1;
 const TAIL_TERMS = 16;
-const MERGE_BELOW = 0.25;
-const INVERSE = [0.0, 0.0, 0.50000000000000000, 0.33333333333333331, 0.25000000000000000, 0.20000000000000001, 0.16666666666666666, 0.14285714285714285, 0.12500000000000000, 0.11111111111111110, 0.10000000000000001, 0.090909090909090912, 0.083333333333333329, 0.076923076923076927, 0.071428571428571425, 0.066666666666666666, 0.062500000000000000, 0.058823529411764705];
+const MERGE_BELOW = 1.0;
+const INVERSE = [
+  0.0, 0.0, 0.5, 0.33333333333333331, 0.25, 0.20000000000000001, 0.16666666666666666, 0.14285714285714285, 0.125,
+  0.1111111111111111, 0.10000000000000001, 0.090909090909090912, 0.083333333333333329, 0.076923076923076927,
+  0.071428571428571425, 0.066666666666666666, 0.0625, 0.058823529411764705,
+];
 let tailQ: Float64Array | null = null;
 let tailPhi: Float64Array | null = null;
 
@@ -156,11 +162,13 @@ export function normalTail(t: number): number {
   const i = Math.floor((t + 38.0) * 32.0 + 0.5);
   const t0 = -38.0 + i / 32.0;
   const h = t - t0;
+  const a = t0 < 0.0 ? 0.0 - t0 : t0;
+  const terms = a < 2.0 ? 8 : a < 6.0 ? 10 : a < 14.0 ? 12 : TAIL_TERMS; // lazy_sampler.h tailTermsAt
   let hp = h;
   let heP = 0.0;
   let heC = 1.0;
   let sum = 0.0;
-  for (let n = 1; n <= TAIL_TERMS; n += 2) {
+  for (let n = 1; n <= terms; n += 2) {
     sum = sum + heC * hp;
     let heN = t0 * heC - (n - 1) * heP;
     heP = heC;
@@ -183,12 +191,19 @@ function lazyThreshold(kth: number, u: number, eps: number): number {
   return (kth - margin - u) / eps;
 }
 
-/** lazy_sampler.h BucketTable: the bucket of floor(v) for v < 176. */
-const BUCKET_OF = Uint8Array.from({ length: 176 }, (_, j) => (j < 16 ? j : j < 48 ? 16 + ((j - 16) >> 2) : 24 + ((j - 48) >> 4)));
+/** lazy_sampler.h BucketTable: the bucket of floor(min(s, 176)). */
+const BUCKET_OF = Uint8Array.from({ length: 177 }, (_, j) =>
+  j < 16 ? j : j < 48 ? 16 + ((j - 16) >> 2) : j < 176 ? 24 + ((j - 48) >> 4) : 32,
+);
 
-/** lazy_sampler.h lazyBucketIndex: v = (x_max - x) * 4 / eps >= 0. */
-function lazyBucketIndex(v: number): number {
-  return v < 176.0 ? BUCKET_OF[Math.floor(v)]! : 32;
+/** lazy_sampler.h kNearBuckets, kNearEdge: only buckets below 12 (3 eps) are sorted; the rest is the far set. */
+const NEAR_BUCKETS = 12;
+const NEAR_EDGE = 12.0;
+
+/** lazy_sampler.h lazyBucketScale: float32(4 / eps), capped at 2^100. */
+function lazyBucketScale(eps: number): number {
+  const s = fr(4.0 / eps);
+  return s < 1.2676506002282294e30 ? s : 1.2676506002282294e30;
 }
 
 /** The word stream of one (row, sample): Philox blocks at counter word 0 = TAIL_TAG | n. */
@@ -219,7 +234,15 @@ class TailStream {
 
   word(): number {
     if (this.used === 4) {
-      philox4x32_10((TAIL_TAG | (this.block & 0x3fffffff)) >>> 0, this.row, this.sample, this.offset, this.seedLo, this.seedHi, this.words);
+      philox4x32_10(
+        (TAIL_TAG | (this.block & 0x3fffffff)) >>> 0,
+        this.row,
+        this.sample,
+        this.offset,
+        this.seedLo,
+        this.seedHi,
+        this.words,
+      );
       this.block = (this.block + 1) >>> 0;
       this.used = 0;
     }
@@ -243,23 +266,21 @@ class TailStream {
     return this.pair[0]!;
   }
 
-  truncatedNormal(t: number): number {
+  /** lazy_sampler.h truncatedNormal: z ~ N(0, 1) given z > t; alpha, invAlpha from truncatedBound. */
+  truncatedNormal(t: number, alpha: number, invAlpha: number): number {
     if (t < ROBERT_FROM) {
       for (;;) {
         const z = this.normal();
         if (z > t) return z;
       }
     }
-    const alpha = (t + Math.sqrt(t * t + 4.0)) * 0.5;
     for (;;) {
-      const z = t - logPositive(this.uniform()) / alpha;
+      const z = t - logPositive(this.uniform()) * invAlpha;
       const dz = z - alpha;
-      if (logPositive(this.uniform()) <= -0.5 * dz * dz) return fr(z);
+      const bound = -0.5 * dz * dz;
+      const v = this.uniform();
+      if (v - 1.0 <= bound || logPositive(v) <= bound) return fr(z);
     }
-  }
-
-  geometricSkip(logOneMinusQ: number): number {
-    return Math.floor(logPositive(this.uniform()) / logOneMinusQ);
   }
 }
 
@@ -312,7 +333,14 @@ export class LazyRowSampler {
   private m = 0;
   private eps = 0;
   private bucketCols = new Uint32Array(0);
-  private bucketOf = new Uint8Array(0);
+  private nearCols = new Uint32Array(0);
+  private nearBucket = new Uint8Array(0);
+  private hi = 0;
+  private scale = 0;
+  private nearBuckets = BUCKETS;
+  private nearCount = 0;
+  private farCount = 0;
+  private farMax = 0;
   private readonly bucketStart = new Uint32Array(BUCKETS);
   private readonly bucketEnd = new Uint32Array(BUCKETS);
   private readonly count = new Uint32Array(BUCKETS);
@@ -352,17 +380,44 @@ export class LazyRowSampler {
       this.col = new Uint32Array(m + d);
       this.val = new Float32Array(m + d);
       this.bucketCols = new Uint32Array(d);
-      this.bucketOf = new Uint8Array(d);
+      this.nearCols = new Uint32Array(d);
+      this.nearBucket = new Uint8Array(d);
     }
-    const scale = 4.0 / eps;
+    const scale = lazyBucketScale(eps);
+    // lazy_cpu.cpp prepareLazyRow: the near columns in column order, the largest far x
+    const nearCols = this.nearCols;
+    const nearBucket = this.nearBucket;
+    let nearBuckets = NEAR_BUCKETS;
+    let nearCount = 0;
+    let farMax = -Infinity;
+    for (let c = 0; c < d; c++) {
+      const v = x[c]!;
+      const sd = fr(fr(hi - v) * scale); // lazy_sampler.h lazyBucketIndex, float32
+      const b = BUCKET_OF[Math.floor(sd < 176.0 ? sd : 176.0)]!;
+      if (b < NEAR_BUCKETS) {
+        nearCols[nearCount] = c;
+        nearBucket[nearCount] = b;
+        nearCount++;
+      } else if (v > farMax) farMax = v;
+    }
+    if (nearCount < m) {
+      // T must be near: sort every column (no far set)
+      nearBuckets = BUCKETS;
+      for (let c = 0; c < d; c++) {
+        const sd = fr(fr(hi - x[c]!) * scale);
+        nearCols[c] = c;
+        nearBucket[c] = BUCKET_OF[Math.floor(sd < 176.0 ? sd : 176.0)]!;
+      }
+      nearCount = d;
+      farMax = -Infinity;
+    }
     const count = this.count;
     count.fill(0);
     const bmax = this.bucketMax;
     bmax.fill(-Infinity);
-    for (let c = 0; c < d; c++) {
-      const v = x[c]!;
-      const b = lazyBucketIndex((hi - v) * scale);
-      this.bucketOf[c] = b;
+    for (let j = 0; j < nearCount; j++) {
+      const b = nearBucket[j]!;
+      const v = x[nearCols[j]!]!;
       if (v > bmax[b]!) bmax[b] = v;
       count[b]!++;
     }
@@ -372,7 +427,7 @@ export class LazyRowSampler {
       fill[b] = at;
       at += count[b]!;
     }
-    for (let c = 0; c < d; c++) this.bucketCols[fill[this.bucketOf[c]!]!++] = c;
+    for (let j = 0; j < nearCount; j++) this.bucketCols[fill[nearBucket[j]!]!++] = nearCols[j]!;
     at = 0;
     for (let b = 0; b < BUCKETS; b++) {
       const begin = at;
@@ -387,6 +442,12 @@ export class LazyRowSampler {
     this.k = k;
     this.m = m;
     this.eps = eps;
+    this.hi = hi;
+    this.scale = scale;
+    this.nearBuckets = nearBuckets;
+    this.nearCount = nearCount;
+    this.farCount = d - nearCount;
+    this.farMax = farMax;
     return true;
   }
 
@@ -412,34 +473,54 @@ export class LazyRowSampler {
     if (eps > 0) {
       const st = this.stream;
       st.start(seedLo, seedHi, offset, row, sample);
-      const end = this.d; // bucketCols[m, d): every column outside T, by bucket
-      for (let b = 0; b < BUCKETS; b++) {
-        const begin = this.bucketStart[b]!;
-        let count = this.bucketEnd[b]! - begin;
+      const { nearBuckets, farCount, hi, scale } = this;
+      const nearEnd = this.nearCount; // bucketCols[m, nearEnd): near columns outside T
+      for (let b = 0; b <= nearBuckets; b++) {
+        const farBucket = b === nearBuckets;
+        const begin = farBucket ? nearEnd : this.bucketStart[b]!;
+        const count = farBucket ? farCount : this.bucketEnd[b]! - begin;
         if (count === 0) continue;
-        const t = lazyThreshold(kth, this.bucketMax[b]!, eps);
+        const t = lazyThreshold(kth, farBucket ? this.farMax : this.bucketMax[b]!, eps);
         const q = normalTail(t);
         if (q <= 0.0) continue;
-        // the columns left, walked as one bucket when few candidates are expected
-        const last = (end - begin) * q < MERGE_BELOW;
-        if (last) count = end - begin;
+        // the columns left (far set included), walked as one bucket when few candidates are expected
+        const last = farBucket || (nearEnd - begin + farCount) * q < MERGE_BELOW;
         const every = q >= 1.0;
         const lq = every ? 0.0 : logOneMinus(q);
-        let at = -1.0;
+        const invLq = every ? 0.0 : 1.0 / lq;
+        // lazy_sampler.h truncatedBound: Robert's rate, once per bucket
+        const alpha = t >= ROBERT_FROM ? (t + Math.sqrt(t * t + 4.0)) * 0.5 : 0.0;
+        const invAlpha = t >= ROBERT_FROM ? 1.0 / alpha : 0.0;
         let kept = false;
-        for (;;) {
-          at = every ? at + 1.0 : at + 1.0 + st.geometricSkip(lq);
-          if (at >= count) break;
-          const c = this.bucketCols[begin + at]!;
-          const y = fr(x[c]! + fr(eps * st.truncatedNormal(t)));
-          drawn++;
-          const key = rankKey(y);
-          if (key > kthHi || (key === kthHi && c < kthCol)) {
-            kh[n] = key;
-            col[n] = c;
-            val[n] = y;
-            n++;
-            kept = true;
+        // segment 0: sorted columns; segment 1 (last, far set non-empty): the whole row, far kept
+        const segEnd = last && farCount > 0 ? 2 : 1;
+        for (let seg = farBucket ? 1 : 0; seg < segEnd; seg++) {
+          const farWalk = seg === 1;
+          const segCount = farWalk ? this.d : last ? nearEnd - begin : count;
+          let at = -1.0;
+          for (;;) {
+            if (every) {
+              at = at + 1.0;
+            } else {
+              // the skip passes the `left` columns iff ln U <= left ln(1 - q); ln U <= U - 1
+              const left = segCount - (at + 1.0);
+              const u = st.uniform();
+              if (u - 1.0 <= left * lq) break;
+              at = at + 1.0 + Math.floor(logPositive(u) * invLq);
+            }
+            if (at >= segCount) break;
+            const c = farWalk ? at : this.bucketCols[begin + at]!;
+            if (farWalk && !(fr(fr(hi - x[c]!) * scale) >= NEAR_EDGE)) continue; // lazy_sampler.h lazyIsFar
+            const y = fr(x[c]! + fr(eps * st.truncatedNormal(t, alpha, invAlpha)));
+            drawn++;
+            const key = rankKey(y);
+            if (key > kthHi || (key === kthHi && c < kthCol)) {
+              kh[n] = key;
+              col[n] = c;
+              val[n] = y;
+              n++;
+              kept = true;
+            }
           }
         }
         if (kept) {
@@ -459,14 +540,15 @@ export class LazyRowSampler {
 }
 
 /** The row length from which the default is 'lazy' (docs/lazy-sampler.md: the measured crossover). */
-export const LAZY_DEFAULT_MIN_D = 8192;
+export const LAZY_DEFAULT_MIN_D = 4096;
 
 /**
  * The sampler a seeded call uses when none is given: a fixed rule of the shape only, so results
  * stay a pure function of seed, shape and inputs. 'lazy' from LAZY_DEFAULT_MIN_D columns up,
- * where it measured faster than the pruned dense path (1.3x at d = 10000, 1.2x at d = 32768, one
- * thread), 'dense' below (0.25x to 0.64x at d = 100 to 2000). k is part of the signature for a
- * rule that needs it; today's does not (rows with k close to d take the dense path either way).
+ * where it measured faster than the pruned dense path (one thread, same run: 1.22x at d = 4096,
+ * 1.58x at 8192, 1.21x at 10000), 'dense' below (0.29x at d = 100, 0.49x at 300, 0.73x at 1000,
+ * 0.97x at 2000). k is part of the signature for a rule that needs it; today's does not (rows
+ * with k close to d take the dense path either way).
  */
 export function defaultSampler(d: number, k: number): SamplerName {
   void k;

@@ -41,10 +41,10 @@ describe('the sampler option', () => {
   });
 
   it.each(backends)('the default rule: dense below LAZY_DEFAULT_MIN_D columns, lazy from it (%s)', (backend) => {
-    expect(LAZY_DEFAULT_MIN_D).toBe(8192);
-    expect(defaultSampler(8191, 5)).toBe('dense');
-    expect(defaultSampler(8192, 5)).toBe('lazy');
-    for (const [d, want] of [[8191, 'dense'], [8192, 'lazy']] as const) {
+    expect(LAZY_DEFAULT_MIN_D).toBe(4096);
+    expect(defaultSampler(4095, 5)).toBe('dense');
+    expect(defaultSampler(4096, 5)).toBe('lazy');
+    for (const [d, want] of [[4095, 'dense'], [4096, 'lazy']] as const) {
       const x = gaussRow(12, 2 * d);
       const byDefault = functional.noisedTopK(x, [2, d], { k: 6, seed: 4, backend });
       const pinned = functional.noisedTopK(x, [2, d], { k: 6, seed: 4, backend, sampler: want });

@@ -9,7 +9,7 @@ namespace ntk {
 namespace cpu {
 
 // One (row, sample) of a seeded call with a.sampler == kSamplerLazy. Returns false, writing
-// nothing, when the row is not eligible for the lazy path (see prepareLazyRow): the caller then
+// nothing, when the row is not eligible for the lazy path (see lazy::lazyPrepareRow): the caller then
 // runs the dense path for it. The row is prepared once per (call, row) per thread.
 bool lazySolveUnit(const ForwardArgs& a, uint64_t call, uint64_t row, uint32_t s, int32_t* pos, float* value);
 

@@ -26,8 +26,7 @@ thread_local std::string tLastError;
 
 Status statusOf(cudaError_t e) {
   switch (e) {
-    case cudaErrorMemoryAllocation:
-      return Status::kOutOfMemory;
+    case cudaErrorMemoryAllocation: return Status::kOutOfMemory;
     case cudaErrorNoDevice:
     case cudaErrorInsufficientDriver:
     case cudaErrorInitializationError:
@@ -35,10 +34,8 @@ Status statusOf(cudaError_t e) {
     case cudaErrorSystemDriverMismatch:
     case cudaErrorSystemNotReady:
     case cudaErrorStubLibrary:
-    case cudaErrorDevicesUnavailable:
-      return Status::kDeviceUnavailable;
-    default:
-      return Status::kDeviceError;
+    case cudaErrorDevicesUnavailable: return Status::kDeviceUnavailable;
+    default: return Status::kDeviceError;
   }
 }
 
@@ -55,9 +52,9 @@ Status fail(cudaError_t e) {
   return statusOf(e);
 }
 
-#define NTK_CUDA_TRY(call)                     \
-  do {                                         \
-    const cudaError_t ntkErr_ = (call);        \
+#define NTK_CUDA_TRY(call)                            \
+  do {                                                \
+    const cudaError_t ntkErr_ = (call);               \
     if (ntkErr_ != cudaSuccess) return fail(ntkErr_); \
   } while (0)
 
@@ -107,7 +104,7 @@ struct State {
   Buffer x, noise, values, positions, kth, rowScale, grad;
   // The lazy sampler's scratch (lazy_select.cuh): the normal-tail table (filled once), the
   // prepared rows and the per-thread key / value slots of lazySampleKernel.
-  Buffer lazyTail, lazyRowX, lazyCols, lazyInfo, lazyRows, lazyKey, lazyVal;
+  Buffer lazyTail, lazyRowX, lazyNearCols, lazyNearBucket, lazyCols, lazyInfo, lazyRows, lazyKey, lazyVal;
   bool lazyTailFilled = false;
   PinnedRing ring;
 };
@@ -280,17 +277,17 @@ unsigned blocksFor(uint64_t work, uint64_t perBlock) {
 constexpr uint64_t kLazyScratchBudget = uint64_t(256) << 20;
 
 // Whether a seeded call with sampler 'lazy' can have any row on the lazy path: the row-independent
-// part of prepareLazyRow's rule (native/cpu/lazy_cpu.cpp); the per-row part (finite, magnitude)
-// is decided on the device. Otherwise every row is dense, as on the CPU.
+// part of lazy::lazyPrepareRow's rule; the per-row part (finite, magnitude) is decided on the
+// device. Otherwise every row is dense, as on the CPU.
 bool lazyApplies(const ForwardArgs& a) {
-  const uint64_t m = lazy::lazyTopCount(a.k);
-  return a.sampler == kSamplerLazy && a.noise.explicitNoise == nullptr && a.epsilon > 0.0f &&
-         a.layout.d <= lazy::kMaxLazyD && 2 * m <= a.layout.d;
+  return a.sampler == kSamplerLazy && a.noise.explicitNoise == nullptr &&
+         lazy::lazyShapeEligible(a.layout.d, a.k, a.epsilon);
 }
 
 // Enqueues the lazy sampler's table fill (first use) and row preparation, and fills `lp` for
-// lazySampleKernel. Every pointer in `a` is a device pointer.
-Status prepareLazy(State& st, const ForwardArgs& a, float* kth, LazyParams& lp) {
+// lazySampleKernel; `call` is the call as the dense kernels take it. Every pointer is a device
+// pointer.
+Status prepareLazy(State& st, const ForwardArgs& a, const FwdParams& call, LazyParams& lp) {
   const uint64_t rows = a.layout.rows(), d = a.layout.d;
   const uint64_t width = lazy::lazyTopCount(a.k) + d;
   uint64_t rowElems = 0, units = 0;
@@ -303,6 +300,8 @@ Status prepareLazy(State& st, const ForwardArgs& a, float* kth, LazyParams& lp) 
   Status s;
   if ((s = ensure(st, st.lazyTail, sizeof(lazy::TailTable))) != Status::kOk) return s;
   if ((s = ensure(st, st.lazyRowX, rowElems * sizeof(float))) != Status::kOk) return s;
+  if ((s = ensure(st, st.lazyNearCols, rowElems * sizeof(uint32_t))) != Status::kOk) return s;
+  if ((s = ensure(st, st.lazyNearBucket, rowElems)) != Status::kOk) return s;
   if ((s = ensure(st, st.lazyCols, rowElems * sizeof(uint32_t))) != Status::kOk) return s;
   if ((s = ensure(st, st.lazyInfo, rows * sizeof(LazyRowInfo))) != Status::kOk) return s;
   if ((s = ensure(st, st.lazyRows, rows)) != Status::kOk) return s;
@@ -314,18 +313,11 @@ Status prepareLazy(State& st, const ForwardArgs& a, float* kth, LazyParams& lp) 
     NTK_CUDA_TRY(cudaGetLastError());
     st.lazyTailFilled = true;  // the buffer is never reallocated: its size is fixed
   }
-  lp.x = a.x;
-  lp.inner = a.layout.inner;
+  lp.call = call;
   lp.rows = rows;
-  lp.units = units;
-  lp.d = static_cast<uint32_t>(d);
-  lp.nSample = a.nSample;
-  lp.k = a.k;
-  lp.eps = a.epsilon;
-  lp.seedLo = a.noise.seedLo;
-  lp.seedHi = a.noise.seedHi;
-  lp.offset = a.noise.offset;
   lp.rowX = static_cast<float*>(st.lazyRowX.ptr);
+  lp.nearCols = static_cast<uint32_t*>(st.lazyNearCols.ptr);
+  lp.nearBucket = static_cast<uint8_t*>(st.lazyNearBucket.ptr);
   lp.cols = static_cast<uint32_t*>(st.lazyCols.ptr);
   lp.info = static_cast<LazyRowInfo*>(st.lazyInfo.ptr);
   lp.lazyRows = static_cast<uint8_t*>(st.lazyRows.ptr);
@@ -333,8 +325,6 @@ Status prepareLazy(State& st, const ForwardArgs& a, float* kth, LazyParams& lp) 
   lp.key = static_cast<uint64_t*>(st.lazyKey.ptr);
   lp.val = static_cast<float*>(st.lazyVal.ptr);
   lp.slots = slots;
-  lp.positions = a.positions;
-  lp.kth = kth;
   lazyPrepareKernel<<<blocksFor(rows, kLazyPrepareThreads), kLazyPrepareThreads, 0, st.stream>>>(lp);
   NTK_CUDA_TRY(cudaGetLastError());
   return Status::kOk;
@@ -347,12 +337,6 @@ Status launchForward(State& st, const ForwardArgs& a, float* kth) {
   const uint64_t rows = a.layout.rows();
   if (rows == 0) return Status::kOk;
   const cudaStream_t stream = st.stream;
-  const bool lazyOn = lazyApplies(a);
-  LazyParams lp;
-  if (lazyOn) {
-    const Status s = prepareLazy(st, a, kth, lp);
-    if (s != Status::kOk) return s;
-  }
   FwdParams p;
   p.x = a.x;
   p.noise = a.noise.explicitNoise;
@@ -367,20 +351,20 @@ Status launchForward(State& st, const ForwardArgs& a, float* kth) {
   p.offset = a.noise.offset;
   p.positions = a.positions;
   p.kth = kth;
-  p.lazyRows = lazyOn ? lp.lazyRows : nullptr;
+  const bool lazyOn = lazyApplies(a);
+  LazyParams lp;
+  if (lazyOn) {
+    const Status s = prepareLazy(st, a, p, lp);
+    if (s != Status::kOk) return s;
+    p.lazyRows = lp.lazyRows;
+  }
   switch (choosePath(a.layout.d, a.k, p.units)) {
-    case Path::kShort:
-      selectShortKernel<<<blocksFor(p.units, kShortThreads), kShortThreads, 0, stream>>>(p);
-      break;
+    case Path::kShort: selectShortKernel<<<blocksFor(p.units, kShortThreads), kShortThreads, 0, stream>>>(p); break;
     case Path::kWarp:
       selectWarpKernel<<<blocksFor(p.units, kWarpsPerBlock), kWarpsPerBlock * 32, 0, stream>>>(p);
       break;
-    case Path::kRadixShared:
-      selectRadixKernel<true><<<blocksFor(p.units, 1), kRadixThreads, 0, stream>>>(p);
-      break;
-    case Path::kRadixRegen:
-      selectRadixKernel<false><<<blocksFor(p.units, 1), kRadixThreads, 0, stream>>>(p);
-      break;
+    case Path::kRadixShared: selectRadixKernel<true><<<blocksFor(p.units, 1), kRadixThreads, 0, stream>>>(p); break;
+    case Path::kRadixRegen: selectRadixKernel<false><<<blocksFor(p.units, 1), kRadixThreads, 0, stream>>>(p); break;
   }
   NTK_CUDA_TRY(cudaGetLastError());
   if (lazyOn) {
@@ -402,8 +386,10 @@ Status launchBackward(const BackwardArgs& a, cudaStream_t stream) {
   p.d = static_cast<uint32_t>(a.layout.d);
   p.nSample = a.nSample;
   if (p.rows == 0) return Status::kOk;
-  if (p.nSample <= kBackwardSharedS) backwardKernel<true><<<blocksFor(p.rows, 1), kBackwardThreads, 0, stream>>>(p);
-  else backwardKernel<false><<<blocksFor(p.rows, 1), kBackwardThreads, 0, stream>>>(p);
+  if (p.nSample <= kBackwardSharedS)
+    backwardKernel<true><<<blocksFor(p.rows, 1), kBackwardThreads, 0, stream>>>(p);
+  else
+    backwardKernel<false><<<blocksFor(p.rows, 1), kBackwardThreads, 0, stream>>>(p);
   NTK_CUDA_TRY(cudaGetLastError());
   return Status::kOk;
 }

@@ -115,8 +115,10 @@ void check(uint64_t outer, uint32_t d, uint64_t inner, uint32_t k, uint32_t S, f
   for (int scatter = 0; scatter < 2; ++scatter) {
     if (scatter && S > kBackwardSharedS) continue;
     std::fill(g1.begin(), g1.end(), 99.0f);
-    if (scatter) emu::launch(std::min<unsigned>(grid, 2), 64, [&] { backwardKernel<true>(q); });
-    else emu::launch(std::min<unsigned>(grid, 2), 64, [&] { backwardKernel<false>(q); });
+    if (scatter)
+      emu::launch(std::min<unsigned>(grid, 2), 64, [&] { backwardKernel<true>(q); });
+    else
+      emu::launch(std::min<unsigned>(grid, 2), 64, [&] { backwardKernel<false>(q); });
     for (uint64_t e = 0; e < size; ++e) sameGrad = sameGrad && bitsCanon(g0[e]) == bitsCanon(g1[e]);
   }
   ++runs;
@@ -124,7 +126,8 @@ void check(uint64_t outer, uint32_t d, uint64_t inner, uint32_t k, uint32_t S, f
     ++failures;
     std::printf("FAIL %s outer=%llu d=%u inner=%llu k=%u S=%u eps=%g %s special=%d grid=%u: forward %s backward %s\n",
                 kNames[path], (unsigned long long)outer, d, (unsigned long long)inner, k, S, eps,
-                explicitNoise ? "noise" : "stream", special, grid, same ? "same" : "DIFFERS", sameGrad ? "same" : "DIFFERS");
+                explicitNoise ? "noise" : "stream", special, grid, same ? "same" : "DIFFERS",
+                sameGrad ? "same" : "DIFFERS");
     for (uint64_t u = 0; u < units && u < 8; ++u)
       std::printf("  unit %llu: cpu col %d gpu col %d\n", (unsigned long long)u, p0[u], p1[u]);
   }
@@ -146,7 +149,7 @@ const ntk::lazy::TailTable& deviceTailTable() {
 }
 
 // Row kinds of checkLazy, mixed within one call.
-enum RowKind { kNormal, kTies, kAllEqual, kOutliers, kNonFinite, kHuge, kNarrow, kWide, kRowKinds };
+enum RowKind { kNormal, kTies, kAllEqual, kOutliers, kNonFinite, kHuge, kNarrow, kWide, kZeroTop, kRowKinds };
 
 void fillRow(float* x, uint32_t d, uint64_t inner, RowKind kind, Rng& rng) {
   static const float kSpecial[] = {NAN, INFINITY, -INFINITY, 1.0f};
@@ -161,6 +164,9 @@ void fillRow(float* x, uint32_t d, uint64_t inner, RowKind kind, Rng& rng) {
       case kHuge: v = v * 2e37f; break;  // with eps = 1e36: dense by max|x| + 64 eps > 1e38
       case kNarrow: v = v * 1e-4f; break;
       case kWide: v = v * 300.0f; break;
+      // The largest x is 0 or -0, both present: the CPU's SIMD extremes may take the other zero
+      // than the device's scalar scan, which must change no bucket, far test or threshold.
+      case kZeroTop: v = rng.next() % 5 == 0 ? (rng.next() % 2 ? 0.0f : -0.0f) : -std::fabs(v); break;
       default: break;
     }
     x[static_cast<uint64_t>(c) * inner] = v;
@@ -208,34 +214,11 @@ void checkLazy(uint64_t outer, uint32_t d, uint64_t inner, uint32_t k, uint32_t 
   const uint64_t width = m + d;
   slots = std::min<uint64_t>(std::max<uint64_t>(slots, 1), units);
   std::vector<float> rowX(rows * d), val(slots * width);
-  std::vector<uint32_t> cols(rows * d);
+  std::vector<uint32_t> cols(rows * d), nearCols(rows * d);
+  std::vector<uint8_t> nearBucket(rows * d);
   std::vector<uint64_t> key(slots * width);
   std::vector<LazyRowInfo> info(rows);
   std::vector<uint8_t> flags(rows, 0xEE);
-  LazyParams lp;
-  lp.x = x.data();
-  lp.inner = inner;
-  lp.rows = rows;
-  lp.units = units;
-  lp.d = d;
-  lp.nSample = S;
-  lp.k = k;
-  lp.eps = eps;
-  lp.seedLo = a.noise.seedLo;
-  lp.seedHi = a.noise.seedHi;
-  lp.offset = a.noise.offset;
-  lp.rowX = rowX.data();
-  lp.cols = cols.data();
-  lp.info = info.data();
-  lp.lazyRows = flags.data();
-  lp.tail = &deviceTailTable();
-  lp.key = key.data();
-  lp.val = val.data();
-  lp.slots = slots;
-  lp.positions = p1.data();
-  lp.kth = kth.data();
-  // Two blocks of prepare threads (fewer than the rows in most calls: the grid-stride loop turns).
-  emu::launch(2, kLazyPrepareThreads, [&] { lazyPrepareKernel(lp); });
   FwdParams p;
   p.x = x.data();
   p.noise = nullptr;
@@ -250,6 +233,21 @@ void checkLazy(uint64_t outer, uint32_t d, uint64_t inner, uint32_t k, uint32_t 
   p.offset = a.noise.offset;
   p.positions = p1.data();
   p.kth = kth.data();
+  LazyParams lp;
+  lp.call = p;
+  lp.rows = rows;
+  lp.rowX = rowX.data();
+  lp.nearCols = nearCols.data();
+  lp.nearBucket = nearBucket.data();
+  lp.cols = cols.data();
+  lp.info = info.data();
+  lp.lazyRows = flags.data();
+  lp.tail = &deviceTailTable();
+  lp.key = key.data();
+  lp.val = val.data();
+  lp.slots = slots;
+  // Two blocks of prepare threads (fewer than the rows in most calls: the grid-stride loop turns).
+  emu::launch(2, kLazyPrepareThreads, [&] { lazyPrepareKernel(lp); });
   p.lazyRows = flags.data();
   switch (path) {
     case kShort: emu::launch(2, kShortThreads, [&] { selectShortKernel(p); }); break;
@@ -287,7 +285,31 @@ void checkLazy(uint64_t outer, uint32_t d, uint64_t inner, uint32_t k, uint32_t 
   }
 }
 
+// The emulated kernels are host code, so they take lazy_sampler.h's x86 form of the Philox blocks
+// (philoxBlocks4, SSE2); the device takes its scalar form, philox4x32_10 block by block. The two
+// must give the same words for every counter and key, or the device would draw another stream.
+int checkPhiloxBlocks4(Rng& rng) {
+  int bad = 0;
+  for (int t = 0; t < 200000; ++t) {
+    uint32_t c0[4];
+    for (uint32_t& c : c0) c = rng.next();
+    if (t % 2 == 0) {  // consecutive, as T's and the word stream's counters are
+      for (uint32_t i = 1; i < 4; ++i) c0[i] = c0[0] + i;
+    }
+    const uint32_t c1 = rng.next(), c2 = rng.next(), c3 = rng.next(), k0 = rng.next(), k1 = rng.next();
+    uint32_t words[16];
+    ntk::lazy::philoxBlocks4(c0, c1, c2, c3, k0, k1, words);
+    for (int i = 0; i < 4; ++i) {
+      const ntk::Philox4 b = ntk::philox4x32_10(c0[i], c1, c2, c3, k0, k1);
+      for (int j = 0; j < 4; ++j) bad += words[4 * i + j] != b.v[j] ? 1 : 0;
+    }
+  }
+  std::printf("philoxBlocks4: %s philox4x32_10 on 200000 random counter sets\n", bad ? "DIFFERS from" : "equals");
+  return bad;
+}
+
 void runLazyChecks(bool quick, Rng& rng) {
+  lazyFailures += checkPhiloxBlocks4(rng) ? 1 : 0;
   // (d, k): lazy rows (2m <= d), k near the bound, and shapes that are dense by the fixed rule
   // (d < 2m: every row falls back).
   struct Shape {
@@ -365,7 +387,7 @@ int main(int argc, char** argv) {
       check(1, 9000, 1, 7, 2, 1.0f, false, 0, static_cast<Path>(path), 1, rng);
       check(1, 9000, 1, 4000, 1, 1.0f, false, 0, static_cast<Path>(path), 1, rng);
     }
-    check(40, 10, 1, 4, 5, 1.0f, false, 0, kShort, 1, rng);  // 200 units on one small grid
+    check(40, 10, 1, 4, 5, 1.0f, false, 0, kShort, 1, rng);   // 200 units on one small grid
     check(2, 7, 1, 2, 1500, 1.0f, false, 0, kShort, 2, rng);  // S > kBackwardSharedS: the counting backward
     check(2, 40, 1, 3, 1024, 1.0f, false, 0, kWarp, 2, rng);  // S = kBackwardSharedS: the scatter backward
   }
