@@ -43,6 +43,7 @@ describe.skipIf(!hasCpu)("sampler 'lazy': cpu and js agree on every width", () =
           sampler: 'lazy',
           values: new Float32Array(outer),
           positions: new Int32Array(outer * 4),
+          sampleValues: new Float32Array(outer * 4),
         });
         const a = make();
         const b = make();
@@ -51,6 +52,7 @@ describe.skipIf(!hasCpu)("sampler 'lazy': cpu and js agree on every width", () =
         const what = JSON.stringify({ d, spread, k });
         expect(Array.from(b.positions), what).toEqual(Array.from(a.positions));
         expect(bits(b.values), what).toEqual(bits(a.values));
+        expect(bits(b.sampleValues!), what).toEqual(bits(a.sampleValues!));
       }
     }
   });
