@@ -90,21 +90,22 @@ struct Job {
   // An input that may be null (or absent): then `field` stays null.
   template <typename T>
   void optionalInput(const CallFields& call, const char* name, T*& field, uint64_t length) {
-    const Napi::Value v = call.get(name);
-    if (v.IsNull() || v.IsUndefined()) return;
-    if (!isArrayOf<T>(v))
-      call.typeError(std::string(name) + " must be a " + ArrayKind<std::remove_const_t<T>>::name + " or null");
-    add(call, name, v.As<Napi::TypedArray>(), field, length, false);
+    addOptional(call, name, field, length, false);
   }
   // An output that may be null (or absent): then `field` stays null and the kernel skips it.
   // A given one is checked like any output (kind, length, overlap with every other array).
   template <typename T>
   void optionalOutput(const CallFields& call, const char* name, T*& field, uint64_t length) {
+    addOptional(call, name, field, length, true);
+  }
+
+  template <typename T>
+  void addOptional(const CallFields& call, const char* name, T*& field, uint64_t length, bool isOutput) {
     const Napi::Value v = call.get(name);
     if (v.IsNull() || v.IsUndefined()) return;
     if (!isArrayOf<T>(v))
       call.typeError(std::string(name) + " must be a " + ArrayKind<std::remove_const_t<T>>::name + " or null");
-    add(call, name, v.As<Napi::TypedArray>(), field, length, true);
+    add(call, name, v.As<Napi::TypedArray>(), field, length, isOutput);
   }
 
   // Memory owned by the job, n elements of T; std::bad_alloc where it cannot be had.
