@@ -25,10 +25,10 @@ const Z_BOUND = 64.0;
 const SAFE_MAGNITUDE = 1.0e38;
 const ROBERT_FROM = 0.5;
 
-const LN2_HI = 6.9314718036912381649e-1;
-const LN2_LO = 1.90821492927058770002e-10;
-const INV_LN2 = 1.4426950408889634;
-const SQRT2 = 1.4142135623730951;
+const LN2_HI = 0.6931471803691238; // the doubles of lazy_sampler.h's literals, shortest form
+const LN2_LO = 1.9082149292705877e-10;
+const INV_LN2 = Math.LOG2E;
+const SQRT2 = Math.SQRT2;
 const INV_SQRT_2PI = 0.3989422804014327;
 
 /** m: the columns drawn before the buckets (lazy_sampler.h lazyTopCount). */
@@ -282,16 +282,6 @@ class TailStream {
       if (v - 1.0 <= bound || logPositive(v) <= bound) return fr(z);
     }
   }
-}
-
-/**
- * Items ranked by (rank key of the value, then lower column first): reorders [0, n) so that
- * [0, k) hold the k highest and index k - 1 the k-th (lazy_sampler.h selectLargest).
- */
-function above(kh: Uint32Array, col: Uint32Array, i: number, j: number): boolean {
-  const a = kh[i]!;
-  const b = kh[j]!;
-  return a > b || (a === b && col[i]! < col[j]!);
 }
 
 function selectLargest(kh: Uint32Array, col: Uint32Array, val: Float32Array, n: number, k: number): void {

@@ -110,7 +110,7 @@ export function loadNative(): NativeAddon | null {
     )
       return addon;
     node.warn(
-      `NOISED_TOPK_ADDON=${explicit} did not load (${lastError}); ` + 'looking in build/ and prebuilds/ instead',
+      `NOISED_TOPK_ADDON=${explicit} did not load (${lastError}); looking in build/ and prebuilds/ instead`,
       'NOISED_TOPK_ADDON_INVALID',
     );
   }

@@ -1,5 +1,13 @@
 // NoisedTopK: the module form (seeded stream) and the functional form (explicit noise).
-import { addressOverlap, nativeFiniteScan, resolveKernel, type BackendOption, type BackwardCall, type ForwardCall, type Kernel } from './kernel.js';
+import {
+  addressOverlap,
+  nativeFiniteScan,
+  resolveKernel,
+  type BackendOption,
+  type BackwardCall,
+  type ForwardCall,
+  type Kernel,
+} from './kernel.js';
 import { defaultSampler, type SamplerName } from './lazy-sampler.js';
 import * as v from './validate.js';
 
@@ -141,7 +149,13 @@ export function planTopK(
  * the addon's kernels, where it is loaded). The 'js' kernel does not need it: it computes
  * apart whenever shared memory is involved (privateIfShared), so it is right either way.
  */
-export function noOverlap(aName: string, a: ArrayBufferView, bName: string, b: ArrayBufferView, byAddress = false): void {
+export function noOverlap(
+  aName: string,
+  a: ArrayBufferView,
+  bName: string,
+  b: ArrayBufferView,
+  byAddress = false,
+): void {
   if (a.byteLength === 0 || b.byteLength === 0) return;
   let shared: boolean;
   if (a.buffer === b.buffer) {
@@ -154,7 +168,13 @@ export function noOverlap(aName: string, a: ArrayBufferView, bName: string, b: A
 }
 
 /** The caller's output, or a new one; the length is checked either way. */
-function outputArray<T extends Float32Array | Int32Array>(name: string, given: T | undefined, length: number, make: (n: number) => T, why: string): T {
+function outputArray<T extends Float32Array | Int32Array>(
+  name: string,
+  given: T | undefined,
+  length: number,
+  make: (n: number) => T,
+  why: string,
+): T {
   if (given === undefined) return v.allocate(name, length, make, why);
   if (given.length !== length) throw new RangeError(`${name} has length ${given.length}, expected ${length}`);
   return given;
@@ -166,7 +186,11 @@ function outputArray<T extends Float32Array | Int32Array>(name: string, given: T
  * SharedArrayBuffer objects can map the same memory with nothing in JavaScript to show it,
  * so computing apart is what keeps the answer right when no address check is available.
  */
-function privateIfShared<T extends Float32Array | Int32Array>(out: T, others: ArrayBufferView[], make: (n: number) => T): T {
+function privateIfShared<T extends Float32Array | Int32Array>(
+  out: T,
+  others: ArrayBufferView[],
+  make: (n: number) => T,
+): T {
   if (out.length === 0 || !v.sharedBacked(out) || !others.some((o) => o !== out && v.sharedBacked(o))) return out;
   return make(out.length);
 }
@@ -208,10 +232,21 @@ export function outputViews(o: { out?: unknown; positions?: unknown }): OutputVi
   };
 }
 
-export function forwardCall(plan: TopKPlan, source: NoiseSource, outputs: OutputViews, allowNonFinite: boolean): PreparedForward {
+export function forwardCall(
+  plan: TopKPlan,
+  source: NoiseSource,
+  outputs: OutputViews,
+  allowNonFinite: boolean,
+): PreparedForward {
   const why = `${plan.rows} slices x nSample = ${plan.nSample}`;
   const values = outputArray('out', outputs.out, plan.rows, (n) => new Float32Array(n), why);
-  const positions = outputArray('positions', outputs.positions, plan.rows * plan.nSample, (n) => new Int32Array(n), why);
+  const positions = outputArray(
+    'positions',
+    outputs.positions,
+    plan.rows * plan.nSample,
+    (n) => new Int32Array(n),
+    why,
+  );
   // Always asked for: one float per (row, sample) written where the kernel already holds it,
   // so that standardError costs nothing until it is read. A new ArrayBuffer, private to the
   // result, so it can overlap nothing.
@@ -224,7 +259,10 @@ export function forwardCall(plan: TopKPlan, source: NoiseSource, outputs: Output
   }
   if (!allowNonFinite) v.allFinite(plan.xName, plan.x, scan);
   const byAddress = plan.kernel.name !== 'js';
-  for (const [name, arr] of [['out', values], ['positions', positions]] as const) {
+  for (const [name, arr] of [
+    ['out', values],
+    ['positions', positions],
+  ] as const) {
     noOverlap(name, arr, plan.xName, plan.x, byAddress);
     if (noise) noOverlap(name, arr, 'noise', noise, byAddress);
   }
@@ -252,7 +290,11 @@ export function forwardCall(plan: TopKPlan, source: NoiseSource, outputs: Output
 }
 
 /** The explicit noise of a functional call: x.shape + [nSample], nSample inferred. */
-export function explicitNoise(noise: Float32Array, x: Float32Array, nSampleIn: unknown): { noise: Float32Array; nSample: number } {
+export function explicitNoise(
+  noise: Float32Array,
+  x: Float32Array,
+  nSampleIn: unknown,
+): { noise: Float32Array; nSample: number } {
   if (x.length === 0) {
     const nSample = nSampleIn === undefined ? 1 : v.integer('nSample', nSampleIn, 1, v.MAX_SAMPLES);
     if (noise.length !== 0) throw new RangeError(`noise has length ${noise.length}, expected 0 for an empty input`);
@@ -281,16 +323,25 @@ export function finishBackward(p: PreparedBackward): Float32Array {
   return p.grad;
 }
 
-export function backwardCall(plan: TopKPlan, positions: Int32Array, rowScale: Float32Array, out: unknown, rowScaleName = 'gradOutput'): PreparedBackward {
+export function backwardCall(
+  plan: TopKPlan,
+  positions: Int32Array,
+  rowScale: Float32Array,
+  out: unknown,
+  rowScaleName = 'gradOutput',
+): PreparedBackward {
   // positions may be the caller's own array (outputs.positions): it can have been rewritten,
   // detached or resized since the forward pass. Every backend indexes with it.
   const want = plan.rows * plan.nSample;
   if (positions.length !== want) {
-    throw new RangeError(`positions has length ${positions.length}, expected ${want}: it was resized or detached after the forward pass`);
+    throw new RangeError(
+      `positions has length ${positions.length}, expected ${want}: it was resized or detached after the forward pass`,
+    );
   }
   for (let j = 0; j < want; j++) {
     const p = positions[j]!;
-    if (p < 0 || p >= plan.d) throw new RangeError(`positions[${j}] is ${p}, outside [0, ${plan.d}): it was changed after the forward pass`);
+    if (p < 0 || p >= plan.d)
+      throw new RangeError(`positions[${j}] is ${p}, outside [0, ${plan.d}): it was changed after the forward pass`);
   }
   // Sized from the plan, not plan.x.length: x may have been detached since the forward pass.
   const outView = out === undefined ? undefined : v.typedArray('out', out, Float32Array);
@@ -387,7 +438,9 @@ export class NoisedTopKResult {
     } else {
       g = v.float32Array('gradOutput', gradOutput);
       if (g.length !== this.plan.rows) {
-        throw new RangeError(`gradOutput has length ${g.length}, expected ${this.plan.rows} (shape [${this.shape.join(', ')}])`);
+        throw new RangeError(
+          `gradOutput has length ${g.length}, expected ${this.plan.rows} (shape [${this.shape.join(', ')}])`,
+        );
       }
     }
     return backwardCall(this.plan, this.positions, g, out);
@@ -411,7 +464,20 @@ export class NoisedTopKResult {
 export const MODULE_KEYS = ['k', 'epsilon', 'nSample', 'seed', 'backend', 'allowNonFinite', 'sampler'] as const;
 const TOPK_KEYS = [...MODULE_KEYS, 'dim'] as const;
 const OUTPUT_KEYS = ['out', 'positions'] as const;
-const FUNCTIONAL_TOPK_KEYS = ['k', 'epsilon', 'dim', 'noise', 'seed', 'offset', 'nSample', 'backend', 'allowNonFinite', 'sampler', 'out', 'positions'] as const;
+const FUNCTIONAL_TOPK_KEYS = [
+  'k',
+  'epsilon',
+  'dim',
+  'noise',
+  'seed',
+  'offset',
+  'nSample',
+  'backend',
+  'allowNonFinite',
+  'sampler',
+  'out',
+  'positions',
+] as const;
 
 /** What every module form holds: its options, its backend and its seeded noise stream. */
 export abstract class NoisedModule {
@@ -502,15 +568,22 @@ export interface FunctionalTopKOptions extends ForwardOutputs {
 }
 
 /** Resolves a functional call's noise: explicit `noise` (already a view), or the stream at (seed, offset). */
-export function functionalSource(o: Partial<Record<string, unknown>>, x: Float32Array, noise: Float32Array | undefined): { source: NoiseSource; nSample: number } {
+export function functionalSource(
+  o: Partial<Record<string, unknown>>,
+  x: Float32Array,
+  noise: Float32Array | undefined,
+): { source: NoiseSource; nSample: number } {
   const sampler = v.samplerOf(o.sampler);
   if (noise !== undefined) {
-    if (sampler !== undefined) throw new TypeError("options.sampler applies to the seeded stream (seed); explicit noise is used as given");
+    if (sampler !== undefined)
+      throw new TypeError('options.sampler applies to the seeded stream (seed); explicit noise is used as given');
     const e = explicitNoise(noise, x, o.nSample);
     return { source: { kind: 'explicit', noise: e.noise }, nSample: e.nSample };
   }
   if (o.seed === undefined) {
-    throw new TypeError('options.noise (shape + [nSample]) or options.seed is required: the functional form draws no hidden noise');
+    throw new TypeError(
+      'options.noise (shape + [nSample]) or options.seed is required: the functional form draws no hidden noise',
+    );
   }
   const [seedLo, seedHi] = v.seedWords(o.seed);
   const offset = v.integer('offset', o.offset ?? 0, 0, 2 ** 32 - 1);
@@ -539,7 +612,11 @@ export function noisedTopK(x: Float32Array, shape: number[], options: Functional
   return new NoisedTopKResult(plan, p);
 }
 
-export async function noisedTopKAsync(x: Float32Array, shape: number[], options: FunctionalTopKOptions): Promise<NoisedTopKResult> {
+export async function noisedTopKAsync(
+  x: Float32Array,
+  shape: number[],
+  options: FunctionalTopKOptions,
+): Promise<NoisedTopKResult> {
   const [plan, p] = functionalPrepare(x, shape, options);
   if (plan.rows > 0) await plan.kernel.forwardAsync(p.call);
   finishForward(p);

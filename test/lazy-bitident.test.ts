@@ -18,23 +18,62 @@ function makeRow(rand: () => number, kind: number, d: number): Float32Array {
   for (let c = 0; c < d; c++) {
     const g = Math.sqrt(-2 * Math.log(1 - rand())) * Math.cos(2 * Math.PI * rand());
     switch (kind) {
-      case 0: x[c] = g; break; // N(0, 1)
-      case 1: x[c] = Math.floor(rand() * 4); break; // few distinct values: ties
-      case 2: x[c] = 1.5; break; // all equal
-      case 3: x[c] = rand() < 0.01 ? 20 + g : g; break; // a few outliers
-      case 4: x[c] = 100 * g; break; // wide
-      case 5: x[c] = 1e-3 * g; break; // narrow (eps >> spread)
-      case 6: x[c] = c % 7 === 0 ? -0 : 0; break; // signed zeros
-      default: x[c] = rand() < 0.002 ? Number.NaN : g; // non-finite: the dense path for the row
+      case 0:
+        x[c] = g;
+        break; // N(0, 1)
+      case 1:
+        x[c] = Math.floor(rand() * 4);
+        break; // few distinct values: ties
+      case 2:
+        x[c] = 1.5;
+        break; // all equal
+      case 3:
+        x[c] = rand() < 0.01 ? 20 + g : g;
+        break; // a few outliers
+      case 4:
+        x[c] = 100 * g;
+        break; // wide
+      case 5:
+        x[c] = 1e-3 * g;
+        break; // narrow (eps >> spread)
+      case 6:
+        x[c] = c % 7 === 0 ? -0 : 0;
+        break; // signed zeros
+      default:
+        x[c] = rand() < 0.002 ? Number.NaN : g; // non-finite: the dense path for the row
     }
   }
   return x;
 }
 
-function call(x: Float32Array, outer: number, d: number, inner: number, k: number, epsilon: number, nSample: number, seedLo: number, seedHi: number, offset: number): ForwardCall {
+function call(
+  x: Float32Array,
+  outer: number,
+  d: number,
+  inner: number,
+  k: number,
+  epsilon: number,
+  nSample: number,
+  seedLo: number,
+  seedHi: number,
+  offset: number,
+): ForwardCall {
   return {
-    x, outer, d, inner, k, epsilon, nSample, noise: null, seedLo, seedHi, offset, sampler: 'lazy',
-    values: new Float32Array(outer * inner), positions: new Int32Array(outer * inner * nSample), sampleValues: null,
+    x,
+    outer,
+    d,
+    inner,
+    k,
+    epsilon,
+    nSample,
+    noise: null,
+    seedLo,
+    seedHi,
+    offset,
+    sampler: 'lazy',
+    values: new Float32Array(outer * inner),
+    positions: new Int32Array(outer * inner * nSample),
+    sampleValues: null,
   };
 }
 
@@ -80,8 +119,14 @@ describe('the binary64 functions of the lazy sampler', () => {
     const { normalTail, normalTailSlow, logPositive, expNonPositive } = await import('../lib/lazy-sampler.js');
     // Q(t) to 15 significant digits (tables of the normal distribution).
     const known: [number, number][] = [
-      [-1, 0.841344746068543], [0, 0.5], [1, 0.158655253931457], [2, 0.0227501319481792],
-      [3, 0.00134989803163009], [5, 2.86651571879194e-7], [10, 7.61985302416047e-24], [20, 2.75362411860623e-89],
+      [-1, 0.841344746068543],
+      [0, 0.5],
+      [1, 0.158655253931457],
+      [2, 0.0227501319481792],
+      [3, 0.00134989803163009],
+      [5, 2.86651571879194e-7],
+      [10, 7.61985302416047e-24],
+      [20, 2.75362411860623e-89],
     ];
     for (const [t, q] of known) expect(Math.abs(normalTail(t) - q) / q, `t = ${t}`).toBeLessThan(1e-12);
     // (to 37.3: beyond, Q is near the subnormal range, where relative precision ends)
@@ -92,7 +137,9 @@ describe('the binary64 functions of the lazy sampler', () => {
     expect(normalTail(38)).toBe(0);
     expect(normalTail(-38)).toBe(1);
     // log and exp against V8's (not bit-equal, but within a few ulps)
-    for (let x = 1e-16; x <= 1; x *= 1.37) expect(Math.abs(logPositive(x) - Math.log(x))).toBeLessThanOrEqual(1e-15 * Math.abs(Math.log(x)) + 1e-300);
-    for (let x = -700; x <= 0; x += 3.3) expect(Math.abs(expNonPositive(x) - Math.exp(x)) / Math.exp(x)).toBeLessThan(1e-15);
+    for (let x = 1e-16; x <= 1; x *= 1.37)
+      expect(Math.abs(logPositive(x) - Math.log(x))).toBeLessThanOrEqual(1e-15 * Math.abs(Math.log(x)) + 1e-300);
+    for (let x = -700; x <= 0; x += 3.3)
+      expect(Math.abs(expNonPositive(x) - Math.exp(x)) / Math.exp(x)).toBeLessThan(1e-15);
   });
 });

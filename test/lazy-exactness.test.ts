@@ -35,8 +35,18 @@ function gaussRow(seed: number, d: number, scale: number): Float32Array {
 const KINDS: RowKind[] = [
   { name: 'N(0,1) row, d = 1000, k = 6', x: gaussRow(1, 1000, 1), k: 6, eps: 1 },
   { name: 'wide row, small eps (d = 4000, eps = 0.1)', x: gaussRow(2, 4000, 1), k: 5, eps: 0.1, n: 30000 },
-  { name: 'few distinct values (ties)', x: Float32Array.from(gaussRow(3, 1000, 1), (v) => Math.min(3, Math.max(0, Math.round(v + 1.5)))), k: 10, eps: 0.5 },
-  { name: 'a few big outliers', x: Float32Array.from(gaussRow(4, 1000, 1), (v, c) => (c % 211 === 5 ? 8 + v : v)), k: 6, eps: 1 },
+  {
+    name: 'few distinct values (ties)',
+    x: Float32Array.from(gaussRow(3, 1000, 1), (v) => Math.min(3, Math.max(0, Math.round(v + 1.5)))),
+    k: 10,
+    eps: 0.5,
+  },
+  {
+    name: 'a few big outliers',
+    x: Float32Array.from(gaussRow(4, 1000, 1), (v, c) => (c % 211 === 5 ? 8 + v : v)),
+    k: 6,
+    eps: 1,
+  },
   { name: 'all-equal row, large k', x: new Float32Array(1000).fill(0.3), k: 100, eps: 1 },
   { name: 'k = 200 of 2000', x: gaussRow(6, 2000, 1), k: 200, eps: 1 },
   { name: 'eps >> spread of x', x: gaussRow(7, 500, 0.01), k: 3, eps: 5 },
@@ -48,7 +58,12 @@ const TESTS = KINDS.length * 4;
 const ALPHA = ALPHA_FAMILY / TESTS;
 
 /** N draws of (k-th value, its column) of row x through the kernel. */
-function drawKernel(kind: RowKind, sampler: SamplerName, eps: number, seed: number): { values: Float64Array; columns: Int32Array } {
+function drawKernel(
+  kind: RowKind,
+  sampler: SamplerName,
+  eps: number,
+  seed: number,
+): { values: Float64Array; columns: Int32Array } {
   const d = kind.x.length;
   const x = new Float32Array(CHUNK * d);
   for (let r = 0; r < CHUNK; r++) x.set(kind.x, r * d);
@@ -57,9 +72,21 @@ function drawKernel(kind: RowKind, sampler: SamplerName, eps: number, seed: numb
   const columns = new Int32Array(N);
   for (let call = 0; call * CHUNK < N; call++) {
     const c: ForwardCall = {
-      x, outer: CHUNK, d, inner: 1, k: kind.k, epsilon: eps, nSample: 1, noise: null,
-      seedLo: seed, seedHi: 0x5eed, offset: call, sampler,
-      values: new Float32Array(CHUNK), positions: new Int32Array(CHUNK), sampleValues: null,
+      x,
+      outer: CHUNK,
+      d,
+      inner: 1,
+      k: kind.k,
+      epsilon: eps,
+      nSample: 1,
+      noise: null,
+      seedLo: seed,
+      seedHi: 0x5eed,
+      offset: call,
+      sampler,
+      values: new Float32Array(CHUNK),
+      positions: new Int32Array(CHUNK),
+      sampleValues: null,
     };
     kernel.forward(c);
     values.set(c.values.subarray(0, Math.min(CHUNK, N - call * CHUNK)), call * CHUNK);
@@ -115,32 +142,38 @@ function drawReference(kind: RowKind, seed: number): { values: Float64Array; col
 }
 
 function show(kind: RowKind, what: string, r: TestResult): void {
-  console.log(`${kind.name} | ${what}: statistic ${r.statistic.toPrecision(4)}${r.df !== undefined ? ` (df ${r.df})` : ''}, p = ${r.p.toExponential(3)}`);
+  console.log(
+    `${kind.name} | ${what}: statistic ${r.statistic.toPrecision(4)}${r.df !== undefined ? ` (df ${r.df})` : ''}, p = ${r.p.toExponential(3)}`,
+  );
 }
 
 describe("sampler 'lazy' is exact in distribution", () => {
-  it.each(KINDS.map((kind, i) => [kind.name, kind, i] as const))('%s', (_name, kind, i) => {
-    const lazy = drawKernel(kind, 'lazy', kind.eps, 100 + i);
-    const dense = drawKernel(kind, 'dense', kind.eps, 200 + i);
-    const ref = drawReference(kind, 300 + i);
-    const control = drawKernel(kind, 'lazy', Math.fround(kind.eps * 1.1), 400 + i);
-    const d = kind.x.length;
-    const tests: [string, TestResult][] = [
-      ['KS values, lazy vs dense', ks2(lazy.values, dense.values)],
-      ['chi2 columns, lazy vs dense', chi2Homogeneity(lazy.columns, dense.columns, d)],
-      ['KS values, lazy vs float64 reference', ks2(lazy.values, ref.values)],
-      ['chi2 columns, lazy vs float64 reference', chi2Homogeneity(lazy.columns, ref.columns, d)],
-    ];
-    for (const [what, r] of tests) {
-      show(kind, what, r);
-      expect(r.p, `${kind.name}: ${what}`).toBeGreaterThan(ALPHA);
-    }
-    // The control: eps * 1.1 must be rejected by the same KS test, against both.
-    const c1 = ks2(control.values, dense.values);
-    const c2 = ks2(control.values, ref.values);
-    show(kind, 'control (eps * 1.1) KS vs dense', c1);
-    show(kind, 'control (eps * 1.1) KS vs reference', c2);
-    expect(c1.p, `${kind.name}: control vs dense`).toBeLessThan(ALPHA);
-    expect(c2.p, `${kind.name}: control vs reference`).toBeLessThan(ALPHA);
-  }, 120_000);
+  it.each(KINDS.map((kind, i) => [kind.name, kind, i] as const))(
+    '%s',
+    (_name, kind, i) => {
+      const lazy = drawKernel(kind, 'lazy', kind.eps, 100 + i);
+      const dense = drawKernel(kind, 'dense', kind.eps, 200 + i);
+      const ref = drawReference(kind, 300 + i);
+      const control = drawKernel(kind, 'lazy', Math.fround(kind.eps * 1.1), 400 + i);
+      const d = kind.x.length;
+      const tests: [string, TestResult][] = [
+        ['KS values, lazy vs dense', ks2(lazy.values, dense.values)],
+        ['chi2 columns, lazy vs dense', chi2Homogeneity(lazy.columns, dense.columns, d)],
+        ['KS values, lazy vs float64 reference', ks2(lazy.values, ref.values)],
+        ['chi2 columns, lazy vs float64 reference', chi2Homogeneity(lazy.columns, ref.columns, d)],
+      ];
+      for (const [what, r] of tests) {
+        show(kind, what, r);
+        expect(r.p, `${kind.name}: ${what}`).toBeGreaterThan(ALPHA);
+      }
+      // The control: eps * 1.1 must be rejected by the same KS test, against both.
+      const c1 = ks2(control.values, dense.values);
+      const c2 = ks2(control.values, ref.values);
+      show(kind, 'control (eps * 1.1) KS vs dense', c1);
+      show(kind, 'control (eps * 1.1) KS vs reference', c2);
+      expect(c1.p, `${kind.name}: control vs dense`).toBeLessThan(ALPHA);
+      expect(c2.p, `${kind.name}: control vs reference`).toBeLessThan(ALPHA);
+    },
+    120_000,
+  );
 });

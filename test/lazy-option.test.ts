@@ -3,7 +3,14 @@
 // through gradients and losses.
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { BalNoisedTopK, defaultSampler, functional, ImbalNoisedTopK, LAZY_DEFAULT_MIN_D, NoisedTopK } from '../lib/index.js';
+import {
+  BalNoisedTopK,
+  defaultSampler,
+  functional,
+  ImbalNoisedTopK,
+  LAZY_DEFAULT_MIN_D,
+  NoisedTopK,
+} from '../lib/index.js';
 import * as tfn from '../lib/tfjs.js';
 import { ks2 } from './stats-kit.js';
 import { mulberry32, testedBackends } from './helpers.js';
@@ -23,14 +30,20 @@ function bits(a: Float32Array): number[] {
 describe('the sampler option', () => {
   it('an unknown sampler name is a RangeError naming it; a non-string a TypeError', () => {
     expect(() => new NoisedTopK({ k: 1, sampler: 'lazzy' as 'lazy' })).toThrow(RangeError);
-    expect(() => new NoisedTopK({ k: 1, sampler: 'lazzy' as 'lazy' })).toThrow(/sampler must be 'lazy' or 'dense', got "lazzy"/);
+    expect(() => new NoisedTopK({ k: 1, sampler: 'lazzy' as 'lazy' })).toThrow(
+      /sampler must be 'lazy' or 'dense', got "lazzy"/,
+    );
     expect(() => new BalNoisedTopK({ k: 1, sampler: 3 as unknown as 'lazy' })).toThrow(TypeError);
-    expect(() => functional.noisedTopK(new Float32Array(4), [4], { k: 1, seed: 1, sampler: 'fast' as 'lazy' })).toThrow(/"fast"/);
+    expect(() => functional.noisedTopK(new Float32Array(4), [4], { k: 1, seed: 1, sampler: 'fast' as 'lazy' })).toThrow(
+      /"fast"/,
+    );
     expect(() => new NoisedTopK({ k: 1, nsample: 3 } as unknown as { k: number })).toThrow(/nsample/);
   });
 
   it('explicit noise takes no sampler', () => {
-    expect(() => functional.noisedTopK(new Float32Array(4), [4], { k: 1, noise: new Float32Array(4), sampler: 'lazy' })).toThrow(TypeError);
+    expect(() =>
+      functional.noisedTopK(new Float32Array(4), [4], { k: 1, noise: new Float32Array(4), sampler: 'lazy' }),
+    ).toThrow(TypeError);
   });
 
   it('every seeded entry point accepts it and reads it back', () => {
@@ -44,11 +57,19 @@ describe('the sampler option', () => {
     expect(LAZY_DEFAULT_MIN_D).toBe(4096);
     expect(defaultSampler(4095, 5)).toBe('dense');
     expect(defaultSampler(4096, 5)).toBe('lazy');
-    for (const [d, want] of [[4095, 'dense'], [4096, 'lazy']] as const) {
+    for (const [d, want] of [
+      [4095, 'dense'],
+      [4096, 'lazy'],
+    ] as const) {
       const x = gaussRow(12, 2 * d);
       const byDefault = functional.noisedTopK(x, [2, d], { k: 6, seed: 4, backend });
       const pinned = functional.noisedTopK(x, [2, d], { k: 6, seed: 4, backend, sampler: want });
-      const other = functional.noisedTopK(x, [2, d], { k: 6, seed: 4, backend, sampler: want === 'lazy' ? 'dense' : 'lazy' });
+      const other = functional.noisedTopK(x, [2, d], {
+        k: 6,
+        seed: 4,
+        backend,
+        sampler: want === 'lazy' ? 'dense' : 'lazy',
+      });
       expect(bits(byDefault.values)).toEqual(bits(pinned.values));
       expect(bits(byDefault.values)).not.toEqual(bits(other.values));
     }
@@ -63,23 +84,33 @@ describe('the sampler option', () => {
     expect(Array.from(a.positions)).toEqual(Array.from(b.positions));
   });
 
-  it.skipIf(!backends.includes('cpu'))("'lazy' gives the same bits on js and cpu through the module, the functional form and backward", () => {
-    const x = gaussRow(6, 8 * 400);
-    const g = Float32Array.from({ length: 8 }, (_, i) => i - 3.5);
-    const r1 = new NoisedTopK({ k: 4, seed: 77n, backend: 'js', sampler: 'lazy', nSample: 9 }).forward(x, [8, 400]);
-    const r2 = new NoisedTopK({ k: 4, seed: 77n, backend: 'cpu', sampler: 'lazy', nSample: 9 }).forward(x, [8, 400]);
-    expect(bits(r2.values)).toEqual(bits(r1.values));
-    expect(bits(r2.backward(g))).toEqual(bits(r1.backward(g)));
-    const f1 = functional.noisedTopK(x, [8, 400], { k: 4, seed: 77n, offset: 0, nSample: 9, backend: 'js', sampler: 'lazy' });
-    expect(bits(f1.values)).toEqual(bits(r1.values));
-    const labels = Int32Array.from({ length: 8 }, (_, i) => (i * 37) % 400);
-    const l1 = new BalNoisedTopK({ k: 5, seed: 3, backend: 'js', sampler: 'lazy' }).forward(x, labels, [8, 400]);
-    const l2 = new BalNoisedTopK({ k: 5, seed: 3, backend: 'cpu', sampler: 'lazy' }).forward(x, labels, [8, 400]);
-    expect(bits(l2.losses)).toEqual(bits(l1.losses));
-    expect(bits(l2.backward())).toEqual(bits(l1.backward()));
-  });
+  it.skipIf(!backends.includes('cpu'))(
+    "'lazy' gives the same bits on js and cpu through the module, the functional form and backward",
+    () => {
+      const x = gaussRow(6, 8 * 400);
+      const g = Float32Array.from({ length: 8 }, (_, i) => i - 3.5);
+      const r1 = new NoisedTopK({ k: 4, seed: 77n, backend: 'js', sampler: 'lazy', nSample: 9 }).forward(x, [8, 400]);
+      const r2 = new NoisedTopK({ k: 4, seed: 77n, backend: 'cpu', sampler: 'lazy', nSample: 9 }).forward(x, [8, 400]);
+      expect(bits(r2.values)).toEqual(bits(r1.values));
+      expect(bits(r2.backward(g))).toEqual(bits(r1.backward(g)));
+      const f1 = functional.noisedTopK(x, [8, 400], {
+        k: 4,
+        seed: 77n,
+        offset: 0,
+        nSample: 9,
+        backend: 'js',
+        sampler: 'lazy',
+      });
+      expect(bits(f1.values)).toEqual(bits(r1.values));
+      const labels = Int32Array.from({ length: 8 }, (_, i) => (i * 37) % 400);
+      const l1 = new BalNoisedTopK({ k: 5, seed: 3, backend: 'js', sampler: 'lazy' }).forward(x, labels, [8, 400]);
+      const l2 = new BalNoisedTopK({ k: 5, seed: 3, backend: 'cpu', sampler: 'lazy' }).forward(x, labels, [8, 400]);
+      expect(bits(l2.losses)).toEqual(bits(l1.losses));
+      expect(bits(l2.backward())).toEqual(bits(l1.backward()));
+    },
+  );
 
-  it("the tfjs ops and modules take it", async () => {
+  it('the tfjs ops and modules take it', async () => {
     await setupTf();
     const data = gaussRow(8, 4 * 300);
     const x = tf.tensor(data, [4, 300]);
@@ -91,7 +122,11 @@ describe('the sampler option', () => {
     expect(() => tfn.noisedTopK(x, { k: 3, seed: 5, sampler: 'x' as 'lazy' })).toThrow(RangeError);
     const labels = tf.tensor1d([1, 2, 3, 4], 'int32');
     const l = tfn.balNoisedTopKLoss(x, labels, { k: 2, seed: 5, sampler: 'lazy' });
-    const lr = functional.balNoisedTopKLoss(data, new Int32Array([1, 2, 3, 4]), [4, 300], { k: 2, seed: 5, sampler: 'lazy' });
+    const lr = functional.balNoisedTopKLoss(data, new Int32Array([1, 2, 3, 4]), [4, 300], {
+      k: 2,
+      seed: 5,
+      sampler: 'lazy',
+    });
     expect((l.dataSync() as Float32Array)[0]).toBe(lr.loss);
     x.dispose();
     labels.dispose();
@@ -140,7 +175,11 @@ describe("'lazy' matches 'dense' in distribution through gradients and losses", 
     for (let r = 0; r < B; r++) scores.set(row, r * d);
     const labels = new Int32Array(B).fill(17);
     const losses = (sampler: 'lazy' | 'dense', eps: number, seed: number) =>
-      new BalNoisedTopK({ k: 5, epsilon: eps, nSample: 1, seed, backend, sampler, reduction: 'none' }).forward(scores, labels, [B, d]).losses;
+      new BalNoisedTopK({ k: 5, epsilon: eps, nSample: 1, seed, backend, sampler, reduction: 'none' }).forward(
+        scores,
+        labels,
+        [B, d],
+      ).losses;
     const lazy = losses('lazy', 1, 1);
     const dense = losses('dense', 1, 2);
     const t = ks2(lazy, dense);

@@ -3,8 +3,10 @@
 
 /** ln Gamma(x), x > 0 (Lanczos, g = 7, 9 terms: about 15 digits). */
 export function lnGamma(x: number): number {
-  const c = [0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059,
-    12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7];
+  const c = [
+    0.99999999999980993, 676.5203681218851, -1259.1392167224028, 771.32342877765313, -176.61502916214059,
+    12.507343278686905, -0.13857109526572012, 9.9843695780195716e-6, 1.5056327351493116e-7,
+  ];
   if (x < 0.5) return Math.log(Math.PI / Math.sin(Math.PI * x)) - lnGamma(1 - x);
   x -= 1;
   let a = c[0]!;
@@ -107,7 +109,7 @@ export function chi2Homogeneity(a: ArrayLike<number>, b: ArrayLike<number>, d: n
     const tot = oa + ob;
     const ea = (tot * na) / (na + nb);
     const eb = (tot * nb) / (na + nb);
-    stat += ((oa - ea) ** 2) / ea + ((ob - eb) ** 2) / eb;
+    stat += (oa - ea) ** 2 / ea + (ob - eb) ** 2 / eb;
   }
   const df = bins.length - 1;
   return { statistic: stat, df, p: df < 1 ? 1 : gammaQ(df / 2, stat / 2) };

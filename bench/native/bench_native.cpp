@@ -50,7 +50,8 @@ std::atomic<int64_t> live{0};
 std::atomic<int64_t> peak{0};
 inline void add(void* p) {
   if (!p) return;
-  const int64_t now = live.fetch_add(static_cast<int64_t>(malloc_usable_size(p))) + static_cast<int64_t>(malloc_usable_size(p));
+  const int64_t now =
+      live.fetch_add(static_cast<int64_t>(malloc_usable_size(p))) + static_cast<int64_t>(malloc_usable_size(p));
   int64_t old = peak.load(std::memory_order_relaxed);
   while (now > old && !peak.compare_exchange_weak(old, now)) {
   }
@@ -78,8 +79,10 @@ void* calloc(size_t a, size_t b) {
 void* realloc(void* q, size_t n) {
   heap::sub(q);
   void* p = __libc_realloc(q, n);
-  if (p) heap::add(p);
-  else if (q && n != 0) heap::add(q);  // failed: q is still live
+  if (p)
+    heap::add(p);
+  else if (q && n != 0)
+    heap::add(q);  // failed: q is still live
   return p;
 }
 void* memalign(size_t al, size_t n) {
@@ -297,8 +300,10 @@ std::string cpuDetail() {
   while (std::getline(f, line) && (family.empty() || model.empty())) {
     const auto c = line.find(':');
     if (c == std::string::npos) continue;
-    if (line.rfind("cpu family", 0) == 0) family = line.substr(c + 2);
-    else if (line.rfind("model\t", 0) == 0) model = line.substr(c + 2);
+    if (line.rfind("cpu family", 0) == 0)
+      family = line.substr(c + 2);
+    else if (line.rfind("model\t", 0) == 0)
+      model = line.substr(c + 2);
   }
   std::string out = "family " + family + " model " + model;
 #if defined(__x86_64__)
@@ -348,18 +353,21 @@ bool check(const Problem& p, Row& row) {
   double topDiff = 0, gradDiff = 0;
   const torch::Tensor refTop = ref.top.contiguous();
   const torch::Tensor refGrad = ref.grad.contiguous();
-  for (int64_t i = 0; i < p.B; ++i) topDiff = std::max(topDiff, std::fabs(double(refTop.data_ptr<float>()[i]) - ours.top[i]));
-  for (int64_t i = 0; i < p.B * p.D; ++i) gradDiff = std::max(gradDiff, std::fabs(double(refGrad.data_ptr<float>()[i]) - ours.grad[i]));
+  for (int64_t i = 0; i < p.B; ++i)
+    topDiff = std::max(topDiff, std::fabs(double(refTop.data_ptr<float>()[i]) - ours.top[i]));
+  for (int64_t i = 0; i < p.B * p.D; ++i)
+    gradDiff = std::max(gradDiff, std::fabs(double(refGrad.data_ptr<float>()[i]) - ours.grad[i]));
   row.maxTopDiff = topDiff;
   row.maxGradDiff = gradDiff;
   row.lossDiff = std::fabs(double(ref.loss) - ours.loss);
   row.positionMismatches = mismatches;
   // Values are means of S floats: the summation order may differ by an ulp or so.
   const bool ok = mismatches == 0 && topDiff <= 1e-5 && gradDiff <= 1e-6 && row.lossDiff <= 1e-5;
-  std::printf("check (%lld, %lld, %lld) on shared noise: positions %lld/%lld differ, max |top diff| %.3g, "
-              "|loss diff| %.3g, max |grad diff| %.3g -> %s\n",
-              (long long)p.B, (long long)p.D, (long long)p.S, (long long)mismatches, (long long)(p.B * p.S), topDiff,
-              row.lossDiff, gradDiff, ok ? "OK" : "MISMATCH");
+  std::printf(
+      "check (%lld, %lld, %lld) on shared noise: positions %lld/%lld differ, max |top diff| %.3g, "
+      "|loss diff| %.3g, max |grad diff| %.3g -> %s\n",
+      (long long)p.B, (long long)p.D, (long long)p.S, (long long)mismatches, (long long)(p.B * p.S), topDiff,
+      row.lossDiff, gradDiff, ok ? "OK" : "MISMATCH");
   return ok;
 }
 
@@ -372,10 +380,14 @@ int main(int argc, char** argv) {
   double budget = 3.0;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
-    if (a == "--smoke") smoke = true;
-    else if (a == "--out" && i + 1 < argc) outDir = argv[++i];
-    else if (a == "--sizes" && i + 1 < argc) sizesArg = argv[++i];
-    else if (a == "--budget" && i + 1 < argc) budget = std::atof(argv[++i]);
+    if (a == "--smoke")
+      smoke = true;
+    else if (a == "--out" && i + 1 < argc)
+      outDir = argv[++i];
+    else if (a == "--sizes" && i + 1 < argc)
+      sizesArg = argv[++i];
+    else if (a == "--budget" && i + 1 < argc)
+      budget = std::atof(argv[++i]);
     else {
       std::fprintf(stderr, "usage: %s [--smoke] [--out DIR] [--sizes B,D,S;...] [--budget SECONDS]\n", argv[0]);
       return 2;
@@ -418,8 +430,10 @@ int main(int argc, char** argv) {
     // Above 2e8 noise values pytopk's dense tensors take gigabytes and tens of seconds per call:
     // no shared-noise check there, and pytopk is timed once, on one thread.
     const bool giant = row.B * row.D * row.S > 200000000;
-    if (!giant) allOk = check(p, row) && allOk;
-    else row.checked = false;
+    if (!giant)
+      allOk = check(p, row) && allOk;
+    else
+      row.checked = false;
     const TorchInputs in = torchInputs(p);
     uint32_t offset = 1;
     const bool huge = row.B * row.D * row.S > 20000000;
@@ -464,9 +478,12 @@ int main(int argc, char** argv) {
     }
     torch::set_num_threads(1);
     rows.push_back(row);
-    std::printf("(%lld, %lld, %lld): ours %.4g ms (1T) %.4g ms (%dT); lazy %.4g ms (1T) %.4g ms; floor %.4g ms; pytopk %.4g ms (1T) %.4g ms (%dT); topk %.4g ms; load %s\n",
-                (long long)row.B, (long long)row.D, (long long)row.S, row.ours1.median, row.oursN.median,
-                row.oursN.threads, row.lazy1.median, row.lazyN.median, row.floor1.median, row.torch1.median, row.torchN.median, row.torchN.threads, row.topk1.median, loadAvg().c_str());
+    std::printf(
+        "(%lld, %lld, %lld): ours %.4g ms (1T) %.4g ms (%dT); lazy %.4g ms (1T) %.4g ms; floor %.4g ms; pytopk %.4g ms "
+        "(1T) %.4g ms (%dT); topk %.4g ms; load %s\n",
+        (long long)row.B, (long long)row.D, (long long)row.S, row.ours1.median, row.oursN.median, row.oursN.threads,
+        row.lazy1.median, row.lazyN.median, row.floor1.median, row.torch1.median, row.torchN.median, row.torchN.threads,
+        row.topk1.median, loadAvg().c_str());
     std::fflush(stdout);
   }
 
@@ -476,8 +493,8 @@ int main(int argc, char** argv) {
   char date[64];
   std::strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", std::gmtime(&now));
   md << "# Native benchmark: BalNoisedTopK (k = 5, epsilon = 1) loss + gradient\n\n";
-  md << "- Machine: " << cpu << " (" << detail << "), " << hw << " logical cores (" << un.sysname << " "
-     << un.release << ")\n";
+  md << "- Machine: " << cpu << " (" << detail << "), " << hw << " logical cores (" << un.sysname << " " << un.release
+     << ")\n";
   md << "- Load average (1, 5, 15 min) at start: " << loadBefore << "; at end: " << loadAvg()
      << " (the machine is shared: other processes on a core inflate the 2-thread numbers first)\n";
   md << "- libtorch " << TORCH_VERSION << "; ours = native/cpu kernels linked directly (no N-API)\n";
@@ -486,8 +503,8 @@ int main(int argc, char** argv) {
         "(topk: hard torch::topk forward only)\n";
   md << "- Peak extra: highest live heap during one call minus before it (malloc accounting)\n\n";
   md << "| B | D | S | ours 1T ms | ours " << hw << "T ms | pytopk (libtorch) 1T ms | pytopk " << hw
-     << "T ms | torch.topk 1T ms | pytopk 1T / ours 1T | pytopk " << hw << "T / ours " << hw
-     << "T | ours 1T / ours " << hw << "T | ours 1T / topk | pytopk 1T / topk | peak extra ours / pytopk MB | runs (ours, pytopk) |\n";
+     << "T ms | torch.topk 1T ms | pytopk 1T / ours 1T | pytopk " << hw << "T / ours " << hw << "T | ours 1T / ours "
+     << hw << "T | ours 1T / topk | pytopk 1T / topk | peak extra ours / pytopk MB | runs (ours, pytopk) |\n";
   md << "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
   auto cell = [](const Stats& s) {
     return fmt("%.4g", s.median) + " [" + fmt("%.3g", s.p10) + ", " + fmt("%.3g", s.p90) + "]";
@@ -496,31 +513,38 @@ int main(int argc, char** argv) {
     md << "| " << r.B << " | " << r.D << " | " << r.S << " | " << cell(r.ours1) << " | " << cell(r.oursN) << " | "
        << cell(r.torch1) << " | " << cell(r.torchN) << " | " << cell(r.topk1) << " | "
        << fmt("%.1fx", r.torch1.median / r.ours1.median) << " | " << fmt("%.1fx", r.torchN.median / r.oursN.median)
-       << " | " << fmt("%.2fx", r.ours1.median / r.oursN.median) << " | " << fmt("%.2f", r.ours1.median / r.topk1.median)
-       << " | " << fmt("%.1f", r.torch1.median / r.topk1.median) << " | " << fmt("%.2f", r.ours1.peakExtraMB) << " / "
-       << fmt("%.1f", r.torch1.peakExtraMB) << " | " << r.ours1.runs << ", " << r.torch1.runs << " |\n";
+       << " | " << fmt("%.2fx", r.ours1.median / r.oursN.median) << " | "
+       << fmt("%.2f", r.ours1.median / r.topk1.median) << " | " << fmt("%.1f", r.torch1.median / r.topk1.median)
+       << " | " << fmt("%.2f", r.ours1.peakExtraMB) << " / " << fmt("%.1f", r.torch1.peakExtraMB) << " | "
+       << r.ours1.runs << ", " << r.torch1.runs << " |\n";
   }
   md << "\nSampler 'lazy' (native/core/lazy_sampler.h) in the same run: same loss and gradient law, noise drawn only "
         "where it can matter. Floor: one read of x plus one write of a fresh B x D gradient, 1 thread.\n\n";
-  md << "| B | D | S | dense 1T ms | lazy 1T ms | lazy " << hw << "T ms | pytopk 1T ms | pytopk 1T / dense 1T | pytopk 1T / lazy 1T | "
-        "dense 1T / lazy 1T | lazy 1T / lazy " << hw << "T | floor 1T ms | lazy 1T / floor |\n";
+  md << "| B | D | S | dense 1T ms | lazy 1T ms | lazy " << hw
+     << "T ms | pytopk 1T ms | pytopk 1T / dense 1T | pytopk 1T / lazy 1T | "
+        "dense 1T / lazy 1T | lazy 1T / lazy "
+     << hw << "T | floor 1T ms | lazy 1T / floor |\n";
   md << "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
   for (const Row& r : rows) {
     md << "| " << r.B << " | " << r.D << " | " << r.S << " | " << cell(r.ours1) << " | " << cell(r.lazy1) << " | "
        << cell(r.lazyN) << " | " << cell(r.torch1) << (r.pytopkSkipped2T ? " (1 run)" : "") << " | "
-       << fmt("%.1fx", r.torch1.median / r.ours1.median) << " | " << fmt("%.1fx", r.torch1.median / r.lazy1.median) << " | "
-       << fmt("%.2fx", r.ours1.median / r.lazy1.median) << " | " << fmt("%.2fx", r.lazy1.median / r.lazyN.median) << " | "
-       << cell(r.floor1) << " | " << fmt("%.2fx", r.lazy1.median / r.floor1.median) << " |\n";
+       << fmt("%.1fx", r.torch1.median / r.ours1.median) << " | " << fmt("%.1fx", r.torch1.median / r.lazy1.median)
+       << " | " << fmt("%.2fx", r.ours1.median / r.lazy1.median) << " | "
+       << fmt("%.2fx", r.lazy1.median / r.lazyN.median) << " | " << cell(r.floor1) << " | "
+       << fmt("%.2fx", r.lazy1.median / r.floor1.median) << " |\n";
   }
   md << "\nCorrectness check before timing (shared explicit noise tensor, ours vs pytopk):\n\n";
-  md << "| B | D | S | positions differing | max abs top diff | abs loss diff | max abs grad diff |\n|---|---|---|---|---|---|---|\n";
+  md << "| B | D | S | positions differing | max abs top diff | abs loss diff | max abs grad diff "
+        "|\n|---|---|---|---|---|---|---|\n";
   for (const Row& r : rows) {
     if (!r.checked) {
-      md << "| " << r.B << " | " << r.D << " | " << r.S << " | not checked (too large for pytopk's dense tensors here) | | | |\n";
+      md << "| " << r.B << " | " << r.D << " | " << r.S
+         << " | not checked (too large for pytopk's dense tensors here) | | | |\n";
       continue;
     }
-    md << "| " << r.B << " | " << r.D << " | " << r.S << " | " << r.positionMismatches << " | " << fmt("%.3g", r.maxTopDiff)
-       << " | " << fmt("%.3g", r.lossDiff) << " | " << fmt("%.3g", r.maxGradDiff) << " |\n";
+    md << "| " << r.B << " | " << r.D << " | " << r.S << " | " << r.positionMismatches << " | "
+       << fmt("%.3g", r.maxTopDiff) << " | " << fmt("%.3g", r.lossDiff) << " | " << fmt("%.3g", r.maxGradDiff)
+       << " |\n";
   }
   // The issue's targets (one thread vs the libtorch pytopk of this run; all threads vs one).
   md << "\nTargets (issue 4), judged on this run:\n\n";
@@ -531,8 +555,8 @@ int main(int argc, char** argv) {
     if ((r.B == 256 && r.D == 1000 && r.S == 5) || (r.B == 1024 && r.D == 10000 && r.S == 10)) threadTarget = 1.8;
     const double speed = r.torch1.median / r.ours1.median, scale = r.ours1.median / r.oursN.median;
     if (speedTarget > 0)
-      md << "- (" << r.B << ", " << r.D << ", " << r.S << "): pytopk 1T / ours 1T = " << fmt("%.1fx", speed) << ", target "
-         << fmt("%.0fx", speedTarget) << ": " << (speed >= speedTarget ? "met" : "MISSED") << "\n";
+      md << "- (" << r.B << ", " << r.D << ", " << r.S << "): pytopk 1T / ours 1T = " << fmt("%.1fx", speed)
+         << ", target " << fmt("%.0fx", speedTarget) << ": " << (speed >= speedTarget ? "met" : "MISSED") << "\n";
     if (threadTarget > 0 && hw >= 2)
       md << "- (" << r.B << ", " << r.D << ", " << r.S << "): ours 1T / ours " << hw << "T = " << fmt("%.2fx", scale)
          << ", target " << fmt("%.1fx", threadTarget) << ": " << (scale >= threadTarget ? "met" : "MISSED") << "\n";
@@ -545,29 +569,32 @@ int main(int argc, char** argv) {
     if (r.B == 1024 && r.D == 10000 && r.S == 10) target = 150;
     const double speed = r.torch1.median / r.lazy1.median;
     if (target > 0)
-      md << "- (" << r.B << ", " << r.D << ", " << r.S << "): pytopk 1T / lazy 1T = " << fmt("%.1fx", speed) << ", target "
-         << fmt("%.0fx", target) << ": " << (speed >= target ? "met" : "MISSED") << "\n";
+      md << "- (" << r.B << ", " << r.D << ", " << r.S << "): pytopk 1T / lazy 1T = " << fmt("%.1fx", speed)
+         << ", target " << fmt("%.0fx", target) << ": " << (speed >= target ? "met" : "MISSED") << "\n";
     if (r.B == 4096 && r.D == 32768 && r.S == 5) {
       const double f = r.lazy1.median / r.floor1.median;
-      md << "- (4096, 32768, 5): lazy 1T / memory floor = " << fmt("%.2fx", f) << ", target 3x: " << (f <= 3 ? "met" : "MISSED") << "\n";
+      md << "- (4096, 32768, 5): lazy 1T / memory floor = " << fmt("%.2fx", f)
+         << ", target 3x: " << (f <= 3 ? "met" : "MISSED") << "\n";
     }
     if (r.D >= 1000 && r.B * r.D * r.S >= 1280000 && hw >= 2) {
       const double sc = r.lazy1.median / r.lazyN.median;
-      md << "- (" << r.B << ", " << r.D << ", " << r.S << "): lazy 1T / lazy " << hw << "T = " << fmt("%.2fx", sc) << ", target 1.8x: " << (sc >= 1.8 ? "met" : "MISSED") << "\n";
+      md << "- (" << r.B << ", " << r.D << ", " << r.S << "): lazy 1T / lazy " << hw << "T = " << fmt("%.2fx", sc)
+         << ", target 1.8x: " << (sc >= 1.8 ? "met" : "MISSED") << "\n";
     }
   }
   md << "\nWhy the misses: README.md, Performance; docs/lazy-sampler.md.\n";
   std::printf("\n%s", md.str().c_str());
 
   std::ostringstream js;
-  js << "{\n  \"cpu\": \"" << cpu << "\",\n  \"cpuDetail\": \"" << detail << "\",\n  \"loadBefore\": \""
-     << loadBefore << "\",\n  \"logicalCores\": " << hw << ",\n  \"libtorch\": \"" << TORCH_VERSION
-     << "\",\n  \"date\": \"" << date << "\",\n  \"smoke\": " << (smoke ? "true" : "false") << ",\n  \"checksPassed\": "
-     << (allOk ? "true" : "false") << ",\n  \"rows\": [\n";
+  js << "{\n  \"cpu\": \"" << cpu << "\",\n  \"cpuDetail\": \"" << detail << "\",\n  \"loadBefore\": \"" << loadBefore
+     << "\",\n  \"logicalCores\": " << hw << ",\n  \"libtorch\": \"" << TORCH_VERSION << "\",\n  \"date\": \"" << date
+     << "\",\n  \"smoke\": " << (smoke ? "true" : "false") << ",\n  \"checksPassed\": " << (allOk ? "true" : "false")
+     << ",\n  \"rows\": [\n";
   auto sj = [](const Stats& s) {
     std::ostringstream o;
-    o << "{\"medianMs\": " << s.median << ", \"p10Ms\": " << s.p10 << ", \"p90Ms\": " << s.p90 << ", \"minMs\": " << s.min
-      << ", \"runs\": " << s.runs << ", \"threads\": " << s.threads << ", \"peakExtraMB\": " << s.peakExtraMB << "}";
+    o << "{\"medianMs\": " << s.median << ", \"p10Ms\": " << s.p10 << ", \"p90Ms\": " << s.p90
+      << ", \"minMs\": " << s.min << ", \"runs\": " << s.runs << ", \"threads\": " << s.threads
+      << ", \"peakExtraMB\": " << s.peakExtraMB << "}";
     return o.str();
   };
   for (size_t i = 0; i < rows.size(); ++i) {
@@ -576,8 +603,8 @@ int main(int argc, char** argv) {
        << ", \"oursN\": " << sj(r.oursN) << ", \"pytopk1\": " << sj(r.torch1) << ", \"pytopkN\": " << sj(r.torchN)
        << ", \"topk1\": " << sj(r.topk1) << ", \"lazy1\": " << sj(r.lazy1) << ", \"lazyN\": " << sj(r.lazyN)
        << ", \"floor1\": " << sj(r.floor1) << ", \"check\": {\"positionMismatches\": " << r.positionMismatches
-       << ", \"maxTopDiff\": " << r.maxTopDiff << ", \"lossDiff\": " << r.lossDiff << ", \"maxGradDiff\": " << r.maxGradDiff
-       << "}}" << (i + 1 < rows.size() ? "," : "") << "\n";
+       << ", \"maxTopDiff\": " << r.maxTopDiff << ", \"lossDiff\": " << r.lossDiff
+       << ", \"maxGradDiff\": " << r.maxGradDiff << "}}" << (i + 1 < rows.size() ? "," : "") << "\n";
   }
   js << "  ]\n}\n";
   if (!outDir.empty()) {

@@ -33,7 +33,9 @@ export function buildNativeBench(buildDir, log = console.log) {
   if (run('cmake', ['--build', buildDir, '--parallel', jobs]) !== 0) throw new Error('build of bench/native failed');
   const exe = path.join(buildDir, 'bench_native');
   if (!fs.existsSync(exe)) {
-    log('bench/native: libtorch was not found, so bench_native was not built (apt-get install libtorch-dev, or set CMAKE_PREFIX_PATH)');
+    log(
+      'bench/native: libtorch was not found, so bench_native was not built (apt-get install libtorch-dev, or set CMAKE_PREFIX_PATH)',
+    );
     return null;
   }
   return exe;

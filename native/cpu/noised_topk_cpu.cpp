@@ -2,8 +2,8 @@
 // philox_normal.h, so neither the selection algorithm nor the thread split can change it.
 #include <algorithm>
 #include <atomic>
-#include <cstdlib>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <new>
@@ -97,9 +97,9 @@ std::atomic<uint64_t> scratchHeld{0};
 // of the call ends (settleScratch), so one very wide row does not pin memory in every thread
 // that served it for the life of the process.
 struct Scratch {
-  std::vector<float> x;    // the row, contiguous, padded to whole blocks of 64 columns
-  std::vector<float> y;    // perturbed row (full path)
-  std::vector<float> xs;   // the row by column within its group (pruned path)
+  std::vector<float> x;   // the row, contiguous, padded to whole blocks of 64 columns
+  std::vector<float> y;   // perturbed row (full path)
+  std::vector<float> xs;  // the row by column within its group (pruned path)
   std::vector<uint64_t> seedBits;
   std::vector<uint64_t> keys;
   std::vector<uint32_t> counts;
@@ -153,8 +153,10 @@ void settleScratch() {
     sc.pr = PrunedRow();
   }
   const uint64_t now = sc.bytes();
-  if (now >= sc.accounted) scratchHeld.fetch_add(now - sc.accounted);
-  else scratchHeld.fetch_sub(sc.accounted - now);
+  if (now >= sc.accounted)
+    scratchHeld.fetch_add(now - sc.accounted);
+  else
+    scratchHeld.fetch_sub(sc.accounted - now);
   sc.accounted = now;
   cpu::lazySettleScratch(kScratchKeepBytes);  // the lazy sampler's scratch (lazy_cpu.cpp)
 }
@@ -393,25 +395,28 @@ Status forwardCpu(const ForwardArgs& a) {
   const size_t grain = perRow * S;
   const float fS = static_cast<float>(S);
   const CpuPath& path = cpuPath();
-  parallelFor(units, grain, [&](size_t begin, size_t end) {
-    Scratch& sc = scratch();
-    try {
-      float sum = 0.0f;  // samples in order: the rounding is part of the contract
-      for (size_t u = begin; u < end; ++u) {
-        const uint64_t row = u / S;
-        const uint32_t s = static_cast<uint32_t>(u % S);
-        float value;
-        solveUnit(a, path, call, row, s, sc, a.positions + u, &value);
-        if (a.sampleValues) a.sampleValues[u] = value;  // the float the mean below sums
-        sum = s == 0 ? NTK_FADD(0.0f, value) : NTK_FADD(sum, value);
-        if (s + 1 == S) a.values[row] = NTK_FDIV(sum, fS);
-      }
-      injectedFailure();
-    } catch (const std::bad_alloc&) {
-      sc.preparedCall = ~0ull;
-      oom.store(true);
-    }
-  }, settleScratch);
+  parallelFor(
+      units, grain,
+      [&](size_t begin, size_t end) {
+        Scratch& sc = scratch();
+        try {
+          float sum = 0.0f;  // samples in order: the rounding is part of the contract
+          for (size_t u = begin; u < end; ++u) {
+            const uint64_t row = u / S;
+            const uint32_t s = static_cast<uint32_t>(u % S);
+            float value;
+            solveUnit(a, path, call, row, s, sc, a.positions + u, &value);
+            if (a.sampleValues) a.sampleValues[u] = value;  // the float the mean below sums
+            sum = s == 0 ? NTK_FADD(0.0f, value) : NTK_FADD(sum, value);
+            if (s + 1 == S) a.values[row] = NTK_FDIV(sum, fS);
+          }
+          injectedFailure();
+        } catch (const std::bad_alloc&) {
+          sc.preparedCall = ~0ull;
+          oom.store(true);
+        }
+      },
+      settleScratch);
   return oom.load() ? Status::kOutOfMemory : Status::kOk;
 }
 
@@ -459,16 +464,19 @@ Status backwardCpu(const BackwardArgs& a) {
   // Set by whichever pool thread fails to allocate: an atomic, as in forwardCpu.
   std::atomic<bool> oom{false};
   const size_t grain = std::max<size_t>(1, 65536 / (static_cast<size_t>(d) + S));
-  parallelFor(l.outer, std::max<size_t>(1, grain / std::max<uint64_t>(l.inner, 1)), [&](size_t ob, size_t oe) {
-    Scratch& sc = scratch();
-    try {
-      if (sc.counts.size() < d) sc.counts.assign(d, 0);
-      backwardChunk(a, ob, oe, sc.counts.data());
-      injectedFailure();
-    } catch (const std::bad_alloc&) {
-      oom.store(true);
-    }
-  }, settleScratch);
+  parallelFor(
+      l.outer, std::max<size_t>(1, grain / std::max<uint64_t>(l.inner, 1)),
+      [&](size_t ob, size_t oe) {
+        Scratch& sc = scratch();
+        try {
+          if (sc.counts.size() < d) sc.counts.assign(d, 0);
+          backwardChunk(a, ob, oe, sc.counts.data());
+          injectedFailure();
+        } catch (const std::bad_alloc&) {
+          oom.store(true);
+        }
+      },
+      settleScratch);
   return oom.load() ? Status::kOutOfMemory : Status::kOk;
 }
 

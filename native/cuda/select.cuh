@@ -21,20 +21,20 @@ namespace ntk {
 namespace cudak {
 
 constexpr unsigned kFullMask = 0xFFFFFFFFu;
-constexpr uint32_t kShortD = 16;        // "short" path: one thread per unit, d <= 16
-constexpr uint32_t kWarpMaxK = 32;      // "warp" path: one warp per unit, k <= 32
-constexpr uint32_t kSharedD = 8192;     // "radix-shared": the perturbed row fits in shared memory
+constexpr uint32_t kShortD = 16;     // "short" path: one thread per unit, d <= 16
+constexpr uint32_t kWarpMaxK = 32;   // "warp" path: one warp per unit, k <= 32
+constexpr uint32_t kSharedD = 8192;  // "radix-shared": the perturbed row fits in shared memory
 constexpr int kShortThreads = 128;
 constexpr int kWarpsPerBlock = 8;
-constexpr int kRadixThreads = 256;      // one block per unit on the radix paths
+constexpr int kRadixThreads = 256;  // one block per unit on the radix paths
 constexpr int kMeanThreads = 256;
-constexpr int kBackwardThreads = 256;   // one block per row
+constexpr int kBackwardThreads = 256;  // one block per row
 
 struct FwdParams {
   const float* x;
   const float* noise;  // explicit noise, or null for the Philox stream
   uint64_t inner;
-  uint64_t units;      // rows * nSample
+  uint64_t units;  // rows * nSample
   uint32_t d;
   uint32_t nSample;
   uint32_t k;
@@ -79,8 +79,8 @@ __device__ __forceinline__ unsigned long long compositeKey(float y, uint32_t c) 
 
 // Perturbed values y = x + eps * z of columns 4g .. 4g+3 of one unit. Columns at or beyond d
 // get 0 and must be ignored by the caller.
-__device__ __forceinline__ void groupValues(const FwdParams& p, uint64_t base, uint32_t row, uint32_t s,
-                                            uint32_t g, float y[4]) {
+__device__ __forceinline__ void groupValues(const FwdParams& p, uint64_t base, uint32_t row, uint32_t s, uint32_t g,
+                                            float y[4]) {
   const uint32_t c0 = 4u * g;
   if (p.noise) {
 #pragma unroll
@@ -106,8 +106,8 @@ __device__ __forceinline__ void groupValues(const FwdParams& p, uint64_t base, u
 // The stream's perturbed values of columns 4g .. 4g+3 (below d), computing a pair's Box-Muller
 // only where its bound reaches tau: a pair whose values are certainly below tau gets keys 0
 // ("not a candidate"). A pair with a NaN x is never skipped. Keys as compositeKey.
-__device__ __forceinline__ void groupCandidates(const FwdParams& p, uint64_t base, uint32_t row, uint32_t s,
-                                                uint32_t g, float tau, float y[4], unsigned long long key[4]) {
+__device__ __forceinline__ void groupCandidates(const FwdParams& p, uint64_t base, uint32_t row, uint32_t s, uint32_t g,
+                                                float tau, float y[4], unsigned long long key[4]) {
   const Philox4 w = philox4x32_10(g, row, s, p.offset, p.seedLo, p.seedHi);
 #pragma unroll
   for (uint32_t h = 0; h < 2; ++h) {
@@ -183,8 +183,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) selectWarpKernel(FwdParam
   const uint64_t nWarps = static_cast<uint64_t>(gridDim.x) * kWarpsPerBlock;
   const uint32_t groups = (p.d + 3u) / 4u;
   // Warp-uniform loops throughout: every lane takes part in every shuffle and ballot.
-  for (uint64_t u = static_cast<uint64_t>(blockIdx.x) * kWarpsPerBlock + threadIdx.x / 32u; u < p.units;
-       u += nWarps) {
+  for (uint64_t u = static_cast<uint64_t>(blockIdx.x) * kWarpsPerBlock + threadIdx.x / 32u; u < p.units; u += nWarps) {
     const uint64_t row = u / p.nSample;
     if (lazyAnswers(p, row)) continue;  // warp-uniform: one unit per warp
     const uint32_t s = static_cast<uint32_t>(u % p.nSample);
@@ -322,7 +321,7 @@ __global__ void __launch_bounds__(kRadixThreads) selectRadixKernel(FwdParams p) 
       remain = sRemain;
       mask |= 0xFFull << shift;
       single = sCount == 1u;
-      __syncthreads();  // every thread has read sPrefix/sRemain/sCount and hist before reuse
+      __syncthreads();    // every thread has read sPrefix/sRemain/sCount and hist before reuse
       if (single) break;  // block-uniform
     }
     if (!single) {
@@ -358,8 +357,8 @@ __global__ void __launch_bounds__(kRadixThreads) selectRadixKernel(FwdParams p) 
 
 // values[r] = (kth[r, 0] + kth[r, 1] + ... in sample order, from 0.0f) / nSample: the CPU's
 // operations in the CPU's order.
-__global__ void __launch_bounds__(kMeanThreads) meanKernel(const float* kth, uint64_t rows, uint32_t nSample,
-                                                           float* values) {
+__global__ void __launch_bounds__(kMeanThreads)
+    meanKernel(const float* kth, uint64_t rows, uint32_t nSample, float* values) {
   const uint64_t stride = static_cast<uint64_t>(gridDim.x) * blockDim.x;
   const float fS = static_cast<float>(nSample);
   for (uint64_t r = static_cast<uint64_t>(blockIdx.x) * blockDim.x + threadIdx.x; r < rows; r += stride) {

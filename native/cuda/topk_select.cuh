@@ -22,15 +22,15 @@ constexpr uint32_t kTopkMaxK = 32;
 constexpr int kTopkWarpsPerBlock = 8;
 
 struct TopkParams {
-  const float* x;     // [outer, d, inner]
+  const float* x;  // [outer, d, inner]
   uint64_t inner;
-  uint64_t rows;      // outer * inner
+  uint64_t rows;  // outer * inner
   uint32_t d;
-  uint32_t k;         // <= kTopkMaxK
+  uint32_t k;  // <= kTopkMaxK
   bool largest;
   bool sorted;
-  float* values;      // [outer, k, inner]
-  int32_t* indices;   // [outer, k, inner]
+  float* values;        // [outer, k, inner]
+  int32_t* indices;     // [outer, k, inner]
   unsigned* nonFinite;  // set to 1 when a NaN or an infinity is seen (null: not checked)
 };
 

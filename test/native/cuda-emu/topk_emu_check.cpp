@@ -43,9 +43,12 @@ int main(int argc, char** argv) {
     const int kind = t % 3;  // 0: continuous, 1: ties, 2: non-finite and signed zeros
     std::vector<float> x(a.layout.size());
     for (float& v : x) {
-      if (kind == 0) v = (rng.next() % 2000001) / 1000.0f - 1000.0f;
-      else if (kind == 1) v = static_cast<float>(static_cast<int>(rng.next() % 7) - 3);
-      else v = rng.next() % 4 == 0 ? special[rng.next() % 8] : static_cast<float>(static_cast<int>(rng.next() % 5) - 2);
+      if (kind == 0)
+        v = (rng.next() % 2000001) / 1000.0f - 1000.0f;
+      else if (kind == 1)
+        v = static_cast<float>(static_cast<int>(rng.next() % 7) - 3);
+      else
+        v = rng.next() % 4 == 0 ? special[rng.next() % 8] : static_cast<float>(static_cast<int>(rng.next() % 5) - 2);
     }
     const uint64_t outLen = a.layout.rows() * a.k;
     std::vector<float> cv(outLen), gv(outLen);
@@ -79,8 +82,8 @@ int main(int argc, char** argv) {
     if (!ok) {
       ++failures;
       std::printf("MISMATCH case %d: outer %llu d %u inner %llu k %u largest %d sorted %d kind %d\n", t,
-                  static_cast<unsigned long long>(a.layout.outer), d, static_cast<unsigned long long>(a.layout.inner), a.k,
-                  a.largest, a.sorted, kind);
+                  static_cast<unsigned long long>(a.layout.outer), d, static_cast<unsigned long long>(a.layout.inner),
+                  a.k, a.largest, a.sorted, kind);
     }
   }
   std::printf("topk emulator check: %d cases, %d mismatches\n", cases, failures);
