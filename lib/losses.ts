@@ -8,6 +8,7 @@ import {
   finishBackward,
   finishForward,
   forwardCall,
+  FUNCTIONAL_NOISE_KEYS,
   functionalSource,
   MODULE_KEYS,
   NoisedModule,
@@ -498,18 +499,7 @@ export interface FunctionalImbalOptions<R extends Reduction = 'mean'> extends Fu
   scale?: number;
 }
 
-const FUNCTIONAL_BAL_KEYS = [
-  'k',
-  'epsilon',
-  'noise',
-  'seed',
-  'offset',
-  'nSample',
-  'backend',
-  'allowNonFinite',
-  'sampler',
-  ...CONVENTION_KEYS,
-] as const;
+const FUNCTIONAL_BAL_KEYS = [...FUNCTIONAL_NOISE_KEYS, ...CONVENTION_KEYS] as const;
 const FUNCTIONAL_IMBAL_KEYS = [...FUNCTIONAL_BAL_KEYS, 'margins', 'scale'] as const;
 
 function functionalLoss(

@@ -464,10 +464,10 @@ export class NoisedTopKResult {
 export const MODULE_KEYS = ['k', 'epsilon', 'nSample', 'seed', 'backend', 'allowNonFinite', 'sampler'] as const;
 const TOPK_KEYS = [...MODULE_KEYS, 'dim'] as const;
 const OUTPUT_KEYS = ['out', 'positions'] as const;
-const FUNCTIONAL_TOPK_KEYS = [
+/** The options of every seeded functional form (top-k and the losses). */
+export const FUNCTIONAL_NOISE_KEYS = [
   'k',
   'epsilon',
-  'dim',
   'noise',
   'seed',
   'offset',
@@ -475,9 +475,8 @@ const FUNCTIONAL_TOPK_KEYS = [
   'backend',
   'allowNonFinite',
   'sampler',
-  'out',
-  'positions',
 ] as const;
+const FUNCTIONAL_TOPK_KEYS = [...FUNCTIONAL_NOISE_KEYS, 'dim', 'out', 'positions'] as const;
 
 /** What every module form holds: its options, its backend and its seeded noise stream. */
 export abstract class NoisedModule {

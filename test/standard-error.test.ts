@@ -12,6 +12,7 @@ import { loadNative } from '../lib/native.js';
 import { forwardCall } from './addon-calls.js';
 import { bits } from './fuzz-kit.js';
 import { mulberry32, randomArray, testedBackends } from './helpers.js';
+import { ksNormal } from './stats-kit.js';
 
 const backends = testedBackends();
 const hasCpu = backends.includes('cpu');
@@ -38,47 +39,6 @@ function sampleSd(sampleValues: Float32Array, r: number, S: number): number {
   let ss = 0;
   for (let s = 0; s < S; s++) ss += (sampleValues[r * S + s]! - mean) ** 2;
   return Math.sqrt(ss / (S - 1));
-}
-
-/** The standard normal CDF (erfc of Numerical Recipes, relative error below 1.2e-7). */
-function normalCdf(z: number): number {
-  const x = -z / Math.SQRT2;
-  const a = Math.abs(x);
-  const t = 1 / (1 + 0.5 * a);
-  const poly =
-    -a * a -
-    1.26551223 +
-    t *
-      (1.00002368 +
-        t *
-          (0.37409196 +
-            t *
-              (0.09678418 +
-                t *
-                  (-0.18628806 +
-                    t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277))))))));
-  const erfc = t * Math.exp(poly);
-  return 0.5 * (x >= 0 ? erfc : 2 - erfc);
-}
-
-/** One-sample Kolmogorov-Smirnov test of z against N(0, 1) (asymptotic p, Stephens' correction). */
-function ksNormal(z: ArrayLike<number>): { statistic: number; p: number } {
-  const x = Float64Array.from(z).sort();
-  const n = x.length;
-  let d = 0;
-  for (let i = 0; i < n; i++) {
-    const f = normalCdf(x[i]!);
-    d = Math.max(d, (i + 1) / n - f, f - i / n);
-  }
-  const ne = Math.sqrt(n);
-  const lambda = (ne + 0.12 + 0.11 / ne) * d;
-  let p = 1;
-  if (lambda > 0.3) {
-    p = 0;
-    for (let k = 1; k <= 100; k++) p += 2 * (k % 2 === 1 ? 1 : -1) * Math.exp(-2 * k * k * lambda * lambda);
-    p = Math.min(1, Math.max(0, p));
-  }
-  return { statistic: d, p };
 }
 
 const ALPHA = 1e-4;

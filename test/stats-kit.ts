@@ -71,15 +71,48 @@ export function ks2(a: ArrayLike<number>, b: ArrayLike<number>): TestResult {
     while (j < m && y[j]! <= v) j++;
     d = Math.max(d, Math.abs(i / n - j / m));
   }
-  const ne = Math.sqrt((n * m) / (n + m));
+  return { statistic: d, p: kolmogorovP(d, Math.sqrt((n * m) / (n + m))) };
+}
+
+/** The asymptotic p-value of a KS statistic d at effective size ne (Stephens' correction). */
+export function kolmogorovP(d: number, ne: number): number {
   const lambda = (ne + 0.12 + 0.11 / ne) * d;
-  let p = 1;
-  if (lambda > 0.3) {
-    p = 0;
-    for (let k = 1; k <= 100; k++) p += 2 * (k % 2 === 1 ? 1 : -1) * Math.exp(-2 * k * k * lambda * lambda);
-    p = Math.min(1, Math.max(0, p));
+  if (lambda <= 0.3) return 1;
+  let p = 0;
+  for (let k = 1; k <= 100; k++) p += 2 * (k % 2 === 1 ? 1 : -1) * Math.exp(-2 * k * k * lambda * lambda);
+  return Math.min(1, Math.max(0, p));
+}
+
+/** The standard normal CDF via erfc (Numerical Recipes' Chebyshev fit, |error| < 1.2e-7). */
+export function normalCdf(x: number): number {
+  const z = Math.abs(x) / Math.SQRT2;
+  const t = 1 / (1 + 0.5 * z);
+  const poly =
+    -z * z -
+    1.26551223 +
+    t *
+      (1.00002368 +
+        t *
+          (0.37409196 +
+            t *
+              (0.09678418 +
+                t *
+                  (-0.18628806 +
+                    t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277))))))));
+  const erfc = t * Math.exp(poly);
+  return x >= 0 ? 1 - erfc / 2 : erfc / 2;
+}
+
+/** One-sample Kolmogorov-Smirnov test of z against N(0, 1). */
+export function ksNormal(z: ArrayLike<number>): TestResult {
+  const x = Float64Array.from(z).sort();
+  const n = x.length;
+  let d = 0;
+  for (let i = 0; i < n; i++) {
+    const f = normalCdf(x[i]!);
+    d = Math.max(d, (i + 1) / n - f, f - i / n);
   }
-  return { statistic: d, p };
+  return { statistic: d, p: kolmogorovP(d, Math.sqrt(n)) };
 }
 
 /**

@@ -1,29 +1,7 @@
 // The noise is standard normal and independent across columns, samples, rows and calls.
 import { describe, expect, it } from 'vitest';
 import { NORMAL_BOUND, normal4 } from '../lib/stream.js';
-
-/** Standard normal CDF via erfc (Numerical Recipes' Chebyshev fit, |error| < 1.2e-7). */
-function normalCdf(x: number): number {
-  const z = Math.abs(x) / Math.SQRT2;
-  const t = 1 / (1 + 0.5 * z);
-  const erfc =
-    t *
-    Math.exp(
-      -z * z -
-        1.26551223 +
-        t *
-          (1.00002368 +
-            t *
-              (0.37409196 +
-                t *
-                  (0.09678418 +
-                    t *
-                      (-0.18628806 +
-                        t *
-                          (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277)))))))),
-    );
-  return x >= 0 ? 1 - erfc / 2 : erfc / 2;
-}
+import { normalCdf } from './stats-kit.js';
 
 /** Draws z(seed, offset, row, sample, column) for n consecutive columns (whole groups). */
 function draw(seedLo: number, seedHi: number, offset: number, row: number, sample: number, n: number): Float32Array {
