@@ -103,7 +103,9 @@ export async function runCorpusBench(api, opts = {}) {
   lines.push(`- Machine: ${os.hostname()}; CPU: ${m.cpu}, ${m.cores} logical cores; Node ${m.node} (${m.platform})`);
   lines.push(`- Date: ${date} UTC; the run took ${seconds.toFixed(0)} s`);
   lines.push(`- Load average, 1 min: ${load0.toFixed(2)} at the start, ${load1.toFixed(2)} at the end`);
-  lines.push(`- Corpus: ${dir} (${rows.filter((r) => r.kind === 'file').length} files) and the generated families`);
+  lines.push(
+    `- Corpus: ${dir} (${rows.filter((r) => r.kind === 'file').length} files timed) and the generated families (${rows.filter((r) => r.kind === 'family').length} timed)`,
+  );
   lines.push(
     `- Times: median ms per forward + backward through the package ('cpu' backend, a new gradient per call) [p75]; 'dense' and 'lazy' alternate call by call; runs per sampler in the last column (${quick ? 'quick: 2' : `at least ${minRuns}, up to ${timeMs} ms per case and thread count`}, after 1 warm-up round)`,
   );
