@@ -491,7 +491,11 @@ async function corpusMain(args, here) {
     allowLoad: args.includes('--allow-load'),
     time: num('--time'),
     only: argValue(args, '--only'),
-    nSample: num('--nsample'),
+    nSample: (() => {
+      const n = num('--nsample');
+      if (n !== undefined && !Number.isInteger(n)) throw new Error(`--nsample: expected a positive integer, got ${n}`);
+      return n;
+    })(),
   });
   if (report.refused) process.exit(3);
 }

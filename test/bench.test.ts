@@ -211,6 +211,36 @@ describe('corpus benchmarks (--corpus), quick mode', () => {
       const md = fs.readFileSync(path.join(out, 'corpus-native-quick.md'), 'utf8');
       expect(md).toContain(json.cpu);
       expect(md).toMatch(/Load average, 1 min: [\d.]+ at the start, [\d.]+ at the end/);
+
+      // A full run (here of the placeholder alone, briefly) under load writes nothing and exits 3,
+      // unless --allow-load, which marks the files. NTK_BENCH_LOADAVG stands in for the load.
+      const full = (dir: string, ...more: string[]) =>
+        spawnSync(
+          process.execPath,
+          [
+            path.join(root, 'bench/native/run.mjs'),
+            '--corpus',
+            '--only',
+            'placeholder',
+            '--budget',
+            '0.01',
+            '--out',
+            dir,
+            ...more,
+          ],
+          { encoding: 'utf8', env: { ...process.env, NTK_BENCH_BUILD_DIR: build, NTK_BENCH_LOADAVG: '4.2' } },
+        );
+      const loadedOut = tmpDir('bench-corpus-native-load');
+      const refused = full(loadedOut);
+      expect(refused.status, refused.stdout + refused.stderr).toBe(3);
+      expect(refused.stdout).toMatch(/NOT WRITTEN: the 1-min load average was 4.20 at the start/);
+      expect(fs.readdirSync(loadedOut)).toEqual([]);
+      const marked = full(loadedOut, '--allow-load');
+      expect(marked.status, marked.stdout + marked.stderr).toBe(0);
+      expect(fs.readFileSync(path.join(loadedOut, 'corpus-native.md'), 'utf8')).toMatch(
+        /TAKEN UNDER LOAD.*NOT A MEASUREMENT/,
+      );
+      expect(JSON.parse(fs.readFileSync(path.join(loadedOut, 'corpus-native.json'), 'utf8')).loaded).toBe(true);
     },
     900_000,
   );

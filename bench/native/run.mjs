@@ -104,6 +104,8 @@ async function corpusMain(args, buildDir, exe) {
   const dir = path.resolve(optionalValue(args, '--corpus', corpus.CORPUS_DIR));
   const quick = args.includes('--quick');
   const nsample = argValue(args, '--nsample');
+  if (nsample !== undefined && !/^[1-9]\d*$/.test(nsample))
+    throw new Error(`--nsample: expected a positive integer, got ${nsample}`);
   const cases = corpus.corpusCases(dir, {
     quick,
     only: argValue(args, '--only'),
@@ -143,7 +145,9 @@ async function corpusMain(args, buildDir, exe) {
   if (args.includes('--allow-load')) pass.push('--allow-load');
   for (const o of ['--budget', '--pytopk-work']) {
     const v = argValue(args, o);
-    if (v !== undefined) pass.push(o, v);
+    if (v === undefined) continue;
+    if (!(Number(v) >= 0) || !Number.isFinite(Number(v))) throw new Error(`${o}: expected a number >= 0, got ${v}`);
+    pass.push(o, v);
   }
   const out = optionalValue(args, '--out', path.join(root, 'bench', 'results'));
   if (out !== undefined) {
