@@ -12,7 +12,7 @@
 // end was above 1.5, unless --allow-load, which writes the files marked as taken under load.
 import fs from 'node:fs';
 import path from 'node:path';
-import { CORPUS_DIR, corpusCases, MAX_LOAD } from './corpus.mjs';
+import { CORPUS_DIR, corpusCases, FAMILIES_FILE, MAX_LOAD } from './corpus.mjs';
 import { fmtMs, machine, summary, timeInTurn } from './bench.mjs';
 import os from 'node:os';
 
@@ -44,7 +44,7 @@ export async function runCorpusBench(api, opts = {}) {
   const t0 = Date.now();
   const date = new Date().toISOString().slice(0, 16).replace('T', ' ');
   log(
-    `corpus benchmark (Node): ${cases.length} cases from ${dir} and bench/corpus/families.json; ${m.cpu}, ${m.cores} cores; ${date} UTC; load ${m.loadavg}`,
+    `corpus benchmark (Node): ${cases.length} cases from ${dir} and ${opts.familiesFile ?? FAMILIES_FILE}; ${m.cpu}, ${m.cores} cores; ${date} UTC; load ${m.loadavg}`,
   );
   const rows = [];
   const savedThreads = api.threads();
@@ -104,7 +104,7 @@ export async function runCorpusBench(api, opts = {}) {
   lines.push(`- Date: ${date} UTC; the run took ${seconds.toFixed(0)} s`);
   lines.push(`- Load average, 1 min: ${load0.toFixed(2)} at the start, ${load1.toFixed(2)} at the end`);
   lines.push(
-    `- Corpus: ${dir} (${rows.filter((r) => r.kind === 'file').length} files timed) and the generated families (${rows.filter((r) => r.kind === 'family').length} timed)`,
+    `- Corpus: ${dir} (${rows.filter((r) => r.kind === 'file').length} files timed) and the generated families (${rows.filter((r) => r.kind === 'family').length} timed, from ${opts.familiesFile ?? FAMILIES_FILE})`,
   );
   lines.push(
     `- Times: median ms per forward + backward through the package ('cpu' backend, a new gradient per call) [p75]; 'dense' and 'lazy' alternate call by call; runs per sampler in the last column (${quick ? 'quick: 2' : `at least ${minRuns}, up to ${timeMs} ms per case and thread count`}, after 1 warm-up round)`,

@@ -17,7 +17,7 @@
 // Usage: npm run bench [-- --smoke] [-- --sampler lazy|dense] [-- --sizes "B,D,S;B,D,S"]
 //        [-- --no-baselines] [-- --native FILE] [-- --time MS]
 //        npm run bench -- --corpus [DIR] [--quick] [--out [DIR]] [--allow-load] [--time MS]
-//          [--only SUBSTRING] [--nsample S]: the corpus benchmark (bench/bench-corpus.mjs):
+//          [--only SUBSTRING] [--nsample S] [--families FILE]: the corpus benchmark (bench/bench-corpus.mjs):
 //          'dense' against 'lazy' on every corpus file and generated family, 1 and 2 threads
 //   BENCH_SMOKE=1 also selects the smoke mode. --sampler is passed to every 'cpu' and 'js' call
 //   and needs a build with the `sampler` option (an error says so otherwise).
@@ -468,7 +468,16 @@ function optionalValue(args, name, dflt) {
 }
 
 async function corpusMain(args, here) {
-  const known = new Set(['--corpus', '--quick', '--out', '--allow-load', '--time', '--only', '--nsample']);
+  const known = new Set([
+    '--corpus',
+    '--quick',
+    '--out',
+    '--allow-load',
+    '--time',
+    '--only',
+    '--nsample',
+    '--families',
+  ]);
   for (let i = 0; i < args.length; i++) {
     if (!args[i].startsWith('--')) continue;
     if (!known.has(args[i])) throw new Error(`--corpus: unknown option ${args[i]} (known: ${[...known].join(', ')})`);
@@ -491,6 +500,7 @@ async function corpusMain(args, here) {
     allowLoad: args.includes('--allow-load'),
     time: num('--time'),
     only: argValue(args, '--only'),
+    familiesFile: argValue(args, '--families'),
     nSample: (() => {
       const n = num('--nsample');
       if (n !== undefined && !Number.isInteger(n)) throw new Error(`--nsample: expected a positive integer, got ${n}`);

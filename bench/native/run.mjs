@@ -5,7 +5,7 @@
 //   npm run bench:topk-native               the hard top-k against torch::topk (bench_topk),
 //                                           writes bench/results/topk-native.md (--topk [--smoke])
 //   npm run bench:native -- --corpus [DIR] [--quick] [--out [DIR]] [--allow-load] [--budget S]
-//       [--pytopk-work VALUES] [--only SUBSTRING] [--nsample S]
+//       [--pytopk-work VALUES] [--only SUBSTRING] [--nsample S] [--families FILE]
 //                                           the corpus (bench/corpus.mjs): 'dense', 'lazy' and
 //                                           pytopk on every corpus file and generated family, 1 and
 //                                           2 threads; writes corpus-native.{md,json} only with --out
@@ -96,6 +96,7 @@ async function corpusMain(args, buildDir, exe) {
     '--pytopk-work',
     '--only',
     '--nsample',
+    '--families',
   ]);
   for (const a of args)
     if (a.startsWith('--') && !known.has(a))
@@ -109,6 +110,7 @@ async function corpusMain(args, buildDir, exe) {
   const cases = corpus.corpusCases(dir, {
     quick,
     only: argValue(args, '--only'),
+    familiesFile: argValue(args, '--families'),
     nSample: nsample === undefined ? undefined : Number(nsample),
   });
   if (cases.length === 0) throw new Error(`no corpus case to run in ${dir}`);
