@@ -623,7 +623,7 @@ int runCorpus(const std::string& manifest, const std::string& outDir, bool quick
   md << "- Times: median ms per forward + backward [p10, p90]; 'dense' and 'lazy' alternate call by call (1 warm-up "
         "round, then "
      << (quick ? "1 round" : "rounds for " + fmt("%.1f", budget) + " s, at least 3")
-     << " per thread count). pytopk: " << (quick ? "1 run" : "at least 2 runs after 1 warm-up")
+     << " per thread count). pytopk: " << (quick ? "1 run" : "at least 2 timed runs after 2 untimed calls")
      << " per thread count, on the first rows holding about " << fmt("%.3g", pytopkWork)
      << " noise values (B x D x S; column 'pytopk rows'), scaled linearly to all B rows (its work is dense: "
         "B x D x S whatever the scores). Floor: one read of x and one write of a fresh B x D gradient, 1 thread.\n";
