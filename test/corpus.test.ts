@@ -2,6 +2,7 @@
 // headers match their sizes, a damaged file is refused with an error that names the fault, and
 // the generated families are deterministic and have the laws bench/corpus/README.md states
 // (tested statistically, each test with a control that it rejects).
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -489,4 +490,41 @@ describe('the generated families', () => {
       expect(mismatches(fit, wider, kurt).join()).toMatch(/log scale.median/);
     });
   }
+
+  it('the command line: fit prints family entries that load and regenerate the fitted shape; list and generate', () => {
+    const cli = path.resolve(__dirname, '../bench/corpus.mjs');
+    const placeholder = path.join(CORPUS_DIR, 'placeholder-d246.ntkl');
+    const src = fs.mkdtempSync(path.join(scratch, 'cli-'));
+    const file = path.join(src, 'country-bal-seed0-mid.ntkl');
+    const g0 = generate({ name: 'src', rows: 400, classes: 246, seed: 4, rule: fitCases[0]![1] });
+    fs.writeFileSync(file, encodeNtkl({ ...header(400, 246), labels: Array.from(g0.labels) }, g0.scores));
+    const r = spawnSync(process.execPath, [cli, 'fit', file], { encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    const entries = r.stdout
+      .split('\n')
+      .filter((l) => l.startsWith('  {'))
+      .map((l) => JSON.parse(l.trim().replace(/,$/, '')) as Family);
+    expect(entries.map((e) => e.name)).toEqual(FAMILY_WIDTHS.map(([d]) => `fit-country-bal-seed0-mid-d${d}`));
+    const famFile = path.join(src, 'families.json');
+    fs.writeFileSync(famFile, JSON.stringify({ format: 1, families: entries }));
+    const loaded = loadFamilies(famFile);
+    expect(loaded).toHaveLength(3);
+    // The family regenerates the source's shape (a 400-row draw of the fitted rule, fitted again).
+    const again = fitRule(generate({ ...loaded[0]!, rows: 400, classes: 246 }));
+    const first = fitRule(g0);
+    expect(again.margin.mean).toBeCloseTo(first.margin.mean, 0);
+    expect(again.scale.median / first.scale.median).toBeCloseTo(1, 1);
+    expect(again.location.mean).toBeCloseTo(first.location.mean, 0);
+    const list = spawnSync(process.execPath, [cli, 'list'], { encoding: 'utf8' });
+    expect(list.status, list.stderr).toBe(0);
+    if (fs.existsSync(placeholder)) expect(list.stdout).toContain('placeholder-d246.ntkl: 32 x 246, stage generated');
+    expect(list.stdout).toContain('family wide-d32768: 512 x 32768, nSample 5');
+    const gen = spawnSync(process.execPath, [cli, 'generate', 'normal-d1000', '--out', src], { encoding: 'utf8' });
+    expect(gen.status, gen.stderr).toBe(0);
+    const written = readNtkl(path.join(src, 'normal-d1000.ntkl'));
+    expect(written.header).toMatchObject({ family: 'normal-d1000', rows: 256, classes: 1000, stage: 'generated' });
+    const bad = spawnSync(process.execPath, [cli, 'generate', 'nope', '--out', src], { encoding: 'utf8' });
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toMatch(/no family nope \(families: normal-d1000,/);
+  });
 });
