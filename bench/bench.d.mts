@@ -84,3 +84,18 @@ export function tfLossAndGrad(
 export function samplerSupported(api: unknown): boolean;
 export function readNativeResults(file: string): unknown;
 export function runBench(api: unknown, tf: unknown, opts?: BenchOptions): Promise<BenchReport>;
+export function loadavg(): string;
+export function machine(): { cpu: string; cores: number; node: string; platform: string; loadavg: string };
+export function fmtMs(v: number | undefined): string;
+export function summary(ms: number[], faults: number[], threads: number): BenchResult;
+export function timeInTurn(
+  fns: Array<() => unknown>,
+  opts: {
+    timeMs: number;
+    minRuns: number;
+    warmupRuns: number;
+    warmupMs?: number;
+    warmupMax?: number;
+    maxRuns?: number;
+  },
+): { ms: number[][]; faults: number[][] };

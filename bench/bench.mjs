@@ -16,6 +16,9 @@
 // the table says when that run was on another machine, where the ratio means little.
 // Usage: npm run bench [-- --smoke] [-- --sampler lazy|dense] [-- --sizes "B,D,S;B,D,S"]
 //        [-- --no-baselines] [-- --native FILE] [-- --time MS]
+//        npm run bench -- --corpus [DIR] [--quick] [--out [DIR]] [--allow-load] [--time MS]
+//          [--only SUBSTRING] [--nsample S] [--families FILE]: the corpus benchmark (bench/bench-corpus.mjs):
+//          'dense' against 'lazy' on every corpus file and generated family, 1 and 2 threads
 //   BENCH_SMOKE=1 also selects the smoke mode. --sampler is passed to every 'cpu' and 'js' call
 //   and needs a build with the `sampler` option (an error says so otherwise).
 // Prints a table naming the machine and its load and writes bench/results/js[-SAMPLER].{md,json}
@@ -108,14 +111,14 @@ export function tfLossAndGrad(tf, x, labels, B, D, S, k = K, eps = EPS) {
   });
 }
 
-function loadavg() {
+export function loadavg() {
   return os
     .loadavg()
     .map((v) => v.toFixed(2))
     .join(' ');
 }
 
-function machine() {
+export function machine() {
   const cpus = os.cpus();
   return {
     cpu: cpus[0]?.model?.trim() ?? 'unknown CPU',
@@ -126,7 +129,7 @@ function machine() {
   };
 }
 
-function fmtMs(v) {
+export function fmtMs(v) {
   if (v === undefined || !Number.isFinite(v)) return 'n/a';
   return v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v >= 1 ? v.toFixed(2) : v.toFixed(3);
 }
@@ -143,7 +146,7 @@ function quantile(sorted, q) {
   return i + 1 < sorted.length ? sorted[i] * (1 - f) + sorted[i + 1] * f : sorted[i];
 }
 
-function summary(ms, faults, threads) {
+export function summary(ms, faults, threads) {
   const sorted = ms.slice().sort((a, b) => a - b);
   const sum = ms.reduce((a, b) => a + b, 0);
   return {
@@ -166,7 +169,10 @@ const minorFaults = () => process.resourceUsage().minorPageFault;
  * warmupMs has passed or warmupMax rounds were made; then rounds until timeMs has passed and at
  * least minRuns rounds were made.
  */
-function timeInTurn(fns, { timeMs, minRuns, warmupRuns, warmupMs = 0, warmupMax = warmupRuns, maxRuns = 100000 }) {
+export function timeInTurn(
+  fns,
+  { timeMs, minRuns, warmupRuns, warmupMs = 0, warmupMax = warmupRuns, maxRuns = 100000 },
+) {
   const w0 = performance.now();
   for (let i = 0; i < warmupRuns || (i < warmupMax && performance.now() - w0 < warmupMs); i++) for (const f of fns) f();
   const ms = fns.map(() => []);
@@ -453,8 +459,60 @@ function argValue(args, name) {
   return args[i + 1];
 }
 
+/** The value after name when there is one that is not an option itself (--corpus [DIR]). */
+function optionalValue(args, name, dflt) {
+  const i = args.indexOf(name);
+  if (i < 0) return undefined;
+  const v = args[i + 1];
+  return v !== undefined && !v.startsWith('--') ? v : dflt;
+}
+
+async function corpusMain(args, here) {
+  const known = new Set([
+    '--corpus',
+    '--quick',
+    '--out',
+    '--allow-load',
+    '--time',
+    '--only',
+    '--nsample',
+    '--families',
+  ]);
+  for (let i = 0; i < args.length; i++) {
+    if (!args[i].startsWith('--')) continue;
+    if (!known.has(args[i])) throw new Error(`--corpus: unknown option ${args[i]} (known: ${[...known].join(', ')})`);
+  }
+  const { runCorpusBench } = await import('./bench-corpus.mjs');
+  const api = await import('../dist/index.js');
+  if (!api.backends().includes('cpu'))
+    throw new Error('the native addon did not load: build it first (npm run build:native)');
+  const num = (name) => {
+    const v = argValue(args, name);
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (!Number.isFinite(n) || n <= 0) throw new Error(`${name}: expected a positive number, got ${v}`);
+    return n;
+  };
+  const report = await runCorpusBench(api, {
+    dir: path.resolve(optionalValue(args, '--corpus', path.join(here, 'corpus'))),
+    quick: args.includes('--quick'),
+    outDir: optionalValue(args, '--out', path.join(here, 'results')),
+    allowLoad: args.includes('--allow-load'),
+    time: num('--time'),
+    only: argValue(args, '--only'),
+    familiesFile: argValue(args, '--families'),
+    nSample: (() => {
+      const n = num('--nsample');
+      if (n !== undefined && !Number.isInteger(n)) throw new Error(`--nsample: expected a positive integer, got ${n}`);
+      return n;
+    })(),
+  });
+  if (report.refused) process.exit(3);
+}
+
 async function main() {
   const args = process.argv.slice(2);
+  if (args.includes('--corpus')) return corpusMain(args, path.dirname(fileURLToPath(import.meta.url)));
   const smoke = args.includes('--smoke') || process.env.BENCH_SMOKE === '1';
   const here = path.dirname(fileURLToPath(import.meta.url));
   const sampler = argValue(args, '--sampler');

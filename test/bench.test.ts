@@ -9,6 +9,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import * as api from '../lib/index.js';
 import { makeInputs, plainLossAndGrad, runBench, tfLossAndGrad } from '../bench/bench.mjs';
+import { runCorpusBench } from '../bench/bench-corpus.mjs';
+import { CORPUS_DIR, corpusCases } from '../bench/corpus.mjs';
 
 const root = path.resolve(__dirname, '..');
 
@@ -106,6 +108,139 @@ describe('native benchmark (npm run bench:native)', () => {
         expect(row.check.positionMismatches).toBe(0);
       }
       expect(fs.readFileSync(path.join(out, 'native-smoke.md'), 'utf8')).toContain(json.cpu);
+    },
+    900_000,
+  );
+});
+
+describe('corpus benchmarks (--corpus), quick mode', () => {
+  const cases = corpusCases(CORPUS_DIR, { quick: true });
+
+  it("from Node (npm run bench -- --corpus --quick): 'dense' and 'lazy' on every file and family, 1 and 2 threads", async () => {
+    const out = tmpDir('bench-corpus');
+    const lines: string[] = [];
+    const report = await runCorpusBench(api, { quick: true, outDir: out, log: (l) => lines.push(l) });
+    expect(report.quick).toBe(true);
+    expect(report.rows.map((r) => r.name)).toEqual(cases.map((c) => c.name));
+    expect(report.rows.some((r) => r.kind === 'file')).toBe(true);
+    expect(report.rows.filter((r) => r.kind === 'family').length).toBe(15);
+    for (const row of report.rows) {
+      for (const name of ['dense 1T', 'lazy 1T', 'dense 2T', 'lazy 2T']) {
+        const r = row.results?.[name];
+        expect(r, `${row.name} ${name}`).toBeDefined();
+        expect(r!.samples).toBe(2);
+        expect(r!.medianMs).toBeGreaterThan(0);
+      }
+      expect(row.results!['dense 2T']!.threads).toBe(2);
+      expect(row.defaultSampler).toBe(api.defaultSampler(row.D, 6));
+    }
+    // Quick runs are smoke tests: written whatever the load, and marked as such.
+    expect(report.written).toBe(true);
+    const md = fs.readFileSync(path.join(out, 'corpus-js-quick.md'), 'utf8');
+    expect(md).toContain('QUICK run');
+    expect(md).toContain(report.machine.cpu);
+    expect(md).toMatch(/Load average, 1 min: [\d.]+ at the start, [\d.]+ at the end/);
+    expect(md.split('\n').filter((l) => /^\| [\w./-]+ \| (file|family) \|/.test(l))).toHaveLength(cases.length);
+    expect(JSON.parse(fs.readFileSync(path.join(out, 'corpus-js-quick.json'), 'utf8')).rows).toHaveLength(cases.length);
+  });
+
+  it('a full run under load writes nothing, unless --allow-load, which marks the files', async () => {
+    const opts = { time: 1, only: 'placeholder', loadAverage: () => 4.2, log: () => {} };
+    const out = tmpDir('bench-corpus-load');
+    const refused = await runCorpusBench(api, { ...opts, outDir: out });
+    expect(refused.loaded).toBe(true);
+    expect(refused.written).toBe(false);
+    expect(refused.refused).toMatch(/load average 4.20 > 1.5/);
+    expect(fs.readdirSync(out)).toEqual([]);
+    const marked = await runCorpusBench(api, { ...opts, outDir: out, allowLoad: true });
+    expect(marked.written).toBe(true);
+    expect(fs.readFileSync(path.join(out, 'corpus-js.md'), 'utf8')).toMatch(/TAKEN UNDER LOAD.*NOT A MEASUREMENT/);
+    const quiet = await runCorpusBench(api, { ...opts, loadAverage: () => 0.4, outDir: tmpDir('bench-corpus-quiet') });
+    expect(quiet.loaded).toBe(false);
+    expect(quiet.written).toBe(true);
+  });
+
+  it.skipIf(!fs.existsSync(path.join(root, 'dist', 'index.js')))(
+    'the command line: npm run bench -- --corpus --quick prints the table, and rejects an unknown option',
+    () => {
+      const r = spawnSync(
+        process.execPath,
+        [path.join(root, 'bench/bench.mjs'), '--corpus', '--quick', '--only', 'd1000'],
+        {
+          encoding: 'utf8',
+        },
+      );
+      expect(r.status, r.stdout + r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/\| normal-d1000 \| family \| generated \| 4 \| 1000 \| 2 \| dense \|/);
+      const bad = spawnSync(process.execPath, [path.join(root, 'bench/bench.mjs'), '--corpus', '--quik'], {
+        encoding: 'utf8',
+      });
+      expect(bad.status).not.toBe(0);
+      expect(bad.stderr).toMatch(/unknown option --quik/);
+    },
+  );
+
+  it.skipIf(!have('cmake'))(
+    "native (npm run bench:native -- --corpus --quick): 'dense', 'lazy' and pytopk on every file and family",
+    () => {
+      const build = path.join(root, 'build', 'bench-native-smoke'); // shared with the smoke tests above: one build
+      const out = tmpDir('bench-corpus-native');
+      const r = spawnSync(
+        process.execPath,
+        [path.join(root, 'bench/native/run.mjs'), '--corpus', '--quick', '--out', out],
+        { encoding: 'utf8', env: { ...process.env, NTK_BENCH_BUILD_DIR: build } },
+      );
+      if (r.status === 2 && /libtorch was not found/.test(r.stdout + r.stderr)) {
+        console.warn('native corpus benchmark smoke skipped: libtorch not found (apt-get install libtorch-dev)');
+        return;
+      }
+      expect(r.status, r.stdout + r.stderr).toBe(0);
+      const json = JSON.parse(fs.readFileSync(path.join(out, 'corpus-native-quick.json'), 'utf8'));
+      expect(json.quick).toBe(true);
+      expect(json.checksPassed).toBe(true);
+      expect(json.rows.map((x: { name: string }) => x.name)).toEqual(cases.map((c) => c.name));
+      for (const row of json.rows) {
+        for (const v of ['dense1', 'lazy1', 'dense2', 'lazy2', 'pytopk1', 'pytopk2', 'floor1']) {
+          expect(row[v].runs, `${row.name} ${v}`).toBeGreaterThan(0);
+          expect(row[v].medianMs).toBeGreaterThan(0);
+        }
+        expect(row.dense2.threads).toBe(2);
+        expect(row.check.positionMismatches).toBe(0);
+        expect(row.defaultSampler).toBe(api.defaultSampler(row.D, 6));
+      }
+      const md = fs.readFileSync(path.join(out, 'corpus-native-quick.md'), 'utf8');
+      expect(md).toContain(json.cpu);
+      expect(md).toMatch(/Load average, 1 min: [\d.]+ at the start, [\d.]+ at the end/);
+
+      // A full run (here of the placeholder alone, briefly) under load writes nothing and exits 3,
+      // unless --allow-load, which marks the files. NTK_BENCH_LOADAVG stands in for the load.
+      const full = (dir: string, ...more: string[]) =>
+        spawnSync(
+          process.execPath,
+          [
+            path.join(root, 'bench/native/run.mjs'),
+            '--corpus',
+            '--only',
+            'placeholder',
+            '--budget',
+            '0.01',
+            '--out',
+            dir,
+            ...more,
+          ],
+          { encoding: 'utf8', env: { ...process.env, NTK_BENCH_BUILD_DIR: build, NTK_BENCH_LOADAVG: '4.2' } },
+        );
+      const loadedOut = tmpDir('bench-corpus-native-load');
+      const refused = full(loadedOut);
+      expect(refused.status, refused.stdout + refused.stderr).toBe(3);
+      expect(refused.stdout).toMatch(/NOT WRITTEN: the 1-min load average was 4.20 at the start/);
+      expect(fs.readdirSync(loadedOut)).toEqual([]);
+      const marked = full(loadedOut, '--allow-load');
+      expect(marked.status, marked.stdout + marked.stderr).toBe(0);
+      expect(fs.readFileSync(path.join(loadedOut, 'corpus-native.md'), 'utf8')).toMatch(
+        /TAKEN UNDER LOAD.*NOT A MEASUREMENT/,
+      );
+      expect(JSON.parse(fs.readFileSync(path.join(loadedOut, 'corpus-native.json'), 'utf8')).loaded).toBe(true);
     },
     900_000,
   );

@@ -14,6 +14,7 @@
 #include <malloc.h>
 #include <sys/utsname.h>
 #include <torch/torch.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -371,13 +372,373 @@ bool check(const Problem& p, Row& row) {
   return ok;
 }
 
+// ----- the corpus (npm run bench:native -- --corpus [DIR]) -----
+// bench/native/run.mjs reads and validates the corpus with bench/corpus.mjs, writes the
+// generated families to .ntkl files in its build directory, and hands this program a manifest:
+// a first line "NTK-CORPUS 1", then one case per line, tab-separated: name, kind, stage,
+// default sampler, file, data offset, rows (to read: the file may have more), classes, nSample,
+// labels (comma-separated). The scores are read straight from the file (float32 little-endian,
+// row-major, at the data offset); the size and the magic are checked again here.
+struct CorpusCase {
+  std::string name, kind, stage, defaultSampler, file;
+  int64_t dataOffset = 0, rows = 0, classes = 0, nSample = 0;
+  std::vector<int64_t> labels;
+};
+
+std::vector<std::string> splitOn(const std::string& s, char sep) {
+  std::vector<std::string> out;
+  std::string cur;
+  std::stringstream ss(s);
+  while (std::getline(ss, cur, sep)) out.push_back(cur);
+  return out;
+}
+
+std::vector<CorpusCase> readManifest(const std::string& file) {
+  std::ifstream f(file);
+  if (!f) throw std::runtime_error("cannot open the corpus manifest " + file);
+  std::string line;
+  if (!std::getline(f, line) || line != "NTK-CORPUS 1")
+    throw std::runtime_error(file + ": not a corpus manifest (first line must be \"NTK-CORPUS 1\")");
+  std::vector<CorpusCase> cases;
+  while (std::getline(f, line)) {
+    if (line.empty()) continue;
+    const auto v = splitOn(line, '\t');
+    if (v.size() != 10)
+      throw std::runtime_error(file + ": a case line needs 10 tab-separated fields: " + line.substr(0, 80));
+    CorpusCase c;
+    c.name = v[0];
+    c.kind = v[1];
+    c.stage = v[2];
+    c.defaultSampler = v[3];
+    c.file = v[4];
+    c.dataOffset = std::stoll(v[5]);
+    c.rows = std::stoll(v[6]);
+    c.classes = std::stoll(v[7]);
+    c.nSample = std::stoll(v[8]);
+    for (const auto& y : splitOn(v[9], ',')) c.labels.push_back(std::stoll(y));
+    if (c.rows <= 0 || c.classes <= 0 || c.nSample <= 0 || static_cast<int64_t>(c.labels.size()) != c.rows)
+      throw std::runtime_error(file + ": case " + c.name + ": bad rows, classes, nSample or labels");
+    for (const int64_t y : c.labels)
+      if (y < 0 || y >= c.classes) throw std::runtime_error(file + ": case " + c.name + ": a label is out of range");
+    cases.push_back(std::move(c));
+  }
+  return cases;
+}
+
+Problem loadCase(const CorpusCase& c) {
+  std::ifstream f(c.file, std::ios::binary | std::ios::ate);
+  if (!f) throw std::runtime_error("cannot open " + c.file);
+  const int64_t size = static_cast<int64_t>(f.tellg());
+  const int64_t need = c.dataOffset + 4 * c.rows * c.classes;
+  if (size < need)
+    throw std::runtime_error(c.file + ": " + std::to_string(size) + " bytes, fewer than the " + std::to_string(need) +
+                             " its rows need");
+  char magic[4];
+  f.seekg(0);
+  f.read(magic, 4);
+  if (std::memcmp(magic, "NTKL", 4) != 0) throw std::runtime_error(c.file + ": not an .ntkl file");
+  Problem p{c.rows, c.classes, c.nSample, std::vector<float>(c.rows * c.classes), c.labels};
+  f.seekg(c.dataOffset);
+  f.read(reinterpret_cast<char*>(p.x.data()), static_cast<std::streamsize>(4 * p.x.size()));
+  if (!f) throw std::runtime_error(c.file + ": short read");
+  static_assert(sizeof(float) == 4, "float32");
+  const uint16_t probe = 1;
+  if (*reinterpret_cast<const uint8_t*>(&probe) != 1) {  // a big-endian host: the file is little-endian
+    for (auto& v : p.x) {
+      uint32_t u;
+      std::memcpy(&u, &v, 4);
+      u = __builtin_bswap32(u);
+      std::memcpy(&v, &u, 4);
+    }
+  }
+  return p;
+}
+
+Problem firstRows(const Problem& p, int64_t rows) {
+  rows = std::min(rows, p.B);
+  Problem q{rows, p.D, p.S, std::vector<float>(p.x.begin(), p.x.begin() + rows * p.D),
+            std::vector<int64_t>(p.labels.begin(), p.labels.begin() + rows)};
+  return q;
+}
+
+// Times two functions in turn, call by call (A B A B ...), so that both see the same load:
+// one warm-up round, then rounds until budgetS has passed and at least minRuns were made.
+std::pair<Stats, Stats> timePair(const std::function<void()>& a, const std::function<void()>& b, int threads,
+                                 double budgetS, int minRuns, int maxRuns) {
+  a();
+  b();
+  std::vector<double> ma, mb;
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int r = 0; r < maxRuns; ++r) {
+    if (r >= minRuns && std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() >= budgetS) break;
+    auto s = std::chrono::steady_clock::now();
+    a();
+    ma.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - s).count());
+    s = std::chrono::steady_clock::now();
+    b();
+    mb.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - s).count());
+  }
+  auto stats = [&](const std::vector<double>& ms) {
+    Stats st;
+    st.threads = threads;
+    st.runs = static_cast<int>(ms.size());
+    st.median = quantile(ms, 0.5);
+    st.p10 = quantile(ms, 0.1);
+    st.p90 = quantile(ms, 0.9);
+    st.min = quantile(ms, 0.0);
+    return st;
+  };
+  return {stats(ma), stats(mb)};
+}
+
+double loadAvg1() {
+  // A test hook: the refusal to write under load is tested with a load given here.
+  if (const char* fake = std::getenv("NTK_BENCH_LOADAVG")) return std::atof(fake);
+  std::ifstream f("/proc/loadavg");
+  double a = -1;
+  f >> a;
+  return a;
+}
+
+struct CorpusRow {
+  CorpusCase c;
+  Stats dense1, lazy1, dense2, lazy2, floor1, torch1, torch2;
+  int64_t pytopkRows = 0;  // rows pytopk was timed on (its figures are scaled to all rows when fewer)
+  double checkTopDiff = 0, checkGradDiff = 0, checkLossDiff = 0;
+  int64_t checkMismatches = 0, checkRows = 0;
+  bool skipped = false;
+  std::string why;
+};
+
+constexpr double kMaxLoad = 1.5;  // no figure taken above this 1-min load average is written
+
+int runCorpus(const std::string& manifest, const std::string& outDir, bool quick, bool allowLoad, double budget,
+              double pytopkWork) {
+  const std::vector<CorpusCase> cases = readManifest(manifest);
+  const std::string cpu = cpuModel();
+  const std::string detail = cpuDetail();
+  const double load0 = loadAvg1();
+  char host[256] = {0};
+  gethostname(host, sizeof host - 1);
+  const auto start = std::chrono::system_clock::now();
+  const auto startT = std::chrono::system_clock::to_time_t(start);
+  char date[64];
+  std::strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", std::gmtime(&startT));
+  const int hw = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  std::printf("corpus benchmark (C++): %zu cases; %s, %d logical cores; libtorch %s; %s; load %.2f\n", cases.size(),
+              cpu.c_str(), hw, TORCH_VERSION, date, load0);
+  const int minRuns = quick ? 1 : 3;
+  const int maxRuns = quick ? 1 : 200;
+  if (quick) budget = 0;
+  std::vector<CorpusRow> rows;
+  bool allOk = true;
+  for (const CorpusCase& c : cases) {
+    CorpusRow row;
+    row.c = c;
+    if (c.classes < kK + 2) {
+      row.skipped = true;
+      row.why = "classes < k + 2";
+      rows.push_back(row);
+      continue;
+    }
+    const Problem p = loadCase(c);
+    torch::set_num_threads(1);
+    ntk::setCpuThreads(1);
+    // Ours ('dense') against pytopk on one shared noise tensor, on the first rows: a real-data
+    // check that both compute the same thing before anything is timed.
+    {
+      const Problem q = firstRows(p, 8);
+      Row r{};
+      allOk = check(q, r) && allOk;
+      row.checkRows = q.B;
+      row.checkMismatches = r.positionMismatches;
+      row.checkTopDiff = r.maxTopDiff;
+      row.checkGradDiff = r.maxGradDiff;
+      row.checkLossDiff = r.lossDiff;
+    }
+    uint32_t offset = 1;
+    auto dense = [&] { (void)runOurs(p, nullptr, offset++, 0); };
+    auto lazy = [&] { (void)runOurs(p, nullptr, offset++, 1); };
+    for (const int t : {1, 2}) {
+      ntk::setCpuThreads(static_cast<unsigned>(t));
+      const auto pr = timePair(dense, lazy, static_cast<int>(ntk::cpuThreads()), budget, minRuns, maxRuns);
+      (t == 1 ? row.dense1 : row.dense2) = pr.first;
+      (t == 1 ? row.lazy1 : row.lazy2) = pr.second;
+    }
+    ntk::setCpuThreads(1);
+    volatile float sink = 0.0f;
+    auto floor = [&] {
+      std::vector<float> g(static_cast<size_t>(p.B * p.D));
+      float acc = 0.0f;
+      for (const float v : p.x) acc += v;
+      g[0] = acc;
+      sink = g[static_cast<size_t>(p.B * p.D) - 1] + g[0];
+    };
+    row.floor1 = timeIt(floor, 1, quick ? 0 : budget / 4, minRuns, maxRuns, 1);
+    // pytopk's cost is B x D x S dense work whatever the scores: timed on the first rows that
+    // hold about pytopkWork noise values (pytopkWork <= 0: all rows), scaled to all rows.
+    const int64_t perRow = p.D * p.S;
+    row.pytopkRows =
+        pytopkWork > 0 ? std::max<int64_t>(1, std::min<int64_t>(p.B, static_cast<int64_t>(pytopkWork / perRow))) : p.B;
+    const Problem pq = firstRows(p, row.pytopkRows);
+    const TorchInputs in = torchInputs(pq);
+    auto pytopk = [&] { (void)runPytopk(in, pq.S, nullptr); };
+    const double scale = static_cast<double>(p.B) / static_cast<double>(pq.B);
+    for (const int t : {1, 2}) {
+      torch::set_num_threads(t);
+      Stats st = timeIt(pytopk, torch::get_num_threads(), budget, quick ? 1 : 2, maxRuns, 1);
+      st.median *= scale;
+      st.p10 *= scale;
+      st.p90 *= scale;
+      st.min *= scale;
+      (t == 1 ? row.torch1 : row.torch2) = st;
+    }
+    torch::set_num_threads(1);
+    std::printf(
+        "%s (%lld, %lld, %lld): dense %.4g / lazy %.4g ms (1T), dense %.4g / lazy %.4g ms (2T), pytopk %.4g / %.4g ms "
+        "(1T / 2T%s), floor %.4g ms; load %.2f\n",
+        c.name.c_str(), (long long)p.B, (long long)p.D, (long long)p.S, row.dense1.median, row.lazy1.median,
+        row.dense2.median, row.lazy2.median, row.torch1.median, row.torch2.median,
+        row.pytopkRows < p.B ? (", timed on " + std::to_string(row.pytopkRows) + " rows, scaled").c_str() : "",
+        row.floor1.median, loadAvg1());
+    std::fflush(stdout);
+    rows.push_back(row);
+  }
+  const double load1 = loadAvg1();
+  const double seconds = std::chrono::duration<double>(std::chrono::system_clock::now() - start).count();
+  const bool loaded = !quick && std::max(load0, load1) > kMaxLoad;
+
+  std::ostringstream md;
+  md << "# Corpus benchmark in C++: BalNoisedTopK (k = 5, epsilon = 1) loss + gradient, 'dense' against 'lazy' "
+        "against pytopk (libtorch)"
+     << (quick ? " (QUICK run: a smoke test, not a measurement)" : "") << "\n\n";
+  if (loaded)
+    md << "**TAKEN UNDER LOAD: the 1-min load average was " << fmt("%.2f", load0) << " at the start and "
+       << fmt("%.2f", load1) << " at the end, above " << fmt("%.1f", kMaxLoad)
+       << ". NOT A MEASUREMENT: quote nothing from this file.**\n\n";
+  md << "- Machine: " << host << "; CPU: " << cpu << " (" << detail << "), " << hw << " logical cores\n";
+  md << "- Date: " << date << "; the run took " << fmt("%.0f", seconds) << " s\n";
+  md << "- Load average, 1 min: " << fmt("%.2f", load0) << " at the start, " << fmt("%.2f", load1) << " at the end\n";
+  md << "- libtorch " << TORCH_VERSION << "; ours = native/cpu kernels linked directly (no N-API)\n";
+  md << "- Times: median ms per forward + backward [p10, p90]; 'dense' and 'lazy' alternate call by call (1 warm-up "
+        "round, then "
+     << (quick ? "1 round" : "rounds for " + fmt("%.1f", budget) + " s, at least 3")
+     << " per thread count). pytopk: " << (quick ? "1 run" : "at least 2 timed runs after 2 untimed calls")
+     << " per thread count, on the first rows holding about " << fmt("%.3g", pytopkWork)
+     << " noise values (B x D x S; column 'pytopk rows'), scaled linearly to all B rows (its work is dense: "
+        "B x D x S whatever the scores). Floor: one read of x and one write of a fresh B x D gradient, 1 thread.\n";
+  md << "- default: the sampler the package picks for this width; 'default / other' is its time over the other "
+        "sampler's (above 1.00x: the default is the slower one)\n\n";
+  md << "| case | kind | stage | B | D | S | default | dense 1T | lazy 1T | dense / lazy 1T | dense 2T | lazy 2T | "
+        "dense / lazy 2T | default / other 1T | pytopk 1T | pytopk 2T | pytopk rows | pytopk 1T / lazy 1T | pytopk 1T "
+        "/ "
+        "dense 1T | floor 1T | lazy 1T / floor | runs dense 1T, 2T; pytopk |\n";
+  md << "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+  auto cell = [](const Stats& s) {
+    return fmt("%.4g", s.median) + " [" + fmt("%.3g", s.p10) + ", " + fmt("%.3g", s.p90) + "]";
+  };
+  for (const CorpusRow& r : rows) {
+    const CorpusCase& c = r.c;
+    md << "| " << c.name << " | " << c.kind << " | " << c.stage << " | " << c.rows << " | " << c.classes << " | "
+       << c.nSample << " | ";
+    if (r.skipped) {
+      md << "skipped: " << r.why << " |||||||||||||||\n";
+      continue;
+    }
+    const double def = c.defaultSampler == "lazy"    ? r.lazy1.median / r.dense1.median
+                       : c.defaultSampler == "dense" ? r.dense1.median / r.lazy1.median
+                                                     : 0;
+    md << c.defaultSampler << " | " << cell(r.dense1) << " | " << cell(r.lazy1) << " | "
+       << fmt("%.2fx", r.dense1.median / r.lazy1.median) << " | " << cell(r.dense2) << " | " << cell(r.lazy2) << " | "
+       << fmt("%.2fx", r.dense2.median / r.lazy2.median) << " | " << (def > 0 ? fmt("%.2fx", def) : "") << " | "
+       << cell(r.torch1) << " | " << cell(r.torch2) << " | " << r.pytopkRows << " | "
+       << fmt("%.1fx", r.torch1.median / r.lazy1.median) << " | " << fmt("%.1fx", r.torch1.median / r.dense1.median)
+       << " | " << cell(r.floor1) << " | " << fmt("%.2fx", r.lazy1.median / r.floor1.median) << " | " << r.dense1.runs
+       << ", " << r.dense2.runs << "; " << r.torch1.runs << " |\n";
+  }
+  md << "\nCheck before timing, per case ('dense' against pytopk on one shared noise tensor, the first rows):\n\n";
+  md << "| case | rows | positions differing | max abs top diff | abs loss diff | max abs grad diff |\n";
+  md << "|---|---|---|---|---|---|\n";
+  for (const CorpusRow& r : rows) {
+    if (r.skipped) continue;
+    md << "| " << r.c.name << " | " << r.checkRows << " | " << r.checkMismatches << " | " << fmt("%.3g", r.checkTopDiff)
+       << " | " << fmt("%.3g", r.checkLossDiff) << " | " << fmt("%.3g", r.checkGradDiff) << " |\n";
+  }
+  std::printf("\n%s", md.str().c_str());
+
+  std::ostringstream js;
+  auto sj = [](const Stats& s) {
+    std::ostringstream o;
+    o << "{\"medianMs\": " << s.median << ", \"p10Ms\": " << s.p10 << ", \"p90Ms\": " << s.p90
+      << ", \"minMs\": " << s.min << ", \"runs\": " << s.runs << ", \"threads\": " << s.threads << "}";
+    return o.str();
+  };
+  auto str = [](const std::string& s) {
+    std::string o = "\"";
+    for (const char ch : s) {
+      if (ch == '"' || ch == '\\') o += '\\';
+      if (static_cast<unsigned char>(ch) >= 0x20) o += ch;
+    }
+    return o + "\"";
+  };
+  js << "{\n  \"host\": " << str(host) << ",\n  \"cpu\": " << str(cpu) << ",\n  \"cpuDetail\": " << str(detail)
+     << ",\n  \"logicalCores\": " << hw << ",\n  \"libtorch\": \"" << TORCH_VERSION << "\",\n  \"date\": \"" << date
+     << "\",\n  \"seconds\": " << seconds << ",\n  \"loadStart\": " << load0 << ",\n  \"loadEnd\": " << load1
+     << ",\n  \"loaded\": " << (loaded ? "true" : "false") << ",\n  \"quick\": " << (quick ? "true" : "false")
+     << ",\n  \"pytopkWork\": " << pytopkWork << ",\n  \"checksPassed\": " << (allOk ? "true" : "false")
+     << ",\n  \"rows\": [\n";
+  for (size_t i = 0; i < rows.size(); ++i) {
+    const CorpusRow& r = rows[i];
+    js << "    {\"name\": " << str(r.c.name) << ", \"kind\": " << str(r.c.kind) << ", \"stage\": " << str(r.c.stage)
+       << ", \"B\": " << r.c.rows << ", \"D\": " << r.c.classes << ", \"S\": " << r.c.nSample
+       << ", \"defaultSampler\": " << str(r.c.defaultSampler);
+    if (r.skipped) {
+      js << ", \"skipped\": " << str(r.why) << "}";
+    } else {
+      js << ", \"dense1\": " << sj(r.dense1) << ", \"lazy1\": " << sj(r.lazy1) << ", \"dense2\": " << sj(r.dense2)
+         << ", \"lazy2\": " << sj(r.lazy2) << ", \"pytopk1\": " << sj(r.torch1) << ", \"pytopk2\": " << sj(r.torch2)
+         << ", \"pytopkRows\": " << r.pytopkRows << ", \"floor1\": " << sj(r.floor1)
+         << ", \"check\": {\"rows\": " << r.checkRows << ", \"positionMismatches\": " << r.checkMismatches
+         << ", \"maxTopDiff\": " << r.checkTopDiff << ", \"lossDiff\": " << r.checkLossDiff
+         << ", \"maxGradDiff\": " << r.checkGradDiff << "}}";
+    }
+    js << (i + 1 < rows.size() ? "," : "") << "\n";
+  }
+  js << "  ]\n}\n";
+  int rc = 0;
+  if (!outDir.empty()) {
+    if (loaded && !allowLoad) {
+      std::printf(
+          "NOT WRITTEN: the 1-min load average was %.2f at the start and %.2f at the end (limit %.1f); rerun on a "
+          "quiet "
+          "machine, or pass --allow-load to write files marked as taken under load\n",
+          load0, load1, kMaxLoad);
+      rc = 3;
+    } else {
+      const std::string base = outDir + (quick ? "/corpus-native-quick" : "/corpus-native");
+      std::ofstream(base + ".md") << md.str();
+      std::ofstream(base + ".json") << js.str();
+      std::printf("wrote %s.md and %s.json\n", base.c_str(), base.c_str());
+    }
+  }
+  if (!allOk) {
+    std::fprintf(stderr, "correctness check FAILED: ours and pytopk disagree on the shared noise\n");
+    return 1;
+  }
+  return rc;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
   bool smoke = false;
   std::string outDir;
   std::string sizesArg;
+  std::string manifest;
+  bool quick = false, allowLoad = false;
+  double pytopkWork = 2.5e7;
   double budget = 3.0;
+  bool budgetGiven = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--smoke")
@@ -386,11 +747,32 @@ int main(int argc, char** argv) {
       outDir = argv[++i];
     else if (a == "--sizes" && i + 1 < argc)
       sizesArg = argv[++i];
-    else if (a == "--budget" && i + 1 < argc)
+    else if (a == "--budget" && i + 1 < argc) {
       budget = std::atof(argv[++i]);
+      budgetGiven = true;
+    } else if (a == "--corpus-manifest" && i + 1 < argc)
+      manifest = argv[++i];
+    else if (a == "--quick")
+      quick = true;
+    else if (a == "--allow-load")
+      allowLoad = true;
+    else if (a == "--pytopk-work" && i + 1 < argc)
+      pytopkWork = std::atof(argv[++i]);
     else {
-      std::fprintf(stderr, "usage: %s [--smoke] [--out DIR] [--sizes B,D,S;...] [--budget SECONDS]\n", argv[0]);
+      std::fprintf(stderr,
+                   "usage: %s [--smoke] [--out DIR] [--sizes B,D,S;...] [--budget SECONDS]\n"
+                   "       %s --corpus-manifest FILE [--quick] [--out DIR] [--allow-load] [--budget SECONDS] "
+                   "[--pytopk-work VALUES]\n",
+                   argv[0], argv[0]);
       return 2;
+    }
+  }
+  if (!manifest.empty()) {
+    try {
+      return runCorpus(manifest, outDir, quick, allowLoad, budgetGiven ? budget : 1.0, pytopkWork);
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "bench_native --corpus: %s\n", e.what());
+      return 1;
     }
   }
   std::vector<std::array<int64_t, 3>> sizes;

@@ -4,10 +4,16 @@
 //   npm run bench:native -- --sizes "256,1000,5" --budget 5
 //   npm run bench:topk-native               the hard top-k against torch::topk (bench_topk),
 //                                           writes bench/results/topk-native.md (--topk [--smoke])
+//   npm run bench:native -- --corpus [DIR] [--quick] [--out [DIR]] [--allow-load] [--budget S]
+//       [--pytopk-work VALUES] [--only SUBSTRING] [--nsample S] [--families FILE]
+//                                           the corpus (bench/corpus.mjs): 'dense', 'lazy' and
+//                                           pytopk on every corpus file and generated family, 1 and
+//                                           2 threads; writes corpus-native.{md,json} only with --out
 // Environment: NTK_BENCH_BUILD_DIR (default build/bench-native), CMAKE_PREFIX_PATH for a
 // libtorch other than Debian's libtorch-dev (e.g. python -c "import torch;
 // print(torch.utils.cmake_prefix_path)").
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -41,10 +47,126 @@ export function buildNativeBench(buildDir, log = console.log) {
   return exe;
 }
 
-function main() {
+/** The value after name when there is one that is not an option itself (--corpus [DIR]). */
+function optionalValue(args, name, dflt) {
+  const i = args.indexOf(name);
+  if (i < 0) return undefined;
+  const v = args[i + 1];
+  return v !== undefined && !v.startsWith('--') ? v : dflt;
+}
+
+function argValue(args, name) {
+  const i = args.indexOf(name);
+  if (i < 0) return undefined;
+  if (i + 1 >= args.length) throw new Error(`${name} needs a value`);
+  return args[i + 1];
+}
+
+/**
+ * The generated family's .ntkl file in the cache (generated on first use): the C++ benchmark
+ * reads the same bytes the Node one generates. Keyed by the family's definition and the
+ * generator's version; an entry of the same name and rows made from another definition is removed.
+ */
+function familyFile(corpus, cacheDir, family) {
+  const key = createHash('sha256')
+    .update(JSON.stringify({ v: corpus.GENERATOR_VERSION, family }))
+    .digest('hex')
+    .slice(0, 12);
+  const stem = `${family.name}-r${family.rows}`;
+  const file = path.join(cacheDir, `${stem}-${key}.ntkl`);
+  if (!fs.existsSync(file)) {
+    fs.mkdirSync(cacheDir, { recursive: true });
+    for (const f of fs.readdirSync(cacheDir)) if (f.startsWith(`${stem}-`)) fs.rmSync(path.join(cacheDir, f));
+    const g = corpus.generate(family);
+    const tmp = `${file}.${process.pid}.tmp`;
+    corpus.writeNtkl(tmp, g.header, g.scores);
+    fs.renameSync(tmp, file);
+  }
+  return file;
+}
+
+/** The corpus benchmark (--corpus [DIR]): writes the manifest bench_native reads, then runs it. */
+async function corpusMain(args, buildDir, exe) {
+  const known = new Set([
+    '--corpus',
+    '--quick',
+    '--out',
+    '--allow-load',
+    '--budget',
+    '--pytopk-work',
+    '--only',
+    '--nsample',
+    '--families',
+  ]);
+  for (const a of args)
+    if (a.startsWith('--') && !known.has(a))
+      throw new Error(`--corpus: unknown option ${a} (known: ${[...known].join(', ')})`);
+  const corpus = await import('../corpus.mjs');
+  const dir = path.resolve(optionalValue(args, '--corpus', corpus.CORPUS_DIR));
+  const quick = args.includes('--quick');
+  const nsample = argValue(args, '--nsample');
+  if (nsample !== undefined && !/^[1-9]\d*$/.test(nsample))
+    throw new Error(`--nsample: expected a positive integer, got ${nsample}`);
+  const cases = corpus.corpusCases(dir, {
+    quick,
+    only: argValue(args, '--only'),
+    familiesFile: argValue(args, '--families'),
+    nSample: nsample === undefined ? undefined : Number(nsample),
+  });
+  if (cases.length === 0) throw new Error(`no corpus case to run in ${dir}`);
+  // The default sampler comes from the package (dist/, built by npm install); '?' without it.
+  let defaultSampler = () => '?';
+  try {
+    const api = await import('../../dist/index.js');
+    defaultSampler = (d) => api.defaultSampler(d, 6);
+  } catch {
+    console.log('dist/ is not built (npm run build:ts): the "default" column is left as ?');
+  }
+  const cacheDir = path.join(buildDir, 'corpus-cache');
+  const lines = ['NTK-CORPUS 1'];
+  for (const c of cases) {
+    let file = c.file;
+    let dataOffset = c.dataOffset;
+    let labels;
+    if (c.kind === 'family') {
+      file = familyFile(corpus, cacheDir, c.family);
+      const p = corpus.readNtkl(file, 0);
+      dataOffset = p.dataOffset;
+      labels = p.header.labels;
+    } else {
+      labels = corpus.readNtkl(file, 0).header.labels.slice(0, c.rows);
+    }
+    const fields = [c.name, c.kind, c.stage, defaultSampler(c.classes), file, dataOffset, c.rows, c.classes, c.nSample];
+    if (fields.some((f) => /[\t\n]/.test(String(f)))) throw new Error(`case ${c.name}: a tab or newline in its fields`);
+    lines.push([...fields, labels.join(',')].join('\t'));
+  }
+  const manifest = path.join(buildDir, quick ? 'corpus-manifest-quick.tsv' : 'corpus-manifest.tsv');
+  fs.writeFileSync(manifest, `${lines.join('\n')}\n`);
+  const pass = ['--corpus-manifest', manifest];
+  if (quick) pass.push('--quick');
+  if (args.includes('--allow-load')) pass.push('--allow-load');
+  for (const o of ['--budget', '--pytopk-work']) {
+    const v = argValue(args, o);
+    if (v === undefined) continue;
+    if (!(Number(v) >= 0) || !Number.isFinite(Number(v))) throw new Error(`${o}: expected a number >= 0, got ${v}`);
+    pass.push(o, v);
+  }
+  const out = optionalValue(args, '--out', path.join(root, 'bench', 'results'));
+  if (out !== undefined) {
+    fs.mkdirSync(path.resolve(out), { recursive: true });
+    pass.push('--out', path.resolve(out));
+  }
+  return run(exe, pass);
+}
+
+async function main() {
   const args = process.argv.slice(2);
   const buildDir = path.resolve(root, process.env.NTK_BENCH_BUILD_DIR ?? path.join('build', 'bench-native'));
   const exe = buildNativeBench(buildDir);
+  if (args.includes('--corpus')) {
+    if (!exe) process.exit(2);
+    process.exit(await corpusMain(args, buildDir, exe));
+  }
   if (args[0] === '--topk') {
     if (!exe) process.exit(2);
     const outDir = path.join(root, 'bench', 'results');
@@ -60,4 +182,9 @@ function main() {
   process.exit(run(exe, ['--out', outDir, ...args]));
 }
 
-if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) main();
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  main().catch((err) => {
+    console.error(err.message ?? err);
+    process.exit(1);
+  });
+}
