@@ -8,6 +8,9 @@
 import { describe, expect, it } from 'vitest';
 import type { SamplerName } from '../lib/addon.js';
 import { functional } from '../lib/index.js';
+import { resolveOpsKernel } from '../lib/ops-kernel.js';
+import { normal4 } from '../lib/stream.js';
+import { callOf } from './addon-calls.js';
 import { bits } from './fuzz-kit.js';
 import { mulberry32, randomArray, testedBackends } from './helpers.js';
 import { auditCases, float32RunningMean, float64Mean, runCase, ulpDistance } from './sample-mean-cases.js';
@@ -148,6 +151,50 @@ describe("the losses' mean over rows: a float64 sum rounded once", () => {
       let s64 = 0;
       for (const l of none.losses) s64 += l;
       expect(total.loss).toBe(fr(s64));
+      expect(float32Differs).toBeGreaterThan(0);
+    },
+  );
+});
+
+describe("perturbedTopK's backward: a float64 sum over samples, rounded once", () => {
+  it.each(backends)(
+    '%s: gradX = fl32(sum_s double(dot_s) z_s / (eps S)); the float32 accumulator differs (control)',
+    (backend) => {
+      const rand = mulberry32(9);
+      const [rows, d, k, S, eps] = [3, 21, 3, 700, 0.75];
+      const [seedLo, seedHi, offset] = [123, 456, 7];
+      const x = randomArray(rand, rows * d, 1);
+      const g = randomArray(rand, rows * d, 1);
+      const ops = resolveOpsKernel(backend, 'perturbedTopK');
+      const mask = new Float32Array(rows * d);
+      const indices = new Int32Array(rows * S * k);
+      ops.perturbedForward(callOf('perturbedForward', x, 1, d, rows, k, eps, S, seedLo, seedHi, offset, mask, indices));
+      // One outer slice, rows as `inner`: row r's column c is element c * rows + r.
+      const gradX = new Float32Array(rows * d);
+      ops.perturbedBackward(
+        callOf('perturbedBackward', indices, g, 1, d, rows, k, eps, S, seedLo, seedHi, offset, gradX),
+      );
+      const z = new Float32Array(4);
+      let float32Differs = 0;
+      for (let r = 0; r < rows; r++) {
+        const acc = new Float64Array(d);
+        const acc32 = new Float32Array(d);
+        for (let s = 0; s < S; s++) {
+          let dot = 0;
+          for (let j = 0; j < k; j++) dot = fr(dot + g[indices[(r * S + s) * k + j]! * rows + r]!);
+          for (let c0 = 0; c0 < d; c0 += 4) {
+            normal4(seedLo, seedHi, offset, r, s, c0 / 4, z, 0);
+            for (let j = 0; j < 4 && c0 + j < d; j++) {
+              acc[c0 + j] += dot * z[j]!;
+              acc32[c0 + j] = acc32[c0 + j]! + fr(dot * z[j]!);
+            }
+          }
+        }
+        for (let c = 0; c < d; c++) {
+          expect(gradX[c * rows + r], `row ${r} column ${c}`).toBe(fr(acc[c]! / (fr(eps) * S)));
+          if (fr(acc32[c]! / fr(fr(eps) * S)) !== gradX[c * rows + r]) float32Differs++;
+        }
+      }
       expect(float32Differs).toBeGreaterThan(0);
     },
   );
