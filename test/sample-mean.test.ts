@@ -10,7 +10,7 @@ import type { SamplerName } from '../lib/addon.js';
 import { functional } from '../lib/index.js';
 import { resolveOpsKernel } from '../lib/ops-kernel.js';
 import { normal4 } from '../lib/stream.js';
-import { callOf } from './addon-calls.js';
+import { perturbedBackwardCall, perturbedForwardCall } from './addon-calls.js';
 import { bits } from './fuzz-kit.js';
 import { mulberry32, randomArray, testedBackends } from './helpers.js';
 import { auditCases, float32RunningMean, float64Mean, runCase, ulpDistance } from './sample-mean-cases.js';
@@ -168,12 +168,10 @@ describe("perturbedTopK's backward: a float64 sum over samples, rounded once", (
       const ops = resolveOpsKernel(backend, 'perturbedTopK');
       const mask = new Float32Array(rows * d);
       const indices = new Int32Array(rows * S * k);
-      ops.perturbedForward(callOf('perturbedForward', x, 1, d, rows, k, eps, S, seedLo, seedHi, offset, mask, indices));
+      ops.perturbedForward(perturbedForwardCall(x, 1, d, rows, k, eps, S, seedLo, seedHi, offset, mask, indices));
       // One outer slice, rows as `inner`: row r's column c is element c * rows + r.
       const gradX = new Float32Array(rows * d);
-      ops.perturbedBackward(
-        callOf('perturbedBackward', indices, g, 1, d, rows, k, eps, S, seedLo, seedHi, offset, gradX),
-      );
+      ops.perturbedBackward(perturbedBackwardCall(indices, g, 1, d, rows, k, eps, S, seedLo, seedHi, offset, gradX));
       const z = new Float32Array(4);
       let float32Differs = 0;
       for (let r = 0; r < rows; r++) {
@@ -185,7 +183,7 @@ describe("perturbedTopK's backward: a float64 sum over samples, rounded once", (
           for (let c0 = 0; c0 < d; c0 += 4) {
             normal4(seedLo, seedHi, offset, r, s, c0 / 4, z, 0);
             for (let j = 0; j < 4 && c0 + j < d; j++) {
-              acc[c0 + j] += dot * z[j]!;
+              acc[c0 + j] = acc[c0 + j]! + dot * z[j]!;
               acc32[c0 + j] = acc32[c0 + j]! + fr(dot * z[j]!);
             }
           }

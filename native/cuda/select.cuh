@@ -370,12 +370,11 @@ __global__ void __launch_bounds__(kMeanThreads)
 }
 
 // One block per row; backwardCpu's operations: grad = countShare(count, nSample, scale) =
-// fl32(count * scale / nSample) (core/sample_mean.h) for a selected column, fl(0 * scale) elsewhere. Positions outside [0, d) are skipped.
-// kScatter (nSample <= kBackwardSharedS): one pass writes 0 * scale everywhere, then the thread
-// of each column's first sample counts that column among the row's positions (held in shared
-// memory) and writes it: each grad element is written once, plus once per selected column.
-// Otherwise the row's grad slots first serve as counts (zeroed, then one atomic increment per
-// sample) and are then converted in place.
+// fl32(count * scale / nSample) (core/sample_mean.h) for a selected column, fl(0 * scale) elsewhere. Positions outside
+// [0, d) are skipped. kScatter (nSample <= kBackwardSharedS): one pass writes 0 * scale everywhere, then the thread of
+// each column's first sample counts that column among the row's positions (held in shared memory) and writes it: each
+// grad element is written once, plus once per selected column. Otherwise the row's grad slots first serve as counts
+// (zeroed, then one atomic increment per sample) and are then converted in place.
 constexpr uint32_t kBackwardSharedS = 1024;
 
 template <bool kScatter>

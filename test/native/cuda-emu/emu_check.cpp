@@ -367,7 +367,8 @@ int checkMeanRule(Rng& rng) {
   for (uint32_t row = 0; row < 2; ++row) {
     const uint32_t S = sizes[row];
     std::vector<float> kth(S);
-    for (float& v : kth) v = row == 0 ? 30000010.0f + 2.0f * static_cast<float>(rng.next() % 2) : -1e6f - rng.uniform(0, 3);
+    for (float& v : kth)
+      v = row == 0 ? 30000010.0f + 2.0f * static_cast<float>(rng.next() % 2) : -1e6f - rng.uniform(0, 3);
     float got = -1.0f;
     emu::launch(1, 32, [&] { meanKernel(kth.data(), 1, S, &got); });
     double sum = 0.0;
@@ -387,7 +388,8 @@ int checkMeanRule(Rng& rng) {
       std::printf("FAIL meanKernel S=%u: got %.9g, rule %.9g, float32 sum %.9g (%d ulp)\n", S, got, want, old, oldUlp);
     }
   }
-  if (bad == 0) std::printf("meanKernel: the float64 mean rule holds on the audit's rows (float32 sum control fails)\n");
+  if (bad == 0)
+    std::printf("meanKernel: the float64 mean rule holds on the audit's rows (float32 sum control fails)\n");
   return bad;
 }
 
