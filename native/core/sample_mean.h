@@ -7,8 +7,8 @@
 // widened exactly) added in sample order, and one final rounding to binary32. For S <= 2^24
 // same-signed samples the binary64 quotient is within S * 2^-53 <= 2^-29 (relative) of the exact
 // mean, so the float32 result is the exact mean rounded once unless that mean lies within 2^-29
-// of a midpoint between two floats (the float32 running sum this replaces drifted by up to about
-// S / 2 ulp of the sum: 805 ulp at |x| ~ 1e6, S = 4096). Each step is one correctly rounded
+// of a midpoint between two floats (the float32 running sum this replaces could drift by about
+// S / 2 ulp of the mean: 805 ulp at |x| ~ 1e6, S = 4096). Each step is one correctly rounded
 // IEEE-754 operation, so the host's SSE2 doubles, CUDA's .rn.f64 instructions (built with
 // --fmad=false) and JavaScript's numbers give the same bits.
 #pragma once
