@@ -38,7 +38,8 @@ export interface ForwardCall extends LayoutFields, StreamFields {
   positions: Int32Array;
   /**
    * [rows, nSample] like positions, or null: each sample's k-th largest value, the floats whose
-   * mean is `values` (summed in sample order from 0, then divided by nSample: the same bits).
+   * mean is `values` (summed in sample order from 0 in float64, divided by nSample, rounded once
+   * to float32: the same bits).
    * The Monte-Carlo error is measured from them (NoisedTopKResult.standardError).
    */
   sampleValues: Float32Array | null;

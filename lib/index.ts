@@ -17,6 +17,7 @@ export type { BackendName, BackendOption } from './kernel.js';
 export type { SamplerName } from './lazy-sampler.js';
 export { defaultSampler, LAZY_DEFAULT_MIN_D } from './lazy-sampler.js';
 export { maxThreads, setThreads, threads } from './threads.js';
+export { tQuantile } from './student-t.js';
 export { topKHits, topKAccuracy, perClassTopKAccuracy, macroTopKAccuracy, rareClassTopKAccuracy } from './metrics.js';
 export type { Scores, RareClassOptions } from './metrics.js';
 export { crossEntropyLoss, focalLoss, ldamLoss, ClassicLossResult } from './classic-losses.js';

@@ -118,9 +118,11 @@ export function forwardJs(call: ForwardCall): void {
         positions[row * S + s] = c;
         kth[s] = y[c]!;
       }
+      // The mean rule of native/core/sample_mean.h (docs/determinism.md): the samples in order,
+      // summed in binary64 (a JS number) from +0, divided by S, rounded once to float32.
       let sum = 0;
-      for (let s = 0; s < S; s++) sum = fr(sum + kth[s]!);
-      values[row] = sum / S;
+      for (let s = 0; s < S; s++) sum += kth[s]!;
+      values[row] = fr(sum / S);
       // The very floats the mean was summed from (ForwardCall.sampleValues).
       if (sampleValues) sampleValues.set(kth, row * S);
     }
@@ -143,7 +145,8 @@ export function backwardJs(call: BackwardCall): void {
         const c = positions[at + s]!;
         const n = counts[c]!;
         if (n === 0) continue;
-        grad[(o * d + c) * inner + i] = fr(n / S) * scale;
+        // countShare (native/core/sample_mean.h): fl32(n * scale / S), n * scale exact in binary64.
+        grad[(o * d + c) * inner + i] = (n * scale) / S;
         counts[c] = 0;
       }
     }

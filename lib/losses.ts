@@ -237,15 +237,15 @@ export class LossResult<R extends Reduction = 'mean'> {
       const l = t[r]! > 0 ? t[r]! : 0;
       const wl = rowWeight ? fr(rowWeight[r]! * l) : l;
       losses[r] = wl;
-      // float32 sums in row order (README, Determinism)
-      sum = fr(sum + wl);
-      if (rowWeight) weights = fr(weights + rowWeight[r]!);
+      // float64 sums in row order, rounded once below (docs/determinism.md, Means)
+      sum += wl;
+      if (rowWeight) weights += rowWeight[r]!;
       rows++;
     }
     this.hingeArguments = t;
     this.losses = losses;
     this.denominator = rowWeight ? weights : rows;
-    const loss = lp.reduction === 'mean' ? fr(sum / this.denominator) : lp.reduction === 'sum' ? sum : null;
+    const loss = lp.reduction === 'mean' ? fr(sum / this.denominator) : lp.reduction === 'sum' ? fr(sum) : null;
     this.loss = loss as LossValue<R>;
   }
 

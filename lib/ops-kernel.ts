@@ -143,8 +143,9 @@ function perturbedForwardJs(c: PerturbedForwardCall): void {
 
 function perturbedBackwardJs(c: PerturbedBackwardCall): void {
   const { indices, grad, outer, d, inner, k, nSample: S, seedLo, seedHi, offset, gradX } = c;
-  const denom = fr(fr(c.epsilon) * S);
-  const acc = new Float32Array(d);
+  // The mean rule (native/core/ops.h): binary64 sums of exact products, one rounding at the end.
+  const denom = fr(c.epsilon) * S; // exact
+  const acc = new Float64Array(d);
   const z = new Float32Array(4);
   for (let o = 0; o < outer; o++) {
     for (let i = 0; i < inner; i++) {
@@ -160,7 +161,7 @@ function perturbedBackwardJs(c: PerturbedBackwardCall): void {
           normal4(seedLo, seedHi, offset, row, s, g, z, 0);
           const c0 = g * 4;
           const n = Math.min(4, d - c0);
-          for (let j = 0; j < n; j++) acc[c0 + j] = acc[c0 + j]! + fr(dot * z[j]!);
+          for (let j = 0; j < n; j++) acc[c0 + j] = acc[c0 + j]! + dot * z[j]!;
         }
       }
       for (let col = 0; col < d; col++) gradX[base + col * inner] = acc[col]! / denom;

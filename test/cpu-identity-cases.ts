@@ -4,6 +4,7 @@
 import { expect, it } from 'vitest';
 import { backends, functional, setThreads, threads } from '../lib/index.js';
 import { mulberry32 } from './helpers.js';
+import { auditCases, float64Mean, runCase } from './sample-mean-cases.js';
 
 /** Small deterministic generator for inputs; not the kernels' stream. */
 export const rng = mulberry32;
@@ -193,6 +194,22 @@ export function identitySuite(): void {
         }
       }
     }
+  });
+
+  it("the mean rule on the audit's rows (3e7 with nSample 1000, 1e6 with 4096): values = fl32(float64 mean of sampleValues), both samplers", () => {
+    for (const c of auditCases()) {
+      for (const sampler of ['dense', 'lazy'] as const) {
+        for (const t of [1, 2]) {
+          setThreads(t);
+          const js = runCase(c, 'js', sampler);
+          const cpu = runCase(c, 'cpu', sampler);
+          expect(bits(cpu.sampleValues)).toEqual(bits(js.sampleValues));
+          expect(bits(cpu.values)).toEqual(bits(float64Mean(cpu.sampleValues, c.rows, c.nSample)));
+          expect(bits(cpu.values)).toEqual(bits(js.values));
+        }
+      }
+    }
+    setThreads(0);
   });
 
   it('the balanced loss and its gradient match bit for bit (k = 5, 1 and 2 threads)', () => {

@@ -31,6 +31,8 @@ describe('CUDA kernels under the SIMT emulator (test/native/cuda-emu/run.sh)', (
       });
       expect(r.status, r.stdout + r.stderr).toBe(0);
       expect(r.stdout).toContain('radiusBound: holds for all 2^24 radius inputs');
+      // values: the float64 mean of the samples rounded once (docs/determinism.md), on the audit's rows.
+      expect(r.stdout).toContain('meanKernel: the float64 mean rule holds');
       // The emulated kernels take lazy_sampler.h's SSE2 Philox blocks; the device its scalar form.
       expect(r.stdout).toContain('philoxBlocks4: equals philox4x32_10 on 200000 random counter sets');
       const summary = /emu_check: (\d+) runs, (\d+) failures/.exec(r.stdout);

@@ -167,7 +167,7 @@ export function referenceForward(
         const cols = y.map((_, c) => c).sort((a, b) => (ranksAbove(y[a]!, a, y[b]!, b) ? -1 : 1));
         const c = cols[k - 1]!;
         positions[row * S + s] = c;
-        sum = fr(sum + y[c]!);
+        sum += y[c]!; // the mean rule: a float64 sum in sample order, rounded once below
       }
       values[row] = sum / S;
     }
@@ -189,8 +189,9 @@ export function referenceBackward(
       const row = o * inner + i;
       const counts = new Array<number>(d).fill(0);
       for (let s = 0; s < S; s++) counts[positions[row * S + s]!]!++;
-      // pytopk's dense mask: an unselected entry is 0 * gradOutput (NaN for a NaN gradOutput)
-      for (let c = 0; c < d; c++) grad[(o * d + c) * inner + i] = fr(counts[c]! / S) * rowScale[row]!;
+      // pytopk's dense mask: an unselected entry is 0 * gradOutput (NaN for a NaN gradOutput);
+      // a selected one the mean over samples, rounded once: fl32(count * gradOutput / S).
+      for (let c = 0; c < d; c++) grad[(o * d + c) * inner + i] = (counts[c]! * rowScale[row]!) / S;
     }
   }
   return grad;

@@ -1,9 +1,18 @@
-// perturbedTopK: 'js' and 'cpu' bit for bit; the noise is NoisedTopK's; the mask's mean against
+// perturbedTopK: 'js' and 'cpu' bit for bit; the noise is NoisedTopK's under 'dense'; the mask's mean against
 // an independent Monte-Carlo estimate; the VJP against finite differences of the expected mask
 // (common random numbers); eps -> 0 gives the hard top-k mask. Every statistical test has a
 // control that shows it can fail.
 import { afterAll, describe, expect, it } from 'vitest';
-import { functional, perturbedTopK, perturbedTopKAsync, PerturbedTopK, setThreads, threads } from '../lib/index.js';
+import {
+  defaultSampler,
+  functional,
+  LAZY_DEFAULT_MIN_D,
+  perturbedTopK,
+  perturbedTopKAsync,
+  PerturbedTopK,
+  setThreads,
+  threads,
+} from '../lib/index.js';
 import { loadNative } from '../lib/native.js';
 import { callOf } from './addon-calls.js';
 import { mulberry32, randomArray, testedBackends } from './helpers.js';
@@ -266,4 +275,28 @@ describe('perturbedTopK arguments', () => {
       addon.perturbedTopKBackward!(callOf('perturbedBackward', idx, x, 1, 4, 1, 2, 1, 3, 0, 0, 0, x)),
     ).toThrow(/gradX overlaps grad/);
   });
+});
+
+describe("perturbedTopK shares NoisedTopK's noise only under sampler 'dense' (docs/ops.md)", () => {
+  it.each(testedBackends())(
+    "%s: same seed and offset, k = 1: the same columns as 'dense'; from LAZY_DEFAULT_MIN_D columns the default 'lazy' differs",
+    (backend) => {
+      for (const d of [100, LAZY_DEFAULT_MIN_D]) {
+        const rand = mulberry32(d);
+        const x = randomArray(rand, 3 * d, 1);
+        const o = { k: 1, epsilon: 0.7, nSample: 16, seed: 11, offset: 4, backend } as const;
+        const p = perturbedTopK(x, [3, d], o);
+        const dense = functional.noisedTopK(x, [3, d], { ...o, sampler: 'dense' });
+        const byDefault = functional.noisedTopK(x, [3, d], o);
+        expect(Array.from(p.indices)).toEqual(Array.from(dense.positions));
+        if (d < LAZY_DEFAULT_MIN_D) {
+          expect(defaultSampler(d, 1)).toBe('dense');
+          expect(Array.from(byDefault.positions)).toEqual(Array.from(p.indices));
+        } else {
+          expect(defaultSampler(d, 1)).toBe('lazy');
+          expect(Array.from(byDefault.positions)).not.toEqual(Array.from(p.indices));
+        }
+      }
+    },
+  );
 });

@@ -128,8 +128,16 @@ const claims: [string[], (s: Scope) => void][] = [
 
 // docs/api.md, Monte-Carlo error: the per-sample values, the error's fall with nSample, the loss's error.
 claims.push([
-  ['few', 'seFew', 'many', 'seMany', 'lossResult', 'lossSe'],
+  ['few', 'seFew', 'many', 'seMany', 'ci', 'lossResult', 'lossSe'],
   (s) => {
+    // The interval: values +- t(39, 0.975) * standardError, t = 2.0227 (scipy.stats.t.ppf).
+    const many = s.many as { values: Float32Array };
+    const ci = s.ci as { lower: Float64Array; upper: Float64Array };
+    for (let r = 0; r < 4; r++) {
+      const half = (ci.upper[r]! - ci.lower[r]!) / 2;
+      expect(half / (s.seMany as Float32Array)[r]!).toBeCloseTo(2.022690920036761, 9);
+      expect((ci.upper[r]! + ci.lower[r]!) / 2).toBeCloseTo(many.values[r]!, 6);
+    }
     const few = s.few as { values: Float32Array; sampleValues: Float32Array };
     const seFew = s.seFew as Float32Array;
     const seMany = s.seMany as Float32Array;

@@ -20,12 +20,12 @@ const addon = hasCpu ? loadNative()! : null;
 const samplers: SamplerName[] = ['lazy', 'dense'];
 const fr = Math.fround;
 
-/** values[r] as the kernels build it from sampleValues: a float32 sum in sample order from 0, then / S. */
+/** values[r] as the kernels build it from sampleValues (docs/determinism.md): the float64 mean, rounded once. */
 function meanOfSamples(sampleValues: Float32Array, rows: number, S: number): Float32Array {
   const out = new Float32Array(rows);
   for (let r = 0; r < rows; r++) {
     let sum = 0;
-    for (let s = 0; s < S; s++) sum = fr(sum + sampleValues[r * S + s]!);
+    for (let s = 0; s < S; s++) sum += sampleValues[r * S + s]!;
     out[r] = sum / S;
   }
   return out;

@@ -42,7 +42,8 @@ struct PerturbedParams {
 };
 
 // Perturbed top-k forward: for each row and sample s, the k largest of x + eps * z(seed,
-// offset, row, s, c). mask (x's layout) = count of samples that selected the column / nSample;
+// offset, row, s, c). mask (x's layout) = count of samples that selected the column / nSample,
+// one rounding (count and nSample are exact floats);
 // indices [rows, nSample, k] = each sample's k columns in increasing column order (kept for
 // the backward pass: O(rows * nSample * k)).
 struct PerturbedForwardArgs : PerturbedParams {
@@ -54,9 +55,12 @@ struct PerturbedForwardArgs : PerturbedParams {
 // Perturbed top-k backward (the Gaussian perturbed optimizer's VJP, Berthet et al. 2020):
 // gradX(row, c) = (sum over s of dot_s * z(row, s, c)) / (eps * nSample), where
 // dot_s = sum over the sample's k columns (increasing column order) of grad(row, column).
-// Every sum is a float32 sum in the written order (the contract 'js' reproduces); the noise is
-// regenerated from the stream, never stored. Samples with dot_s == 0 are skipped (exact: the
-// accumulator is never -0, so adding +-0 would not change it). epsilon must be > 0.
+// dot_s is a float32 sum in the written order; the sum over samples is a binary64 sum in
+// sample order of the exact products double(dot_s) * double(z), divided in binary64 by the exact
+// double(eps) * nSample and rounded once to float32 (the mean rule of sample_mean.h; the contract
+// 'js' reproduces). The noise is regenerated from the stream, never stored. Samples with
+// dot_s == 0 are skipped (exact: the accumulator is never -0, so adding +-0 would not change it).
+// epsilon must be > 0.
 struct PerturbedBackwardArgs : PerturbedParams {
   const int32_t* indices = nullptr;
   const float* grad = nullptr;  // x's layout

@@ -11,6 +11,7 @@
 
 #include "../core/noised_topk.h"
 #include "../core/philox_normal.h"
+#include "../core/sample_mean.h"
 #include "kernel_internal.h"
 #include "lazy_cpu.h"
 #include "thread_pool.h"
@@ -393,22 +394,24 @@ Status forwardCpu(const ForwardArgs& a) {
   // buffer is needed beyond the outputs.
   const size_t perRow = std::max<size_t>(1, 16384 / ((static_cast<size_t>(d) + 1) * S));
   const size_t grain = perRow * S;
-  const float fS = static_cast<float>(S);
   const CpuPath& path = cpuPath();
   parallelFor(
       units, grain,
       [&](size_t begin, size_t end) {
         Scratch& sc = scratch();
         try {
-          float sum = 0.0f;  // samples in order: the rounding is part of the contract
+          // Samples in order, in binary64, one rounding at the end (core/sample_mean.h): the
+          // rule is part of the contract, the same bits on every backend and both samplers.
+          SampleMean mean;
           for (size_t u = begin; u < end; ++u) {
             const uint64_t row = u / S;
             const uint32_t s = static_cast<uint32_t>(u % S);
             float value;
             solveUnit(a, path, call, row, s, sc, a.positions + u, &value);
             if (a.sampleValues) a.sampleValues[u] = value;  // the float the mean below sums
-            sum = s == 0 ? NTK_FADD(0.0f, value) : NTK_FADD(sum, value);
-            if (s + 1 == S) a.values[row] = NTK_FDIV(sum, fS);
+            if (s == 0) mean = SampleMean{};
+            mean.add(value);
+            if (s + 1 == S) a.values[row] = mean.mean(S);
           }
           injectedFailure();
         } catch (const std::bad_alloc&) {
@@ -427,7 +430,6 @@ void backwardChunk(const BackwardArgs& a, uint64_t ob, uint64_t oe, uint32_t* co
   const Layout& l = a.layout;
   const uint32_t S = a.nSample;
   const uint32_t d = static_cast<uint32_t>(l.d);
-  const float fS = static_cast<float>(S);
   for (uint64_t o = ob; o < oe; ++o) {
     for (uint64_t i = 0; i < l.inner; ++i) {
       const uint64_t r = o * l.inner + i;
@@ -442,8 +444,8 @@ void backwardChunk(const BackwardArgs& a, uint64_t ob, uint64_t oe, uint32_t* co
       for (uint32_t s = 0; s < S; ++s) {
         const uint32_t c = static_cast<uint32_t>(pos[s]);
         if (counts[c] == 0) continue;  // already written
-        const float share = NTK_FDIV(static_cast<float>(counts[c]), fS);
-        a.grad[(o * l.d + c) * l.inner + i] = NTK_FMUL(share, scale);
+        // The mean over samples of scale * onehot, rounded once (core/sample_mean.h).
+        a.grad[(o * l.d + c) * l.inner + i] = countShare(counts[c], S, scale);
         counts[c] = 0;
       }
     }

@@ -196,7 +196,7 @@ struct Scratch {
   std::vector<float> row;      // a strided row gathered, or x padded for the stream
   std::vector<float> y;        // perturbed row
   std::vector<float> zeros;    // zeros, to read the raw noise through perturbedRow*
-  std::vector<float> acc;      // backward accumulator
+  std::vector<double> acc;     // backward accumulator (binary64: the mean rule)
   std::vector<uint64_t> keys;  // composites (heap and nth_element paths)
   std::vector<uint32_t> cols;
   std::vector<uint32_t> counts;
@@ -367,18 +367,19 @@ Status perturbedTopKBackwardCpu(const PerturbedBackwardArgs& a) {
   for (uint64_t j = 0; j < total; ++j)
     if (a.indices[j] < 0 || static_cast<uint64_t>(a.indices[j]) >= l.d) return Status::kInvalidArgument;
   const uint32_t padded = (d + 31) & ~31u;
-  const float denom = NTK_FMUL(a.epsilon, static_cast<float>(S));
+  // Exact: a float times an integer below 2^25 fits binary64's 53 bits.
+  const double denom = static_cast<double>(a.epsilon) * static_cast<double>(S);
   const size_t grain = rowGrain(static_cast<uint64_t>(d) * S, 1u << 15);
   return parallelRows(l.rows(), grain, [&](Scratch& sc, size_t begin, size_t end) {
     if (sc.y.size() < padded) sc.y.resize(padded);
     if (sc.zeros.size() < padded) sc.zeros.assign(padded, 0.0f);
     if (sc.acc.size() < d) sc.acc.resize(d);
     float* z = sc.y.data();
-    float* acc = sc.acc.data();
+    double* acc = sc.acc.data();
     for (size_t row = begin; row < end; ++row) {
       const uint64_t o = row / l.inner, i = row % l.inner;
       const float* g = a.grad + o * l.d * l.inner + i;
-      std::fill(acc, acc + d, 0.0f);
+      std::fill(acc, acc + d, 0.0);
       cpu::StreamPos sp{a.seedLo, a.seedHi, a.offset, static_cast<uint32_t>(row), 0};
       for (uint32_t s = 0; s < S; ++s) {
         const int32_t* sel = a.indices + (static_cast<uint64_t>(row) * S + s) * k;
@@ -388,10 +389,12 @@ Status perturbedTopKBackwardCpu(const PerturbedBackwardArgs& a) {
         sp.sample = s;
         // z itself: 0 + 1 * z is z (only -0 becomes +0, which changes no sum here).
         perturbedRow(sp, 1.0f, sc.zeros.data(), d, z);
-        for (uint32_t c = 0; c < d; ++c) acc[c] = NTK_FADD(acc[c], NTK_FMUL(dot, z[c]));
+        // dot * z is exact in binary64 (24 + 24 bits); the sum over samples is in sample order.
+        const double dd = static_cast<double>(dot);
+        for (uint32_t c = 0; c < d; ++c) acc[c] = acc[c] + dd * static_cast<double>(z[c]);
       }
       float* out = a.gradX + o * l.d * l.inner + i;
-      for (uint32_t c = 0; c < d; ++c) out[static_cast<uint64_t>(c) * l.inner] = NTK_FDIV(acc[c], denom);
+      for (uint32_t c = 0; c < d; ++c) out[static_cast<uint64_t>(c) * l.inner] = static_cast<float>(acc[c] / denom);
     }
   });
 }

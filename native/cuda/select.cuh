@@ -15,6 +15,7 @@
 #include <cstdint>
 
 #include "../core/philox_normal.h"
+#include "../core/sample_mean.h"
 #include "warp_queue.cuh"
 
 namespace ntk {
@@ -355,33 +356,30 @@ __global__ void __launch_bounds__(kRadixThreads) selectRadixKernel(FwdParams p) 
   }
 }
 
-// values[r] = (kth[r, 0] + kth[r, 1] + ... in sample order, from 0.0f) / nSample: the CPU's
-// operations in the CPU's order.
+// values[r] = fl32((0 + kth[r, 0] + kth[r, 1] + ... in sample order, in binary64) / nSample):
+// the CPU's operations in the CPU's order (core/sample_mean.h).
 __global__ void __launch_bounds__(kMeanThreads)
     meanKernel(const float* kth, uint64_t rows, uint32_t nSample, float* values) {
   const uint64_t stride = static_cast<uint64_t>(gridDim.x) * blockDim.x;
-  const float fS = static_cast<float>(nSample);
   for (uint64_t r = static_cast<uint64_t>(blockIdx.x) * blockDim.x + threadIdx.x; r < rows; r += stride) {
     const float* k = kth + r * nSample;
-    float sum = 0.0f;
-    for (uint32_t s = 0; s < nSample; ++s) sum = __fadd_rn(sum, k[s]);
-    values[r] = __fdiv_rn(sum, fS);
+    SampleMean mean;
+    for (uint32_t s = 0; s < nSample; ++s) mean.add(k[s]);
+    values[r] = mean.mean(nSample);
   }
 }
 
-// One block per row; backwardCpu's operations: grad = fl(fl(count / nSample) * scale) for a
-// selected column, fl(0 * scale) elsewhere. Positions outside [0, d) are skipped.
-// kScatter (nSample <= kBackwardSharedS): one pass writes 0 * scale everywhere, then the thread
-// of each column's first sample counts that column among the row's positions (held in shared
-// memory) and writes it: each grad element is written once, plus once per selected column.
-// Otherwise the row's grad slots first serve as counts (zeroed, then one atomic increment per
-// sample) and are then converted in place.
+// One block per row; backwardCpu's operations: grad = countShare(count, nSample, scale) =
+// fl32(count * scale / nSample) (core/sample_mean.h) for a selected column, fl(0 * scale) elsewhere. Positions outside
+// [0, d) are skipped. kScatter (nSample <= kBackwardSharedS): one pass writes 0 * scale everywhere, then the thread of
+// each column's first sample counts that column among the row's positions (held in shared memory) and writes it: each
+// grad element is written once, plus once per selected column. Otherwise the row's grad slots first serve as counts
+// (zeroed, then one atomic increment per sample) and are then converted in place.
 constexpr uint32_t kBackwardSharedS = 1024;
 
 template <bool kScatter>
 __global__ void __launch_bounds__(kBackwardThreads) backwardKernel(BwdParams p) {
   __shared__ int32_t sPos[kScatter ? kBackwardSharedS : 1];
-  const float fS = static_cast<float>(p.nSample);
   for (uint64_t row = blockIdx.x; row < p.rows; row += gridDim.x) {  // block-uniform
     float* g = p.grad + rowBase(row, p.d, p.inner);
     const int32_t* pos = p.positions + row * p.nSample;
@@ -402,7 +400,7 @@ __global__ void __launch_bounds__(kBackwardThreads) backwardKernel(BwdParams p) 
             if (t < s) first = false;
           }
         }
-        if (first) g[static_cast<uint64_t>(c) * p.inner] = __fmul_rn(__fdiv_rn(static_cast<float>(n), fS), scale);
+        if (first) g[static_cast<uint64_t>(c) * p.inner] = countShare(n, p.nSample, scale);
       }
       __syncthreads();  // sPos is reused by the next row
     } else {
@@ -417,7 +415,7 @@ __global__ void __launch_bounds__(kBackwardThreads) backwardKernel(BwdParams p) 
       for (uint32_t c = threadIdx.x; c < p.d; c += blockDim.x) {
         const uint64_t e = static_cast<uint64_t>(c) * p.inner;
         const unsigned n = __ldcg(&counts[e]);
-        g[e] = n == 0u ? unselected : __fmul_rn(__fdiv_rn(static_cast<float>(n), fS), scale);
+        g[e] = n == 0u ? unselected : countShare(n, p.nSample, scale);
       }
       __syncthreads();
     }

@@ -357,6 +357,42 @@ int checkRadiusBound() {
   return bad;
 }
 
+// meanKernel on the audit's rows (issue 21): 1000 samples at 30,000,010 or a float32 neighbour,
+// and 4096 samples near -1e6. It must give the documented rule, fl32(sum in binary64 in sample
+// order / S), written out here independently; the float32 running sum it replaced (the control)
+// is many ulp off on both rows. Returns the number of failures.
+int checkMeanRule(Rng& rng) {
+  const uint32_t sizes[2] = {1000, 4096};
+  int bad = 0;
+  for (uint32_t row = 0; row < 2; ++row) {
+    const uint32_t S = sizes[row];
+    std::vector<float> kth(S);
+    for (float& v : kth)
+      v = row == 0 ? 30000010.0f + 2.0f * static_cast<float>(rng.next() % 2) : -1e6f - rng.uniform(0, 3);
+    float got = -1.0f;
+    emu::launch(1, 32, [&] { meanKernel(kth.data(), 1, S, &got); });
+    double sum = 0.0;
+    float sum32 = 0.0f;
+    for (float v : kth) {
+      sum += static_cast<double>(v);
+      sum32 += v;
+    }
+    const float want = static_cast<float>(sum / static_cast<double>(S));
+    const float old = sum32 / static_cast<float>(S);
+    int32_t wb, ob;
+    std::memcpy(&wb, &want, 4);
+    std::memcpy(&ob, &old, 4);
+    const int32_t oldUlp = wb > ob ? wb - ob : ob - wb;
+    if (bitsCanon(got) != bitsCanon(want) || oldUlp < 50) {
+      ++bad;
+      std::printf("FAIL meanKernel S=%u: got %.9g, rule %.9g, float32 sum %.9g (%d ulp)\n", S, got, want, old, oldUlp);
+    }
+  }
+  if (bad == 0)
+    std::printf("meanKernel: the float64 mean rule holds on the audit's rows (float32 sum control fails)\n");
+  return bad;
+}
+
 int main(int argc, char** argv) {
   const bool quick = argc > 1 && std::strcmp(argv[1], "--quick") == 0;
   Rng rng(2026);
@@ -365,6 +401,7 @@ int main(int argc, char** argv) {
     return lazyFailures == 0 ? 0 : 1;
   }
   failures += checkRadiusBound() ? 1 : 0;
+  failures += checkMeanRule(rng);
   const uint32_t ds[] = {1, 2, 5, 16, 17, 31, 100, 129, 300};
   for (uint32_t d : ds) {
     std::vector<uint32_t> ks = {1, std::min(d, 3u), std::min(d, 32u), std::min(d, 33u), (d + 1) / 2, d};
