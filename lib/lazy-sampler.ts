@@ -228,11 +228,10 @@ function lazyGridValue(hi: number, a: number, eps: number): number {
 }
 
 /** lazy_sampler.h lazyEnough: whether the histogram's lower bound of E at grid point a reaches target. */
-function lazyEnough(binCount: Uint32Array, a: number, target: number): boolean {
+function lazyEnough(binCount: Uint32Array, total: number, a: number, target: number): boolean {
   if (tailQ === null) fillTailTable();
   const tq = tailQ!;
-  let rest = 0.0;
-  for (let b = 0; b + 1 < BINS; b++) rest = rest + binCount[b]!;
+  let rest = total;
   let sum = 0.0;
   for (let b = 0; b + 1 < BINS; b++) {
     const n = binCount[b]!;
@@ -249,12 +248,14 @@ function lazyEnough(binCount: Uint32Array, a: number, target: number): boolean {
 
 /** lazy_sampler.h lazySearchGrid: the largest grid point below `below` with lazyEnough, or GRID_LO - 1. */
 function lazySearchGrid(binCount: Uint32Array, target: number, below: number): number {
-  if (below <= GRID_LO || !lazyEnough(binCount, GRID_LO, target)) return GRID_LO - 1;
+  let total = 0.0;
+  for (let b = 0; b + 1 < BINS; b++) total = total + binCount[b]!;
+  if (below <= GRID_LO || !lazyEnough(binCount, total, GRID_LO, target)) return GRID_LO - 1;
   let lo = GRID_LO;
   let hi = below;
   while (hi - lo > 1) {
     const mid = lo + Math.trunc((hi - lo) / 2);
-    if (lazyEnough(binCount, mid, target)) lo = mid;
+    if (lazyEnough(binCount, total, mid, target)) lo = mid;
     else hi = mid;
   }
   return lo;

@@ -639,11 +639,11 @@ constexpr int32_t kGridPerEps = 32;
 constexpr int32_t kGridLo = -84 * kGridPerEps;
 constexpr int32_t kGridHi = 40 * kGridPerEps;
 
-// Whether the lower bound of E at grid point a reaches target. Stops as soon as the partial sum
-// reaches it, or when even the columns left, all at the current bin's Q, could not.
-NTK_HD bool lazyEnough(const TailTable& tab, const uint32_t* binCount, int32_t a, double target) {
-  double rest = 0.0;
-  for (uint32_t b = 0; b + 1 < kBins; ++b) rest = rest + static_cast<double>(binCount[b]);
+// Whether the lower bound of E at grid point a reaches target (total: the columns of bins 0..127).
+// Stops as soon as the partial sum reaches it, or when even the columns left, all at the current
+// bin's Q, could not.
+NTK_HD bool lazyEnough(const TailTable& tab, const uint32_t* binCount, double total, int32_t a, double target) {
+  double rest = total;
   double sum = 0.0;
   for (uint32_t b = 0; b + 1 < kBins; ++b) {
     const uint32_t n = binCount[b];
@@ -662,11 +662,13 @@ NTK_HD bool lazyEnough(const TailTable& tab, const uint32_t* binCount, int32_t a
 // The largest grid point a < below with lazyEnough (a bisection, 12 steps over the grid), or
 // kGridLo - 1 when not even kGridLo has it.
 NTK_HD int32_t lazySearchGrid(const TailTable& tab, const uint32_t* binCount, double target, int32_t below) {
-  if (below <= kGridLo || !lazyEnough(tab, binCount, kGridLo, target)) return kGridLo - 1;
+  double total = 0.0;
+  for (uint32_t b = 0; b + 1 < kBins; ++b) total = total + static_cast<double>(binCount[b]);
+  if (below <= kGridLo || !lazyEnough(tab, binCount, total, kGridLo, target)) return kGridLo - 1;
   int32_t lo = kGridLo, hi = below;
   while (hi - lo > 1) {
     const int32_t mid = lo + (hi - lo) / 2;
-    if (lazyEnough(tab, binCount, mid, target))
+    if (lazyEnough(tab, binCount, total, mid, target))
       lo = mid;
     else
       hi = mid;
