@@ -134,6 +134,12 @@ export interface NativeAddon {
   resources(): { scratchBytes: number; workerThreads: number };
   /** Test hook: the next n chunks of CPU kernel work fail as out of memory. */
   failNextChunks(n: number): void;
+  /**
+   * Test hook: raises the lazy sampler's first threshold by n grid points (eps / 32 each) in the
+   * rows prepared from now on, so that its descent runs in most samples; 0 turns it off. The law
+   * stays exact; only the work changes (test/lazy-exactness.test.ts).
+   */
+  _lazyTestRaise(n: number): void;
   /** Test hook: the stream's raw words and normals, [w0..w3, z0..z3]. */
   normals(seedLo: number, seedHi: number, offset: number, row: number, sample: number, group: number): number[];
 

@@ -2,8 +2,8 @@
 // The TypeScript twins of native/core/constants.h; the loaded addon reports its own copies of
 // the limits and the stream version, and test/constants.test.ts holds them equal.
 
-/** Version of the noise stream (philox_normal.h, lib/stream.ts): the loader refuses an addon of another version. */
-export const STREAM_VERSION: number = 1;
+/** Version of the noise stream (philox_normal.h, lib/stream.ts; 2: the lazy sampler's threshold from x alone, lazy_sampler.h): the loader refuses an addon of another version. */
+export const STREAM_VERSION: number = 2;
 
 /** The most samples per row, 2^24: counts / nSample stay exact in float. */
 export const MAX_SAMPLES: number = 16777216;

@@ -7,7 +7,7 @@
 //   - binary32: Math.fround after each float operation, as in stream.ts;
 //   - the same Philox counters and the same order of word consumption.
 // Keep every constant and every operation order identical to the header's.
-import { boxMuller, normal4, philox4x32_10, rankKey } from './stream.js';
+import { boxMuller, philox4x32_10, rankKey } from './stream.js';
 
 const fr = Math.fround;
 
@@ -17,9 +17,7 @@ import type { SamplerName } from './addon.js';
 export type { SamplerName };
 export const SAMPLERS: readonly SamplerName[] = ['lazy', 'dense'];
 
-const TOP_TAG = 0x80000000;
 const TAIL_TAG = 0xc0000000;
-const BUCKETS = 33;
 const MAX_LAZY_D = 2 ** 24;
 const Z_BOUND = 64.0;
 const SAFE_MAGNITUDE = 1.0e38;
@@ -31,7 +29,7 @@ const INV_LN2 = Math.LOG2E;
 const SQRT2 = Math.SQRT2;
 const INV_SQRT_2PI = 0.3989422804014327;
 
-/** m: the columns drawn before the buckets (lazy_sampler.h lazyTopCount). */
+/** m = k + 8 + floor(k / 4): a row takes the lazy path only when 2 m <= d (lazy_sampler.h lazyTopCount). */
 export function lazyTopCount(k: number): number {
   return k + 8 + Math.floor(k / 4);
 }
@@ -135,7 +133,6 @@ export function normalTailSlow(t: number): number {
 const TAIL_GRID_PER_UNIT = 32;
 const TAIL_GRID_POINTS = 76 * TAIL_GRID_PER_UNIT + 1;
 const TAIL_TERMS = 16;
-const MERGE_BELOW = 1.0;
 const INVERSE = [
   0.0, 0.0, 0.5, 0.33333333333333331, 0.25, 0.20000000000000001, 0.16666666666666666, 0.14285714285714285, 0.125,
   0.1111111111111111, 0.10000000000000001, 0.090909090909090912, 0.083333333333333329, 0.076923076923076927,
@@ -156,7 +153,7 @@ function fillTailTable(): void {
 
 /** Q(t) = P(Z > t) by the tabulated Taylor expansion (lazy_sampler.h normalTail). */
 export function normalTail(t: number): number {
-  if (t >= 38.0) return 0.0;
+  if (!(t < 38.0)) return 0.0; // NaN too (lazy_sampler.h: total)
   if (t <= -38.0) return 1.0;
   if (tailQ === null) fillTailTable();
   const i = Math.floor((t + 38.0) * 32.0 + 0.5);
@@ -191,19 +188,191 @@ function lazyThreshold(kth: number, u: number, eps: number): number {
   return (kth - margin - u) / eps;
 }
 
-/** lazy_sampler.h BucketTable: the bucket of floor(min(s, 176)). */
-const BUCKET_OF = Uint8Array.from({ length: 177 }, (_, j) =>
-  j < 16 ? j : j < 48 ? 16 + ((j - 16) >> 2) : j < 176 ? 24 + ((j - 48) >> 4) : 32,
+/** lazy_sampler.h bins: kBins, kBinSteps, BinTable (the bin of floor(clamped s)). */
+const BINS = 129;
+const BIN_STEPS = 704;
+const BIN_OF = Uint8Array.from({ length: BIN_STEPS + 1 }, (_, j) =>
+  j < 64 ? j : j < 192 ? 64 + ((j - 64) >> 2) : j < BIN_STEPS ? 96 + ((j - 192) >> 4) : 128,
+);
+/** lazy_sampler.h lazyBinEnd: the scaled distance where bin b < 128 ends. */
+const BIN_END = Int32Array.from({ length: BINS }, (_, b) =>
+  b < 64 ? b + 1 : b < 96 ? 64 + 4 * (b - 64) + 4 : 192 + 16 * (b - 96) + 16,
 );
 
-/** lazy_sampler.h kNearBuckets, kNearEdge: only buckets below 12 (3 eps) are sorted; the rest is the far set. */
-const NEAR_BUCKETS = 12;
-const NEAR_EDGE = 12.0;
-
-/** lazy_sampler.h lazyBucketScale: float32(4 / eps), capped at 2^100. */
-function lazyBucketScale(eps: number): number {
-  const s = fr(4.0 / eps);
+/** lazy_sampler.h lazyBinScale: float32(16 / eps), capped at 2^100. */
+function lazyBinScale(eps: number): number {
+  const s = fr(16.0 / eps);
   return s < 1.2676506002282294e30 ? s : 1.2676506002282294e30;
+}
+
+const GRID_PER_EPS = 32;
+const GRID_LO = -84 * GRID_PER_EPS;
+const GRID_HI = 40 * GRID_PER_EPS;
+const MAX_STAGES = 6;
+const GROUP_SLACK = 0.125;
+const MIN_Q = 1.0e-300;
+const DRAW_ABOVE = 0;
+const DRAW_BELOW = 1;
+const DRAW_UNIFORM = 2;
+const DRAW_PLAIN = 3;
+
+/** lazy_sampler.h lazyTarget: k + 1 + 2.5 sqrt(k + 1). */
+function lazyTarget(k: number): number {
+  const k1 = k + 1.0;
+  return k1 + 2.5 * Math.sqrt(k1);
+}
+
+/** lazy_sampler.h lazyGridValue: float32(x_max + a eps / 32). */
+function lazyGridValue(hi: number, a: number, eps: number): number {
+  return fr(hi + a * 0.03125 * eps);
+}
+
+/** lazy_sampler.h lazyEnough: whether the histogram's lower bound of E at grid point a reaches target. */
+function lazyEnough(binCount: Uint32Array, total: number, a: number, target: number): boolean {
+  if (tailQ === null) fillTailTable();
+  const tq = tailQ!;
+  let rest = total;
+  let sum = 0.0;
+  for (let b = 0; b + 1 < BINS; b++) {
+    const n = binCount[b]!;
+    if (n === 0) continue;
+    const i = a + 2 * BIN_END[b]! + 38 * GRID_PER_EPS;
+    const q = i >= TAIL_GRID_POINTS - 1 ? 0.0 : i <= 0 ? 1.0 : tq[i]!;
+    sum = sum + n * q;
+    if (sum >= target) return true;
+    rest = rest - n;
+    if (sum + rest * q < target) return false;
+  }
+  return false;
+}
+
+/** lazy_sampler.h lazySearchGrid: the largest grid point below `below` with lazyEnough, or GRID_LO - 1. */
+function lazySearchGrid(binCount: Uint32Array, target: number, below: number): number {
+  let total = 0.0;
+  for (let b = 0; b + 1 < BINS; b++) total = total + binCount[b]!;
+  if (below <= GRID_LO || !lazyEnough(binCount, total, GRID_LO, target)) return GRID_LO - 1;
+  let lo = GRID_LO;
+  let hi = below;
+  while (hi - lo > 1) {
+    const mid = lo + Math.trunc((hi - lo) / 2);
+    if (lazyEnough(binCount, total, mid, target)) lo = mid;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** lazy_sampler.h SkipLaw / skipLaw: q in {0} or [MIN_Q, 1], ln(1 - q), 1 / ln(1 - q). */
+class SkipLaw {
+  q = 0;
+  lq = 0;
+  invLq = 0;
+  set(q: number): void {
+    this.q = q >= MIN_Q ? (q < 1.0 ? q : 1.0) : 0.0;
+    this.lq = 0.0;
+    this.invLq = 0.0;
+    if (this.q > 0.0 && this.q < 1.0) {
+      this.lq = logOneMinus(this.q);
+      this.invLq = 1.0 / this.lq;
+    }
+  }
+  copy(o: SkipLaw): void {
+    this.q = o.q;
+    this.lq = o.lq;
+    this.invLq = o.invLq;
+  }
+}
+
+/** lazy_sampler.h DrawLaw / drawLaw: N(0, 1) on (a, b], and how it is drawn. */
+class DrawLaw {
+  mode = DRAW_PLAIN;
+  a = 0;
+  b = 0;
+  c = 0;
+  t = 0; // truncatedBound: t, alpha, invAlpha
+  alpha = 0;
+  invAlpha = 0;
+  private bound(t: number): void {
+    this.t = t;
+    this.alpha = 0.0;
+    this.invAlpha = 0.0;
+    if (t >= ROBERT_FROM) {
+      this.alpha = (t + Math.sqrt(t * t + 4.0)) * 0.5;
+      this.invAlpha = 1.0 / this.alpha;
+    }
+  }
+  set(a: number, b: number): void {
+    if (!(a < b)) {
+      a = -Infinity;
+      b = Infinity;
+    }
+    this.mode = DRAW_PLAIN;
+    this.a = a;
+    this.b = b;
+    this.c = 0.0;
+    this.bound(0.0);
+    if (a >= 0.0) {
+      if (normalTail(b) <= 0.5 * normalTail(a)) {
+        this.mode = DRAW_ABOVE;
+        this.bound(a);
+      } else {
+        this.mode = DRAW_UNIFORM;
+        this.c = a;
+      }
+    } else if (b <= 0.0) {
+      if (normalTail(0.0 - a) <= 0.5 * normalTail(0.0 - b)) {
+        this.mode = DRAW_BELOW;
+        this.bound(0.0 - b);
+      } else {
+        this.mode = DRAW_UNIFORM;
+        this.c = b;
+      }
+    } else if (b - a <= 2.0) {
+      this.mode = DRAW_UNIFORM;
+    }
+  }
+  copy(o: DrawLaw): void {
+    this.mode = o.mode;
+    this.a = o.a;
+    this.b = o.b;
+    this.c = o.c;
+    this.t = o.t;
+    this.alpha = o.alpha;
+    this.invAlpha = o.invAlpha;
+  }
+}
+
+/** lazy_sampler.h conditionalTail: P(Z > a | Z <= b). */
+function conditionalTail(a: number, b: number): number {
+  if (!(a < b)) return 0.0;
+  if (b <= 0.0) {
+    const pb = normalTail(0.0 - b);
+    if (!(pb > 0.0)) return 1.0;
+    return (pb - normalTail(0.0 - a)) / pb;
+  }
+  const qb = normalTail(b);
+  return (normalTail(a) - qb) / (1.0 - qb);
+}
+
+/** lazy_sampler.h LazyGroup. */
+class LazyGroup {
+  begin = 0;
+  end = 0;
+  u = 0;
+  tau = 0;
+  readonly skip = new SkipLaw();
+  readonly law = new DrawLaw();
+}
+
+/** The test hook's raise of the first threshold, in grid points (lazy_cpu.h lazySetTestRaise). */
+let testRaise = 0;
+
+/**
+ * Test hook, not part of the package's API (lib/index.ts does not export it): raises the first
+ * threshold of every row prepared from now on by n grid points (eps / 32 each), as the addon's
+ * `_lazyTestRaise`, so that the descent runs in most samples. 0 turns it off.
+ */
+export function _lazyTestRaise(n: number): void {
+  testRaise = n > 0 ? Math.floor(n) : 0;
 }
 
 /** The word stream of one (row, sample): Philox blocks at counter word 0 = TAIL_TAG | n. */
@@ -249,8 +418,9 @@ class TailStream {
     return this.words[this.used++]!;
   }
 
+  /** (w + 1/2) 2^-32: in (0, 1), open at both ends (lazy_sampler.h tailUniform). */
   uniform(): number {
-    return (this.word() + 1.0) * 2.3283064365386963e-10;
+    return (this.word() + 0.5) * 2.3283064365386963e-10;
   }
 
   normal(): number {
@@ -266,7 +436,7 @@ class TailStream {
     return this.pair[0]!;
   }
 
-  /** lazy_sampler.h truncatedNormal: z ~ N(0, 1) given z > t; alpha, invAlpha from truncatedBound. */
+  /** lazy_sampler.h truncatedNormal: z ~ N(0, 1) given z > t, binary64 (not rounded). */
   truncatedNormal(t: number, alpha: number, invAlpha: number): number {
     if (t < ROBERT_FROM) {
       for (;;) {
@@ -279,7 +449,28 @@ class TailStream {
       const dz = z - alpha;
       const bound = -0.5 * dz * dz;
       const v = this.uniform();
-      if (v - 1.0 <= bound || logPositive(v) <= bound) return fr(z);
+      if (v - 1.0 <= bound || logPositive(v) <= bound) return z;
+    }
+  }
+
+  /** lazy_sampler.h drawZ: one z from the law w, binary64. */
+  drawZ(w: DrawLaw): number {
+    for (;;) {
+      if (w.mode === DRAW_ABOVE) {
+        const z = this.truncatedNormal(w.t, w.alpha, w.invAlpha);
+        if (z <= w.b) return z;
+      } else if (w.mode === DRAW_BELOW) {
+        const z = 0.0 - this.truncatedNormal(w.t, w.alpha, w.invAlpha);
+        if (z > w.a) return z;
+      } else if (w.mode === DRAW_UNIFORM) {
+        const z = w.a + (w.b - w.a) * this.uniform();
+        const bound = (w.c - z) * (w.c + z) * 0.5;
+        const v = this.uniform();
+        if (v - 1.0 <= bound || logPositive(v) <= bound) return z;
+      } else {
+        const z = this.normal();
+        if (z > w.a && z <= w.b) return z;
+      }
     }
   }
 }
@@ -318,34 +509,31 @@ function selectLargest(kh: Uint32Array, col: Uint32Array, val: Float32Array, n: 
 /** One row's lazy sampler, with scratch for rows up to the length it was last grown to. */
 export class LazyRowSampler {
   private x: Float32Array = new Float32Array(0);
-  private d = 0;
   private k = 1;
-  private m = 0;
   private eps = 0;
-  private bucketCols = new Uint32Array(0);
-  private nearCols = new Uint32Array(0);
-  private nearBucket = new Uint8Array(0);
   private hi = 0;
-  private scale = 0;
-  private nearBuckets = BUCKETS;
-  private nearCount = 0;
-  private farCount = 0;
-  private farMax = 0;
-  private readonly bucketStart = new Uint32Array(BUCKETS);
-  private readonly bucketEnd = new Uint32Array(BUCKETS);
-  private readonly count = new Uint32Array(BUCKETS);
-  private readonly fill = new Uint32Array(BUCKETS);
-  private readonly bucketMax = new Float64Array(BUCKETS);
+  private a1 = 0;
+  private t1 = 0;
+  private groups = 0;
+  private readonly group: LazyGroup[] = Array.from({ length: BINS }, () => new LazyGroup());
+  private binOf = new Uint8Array(0);
+  private cols = new Uint32Array(0);
+  private readonly binCount = new Uint32Array(BINS);
+  private readonly binMax = new Float64Array(BINS);
+  private readonly fill = new Uint32Array(BINS);
   private kh = new Uint32Array(0);
   private col = new Uint32Array(0);
   private val = new Float32Array(0);
+  private marks = new Uint32Array(0);
   private readonly stream = new TailStream();
-  private readonly z4 = new Float32Array(4);
+  private readonly sk = new SkipLaw();
+  private readonly law = new DrawLaw();
   /** The last sample's result. */
   column = 0;
   value = 0;
-  /** Normals drawn by the last sample: m + candidates. */
+  /** Work of the last sample: candidates drawn (normals), and stages (1 + the descents). */
   drawn = 0;
+  stages = 0;
 
   /**
    * Prepares the row x[0, d) (contiguous, binary32 values). Returns false when the row is not
@@ -365,167 +553,156 @@ export class LazyRowSampler {
     }
     const maxAbs = Math.max(Math.abs(hi), Math.abs(lo));
     if (maxAbs + eps * Z_BOUND > SAFE_MAGNITUDE) return false;
-    if (this.kh.length < m + d) {
-      this.kh = new Uint32Array(m + d);
-      this.col = new Uint32Array(m + d);
-      this.val = new Float32Array(m + d);
-      this.bucketCols = new Uint32Array(d);
-      this.nearCols = new Uint32Array(d);
-      this.nearBucket = new Uint8Array(d);
+    if (this.kh.length < d) {
+      this.kh = new Uint32Array(d);
+      this.col = new Uint32Array(d);
+      this.val = new Float32Array(d);
+      this.cols = new Uint32Array(d);
+      this.binOf = new Uint8Array(d);
+      this.marks = new Uint32Array((d + 31) >>> 5);
     }
-    const scale = lazyBucketScale(eps);
-    // lazy_cpu.cpp prepareLazyRow: the near columns in column order, the largest far x
-    const nearCols = this.nearCols;
-    const nearBucket = this.nearBucket;
-    let nearBuckets = NEAR_BUCKETS;
-    let nearCount = 0;
-    let farMax = -Infinity;
+    // lazy_sampler.h lazyBinFrom: bin, count and largest x from one read of each value
+    const scale = lazyBinScale(eps);
+    const { binOf, binCount, binMax } = this;
+    binCount.fill(0);
+    binMax.fill(-Infinity);
     for (let c = 0; c < d; c++) {
       const v = x[c]!;
-      const sd = fr(fr(hi - v) * scale); // lazy_sampler.h lazyBucketIndex, float32
-      const b = BUCKET_OF[Math.floor(sd < 176.0 ? sd : 176.0)]!;
-      if (b < NEAR_BUCKETS) {
-        nearCols[nearCount] = c;
-        nearBucket[nearCount] = b;
-        nearCount++;
-      } else if (v > farMax) farMax = v;
+      const sd = fr(fr(hi - v) * scale);
+      const p = sd > 0.0 ? sd : 0.0;
+      const b = BIN_OF[Math.floor(p < BIN_STEPS ? p : BIN_STEPS)]!;
+      binOf[c] = b;
+      binCount[b]!++;
+      if (v > binMax[b]!) binMax[b] = v;
     }
-    if (nearCount < m) {
-      // T must be near: sort every column (no far set)
-      nearBuckets = BUCKETS;
-      for (let c = 0; c < d; c++) {
-        const sd = fr(fr(hi - x[c]!) * scale);
-        nearCols[c] = c;
-        nearBucket[c] = BUCKET_OF[Math.floor(sd < 176.0 ? sd : 176.0)]!;
-      }
-      nearCount = d;
-      farMax = -Infinity;
-    }
-    const count = this.count;
-    count.fill(0);
-    const bmax = this.bucketMax;
-    bmax.fill(-Infinity);
-    for (let j = 0; j < nearCount; j++) {
-      const b = nearBucket[j]!;
-      const v = x[nearCols[j]!]!;
-      if (v > bmax[b]!) bmax[b] = v;
-      count[b]!++;
-    }
-    const fill = this.fill;
+    // lazy_sampler.h lazyFinishRow
+    let a1 = lazySearchGrid(binCount, lazyTarget(k), GRID_HI);
+    if (a1 < GRID_LO) return false;
+    a1 = a1 + (testRaise > 0 ? Math.min(testRaise, GRID_HI - a1) : 0);
+    const t1 = lazyGridValue(hi, a1, eps);
+    let groups = 0;
     let at = 0;
-    for (let b = 0; b < BUCKETS; b++) {
-      fill[b] = at;
-      at += count[b]!;
-    }
-    for (let j = 0; j < nearCount; j++) this.bucketCols[fill[nearBucket[j]!]!++] = nearCols[j]!;
-    at = 0;
-    for (let b = 0; b < BUCKETS; b++) {
-      const begin = at;
-      const end = at + count[b]!;
-      this.bucketStart[b] = Math.max(begin, Math.min(end, m));
-      this.bucketEnd[b] = end;
-      if (count[b] === 0) bmax[b] = 0;
-      at = end;
-    }
-    this.x = x;
-    this.d = d;
-    this.k = k;
-    this.m = m;
-    this.eps = eps;
-    this.hi = hi;
-    this.scale = scale;
-    this.nearBuckets = nearBuckets;
-    this.nearCount = nearCount;
-    this.farCount = d - nearCount;
-    this.farMax = farMax;
-    return true;
-  }
-
-  /** One sample of the prepared row: sets column, value and drawn. */
-  sample(seedLo: number, seedHi: number, offset: number, row: number, sample: number): void {
-    const { x, k, m, eps, kh, col, val, z4 } = this;
-    let n = 0;
-    for (let j = 0; j < m; j++) {
-      if ((j & 3) === 0) normal4(seedLo, seedHi, offset, row, sample, (TOP_TAG | (j >>> 2)) >>> 0, z4, 0);
-      const c = this.bucketCols[j]!; // T: the first m entries
-      const y = fr(x[c]! + fr(eps * z4[j & 3]!));
-      kh[n] = rankKey(y);
-      col[n] = c;
-      val[n] = y;
-      n++;
-    }
-    selectLargest(kh, col, val, n, k);
-    n = k;
-    let kthHi = kh[k - 1]!;
-    let kthCol = col[k - 1]!;
-    let kth = val[k - 1]!;
-    let drawn = m;
-    if (eps > 0) {
-      const st = this.stream;
-      st.start(seedLo, seedHi, offset, row, sample);
-      const { nearBuckets, farCount, hi, scale } = this;
-      const nearEnd = this.nearCount; // bucketCols[m, nearEnd): near columns outside T
-      for (let b = 0; b <= nearBuckets; b++) {
-        const farBucket = b === nearBuckets;
-        const begin = farBucket ? nearEnd : this.bucketStart[b]!;
-        const count = farBucket ? farCount : this.bucketEnd[b]! - begin;
-        if (count === 0) continue;
-        const t = lazyThreshold(kth, farBucket ? this.farMax : this.bucketMax[b]!, eps);
-        const q = normalTail(t);
-        if (q <= 0.0) continue;
-        // the columns left (far set included), walked as one bucket when few candidates are expected
-        const last = farBucket || (nearEnd - begin + farCount) * q < MERGE_BELOW;
-        const every = q >= 1.0;
-        const lq = every ? 0.0 : logOneMinus(q);
-        const invLq = every ? 0.0 : 1.0 / lq;
-        // lazy_sampler.h truncatedBound: Robert's rate, once per bucket
-        const alpha = t >= ROBERT_FROM ? (t + Math.sqrt(t * t + 4.0)) * 0.5 : 0.0;
-        const invAlpha = t >= ROBERT_FROM ? 1.0 / alpha : 0.0;
-        let kept = false;
-        // segment 0: sorted columns; segment 1 (last, far set non-empty): the whole row, far kept
-        const segEnd = last && farCount > 0 ? 2 : 1;
-        for (let seg = farBucket ? 1 : 0; seg < segEnd; seg++) {
-          const farWalk = seg === 1;
-          const segCount = farWalk ? this.d : last ? nearEnd - begin : count;
-          let at = -1.0;
-          for (;;) {
-            if (every) {
-              at = at + 1.0;
-            } else {
-              // the skip passes the `left` columns iff ln U <= left ln(1 - q); ln U <= U - 1
-              const left = segCount - (at + 1.0);
-              const u = st.uniform();
-              if (u - 1.0 <= left * lq) break;
-              at = at + 1.0 + Math.floor(logPositive(u) * invLq);
-            }
-            if (at >= segCount) break;
-            const c = farWalk ? at : this.bucketCols[begin + at]!;
-            if (farWalk && !(fr(fr(hi - x[c]!) * scale) >= NEAR_EDGE)) continue; // lazy_sampler.h lazyIsFar
-            const y = fr(x[c]! + fr(eps * st.truncatedNormal(t, alpha, invAlpha)));
-            drawn++;
-            const key = rankKey(y);
-            if (key > kthHi || (key === kthHi && c < kthCol)) {
-              kh[n] = key;
-              col[n] = c;
-              val[n] = y;
-              n++;
-              kept = true;
+    let extra = 0.0;
+    for (let b = 0; b < BINS; b++) {
+      const n = binCount[b]!;
+      if (n === 0) continue;
+      const ub = binMax[b]!;
+      if (groups > 0) {
+        const g = this.group[groups - 1]!;
+        const qg = g.skip.q;
+        let merge = false;
+        if (ub <= g.u) {
+          if (extra + n * qg <= GROUP_SLACK) {
+            merge = true;
+            extra = extra + n * qg;
+          } else {
+            const qb = normalTail(lazyThreshold(t1, ub, eps));
+            const more = n * (qg - qb);
+            if (extra + more <= GROUP_SLACK) {
+              merge = true;
+              extra = extra + more;
             }
           }
         }
-        if (kept) {
-          selectLargest(kh, col, val, n, k);
-          n = k;
-          kthHi = kh[k - 1]!;
-          kthCol = col[k - 1]!;
-          kth = val[k - 1]!;
+        if (merge) {
+          g.end = at + n;
+          at += n;
+          continue;
         }
-        if (last) break;
       }
+      const g = this.group[groups++]!;
+      g.begin = at;
+      g.end = at + n;
+      g.u = ub;
+      g.tau = lazyThreshold(t1, ub, eps);
+      g.skip.set(normalTail(g.tau));
+      g.law.set(g.tau, Infinity);
+      extra = 0.0;
+      at += n;
     }
-    this.column = kthCol;
-    this.value = kth;
-    this.drawn = drawn;
+    const fill = this.fill;
+    at = 0;
+    for (let b = 0; b < BINS; b++) {
+      fill[b] = at;
+      at += binCount[b]!;
+    }
+    const cols = this.cols;
+    for (let c = 0; c < d; c++) cols[fill[binOf[c]!]!++] = c;
+    this.x = x;
+    this.k = k;
+    this.eps = eps;
+    this.hi = hi;
+    this.a1 = a1;
+    this.t1 = t1;
+    this.groups = groups;
+    return true;
+  }
+
+  /** One sample of the prepared row (lazy_sampler.h lazySample): sets column, value, drawn and stages. */
+  sample(seedLo: number, seedHi: number, offset: number, row: number, sample: number): void {
+    const { x, k, eps, kh, col, val, marks, cols, sk, law } = this;
+    const st = this.stream;
+    st.start(seedLo, seedHi, offset, row, sample);
+    let n = 0;
+    let stage = 1;
+    let a = this.a1;
+    let t = this.t1;
+    let tPrev = this.t1;
+    let last = false;
+    for (;;) {
+      for (let gi = 0; gi < this.groups; gi++) {
+        const g = this.group[gi]!;
+        if (stage > 1) {
+          const tauPrev = stage === 2 ? g.tau : lazyThreshold(tPrev, g.u, eps);
+          const tau = last ? -Infinity : lazyThreshold(t, g.u, eps);
+          sk.set(last ? 1.0 : conditionalTail(tau, tauPrev));
+          if (sk.q <= 0.0) continue;
+          law.set(tau, tauPrev);
+        } else {
+          sk.copy(g.skip);
+          law.copy(g.law);
+        }
+        if (sk.q <= 0.0) continue;
+        const every = sk.q >= 1.0;
+        const countD = g.end - g.begin;
+        let pos = -1.0;
+        for (;;) {
+          if (every) {
+            pos = pos + 1.0;
+          } else {
+            // the skip passes the `left` columns iff ln U <= left ln(1 - q); ln U <= U - 1
+            const left = countD - (pos + 1.0);
+            const u = st.uniform();
+            if (u - 1.0 <= left * sk.lq) break;
+            pos = pos + 1.0 + Math.floor(logPositive(u) * sk.invLq);
+          }
+          if (pos >= countD) break;
+          const c = cols[g.begin + pos]!;
+          const bit = 1 << (c & 31);
+          if ((marks[c >>> 5]! & bit) !== 0) continue; // drawn at an earlier stage
+          marks[c >>> 5] = marks[c >>> 5]! | bit;
+          const y = fr(x[c]! + fr(eps * fr(st.drawZ(law))));
+          kh[n] = rankKey(y);
+          col[n] = c;
+          val[n] = y;
+          n++;
+        }
+      }
+      let reached = 0;
+      for (let i = 0; i < n; i++) if (val[i]! >= t) reached++;
+      if (last || reached >= k) break;
+      tPrev = t;
+      a = a - stage * GRID_PER_EPS;
+      stage++;
+      if (stage > MAX_STAGES || a < GRID_LO) last = true;
+      else t = lazyGridValue(this.hi, a, eps);
+    }
+    selectLargest(kh, col, val, n, k);
+    this.column = col[k - 1]!;
+    this.value = val[k - 1]!;
+    this.drawn = n;
+    this.stages = stage;
+    for (let i = 0; i < n; i++) marks[col[i]! >>> 5] = 0; // leave the marks all 0
   }
 }
 

@@ -23,6 +23,7 @@
 #include "core/constants.h"
 #include "core/noised_topk.h"
 #include "core/philox_normal.h"
+#include "cpu/lazy_cpu.h"
 #include "napi_job.h"
 #ifdef NOISED_TOPK_HAS_CUDA
 #include "core/noised_topk_cuda.h"
@@ -158,6 +159,14 @@ Napi::Value FailNextChunks(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// Test hook: raises the lazy sampler's first threshold by n grid points (eps / 32 each) in the
+// rows prepared from now on, so that its descent runs in most samples (0 turns it off). Not part
+// of lib/'s API: test/lazy-exactness.test.ts calls it to hold the descent to the law.
+Napi::Value LazyTestRaise(const Napi::CallbackInfo& info) {
+  ntk::cpu::lazySetTestRaise(static_cast<int32_t>(integerArg(info, 0, "_lazyTestRaise", "n", 0, 4096)));
+  return info.Env().Undefined();
+}
+
 // Test hook: { scratchBytes, workerThreads } (see noised_topk.h).
 Napi::Value Resources(const Napi::CallbackInfo& info) {
   Napi::Object o = Napi::Object::New(info.Env());
@@ -219,6 +228,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("resources", Napi::Function::New(env, Resources, "resources"));
   exports.Set("failNextChunks", Napi::Function::New(env, FailNextChunks, "failNextChunks"));
   exports.Set("normals", Napi::Function::New(env, Normals, "normals"));
+  exports.Set("_lazyTestRaise", Napi::Function::New(env, LazyTestRaise, "_lazyTestRaise"));
   // The addon's copies of native/constants.json, which test/constants.test.ts holds equal to
   // lib/constants.ts (the loader refuses another stream version).
   exports.Set("streamVersion", Napi::Number::New(env, ntk::kStreamVersion));

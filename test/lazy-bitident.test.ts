@@ -4,6 +4,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { setThreads, threads } from '../lib/index.js';
 import { resolveKernel, type ForwardCall } from '../lib/kernel.js';
+import { loadNative } from '../lib/native.js';
 import { mulberry32, testedBackends } from './helpers.js';
 
 const hasCpu = testedBackends().includes('cpu');
@@ -111,6 +112,56 @@ describe.skipIf(!hasCpu)("sampler 'lazy': cpu and js agree bit for bit", () => {
       expect(Array.from(b.positions), what).toEqual(Array.from(a.positions));
       expect(bits(b.values), what).toEqual(bits(a.values));
     }
+  });
+
+  // The descent (stages after the first threshold) runs in few samples by design; the test hook
+  // raises the first threshold so that it runs in most, on both sides, and the bits must agree.
+  it.each([1, 3])('with the descent forced (test hook), on %i threads', async (t) => {
+    const { _lazyTestRaise, LazyRowSampler } = await import('../lib/lazy-sampler.js');
+    const addon = loadNative()!;
+    setThreads(t);
+    const rand = mulberry32(7100 + t);
+    let descended = 0;
+    let samples = 0;
+    try {
+      for (let trial = 0; trial < 30; trial++) {
+        const raise = [32, 96, 400][trial % 3]!;
+        _lazyTestRaise(raise);
+        addon._lazyTestRaise(raise);
+        const outer = 1 + Math.floor(rand() * 4);
+        const d = [64, 300, 1000, 2500][Math.floor(rand() * 4)]!;
+        const k = 1 + Math.floor(rand() * Math.min(d / 3, 40));
+        const epsilon = [1e-3, 0.1, 1, 3][Math.floor(rand() * 4)]!;
+        const nSample = 1 + Math.floor(rand() * 5);
+        const x = new Float32Array(outer * d);
+        for (let o = 0; o < outer; o++) x.set(makeRow(rand, Math.floor(rand() * 7), d), o * d);
+        const a = call(x, outer, d, 1, k, epsilon, nSample, trial, 99, 5);
+        const b = call(x, outer, d, 1, k, epsilon, nSample, trial, 99, 5);
+        js.forward(a);
+        cpu.forward(b);
+        const what = JSON.stringify({ trial, raise, outer, d, k, epsilon, nSample });
+        expect(Array.from(b.positions), what).toEqual(Array.from(a.positions));
+        expect(bits(b.values), what).toEqual(bits(a.values));
+        const s = new LazyRowSampler();
+        if (s.prepare(x.subarray(0, d), d, k, epsilon)) {
+          for (let i = 0; i < nSample; i++) {
+            s.sample(trial, 99, 5, 0, i);
+            samples++;
+            if (s.stages > 1) descended++;
+          }
+        }
+      }
+    } finally {
+      _lazyTestRaise(0);
+      addon._lazyTestRaise(0);
+    }
+    // the hook did force the descent
+    expect(descended / samples).toBeGreaterThan(0.5);
+  });
+
+  it('the test hook is not part of the package', async () => {
+    const pkg = await import('../lib/index.js');
+    expect(Object.keys(pkg)).not.toContain('_lazyTestRaise');
   });
 });
 

@@ -7,8 +7,8 @@
 
 namespace ntk {
 
-// Version of the noise stream (philox_normal.h, lib/stream.ts): the loader refuses an addon of another version.
-constexpr uint32_t kStreamVersion = 1u;
+// Version of the noise stream (philox_normal.h, lib/stream.ts; 2: the lazy sampler's threshold from x alone, lazy_sampler.h): the loader refuses an addon of another version.
+constexpr uint32_t kStreamVersion = 2u;
 
 // The most samples per row, 2^24: counts / nSample stay exact in float.
 constexpr uint32_t kMaxSamples = 16777216u;

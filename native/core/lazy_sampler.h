@@ -3,31 +3,34 @@
 // (native/cpu/lazy_cpu.cpp) and the CUDA kernels (native/cuda/lazy_select.cuh), and, line for
 // line, by lib/lazy-sampler.ts (NTK_HD, no std:: containers, no libm, no namespace-scope arrays).
 //
-// Construction (Mussmann, Levy and Ermon, UAI 2017, lazy Gumbel sampling, adapted to Gaussian
-// noise and the k-th order statistic):
-//   per row, once: every column gets a bucket by its distance below the largest x in units of
-//     eps (lazyBucketIndex, float32); the near buckets (kNearBuckets, within 3 eps) are sorted,
-//     each with its largest x, u_b; the rest is the far set, unsorted, with its largest x; the top
-//     list T is the first m = lazyTopCount(k) columns in bucket order (the largest x, up to the
-//     bucket grain).
-//   per sample: z for the m columns (the dense stream's Box-Muller, own counters); L = the k-th
-//     of their perturbed values, a lower bound of the row's k-th. Bucket by bucket, with
-//     t_b = (L - margin - u_b) / eps, every column of the bucket has z > t_b independently with
-//     probability q_b = P(Z > t_b): those columns (the candidates) are found by geometric skips
-//     and given z from N(0, 1) truncated to (t_b, inf); a candidate whose perturbed value ranks
-//     above the current k-th is kept. After each bucket L is raised to the k-th of all kept.
-//   Every column that is not a candidate has z <= t_b, so its perturbed value, rounded to
-//   float32 as the dense path rounds it, is strictly below L (lazyThreshold's margin covers the
-//   three roundings): it cannot be the k-th nor above it. Raising L between buckets is exact
-//   because L then depends only on columns of earlier buckets, independent of later ones.
+// Construction (after Mussmann, Levy and Ermon, UAI 2017, lazy Gumbel sampling, adapted to
+// Gaussian noise and the k-th order statistic):
+//   per row, once: a histogram of x below its largest value (lazyBinIndex, float32; each bin with
+//     its count and largest x, u_b), one counting pass and no comparison sort; a threshold T_1
+//     chosen from x alone, with E(T_1) = sum_j Q((T_1 - x_j) / eps), the expected number of
+//     perturbed values above it, at least lazyTarget(k) = k + 1 + 2.5 sqrt(k + 1) (bounded below
+//     from the histogram, a short search on a grid of eps / 32); the bins merged into groups; the
+//     columns listed by bin (a counting sort).
+//   per sample: the columns whose perturbed value can reach T_1 (the candidates: z > tau_g =
+//     (T_1 - margin - u_g) / eps in group g) by geometric skips with q_g = Q(tau_g), each with z
+//     from N(0, 1) truncated to (tau_g, inf). Every other column has z <= tau_g, so its perturbed
+//     value, rounded to float32 as the dense path rounds it, is strictly below T_1 (lazyThreshold's
+//     margin covers the three roundings). When k of the drawn values reach T_1, the k-th of the
+//     drawn values is the row's. Otherwise (rarely, by the choice of T_1) the sampler descends:
+//     a lower T_2, and among the columns not drawn (known to have z <= tau_g) those with
+//     z > tau_{2,g}, with probability P(Z > tau_2 | Z <= tau_1) and z from N(0, 1) on
+//     (tau_2, tau_1], and so on; the last stage draws every column left (lazySample).
+//   T_1 depends only on x, and each later threshold only on what was drawn before it, so every
+//   stage draws exactly the columns above its threshold with their conditional law: the law of
+//   the result is the dense draw's.
 //
-// Where the law is exact: conditional on the top-m draws, each other column's z is N(0, 1)
-// restricted as above, so (value, column) has the law of the dense draw with N(0, 1) noise, up to
-//   - the uniform words (2^-32 granularity) and the Box-Muller normals of the top m and of the
-//     rejection draws (the dense stream's own law: 24-bit words, |z| <= 5.78);
+// Where the law is exact: (value, column) has the law of the dense draw with N(0, 1) noise, up to
+//   - the uniform words (2^-32 granularity) and the Box-Muller normals of the rejection draws
+//     (the dense stream's own law: 24-bit words, |z| <= 5.78);
 //   - q_b from normalTail (relative error below 2e-13 against glibc erfc; test/lazy-bitident.test.ts
 //     holds it to 1e-12 against tabulated values of Q and against normalTailSlow),
-//     taken as 0 beyond t = 38 (P < 1e-315 per column);
+//     taken as 0 beyond t = 38 (P < 1e-315 per column), and a candidate probability below
+//     kMinQ = 1e-300 taken as 0;
 //   - the candidates' z rounded to float32 before the product, as every stream value is.
 // Bit identity: every double operation is one IEEE-754 binary64 +, -, *, / or sqrt, in the written
 // order (no FMA contraction: -ffp-contract=off; JavaScript numbers are binary64), plus floor and
@@ -79,79 +82,67 @@ NTK_HD double floorDouble(double v) {
 
 // Philox counter word 0 of the lazy sampler's draws (counter (c0, row, sample, offset), key =
 // the seed, as the dense stream). The dense stream's word 0 is a group index below 2^29, so the
-// two top bits name the purpose and no counter is shared:
-//   kTopTag | (j / 4): the normals of the top-m list's entries j (4 per Philox block);
-//   kTailTag | n: the n-th block of the sequential word stream (skips and truncated draws).
-constexpr uint32_t kTopTag = 0x80000000u;
+// top bits set keep the counters apart:
+//   kTailTag | n: the n-th block of the sequential word stream (skips and truncated draws,
+//   consumed in a fixed order).
 constexpr uint32_t kTailTag = 0xC0000000u;
 
-// Buckets by distance below the row's largest x, in float32: s = (x_max - x) * scale with
-// scale = lazyBucketScale(eps) (4 / eps, capped), s >= 0:
-//   buckets 0..15: width eps/4 (distance 0 to 4 eps), where most candidates come from (the
-//   overdraw of a bucket of width w at threshold t is about exp(t * w));
-//   buckets 16..23: width eps (4 to 12 eps); 24..31: width 4 eps (12 to 44 eps);
-//   bucket 32: everything further (its q is 0 unless L is within 38 eps of it).
-// The top list T (drawn first, L = the k-th of T) is the first m columns in (bucket, column)
-// order: whole buckets from 0, then the first columns of the bucket where the count reaches m.
-// The rest of that bucket stays in it, bounded by the whole bucket's largest x (any bound above a
-// bucket's columns keeps the law exact; T may be any set of >= k columns chosen from x alone).
-// The assignment only decides how much is drawn, never the law: float32 (one subtraction, one
-// product, both exact to reproduce in JavaScript with Math.fround) is enough, and it keeps the
-// per-column pass of the row preparation free of conversions.
-constexpr uint32_t kBuckets = 33;
+// ---- bins: the row's histogram below its largest x ----
+//
+// Every column gets a bin by its distance below the row's largest x, in float32:
+// s = (x_max - x) * scale with scale = lazyBinScale(eps) (16 / eps, capped), then s is clamped to
+// [0, kBinSteps] (a NaN or a negative s, which only a row changed while it is read could give,
+// lands in bin 0) and the bin is a table of floor(s):
+//   bins 0..63: width eps/16 (0 to 4 eps below the top), where nearly every candidate comes from
+//   (a bin of width w at threshold a eps above it draws about exp(a w) times the columns that
+//   exceed the threshold: 1.25 at a = 3.5, w = 1/16);
+//   bins 64..95: width eps/4 (4 to 12 eps); 96..127: width eps (12 to 44 eps);
+//   bin 128: everything further.
+// The bins only decide how much is drawn, never the law: float32 (one subtraction, one product,
+// both exact to reproduce in JavaScript with Math.fround) is enough and keeps the column pass free
+// of conversions.
+constexpr uint32_t kBins = 129;
+constexpr uint32_t kBinSteps = 704;
 
-// Bucket of the truncated scaled distance floor(min(s, 176)) through a table (branch-free: the
-// three widths would be unpredictable branches on every column).
-struct BucketTable {
-  uint8_t of[177];
+struct BinTable {
+  uint8_t of[kBinSteps + 1];
 };
-NTK_HD BucketTable makeBucketTable() {
-  BucketTable t = {};
-  for (uint32_t j = 0; j < 177; ++j)
-    t.of[j] = static_cast<uint8_t>(j < 16 ? j : (j < 48 ? 16 + (j - 16) / 4 : (j < 176 ? 24 + (j - 48) / 16 : 32)));
+NTK_HD BinTable makeBinTable() {
+  BinTable t = {};
+  for (uint32_t j = 0; j <= kBinSteps; ++j)
+    t.of[j] =
+        static_cast<uint8_t>(j < 64 ? j : (j < 192 ? 64 + (j - 64) / 4 : (j < kBinSteps ? 96 + (j - 192) / 16 : 128)));
   return t;
 }
 
-// The scale of the bucket distance: float32(4 / eps), capped at 2^100 so that (x_max - x) * scale
-// is never NaN (x_max - x is finite and at most 2e38 on an eligible row; a product that overflows
-// to +inf lands in bucket 32).
-NTK_HD float lazyBucketScale(float eps) {
-  const float s = 4.0f / eps;
+// The scaled distance where bin b < 128 ends: its columns have s < lazyBinEnd(b) (bin 128 has no end).
+NTK_HD int32_t lazyBinEnd(uint32_t b) {
+  const int32_t i = static_cast<int32_t>(b);
+  return i < 64 ? i + 1 : (i < 96 ? 64 + 4 * (i - 64) + 4 : 192 + 16 * (i - 96) + 16);
+}
+
+// float32(16 / eps), capped at 2^100 so that (x_max - x) * scale is never NaN on an eligible row
+// (x_max - x is finite, at most 2e38; a product that overflows to +inf lands in bin 128).
+NTK_HD float lazyBinScale(float eps) {
+  const float s = 16.0f / eps;
   return s < 1.2676506002282294e30f ? s : 1.2676506002282294e30f;
 }
 
-// Bucket of a column at scaled distance s = (x_max - x) * scale >= 0 (float32 operations).
-NTK_HD uint32_t lazyBucketIndex(const BucketTable& t, float s) {
-  const float c = s < 176.0f ? s : 176.0f;
+// Bin of a column at scaled distance s. Total: any float s, NaN included, gives a bin in [0, 128]
+// (the first comparison is false for NaN), so an index derived from x is always in range.
+NTK_HD uint32_t lazyBinIndex(const BinTable& t, float s) {
+  const float p = s > 0.0f ? s : 0.0f;
+  const float c = p < static_cast<float>(kBinSteps) ? p : static_cast<float>(kBinSteps);
   return t.of[static_cast<uint32_t>(c)];  // truncation is floor for c >= 0
 }
 
-// The near buckets: only columns in buckets below kNearBuckets (scaled distance below
-// kNearEdge = 12, i.e. 3 eps below the largest x) are sorted by bucket in the row preparation.
-// The rest, the far set, is never sorted: one pass over x marks nothing for it, and a sample that
-// reaches it walks the whole row in column order with the far set's threshold and keeps the
-// candidates that are far (lazyIsFar). Every column of the row is a candidate there with the same
-// probability q independently, so the far columns among them are exactly the far set's
-// candidates; near columns found there are dropped without a draw (they were walked in their
-// own buckets). The far walk costs q * d skips instead of q * |far|, which matters little
-// because it runs with the smallest q of the sample. A row whose near set has fewer than m
-// columns sorts every bucket (nearBuckets = kBuckets: no far set), so T is always near.
-constexpr uint32_t kNearBuckets = 12;
-constexpr float kNearEdge = 12.0f;  // the scaled distance where bucket kNearBuckets begins
-// The near buckets are the first buckets of width eps/4, where the bucket is floor(s) itself
-// (lazy_cpu.cpp's SIMD pass relies on it).
-static_assert(kNearBuckets <= 16 && kNearEdge == static_cast<float>(kNearBuckets), "near buckets: floor(s) below 16");
-
-// Whether a column is far: its bucket is kNearBuckets or beyond, i.e. its scaled distance is at
-// least kNearEdge (floor(min(s, 176)) >= 12 iff s >= 12), computed with the same float32
-// operations as its bucket.
-NTK_HD bool lazyIsFar(float hi, float x, float scale) { return (hi - x) * scale >= kNearEdge; }
-
-// Rows wider than this, and rows where the top-m list covers half of the row or more (k close
+// Rows wider than this, and rows where k is close to d (2 m > d with m = lazyTopCount(k)), take
+// the dense path: see lazyPrepareRow.
 // to d, or d < 2m), take the dense path: see lazyPrepareRow.
 constexpr uint32_t kMaxLazyD = 1u << 24;
 
-// m: the columns drawn before the buckets. More than k, so that L is close to the true k-th.
+// m = k + 8 + floor(k / 4): a row takes the lazy path only when 2 m <= d (the rule of the first
+// version, kept so that the same rows fall back to 'dense').
 NTK_HD uint32_t lazyTopCount(uint32_t k) { return k + 8u + k / 4u; }
 
 // Below this bound on max|x| + eps * kZBound, no perturbed value the sampler can form overflows
@@ -310,8 +301,10 @@ NTK_HD int32_t tailTermsAt(double t0) {
   return a < 2.0 ? 8 : (a < 6.0 ? 10 : (a < 14.0 ? 12 : kTailTerms));
 }
 
+// Total: 0 for t >= 38 and for NaN (a threshold formed from a row changed while it is read), 1
+// for t <= -38, a value in [0, 1] otherwise.
 NTK_HD double normalTail(const TailTable& tab, double t) {
-  if (t >= 38.0) return 0.0;
+  if (!(t < 38.0)) return 0.0;
   if (t <= -38.0) return 1.0;
   const int32_t i = static_cast<int32_t>(NTK_DFLOOR((t + 38.0) * 32.0 + 0.5));
   const double t0 = -38.0 + static_cast<double>(i) / 32.0;
@@ -338,8 +331,8 @@ NTK_HD double normalTail(const TailTable& tab, double t) {
   return q < 0.0 ? 0.0 : (q > 1.0 ? 1.0 : q);
 }
 
-// The threshold t_b of a bucket whose largest x is u, given the current k-th value L: a column
-// x_j <= u with z <= t_b has float32(x_j + float32(eps * float32(z))) < L strictly. The margin
+// The threshold of z for a group whose largest x is u, given a threshold value L (float32): a
+// column x_j <= u with z <= it has float32(x_j + float32(eps * float32(z))) < L strictly. The margin
 // bounds the three roundings (each at most 2^-24 relative of a magnitude at most |L| + 2|u| plus
 // the margin itself) with room to spare, plus an absolute term for subnormal results.
 NTK_HD double lazyThreshold(float kth, float u, float eps) {
@@ -350,7 +343,6 @@ NTK_HD double lazyThreshold(float kth, float u, float eps) {
   const double margin = (aL + 2.0 * au) * 9.5367431640625e-07 + 1.0e-37;  // 2^-20
   return ((L - margin) - ud) / static_cast<double>(eps);
 }
-
 // ---- Philox blocks four at a time ----
 
 // Four Philox4x32-10 blocks with counter words (c0[i], c1, c2, c3), i = 0..3, and key (k0, k1):
@@ -453,8 +445,10 @@ NTK_HD uint32_t tailWord(TailStream& st) {
   return st.words[st.used++];
 }
 
-// Uniform in (0, 1]: (w + 1) 2^-32, exact in binary64.
-NTK_HD double tailUniform(TailStream& st) { return (static_cast<double>(tailWord(st)) + 1.0) * 2.3283064365386963e-10; }
+// Uniform in (0, 1), open at both ends: (w + 1/2) 2^-32, exact in binary64, from 2^-33 to
+// 1 - 2^-33. So ln U is finite and strictly negative, and a geometric skip ln U / ln(1 - q) is a
+// finite positive number for every q the sampler uses (see skipLaw).
+NTK_HD double tailUniform(TailStream& st) { return (static_cast<double>(tailWord(st)) + 0.5) * 2.3283064365386963e-10; }
 
 // A standard normal from the dense stream's Box-Muller (two words, two normals; the second is
 // kept for the next call).
@@ -471,16 +465,11 @@ NTK_HD float tailNormal(TailStream& st) {
   return p.z0;
 }
 
-// When the columns left would give fewer candidates than this in expectation under the current
-// bucket's threshold, they are walked as one bucket (one Q and usually one skip for all). 1.0
-// measured best of 0.125 to 2 (instruction counts at d = 100, 1000, 10000; the spread is 3%).
-constexpr double kMergeBelow = 1.0;
-
 // Below this threshold, truncated draws are rejection from N(0, 1) (acceptance >= 0.31);
 // from it up, Robert (1995)'s exponential proposal with the optimal rate.
 constexpr double kRobertFrom = 0.5;
 
-// What a truncated draw above t needs, computed once per bucket (t is the bucket's threshold):
+// What a truncated draw above t needs, computed once per group and stage:
 // Robert's optimal rate alpha = (t + sqrt(t^2 + 4)) / 2 and 1 / alpha.
 struct TruncatedBound {
   double t;
@@ -500,16 +489,17 @@ NTK_HD TruncatedBound truncatedBound(double t) {
   return b;
 }
 
-// z ~ N(0, 1) conditioned on z > t, as a float32 (rounded to nearest).
+// z ~ N(0, 1) conditioned on z > t, in binary64 (a Box-Muller normal below kRobertFrom, already
+// a float32; Robert's z unrounded: the caller rounds once).
 // Robert's test accepts z = t + E / alpha when ln V <= -(z - alpha)^2 / 2; since ln V <= V - 1,
 // V - 1 <= -(z - alpha)^2 / 2 already accepts, and only the rest needs the logarithm (the
 // decision is the same; most acceptances skip the logarithm).
-NTK_HD float truncatedNormal(TailStream& st, const TruncatedBound& b) {
+NTK_HD double truncatedNormal(TailStream& st, const TruncatedBound& b) {
   const double t = b.t;
   if (t < kRobertFrom) {
     for (;;) {
       const float z = tailNormal(st);
-      if (static_cast<double>(z) > t) return z;
+      if (static_cast<double>(z) > t) return static_cast<double>(z);
     }
   }
   for (;;) {
@@ -517,40 +507,242 @@ NTK_HD float truncatedNormal(TailStream& st, const TruncatedBound& b) {
     const double dz = z - b.alpha;
     const double bound = (-0.5 * dz) * dz;
     const double v = tailUniform(st);
-    if (v - 1.0 <= bound || logPositive(v) <= bound) return static_cast<float>(z);
+    if (v - 1.0 <= bound || logPositive(v) <= bound) return z;
+  }
+}
+// ---- the law of one candidate's z: N(0, 1) restricted to (a, b] ----
+
+// A candidate of stage 1 has z > a (b = +inf); one of a later stage has a < z <= b, since every
+// column not drawn before is known only to have z <= b (its threshold of the stage before), and
+// one of the last stage has z <= b (a = -inf). The method is chosen once per group and stage;
+// each is exact and accepts with probability about 0.47 or more:
+//   kDrawAbove: the tail above a (truncatedNormal), rejected when above b (chosen when
+//     Q(b) <= Q(a) / 2, so at least half is kept);
+//   kDrawBelow: the mirror image, -(the tail above -b), rejected when at or below a;
+//   kDrawUniform: z uniform on (a, b], kept with probability phi(z) / phi(c), c the point of the
+//     interval nearest 0 (a narrow interval: Q(b) > Q(a) / 2 on one side of 0, or b - a <= 2
+//     across it);
+//   kDrawPlain: a standard normal, kept when a < z <= b (an interval across 0 wider than 2).
+constexpr uint32_t kDrawAbove = 0;
+constexpr uint32_t kDrawBelow = 1;
+constexpr uint32_t kDrawUniform = 2;
+constexpr uint32_t kDrawPlain = 3;
+
+struct DrawLaw {
+  uint32_t mode;
+  double a, b;        // the interval (a, b]; a may be -inf, b +inf
+  double c;           // kDrawUniform: the point of the interval nearest 0
+  TruncatedBound tb;  // kDrawAbove: the tail above a; kDrawBelow: the tail above -b
+};
+
+NTK_HD DrawLaw drawLaw(const TailTable& tab, double a, double b) {
+  // Total: an empty or NaN interval (only a row changed while it is read gives one) becomes the
+  // whole line, so that no draw can loop for ever.
+  if (!(a < b)) {
+    a = bitsDouble(0xFFF0000000000000ull);
+    b = bitsDouble(0x7FF0000000000000ull);
+  }
+  DrawLaw w;
+  w.mode = kDrawPlain;
+  w.a = a;
+  w.b = b;
+  w.c = 0.0;
+  w.tb = truncatedBound(0.0);
+  if (a >= 0.0) {
+    if (normalTail(tab, b) <= 0.5 * normalTail(tab, a)) {
+      w.mode = kDrawAbove;
+      w.tb = truncatedBound(a);
+    } else {
+      w.mode = kDrawUniform;
+      w.c = a;
+    }
+  } else if (b <= 0.0) {
+    if (normalTail(tab, 0.0 - a) <= 0.5 * normalTail(tab, 0.0 - b)) {
+      w.mode = kDrawBelow;
+      w.tb = truncatedBound(0.0 - b);
+    } else {
+      w.mode = kDrawUniform;
+      w.c = b;
+    }
+  } else if (b - a <= 2.0) {
+    w.mode = kDrawUniform;
+  }
+  return w;
+}
+
+// One z from the law w, in binary64 (rounded to float32 by the caller, as every stream value).
+NTK_HD double drawZ(TailStream& st, const DrawLaw& w) {
+  for (;;) {
+    if (w.mode == kDrawAbove) {
+      const double z = truncatedNormal(st, w.tb);
+      if (z <= w.b) return z;
+    } else if (w.mode == kDrawBelow) {
+      const double z = 0.0 - truncatedNormal(st, w.tb);
+      if (z > w.a) return z;
+    } else if (w.mode == kDrawUniform) {
+      const double z = w.a + (w.b - w.a) * tailUniform(st);
+      const double bound = ((w.c - z) * (w.c + z)) * 0.5;  // ln(phi(z) / phi(c)) <= 0
+      const double v = tailUniform(st);
+      if (v - 1.0 <= bound || logPositive(v) <= bound) return z;
+    } else {
+      const double z = static_cast<double>(tailNormal(st));
+      if (z > w.a && z <= w.b) return z;
+    }
   }
 }
 
-// ---- one sample over a prepared row ----
+// ---- the geometric skips of one group ----
 
-// A prepared row. bucketCols: every column by (bucket, column); top = its first m entries (T);
-// bucketCols[bucketStart[b], bucketEnd[b]): bucket b's columns outside T; bucketMax[b]: the
-// largest x of the whole bucket (T included: still an upper bound of the rest).
-// nearBuckets: kNearBuckets, or kBuckets when every column is sorted; bucketCols[0, nearCount):
-// the near columns by (bucket, column), T first; the far set is every other column, farCount of
-// them, farMax their largest x (the bound of the whole far set; -inf when empty).
+// Below this a candidate probability is taken as 0: no candidate (the law's error is below
+// d 1e-300). From it up, ln(1 - q) is a normal binary64 number, so 1 / ln(1 - q) is finite
+// (about -1e300 at worst) and a skip ln U / ln(1 - q), with ln U in [-22.9, -1.2e-10]
+// (tailUniform), is a finite positive number: it can neither be NaN nor loop.
+constexpr double kMinQ = 1.0e-300;
+
+struct SkipLaw {
+  double q;      // 0: no candidate; 1: every column; else in [kMinQ, 1)
+  double lq;     // ln(1 - q) (q in (0, 1))
+  double invLq;  // 1 / ln(1 - q)
+};
+
+NTK_HD SkipLaw skipLaw(double q) {
+  SkipLaw s;
+  s.q = q >= kMinQ ? (q < 1.0 ? q : 1.0) : 0.0;  // NaN: 0
+  s.lq = 0.0;
+  s.invLq = 0.0;
+  if (s.q > 0.0 && s.q < 1.0) {
+    s.lq = logOneMinus(s.q);
+    s.invLq = 1.0 / s.lq;
+  }
+  return s;
+}
+
+// P(Z > a | Z <= b) for a < b (0 when a >= b), from the side where neither tail cancels.
+NTK_HD double conditionalTail(const TailTable& tab, double a, double b) {
+  if (!(a < b)) return 0.0;
+  if (b <= 0.0) {
+    const double pb = normalTail(tab, 0.0 - b);  // P(Z <= b)
+    if (!(pb > 0.0)) return 1.0;                 // b <= -38: no column was left undrawn
+    return (pb - normalTail(tab, 0.0 - a)) / pb;
+  }
+  const double qb = normalTail(tab, b);
+  return (normalTail(tab, a) - qb) / (1.0 - qb);
+}
+
+// ---- the threshold ----
+
+// A threshold is T = float32(x_max + a eps / 32) for an integer a in [kGridLo, kGridHi] (-84 eps
+// to 40 eps). The lower bound of the expected exceedances E(T) = sum_j Q((T - x_j) / eps) from the
+// histogram, with each bin's columns put at its far end, is sum_b n_b Q(a / 32 + end_b / 16):
+// the arguments lie on the grid of the tail table (step 1/32), so each Q is one table entry.
+constexpr int32_t kGridPerEps = 32;
+constexpr int32_t kGridLo = -84 * kGridPerEps;
+constexpr int32_t kGridHi = 40 * kGridPerEps;
+
+// Whether the lower bound of E at grid point a reaches target (total: the columns of bins 0..127).
+// Stops as soon as the partial sum reaches it, or when even the columns left, all at the current
+// bin's Q, could not.
+NTK_HD bool lazyEnough(const TailTable& tab, const uint32_t* binCount, double total, int32_t a, double target) {
+  double rest = total;
+  double sum = 0.0;
+  for (uint32_t b = 0; b + 1 < kBins; ++b) {
+    const uint32_t n = binCount[b];
+    if (n == 0) continue;
+    // the table index of a / 32 + end_b / 16: (v + 38) * 32
+    const int32_t i = a + 2 * lazyBinEnd(b) + 38 * kGridPerEps;
+    const double q = i >= kTailGridPoints - 1 ? 0.0 : (i <= 0 ? 1.0 : tab.q[i]);
+    sum = sum + static_cast<double>(n) * q;
+    if (sum >= target) return true;
+    rest = rest - static_cast<double>(n);
+    if (sum + rest * q < target) return false;
+  }
+  return false;
+}
+
+// The largest grid point a < below with lazyEnough (a bisection, 12 steps over the grid), or
+// kGridLo - 1 when not even kGridLo has it.
+NTK_HD int32_t lazySearchGrid(const TailTable& tab, const uint32_t* binCount, double target, int32_t below) {
+  double total = 0.0;
+  for (uint32_t b = 0; b + 1 < kBins; ++b) total = total + static_cast<double>(binCount[b]);
+  if (below <= kGridLo || !lazyEnough(tab, binCount, total, kGridLo, target)) return kGridLo - 1;
+  int32_t lo = kGridLo, hi = below;
+  while (hi - lo > 1) {
+    const int32_t mid = lo + (hi - lo) / 2;
+    if (lazyEnough(tab, binCount, total, mid, target))
+      lo = mid;
+    else
+      hi = mid;
+  }
+  return lo;
+}
+
+// The expected exceedances asked of the first threshold: k + 1 and 2.5 standard deviations
+// (Poisson: sqrt(k + 1)), so that fewer than k are found in about 1% of the samples or less.
+NTK_HD double lazyTarget(uint32_t k) {
+  const double k1 = static_cast<double>(k) + 1.0;
+  return k1 + 2.5 * NTK_DSQRT(k1);
+}
+
+NTK_HD float lazyGridValue(float hi, int32_t a, float eps) {
+  return static_cast<float>(static_cast<double>(hi) + (static_cast<double>(a) * 0.03125) * static_cast<double>(eps));
+}
+
+// The stages of the descent: stage s + 1 lowers the threshold by s eps (1, 2, 3, ... eps below
+// the one before); after kMaxStages stages, or below kGridLo, the last stage draws every column
+// left. The threshold of a stage may depend on anything drawn before it: given those draws, the
+// columns not drawn are independent with the law N(0, 1) truncated above at their last threshold.
+constexpr uint32_t kMaxStages = 6;
+
+// ---- the prepared row ----
+
+// A group: the columns cols[begin, end) (whole bins, consecutive), bounded above by u, with the
+// first stage's threshold of z, tau = lazyThreshold(T1, u, eps), its candidate probability and
+// candidate law. Grouping bins changes only how much is drawn (any bound at or above a group's
+// columns keeps the law exact); they are merged while the extra candidates that costs stay below
+// kGroupSlack in expectation, since each group costs a uniform per sample.
+constexpr double kGroupSlack = 0.125;
+
+struct LazyGroup {
+  uint32_t begin, end;
+  float u;
+  double tau;
+  SkipLaw skip;
+  DrawLaw law;
+};
+
 struct LazyRow {
   const float* x = nullptr;  // the row, contiguous
   uint32_t d = 0;
   uint32_t k = 1;
-  uint32_t m = 0;
   float eps = 0.0f;
-  float hi = 0.0f;     // the largest x (lazyIsFar)
-  float scale = 0.0f;  // lazyBucketScale(eps)
-  uint32_t nearBuckets = kBuckets;
-  uint32_t nearCount = 0;
-  uint32_t farCount = 0;
-  float farMax = 0.0f;
-  const uint32_t* top = nullptr;
-  const uint32_t* bucketStart = nullptr;  // [kBuckets]: first entry of bucket b outside T
-  const uint32_t* bucketEnd = nullptr;    // [kBuckets]
-  const uint32_t* bucketCols = nullptr;
-  const float* bucketMax = nullptr;  // [kBuckets]
+  float hi = 0.0f;  // the largest x
+  int32_t a1 = 0;   // the first threshold's grid point
+  float t1 = 0.0f;  // the first threshold, lazyGridValue(hi, a1, eps)
+  uint32_t groups = 0;
+  const LazyGroup* group = nullptr;  // [groups]
+  const uint32_t* cols = nullptr;    // [d]: every column by (bin, column)
   const TailTable* tail = nullptr;   // filled by fillTailTable
 };
 
+// Where a prepared row lives: binOf and cols of d entries each, the histogram and the groups of
+// kBins entries each.
+struct LazyRowStorage {
+  uint8_t* binOf;
+  uint32_t* cols;
+  uint32_t* binCount;
+  float* binMax;
+  LazyGroup* group;
+};
+
+// Scratch of one sample: the drawn (key, value) pairs, at most d, and a bit per column (marks,
+// (d + 63) / 64 words). The marks must be all 0 before a sample; lazySample leaves them so (it
+// clears the ones it set). The CUDA kernel keeps key and marks in one slot of lazySlotWidth(d)
+// entries (d keys, then the mark words).
+NTK_HD uint64_t lazyMarkWords(uint64_t d) { return (d + 63) / 64; }
+NTK_HD uint64_t lazySlotWidth(uint64_t d) { return d + lazyMarkWords(d); }
+
 // ---- the row preparation (both backends: the CPU runs its SIMD form of the two column passes,
-// which must equal lazyExtremesFrom and lazyNearFrom here) ----
+// which must equal lazyExtremesFrom and lazyBinFrom here) ----
 
 // The part of the eligibility rule that needs no value of the row: eps > 0, d <= 2^24, 2m <= d.
 NTK_HD bool lazyShapeEligible(uint64_t d, uint32_t k, float eps) {
@@ -587,126 +779,115 @@ NTK_HD bool lazyValuesEligible(const LazyExtremes& e, float eps) {
   return !(NTK_DADD(maxAbs, NTK_DMUL(static_cast<double>(eps), kZBound)) > kSafeMagnitude);
 }
 
-// The near set in column order, appended by the column pass, and the far set's largest x.
-struct LazyNearSet {
-  uint32_t count;
-  float farMax;  // -inf while no far column is seen
-};
-
-NTK_HD LazyNearSet lazyNearStart() { return LazyNearSet{0, bitsToFloat(0xFF800000u)}; }
-
-// Continues the column pass over x[from, d): each near column is appended to nearCols with its
-// bucket in nearBucket (d entries each); each far one raises farMax. Branch-free: the slot is
-// written either way and the count moves only for a near column (a branch here mispredicts on
-// every crossing of the near edge).
-NTK_HD void lazyNearFrom(const float* x, uint32_t from, uint32_t d, float hi, float scale, const BucketTable& table,
-                         uint32_t* nearCols, uint8_t* nearBucket, LazyNearSet& s) {
-  for (uint32_t c = from; c < d; ++c) {
-    const float v = x[c];
-    const uint32_t b = lazyBucketIndex(table, NTK_FMUL(NTK_FSUB(hi, v), scale));
-    // 1 for a near column (b < kNearBuckets <= 33), by the sign of b - kNearBuckets.
-    const uint32_t nearBit = (b - kNearBuckets) >> 31;
-    nearCols[s.count] = c;
-    nearBucket[s.count] = static_cast<uint8_t>(b);
-    s.count += nearBit;
-    // v for a far column, -inf (bits 0xFF800000) for a near one.
-    const uint32_t nearMask = 0u - nearBit;
-    const float f = bitsToFloat((floatToBits(v) & ~nearMask) | (0xFF800000u & nearMask));
-    s.farMax = f > s.farMax ? f : s.farMax;
+NTK_HD void lazyHistogramStart(uint32_t* binCount, float* binMax) {
+  for (uint32_t b = 0; b < kBins; ++b) {
+    binCount[b] = 0;
+    binMax[b] = bitsToFloat(0xFF800000u);  // -inf
   }
 }
 
-// Where a prepared row lives: nearCols, nearBucket and bucketCols of d entries each (the first
-// two are scratch of the preparation), and the per-bucket arrays of kBuckets entries.
-struct LazyRowStorage {
-  uint32_t* nearCols;
-  uint8_t* nearBucket;
-  uint32_t* bucketCols;
-  uint32_t* bucketStart;
-  uint32_t* bucketEnd;
-  float* bucketMax;
-};
+// The counting pass over x[from, d): each column's bin (from one read of x[c]) into binOf, and
+// the bin's count and largest x from that same value. So the counts and binOf always agree and
+// every bin index is in range (lazyBinIndex), whatever the row holds.
+NTK_HD void lazyBinFrom(const float* x, uint32_t from, uint32_t d, float hi, float scale, const BinTable& table,
+                        uint8_t* binOf, uint32_t* binCount, float* binMax) {
+  for (uint32_t c = from; c < d; ++c) {
+    const float v = x[c];
+    const uint32_t b = lazyBinIndex(table, NTK_FMUL(NTK_FSUB(hi, v), scale));
+    binOf[c] = static_cast<uint8_t>(b);
+    ++binCount[b];
+    binMax[b] = v > binMax[b] ? v : binMax[b];
+  }
+}
 
-// After the column pass: sorts the near columns by (bucket, column) with a counting sort (every
-// column when the near set has fewer than m, so that T is near), takes each bucket's count and
-// largest x, and fills r (x stays the caller's: the row, contiguous).
-NTK_HD void lazyFinishRow(const float* x, uint32_t d, uint32_t k, float eps, float hi, float scale,
-                          const BucketTable& table, LazyNearSet nearSet, const LazyRowStorage& s, const TailTable* tail,
-                          LazyRow& r) {
-  const uint32_t m = lazyTopCount(k);
-  const float negInf = bitsToFloat(0xFF800000u);
-  uint32_t nearBuckets = kNearBuckets;
-  if (nearSet.count < m) {
-    nearBuckets = kBuckets;
-    for (uint32_t c = 0; c < d; ++c) {
-      s.nearCols[c] = c;
-      s.nearBucket[c] = static_cast<uint8_t>(lazyBucketIndex(table, NTK_FMUL(NTK_FSUB(hi, x[c]), scale)));
-    }
-    nearSet.count = d;
-    nearSet.farMax = negInf;
-  }
-  uint32_t count[kBuckets];
-  float bmax[kBuckets];
-  for (uint32_t b = 0; b < kBuckets; ++b) {
-    count[b] = 0;
-    bmax[b] = negInf;
-  }
-  for (uint32_t j = 0; j < nearSet.count; ++j) {
-    const uint32_t b = s.nearBucket[j];
-    const float v = x[s.nearCols[j]];
-    bmax[b] = v > bmax[b] ? v : bmax[b];
-    ++count[b];
-  }
-  uint32_t fill[kBuckets];
+// After the counting pass: the first threshold (false when none is found: the row takes the dense
+// path), the groups, and every column by (bin, column) (a counting sort over binOf). `raise`
+// lifts the first threshold by that many grid points (0 in use; a test hook sets it to force the
+// descent). x stays the caller's: the row, contiguous.
+NTK_HD bool lazyFinishRow(const float* x, uint32_t d, uint32_t k, float eps, float hi, const LazyRowStorage& s,
+                          const TailTable* tail, int32_t raise, LazyRow& r) {
+  const TailTable& tab = *tail;
+  int32_t a1 = lazySearchGrid(tab, s.binCount, lazyTarget(k), kGridHi);
+  if (a1 < kGridLo) return false;  // fewer than ~target columns within 44 eps of the top
+  a1 = a1 + (raise > 0 ? (raise < kGridHi - a1 ? raise : kGridHi - a1) : 0);
+  const float t1 = lazyGridValue(hi, a1, eps);
+  // Groups of consecutive bins (in bin order, so by decreasing x), each bounded by its largest x.
+  uint32_t groups = 0;
   uint32_t at = 0;
-  for (uint32_t b = 0; b < kBuckets; ++b) {
-    fill[b] = at;
-    at += count[b];
+  double extra = 0.0;
+  for (uint32_t b = 0; b < kBins; ++b) {
+    const uint32_t n = s.binCount[b];
+    if (n == 0) continue;
+    const float ub = s.binMax[b];
+    if (groups > 0) {
+      LazyGroup& g = s.group[groups - 1];
+      const double qg = g.skip.q;
+      const double dn = static_cast<double>(n);
+      bool merge = false;
+      if (ub <= g.u) {
+        if (extra + dn * qg <= kGroupSlack) {  // q_b <= q_g: no need for q_b
+          merge = true;
+          extra = extra + dn * qg;
+        } else {
+          const double qb = normalTail(tab, lazyThreshold(t1, ub, eps));
+          const double more = dn * (qg - qb);
+          if (extra + more <= kGroupSlack) {
+            merge = true;
+            extra = extra + more;
+          }
+        }
+      }
+      if (merge) {
+        g.end = at + n;
+        at += n;
+        continue;
+      }
+    }
+    LazyGroup& g = s.group[groups++];
+    g.begin = at;
+    g.end = at + n;
+    g.u = ub;
+    g.tau = lazyThreshold(t1, ub, eps);
+    g.skip = skipLaw(normalTail(tab, g.tau));
+    g.law = drawLaw(tab, g.tau, bitsDouble(0x7FF0000000000000ull));  // (tau, +inf)
+    extra = 0.0;
+    at += n;
   }
-  for (uint32_t j = 0; j < nearSet.count; ++j) s.bucketCols[fill[s.nearBucket[j]]++] = s.nearCols[j];
+  // The counting sort: bin b's columns at [start_b, start_b + n_b), in column order.
+  uint32_t fill[kBins];
   at = 0;
-  for (uint32_t b = 0; b < kBuckets; ++b) {
-    const uint32_t end = at + count[b];
-    const uint32_t afterTop = end < m ? end : m;
-    s.bucketStart[b] = at > afterTop ? at : afterTop;  // the part of the bucket after T
-    s.bucketEnd[b] = end;
-    s.bucketMax[b] = count[b] ? bmax[b] : 0.0f;
-    at = end;
+  for (uint32_t b = 0; b < kBins; ++b) {
+    fill[b] = at;
+    at += s.binCount[b];
   }
+  for (uint32_t c = 0; c < d; ++c) s.cols[fill[s.binOf[c]]++] = c;
   r.x = x;
   r.d = d;
   r.k = k;
-  r.m = m;
   r.eps = eps;
   r.hi = hi;
-  r.scale = scale;
-  r.nearBuckets = nearBuckets;
-  r.nearCount = nearSet.count;
-  r.farCount = d - nearSet.count;
-  r.farMax = nearSet.farMax;
-  r.top = s.bucketCols;  // T: the first m entries
-  r.bucketStart = s.bucketStart;
-  r.bucketEnd = s.bucketEnd;
-  r.bucketCols = s.bucketCols;
-  r.bucketMax = s.bucketMax;
+  r.a1 = a1;
+  r.t1 = t1;
+  r.groups = groups;
+  r.group = s.group;
+  r.cols = s.cols;
   r.tail = tail;
+  return true;
 }
 
 // Whether a row (contiguous, d columns) takes the lazy path, and if so its preparation into s and
-// r: the scalar form of the CPU kernel's preparation. The rule depends only on the row, k and eps,
-// so every backend sends the same rows to the dense path.
+// r: the scalar form of the CPU kernel's preparation. The rule depends only on the row, k and eps
+// (and raise, 0 in use), so every backend sends the same rows to the dense path.
 NTK_HD bool lazyPrepareRow(const float* x, uint32_t d, uint32_t k, float eps, const LazyRowStorage& s,
-                           const TailTable* tail, LazyRow& r) {
+                           const TailTable* tail, int32_t raise, LazyRow& r) {
   if (!lazyShapeEligible(d, k, eps)) return false;
   LazyExtremes e = lazyExtremesStart(x);
   lazyExtremesFrom(x, 0, d, e);
   if (!lazyValuesEligible(e, eps)) return false;
-  const float scale = lazyBucketScale(eps);
-  const BucketTable table = makeBucketTable();
-  LazyNearSet nearSet = lazyNearStart();
-  lazyNearFrom(x, 0, d, e.hi, scale, table, s.nearCols, s.nearBucket, nearSet);
-  lazyFinishRow(x, d, k, eps, e.hi, scale, table, nearSet, s, tail, r);
-  return true;
+  const BinTable table = makeBinTable();
+  lazyHistogramStart(s.binCount, s.binMax);
+  lazyBinFrom(x, 0, d, e.hi, lazyBinScale(eps), table, s.binOf, s.binCount, s.binMax);
+  return lazyFinishRow(x, d, k, eps, e.hi, s, tail, raise, r);
 }
 
 // Composite rank (rankKey above, complemented column below): a larger key ranks higher.
@@ -743,145 +924,98 @@ NTK_HD void selectLargest(uint64_t* key, float* val, uint32_t n, uint32_t k) {
   }
 }
 
-// Up to this k the k kept items are kept sorted, with insertion (see lazySample).
-constexpr uint32_t kInsertMaxK = 32;
-
 struct LazyResult {
   uint32_t column;
   float value;
-  uint32_t drawn;  // normals drawn: m + candidates (for the statistics of the benchmark)
+  uint32_t drawn;   // candidates drawn (normals), for the work counts
+  uint32_t stages;  // 1 + the descents
 };
 
-// One (row, sample). key/val: scratch of at least m + d entries.
+// One (row, sample). key/val: scratch of d entries each; marks: lazyMarkWords(d) words, all 0
+// (left so).
+//
+// Stage s has a threshold T_s (T_1 = r.t1, chosen from x alone) and, for each group g, the
+// threshold of z tau_{s,g} = lazyThreshold(T_s, u_g, eps): a column of g whose z is at or below it
+// has a float32 perturbed value strictly below T_s (the margin covers the three roundings). Stage
+// 1 draws every column with z > tau_1 (the candidates: geometric skips with q = Q(tau_1), z from
+// N(0, 1) above tau_1); every column not drawn then has z <= tau_1 and a value below T_1. If
+// fewer than k drawn values reach T_1, stage 2 draws, among the columns not drawn (marks), those
+// with z > tau_2, each with probability P(Z > tau_2 | Z <= tau_1) and z from N(0, 1) on
+// (tau_2, tau_1], and so on; the last stage draws every column left. When k drawn values reach
+// T_s, every column not drawn is below them: the k-th of the drawn values is the row's k-th.
 NTK_HD LazyResult lazySample(const LazyRow& r, uint32_t seedLo, uint32_t seedHi, uint32_t offset, uint32_t row,
-                             uint32_t sample, uint64_t* key, float* val) {
+                             uint32_t sample, uint64_t* key, float* val, uint64_t* marks) {
+  const TailTable& tab = *r.tail;
+  TailStream st;
+  tailStart(st, seedLo, seedHi, offset, row, sample);
+  const double inf = bitsDouble(0x7FF0000000000000ull);
   uint32_t n = 0;
-  // T's normals: entry j takes normal j % 4 of block kTopTag | j / 4 (normal4's mapping), the
-  // blocks made four at a time.
-  float z16[16];
-  for (uint32_t j = 0; j < r.m; ++j) {
-    if ((j & 15u) == 0) {
-      uint32_t c0[4], w[16];
-      for (uint32_t i = 0; i < 4; ++i) c0[i] = kTopTag | ((j >> 2) + i);
-      philoxBlocks4(c0, row, sample, offset, seedLo, seedHi, w);
-      for (uint32_t i = 0; i < 4; ++i) {
-        const NormalPair p = boxMuller(w[4 * i], w[4 * i + 1]);
-        const NormalPair q = boxMuller(w[4 * i + 2], w[4 * i + 3]);
-        z16[4 * i] = p.z0;
-        z16[4 * i + 1] = p.z1;
-        z16[4 * i + 2] = q.z0;
-        z16[4 * i + 3] = q.z1;
+  uint32_t stage = 1;
+  int32_t a = r.a1;
+  float t = r.t1;
+  float tPrev = r.t1;
+  bool last = false;
+  for (;;) {
+    for (uint32_t gi = 0; gi < r.groups; ++gi) {
+      const LazyGroup& g = r.group[gi];
+      SkipLaw sk = g.skip;
+      DrawLaw law = g.law;
+      if (stage > 1) {
+        const double tauPrev = stage == 2 ? g.tau : lazyThreshold(tPrev, g.u, r.eps);
+        const double tau = last ? 0.0 - inf : lazyThreshold(t, g.u, r.eps);
+        sk = skipLaw(last ? 1.0 : conditionalTail(tab, tau, tauPrev));
+        if (sk.q <= 0.0) continue;
+        law = drawLaw(tab, tau, tauPrev);
+      }
+      if (sk.q <= 0.0) continue;
+      const bool every = sk.q >= 1.0;
+      const double countD = static_cast<double>(g.end - g.begin);
+      double at = -1.0;  // position in the group of the last candidate
+      for (;;) {
+        if (every) {
+          at = at + 1.0;
+        } else {
+          // Geometric skip G = floor(ln U / ln(1 - q)): P(G >= n) = (1 - q)^n. It passes the
+          // `left` columns still in the group iff ln U <= left ln(1 - q); ln U <= U - 1 decides
+          // most of those without the logarithm (the same decision).
+          const double left = countD - (at + 1.0);
+          const double u = tailUniform(st);
+          if (u - 1.0 <= left * sk.lq) break;
+          at = (at + 1.0) + NTK_DFLOOR(logPositive(u) * sk.invLq);
+        }
+        if (at >= countD) break;
+        const uint32_t c = r.cols[g.begin + static_cast<uint32_t>(at)];
+        const uint64_t bit = 1ull << (c & 63u);
+        if (marks[c >> 6] & bit) continue;  // drawn at an earlier stage
+        marks[c >> 6] |= bit;
+        const float y = perturb(r.x[c], r.eps, static_cast<float>(drawZ(st, law)));
+        key[n] = lazyComposite(y, c);
+        val[n] = y;
+        ++n;
       }
     }
-    const uint32_t c = r.top[j];
-    const float y = perturb(r.x[c], r.eps, z16[j & 15u]);
-    key[n] = lazyComposite(y, c);
-    val[n] = y;
-    ++n;
+    uint32_t reached = 0;
+    for (uint32_t i = 0; i < n; ++i) reached += val[i] >= t ? 1u : 0u;
+    if (last || reached >= r.k) break;
+    // Descend: 1, 2, 3, ... eps lower, then everything.
+    tPrev = t;
+    a = a - static_cast<int32_t>(stage) * kGridPerEps;
+    ++stage;
+    if (stage > kMaxStages || a < kGridLo)
+      last = true;
+    else
+      t = lazyGridValue(r.hi, a, r.eps);
   }
   selectLargest(key, val, n, r.k);
-  n = r.k;
-  // For k up to kInsertMaxK the k kept items stay sorted (largest first) and each kept candidate
-  // is inserted at once, which raises the k-th at once; larger k collects a bucket's candidates and
-  // re-selects after it. Both give, after every bucket, the k-th of everything drawn so far (the
-  // threshold of the next bucket): the same value and column, so the same stream.
-  const bool sorted = r.k <= kInsertMaxK;
-  if (sorted) {
-    for (uint32_t i = 1; i < r.k; ++i) {
-      const uint64_t kk = key[i];
-      const float y = val[i];
-      uint32_t j = i;
-      for (; j > 0 && key[j - 1] < kk; --j) {
-        key[j] = key[j - 1];
-        val[j] = val[j - 1];
-      }
-      key[j] = kk;
-      val[j] = y;
-    }
-  }
-  uint64_t kthKey = key[r.k - 1];
-  float kth = val[r.k - 1];
-  uint32_t drawn = r.m;
-  if (r.eps > 0.0f) {
-    TailStream st;
-    tailStart(st, seedLo, seedHi, offset, row, sample);
-    const uint32_t nearEnd = r.nearCount;  // bucketCols[m, nearEnd): near columns outside T
-    // Buckets 0 .. nearBuckets - 1 from the sorted list, then the far set as one more bucket.
-    for (uint32_t b = 0; b <= r.nearBuckets; ++b) {
-      const bool farBucket = b == r.nearBuckets;
-      const uint32_t begin = farBucket ? nearEnd : r.bucketStart[b];
-      const uint32_t count = farBucket ? r.farCount : r.bucketEnd[b] - begin;
-      if (count == 0) continue;
-      const double t = lazyThreshold(kth, farBucket ? r.farMax : r.bucketMax[b], r.eps);
-      const double q = normalTail(*r.tail, t);
-      if (q <= 0.0) continue;
-      // Bucket b's u is the largest x of every column from `begin` on (the far set included), so
-      // t and q serve for all of them: when they would give few candidates, walk them as one
-      // bucket and stop (any partition whose u bounds its columns is exact; the choice depends
-      // only on L).
-      const bool last = farBucket || static_cast<double>(nearEnd - begin + r.farCount) * q < kMergeBelow;
-      const bool every = q >= 1.0;
-      const double lq = every ? 0.0 : logOneMinus(q);  // ln(1 - q) < 0
-      const double invLq = every ? 0.0 : 1.0 / lq;
-      const TruncatedBound tb = truncatedBound(t);
-      bool kept = false;
-      // Segment 0: sorted columns (this bucket, or every near column left when last);
-      // segment 1 (when last and a far set exists): the whole row in column order, far kept.
-      for (uint32_t seg = farBucket ? 1u : 0u; seg < (last && r.farCount > 0 ? 2u : 1u); ++seg) {
-        const bool farWalk = seg == 1;
-        const double countD = static_cast<double>(farWalk ? r.d : (last ? nearEnd - begin : count));
-        double at = -1.0;  // position in the segment of the last candidate
-        for (;;) {
-          if (every) {
-            at = at + 1.0;
-          } else {
-            // Geometric skip G = floor(ln U / ln(1 - q)): P(G >= n) = (1 - q)^n. It passes the
-            // `left` columns still in the segment iff ln U <= left ln(1 - q); ln U <= U - 1
-            // decides most of those without the logarithm (the same decision).
-            const double left = countD - (at + 1.0);
-            const double u = tailUniform(st);
-            if (u - 1.0 <= left * lq) break;
-            at = (at + 1.0) + NTK_DFLOOR(logPositive(u) * invLq);
-          }
-          if (at >= countD) break;
-          const uint32_t c = farWalk ? static_cast<uint32_t>(at) : r.bucketCols[begin + static_cast<uint32_t>(at)];
-          if (farWalk && !lazyIsFar(r.hi, r.x[c], r.scale)) continue;  // near: walked in its bucket
-          const float y = perturb(r.x[c], r.eps, truncatedNormal(st, tb));
-          ++drawn;
-          const uint64_t kk = lazyComposite(y, c);
-          if (kk > kthKey) {  // below the current k-th it can never be the k-th
-            if (sorted) {
-              uint32_t j = r.k - 1;  // the old k-th drops out
-              for (; j > 0 && key[j - 1] < kk; --j) {
-                key[j] = key[j - 1];
-                val[j] = val[j - 1];
-              }
-              key[j] = kk;
-              val[j] = y;
-              kthKey = key[r.k - 1];
-              kth = val[r.k - 1];
-            } else {
-              key[n] = kk;
-              val[n] = y;
-              ++n;
-              kept = true;
-            }
-          }
-        }
-      }
-      if (kept) {
-        selectLargest(key, val, n, r.k);
-        n = r.k;
-        kthKey = key[r.k - 1];
-        kth = val[r.k - 1];
-      }
-      if (last) break;
-    }
-  }
   LazyResult res;
-  res.column = ~static_cast<uint32_t>(kthKey);
-  res.value = kth;
-  res.drawn = drawn;
+  res.column = ~static_cast<uint32_t>(key[r.k - 1]);
+  res.value = val[r.k - 1];
+  res.drawn = n;
+  res.stages = stage;
+  for (uint32_t i = 0; i < n; ++i) {  // leave the marks all 0
+    const uint32_t c = ~static_cast<uint32_t>(key[i]);
+    marks[c >> 6] &= ~(1ull << (c & 63u));
+  }
   return res;
 }
 

@@ -1,5 +1,5 @@
 // The CPU side of the lazy sampler (native/core/lazy_sampler.h): per-thread scratch, the row
-// preparation (top-m list and buckets) and the per-sample call. lib/lazy-sampler.ts is its twin.
+// preparation (histogram, threshold, groups) and the per-sample call. lib/lazy-sampler.ts is its twin.
 #include "lazy_cpu.h"
 
 #include <algorithm>
@@ -23,17 +23,20 @@ namespace {
 
 std::atomic<uint64_t> lazyHeld{0};
 
+// The test hook's raise of the first threshold, in grid points (lazySetTestRaise); 0 in use.
+std::atomic<int32_t> lazyRaise{0};
+
 // Per-thread scratch, reused across calls; O(d) per thread.
 struct LazyScratch {
-  std::vector<float> x;              // the row made contiguous (strided rows only)
-  std::vector<uint32_t> nearCols;    // the near columns in column order
-  std::vector<uint8_t> nearBucket;   // and their buckets
-  std::vector<uint32_t> bucketCols;  // the near columns by (bucket, column): T first
-  std::vector<uint64_t> key;         // kept items of one sample: m + d
+  std::vector<float> x;        // the row made contiguous (strided rows only)
+  std::vector<uint8_t> binOf;  // each column's bin
+  std::vector<uint32_t> cols;  // every column by (bin, column)
+  std::vector<uint64_t> key;   // one sample's drawn items: d
   std::vector<float> val;
-  uint32_t bucketStart[lazy::kBuckets] = {};
-  uint32_t bucketEnd[lazy::kBuckets] = {};
-  float bucketMax[lazy::kBuckets] = {};
+  std::vector<uint64_t> marks;  // a bit per column, all 0 between samples (lazySample)
+  uint32_t binCount[lazy::kBins] = {};
+  float binMax[lazy::kBins] = {};
+  lazy::LazyGroup group[lazy::kBins] = {};
   lazy::LazyRow row;
   bool eligible = false;
   uint64_t preparedCall = ~0ull;
@@ -43,7 +46,7 @@ struct LazyScratch {
   ~LazyScratch() { lazyHeld.fetch_sub(accounted); }
   uint64_t bytes() const {
     return (x.capacity() + val.capacity()) * sizeof(float) + key.capacity() * sizeof(uint64_t) +
-           (bucketCols.capacity() + nearCols.capacity()) * sizeof(uint32_t) + nearBucket.capacity();
+           cols.capacity() * sizeof(uint32_t) + binOf.capacity() + marks.capacity() * sizeof(uint64_t);
   }
 };
 
@@ -70,7 +73,8 @@ void grow(std::vector<T>& v, size_t n) {
 // lazy::lazyExtremesFrom over the whole row, four lanes wide with SSE2 (baseline x86-64) where
 // the row has 8 columns or more. Only the values matter, not which column they come from; on a
 // row with both 0 and -0 the sign of a zero extreme may differ from the scalar scan, which changes
-// no bucket (0 - v and -0 - v scale to the same bucket), no far test and no threshold.
+// no bin (0 - v and -0 - v scale to the same bin) and no threshold (x_max + a eps / 32 is the
+// same for either zero when a != 0, and +0 for both when a = 0).
 lazy::LazyExtremes rowExtremes(const float* x, uint32_t d) {
   lazy::LazyExtremes e = lazy::lazyExtremesStart(x);
   uint32_t c = 0;
@@ -105,65 +109,66 @@ lazy::LazyExtremes rowExtremes(const float* x, uint32_t d) {
   return e;
 }
 
-// lazy::lazyNearFrom over the whole row, four columns at a time with SSE2, everything in
-// registers: the scaled distance, the near mask (s < 12, the complement of lazyIsFar), the far
-// maximum, and the near bucket, which is floor(s) itself below 12 (the table is the identity
-// there). The appends take their position and bucket from registers only: with the bucket loaded
-// from memory (a table), each append's address waited on a load that the processor would not
-// start before the previous, still unaddressed, append (about 10 cycles a column measured, against
-// 3 now).
-lazy::LazyNearSet nearPass(const float* x, uint32_t d, float hi, float scale, const lazy::BucketTable& table,
-                           uint32_t* nearCols, uint8_t* nearBucket) {
-  lazy::LazyNearSet s = lazy::lazyNearStart();
+// lazy::lazyBinFrom over the whole row: the scaled distance, its clamp and floor four columns at
+// a time with SSE2 (the same float32 operations: max(s, 0) is s > 0 ? s : 0, NaN included, and
+// min(p, 704) is p < 704 ? p : 704), then the table, binOf and the histogram from the same four
+// values. The histogram is kept four times, one per lane, and merged: consecutive columns of the
+// same bin would otherwise wait on each other's increment through memory. Counts add up to the
+// same; a bin's largest x is the same value (only the sign of a zero may differ, which changes no
+// threshold).
+void binPass(const float* x, uint32_t d, float hi, float scale, const lazy::BinTable& table, uint8_t* binOf,
+             uint32_t* binCount, float* binMax) {
+  lazy::lazyHistogramStart(binCount, binMax);
   uint32_t c = 0;
 #if defined(__SSE2__)
-  const __m128 hiV = _mm_set1_ps(hi), scaleV = _mm_set1_ps(scale);
-  const __m128 edgeV = _mm_set1_ps(lazy::kNearEdge);
-  const __m128 negInf = _mm_set1_ps(-std::numeric_limits<float>::infinity());
-  __m128 farMaxV = negInf;
-  for (; c + 4 <= d; c += 4) {
-    const __m128 v = _mm_loadu_ps(x + c);
-    const __m128 sd = _mm_mul_ps(_mm_sub_ps(hiV, v), scaleV);
-    const __m128 nearM = _mm_cmplt_ps(sd, edgeV);
-    farMaxV = _mm_max_ps(farMaxV, _mm_or_ps(_mm_and_ps(nearM, negInf), _mm_andnot_ps(nearM, v)));
-    const uint32_t mask = static_cast<uint32_t>(_mm_movemask_ps(nearM));
-    __m128i fi = _mm_cvttps_epi32(_mm_min_ps(sd, edgeV));  // 0 .. 12
-    fi = _mm_packs_epi32(fi, fi);
-    fi = _mm_packus_epi16(fi, fi);
-    const uint32_t bytes = static_cast<uint32_t>(_mm_cvtsi128_si32(fi));
-    for (uint32_t l = 0; l < 4; ++l) {
-      nearCols[s.count] = c + l;
-      nearBucket[s.count] = static_cast<uint8_t>(bytes >> (8 * l));
-      s.count += (mask >> l) & 1u;
+  if (d >= 16) {
+    uint32_t count4[4][lazy::kBins];
+    float max4[4][lazy::kBins];
+    for (int l = 0; l < 4; ++l) lazy::lazyHistogramStart(count4[l], max4[l]);
+    const __m128 hiV = _mm_set1_ps(hi), scaleV = _mm_set1_ps(scale);
+    const __m128 zero = _mm_setzero_ps(), edge = _mm_set1_ps(static_cast<float>(lazy::kBinSteps));
+    alignas(16) int32_t idx[4];
+    alignas(16) float vv[4];
+    for (; c + 4 <= d; c += 4) {
+      const __m128 v = _mm_loadu_ps(x + c);
+      const __m128 sd = _mm_mul_ps(_mm_sub_ps(hiV, v), scaleV);
+      const __m128 cl = _mm_min_ps(_mm_max_ps(sd, zero), edge);
+      _mm_store_si128(reinterpret_cast<__m128i*>(idx), _mm_cvttps_epi32(cl));
+      _mm_store_ps(vv, v);
+      for (int l = 0; l < 4; ++l) {
+        const uint32_t b = table.of[idx[l]];
+        binOf[c + l] = static_cast<uint8_t>(b);
+        ++count4[l][b];
+        max4[l][b] = vv[l] > max4[l][b] ? vv[l] : max4[l][b];
+      }
+    }
+    for (uint32_t b = 0; b < lazy::kBins; ++b) {
+      binCount[b] = count4[0][b] + count4[1][b] + count4[2][b] + count4[3][b];
+      float m = max4[0][b];
+      for (int l = 1; l < 4; ++l) m = max4[l][b] > m ? max4[l][b] : m;
+      binMax[b] = m;
     }
   }
-  alignas(16) float fm[4];
-  _mm_store_ps(fm, farMaxV);
-  for (uint32_t l = 0; l < 4; ++l) s.farMax = fm[l] > s.farMax ? fm[l] : s.farMax;
 #endif
-  lazy::lazyNearFrom(x, c, d, hi, scale, table, nearCols, nearBucket, s);
-  return s;
+  lazy::lazyBinFrom(x, c, d, hi, scale, table, binOf, binCount, binMax);
 }
 
 // lazy::lazyPrepareRow with the two column passes in SIMD (the same results): whether the row
-// takes the lazy path, and if so its top list and buckets in sc.
+// takes the lazy path, and if so its threshold, groups and columns by bin in sc.
 bool prepareLazyRow(const float* x, uint32_t d, uint32_t k, float eps, LazyScratch& sc) {
   if (!lazy::lazyShapeEligible(d, k, eps)) return false;
   const lazy::LazyExtremes e = rowExtremes(x, d);
   if (!lazy::lazyValuesEligible(e, eps)) return false;
-  const uint32_t m = lazy::lazyTopCount(k);
-  const float scale = lazy::lazyBucketScale(eps);
-  static const lazy::BucketTable table = lazy::makeBucketTable();
-  grow(sc.nearCols, d);
-  grow(sc.nearBucket, d);
-  grow(sc.bucketCols, d);
-  grow(sc.key, m + d);
-  grow(sc.val, m + d);
-  const lazy::LazyRowStorage storage{sc.nearCols.data(), sc.nearBucket.data(), sc.bucketCols.data(),
-                                     sc.bucketStart,     sc.bucketEnd,         sc.bucketMax};
-  const lazy::LazyNearSet nearSet = nearPass(x, d, e.hi, scale, table, storage.nearCols, storage.nearBucket);
-  lazy::lazyFinishRow(x, d, k, eps, e.hi, scale, table, nearSet, storage, &tailTable(), sc.row);
-  return true;
+  static const lazy::BinTable table = lazy::makeBinTable();
+  grow(sc.binOf, d);
+  grow(sc.cols, d);
+  grow(sc.key, d);
+  grow(sc.val, d);
+  grow(sc.marks, lazy::lazyMarkWords(d));  // new words are 0, and lazySample leaves them 0
+  const lazy::LazyRowStorage storage{sc.binOf.data(), sc.cols.data(), sc.binCount, sc.binMax, sc.group};
+  binPass(x, d, e.hi, lazy::lazyBinScale(eps), table, storage.binOf, storage.binCount, storage.binMax);
+  return lazy::lazyFinishRow(x, d, k, eps, e.hi, storage, &tailTable(), lazyRaise.load(std::memory_order_relaxed),
+                             sc.row);
 }
 
 }  // namespace
@@ -187,8 +192,9 @@ bool lazySolveUnit(const ForwardArgs& a, uint64_t call, uint64_t row, uint32_t s
     sc.preparedRow = row;
   }
   if (!sc.eligible) return false;
-  const lazy::LazyResult res = lazy::lazySample(sc.row, a.noise.seedLo, a.noise.seedHi, a.noise.offset,
-                                                static_cast<uint32_t>(row), s, sc.key.data(), sc.val.data());
+  const lazy::LazyResult res =
+      lazy::lazySample(sc.row, a.noise.seedLo, a.noise.seedHi, a.noise.offset, static_cast<uint32_t>(row), s,
+                       sc.key.data(), sc.val.data(), sc.marks.data());
   *pos = static_cast<int32_t>(res.column);
   *value = res.value;
   return true;
@@ -199,10 +205,10 @@ void lazySettleScratch(uint64_t keepBytes) {
   if (sc.bytes() > keepBytes) {
     std::vector<float>().swap(sc.x);
     std::vector<float>().swap(sc.val);
-    std::vector<uint8_t>().swap(sc.nearBucket);
-    std::vector<uint32_t>().swap(sc.nearCols);
+    std::vector<uint8_t>().swap(sc.binOf);
     std::vector<uint64_t>().swap(sc.key);
-    std::vector<uint32_t>().swap(sc.bucketCols);
+    std::vector<uint64_t>().swap(sc.marks);
+    std::vector<uint32_t>().swap(sc.cols);
     sc.preparedCall = ~0ull;
     sc.preparedRow = ~0ull;
   }
@@ -215,6 +221,8 @@ void lazySettleScratch(uint64_t keepBytes) {
 }
 
 uint64_t lazyScratchBytes() { return lazyHeld.load(); }
+
+void lazySetTestRaise(int32_t gridPoints) { lazyRaise.store(gridPoints < 0 ? 0 : gridPoints); }
 
 }  // namespace cpu
 }  // namespace ntk

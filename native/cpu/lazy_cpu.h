@@ -18,5 +18,10 @@ bool lazySolveUnit(const ForwardArgs& a, uint64_t call, uint64_t row, uint32_t s
 void lazySettleScratch(uint64_t keepBytes);
 uint64_t lazyScratchBytes();
 
+// Test hook (addon `_lazyTestRaise`): raises the lazy sampler's first threshold by gridPoints
+// points of eps / 32 in every row prepared from now on, so that the descent runs in most
+// samples; 0 (the default) turns it off. The law stays exact either way; only the work changes.
+void lazySetTestRaise(int32_t gridPoints);
+
 }  // namespace cpu
 }  // namespace ntk

@@ -8,16 +8,17 @@
 //   lazyTailTableKernel: one thread fills the normal-tail table (lazy::fillTailTable), once per
 //     process (a tuned version: a thread per grid point);
 //   lazyPrepareKernel: one thread per row copies it contiguous and runs lazy::lazyPrepareRow (the
-//     eligibility rule, the near and far sets, the buckets and the top list) into global scratch,
+//     eligibility rule, the histogram, the threshold, the groups and the columns by bin) into
+//     global scratch,
 //     and marks the rows it answers in LazyParams::lazyRows; the dense selection kernels
 //     (select.cuh) skip those rows and answer the others, the rows that fall back to dense by the
 //     fixed rule;
 //   lazySampleKernel: one thread per (row, sample) unit of an eligible row, grid-stride over the
-//     units with a fixed number of threads, each owning an m + d slot of key / value scratch
-//     (lazySample's kept list can reach m + d entries).
+//     units with a fixed number of threads, each owning a slot of lazy::lazySlotWidth(d) key /
+//     value entries (lazySample's drawn list can reach d entries, and its marks follow the keys).
 // A tuned version would prepare a row with a block (parallel histogram and scan), give a unit a
-// warp (the top-m draws and the bucket walk's candidates spread over lanes) and keep the kept list
-// in shared memory, spilling to global only past its size.
+// warp (a group's candidates spread over lanes) and keep the drawn list in shared memory,
+// spilling to global only past its size.
 #pragma once
 
 #include "../core/lazy_sampler.h"
@@ -31,23 +32,22 @@ namespace cudak {
 struct LazyRowInfo {
   uint32_t eligible;  // 1: the lazy kernel answers this row; 0: the dense kernels do
   lazy::LazyRow row;
-  uint32_t bucketStart[lazy::kBuckets];
-  uint32_t bucketEnd[lazy::kBuckets];
-  float bucketMax[lazy::kBuckets];
+  uint32_t binCount[lazy::kBins];
+  float binMax[lazy::kBins];
+  lazy::LazyGroup group[lazy::kBins];
 };
 
 struct LazyParams {
   FwdParams call;  // the call as the dense kernels see it: x, shape, seed, positions, kth
   uint64_t rows;
   float* rowX;                  // [rows, d]: each row contiguous (LazyRow::x)
-  uint32_t* nearCols;           // [rows, d]: the preparation's scratch
-  uint8_t* nearBucket;          // [rows, d]: the preparation's scratch
-  uint32_t* cols;               // [rows, d]: the columns by (bucket, column); the first m are T
+  uint8_t* binOf;               // [rows, d]: each column's bin
+  uint32_t* cols;               // [rows, d]: the columns by (bin, column)
   LazyRowInfo* info;            // [rows]
   uint8_t* lazyRows;            // [rows]: info[row].eligible, for the dense kernels to skip
   const lazy::TailTable* tail;  // filled by lazyTailTableKernel
-  uint64_t* key;                // [slots, m + d]
-  float* val;                   // [slots, m + d]
+  uint64_t* key;                // [slots, lazySlotWidth(d)]: drawn keys, then the marks
+  float* val;                   // [slots, lazySlotWidth(d)]
   uint64_t slots;               // threads of lazySampleKernel: each owns one scratch slot
 };
 
@@ -63,9 +63,9 @@ __device__ __forceinline__ void lazyPrepareRow(const LazyParams& p, uint64_t row
   float* x = p.rowX + at;
   for (uint32_t col = 0; col < c.d; ++col) x[col] = src[static_cast<uint64_t>(col) * c.inner];
   LazyRowInfo& info = p.info[row];
-  const lazy::LazyRowStorage storage{p.nearCols + at,  p.nearBucket + at, p.cols + at,
-                                     info.bucketStart, info.bucketEnd,    info.bucketMax};
-  const bool eligible = lazy::lazyPrepareRow(x, c.d, c.k, c.eps, storage, p.tail, info.row);
+  const lazy::LazyRowStorage storage{p.binOf + at, p.cols + at, info.binCount, info.binMax, info.group};
+  // raise 0: the CPU's test hook (lazySetTestRaise) has no device twin.
+  const bool eligible = lazy::lazyPrepareRow(x, c.d, c.k, c.eps, storage, p.tail, 0, info.row);
   info.eligible = eligible ? 1u : 0u;
   p.lazyRows[row] = eligible ? 1 : 0;
 }
@@ -81,21 +81,23 @@ __global__ void __launch_bounds__(kLazyPrepareThreads) lazyPrepareKernel(LazyPar
 constexpr int kLazySampleThreads = 128;
 
 // Units of eligible rows: lazy::lazySample over the prepared row. Thread `slot` (< p.slots) owns
-// key / val [slot * (m + d), (slot + 1) * (m + d)).
+// key / val [slot * w, (slot + 1) * w), w = lazySlotWidth(d); it clears its marks (the keys' tail)
+// once, and lazySample leaves them clear.
 __global__ void __launch_bounds__(kLazySampleThreads) lazySampleKernel(LazyParams p) {
   const uint64_t slot = static_cast<uint64_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (slot >= p.slots) return;
   const FwdParams& c = p.call;
-  const uint64_t width = static_cast<uint64_t>(lazy::lazyTopCount(c.k)) + c.d;
+  const uint64_t width = lazy::lazySlotWidth(c.d);
   uint64_t* key = p.key + slot * width;
   float* val = p.val + slot * width;
+  for (uint64_t w = c.d; w < width; ++w) key[w] = 0;
   for (uint64_t u = slot; u < c.units; u += p.slots) {
     const uint64_t row = u / c.nSample;
     const LazyRowInfo& info = p.info[row];
     if (!info.eligible) continue;  // a dense kernel answers it
     const uint32_t s = static_cast<uint32_t>(u % c.nSample);
     const lazy::LazyResult res =
-        lazy::lazySample(info.row, c.seedLo, c.seedHi, c.offset, static_cast<uint32_t>(row), s, key, val);
+        lazy::lazySample(info.row, c.seedLo, c.seedHi, c.offset, static_cast<uint32_t>(row), s, key, val, key + c.d);
     c.positions[u] = static_cast<int32_t>(res.column);
     c.kth[u] = res.value;
   }

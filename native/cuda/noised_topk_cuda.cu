@@ -104,7 +104,7 @@ struct State {
   Buffer x, noise, values, positions, kth, rowScale, grad;
   // The lazy sampler's scratch (lazy_select.cuh): the normal-tail table (filled once), the
   // prepared rows and the per-thread key / value slots of lazySampleKernel.
-  Buffer lazyTail, lazyRowX, lazyNearCols, lazyNearBucket, lazyCols, lazyInfo, lazyRows, lazyKey, lazyVal;
+  Buffer lazyTail, lazyRowX, lazyBinOf, lazyCols, lazyInfo, lazyRows, lazyKey, lazyVal;
   bool lazyTailFilled = false;
   PinnedRing ring;
 };
@@ -289,7 +289,7 @@ bool lazyApplies(const ForwardArgs& a) {
 // pointer.
 Status prepareLazy(State& st, const ForwardArgs& a, const FwdParams& call, LazyParams& lp) {
   const uint64_t rows = a.layout.rows(), d = a.layout.d;
-  const uint64_t width = lazy::lazyTopCount(a.k) + d;
+  const uint64_t width = lazy::lazySlotWidth(d);
   uint64_t rowElems = 0, units = 0;
   if (mulOverflows(rows, d, &rowElems) || mulOverflows(rows, a.nSample, &units) ||
       rowElems > UINT64_MAX / sizeof(uint64_t) || rows > UINT64_MAX / sizeof(LazyRowInfo))
@@ -300,8 +300,7 @@ Status prepareLazy(State& st, const ForwardArgs& a, const FwdParams& call, LazyP
   Status s;
   if ((s = ensure(st, st.lazyTail, sizeof(lazy::TailTable))) != Status::kOk) return s;
   if ((s = ensure(st, st.lazyRowX, rowElems * sizeof(float))) != Status::kOk) return s;
-  if ((s = ensure(st, st.lazyNearCols, rowElems * sizeof(uint32_t))) != Status::kOk) return s;
-  if ((s = ensure(st, st.lazyNearBucket, rowElems)) != Status::kOk) return s;
+  if ((s = ensure(st, st.lazyBinOf, rowElems)) != Status::kOk) return s;
   if ((s = ensure(st, st.lazyCols, rowElems * sizeof(uint32_t))) != Status::kOk) return s;
   if ((s = ensure(st, st.lazyInfo, rows * sizeof(LazyRowInfo))) != Status::kOk) return s;
   if ((s = ensure(st, st.lazyRows, rows)) != Status::kOk) return s;
@@ -316,8 +315,7 @@ Status prepareLazy(State& st, const ForwardArgs& a, const FwdParams& call, LazyP
   lp.call = call;
   lp.rows = rows;
   lp.rowX = static_cast<float*>(st.lazyRowX.ptr);
-  lp.nearCols = static_cast<uint32_t*>(st.lazyNearCols.ptr);
-  lp.nearBucket = static_cast<uint8_t*>(st.lazyNearBucket.ptr);
+  lp.binOf = static_cast<uint8_t*>(st.lazyBinOf.ptr);
   lp.cols = static_cast<uint32_t*>(st.lazyCols.ptr);
   lp.info = static_cast<LazyRowInfo*>(st.lazyInfo.ptr);
   lp.lazyRows = static_cast<uint8_t*>(st.lazyRows.ptr);

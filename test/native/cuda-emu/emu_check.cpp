@@ -210,13 +210,13 @@ void checkLazy(uint64_t outer, uint32_t d, uint64_t inner, uint32_t k, uint32_t 
     ++lazyFailures;
     return;
   }
-  const uint32_t m = ntk::lazy::lazyTopCount(k);
-  const uint64_t width = m + d;
+  const uint64_t width = ntk::lazy::lazySlotWidth(d);
   slots = std::min<uint64_t>(std::max<uint64_t>(slots, 1), units);
   std::vector<float> rowX(rows * d), val(slots * width);
-  std::vector<uint32_t> cols(rows * d), nearCols(rows * d);
-  std::vector<uint8_t> nearBucket(rows * d);
-  std::vector<uint64_t> key(slots * width);
+  std::vector<uint32_t> cols(rows * d);
+  std::vector<uint8_t> binOf(rows * d);
+  // Not zeroed, as cudaMalloc's memory is not: lazySampleKernel clears its slot's marks.
+  std::vector<uint64_t> key(slots * width, 0xA5A5A5A5A5A5A5A5ull);
   std::vector<LazyRowInfo> info(rows);
   std::vector<uint8_t> flags(rows, 0xEE);
   FwdParams p;
@@ -237,8 +237,7 @@ void checkLazy(uint64_t outer, uint32_t d, uint64_t inner, uint32_t k, uint32_t 
   lp.call = p;
   lp.rows = rows;
   lp.rowX = rowX.data();
-  lp.nearCols = nearCols.data();
-  lp.nearBucket = nearBucket.data();
+  lp.binOf = binOf.data();
   lp.cols = cols.data();
   lp.info = info.data();
   lp.lazyRows = flags.data();
