@@ -86,6 +86,47 @@ export function logOneMinus(q: number): number {
   return logPositive(1.0 - q);
 }
 
+/** lazy_sampler.h uniformOpen: (w + 1/2) 2^-32, in the open (0, 1) (never 0, never 1). */
+export function uniformOpen(w: number): number {
+  return (w + 0.5) * 2.3283064365386963e-10;
+}
+
+/** lazy_sampler.h kSkipNone, kSkipEvery, kSkipGeometric: the kinds of a bucket's skip plan. */
+export const SKIP_NONE = 0;
+export const SKIP_EVERY = 1;
+export const SKIP_GEOMETRIC = 2;
+const MIN_SKIP_Q = 2.2250738585072014e-308; // 2^-1022
+
+/** A bucket's geometric skips (lazy_sampler.h SkipPlan). */
+export interface SkipPlan {
+  kind: number;
+  lq: number;
+  invLq: number;
+}
+
+/**
+ * lazy_sampler.h lazySkipPlan: total over every q (NaN included). Below 2^-1022 (t above about
+ * 37.5) no column is a candidate; a geometric plan has ln(1 - q) < 0 and a finite inverse.
+ */
+export function lazySkipPlan(q: number): SkipPlan {
+  if (!(q >= MIN_SKIP_Q)) return { kind: SKIP_NONE, lq: 0.0, invLq: 0.0 };
+  if (q >= 1.0) return { kind: SKIP_EVERY, lq: 0.0, invLq: 0.0 };
+  const lq = logOneMinus(q);
+  const inv = 1.0 / lq;
+  if (!(lq < 0.0) || !(inv > -1.7976931348623157e308)) return { kind: SKIP_NONE, lq: 0.0, invLq: 0.0 };
+  return { kind: SKIP_GEOMETRIC, lq, invLq: inv };
+}
+
+/**
+ * lazy_sampler.h lazySkipFrom: the next candidate's position after `at` in a segment of countD
+ * columns, from one uniform u in (0, 1) (countD or more: none left). Never NaN for a geometric plan.
+ */
+export function lazySkipFrom(at: number, countD: number, u: number, p: SkipPlan): number {
+  const left = countD - (at + 1.0);
+  if (u - 1.0 <= left * p.lq) return countD;
+  return at + 1.0 + Math.floor(logPositive(u) * p.invLq);
+}
+
 export function expNonPositive(x: number): number {
   if (x < -745.0) return 0.0;
   const n = Math.floor(x * INV_LN2 + 0.5);
@@ -250,7 +291,7 @@ class TailStream {
   }
 
   uniform(): number {
-    return (this.word() + 1.0) * 2.3283064365386963e-10;
+    return uniformOpen(this.word());
   }
 
   normal(): number {
@@ -472,12 +513,11 @@ export class LazyRowSampler {
         if (count === 0) continue;
         const t = lazyThreshold(kth, farBucket ? this.farMax : this.bucketMax[b]!, eps);
         const q = normalTail(t);
-        if (q <= 0.0) continue;
+        const plan = lazySkipPlan(q);
+        if (plan.kind === SKIP_NONE) continue;
         // the columns left (far set included), walked as one bucket when few candidates are expected
         const last = farBucket || (nearEnd - begin + farCount) * q < MERGE_BELOW;
-        const every = q >= 1.0;
-        const lq = every ? 0.0 : logOneMinus(q);
-        const invLq = every ? 0.0 : 1.0 / lq;
+        const every = plan.kind === SKIP_EVERY;
         // lazy_sampler.h truncatedBound: Robert's rate, once per bucket
         const alpha = t >= ROBERT_FROM ? (t + Math.sqrt(t * t + 4.0)) * 0.5 : 0.0;
         const invAlpha = t >= ROBERT_FROM ? 1.0 / alpha : 0.0;
@@ -489,15 +529,7 @@ export class LazyRowSampler {
           const segCount = farWalk ? this.d : last ? nearEnd - begin : count;
           let at = -1.0;
           for (;;) {
-            if (every) {
-              at = at + 1.0;
-            } else {
-              // the skip passes the `left` columns iff ln U <= left ln(1 - q); ln U <= U - 1
-              const left = segCount - (at + 1.0);
-              const u = st.uniform();
-              if (u - 1.0 <= left * lq) break;
-              at = at + 1.0 + Math.floor(logPositive(u) * invLq);
-            }
+            at = every ? at + 1.0 : lazySkipFrom(at, segCount, st.uniform(), plan);
             if (at >= segCount) break;
             const c = farWalk ? at : this.bucketCols[begin + at]!;
             if (farWalk && !(fr(fr(hi - x[c]!) * scale) >= NEAR_EDGE)) continue; // lazy_sampler.h lazyIsFar

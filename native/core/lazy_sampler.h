@@ -23,11 +23,11 @@
 //
 // Where the law is exact: conditional on the top-m draws, each other column's z is N(0, 1)
 // restricted as above, so (value, column) has the law of the dense draw with N(0, 1) noise, up to
-//   - the uniform words (2^-32 granularity) and the Box-Muller normals of the top m and of the
+//   - the uniform words (2^-32 granularity, the midpoints (w + 1/2) 2^-32) and the Box-Muller normals of the top m and of the
 //     rejection draws (the dense stream's own law: 24-bit words, |z| <= 5.78);
 //   - q_b from normalTail (relative error below 2e-13 against glibc erfc; test/lazy-bitident.test.ts
 //     holds it to 1e-12 against tabulated values of Q and against normalTailSlow),
-//     taken as 0 beyond t = 38 (P < 1e-315 per column);
+//     taken as 0 below 2^-1022 (t above about 37.5; P < 2.3e-308 per column: lazySkipPlan);
 //   - the candidates' z rounded to float32 before the product, as every stream value is.
 // Bit identity: every double operation is one IEEE-754 binary64 +, -, *, / or sqrt, in the written
 // order (no FMA contraction: -ffp-contract=off; JavaScript numbers are binary64), plus floor and
@@ -453,8 +453,12 @@ NTK_HD uint32_t tailWord(TailStream& st) {
   return st.words[st.used++];
 }
 
-// Uniform in (0, 1]: (w + 1) 2^-32, exact in binary64.
-NTK_HD double tailUniform(TailStream& st) { return (static_cast<double>(tailWord(st)) + 1.0) * 2.3283064365386963e-10; }
+// Uniform in the open (0, 1) from one word: (w + 1/2) 2^-32, exact in binary64 (33 significant
+// bits at most), from 2^-33 to 1 - 2^-33. Never 0, so ln U is finite; never 1, so ln U < 0 and a
+// skip ln U / ln(1 - q) is never 0 * infinity (lazySkipFrom).
+NTK_HD double uniformOpen(uint32_t w) { return (static_cast<double>(w) + 0.5) * 2.3283064365386963e-10; }
+
+NTK_HD double tailUniform(TailStream& st) { return uniformOpen(tailWord(st)); }
 
 // A standard normal from the dense stream's Box-Muller (two words, two normals; the second is
 // kept for the next call).
@@ -475,6 +479,59 @@ NTK_HD float tailNormal(TailStream& st) {
 // bucket's threshold, they are walked as one bucket (one Q and usually one skip for all). 1.0
 // measured best of 0.125 to 2 (instruction counts at d = 100, 1000, 10000; the spread is 3%).
 constexpr double kMergeBelow = 1.0;
+
+// The geometric skips of one bucket, from q = P(Z > t) of each of its columns. Total: every q,
+// NaN included, gives one of three kinds, and a kGeometric plan has ln(1 - q) < 0 and a finite
+// 1 / ln(1 - q), so lazySkipFrom never forms NaN.
+//   kSkipNone: no candidate. q is 0, NaN, or below 2^-1022 (t above about 37.5): there
+//     ln(1 - q) would be subnormal and 1 / ln(1 - q) could overflow to -inf, and a column is a
+//     candidate with probability below 2.3e-308 (d <= 2^24 columns: below 4e-301 per bucket);
+//   kSkipEvery: q >= 1, every column is a candidate (no uniform is drawn);
+//   kSkipGeometric: the skips of lazySkipFrom.
+constexpr uint32_t kSkipNone = 0;
+constexpr uint32_t kSkipEvery = 1;
+constexpr uint32_t kSkipGeometric = 2;
+constexpr double kMinSkipQ = 2.2250738585072014e-308;  // 2^-1022, the smallest normal double
+
+struct SkipPlan {
+  uint32_t kind;
+  double lq;     // ln(1 - q) < 0 (kSkipGeometric; 0 otherwise)
+  double invLq;  // 1 / ln(1 - q), finite and < 0 (kSkipGeometric; 0 otherwise)
+};
+
+NTK_HD SkipPlan lazySkipPlan(double q) {
+  SkipPlan p;
+  p.kind = kSkipNone;
+  p.lq = 0.0;
+  p.invLq = 0.0;
+  if (!(q >= kMinSkipQ)) return p;  // 0, subnormal or NaN
+  if (q >= 1.0) {
+    p.kind = kSkipEvery;
+    return p;
+  }
+  // For a normal q < 1, ln(1 - q) is about -q or below, so it is normal and its inverse finite;
+  // the test keeps the plan total should a rounding ever say otherwise.
+  const double lq = logOneMinus(q);
+  const double inv = 1.0 / lq;
+  if (!(lq < 0.0) || !(inv > -1.7976931348623157e308)) return p;
+  p.kind = kSkipGeometric;
+  p.lq = lq;
+  p.invLq = inv;
+  return p;
+}
+
+// The next candidate of a kSkipGeometric plan in a segment of countD columns, after the one at
+// position `at` (-1 before the first), from one uniform u in (0, 1): at + 1 + G with the
+// geometric skip G = floor(ln u / ln(1 - q)), P(G >= n) = (1 - q)^n; countD or more when none is
+// left. The skip passes the `left` columns still in the segment iff ln u <= left ln(1 - q);
+// ln u <= u - 1 decides most of those without the logarithm (the same decision). With u in
+// (0, 1), ln u lies in [-22.9, -1.1e-10] and the invLq of the plan is finite and negative, so
+// the product is positive (finite or +inf): never NaN, and the result is at least at + 1.
+NTK_HD double lazySkipFrom(double at, double countD, double u, const SkipPlan& p) {
+  const double left = countD - (at + 1.0);
+  if (u - 1.0 <= left * p.lq) return countD;
+  return (at + 1.0) + NTK_DFLOOR(logPositive(u) * p.invLq);
+}
 
 // Below this threshold, truncated draws are rejection from N(0, 1) (acceptance >= 0.31);
 // from it up, Robert (1995)'s exponential proposal with the optimal rate.
@@ -814,15 +871,14 @@ NTK_HD LazyResult lazySample(const LazyRow& r, uint32_t seedLo, uint32_t seedHi,
       if (count == 0) continue;
       const double t = lazyThreshold(kth, farBucket ? r.farMax : r.bucketMax[b], r.eps);
       const double q = normalTail(*r.tail, t);
-      if (q <= 0.0) continue;
+      const SkipPlan plan = lazySkipPlan(q);
+      if (plan.kind == kSkipNone) continue;
       // Bucket b's u is the largest x of every column from `begin` on (the far set included), so
       // t and q serve for all of them: when they would give few candidates, walk them as one
       // bucket and stop (any partition whose u bounds its columns is exact; the choice depends
       // only on L).
       const bool last = farBucket || static_cast<double>(nearEnd - begin + r.farCount) * q < kMergeBelow;
-      const bool every = q >= 1.0;
-      const double lq = every ? 0.0 : logOneMinus(q);  // ln(1 - q) < 0
-      const double invLq = every ? 0.0 : 1.0 / lq;
+      const bool every = plan.kind == kSkipEvery;
       const TruncatedBound tb = truncatedBound(t);
       bool kept = false;
       // Segment 0: sorted columns (this bucket, or every near column left when last);
@@ -832,17 +888,7 @@ NTK_HD LazyResult lazySample(const LazyRow& r, uint32_t seedLo, uint32_t seedHi,
         const double countD = static_cast<double>(farWalk ? r.d : (last ? nearEnd - begin : count));
         double at = -1.0;  // position in the segment of the last candidate
         for (;;) {
-          if (every) {
-            at = at + 1.0;
-          } else {
-            // Geometric skip G = floor(ln U / ln(1 - q)): P(G >= n) = (1 - q)^n. It passes the
-            // `left` columns still in the segment iff ln U <= left ln(1 - q); ln U <= U - 1
-            // decides most of those without the logarithm (the same decision).
-            const double left = countD - (at + 1.0);
-            const double u = tailUniform(st);
-            if (u - 1.0 <= left * lq) break;
-            at = (at + 1.0) + NTK_DFLOOR(logPositive(u) * invLq);
-          }
+          at = every ? at + 1.0 : lazySkipFrom(at, countD, tailUniform(st), plan);
           if (at >= countD) break;
           const uint32_t c = farWalk ? static_cast<uint32_t>(at) : r.bucketCols[begin + static_cast<uint32_t>(at)];
           if (farWalk && !lazyIsFar(r.hi, r.x[c], r.scale)) continue;  // near: walked in its bucket
