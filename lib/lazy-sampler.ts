@@ -197,7 +197,7 @@ function fillTailTable(): void {
 
 /** Q(t) = P(Z > t) by the tabulated Taylor expansion (lazy_sampler.h normalTail). */
 export function normalTail(t: number): number {
-  if (t >= 38.0) return 0.0;
+  if (!(t < 38.0)) return 0.0; // NaN too (lazy_sampler.h)
   if (t <= -38.0) return 1.0;
   if (tailQ === null) fillTailTable();
   const i = Math.floor((t + 38.0) * 32.0 + 0.5);
@@ -424,7 +424,7 @@ export class LazyRowSampler {
     for (let c = 0; c < d; c++) {
       const v = x[c]!;
       const sd = fr(fr(hi - v) * scale); // lazy_sampler.h lazyBucketIndex, float32
-      const b = BUCKET_OF[Math.floor(sd < 176.0 ? sd : 176.0)]!;
+      const b = BUCKET_OF[Math.floor(sd < 176.0 ? (sd > 0.0 ? sd : 0.0) : 176.0)]!; // clamped as the header
       if (b < NEAR_BUCKETS) {
         nearCols[nearCount] = c;
         nearBucket[nearCount] = b;
@@ -437,7 +437,7 @@ export class LazyRowSampler {
       for (let c = 0; c < d; c++) {
         const sd = fr(fr(hi - x[c]!) * scale);
         nearCols[c] = c;
-        nearBucket[c] = BUCKET_OF[Math.floor(sd < 176.0 ? sd : 176.0)]!;
+        nearBucket[c] = BUCKET_OF[Math.floor(sd < 176.0 ? (sd > 0.0 ? sd : 0.0) : 176.0)]!;
       }
       nearCount = d;
       farMax = -Infinity;
@@ -537,6 +537,14 @@ export class LazyRowSampler {
             drawn++;
             const key = rankKey(y);
             if (key > kthHi || (key === kthHi && c < kthCol)) {
+              if (n === m + this.d) {
+                // lazy_sampler.h: the scratch full (only under a writer racing the C++ kernel)
+                selectLargest(kh, col, val, n, k);
+                n = k;
+                kthHi = kh[k - 1]!;
+                kthCol = col[k - 1]!;
+                kth = val[k - 1]!;
+              }
               kh[n] = key;
               col[n] = c;
               val[n] = y;

@@ -121,8 +121,13 @@ NTK_HD float lazyBucketScale(float eps) {
 }
 
 // Bucket of a column at scaled distance s = (x_max - x) * scale >= 0 (float32 operations).
+// Clamped to [0, 176] (NaN to 176) before the conversion: s < 0 cannot happen on a row read once,
+// but the CPU kernel reads a contiguous row in place, and a caller's thread writing a shared x
+// between the maximum and this pass can raise a column above x_max. The index must stay in the
+// table whatever was read (a negative float converted to uint32_t is undefined, in practice
+// about 4e9 entries out).
 NTK_HD uint32_t lazyBucketIndex(const BucketTable& t, float s) {
-  const float c = s < 176.0f ? s : 176.0f;
+  const float c = s < 176.0f ? (s > 0.0f ? s : 0.0f) : 176.0f;
   return t.of[static_cast<uint32_t>(c)];  // truncation is floor for c >= 0
 }
 
@@ -311,7 +316,9 @@ NTK_HD int32_t tailTermsAt(double t0) {
 }
 
 NTK_HD double normalTail(const TailTable& tab, double t) {
-  if (t >= 38.0) return 0.0;
+  // NaN (a row written by another thread during the call can make L NaN) is 0, like t >= 38: the
+  // table index below is formed only for t in (-38, 38).
+  if (!(t < 38.0)) return 0.0;
   if (t <= -38.0) return 1.0;
   const int32_t i = static_cast<int32_t>(NTK_DFLOOR((t + 38.0) * 32.0 + 0.5));
   const double t0 = -38.0 + static_cast<double>(i) / 32.0;
@@ -907,6 +914,16 @@ NTK_HD LazyResult lazySample(const LazyRow& r, uint32_t seedLo, uint32_t seedHi,
               kthKey = key[r.k - 1];
               kth = val[r.k - 1];
             } else {
+              // At most k + d - m items are kept (each column once) on a row read once, within
+              // the m + d entries of scratch. A caller's thread writing x during the call can make
+              // a column near when prepared and far when walked, so kept twice: when the scratch
+              // is full, keep its k largest and go on (the k-th of everything kept is unchanged).
+              if (n == r.m + r.d) {
+                selectLargest(key, val, n, r.k);
+                n = r.k;
+                kthKey = key[r.k - 1];
+                kth = val[r.k - 1];
+              }
               key[n] = kk;
               val[n] = y;
               ++n;
