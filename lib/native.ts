@@ -1,5 +1,5 @@
 // The one loader of the native addon. It tries, in order: NOISED_TOPK_ADDON (an explicit
-// .node path, e.g. a sanitizer build), the local build (build/Release/noised_topk.node), then
+// .node path, e.g. a sanitizer build; a relative one is taken against the working directory), the local build (build/Release/noised_topk.node), then
 // prebuilds/<platform>-<arch>/*.node. When none loads it keeps one error that
 // lists every attempt and says how to fix it. NOISED_TOPK_NATIVE=0 disables the addon.
 // A NOISED_TOPK_ADDON that does not load is a warning (NOISED_TOPK_ADDON_INVALID, naming the
@@ -19,6 +19,8 @@ interface NodeBits {
   root: string;
   platformArch: string;
   join: (...p: string[]) => string;
+  /** path.resolve: an absolute path, a relative one taken against the current working directory. */
+  resolve: (p: string) => string;
   readdir: (dir: string) => string[];
   exists: (file: string) => boolean;
   /** Throws where the file is not a regular file or is a truncated ELF image (dlopen would crash on it). */
@@ -41,6 +43,7 @@ function nodeBits(): NodeBits | null {
     root,
     platformArch: `${proc.platform}-${proc.arch}`,
     join: path.join,
+    resolve: (p) => path.resolve(p),
     readdir: (dir) => {
       try {
         return fs.readdirSync(dir);
@@ -102,10 +105,13 @@ export function loadNative(): NativeAddon | null {
   };
   const explicit = env.NOISED_TOPK_ADDON;
   if (explicit) {
+    // Resolved once, against the working directory: the file checked is the file loaded (require()
+    // would take a relative path against this package, a bare name as a module to look up).
+    const file = node.resolve(explicit);
     if (
       attempt(explicit, () => {
-        node.checkImage(explicit);
-        return node.require(explicit);
+        node.checkImage(file);
+        return node.require(file);
       })
     )
       return addon;
