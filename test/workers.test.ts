@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NoisedTopK } from '../lib/index.js';
+import { loadNative } from '../lib/native.js';
 import { bits } from './fuzz-kit.js';
 import { root } from './helpers.js';
 
@@ -120,4 +121,35 @@ describe('worker_threads', () => {
     const b = new NoisedTopK({ k: 2, seed: 5, backend: 'js' }).forward(x, shape);
     expect(bits(a.values)).toEqual(bits(b.values));
   }, 120_000);
+
+  // Issue 18, item 12: a sync call in a terminated worker stops at its next chunks of rows (the
+  // calling thread finds that it can no longer run JavaScript), so terminate() does not wait for
+  // the whole call. Observed by the addon's process-wide chunk counters, not by the clock.
+  it('a worker terminated in a long sync call exits, and the kernel skipped the chunks left', async () => {
+    const addon = loadNative()!;
+    // rows 2048 x nSample 512: 2048 chunks of whole rows (one row of 512 samples each)
+    writeFileSync(
+      join(pkg, 'long-sync.mjs'),
+      `import { parentPort } from 'node:worker_threads';
+       import { NoisedTopK } from './dist/index.js';
+       const x = new Float32Array(2048 * 1024).map((_, i) => Math.sin(i));
+       const op = new NoisedTopK({ k: 3, nSample: 512, seed: 1, backend: 'cpu', sampler: 'dense' });
+       parentPort.postMessage('started');
+       op.forward(x, [2048, 1024]);
+       parentPort.postMessage('finished');`,
+    );
+    const before = addon.cancelStats();
+    const worker = spawn('long-sync.mjs', null);
+    const messages: string[] = [];
+    worker.on('message', (m: string) => messages.push(m));
+    await new Promise((resolve) => worker.once('message', resolve));
+    // wait until the call has run a chunk (it is inside the kernel), then terminate
+    while (addon.cancelStats().chunksRun === before.chunksRun) await new Promise((resolve) => setTimeout(resolve, 5));
+    const code = await worker.terminate();
+    const after = addon.cancelStats();
+    expect(code).toBe(1); // terminated, not finished
+    expect(messages).toEqual(['started']);
+    expect(after.jobsStopped - before.jobsStopped).toBe(1);
+    expect(after.chunksRun - before.chunksRun).toBeLessThan(2048);
+  }, 300_000);
 });

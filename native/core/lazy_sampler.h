@@ -23,7 +23,8 @@
 //
 // Where the law is exact: conditional on the top-m draws, each other column's z is N(0, 1)
 // restricted as above, so (value, column) has the law of the dense draw with N(0, 1) noise, up to
-//   - the uniform words (2^-32 granularity, the midpoints (w + 1/2) 2^-32) and the Box-Muller normals of the top m and of the
+//   - the uniform words (2^-32 granularity, the midpoints (w + 1/2) 2^-32) and the Box-Muller normals of the top m and
+//   of the
 //     rejection draws (the dense stream's own law: 24-bit words, |z| <= 5.78);
 //   - q_b from normalTail (relative error below 2e-13 against glibc erfc; test/lazy-bitident.test.ts
 //     holds it to 1e-12 against tabulated values of Q and against normalTailSlow),
