@@ -95,7 +95,13 @@ export function compiledPackage(dir: string): void {
   try {
     execFileSync(
       process.execPath,
-      [join(root, 'node_modules/typescript/bin/tsc'), '-p', join(root, 'tsconfig.build.json'), '--outDir', join(dir, 'dist')],
+      [
+        join(root, 'node_modules/typescript/bin/tsc'),
+        '-p',
+        join(root, 'tsconfig.build.json'),
+        '--outDir',
+        join(dir, 'dist'),
+      ],
       { stdio: 'pipe' },
     );
   } catch (err) {

@@ -117,11 +117,13 @@ beforeAll(() => compiledPackage(pkg), 120_000);
 afterAll(() => rmSync(pkg, { recursive: true, force: true }));
 
 describe('the issue 18 reproducer: seed 343676509 at the tail edge', () => {
-  it.each(testedBackends())('%s: k 1, nSample 1, 9 columns at 0 and 4,087 at -36.7578239 returns, sync and async', (backend) => {
-    const file = join(pkg, `repro-${backend}.mjs`);
-    writeFileSync(
-      file,
-      `import { NoisedTopK } from './dist/index.js';
+  it.each(testedBackends())(
+    '%s: k 1, nSample 1, 9 columns at 0 and 4,087 at -36.7578239 returns, sync and async',
+    (backend) => {
+      const file = join(pkg, `repro-${backend}.mjs`);
+      writeFileSync(
+        file,
+        `import { NoisedTopK } from './dist/index.js';
        const out = [];
        for (const zerosFirst of [true, false]) {
          const x = new Float32Array(4096).fill(-36.7578239);
@@ -132,20 +134,21 @@ describe('the issue 18 reproducer: seed 343676509 at the tail edge', () => {
          out.push([a.values[0], a.positions[0], b.values[0], b.positions[0]]);
        }
        console.log(JSON.stringify(out));`,
-    );
-    const r = spawnSync(process.execPath, [file], {
-      encoding: 'utf8',
-      timeout: 60_000,
-      env: { ...process.env, NOISED_TOPK_ADDON: addonPath() },
-    });
-    expect(r.signal, `${backend} did not return within 60 s: ${r.stderr}`).toBeNull();
-    expect(r.status, r.stderr).toBe(0);
-    const out = JSON.parse(r.stdout) as number[][];
-    for (const [i, [v, p, va, pa]] of out.entries()) {
-      expect(va).toBe(v);
-      expect(pa).toBe(p);
-      expect(p! < 9 === (i === 0)).toBe(true); // the k-th is one of the zeros
-      expect(v).toBeGreaterThan(-1);
-    }
-  });
+      );
+      const r = spawnSync(process.execPath, [file], {
+        encoding: 'utf8',
+        timeout: 60_000,
+        env: { ...process.env, NOISED_TOPK_ADDON: addonPath() },
+      });
+      expect(r.signal, `${backend} did not return within 60 s: ${r.stderr}`).toBeNull();
+      expect(r.status, r.stderr).toBe(0);
+      const out = JSON.parse(r.stdout) as number[][];
+      for (const [i, [v, p, va, pa]] of out.entries()) {
+        expect(va).toBe(v);
+        expect(pa).toBe(p);
+        expect(p! < 9 === (i === 0)).toBe(true); // the k-th is one of the zeros
+        expect(v).toBeGreaterThan(-1);
+      }
+    },
+  );
 });
