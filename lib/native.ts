@@ -84,10 +84,26 @@ function check(candidate: unknown, where: string): NativeAddon {
 export function loadNative(): NativeAddon | null {
   if (addon !== undefined) return addon;
   const loaded = findNative();
-  // process.exit() joins the threads of libuv's pool, so it would wait for an async call to end
-  // (29 s measured): on 'exit' the addon stops this thread's calls at their next chunk of rows.
-  if (loaded && typeof loaded.cancelPending === 'function') nodeBits()?.onExit(() => loaded.cancelPending());
+  if (loaded && typeof loaded.cancelPending === 'function') cancelOnExit(loaded);
   return loaded;
+}
+
+// process.exit() joins the threads of libuv's pool, so it waited for an async call in flight to
+// end (29 s measured): on 'exit' the addon stops this thread's calls at their next chunk of rows.
+// One listener per thread (a Set on globalThis), however many times this module is loaded.
+const EXIT_KEY = Symbol.for('noised-topk.cancelOnExit');
+function cancelOnExit(a: NativeAddon): void {
+  const g = globalThis as { [EXIT_KEY]?: Set<NativeAddon> };
+  let set = g[EXIT_KEY];
+  if (!set) {
+    const fresh = new Set<NativeAddon>();
+    set = fresh;
+    g[EXIT_KEY] = fresh;
+    nodeBits()?.onExit(() => {
+      for (const one of fresh) one.cancelPending();
+    });
+  }
+  set.add(a);
 }
 
 function findNative(): NativeAddon | null {

@@ -2,7 +2,7 @@
 // each runs calls (sync and async) with correct results, and a worker terminated with async
 // calls in flight takes nothing down with it. The workers run the compiled package (tsc into
 // a scratch dist/) with NOISED_TOPK_ADDON naming the same .node the main thread uses.
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -152,4 +152,37 @@ describe('worker_threads', () => {
     expect(after.jobsStopped - before.jobsStopped).toBe(1);
     expect(after.chunksRun - before.chunksRun).toBeLessThan(2048);
   }, 300_000);
+
+  // What process.exit() does first is emit 'exit': lib/native.ts's listener then stops this
+  // thread's calls, so the join of libuv's threads that follows does not wait for the whole call.
+  // Emitted by hand here (in a child: the cancellation is for good), so the call can be observed.
+  it("the process's 'exit' stops an async call in flight: it rejects as cancelled, the chunks left skipped", () => {
+    writeFileSync(
+      join(pkg, 'exit-cancel.mjs'),
+      `import { NoisedTopK } from './dist/index.js';
+       import { loadNative } from './dist/native.js';
+       const addon = loadNative();
+       const x = new Float32Array(2048 * 1024).map((_, i) => Math.sin(i));
+       const op = new NoisedTopK({ k: 3, nSample: 512, seed: 1, backend: 'cpu', sampler: 'dense' });
+       const before = addon.cancelStats();
+       const p = op.forwardAsync(x, [2048, 1024]).then(() => 'settled', (e) => e.message);
+       while (addon.cancelStats().chunksRun === before.chunksRun) await new Promise((r) => setTimeout(r, 5));
+       process.emit('exit', 0);
+       const outcome = await p;
+       const after = addon.cancelStats();
+       console.log(JSON.stringify({ outcome, stopped: after.jobsStopped - before.jobsStopped, chunks: after.chunksRun - before.chunksRun }));
+       process.exitCode = 0; // node's own 'exit' listener took the pending top-level await for an unsettled one (13)`,
+    );
+    const r = spawnSync(process.execPath, [join(pkg, 'exit-cancel.mjs')], {
+      encoding: 'utf8',
+      timeout: 300_000,
+      env: { ...process.env, NOISED_TOPK_ADDON: addonPath() },
+    });
+    expect(r.status, r.stderr).toBe(0);
+    const out = JSON.parse(r.stdout) as { outcome: string; stopped: number; chunks: number };
+    expect(out.outcome).toMatch(/^noisedTopK: cancelled: the environment is shutting down/);
+    expect(out.stopped).toBe(1);
+    expect(out.chunks).toBeLessThan(2048);
+  }, 300_000);
 });
+
