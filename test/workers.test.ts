@@ -185,4 +185,3 @@ describe('worker_threads', () => {
     expect(out.chunks).toBeLessThan(2048);
   }, 300_000);
 });
-
