@@ -16,6 +16,7 @@ const integration = [
   'test/bench.test.ts',
   'test/cuda-emu.test.ts',
   'test/prune-bound.test.ts',
+  'test/lazy-skip-native.test.ts',
   'test/cpu-simd-target.test.ts',
   'test/tfjs-example.test.ts',
 ];

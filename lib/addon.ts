@@ -142,6 +142,13 @@ export interface NativeAddon {
   _lazyTestRaise(n: number): void;
   /** Test hook: the stream's raw words and normals, [w0..w3, z0..z3]. */
   normals(seedLo: number, seedHi: number, offset: number, row: number, sample: number, group: number): number[];
+  /**
+   * Stops every call of this environment (thread) at its next chunk of rows, now and later: they
+   * fail with "<op>: cancelled: ...". lib/native.ts calls it on the process's 'exit'.
+   */
+  cancelPending(): void;
+  /** Test hook: chunks run by the CPU kernels in this process, and parallel jobs that stopped early. */
+  cancelStats(): { chunksRun: number; jobsStopped: number };
 
   /** True when the addon was built with the CUDA kernels (then the members below exist). */
   cuda: boolean;

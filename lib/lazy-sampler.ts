@@ -210,7 +210,7 @@ const GRID_LO = -84 * GRID_PER_EPS;
 const GRID_HI = 40 * GRID_PER_EPS;
 const MAX_STAGES = 6;
 const GROUP_SLACK = 0.125;
-const MIN_Q = 1.0e-300;
+export const MIN_Q = 1.0e-300;
 const DRAW_ABOVE = 0;
 const DRAW_BELOW = 1;
 const DRAW_UNIFORM = 2;
@@ -261,8 +261,13 @@ function lazySearchGrid(binCount: Uint32Array, target: number, below: number): n
   return lo;
 }
 
+/** (w + 1/2) 2^-32: in the open (0, 1) for every 32-bit word (lazy_sampler.h uniformOpen). */
+export function uniformOpen(w: number): number {
+  return (w + 0.5) * 2.3283064365386963e-10;
+}
+
 /** lazy_sampler.h SkipLaw / skipLaw: q in {0} or [MIN_Q, 1], ln(1 - q), 1 / ln(1 - q). */
-class SkipLaw {
+export class SkipLaw {
   q = 0;
   lq = 0;
   invLq = 0;
@@ -280,6 +285,25 @@ class SkipLaw {
     this.lq = o.lq;
     this.invLq = o.invLq;
   }
+}
+
+/** lazy_sampler.h skipLaw. */
+export function skipLaw(q: number): SkipLaw {
+  const s = new SkipLaw();
+  s.set(q);
+  return s;
+}
+
+/**
+ * lazy_sampler.h skipNext: the next candidate's position after `at` in a group of `count`
+ * columns, or `count` when none is left; total for every law and every u in (0, 1).
+ */
+export function skipNext(at: number, count: number, u: number, sk: SkipLaw): number {
+  if (sk.q >= 1.0) return at + 1.0;
+  if (!(sk.q > 0.0)) return count;
+  const left = count - (at + 1.0);
+  if (u - 1.0 <= left * sk.lq) return count;
+  return at + 1.0 + Math.floor(logPositive(u) * sk.invLq);
 }
 
 /** lazy_sampler.h DrawLaw / drawLaw: N(0, 1) on (a, b], and how it is drawn. */
@@ -418,9 +442,9 @@ class TailStream {
     return this.words[this.used++]!;
   }
 
-  /** (w + 1/2) 2^-32: in (0, 1), open at both ends (lazy_sampler.h tailUniform). */
+  /** lazy_sampler.h tailUniform. */
   uniform(): number {
-    return (this.word() + 0.5) * 2.3283064365386963e-10;
+    return uniformOpen(this.word());
   }
 
   normal(): number {
@@ -667,15 +691,7 @@ export class LazyRowSampler {
         const countD = g.end - g.begin;
         let pos = -1.0;
         for (;;) {
-          if (every) {
-            pos = pos + 1.0;
-          } else {
-            // the skip passes the `left` columns iff ln U <= left ln(1 - q); ln U <= U - 1
-            const left = countD - (pos + 1.0);
-            const u = st.uniform();
-            if (u - 1.0 <= left * sk.lq) break;
-            pos = pos + 1.0 + Math.floor(logPositive(u) * sk.invLq);
-          }
+          pos = every ? pos + 1.0 : skipNext(pos, countD, st.uniform(), sk); // `every` draws no uniform
           if (pos >= countD) break;
           const c = cols[g.begin + pos]!;
           const bit = 1 << (c & 31);

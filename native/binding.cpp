@@ -84,6 +84,7 @@ void parseBackward(const CallFields& call, Job<ntk::BackwardArgs>& job) {
   job.input(call, "positions", a.positions, rows * a.nSample);
   job.input(call, "rowScale", a.rowScale, rows);
   job.output(call, "grad", a.grad, a.layout.size());
+  job.recheck(call);  // the last getter has run: nothing read below may have been detached
   job.privateIfShared(a.positions);
   checkColumns(call, "positions", a.positions, rows * a.nSample, a.layout.d);
 }
@@ -217,7 +218,24 @@ Napi::Value CudaSelectPath(const Napi::CallbackInfo& info) {
 }
 #endif  // NOISED_TOPK_HAS_CUDA
 
+// Stops every call of this environment at its next chunk, now and later (lib/native.ts calls it
+// on the process's 'exit', so that process.exit() does not wait for a long async call).
+Napi::Value CancelPending(const Napi::CallbackInfo& info) {
+  if (EnvData* ed = envData(info.Env())) ed->stopping->store(true);
+  return info.Env().Undefined();
+}
+
+// Test hook: process-wide chunks run by the CPU kernels, and parallel jobs that stopped early.
+Napi::Value CancelStats(const Napi::CallbackInfo& info) {
+  const ntk::CancelStats st = ntk::cancelStats();
+  Napi::Object o = Napi::Object::New(info.Env());
+  o.Set("chunksRun", Napi::Number::New(info.Env(), static_cast<double>(st.chunksRun)));
+  o.Set("jobsStopped", Napi::Number::New(info.Env(), static_cast<double>(st.jobsStopped)));
+  return o;
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  makeEnvData(env);
   exportKernel<ntk::ForwardArgs, kForward, parseForward, ntk::forwardCpu>(env, exports, "forward");
   exportKernel<ntk::BackwardArgs, kBackward, parseBackward, ntk::backwardCpu>(env, exports, "backward");
   exports.Set("setThreads", Napi::Function::New(env, SetThreads, "setThreads"));
@@ -229,6 +247,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("failNextChunks", Napi::Function::New(env, FailNextChunks, "failNextChunks"));
   exports.Set("normals", Napi::Function::New(env, Normals, "normals"));
   exports.Set("_lazyTestRaise", Napi::Function::New(env, LazyTestRaise, "_lazyTestRaise"));
+  exports.Set("cancelPending", Napi::Function::New(env, CancelPending, "cancelPending"));
+  exports.Set("cancelStats", Napi::Function::New(env, CancelStats, "cancelStats"));
   // The addon's copies of native/constants.json, which test/constants.test.ts holds equal to
   // lib/constants.ts (the loader refuses another stream version).
   exports.Set("streamVersion", Napi::Number::New(env, ntk::kStreamVersion));

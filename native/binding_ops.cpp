@@ -78,6 +78,7 @@ void parsePerturbedBackward(const CallFields& call, Job<ntk::PerturbedBackwardAr
   job.input(call, "indices", a.indices, selected);
   job.input(call, "grad", a.grad, a.layout.size());
   job.output(call, "gradX", a.gradX, a.layout.size());
+  job.recheck(call);  // the last getter has run: nothing read below may have been detached
   job.privateIfShared(a.indices);
   checkColumns(call, "indices", a.indices, selected, a.layout.d);
 }

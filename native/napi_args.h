@@ -7,8 +7,10 @@
 
 #include <napi.h>
 
+#include <atomic>
 #include <cmath>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -156,6 +158,72 @@ inline bool isShared(Napi::Env env, const Napi::TypedArray& a) {
   bool plain = true;
   if (napi_is_arraybuffer(env, buffer, &plain) != napi_ok) return false;
   return !plain;  // a typed array's buffer is an ArrayBuffer or a SharedArrayBuffer
+}
+
+// What the addon keeps per environment (main thread or worker), made when it loads there:
+//   resizable, growable: the built-in getters ArrayBuffer.prototype.resizable and
+//     SharedArrayBuffer.prototype.growable (lib/validate.ts takes the same ones), so that asking a
+//     buffer runs no user code; empty where the runtime has no resizable buffers;
+//   noop: a function that does nothing, which a sync call calls between chunks to learn whether
+//     the environment is being terminated (the call then fails: the worker is going away);
+//   stopping: set by cancelPending() (lib/ calls it on the process's 'exit') and by the
+//     environment's cleanup hook; every call of the environment stops at its next chunk
+//     (ntk::Cancel::shared), so process.exit() does not wait for a long async call.
+struct EnvData {
+  Napi::FunctionReference resizable;
+  Napi::FunctionReference growable;
+  Napi::FunctionReference noop;
+  std::shared_ptr<std::atomic<bool>> stopping = std::make_shared<std::atomic<bool>>(false);
+};
+
+inline Napi::FunctionReference builtinGetter(Napi::Env env, const char* ctor, const char* name) {
+  const Napi::Object global = env.Global();
+  const Napi::Value c = global.Get(ctor);
+  const Napi::Value object = global.Get("Object");
+  if (!c.IsFunction() || !object.IsFunction()) return Napi::FunctionReference();
+  const Napi::Value gopd = object.As<Napi::Object>().Get("getOwnPropertyDescriptor");
+  if (!gopd.IsFunction()) return Napi::FunctionReference();
+  const Napi::Value desc =
+      gopd.As<Napi::Function>().Call({c.As<Napi::Object>().Get("prototype"), Napi::String::New(env, name)});
+  if (!desc.IsObject()) return Napi::FunctionReference();
+  const Napi::Value get = desc.As<Napi::Object>().Get("get");
+  if (!get.IsFunction()) return Napi::FunctionReference();
+  return Napi::Persistent(get.As<Napi::Function>());
+}
+
+// Called by the module's Init: the environment owns its EnvData (freed with it).
+inline void makeEnvData(Napi::Env env) {
+  auto* g = new EnvData;
+  g->resizable = builtinGetter(env, "ArrayBuffer", "resizable");
+  g->growable = builtinGetter(env, "SharedArrayBuffer", "growable");
+  g->noop = Napi::Persistent(Napi::Function::New(
+      env, [](const Napi::CallbackInfo&) {}, "noop"));
+  env.SetInstanceData(g);
+  // The environment's teardown (a worker's end, the process's exit) stops what is still running.
+  auto* hold = new std::shared_ptr<std::atomic<bool>>(g->stopping);
+  napi_add_env_cleanup_hook(
+      env,
+      [](void* p) {
+        auto* flag = static_cast<std::shared_ptr<std::atomic<bool>>*>(p);
+        (*flag)->store(true);
+        delete flag;
+      },
+      hold);
+}
+
+inline EnvData* envData(Napi::Env env) { return env.GetInstanceData<EnvData>(); }
+
+// Whether a typed array is a view of a resizable ArrayBuffer or a growable SharedArrayBuffer.
+// Such arrays are refused, as lib/ refuses them: their length can change under any getter.
+inline bool resizableBacked(Napi::Env env, const Napi::TypedArray& a) {
+  napi_value buffer = nullptr;
+  if (napi_get_typedarray_info(env, a, nullptr, nullptr, nullptr, &buffer, nullptr) != napi_ok) return false;
+  EnvData* g = envData(env);
+  if (g == nullptr) return false;
+  const Napi::FunctionReference& get = isShared(env, a) ? g->growable : g->resizable;
+  if (get.IsEmpty()) return false;
+  const Napi::Value v = get.Call(buffer, {});
+  return v.IsBoolean() && v.As<Napi::Boolean>().Value();
 }
 
 inline const char* noDetail() { return ""; }

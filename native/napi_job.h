@@ -21,6 +21,7 @@
 
 #include <napi.h>
 
+#include <atomic>
 #include <cstdint>
 #include <cstring>
 #include <functional>
@@ -140,6 +141,27 @@ struct Job {
     }
   }
 
+  // After the last getter of the call object: every array still has the memory and the length
+  // it was registered with. A getter on a later field runs JS that can detach an array read
+  // before it (ArrayBuffer.prototype.transfer, structuredClone with transfer) or shrink its
+  // resizable buffer, freeing or cutting the memory recorded; nothing may read that memory. No JS
+  // runs between this check and the kernel (sync) or the copies of own() (async). Call it before
+  // anything reads an array's elements (privateIfShared, checkColumns); runSync and runAsync
+  // call it again after the parse.
+  void recheck(const CallFields& call) const {
+    for (const CallArray& a : arrays) {
+      napi_typedarray_type type = napi_int8_array;
+      size_t length = 0;
+      void* data = nullptr;
+      const bool same =
+          napi_get_typedarray_info(a.js.Env(), a.js, &type, &length, &data, nullptr, nullptr) == napi_ok &&
+          length * elementBytes(type) == a.bytes && (a.bytes == 0 || data == a.caller);
+      if (!same)
+        call.typeError(std::string(a.name) +
+                       " was detached or resized while the call object was read (a getter of a later field)");
+    }
+  }
+
   // Points field (an input already registered) at a private copy of its bytes where it lives in
   // a SharedArrayBuffer: an array checked element by element and then used must read bytes no
   // other thread writes meanwhile. (Overlap is still decided on the caller's memory.)
@@ -168,6 +190,19 @@ struct Job {
   }
 
  private:
+  static size_t elementBytes(napi_typedarray_type t) {
+    switch (t) {
+      case napi_int8_array:
+      case napi_uint8_array:
+      case napi_uint8_clamped_array: return 1;
+      case napi_int16_array:
+      case napi_uint16_array: return 2;
+      case napi_float64_array:
+      case napi_bigint64_array:
+      case napi_biguint64_array: return 8;
+      default: return 4;
+    }
+  }
   template <typename T>
   static bool isArrayOf(const Napi::Value& v) {
     return v.IsTypedArray() && v.As<Napi::TypedArray>().TypedArrayType() == ArrayKind<std::remove_const_t<T>>::type;
@@ -181,6 +216,9 @@ struct Job {
   template <typename T>
   void add(const CallFields& call, const char* name, const Napi::TypedArray& js, T*& field, uint64_t length,
            bool output) {
+    if (resizableBacked(js.Env(), js))
+      call.typeError(std::string(name) +
+                     " is a view of a resizable or growable buffer, which the addon does not accept (pass a copy)");
     if (js.ElementLength() != length)
       call.rangeError(std::string(name) + " has length " + std::to_string(js.ElementLength()) + ", expected " +
                       std::to_string(length));
@@ -210,6 +248,32 @@ Napi::Value nonFiniteResult(Napi::Env env, const Job<Args>& job) {
   return Napi::Boolean::New(env, job.nonFinite);
 }
 
+// A call stopped by its environment (ntk::Cancel): its outputs are unspecified.
+inline Napi::Error cancelledError(Napi::Env env, const char* op) {
+  return Napi::Error::New(env, std::string(op) +
+                                   ": cancelled: the environment is shutting down (the process exiting or the worker "
+                                   "terminated) and the call stopped before its end; the outputs are unspecified");
+}
+
+// The poll of a sync call, on its JS thread between chunks: whether calling a no-op function
+// fails, which it does once the environment is terminating (worker.terminate(): V8 refuses to run
+// JavaScript). A handle scope per poll keeps a long call from piling up handles.
+struct SyncPoll {
+  napi_env env;
+  napi_ref noop;
+};
+inline bool pollTerminating(void* p) {
+  auto* sp = static_cast<SyncPoll*>(p);
+  napi_handle_scope scope = nullptr;
+  if (napi_open_handle_scope(sp->env, &scope) != napi_ok) return true;
+  napi_value fn = nullptr, recv = nullptr, result = nullptr;
+  const bool failed = napi_get_reference_value(sp->env, sp->noop, &fn) != napi_ok || fn == nullptr ||
+                      napi_get_undefined(sp->env, &recv) != napi_ok ||
+                      napi_call_function(sp->env, recv, fn, 0, nullptr, &result) != napi_ok;
+  napi_close_handle_scope(sp->env, scope);
+  return failed;
+}
+
 template <typename Args>
 using Parse = void (*)(const CallFields&, Job<Args>&);
 template <typename Args>
@@ -222,17 +286,29 @@ template <typename Args, Kernel<Args> K, Result<Args> R, Detail D>
 class KernelWorker : public Napi::AsyncWorker {
  public:
   KernelWorker(Napi::Env env, const char* op, std::unique_ptr<Job<Args>> job)
-      : Napi::AsyncWorker(env, op), op_(op), job_(std::move(job)), deferred_(Napi::Promise::Deferred::New(env)) {}
+      : Napi::AsyncWorker(env, op), op_(op), job_(std::move(job)), deferred_(Napi::Promise::Deferred::New(env)) {
+    if (EnvData* ed = envData(env)) stopping_ = ed->stopping;
+  }
   Napi::Promise promise() { return deferred_.Promise(); }
 
  protected:
   // Touches only job_'s owned memory.
   void Execute() override {
-    status_ = runKernel(K, job_->args);
+    ntk::Cancel cancel;
+    cancel.shared = stopping_.get();
+    {
+      const ntk::CancelScope scope(&cancel);
+      status_ = runKernel(K, job_->args);
+    }
+    cancelled_ = cancel.stopped();
     if (status_ != ntk::Status::kOk) detail_ = D();  // per-thread: read on the thread that ran it
   }
   void OnOK() override {
     Napi::Env env = Env();
+    if (cancelled_) {
+      deferred_.Reject(cancelledError(env, op_).Value());
+      return;
+    }
     if (status_ != ntk::Status::kOk) {
       deferred_.Reject(statusError(env, op_, status_, detail_).Value());
       return;
@@ -264,6 +340,8 @@ class KernelWorker : public Napi::AsyncWorker {
   const char* op_;
   std::unique_ptr<Job<Args>> job_;
   ntk::Status status_ = ntk::Status::kOk;
+  bool cancelled_ = false;
+  std::shared_ptr<std::atomic<bool>> stopping_;  // the environment's (EnvData::stopping)
   std::string detail_;
   Napi::Promise::Deferred deferred_;
 };
@@ -275,9 +353,24 @@ Napi::Value runSync(const Napi::CallbackInfo& info) {
     const CallFields call(info, Op);
     Job<Args> job;
     P(call, job);
+    job.recheck(call);
     job.checkNoOverlap(call);
     validateOnce(call, job.args);
-    const ntk::Status s = runKernel(K, job.args);
+    // Cancellable between chunks: by the environment's stopping flag, and by this thread's poll.
+    ntk::Cancel cancel;
+    SyncPoll poll{info.Env(), nullptr};
+    if (EnvData* ed = envData(info.Env())) {
+      cancel.shared = ed->stopping.get();
+      poll.noop = ed->noop;
+      cancel.poll = pollTerminating;
+      cancel.ctx = &poll;
+    }
+    ntk::Status s;
+    {
+      const ntk::CancelScope scope(&cancel);
+      s = runKernel(K, job.args);
+    }
+    if (cancel.stopped()) throw cancelledError(info.Env(), Op);
     if (s != ntk::Status::kOk) throw statusError(info.Env(), Op, s, D());
     return R(info.Env(), job);
   } catch (const std::bad_alloc&) {
@@ -291,6 +384,7 @@ Napi::Value runAsync(const Napi::CallbackInfo& info) {
     const CallFields call(info, Op);
     auto job = std::make_unique<Job<Args>>();
     P(call, *job);
+    job->recheck(call);
     job->checkNoOverlap(call);
     validateOnce(call, job->args);
     job->own();

@@ -281,3 +281,63 @@ export function trap<T extends object>(base: T, key: string, first: unknown, lat
   });
   return base;
 }
+
+// ---------------------------------------------- the lazy sampler's skips (issue 18) ----
+const f64 = new Float64Array(1);
+const u64 = new BigUint64Array(f64.buffer);
+/** The double after v toward +inf (v finite). */
+export function nextUp(v: number): number {
+  if (v === 0) return 5e-324;
+  f64[0] = v;
+  u64[0] = v > 0 ? u64[0]! + 1n : u64[0]! - 1n;
+  return f64[0]!;
+}
+/** The double after v toward -inf (v finite). */
+export const nextDown = (v: number): number => -nextUp(-v);
+
+/** Philox words at the edges of the lazy sampler's uniform mapping (lib/lazy-sampler.ts uniformOpen). */
+export const EDGE_WORDS = [0, 1, 2, 0x7fffffff, 0x80000000, 0xfffffffd, 0xfffffffe, 0xffffffff] as const;
+
+/**
+ * q = P(Z > t) at every edge of a bucket's skip plan: 0 and -0, subnormals (where ln(1 - q) is
+ * subnormal and 1 / ln(1 - q) overflows), either side of the smallest normal 2^-1022, tiny
+ * normals, the 0.25 switch of logOneMinus, the doubles just below 1, 1 and beyond, NaN.
+ */
+export const EDGE_Q: readonly number[] = [
+  0,
+  -0,
+  5e-324,
+  1e-323,
+  2.5e-322,
+  1e-310,
+  nextDown(2 ** -1022),
+  2 ** -1022,
+  nextUp(2 ** -1022),
+  2 ** -1021,
+  nextUp(2 ** -1021),
+  nextDown(1e-300),
+  1e-300,
+  nextUp(1e-300),
+  1e-200,
+  1e-100,
+  2 ** -60,
+  2 ** -53,
+  2 ** -52,
+  1e-10,
+  1e-3,
+  nextDown(0.25),
+  0.25,
+  nextUp(0.25),
+  0.5,
+  0.9,
+  1 - 2 ** -52,
+  nextDown(1),
+  1,
+  nextUp(1),
+  2,
+  Infinity,
+  -1e-300,
+  -1,
+  -Infinity,
+  NaN,
+];

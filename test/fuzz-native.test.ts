@@ -305,3 +305,202 @@ describe('fuzz: the addon called directly', () => {
     addon.setThreads(before);
   });
 });
+
+// ----------------------------------------------------------------------- issue 18 ----
+describe('fuzz: the addon under getters and racing writers (issue 18)', () => {
+  // Each entry point's call, arrays as [kind, length] (lib/addon.ts field order).
+  const B = 2;
+  const D = 7;
+  const K = 2;
+  const S = 2;
+  type Spec = Record<string, unknown>;
+  const f32 = (n: number) => ['f32', n] as const;
+  const i32 = (n: number) => ['i32', n] as const;
+  const ENTRIES: Record<string, Spec> = {
+    forward: {
+      x: f32(B * D),
+      outer: B,
+      d: D,
+      inner: 1,
+      k: K,
+      epsilon: 0.5,
+      nSample: S,
+      noise: f32(B * D * S),
+      seedLo: 1,
+      seedHi: 2,
+      offset: 3,
+      values: f32(B),
+      positions: i32(B * S),
+      sampler: 'lazy',
+      sampleValues: f32(B * S),
+    },
+    backward: { positions: i32(B * S), rowScale: f32(B), outer: B, d: D, inner: 1, nSample: S, grad: f32(B * D) },
+    topk: {
+      x: f32(B * D),
+      outer: B,
+      d: D,
+      inner: 1,
+      k: K,
+      largest: true,
+      sorted: true,
+      checkFinite: true,
+      values: f32(B * K),
+      indices: i32(B * K),
+    },
+    perturbedTopK: {
+      x: f32(B * D),
+      outer: B,
+      d: D,
+      inner: 1,
+      k: K,
+      epsilon: 0.5,
+      nSample: S,
+      seedLo: 1,
+      seedHi: 2,
+      offset: 3,
+      mask: f32(B * D),
+      indices: i32(B * S * K),
+    },
+    perturbedTopKBackward: {
+      indices: i32(B * S * K),
+      grad: f32(B * D),
+      outer: B,
+      d: D,
+      inner: 1,
+      k: K,
+      epsilon: 0.5,
+      nSample: S,
+      seedLo: 1,
+      seedHi: 2,
+      offset: 3,
+      gradX: f32(B * D),
+    },
+  };
+  const isSpec = (v: unknown): v is readonly ['f32' | 'i32', number] => Array.isArray(v);
+  const caseArb = fc.record({
+    entry: fc.constantFrom(...Object.keys(ENTRIES)),
+    victim: fc.nat(),
+    trigger: fc.nat(),
+    async: fc.boolean(),
+  });
+
+  it('a getter on any field detaching any array of the call: TypeError or RangeError, sync and async', async () => {
+    const call = addon as unknown as Record<string, (c: Spec) => unknown>;
+    await fc.assert(
+      fc.asyncProperty(caseArb, async (c) => {
+        cases++;
+        const spec = ENTRIES[c.entry]!;
+        const names = Object.keys(spec);
+        const arrays = names.filter((n) => isSpec(spec[n]));
+        const victim = pick(arrays, c.victim);
+        const trigger = pick(
+          names.filter((n) => n !== victim),
+          c.trigger,
+        );
+        const obj: Spec = {};
+        for (const n of names) {
+          const v = spec[n];
+          if (!isSpec(v)) obj[n] = v;
+          else {
+            const a = v[0] === 'f32' ? new Float32Array(v[1]) : new Int32Array(v[1]);
+            for (let i = 0; i < a.length; i++) a[i] = v[0] === 'f32' ? (i % 5) * 0.5 : i % K;
+            obj[n] = a;
+          }
+        }
+        const value = obj[trigger];
+        let fired = false;
+        Object.defineProperty(obj, trigger, {
+          enumerable: true,
+          get() {
+            if (!fired) {
+              fired = true;
+              detach(obj[victim] as Float32Array);
+            }
+            return value;
+          },
+        });
+        let outcome: string;
+        try {
+          if (c.async) await call[`${c.entry}Async`]!(obj);
+          else call[c.entry]!(obj);
+          outcome = 'ok';
+        } catch (err) {
+          outcome = (err as Error).constructor.name;
+        }
+        expect(['TypeError', 'RangeError'], `${c.entry}: ${victim} detached by ${trigger}`).toContain(outcome);
+      }),
+      { numRuns: runs(2_000), seed: FUZZ_SEED + 13, endOnFailure: true },
+    );
+  });
+
+  it("a racing writer raising columns of a shared x under sync 'lazy' calls: positions in range, never a crash", async () => {
+    const { Worker } = await import('node:worker_threads');
+    const maxD = 4200;
+    const rows = 3;
+    const x = new Float32Array(new SharedArrayBuffer(4 * rows * maxD));
+    const control = new Int32Array(new SharedArrayBuffer(8)); // [stop, pattern]
+    const writer = new Worker(
+      `const { workerData } = require('node:worker_threads');
+       const x = new Float32Array(workerData.x);
+       const c = new Int32Array(workerData.c);
+       for (let t = 1; Atomics.load(c, 0) === 0; t++) {
+         const j = (t * 7919) % x.length;
+         const low = x[j];
+         x[j] = (Atomics.load(c, 1) & 1 ? 1e30 : 1) * (1 + (t % 65536));
+         x[j] = low;
+       }`,
+      { eval: true, workerData: { x: x.buffer, c: control.buffer } },
+    );
+    try {
+      fc.assert(
+        fc.property(
+          fc.record({
+            d: fc.integer({ min: 4096, max: maxD }),
+            top: fc.integer({ min: 1, max: 40 }),
+            k: fc.integer({ min: 1, max: 40 }),
+            low: fc.constantFrom(-30, -3, -1e6),
+            pattern: fc.nat(1),
+            seed: fc.nat(),
+          }),
+          (c) => {
+            cases++;
+            Atomics.store(control, 1, c.pattern);
+            const view = x.subarray(0, rows * c.d);
+            view.fill(c.low);
+            for (let r = 0; r < rows; r++) for (let i = 0; i < c.top; i++) view[r * c.d + ((i * 31) % c.d)] = 0;
+            const values = new Float32Array(rows);
+            const positions = new Int32Array(rows * 2);
+            try {
+              addon.forward(
+                forwardCall(
+                  view,
+                  rows,
+                  c.d,
+                  1,
+                  c.k,
+                  1,
+                  2,
+                  null,
+                  c.seed,
+                  0,
+                  0,
+                  values,
+                  positions,
+                  'lazy' as SamplerName,
+                ),
+              );
+            } catch (err) {
+              expect(err).toBeInstanceOf(RangeError); // a raised value out of the domain
+              return;
+            }
+            for (const p of positions) expect(p >= 0 && p < c.d).toBe(true);
+          },
+        ),
+        { numRuns: runs(300), seed: FUZZ_SEED + 14, endOnFailure: true },
+      );
+    } finally {
+      Atomics.store(control, 0, 1);
+      await writer.terminate();
+    }
+  }, 600_000);
+});

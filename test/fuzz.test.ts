@@ -31,6 +31,8 @@ import {
   bits,
   detach,
   DETACHERS,
+  EDGE_Q,
+  EDGE_WORDS,
   sharedTwin,
   trap,
   type Detacher,
@@ -50,6 +52,7 @@ import {
   type Outcome,
 } from './fuzz-kit.js';
 import { testedBackends } from './helpers.js';
+import { MIN_Q, skipLaw, skipNext, uniformOpen } from '../lib/lazy-sampler.js';
 
 const BACKENDS = testedBackends();
 if (!BACKENDS.includes('cpu')) throw new Error('the fuzzer compares cpu against js: the addon must load');
@@ -70,6 +73,8 @@ const PROPERTIES = [
   'small entry points',
   'hostile reads',
   'shared twins',
+  'lazy skips',
+  'lazy tail edge',
 ];
 afterAll(() => {
   const total = Object.values(counts).reduce((a, b) => a + b, 0);
@@ -621,7 +626,7 @@ describe('fuzz: NoisedTopK and functional.noisedTopK', () => {
         for (const b of NATIVE) expectAgreement(c, js, await runTopK(c, b, 'sync'));
         if (js.outcome.ok) checkTopKReference(c, js.outcome);
       }),
-      fcParams(runs(40_000), 1),
+      fcParams(runs(30_000), 1),
     );
   }, 600_000);
 
@@ -1485,6 +1490,72 @@ describe('fuzz: hostile reads and shared memory mapped twice (issue 11)', () => 
         }
       }),
       fcParams(runs(2_000), 7),
+    );
+  }, 600_000);
+});
+
+// ------------------------------------------------------- the lazy sampler (issue 18) ----
+describe('fuzz: the lazy sampler at the edges of its skips', () => {
+  // Words and q weighted toward the edges (the word 0xFFFFFFFF, q subnormal or about 2^-1022):
+  // the old skip gave NaN, and the bucket walk never ended, for u = 1 with a subnormal q.
+  const wordArb = fc.oneof(fc.constantFrom(...EDGE_WORDS), fc.nat({ max: 0xffffffff }));
+  const qArb = fc.oneof(
+    fc.constantFrom(...EDGE_Q),
+    fc.double({ min: 0, max: 1e-300, noNaN: true }),
+    fc.double({ min: 0, max: 1, noNaN: true }),
+    fc.double(),
+  );
+  it('every skip plan is total and every skip a number past the position', () => {
+    fc.assert(
+      fc.property(wordArb, qArb, fc.integer({ min: -1, max: 2 ** 24 - 2 }), fc.nat(2 ** 24), (w, q, at, extra) => {
+        count('lazy skips');
+        const p = skipLaw(q);
+        if (!(q >= MIN_Q)) expect(p.q).toBe(0);
+        if (!(p.q > 0 && p.q < 1)) return;
+        expect(Number.isFinite(p.invLq) && p.invLq < 0 && p.lq < 0).toBe(true);
+        const segment = at + 1 + extra;
+        const next = skipNext(at, segment, uniformOpen(w), p);
+        expect(next >= at + 1 && (next >= segment || Number.isInteger(next))).toBe(true);
+      }),
+      fcParams(runs(8_000), 8),
+    );
+  });
+
+  // Rows of a few columns at the maximum and the rest 36.5 to 38.5 eps below, where the far
+  // set's threshold falls in the subnormal band of q; random seeds: 'cpu' returns what 'js' does.
+  it("rows at the tail edge: 'cpu' bit-identical to 'js', and every call returns", () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          d: fc.integer({ min: 40, max: 400 }),
+          top: fc.integer({ min: 1, max: 12 }),
+          k: fc.integer({ min: 1, max: 3 }),
+          nSample: fc.integer({ min: 1, max: 3 }),
+          eps: fc.constantFrom(1, 0.5, 2, 1e-3),
+          below: fc.double({ min: 36.5, max: 38.5, noNaN: true }),
+          seed: fc.nat({ max: 2 ** 32 - 1 }),
+        }),
+        (c) => {
+          count('lazy tail edge');
+          const x = new Float32Array(c.d).fill(Math.fround(-c.below * c.eps));
+          for (let i = 0; i < Math.min(c.top, c.d); i++) x[(i * 7919) % c.d] = 0;
+          const run = (backend: 'js' | 'cpu') =>
+            new NoisedTopK({
+              k: c.k,
+              nSample: c.nSample,
+              epsilon: c.eps,
+              seed: c.seed,
+              backend,
+              sampler: 'lazy',
+            }).forward(x, [c.d]);
+          const js = run('js');
+          if (!BACKENDS.includes('cpu')) return;
+          const cpu = run('cpu');
+          expect(bits(cpu.values)).toEqual(bits(js.values));
+          expect(Array.from(cpu.positions)).toEqual(Array.from(js.positions));
+        },
+      ),
+      fcParams(runs(2_000), 9),
     );
   }, 600_000);
 });

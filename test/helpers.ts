@@ -1,4 +1,5 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { cpSync, existsSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { backends } from '../lib/index.js';
@@ -83,4 +84,31 @@ export function addonPath(): string {
   if (existsSync(built)) return built;
   const dir = join(root, 'prebuilds', `${process.platform}-${process.arch}`);
   return join(dir, readdirSync(dir).find((f) => f.endsWith('.node'))!);
+}
+
+/**
+ * A scratch copy of the package for child processes and workers, which cannot load lib/*.ts:
+ * lib/ compiled into `dir`/dist (tsc), with package.json, scripts/elf.mjs and node_modules.
+ * The child loads the addon named by NOISED_TOPK_ADDON (set it to addonPath()).
+ */
+export function compiledPackage(dir: string): void {
+  try {
+    execFileSync(
+      process.execPath,
+      [
+        join(root, 'node_modules/typescript/bin/tsc'),
+        '-p',
+        join(root, 'tsconfig.build.json'),
+        '--outDir',
+        join(dir, 'dist'),
+      ],
+      { stdio: 'pipe' },
+    );
+  } catch (err) {
+    // Type errors are the typecheck step's business; the emitted JavaScript is what is needed.
+    if (!existsSync(join(dir, 'dist', 'index.js'))) throw err;
+  }
+  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'noised-topk', type: 'module' }));
+  cpSync(join(root, 'scripts', 'elf.mjs'), join(dir, 'scripts', 'elf.mjs')); // dist/native.js imports it
+  symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'), 'dir');
 }

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { elfFileProblem, elfProblem } from '../lib/elf.js';
-import { root, testedBackends } from './helpers.js';
+import { compiledPackage, root, testedBackends } from './helpers.js';
 
 const hasCpu = testedBackends().includes('cpu');
 const scratch = fs.mkdtempSync(join(tmpdir(), 'noised-topk-loader-'));
@@ -166,3 +166,69 @@ describe.skipIf(!hasCpu)('NOISED_TOPK_ADDON that does not load: a warning, then 
     expect(r.addon).not.toBeNull();
   });
 });
+
+// Issue 18, item 6: a relative NOISED_TOPK_ADDON was checked against the working directory but
+// loaded against the package, so a truncated file the check never saw reached dlopen (SIGBUS).
+// Now it is resolved once, against the working directory, and that one file is checked and loaded.
+describe.skipIf(!fs.existsSync(real))(
+  'a relative NOISED_TOPK_ADDON: resolved once, against the working directory',
+  () => {
+    const pkg = join(scratch, 'pkg');
+    const cwd = join(scratch, 'cwd');
+    /** Runs the compiled loader in a child in `cwd` with NOISED_TOPK_ADDON = rel: its warnings, or how it died. */
+    function child(rel: string) {
+      fs.writeFileSync(
+        join(pkg, 'load.mjs'),
+        `import { loadNative } from './dist/native.js';
+       const warnings = [];
+       process.on('warning', (w) => warnings.push(w.code + ': ' + w.message));
+       const a = loadNative();
+       setTimeout(() => console.log(JSON.stringify({ loaded: a !== null, warnings })), 10);`,
+      );
+      return spawnSync(process.execPath, [join(pkg, 'load.mjs')], {
+        cwd,
+        encoding: 'utf8',
+        timeout: 60_000,
+        env: { ...process.env, NOISED_TOPK_ADDON: rel },
+      });
+    }
+    const truncated = () => fs.readFileSync(real).subarray(0, 8192);
+
+    it('a truncated file there gives the ELF guard warning, not a signal', () => {
+      if (!fs.existsSync(join(pkg, 'dist'))) {
+        fs.mkdirSync(cwd, { recursive: true });
+        compiledPackage(pkg);
+      }
+      fs.mkdirSync(join(cwd, 'sub'), { recursive: true });
+      fs.writeFileSync(join(cwd, 'sub', 'trunc.node'), truncated());
+      for (const rel of ['sub/trunc.node', './sub/trunc.node']) {
+        const r = child(rel);
+        expect(r.signal, r.stderr).toBeNull();
+        expect(r.status, r.stderr).toBe(0);
+        const out = JSON.parse(r.stdout) as { warnings: string[] };
+        const warning = out.warnings.find((w) =>
+          w.startsWith(`NOISED_TOPK_ADDON_INVALID: NOISED_TOPK_ADDON=${rel} did not load (`),
+        );
+        expect(warning, out.warnings.join('\n')).toMatch(
+          /segment \d+ ends past the end of the file|program headers past the end/,
+        );
+      }
+    }, 180_000);
+
+    it('a truncated file at that path under the package is never loaded: the path is missing where it is resolved', () => {
+      if (!fs.existsSync(join(pkg, 'dist'))) {
+        fs.mkdirSync(cwd, { recursive: true });
+        compiledPackage(pkg);
+      }
+      fs.mkdirSync(join(pkg, 'only-here'), { recursive: true });
+      fs.writeFileSync(join(pkg, 'only-here', 'trunc.node'), truncated());
+      const r = child('./only-here/trunc.node');
+      expect(r.signal, r.stderr).toBeNull(); // before: SIGBUS in dlopen
+      expect(r.status, r.stderr).toBe(0);
+      const out = JSON.parse(r.stdout) as { warnings: string[] };
+      expect(out.warnings.join('\n')).toMatch(
+        /NOISED_TOPK_ADDON=\.\/only-here\/trunc\.node did not load \(.*(Cannot find module|no such file)/i,
+      );
+    }, 180_000);
+  },
+);

@@ -274,3 +274,55 @@ describe('shared memory written by another thread during a call', () => {
     expect(ok + ranges).toBe(3000);
   }, 120_000);
 });
+
+describe("shared x written by another thread during a sync 'cpu' call with the lazy sampler (issue 18)", () => {
+  it.skipIf(!BACKENDS.includes('cpu'))(
+    'a column raised above the scanned maximum never indexes out of bounds: a result with columns in range, or an error',
+    async () => {
+      // Rows whose near set is smaller than the top list (one column at the maximum, the rest 30
+      // eps below): the preparation re-buckets every column, reading x again after the maximum.
+      // d = 4099 also leaves three columns to the scalar tail of the SIMD pass.
+      const rows = 4;
+      const d = 4099;
+      const x = new Float32Array(new SharedArrayBuffer(4 * rows * d));
+      for (let r = 0; r < rows; r++) {
+        x.fill(-30, r * d, (r + 1) * d);
+        x[r * d] = 0;
+      }
+      const stop = new Int32Array(new SharedArrayBuffer(4));
+      // Another thread raises one column at a time to an ever larger value and lowers it again, so
+      // a value read after the row's maximum was taken can lie above that maximum.
+      const worker = new Worker(
+        `const { workerData } = require('node:worker_threads');
+         const x = new Float32Array(workerData.x);
+         const stop = new Int32Array(workerData.stop);
+         for (let t = 1; t < 4e9; t++) {
+           const j = 1 + ((t * 7919) % (x.length - 1));
+           x[j] = 1 + (t % 1048576);
+           x[j] = -30;
+           if ((t & 0xffff) === 0 && Atomics.load(stop, 0) === 1) break;
+         }`,
+        { eval: true, workerData: { x: x.buffer, stop: stop.buffer } },
+      );
+      let ok = 0;
+      let errors = 0;
+      for (let t = 0; t < 1500; t++) {
+        const op = new NoisedTopK({ k: 1 + (t % 3), nSample: 2, seed: t, backend: 'cpu', sampler: 'lazy' });
+        try {
+          const r = op.forward(x, [rows, d]);
+          for (const p of r.positions) expect(p >= 0 && p < d).toBe(true);
+          ok++;
+        } catch (err) {
+          // a raised value read as non-finite or out of the domain is refused; nothing else is
+          expect(err).toBeInstanceOf(RangeError);
+          errors++;
+        }
+      }
+      Atomics.store(stop, 0, 1);
+      await worker.terminate();
+      expect(ok + errors).toBe(1500);
+      expect(ok).toBeGreaterThan(0);
+    },
+    300_000,
+  );
+});

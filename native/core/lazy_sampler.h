@@ -448,7 +448,10 @@ NTK_HD uint32_t tailWord(TailStream& st) {
 // Uniform in (0, 1), open at both ends: (w + 1/2) 2^-32, exact in binary64, from 2^-33 to
 // 1 - 2^-33. So ln U is finite and strictly negative, and a geometric skip ln U / ln(1 - q) is a
 // finite positive number for every q the sampler uses (see skipLaw).
-NTK_HD double tailUniform(TailStream& st) { return (static_cast<double>(tailWord(st)) + 0.5) * 2.3283064365386963e-10; }
+// (w + 1/2) 2^-32: in the open (0, 1) for every word, so ln u is finite and negative (a word
+// 0xFFFFFFFF once gave u = 1, and with it a NaN skip that never ended a walk).
+NTK_HD double uniformOpen(uint32_t w) { return (static_cast<double>(w) + 0.5) * 2.3283064365386963e-10; }
+NTK_HD double tailUniform(TailStream& st) { return uniformOpen(tailWord(st)); }
 
 // A standard normal from the dense stream's Box-Muller (two words, two normals; the second is
 // kept for the next call).
@@ -615,6 +618,20 @@ NTK_HD SkipLaw skipLaw(double q) {
     s.invLq = 1.0 / s.lq;
   }
   return s;
+}
+
+// The next candidate's position in a group of `count` columns after position `at`, given the
+// uniform u of this skip; `count` or more when none is left. Total: for every SkipLaw and every u
+// in (0, 1) it is a finite number greater than `at` (an integer, or `count` itself).
+// Geometric skip G = floor(ln U / ln(1 - q)): P(G >= n) = (1 - q)^n. It passes the `left` columns
+// still in the group iff ln U <= left ln(1 - q); ln U <= U - 1 decides most of those without the
+// logarithm (the same decision).
+NTK_HD double skipNext(double at, double count, double u, const SkipLaw& sk) {
+  if (sk.q >= 1.0) return at + 1.0;
+  if (!(sk.q > 0.0)) return count;
+  const double left = count - (at + 1.0);
+  if (u - 1.0 <= left * sk.lq) return count;
+  return (at + 1.0) + NTK_DFLOOR(logPositive(u) * sk.invLq);
 }
 
 // P(Z > a | Z <= b) for a < b (0 when a >= b), from the side where neither tail cancels.
@@ -972,17 +989,8 @@ NTK_HD LazyResult lazySample(const LazyRow& r, uint32_t seedLo, uint32_t seedHi,
       const double countD = static_cast<double>(g.end - g.begin);
       double at = -1.0;  // position in the group of the last candidate
       for (;;) {
-        if (every) {
-          at = at + 1.0;
-        } else {
-          // Geometric skip G = floor(ln U / ln(1 - q)): P(G >= n) = (1 - q)^n. It passes the
-          // `left` columns still in the group iff ln U <= left ln(1 - q); ln U <= U - 1 decides
-          // most of those without the logarithm (the same decision).
-          const double left = countD - (at + 1.0);
-          const double u = tailUniform(st);
-          if (u - 1.0 <= left * sk.lq) break;
-          at = (at + 1.0) + NTK_DFLOOR(logPositive(u) * sk.invLq);
-        }
+        // `every` draws no uniform: skipNext would step by one without it
+        at = every ? at + 1.0 : skipNext(at, countD, tailUniform(st), sk);
         if (at >= countD) break;
         const uint32_t c = r.cols[g.begin + static_cast<uint32_t>(at)];
         const uint64_t bit = 1ull << (c & 63u);

@@ -2,6 +2,7 @@
 // launchers both include this header, and it must not pull in either of them.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 
@@ -88,6 +89,44 @@ Status validate(const BackwardArgs& a, const char** why);
 
 Status forwardCpu(const ForwardArgs& a);
 Status backwardCpu(const BackwardArgs& a);
+
+// Cooperative cancellation of the CPU kernels (issue 18, item 12). Every CPU entry point splits
+// its rows into chunks (the thread pool's parallelFor); a Cancel installed on the calling thread
+// with CancelScope for the kernel call is looked at before every chunk, on every thread of the
+// call: once `requested` or `*shared` is true the chunks left are skipped (the outputs are then
+// unspecified) and stopped() says so to the caller. `poll`, when set, is called by the calling
+// thread only, before every kPollEvery-th chunk it takes, and a true answer sets `requested`.
+// The kernels and the pool know nothing of why (the binding: a worker being terminated, the
+// environment being torn down, the process exiting).
+struct Cancel {
+  std::atomic<bool> requested{false};
+  const std::atomic<bool>* shared = nullptr;
+  bool (*poll)(void* ctx) = nullptr;
+  void* ctx = nullptr;
+  bool stopped() const {
+    return requested.load(std::memory_order_relaxed) || (shared && shared->load(std::memory_order_relaxed));
+  }
+};
+constexpr unsigned kPollEvery = 8;
+
+// Installs c for the kernel calls this thread makes until the scope ends (scopes nest).
+class CancelScope {
+ public:
+  explicit CancelScope(Cancel* c);
+  ~CancelScope();
+  CancelScope(const CancelScope&) = delete;
+  CancelScope& operator=(const CancelScope&) = delete;
+
+ private:
+  Cancel* prev_;
+};
+
+// Process-wide counts (a test hook): chunks run, and parallel jobs that skipped chunks.
+struct CancelStats {
+  uint64_t chunksRun;
+  uint64_t jobsStopped;
+};
+CancelStats cancelStats();
 
 // Worker threads used by the CPU kernels (1 = the calling thread only, 0 = one per CPU).
 // Results do not depend on it. n above maxCpuThreads() is clamped (the binding refuses it);

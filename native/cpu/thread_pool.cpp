@@ -1,5 +1,7 @@
 #include "thread_pool.h"
 
+#include "../core/noised_topk.h"
+
 #include <algorithm>
 #include <atomic>
 #include <climits>
@@ -15,6 +17,19 @@
 
 namespace ntk {
 namespace {
+
+// The Cancel of the kernel call this thread is making (CancelScope), read by parallelFor.
+thread_local Cancel* currentCancel = nullptr;
+std::atomic<uint64_t> chunksRun{0};
+std::atomic<uint64_t> jobsStopped{0};
+
+// Whether the job's chunks should stop: its Cancel is set, or the calling thread's poll (every
+// kPollEvery-th chunk it takes) says so.
+bool stopNow(Cancel* c, bool caller, unsigned& taken) {
+  if (c == nullptr) return false;
+  if (caller && c->poll && taken++ % kPollEvery == 0 && c->poll(c->ctx)) c->requested.store(true);
+  return c->stopped();
+}
 
 // CPUs this process may run on: the affinity mask where there is one (what libuv's
 // uv_available_parallelism, hence os.availableParallelism(), counts), else the hardware count.
@@ -45,7 +60,8 @@ class Pool {
   unsigned threads() const { return target_.load(); }
   unsigned workers() const { return workerCount_.load(); }
 
-  void run(size_t n, size_t grain, const std::function<void(size_t, size_t)>& body, void (*afterwards)()) {
+  void run(size_t n, size_t grain, const std::function<void(size_t, size_t)>& body, void (*afterwards)(),
+           Cancel* cancel) {
     grain = std::max<size_t>(grain, 1);
     const size_t chunks = (n + grain - 1) / grain;
     const unsigned want = static_cast<unsigned>(std::min<size_t>(target_.load(), chunks));
@@ -53,7 +69,21 @@ class Pool {
     std::unique_lock<std::mutex> job(jobMutex_, std::try_to_lock);
     const unsigned helpers = want > 1 && job.owns_lock() ? ensureWorkers(want - 1) : 0;
     if (helpers == 0) {
-      body(0, n);
+      // Inline, still chunk by chunk when the call can be cancelled (no result depends on the split).
+      if (cancel == nullptr) {
+        body(0, n);
+        chunksRun.fetch_add(1, std::memory_order_relaxed);
+      } else {
+        unsigned taken = 0;
+        for (size_t begin = 0; begin < n; begin += grain) {
+          if (stopNow(cancel, true, taken)) {
+            jobsStopped.fetch_add(1, std::memory_order_relaxed);
+            break;
+          }
+          body(begin, std::min(n, begin + grain));
+          chunksRun.fetch_add(1, std::memory_order_relaxed);
+        }
+      }
       if (afterwards) afterwards();
     } else {
       {
@@ -65,15 +95,19 @@ class Pool {
         next_.store(0);
         participants_ = helpers;
         finished_ = 0;
+        cancel_ = cancel;
+        stoppedFlag_.store(false);
         ++generation_;
       }
       wake_.notify_all();
-      runChunks(body, n, grain);
+      runChunks(body, n, grain, cancel, true);
       if (afterwards) afterwards();
       std::unique_lock<std::mutex> lk(m_);
       done_.wait(lk, [&] { return finished_ == participants_; });
       body_ = nullptr;
       afterwards_ = nullptr;
+      cancel_ = nullptr;
+      if (stoppedFlag_.load()) jobsStopped.fetch_add(1, std::memory_order_relaxed);
     }
     if (job.owns_lock()) {
       job.unlock();
@@ -130,11 +164,17 @@ class Pool {
     return static_cast<unsigned>(std::min<size_t>(workers_.size(), count));
   }
 
-  void runChunks(const std::function<void(size_t, size_t)>& body, size_t n, size_t grain) {
+  void runChunks(const std::function<void(size_t, size_t)>& body, size_t n, size_t grain, Cancel* cancel, bool caller) {
+    unsigned taken = 0;
     for (;;) {
+      if (stopNow(cancel, caller, taken)) {
+        stoppedFlag_.store(true);
+        return;
+      }
       const size_t begin = next_.fetch_add(grain);
       if (begin >= n) return;
       body(begin, std::min(n, begin + grain));
+      chunksRun.fetch_add(1, std::memory_order_relaxed);
     }
   }
 
@@ -150,8 +190,9 @@ class Pool {
       const auto* body = body_;
       const auto afterwards = afterwards_;
       const size_t n = n_, grain = grain_;
+      Cancel* const cancel = cancel_;
       lk.unlock();
-      runChunks(*body, n, grain);
+      runChunks(*body, n, grain, cancel, false);
       if (afterwards) afterwards();
       lk.lock();
       if (++finished_ == participants_) done_.notify_one();
@@ -173,6 +214,8 @@ class Pool {
   size_t n_ = 0;
   size_t grain_ = 1;
   std::atomic<size_t> next_{0};
+  Cancel* cancel_ = nullptr;              // the job's (workers look at it, never poll)
+  std::atomic<bool> stoppedFlag_{false};  // a participant skipped chunks of the job
   unsigned participants_ = 0;
   unsigned finished_ = 0;
 };
@@ -193,7 +236,12 @@ unsigned poolWorkers() { return pool().workers(); }
 
 void parallelFor(size_t n, size_t grain, const std::function<void(size_t, size_t)>& body, void (*afterwards)()) {
   if (n == 0) return;
-  pool().run(n, grain, body, afterwards);
+  pool().run(n, grain, body, afterwards, currentCancel);
 }
+
+CancelScope::CancelScope(Cancel* c) : prev_(currentCancel) { currentCancel = c; }
+CancelScope::~CancelScope() { currentCancel = prev_; }
+
+CancelStats cancelStats() { return CancelStats{chunksRun.load(), jobsStopped.load()}; }
 
 }  // namespace ntk
