@@ -1496,7 +1496,7 @@ describe('fuzz: hostile reads and shared memory mapped twice (issue 11)', () => 
 
 // ------------------------------------------------------- the lazy sampler (issue 18) ----
 describe('fuzz: the lazy sampler at the edges of its skips', () => {
-  // Words and q weighted toward the edges (the word 0xFFFFFFFF, q subnormal or about 2^-1022):
+  // Words and q weighted toward the edges (the word 0xFFFFFFFF, q subnormal or about MIN_Q = 1e-300):
   // the old skip gave NaN, and the bucket walk never ended, for u = 1 with a subnormal q.
   const wordArb = fc.oneof(fc.constantFrom(...EDGE_WORDS), fc.nat({ max: 0xffffffff }));
   const qArb = fc.oneof(
