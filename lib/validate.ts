@@ -1,6 +1,6 @@
 // Argument checks for the public API: TypeError for a wrong type, RangeError for a bad value;
 // each message names the parameter, what was expected and what came in.
-import { MAX_POSITIONS, MAX_SAMPLES } from './constants.js';
+import { MAX_POSITIONS, MAX_SAMPLES, NORMAL_BOUND } from './constants.js';
 import type { BackendOption } from './kernel.js';
 import type { SamplerName } from './lazy-sampler.js';
 
@@ -121,10 +121,55 @@ export function integer(name: string, v: unknown, min: number, max: number): num
   return v;
 }
 
+/** The largest finite float32, 3.4028235e38 (docs/input-rules.md, The float32 domain). */
+export const FLOAT32_MAX = 3.4028234663852886e38;
+/** The smallest normal float32, 2^-126 = 1.1754944e-38: below it a reciprocal overflows float32. */
+export const FLOAT32_MIN_NORMAL = 2 ** -126;
+
+/**
+ * The largest epsilon whose noise epsilon * Z stays a finite float32 for every Z the stream can
+ * draw (|Z| <= NORMAL_BOUND): the kernels compute fround(fround(epsilon) * z), and above this the
+ * noise of a far-tail draw is +-Infinity, whose sums give NaN.
+ */
+export const MAX_NOISE_EPSILON = (() => {
+  const f = new Float32Array(1);
+  const bits = new Uint32Array(f.buffer);
+  f[0] = FLOAT32_MAX / NORMAL_BOUND;
+  while (!Number.isFinite(Math.fround(f[0] * NORMAL_BOUND))) bits[0]!--;
+  for (;;) {
+    bits[0]!++;
+    if (!Number.isFinite(Math.fround(f[0] * NORMAL_BOUND))) break;
+  }
+  bits[0]!--;
+  return f[0];
+})();
+
+/** A noise scale: a number >= 0 whose noise epsilon * Z is a finite float32 (MAX_NOISE_EPSILON). */
 export function epsilonValue(name: string, v: unknown): number {
   if (typeof v !== 'number') throw new TypeError(`${name} must be a number, got ${describe(v)}`);
   if (!Number.isFinite(v) || v < 0 || !Number.isFinite(Math.fround(v))) {
     throw new RangeError(`${name} must be a finite number >= 0, got ${describe(v)}`);
+  }
+  if (!Number.isFinite(Math.fround(Math.fround(v) * NORMAL_BOUND))) {
+    throw new RangeError(
+      `${name} must be at most ${MAX_NOISE_EPSILON} so that the noise ${name} * Z stays a finite float32 ` +
+        `(|Z| <= ${Math.fround(NORMAL_BOUND)}, float32 max ${FLOAT32_MAX}), got ${describe(v)}`,
+    );
+  }
+  return v;
+}
+
+/**
+ * A value the kernels divide by (perturbedTopK's epsilon, the SVM's tau): a normal float32, in
+ * [2^-126, 3.4028235e38] after rounding, so that it and its reciprocal are finite float32.
+ */
+export function divisorFloat32(name: string, v: unknown): number {
+  if (typeof v !== 'number') throw new TypeError(`${name} must be a number, got ${describe(v)}`);
+  const f = Math.fround(v);
+  if (!(f >= FLOAT32_MIN_NORMAL && f <= FLOAT32_MAX)) {
+    throw new RangeError(
+      `${name} must be a normal float32 in [${FLOAT32_MIN_NORMAL}, ${FLOAT32_MAX}] (the kernels divide by it), got ${describe(v)}`,
+    );
   }
   return v;
 }
