@@ -294,8 +294,8 @@ const PERTURBED_HINTS = {
 };
 
 /**
- * perturbedTopK's epsilon: it scales the noise (epsilonValue's bound) and the backward divides
- * by it, so it must be a normal float32 too (a subnormal one gives an infinite gradient).
+ * perturbedTopK's epsilon: a noise scale (epsilonValue) that the backward also divides by, so
+ * it must be a normal float32 too (a subnormal one gave an infinite gradient).
  */
 function perturbedEpsilon(e: unknown): number {
   v.epsilonValue('epsilon', e);

@@ -313,7 +313,7 @@ const F32_MAX = 3.4028234663852886e38;
  * Numbers at the edges of the float32 domain (docs/input-rules.md): subnormals, the smallest
  * normal, the largest finite float32 and the doubles just past it (some still round to it),
  * values finite only as doubles, and the non-finite ones. `bound` is an option's own edge
- * (MAX_NOISE_EPSILON for a noise scale): it and the float32 just above it are added.
+ * (the largest noise scale whose noise stays finite): it and the float32 just above it are added.
  */
 export function float32Edges(bound?: number): number[] {
   const edges = [

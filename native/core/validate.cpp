@@ -71,13 +71,10 @@ Status checkSamples(uint32_t nSample, const char** why) {
   return Status::kOk;
 }
 
-// The float32 domain (docs/input-rules.md): the noise epsilon * z must stay finite for every z
-// the stream draws (|z| <= kNormalBound; the product of two floats rounded once, as the kernels
-// compute it), and a divisor must be a normal float so that its reciprocal is finite too.
+// The float32 domain (docs/input-rules.md): a divisor must be a normal float so that its
+// reciprocal is finite too. (A noise epsilon * z that overflows is computed as IEEE does.)
 Status checkEpsilon(float epsilon, bool divisor, const char** why) {
   if (!std::isfinite(epsilon) || epsilon < 0.0f) return fail(why, "epsilon must be finite and >= 0");
-  if (!std::isfinite(epsilon * kNormalBound))
-    return fail(why, "epsilon * |z| overflows float32 (epsilon must be at most 5.8910837e37)");
   if (divisor && !(epsilon >= std::numeric_limits<float>::min()))
     return fail(why, "epsilon must be a normal float32 >= 1.1754944e-38 (the gradient divides by it)");
   return Status::kOk;
