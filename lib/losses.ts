@@ -102,9 +102,9 @@ export function conventionsOf(o: Partial<Record<string, unknown>>, copy: boolean
   if (o.ignoreIndex !== undefined) {
     if (typeof o.ignoreIndex !== 'number')
       throw new TypeError(`ignoreIndex must be a number, got ${v.describe(o.ignoreIndex)}`);
-    if (!Number.isSafeInteger(o.ignoreIndex))
-      throw new RangeError(`ignoreIndex must be an integer, got ${v.describe(o.ignoreIndex)}`);
-    ignoreIndex = o.ignoreIndex;
+    // Labels are held as int32 (an Int32Array): an ignoreIndex outside that range would be
+    // compared after narrowing, 2^32 as class 0 (issue 18, 3). No label can equal it anyway.
+    ignoreIndex = v.integer('ignoreIndex', o.ignoreIndex, -(2 ** 31), 2 ** 31 - 1);
   }
   return { reduction, weight, ignoreIndex };
 }
@@ -173,6 +173,7 @@ function planLoss(
   const labelScores = new Float32Array(B);
   let ignored: Uint8Array | null = null;
   const rowWeight = conv.weight ? new Float32Array(B) : null;
+  let weightSum = 0;
   for (let r = 0; r < B; r++) {
     const y = ls[r]!;
     if (y === conv.ignoreIndex) {
@@ -181,7 +182,18 @@ function planLoss(
       continue;
     }
     labelScores[r] = plan.x[r * D + y]!;
-    if (rowWeight) rowWeight[r] = conv.weight![y]!;
+    if (rowWeight) {
+      rowWeight[r] = conv.weight![y]!;
+      weightSum = fr(weightSum + rowWeight[r]!);
+    }
+  }
+  // The mean divides by this float32 sum (LossResult, the same order): past the float32 range
+  // the mean would be 0 or NaN (sum / Infinity), never the mean, so it is refused here.
+  if (conv.reduction === 'mean' && !Number.isFinite(weightSum)) {
+    throw new RangeError(
+      `weight: the mean's denominator, the sum of weight[labels[r]] over the rows not ignored, ` +
+        `overflows float32 (above ${v.FLOAT32_MAX}); lower the weights or use reduction 'sum'`,
+    );
   }
   return { plan, labels: ls, labelScores, margins, scale, reduction: conv.reduction, rowWeight, ignored };
 }
@@ -234,7 +246,8 @@ export class LossResult<R extends Reduction = 'mean'> {
       const top = p.values[r]!;
       // pytopk's order: (margin + top) - s_y, then times scale.
       t[r] = margins ? fr(scale * fr(fr(margins[labels[r]!]! + top) - sy)) : fr(fr(1 + top) - sy);
-      const l = t[r]! > 0 ? t[r]! : 0;
+      // relu, with NaN kept (relu(NaN) = NaN, as torch): a NaN hinge is a NaN loss, never 0.
+      const l = t[r]! > 0 || Number.isNaN(t[r]) ? t[r]! : 0;
       const wl = rowWeight ? fr(rowWeight[r]! * l) : l;
       losses[r] = wl;
       // float64 sums in row order, rounded once below (docs/determinism.md, Means)
@@ -277,6 +290,13 @@ export class LossResult<R extends Reduction = 'mean'> {
     const perRow = reduction === 'none' ? new Float32Array(B) : null;
     let total = 0; // sum over rows of (d reduced loss / d v_r)^2 * var_r / S, before the 1 / W^2 of 'mean'
     for (let r = 0; r < B; r++) {
+      // A NaN hinge (allowNonFinite, or a noised value past the float32 range) has no slope:
+      // its error is NaN, as its loss is.
+      if (!ignored?.[r] && Number.isNaN(this.hingeArguments[r])) {
+        if (perRow) perRow[r] = NaN;
+        total = NaN;
+        continue;
+      }
       // An inactive or ignored row has slope 0: it adds exactly 0 (not 0 * NaN for S = 1).
       if (ignored?.[r] || !(this.hingeArguments[r]! > 0)) {
         if (perRow && S < 2) perRow[r] = NaN;

@@ -1,7 +1,8 @@
 // What the native addon did to glibc's malloc when it loaded (native/malloc_tuning.cpp): it keeps
 // the pages of freed output arrays mapped, so that a new gradient per call reuses them instead of
 // taking a page fault per 4 KiB. docs/performance.md, "Fresh outputs and page faults", says why and
-// what it costs; NOISED_TOPK_MALLOC_TUNING=0 (set before the addon loads) turns it off.
+// what it costs; NOISED_TOPK_MALLOC_TUNING=0 (or false, no, off; set before the addon loads) turns
+// it off. The addon parses the variable (native/malloc_tuning.cpp switchOf, the one rule).
 import { loadNative } from './native.js';
 
 export interface MallocTuning {

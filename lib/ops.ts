@@ -13,7 +13,7 @@ import {
   type PerturbedForwardCall,
   type TopKCall,
 } from './ops-kernel.js';
-import { noOverlap, NoiseStream } from './topk.js';
+import { noOverlap, NoiseStream, privateIfShared } from './topk.js';
 import * as v from './validate.js';
 
 /** x validated and viewed as [outer, d, inner] around `dim`. */
@@ -28,8 +28,11 @@ interface Layout {
 }
 
 function layoutOf(xIn: unknown, shapeIn: unknown, dimIn: unknown, kIn: unknown): Layout {
+  // Read order (docs/input-rules.md, One snapshot at the door): the shape is copied before x's
+  // view is taken, so a shape getter that detaches x leaves x seen as detached.
+  const shapeSnap = v.shapeSnapshot('shape', shapeIn);
   const x = v.float32Array('x', xIn);
-  const shape = v.shapeOf('shape', shapeIn, x.length, 'x');
+  const shape = v.shapeOf('shape', shapeSnap, x.length, 'x');
   const dim = v.dimOf('dim', dimIn, shape.length);
   const d = shape[dim]!;
   if (d > 2 ** 31 - 1) throw new RangeError(`the size of dim ${dim} is ${d}, above 2^31 - 1`);
@@ -59,6 +62,30 @@ function output<T extends Float32Array | Int32Array>(
   const out = v.typedArray(name, given, ctor);
   if (out.length !== length) throw new RangeError(`${name} has length ${out.length}, expected ${length}`);
   return out;
+}
+
+/**
+ * Copies what a kernel computed into private memory (privateIfShared) out to the caller's
+ * arrays. Two outputs on shared memory may map the same bytes through two SharedArrayBuffer
+ * objects; then the second copy overwrote the first and no order of writing holds both
+ * answers: reading the first back (as bits) tells, and that is a RangeError naming both.
+ */
+function copyOut(
+  first: [string, Float32Array | Int32Array, Float32Array | Int32Array],
+  second: [string, Float32Array | Int32Array, Float32Array | Int32Array] | null,
+): void {
+  const [aName, a, aComputed] = first;
+  if (a !== aComputed) a.set(aComputed as never);
+  if (second === null) return;
+  const [bName, b, bComputed] = second;
+  if (b === bComputed) return;
+  b.set(bComputed as never);
+  if (a === aComputed) return;
+  const got = new Uint32Array(a.buffer, a.byteOffset, a.length);
+  const want = new Uint32Array(aComputed.buffer, aComputed.byteOffset, aComputed.length);
+  for (let i = 0; i < got.length; i++) {
+    if (got[i] !== want[i]) throw new RangeError(`${aName} shares memory with ${bName}`);
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -100,10 +127,10 @@ export class TopKResult {
   readonly backend: string;
   private readonly layout: Layout;
 
-  constructor(l: Layout, call: TopKCall, backend: string) {
+  constructor(l: Layout, outs: TopKOutputs, backend: string) {
     this.layout = l;
-    this.values = call.values;
-    this.indices = call.indices;
+    this.values = outs.values;
+    this.indices = outs.indices;
     this.shape = l.shape.map((n, i) => (i === l.dim ? l.k : n));
     this.backend = backend;
   }
@@ -116,15 +143,24 @@ export class TopKResult {
   backward(gradValues: Float32Array, out?: Float32Array): Float32Array {
     const { outer, d, inner, k } = this.layout;
     const g = v.float32Array('gradValues', gradValues);
-    if (g.length !== this.values.length) {
+    // Sized from the forward's layout, not from values or indices: either may be the caller's
+    // own array (out, indices), detached or resized since the forward pass.
+    const n = outer * k * inner;
+    if (g.length !== n) {
+      throw new RangeError(`gradValues has length ${g.length}, expected ${n} (shape [${this.shape.join(', ')}])`);
+    }
+    const idx = this.indices;
+    if (idx.length !== n) {
       throw new RangeError(
-        `gradValues has length ${g.length}, expected ${this.values.length} (shape [${this.shape.join(', ')}])`,
+        `indices has length ${idx.length}, expected ${n}: it was resized or detached after the forward pass`,
       );
     }
-    const grad = output('out', out, outer * d * inner, Float32Array);
-    noOverlap('out', grad, 'gradValues', g);
-    noOverlap('out', grad, 'indices', this.indices);
-    const idx = this.indices;
+    const gradOut = output('out', out, outer * d * inner, Float32Array);
+    const byAddress = this.backend !== 'js';
+    noOverlap('out', gradOut, 'gradValues', g, byAddress);
+    noOverlap('out', gradOut, 'indices', idx, byAddress);
+    // Two SharedArrayBuffer objects over one memory: computed apart, then copied out.
+    const grad = privateIfShared(gradOut, [g, idx], (m) => new Float32Array(m));
     // Checked before writing: indices may be the caller's own array, changed since forward.
     for (let j = 0; j < idx.length; j++) {
       if (!(idx[j]! >= 0 && idx[j]! < d))
@@ -137,11 +173,18 @@ export class TopKResult {
         for (let i = 0; i < inner; i++) grad[(o * d + idx[src + i]!) * inner + i] = g[src + i]!;
       }
     }
-    return grad;
+    copyOut(['out', gradOut, grad], null);
+    return gradOut;
   }
 }
 
-function prepareTopK(xIn: unknown, shapeIn: unknown, options: unknown): [Layout, TopKCall, OpsKernel] {
+/** The caller's outputs of a topk call (the call may compute into private copies). */
+interface TopKOutputs {
+  values: Float32Array;
+  indices: Int32Array;
+}
+
+function prepareTopK(xIn: unknown, shapeIn: unknown, options: unknown): [Layout, TopKCall, OpsKernel, TopKOutputs] {
   const o = v.strictOptions('options', options, TOPK_KEYS, TOPK_HINTS);
   const kernel = resolveOpsKernel(v.backendOf(o.backend), 'topk');
   const l = layoutOf(xIn, shapeIn, o.dim ?? -1, o.k);
@@ -158,9 +201,13 @@ function prepareTopK(xIn: unknown, shapeIn: unknown, options: unknown): [Layout,
   const n = l.outer * l.k * l.inner;
   const values = output('out', o.out, n, Float32Array);
   const indices = output('indices', o.indices, n, Int32Array);
-  noOverlap('out', values, 'x', l.x);
-  noOverlap('indices', indices, 'x', l.x);
-  noOverlap('out', values, 'indices', indices);
+  // As NoisedTopK (lib/topk.ts forwardCall): by address where the addon's kernels run; every
+  // backend computes apart when outputs and inputs are on shared memory (privateIfShared).
+  const byAddress = kernel.name !== 'js';
+  noOverlap('out', values, 'x', l.x, byAddress);
+  noOverlap('indices', indices, 'x', l.x, byAddress);
+  noOverlap('out', values, 'indices', indices, byAddress);
+  const all = [l.x, values, indices];
   // The native kernel checks finiteness per row while the row is in cache (a JS pass over x
   // would cost more than the top-k itself); the 'js' kernel is checked here, before any work.
   if (!allowNonFinite && kernel.name === 'js') v.allFinite('x', l.x);
@@ -173,11 +220,15 @@ function prepareTopK(xIn: unknown, shapeIn: unknown, options: unknown): [Layout,
     k: l.k,
     largest,
     sorted,
-    values,
-    indices,
+    values: privateIfShared(values, all, (m) => new Float32Array(m)),
+    indices: privateIfShared(indices, all, (m) => new Int32Array(m)),
     checkFinite,
   };
-  return [l, call, kernel];
+  return [l, call, kernel, { values, indices }];
+}
+
+function finishTopK(call: TopKCall, outs: TopKOutputs): void {
+  copyOut(['out', outs.values, call.values], ['indices', outs.indices, call.indices]);
 }
 
 /** After a native call that found a non-finite value: throw the same RangeError as the check. */
@@ -192,16 +243,18 @@ function nonFiniteFound(l: Layout): never {
  * allowNonFinite, NaN is the largest value (selected first by largest, last by smallest).
  */
 export function topk(x: Float32Array, shape: number[], options: TopKOptions): TopKResult {
-  const [l, call, kernel] = prepareTopK(x, shape, options);
+  const [l, call, kernel, outs] = prepareTopK(x, shape, options);
   if (l.outer * l.inner > 0 && kernel.topk(call)) nonFiniteFound(l);
-  return new TopKResult(l, call, kernel.name);
+  finishTopK(call, outs);
+  return new TopKResult(l, outs, kernel.name);
 }
 
 /** topk off the main thread ('cpu': a libuv worker; inputs are snapshotted at the call). */
 export async function topkAsync(x: Float32Array, shape: number[], options: TopKOptions): Promise<TopKResult> {
-  const [l, call, kernel] = prepareTopK(x, shape, options);
+  const [l, call, kernel, outs] = prepareTopK(x, shape, options);
   if (l.outer * l.inner > 0 && (await kernel.topkAsync(call))) nonFiniteFound(l);
-  return new TopKResult(l, call, kernel.name);
+  finishTopK(call, outs);
+  return new TopKResult(l, outs, kernel.name);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -240,6 +293,15 @@ const PERTURBED_HINTS = {
   sigma: "the noise scale is 'epsilon'",
 };
 
+/**
+ * perturbedTopK's epsilon: a noise scale (epsilonValue) that the backward also divides by, so
+ * it must be a normal float32 too (a subnormal one gave an infinite gradient).
+ */
+function perturbedEpsilon(e: unknown): number {
+  v.epsilonValue('epsilon', e);
+  return v.divisorFloat32('epsilon', e);
+}
+
 interface PerturbedPlan {
   layout: Layout;
   epsilon: number;
@@ -248,6 +310,9 @@ interface PerturbedPlan {
   seedHi: number;
   offset: number;
   kernel: OpsKernel;
+  /** The caller's outputs (the call may compute into private copies, copied out after). */
+  mask: Float32Array;
+  indices: Int32Array;
 }
 
 /** The perturbed top-k mask and the way back to x. */
@@ -269,9 +334,10 @@ export class PerturbedTopKResult {
   private readonly plan: PerturbedPlan;
 
   constructor(plan: PerturbedPlan, call: PerturbedForwardCall) {
+    copyOut(['out', plan.mask, call.mask], ['indices', plan.indices, call.indices]);
     this.plan = plan;
-    this.mask = call.mask;
-    this.indices = call.indices;
+    this.mask = plan.mask;
+    this.indices = plan.indices;
     this.shape = plan.layout.shape.slice();
     this.nSample = plan.nSample;
     this.seed = (BigInt(plan.seedHi) << 32n) | BigInt(plan.seedLo);
@@ -296,10 +362,13 @@ export class PerturbedTopKResult {
       if (!(c >= 0 && c < d))
         throw new RangeError(`indices[${j}] is ${c}, outside [0, ${d}): it was changed after the forward pass`);
     }
-    const gradX = output('out', out, n, Float32Array);
-    noOverlap('out', gradX, 'grad', grad);
-    noOverlap('out', gradX, 'indices', this.indices);
+    const gradOut = output('out', out, n, Float32Array);
+    const byAddress = p.kernel.name !== 'js';
+    noOverlap('out', gradOut, 'grad', grad, byAddress);
+    noOverlap('out', gradOut, 'indices', this.indices, byAddress);
+    const gradX = privateIfShared(gradOut, [grad, this.indices], (m) => new Float32Array(m));
     return {
+      gradOut,
       indices: this.indices,
       grad,
       outer,
@@ -323,13 +392,15 @@ export class PerturbedTopKResult {
   backward(grad: Float32Array, out?: Float32Array): Float32Array {
     const call = this.backwardCall(grad, out);
     if (call.outer * call.inner > 0) this.plan.kernel.perturbedBackward(call);
-    return call.gradX;
+    copyOut(['out', call.gradOut, call.gradX], null);
+    return call.gradOut;
   }
 
   async backwardAsync(grad: Float32Array, out?: Float32Array): Promise<Float32Array> {
     const call = this.backwardCall(grad, out);
     if (call.outer * call.inner > 0) await this.plan.kernel.perturbedBackwardAsync(call);
-    return call.gradX;
+    copyOut(['out', call.gradOut, call.gradX], null);
+    return call.gradOut;
   }
 }
 
@@ -343,26 +414,30 @@ function perturbedPlan(
   offset: number,
 ): [PerturbedPlan, PerturbedForwardCall] {
   const layout = layoutOf(xIn, shapeIn, o.dim ?? -1, o.k);
-  const epsilon = v.epsilonValue('epsilon', o.epsilon ?? 1);
-  if (!(Math.fround(epsilon) > 0))
-    throw new RangeError(`epsilon must be > 0 (the gradient divides by it), got ${v.describe(o.epsilon)}`);
+  const epsilon = perturbedEpsilon(o.epsilon ?? 1);
   if (o.nSample === undefined) throw new TypeError('options.nSample is required (noise samples per row)');
   const nSample = v.integer('nSample', o.nSample, 1, v.MAX_SAMPLES);
   const rows = layout.outer * layout.inner;
   const nIdx = rows * nSample * layout.k;
-  if (!Number.isSafeInteger(nIdx) || nIdx > 2 ** 32 - 1) {
-    throw new RangeError(`rows * nSample * k = ${nIdx} exceeds 2^32 - 1 (the stored selections)`);
+  // The per-call output limit (docs/limits.md): indices is the output that grows with nSample.
+  if (nIdx > v.MAX_OUTPUT_ELEMENTS) {
+    throw new RangeError(
+      `rows * nSample * k = ${rows} * ${nSample} * ${layout.k} = ${nIdx} indices (${nIdx * 4} bytes), ` +
+        `above the limit of 2^28 elements (1 GiB) per call: lower nSample or split the batch`,
+    );
   }
   const allowNonFinite = o.allowNonFinite ?? false;
   if (typeof allowNonFinite !== 'boolean')
     throw new TypeError(`allowNonFinite must be a boolean, got ${v.describe(allowNonFinite)}`);
   const mask = output('out', o.out, layout.x.length, Float32Array);
   const indices = output('indices', o.indices, nIdx, Int32Array);
-  noOverlap('out', mask, 'x', layout.x);
-  noOverlap('indices', indices, 'x', layout.x);
-  noOverlap('out', mask, 'indices', indices);
+  const byAddress = kernel.name !== 'js';
+  noOverlap('out', mask, 'x', layout.x, byAddress);
+  noOverlap('indices', indices, 'x', layout.x, byAddress);
+  noOverlap('out', mask, 'indices', indices, byAddress);
   if (!allowNonFinite) v.allFinite('x', layout.x);
-  const plan: PerturbedPlan = { layout, epsilon, nSample, seedLo, seedHi, offset, kernel };
+  const plan: PerturbedPlan = { layout, epsilon, nSample, seedLo, seedHi, offset, kernel, mask, indices };
+  const all = [layout.x, mask, indices];
   const call: PerturbedForwardCall = {
     x: layout.x,
     outer: layout.outer,
@@ -374,8 +449,8 @@ function perturbedPlan(
     seedLo,
     seedHi,
     offset,
-    mask,
-    indices,
+    mask: privateIfShared(mask, all, (m) => new Float32Array(m)),
+    indices: privateIfShared(indices, all, (m) => new Int32Array(m)),
   };
   return [plan, call];
 }
@@ -431,9 +506,7 @@ export class PerturbedTopK {
     v.integer('k', o.k, 1, 2 ** 31 - 1);
     if (o.nSample === undefined) throw new TypeError('options.nSample is required (noise samples per row)');
     v.integer('nSample', o.nSample, 1, v.MAX_SAMPLES);
-    const eps = v.epsilonValue('epsilon', o.epsilon ?? 1);
-    if (!(Math.fround(eps) > 0))
-      throw new RangeError(`epsilon must be > 0 (the gradient divides by it), got ${v.describe(o.epsilon)}`);
+    perturbedEpsilon(o.epsilon ?? 1);
     v.integer('dim', o.dim ?? -1, -(2 ** 31), 2 ** 31 - 1);
     this.kernel = resolveOpsKernel(v.backendOf(o.backend), 'perturbedTopK');
     this.stream = new NoiseStream(o.seed as number | bigint | undefined);

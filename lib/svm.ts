@@ -111,6 +111,52 @@ function referenceDlogE(S: Float64Array, X: number, j: number, k: number): numbe
   return Math.exp(referenceLogSub(P2, N2) + X - S[j]!);
 }
 
+/**
+ * The scratch of smoothRow, bounded (issue 18, 13): the prefix table log e_m(t_0 .. t_{j-1})
+ * is rolled (two rows of K), and the suffix table log e_m(t_j .. t_{n-1}), which the gradient
+ * reads in increasing j while it is built in decreasing j, is kept only at checkpoints every C
+ * rows and rebuilt one block of C rows at a time: about 2 sqrt(D) K float64 instead of 2 D K
+ * (one 4096-column row with k 4095 took 300 MiB). Each table row is the same function of the
+ * row after (or before) it, so a rebuilt row has the same bits as a stored one.
+ */
+export class SvmScratch {
+  t = new Float64Array(0);
+  /** Two rolled prefix rows. */
+  pre = new Float64Array(0);
+  /** Suffix rows 1 + b C (b >= 1, below n), one per block after the first. */
+  checkpoints = new Float64Array(0);
+  /** The suffix rows of one block. */
+  block = new Float64Array(0);
+  /** Two rolled suffix rows (the pass down), and row n (e_0 = 1). */
+  rolled = new Float64Array(0);
+  base = new Float64Array(0);
+
+  /** Sized for rows of D columns with K degrees (grown, never shrunk: one call's rows share it). */
+  size(D: number, K: number): void {
+    const n = D - 1;
+    const C = blockRows(n);
+    if (this.t.length < D) this.t = new Float64Array(D);
+    if (this.pre.length < 2 * K) this.pre = new Float64Array(2 * K);
+    const ck = Math.ceil(n / C) * K;
+    if (this.checkpoints.length < ck) this.checkpoints = new Float64Array(ck);
+    if (this.block.length < C * K) this.block = new Float64Array(C * K);
+    if (this.rolled.length < 2 * K) this.rolled = new Float64Array(2 * K);
+    if (this.base.length < K) this.base = new Float64Array(K);
+  }
+}
+
+/** Rows per suffix block: about sqrt(n), so checkpoints and one block weigh the same. */
+function blockRows(n: number): number {
+  return Math.max(1, Math.ceil(Math.sqrt(n)));
+}
+
+/** dst[0, K) = log e_m(t_j, then the terms of src) from src = the row after j (m <= top). */
+function suffixStep(dst: Float64Array, d: number, src: Float64Array, s0: number, tj: number, top: number, K: number) {
+  dst.fill(-Infinity, d, d + K);
+  dst[d] = 0;
+  for (let m = 1; m <= top; m++) dst[d + m] = logAddExp(src[s0 + m]!, tj + src[s0 + m - 1]!);
+}
+
 /** Loss and gradient (w.r.t. the row's scores, written to g) of one smooth row. */
 function smoothRow(
   s: ArrayLike<number>,
@@ -119,39 +165,33 @@ function smoothRow(
   y: number,
   p: SvmParams,
   g: Float64Array,
-  scratch: { pre: Float64Array; suf: Float64Array; t: Float64Array },
+  scratch: SvmScratch,
 ): number {
   const { k, tau, alpha } = p;
   const n = D - 1;
   // Degrees 0..k; the reference gradient also reads degrees up to k + refOrder(k) - 1.
   const K = (p.reference ? k + refOrder(k) - 1 : k) + 1;
-  const { pre, suf, t } = scratch;
+  scratch.size(D, K);
+  const { t, pre } = scratch;
   const kt = k * tau;
   for (let j = 0, c = 0; c < D; c++) if (c !== y) t[j++] = s[at + c]! / kt;
-  // pre[(j) * K + m] = log e_m(t_0 .. t_{j-1}); pre row 0 is e_0 = 1.
-  pre.fill(-Infinity, 0, (n + 1) * K);
-  pre[0] = 0;
-  for (let j = 1; j <= n; j++) {
-    const tj = t[j - 1]!;
-    const prev = (j - 1) * K;
-    const cur = j * K;
+  // Prefix row j = log e_m(t_0 .. t_{j-1}) (row 0: e_0 = 1), rolled in pre's two halves; the
+  // last, row n, gives the loss. prefixRow(j) returns the offset of row j in pre.
+  const prefixRow = (j: number): number => {
+    const cur = (j & 1) * K;
+    pre.fill(-Infinity, cur, cur + K);
     pre[cur] = 0;
+    if (j === 0) return cur;
+    const prev = ((j - 1) & 1) * K;
+    const tj = t[j - 1]!;
     const top = Math.min(j, K - 1);
     for (let m = 1; m <= top; m++) pre[cur + m] = logAddExp(pre[prev + m]!, tj + pre[prev + m - 1]!);
-  }
-  // suf[j * K + m] = log e_m(t_j .. t_{n-1}); row n is e_0 = 1.
-  suf.fill(-Infinity, 0, (n + 1) * K);
-  suf[n * K] = 0;
-  for (let j = n - 1; j >= 0; j--) {
-    const tj = t[j]!;
-    const next = (j + 1) * K;
-    const cur = j * K;
-    suf[cur] = 0;
-    const top = Math.min(n - j, K - 1);
-    for (let m = 1; m <= top; m++) suf[cur + m] = logAddExp(suf[next + m]!, tj + suf[next + m - 1]!);
-  }
-  const logEk = pre[n * K + k]!;
-  const logEk1 = pre[n * K + k - 1]!;
+    return cur;
+  };
+  let last = 0;
+  for (let j = 0; j <= n; j++) last = prefixRow(j);
+  const logEk = pre[last + k]!;
+  const logEk1 = pre[last + k - 1]!;
   const ty = s[at + y]! / kt;
   const logA = alpha / tau + logEk; // sets without y, with the margin
   const logC = ty + logEk1; // sets with y
@@ -160,28 +200,70 @@ function smoothRow(
   // wA = A / (A + C): the probability mass of the sets without y.
   const wA = diff > 0 ? 1 / (1 + Math.exp(-diff)) : Math.exp(diff) / (1 + Math.exp(diff));
   // d loss / d s_j = (1/k) * d(P - N)/d t_j = wA (dlog e_k - dlog e_{k-1}) / k; d/d s_y = -wA / k.
+  if (p.reference) {
+    const S = pre.slice(last, last + K);
+    for (let j = 0, c = 0; c < D; c++) {
+      if (c === y) {
+        g[at + c] = -wA / k;
+        continue;
+      }
+      const tj = t[j]!;
+      g[at + c] = (wA * referenceDlogE(S, tj, k, k) - wA * referenceDlogE(S, tj, k - 1, k)) / k;
+      j++;
+    }
+    return loss;
+  }
+  // Suffix row j = log e_m(t_j .. t_{n-1}); row n is e_0 = 1. The gradient of column j reads
+  // row j + 1, for j + 1 in [1, n]: blocks [lo, hi] of C rows, lo = 1 + b C. One pass down keeps
+  // the rows lo of the blocks after the first (checkpoints); each block is then rebuilt from
+  // the checkpoint above it (or from row n).
+  const C = blockRows(n);
+  const { checkpoints, block, rolled, base } = scratch;
+  base.fill(-Infinity, 0, K);
+  base[0] = 0;
+  // checkpoint b >= 1 (suffix row 1 + b C) is at (b - 1) K
+  const checkpointAt = (row: number) => ((row - 1) / C - 1) * K;
+  {
+    let src = base;
+    let s0 = 0;
+    for (let j = n - 1; j >= 1; j--) {
+      const d = (j & 1) * K;
+      suffixStep(rolled, d, src, s0, t[j]!, Math.min(n - j, K - 1), K);
+      if (j > 1 && (j - 1) % C === 0) checkpoints.set(rolled.subarray(d, d + K), checkpointAt(j));
+      src = rolled;
+      s0 = d;
+    }
+  }
+  let b = -1;
+  let lo = 0;
+  let before = 0;
   for (let j = 0, c = 0; c < D; c++) {
     if (c === y) {
       g[at + c] = -wA / k;
       continue;
     }
-    if (p.reference) {
-      const S = pre.subarray(n * K, (n + 1) * K);
-      const tj = t[j]!;
-      g[at + c] = (wA * referenceDlogE(S, tj, k, k) - wA * referenceDlogE(S, tj, k - 1, k)) / k;
-      j++;
-      continue;
+    const r = j + 1; // the suffix row this column reads
+    if (r >= lo + C || b < 0) {
+      b++;
+      lo = 1 + b * C;
+      const hi = Math.min(lo + C - 1, n);
+      // block row i holds suffix row lo + i
+      if (hi === n) block.set(base.subarray(0, K), (hi - lo) * K);
+      else if (hi + 1 === n) suffixStep(block, (hi - lo) * K, base, 0, t[hi]!, Math.min(n - hi, K - 1), K);
+      else suffixStep(block, (hi - lo) * K, checkpoints, checkpointAt(hi + 1), t[hi]!, Math.min(n - hi, K - 1), K);
+      for (let q = hi - 1; q >= lo; q--)
+        suffixStep(block, (q - lo) * K, block, (q + 1 - lo) * K, t[q]!, Math.min(n - q, K - 1), K);
     }
+    before = prefixRow(j);
+    const q = (r - lo) * K;
     // log e_{m}(t without j) for m = k-1 and k-2, from the prefix before j and suffix after it.
     let lk1 = -Infinity;
     let lk2 = -Infinity;
-    const before = j * K;
-    const q = (j + 1) * K;
     for (let a = 0; a <= k - 1; a++) {
       const pa = pre[before + a]!;
       if (pa === -Infinity) break;
-      lk1 = logAddExp(lk1, pa + suf[q + k - 1 - a]!);
-      if (a <= k - 2) lk2 = logAddExp(lk2, pa + suf[q + k - 2 - a]!);
+      lk1 = logAddExp(lk1, pa + block[q + k - 1 - a]!);
+      if (a <= k - 2) lk2 = logAddExp(lk2, pa + block[q + k - 2 - a]!);
     }
     const tj = t[j]!;
     const dEk = Math.exp(tj + lk1 - logEk);
@@ -246,7 +328,8 @@ export class SmoothTopKSvmResult {
 
   /** d(gradLoss * loss)/d scores, [B, D]. */
   backward(gradLoss = 1, out?: Float32Array): Float32Array {
-    const gl = v.finiteNumber('gradLoss', gradLoss);
+    // gradLoss becomes a float32 factor of the gradient (docs/input-rules.md, The float32 domain)
+    const gl = v.finiteFloat32('gradLoss', gradLoss);
     let o: Float32Array;
     if (out === undefined) o = new Float32Array(this.grad.length);
     else {
@@ -269,10 +352,10 @@ export interface SvmParams {
 function params(o: Partial<Record<(typeof KEYS)[number], unknown>>): SvmParams {
   if (o.k === undefined) throw new TypeError('options.k is required (the size of the predicted set)');
   const k = v.integer('k', o.k, 1, 2 ** 31 - 1);
-  const tau = v.finiteNumber('tau', o.tau ?? 1);
-  if (!(tau > 0)) throw new RangeError(`tau must be a finite number > 0, got ${v.describe(o.tau)}`);
-  const alpha = v.finiteNumber('alpha', o.alpha ?? 1);
-  if (alpha < 0) throw new RangeError(`alpha must be a finite number >= 0, got ${v.describe(o.alpha)}`);
+  // The float32 domain (docs/input-rules.md): the scores divide by tau, so tau is a normal
+  // float32 (1e-310 turned ties into NaN, 1e40 an Infinity loss); alpha a finite float32.
+  const tau = v.divisorFloat32('tau', o.tau ?? 1);
+  const alpha = v.float32AtLeast('alpha', o.alpha ?? 1, false);
   const gradient = o.gradient ?? 'exact';
   if (gradient !== 'exact' && gradient !== 'reference') {
     throw new (typeof gradient === 'string' ? RangeError : TypeError)(
@@ -284,18 +367,18 @@ function params(o: Partial<Record<(typeof KEYS)[number], unknown>>): SvmParams {
 }
 
 function compute(scores: unknown, labels: unknown, shape: unknown, p: SvmParams): SmoothTopKSvmResult {
+  // Read order (docs/input-rules.md): options (already in p), the shape and labels copied
+  // (each length read once), then the scores' view.
+  const sh = v.shapeSnapshot('shape', shape);
+  const ls = v.labelsSnapshot(labels);
   const s = v.float32Array('scores', scores);
-  if (!Array.isArray(shape) || shape.length !== 2) {
-    throw new RangeError(
-      `shape must be [batch, classes], got ${Array.isArray(shape) ? `[${shape.join(', ')}]` : v.describe(shape)}`,
-    );
-  }
-  const [B, D] = v.shapeOf('shape', shape, s.length, 'scores') as [number, number];
+  if (sh.length !== 2) throw new RangeError(`shape must be [batch, classes], got [${sh.join(', ')}]`);
+  const [B, D] = v.shapeOf('shape', sh, s.length, 'scores') as [number, number];
   if (B < 1) throw new RangeError('scores must hold at least one row');
   if (D < 2) throw new RangeError(`the smooth top-k SVM needs at least 2 classes, got ${D}`);
   if (p.k > D - 1) throw new RangeError(`k must be an integer in [1, ${D - 1}] (k < classes = ${D}), got ${p.k}`);
   v.allFinite('scores', s);
-  const y = v.labelsOf(labels, B, D);
+  const y = v.labelsFrom(ls, B, D);
   const { loss, rowLosses, hardRows, grad } = smoothTopKSvmCore(s, y, B, D, p);
   return new SmoothTopKSvmResult(Math.fround(loss), Float32Array.from(rowLosses), hardRows, grad);
 }
@@ -306,8 +389,7 @@ function compute(scores: unknown, labels: unknown, shape: unknown, p: SvmParams)
  */
 export function smoothTopKSvmCore(s: ArrayLike<number>, y: ArrayLike<number>, B: number, D: number, p: SvmParams) {
   const { k, tau, alpha } = p;
-  const K = k + refOrder(k);
-  const scratch = { pre: new Float64Array(D * K), suf: new Float64Array(D * K), t: new Float64Array(D) };
+  const scratch = new SvmScratch();
   const grad = new Float64Array(B * D);
   const rows = new Float64Array(B);
   const hard = new Uint8Array(B);

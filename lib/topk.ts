@@ -187,7 +187,7 @@ function outputArray<T extends Float32Array | Int32Array>(
  * SharedArrayBuffer objects can map the same memory with nothing in JavaScript to show it,
  * so computing apart is what keeps the answer right when no address check is available.
  */
-function privateIfShared<T extends Float32Array | Int32Array>(
+export function privateIfShared<T extends Float32Array | Int32Array>(
   out: T,
   others: ArrayBufferView[],
   make: (n: number) => T,

@@ -121,10 +121,35 @@ export function integer(name: string, v: unknown, min: number, max: number): num
   return v;
 }
 
+/** The largest finite float32, 3.4028235e38 (docs/input-rules.md, The float32 domain). */
+export const FLOAT32_MAX = 3.4028234663852886e38;
+/** The smallest normal float32, 2^-126 = 1.1754944e-38: below it a reciprocal overflows float32. */
+export const FLOAT32_MIN_NORMAL = 2 ** -126;
+
+/**
+ * A noise scale: a number >= 0, finite as a float32. Its noise epsilon * Z may still overflow
+ * for a far-tail Z (epsilon above about 5.9e37): the kernels then compute as IEEE does, and
+ * the NaN that follows is propagated, never turned into a number (docs/input-rules.md).
+ */
 export function epsilonValue(name: string, v: unknown): number {
   if (typeof v !== 'number') throw new TypeError(`${name} must be a number, got ${describe(v)}`);
   if (!Number.isFinite(v) || v < 0 || !Number.isFinite(Math.fround(v))) {
     throw new RangeError(`${name} must be a finite number >= 0, got ${describe(v)}`);
+  }
+  return v;
+}
+
+/**
+ * A value the kernels divide by (perturbedTopK's epsilon, the SVM's tau): a normal float32, in
+ * [2^-126, 3.4028235e38] after rounding, so that it and its reciprocal are finite float32.
+ */
+export function divisorFloat32(name: string, v: unknown): number {
+  if (typeof v !== 'number') throw new TypeError(`${name} must be a number, got ${describe(v)}`);
+  const f = Math.fround(v);
+  if (!(f >= FLOAT32_MIN_NORMAL && f <= FLOAT32_MAX)) {
+    throw new RangeError(
+      `${name} must be a normal float32 in [${FLOAT32_MIN_NORMAL}, ${FLOAT32_MAX}] (the kernels divide by it), got ${describe(v)}`,
+    );
   }
   return v;
 }

@@ -29,12 +29,16 @@
 //
 // Not applied (and reported by mallocTuning()) when:
 //   - the C library is not glibc (musl, macOS, Windows: other allocators, no mallopt);
-//   - NOISED_TOPK_MALLOC_TUNING=0;
+//   - NOISED_TOPK_MALLOC_TUNING is 0, false, no or off (any case, spaces around ignored; the
+//     one parser is switchOf below: 1, true, yes, on or empty keep it, anything else keeps it
+//     and warns once per process, code NOISED_TOPK_MALLOC_TUNING_INVALID);
 //   - the user tuned malloc already (GLIBC_TUNABLES naming glibc.malloc.*, or one of glibc's
 //     MALLOC_*_ variables for these thresholds): theirs wins.
 // No values or results depend on it: it moves where memory comes from, not what is computed.
 #include <napi.h>
 
+#include <atomic>
+#include <cctype>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
@@ -53,8 +57,43 @@ constexpr long kTrimThreshold = 64L * 1024 * 1024;
 
 struct Tuning {
   bool applied = false;
-  std::string reason;  // why it was not applied; "" when it was
+  std::string reason;   // why it was not applied; "" when it was
+  std::string warning;  // an unrecognized NOISED_TOPK_MALLOC_TUNING, said once; "" when none
 };
+
+enum class Switch { kOn, kOff, kUnrecognized };
+
+// The value of NOISED_TOPK_MALLOC_TUNING: the usual spellings of false turn the tuning off,
+// those of true (and an empty value) keep it, compared trimmed and case-insensitively.
+Switch switchOf(const char* raw) {
+  std::string v(raw);
+  const char* space = " \t\n\r\f\v";
+  const size_t first = v.find_first_not_of(space);
+  v = first == std::string::npos ? "" : v.substr(first, v.find_last_not_of(space) - first + 1);
+  for (char& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (const char* off : {"0", "false", "no", "off"})
+    if (v == off) return Switch::kOff;
+  for (const char* on : {"", "1", "true", "yes", "on"})
+    if (v == on) return Switch::kOn;
+  return Switch::kUnrecognized;
+}
+
+std::atomic<bool> g_warned{false};
+
+// process.emitWarning(message, { code }) in the loading environment; a warning never fails the load.
+void emitWarning(Napi::Env env, const std::string& message) {
+  try {
+    const Napi::Value proc = env.Global().Get("process");
+    if (!proc.IsObject()) return;
+    const Napi::Value f = proc.As<Napi::Object>().Get("emitWarning");
+    if (!f.IsFunction()) return;
+    Napi::Object options = Napi::Object::New(env);
+    options.Set("code", "NOISED_TOPK_MALLOC_TUNING_INVALID");
+    f.As<Napi::Function>().Call(proc, {Napi::String::New(env, message), options});
+  } catch (const Napi::Error&) {
+    // node-addon-api has cleared the exception: the load goes on without the warning.
+  }
+}
 
 // One process, one decision: every worker_thread loads this same library, and mallopt is
 // process-wide, so the first load decides and later ones report the same.
@@ -73,9 +112,15 @@ Tuning decide() {
   return t;
 #else
   const char* opt = std::getenv("NOISED_TOPK_MALLOC_TUNING");
-  if (opt != nullptr && std::strcmp(opt, "0") == 0) {
-    t.reason = "NOISED_TOPK_MALLOC_TUNING=0";
+  const Switch sw = opt == nullptr ? Switch::kOn : switchOf(opt);
+  if (sw == Switch::kOff) {
+    t.reason = std::string("NOISED_TOPK_MALLOC_TUNING=") + opt;
     return t;
+  }
+  if (sw == Switch::kUnrecognized) {
+    t.warning = std::string("NOISED_TOPK_MALLOC_TUNING=") + opt +
+                " is not recognized: 0, false, no or off turn the malloc tuning off, 1, true, yes or on keep it "
+                "(docs/performance.md); it stays on";
   }
   const char* tunables = std::getenv("GLIBC_TUNABLES");
   if (tunables != nullptr && std::strstr(tunables, "glibc.malloc.") != nullptr) {
@@ -117,6 +162,7 @@ Napi::Value MallocTuning(const Napi::CallbackInfo& info) {
 // Called from the module's Init: decides once, and exports mallocTuning() to report it.
 void init(Napi::Env env, Napi::Object exports) {
   std::call_once(g_once, [] { g_tuning = decide(); });
+  if (!g_tuning.warning.empty() && !g_warned.exchange(true)) emitWarning(env, g_tuning.warning);
   exports.Set("mallocTuning", Napi::Function::New(env, MallocTuning, "mallocTuning"));
 }
 

@@ -341,3 +341,64 @@ export const EDGE_Q: readonly number[] = [
   -Infinity,
   NaN,
 ];
+// ---- issue 18: the edges of int32 and of the float32 domain ----
+
+/** The next float32 above v (v a finite float32). */
+export function nextFloat32Up(v: number): number {
+  const f = Float32Array.of(v);
+  const u = new Int32Array(f.buffer);
+  if (v === 0) u[0] = 1;
+  else u[0]! += v > 0 ? 1 : -1;
+  return f[0]!;
+}
+
+/** Integers around the int32 and uint32 edges, where a value stored in an Int32Array wraps. */
+export const INT32_EDGES = [
+  -1,
+  0,
+  2 ** 31 - 1,
+  2 ** 31,
+  -(2 ** 31),
+  -(2 ** 31) - 1,
+  2 ** 32 - 1,
+  2 ** 32,
+  2 ** 32 + 1,
+  2 ** 53 - 1,
+  -(2 ** 53) + 1,
+] as const;
+
+const F32_MAX = 3.4028234663852886e38;
+
+/**
+ * Numbers at the edges of the float32 domain (docs/input-rules.md): subnormals, the smallest
+ * normal, the largest finite float32 and the doubles just past it (some still round to it),
+ * values finite only as doubles, and the non-finite ones. `bound` is an option's own edge
+ * (the largest noise scale whose noise stays finite): it and the float32 just above it are added.
+ */
+export function float32Edges(bound?: number): number[] {
+  const edges = [
+    0,
+    -0,
+    1e-310,
+    2 ** -149,
+    1e-40,
+    2 ** -127,
+    2 ** -126,
+    1e-30,
+    0.5,
+    1,
+    3e38,
+    F32_MAX,
+    F32_MAX * (1 + 2 ** -25), // rounds to the float32 max
+    F32_MAX * (1 + 2 ** -23), // rounds to Infinity
+    1e39,
+    Number.MAX_VALUE,
+    Infinity,
+    -Infinity,
+    NaN,
+    -1,
+    -1e-45,
+  ];
+  if (bound !== undefined) edges.push(bound, nextFloat32Up(bound), bound / 2);
+  return edges;
+}

@@ -249,7 +249,7 @@ describe('bit identity and edge cases of the conventions', () => {
     expect(f({ weight: Float32Array.of(1, -1, 1, 1) })).toThrow(/^weight\[1\] must be a finite number >= 0, got -1/);
     expect(f({ weight: Float32Array.of(1, NaN, 1, 1) })).toThrow(/^weight\[1\] must be a finite number >= 0, got NaN/);
     expect(f({ weight: Float32Array.of(1, 1, Infinity, 1) })).toThrow(RangeError);
-    expect(f({ ignoreIndex: 1.5 })).toThrow(/^ignoreIndex must be an integer, got 1.5/);
+    expect(f({ ignoreIndex: 1.5 })).toThrow(/^ignoreIndex must be an integer in \[-2147483648, 2147483647\], got 1.5/);
     expect(f({ ignoreIndex: '0' })).toThrow(TypeError);
     expect(f({}, [0, 1, -100, 3, 0])).toThrow(/^labels\[2\] must be an integer in \[0, 3\], got -100/);
     expect(f({ ignoreIndex: -1 }, [0, 1, -100, 3, 0])).toThrow(

@@ -84,6 +84,58 @@ describe.skipIf(!hasCpu)('when the tuning applies', () => {
   });
 });
 
+describe.skipIf(!hasCpu)(
+  'NOISED_TOPK_MALLOC_TUNING: the usual spellings, one warning for anything else (issue 18, 11)',
+  () => {
+    /** Loads the addon in this child and in a worker of it; the report of the child, and its stderr. */
+    function load(value: string): { t: MallocTuning; stderr: string } {
+      const base = { ...process.env };
+      for (const k of [
+        'NOISED_TOPK_MALLOC_TUNING',
+        'GLIBC_TUNABLES',
+        'MALLOC_MMAP_THRESHOLD_',
+        'MALLOC_TRIM_THRESHOLD_',
+      ])
+        delete base[k];
+      const code = `
+      const { Worker } = require('node:worker_threads');
+      const t = require(process.argv[1]).mallocTuning();
+      const w = new Worker('require(process.argv[2]).mallocTuning()', { eval: true, argv: [process.argv[1]] });
+      w.on('exit', () => console.log(JSON.stringify(t)));`;
+      const r = spawnSync(process.execPath, ['-e', code, addonPath()], {
+        encoding: 'utf8',
+        timeout: 120_000,
+        env: { ...base, NOISED_TOPK_MALLOC_TUNING: value },
+      });
+      expect(r.status, r.stderr).toBe(0);
+      return { t: JSON.parse(r.stdout.trim().split('\n').pop()!) as MallocTuning, stderr: r.stderr };
+    }
+
+    it.each(['0', 'false', 'FALSE', ' Off ', 'no', 'off\n'])('%j turns it off, without a warning', (value) => {
+      const { t, stderr } = load(value);
+      expect(t.applied).toBe(false);
+      expect(t.reason).toBe(glibc ? `NOISED_TOPK_MALLOC_TUNING=${value}` : 'not glibc');
+      expect(stderr).not.toMatch(/NOISED_TOPK_MALLOC_TUNING/);
+    });
+
+    it.each(['1', 'true', 'YES', ' on ', ''])('%j keeps it, without a warning', (value) => {
+      const { t, stderr } = load(value);
+      expect(t.applied).toBe(glibc && !underSanitizer);
+      expect(stderr).not.toMatch(/NOISED_TOPK_MALLOC_TUNING/);
+    });
+
+    it.skipIf(!glibc)('anything else keeps it and warns once per process (a worker loading it too)', () => {
+      const { t, stderr } = load('disable');
+      expect(t.applied).toBe(!underSanitizer);
+      const warnings = stderr.match(
+        /\[NOISED_TOPK_MALLOC_TUNING_INVALID\] Warning: NOISED_TOPK_MALLOC_TUNING=disable is not recognized/g,
+      );
+      expect(warnings, stderr).toHaveLength(1);
+      expect(stderr).toMatch(/0, false, no or off turn the malloc tuning off/);
+    });
+  },
+);
+
 describe('without the addon', () => {
   it("mallocTuning() says so, and the 'js' backend computes as before", async () => {
     const saved = process.env.NOISED_TOPK_NATIVE;

@@ -230,7 +230,9 @@ describe('perturbedTopK arguments', () => {
     expect(() => perturbedTopK(x, [4], { k: 2, seed: 1 } as unknown as { k: number; nSample: number })).toThrow(
       /options.nSample is required/,
     );
-    expect(() => perturbedTopK(x, [4], { k: 2, nSample: 3, epsilon: 0 })).toThrow(/epsilon must be > 0/);
+    expect(() => perturbedTopK(x, [4], { k: 2, nSample: 3, epsilon: 0 })).toThrow(
+      /epsilon must be a normal float32 in \[1\.1754943508222875e-38, .*\] \(the kernels divide by it\), got 0/,
+    );
     expect(() => perturbedTopK(x, [4], { k: 2, nSample: 3, epsilon: -1 })).toThrow(RangeError);
     expect(() => perturbedTopK(x, [4], { k: 5, nSample: 3 })).toThrow(/k must be an integer in \[1, 4\]/);
     expect(() =>

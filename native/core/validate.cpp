@@ -71,13 +71,16 @@ Status checkSamples(uint32_t nSample, const char** why) {
   return Status::kOk;
 }
 
-Status checkEpsilon(float epsilon, bool positive, const char** why) {
+// The float32 domain (docs/input-rules.md): a divisor must be a normal float so that its
+// reciprocal is finite too. (A noise epsilon * z that overflows is computed as IEEE does.)
+Status checkEpsilon(float epsilon, bool divisor, const char** why) {
   if (!std::isfinite(epsilon) || epsilon < 0.0f) return fail(why, "epsilon must be finite and >= 0");
-  if (positive && !(epsilon > 0.0f)) return fail(why, "epsilon must be finite and > 0");
+  if (divisor && !(epsilon >= std::numeric_limits<float>::min()))
+    return fail(why, "epsilon must be a normal float32 >= 1.1754944e-38 (the gradient divides by it)");
   return Status::kOk;
 }
 
-// The perturbed top-k's backward divides by epsilon, so it needs epsilon > 0.
+// The perturbed top-k's backward divides by epsilon, so it needs a normal epsilon > 0.
 Status checkPerturbed(const PerturbedParams& p, bool positiveEpsilon, const char** why) {
   if (checkLayout(p.layout, p.k, why) != Status::kOk || checkEpsilon(p.epsilon, positiveEpsilon, why) != Status::kOk ||
       checkSamples(p.nSample, why) != Status::kOk)
@@ -121,6 +124,8 @@ Status validate(const TopKArgs& a, const char** why) {
 
 Status validate(const PerturbedForwardArgs& a, const char** why) {
   if (checkPerturbed(a, false, why) != Status::kOk) return Status::kInvalidArgument;
+  // The per-call output limit of lib/ (docs/limits.md): indices holds rows * nSample * k.
+  if (a.layout.rows() * a.nSample > kMaxPositions / a.k) return fail(why, "rows * nSample * k exceeds 2^28");
   if (a.layout.size() > 0 && (!a.x || !a.mask || !a.indices)) return fail(why, "an argument is null");
   return Status::kOk;
 }
