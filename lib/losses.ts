@@ -1,16 +1,14 @@
 // The balanced and imbalanced smoothed top-k hinge losses (pytopk's BalNoisedTopK and
 // ImbalNoisedTopK). The kernels give smoothtop_{k+1} per row and the sampled positions; the
 // loss and its gradient are assembled here, identically for every backend.
-import { resolveKernel, type BackendOption, type Kernel } from './kernel.js';
-import type { SamplerName } from './lazy-sampler.js';
+import { resolveKernel, type Kernel } from './kernel.js';
 import {
   backwardCall,
   finishBackward,
   finishForward,
   forwardCall,
-  FUNCTIONAL_NOISE_KEYS,
   functionalSource,
-  MODULE_KEYS,
+  type ModuleParsed,
   NoisedModule,
   planTopK,
   sampleVariances,
@@ -18,6 +16,7 @@ import {
   type PreparedForward,
   type TopKPlan,
 } from './topk.js';
+import { type OptionsOf, parseOptions, SETS } from './options.js';
 import * as v from './validate.js';
 
 const fr = Math.fround;
@@ -69,25 +68,18 @@ export type LossValue<R extends Reduction> = R extends 'none' ? null : number;
 /** The Monte-Carlo standard error of the loss: a number for 'mean' and 'sum', one per row for 'none'. */
 export type LossStandardError<R extends Reduction> = R extends 'none' ? Float32Array : number;
 
-const CONVENTION_KEYS = ['reduction', 'weight', 'ignoreIndex'] as const;
-
 interface Conventions {
   reduction: Reduction;
   weight: Float32Array | null;
   ignoreIndex: number | null;
 }
 
-/** @internal Reads and checks the convention options; copy keeps a private copy of weight (the modules hold it). */
+/**
+ * @internal Checks the convention options (reduction already checked by parseOptions, or
+ * checked here when given raw); copy keeps a private copy of weight (the modules hold it).
+ */
 export function conventionsOf(o: Partial<Record<string, unknown>>, copy: boolean): Conventions {
-  let reduction: Reduction = 'mean';
-  if (o.reduction !== undefined) {
-    if (typeof o.reduction !== 'string')
-      throw new TypeError(`reduction must be 'mean', 'sum' or 'none', got ${v.describe(o.reduction)}`);
-    if (o.reduction !== 'mean' && o.reduction !== 'sum' && o.reduction !== 'none') {
-      throw new RangeError(`reduction must be 'mean', 'sum' or 'none', got ${v.describe(o.reduction)}`);
-    }
-    reduction = o.reduction;
-  }
+  const reduction: Reduction = SETS.balNoisedTopK.reduction.check('reduction', o.reduction ?? 'mean');
   let weight: Float32Array | null = null;
   if (o.weight !== undefined) {
     const w = v.float32Array('weight', o.weight);
@@ -358,25 +350,15 @@ export class LossResult<R extends Reduction = 'mean'> {
   }
 }
 
-export interface BalNoisedTopKOptions<R extends Reduction = 'mean'> extends LossConventions<R> {
-  k: number;
-  epsilon?: number;
-  nSample?: number;
-  seed?: number | bigint;
-  backend?: BackendOption;
-  allowNonFinite?: boolean;
-  /** The seeded sampler, 'lazy' | 'dense' (see NoisedTopKOptions.sampler). */
-  sampler?: SamplerName;
-}
+/** The options of BalNoisedTopK, declared once in lib/options.ts (SETS.balNoisedTopK); R is the reduction. */
+export interface BalNoisedTopKOptions<R extends Reduction = 'mean'>
+  extends Omit<OptionsOf<typeof SETS.balNoisedTopK>, 'reduction'>,
+    LossConventions<R> {}
 
-export interface ImbalNoisedTopKOptions<R extends Reduction = 'mean'> extends BalNoisedTopKOptions<R> {
-  maxM: number;
-  clsNumList: ArrayLike<number>;
-  scale?: number;
-}
-
-const BAL_KEYS = [...MODULE_KEYS, ...CONVENTION_KEYS] as const;
-const IMBAL_KEYS = [...BAL_KEYS, 'maxM', 'clsNumList', 'scale'] as const;
+/** The options of ImbalNoisedTopK (SETS.imbalNoisedTopK): BalNoisedTopK's, plus maxM, clsNumList and scale. */
+export interface ImbalNoisedTopKOptions<R extends Reduction = 'mean'>
+  extends Omit<OptionsOf<typeof SETS.imbalNoisedTopK>, 'reduction'>,
+    LossConventions<R> {}
 
 abstract class LossModule<R extends Reduction> extends NoisedModule {
   /** The options' reduction ('mean' by default). */
@@ -385,8 +367,8 @@ abstract class LossModule<R extends Reduction> extends NoisedModule {
   readonly weight: Float32Array | null;
   readonly ignoreIndex: number | null;
 
-  constructor(o: Partial<Record<string, unknown>>) {
-    super(o, 2 ** 31 - 2, 'the loss uses smoothtop_{k+1}');
+  constructor(o: ModuleParsed & Partial<Record<string, unknown>>) {
+    super(o);
     const conv = conventionsOf(o, true);
     this.reduction = conv.reduction as R;
     this.weight = conv.weight;
@@ -441,7 +423,7 @@ abstract class LossModule<R extends Reduction> extends NoisedModule {
 /** relu(1 + smoothtop_{k+1}(s) - s[label]) per row, reduced by `reduction` (default: the mean). */
 export class BalNoisedTopK<R extends Reduction = 'mean'> extends LossModule<R> {
   constructor(options: BalNoisedTopKOptions<R>) {
-    super(v.strictOptions('options', options, BAL_KEYS, v.OPTION_HINTS));
+    super(parseOptions('options', options, SETS.balNoisedTopK));
   }
 
   protected marginsAndScale(): [Float32Array | null, number] {
@@ -462,13 +444,10 @@ export class ImbalNoisedTopK<R extends Reduction = 'mean'> extends LossModule<R>
   }
 
   constructor(options: ImbalNoisedTopKOptions<R>) {
-    const o = v.strictOptions('options', options, IMBAL_KEYS, v.OPTION_HINTS);
+    const o = parseOptions('options', options, SETS.imbalNoisedTopK);
     super(o);
-    if (o.maxM === undefined) throw new TypeError('options.maxM is required');
-    if (o.clsNumList === undefined)
-      throw new TypeError('options.clsNumList is required (the training count of each class)');
     this.classMargins = ldamMargins(o.clsNumList as ArrayLike<number>, o.maxM as number);
-    this.scale = v.float32AtLeast('scale', o.scale ?? 50, true);
+    this.scale = o.scale;
     if (this.weight && this.weight.length !== this.classMargins.length) {
       throw new RangeError(
         `weight has length ${this.weight.length}, expected ${this.classMargins.length} (one per class of clsNumList)`,
@@ -481,26 +460,15 @@ export class ImbalNoisedTopK<R extends Reduction = 'mean'> extends LossModule<R>
   }
 }
 
-export interface FunctionalLossOptions<R extends Reduction = 'mean'> extends LossConventions<R> {
-  k: number;
-  epsilon?: number;
-  noise?: Float32Array;
-  seed?: number | bigint;
-  offset?: number;
-  nSample?: number;
-  backend?: BackendOption;
-  allowNonFinite?: boolean;
-  /** The seeded sampler, 'lazy' | 'dense' (see NoisedTopKOptions.sampler). */
-  sampler?: SamplerName;
-}
+/** The options of balNoisedTopKLoss, declared once in lib/options.ts (SETS.balNoisedTopKLoss). */
+export interface FunctionalLossOptions<R extends Reduction = 'mean'>
+  extends Omit<OptionsOf<typeof SETS.balNoisedTopKLoss>, 'reduction'>,
+    LossConventions<R> {}
 
-export interface FunctionalImbalOptions<R extends Reduction = 'mean'> extends FunctionalLossOptions<R> {
-  margins: Float32Array;
-  scale?: number;
-}
-
-const FUNCTIONAL_BAL_KEYS = [...FUNCTIONAL_NOISE_KEYS, ...CONVENTION_KEYS] as const;
-const FUNCTIONAL_IMBAL_KEYS = [...FUNCTIONAL_BAL_KEYS, 'margins', 'scale'] as const;
+/** The options of imbalNoisedTopKLoss (SETS.imbalNoisedTopKLoss): balNoisedTopKLoss's, plus margins and scale. */
+export interface FunctionalImbalOptions<R extends Reduction = 'mean'>
+  extends Omit<OptionsOf<typeof SETS.imbalNoisedTopKLoss>, 'reduction'>,
+    LossConventions<R> {}
 
 function functionalLoss(
   scoresIn: unknown,
@@ -510,31 +478,24 @@ function functionalLoss(
   imbalanced: boolean,
 ): [LossPlan, PreparedForward] {
   // Read order (see validate.ts, Snapshots): options, shape and labels, then the views.
-  const o = v.strictOptions(
-    'options',
-    options,
-    imbalanced ? FUNCTIONAL_IMBAL_KEYS : FUNCTIONAL_BAL_KEYS,
-    v.OPTION_HINTS,
-  );
+  const o = parseOptions('options', options, imbalanced ? SETS.imbalNoisedTopKLoss : SETS.balNoisedTopKLoss);
   const shape = v.shapeSnapshot('shape', shapeIn);
   const labels = v.labelsSnapshot(labelsIn);
   const scores = v.float32Array('scores', scoresIn);
   const noise = o.noise === undefined ? undefined : v.float32Array('noise', o.noise);
   const marginsView = imbalanced && o.margins !== undefined ? v.float32Array('margins', o.margins) : undefined;
   const conv = conventionsOf(o, false);
-  if (o.k === undefined) throw new TypeError('options.k is required');
-  const kernel = resolveKernel(v.backendOf(o.backend));
-  const allowNonFinite = v.booleanOption('allowNonFinite', o.allowNonFinite, false);
+  const kernel = resolveKernel(o.backend);
+  const allowNonFinite = o.allowNonFinite;
   let margins: Float32Array | null = null;
   let scale = 1;
   if (imbalanced) {
-    if (marginsView === undefined) throw new TypeError('options.margins is required (see ldamMargins)');
-    margins = marginsView;
+    margins = marginsView!;
     if (!allowNonFinite) v.allFinite('margins', margins);
-    scale = v.float32AtLeast('scale', o.scale ?? 50, true);
+    scale = o.scale as number;
   }
   const { source, nSample }: { source: NoiseSource; nSample: number } = functionalSource(o, scores, noise);
-  const lp = planLoss(kernel, scores, labels, shape, o.k, o.epsilon ?? 1.0, nSample, margins, 'margins', scale, conv);
+  const lp = planLoss(kernel, scores, labels, shape, o.k, o.epsilon, nSample, margins, 'margins', scale, conv);
   return [lp, forwardCall(lp.plan, source, {}, allowNonFinite)];
 }
 

@@ -3,6 +3,7 @@
 // NaN ranks above +Infinity, -0 equals +0, and among equal scores the lower class index ranks
 // higher. So a row's label is in its top k exactly when fewer than k classes rank above it,
 // which needs one pass over the row and no sort.
+import { type OptionsOf, parseOptions, SETS } from './options.js';
 import * as v from './validate.js';
 
 export type Scores = Float32Array | Float64Array;
@@ -136,12 +137,12 @@ export function macroTopKAccuracy(
   return meanOver(perClassTopKAccuracy(scores, labels, shape, k), () => true);
 }
 
-export interface RareClassOptions {
-  /** Training count of each class (length: classes): what "rare" is measured by. */
-  classCounts: ArrayLike<number>;
-  /** A class is rare when its count is below this. Default 20 (the usual few-shot cut). */
-  below?: number;
-}
+/**
+ * The options of rareClassTopKAccuracy (SETS.rareClass in lib/options.ts): classCounts, the
+ * training count of each class (length: classes), what "rare" is measured by; below, a class is
+ * rare when its count is below it (default 20, the usual few-shot cut).
+ */
+export interface RareClassOptions extends OptionsOf<typeof SETS.rareClass> {}
 
 /**
  * Macro-averaged top-k accuracy over the rare classes only: those whose training count is
@@ -154,12 +155,9 @@ export function rareClassTopKAccuracy(
   k: number,
   options: RareClassOptions,
 ): number {
-  const o = v.strictOptions('options', options, ['classCounts', 'below'] as const);
-  if (o.classCounts === undefined) {
-    throw new TypeError('options.classCounts must be an array of per-class training counts, got undefined');
-  }
+  const o = parseOptions('options', options, SETS.rareClass);
   const counts = v.numberListSnapshot('options.classCounts', o.classCounts, 'an array of per-class training counts');
-  const below = v.finiteNumber('below', o.below ?? 20);
+  const { below } = o;
   const perClass = perClassOf(check(scores, labels, shape, k));
   if (counts.length !== perClass.length) {
     throw new RangeError(

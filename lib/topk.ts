@@ -9,29 +9,15 @@ import {
   type Kernel,
 } from './kernel.js';
 import { defaultSampler, type SamplerName } from './lazy-sampler.js';
+import { DEFAULT_NSAMPLE, type OptionsOf, parseOptions, SETS } from './options.js';
 import * as v from './validate.js';
 
-export interface NoisedTopKOptions {
-  /** Rank of the value taken, 1 = the largest. */
-  k: number;
-  /** Noise scale; 0 gives the hard k-th value. Default 1. */
-  epsilon?: number;
-  /** Samples of noise per slice. Default 5. */
-  nSample?: number;
-  /** Dimension reduced; negative counts from the end. Default -1. */
-  dim?: number;
-  /** Seed of the noise stream (integer or bigint below 2^64). Default: random. */
-  seed?: number | bigint;
-  backend?: BackendOption;
-  /** Skip the finite check of the inputs; NaN then ranks above +Infinity. Default false. */
-  allowNonFinite?: boolean;
-  /**
-   * How the seeded noise is drawn: 'dense' draws every normal of the stream (today's stream, bit
-   * for bit); 'lazy' draws only where it can matter, with the same law (docs/lazy-sampler.md).
-   * Default: defaultSampler's fixed rule.
-   */
-  sampler?: SamplerName;
-}
+/**
+ * The options of NoisedTopK, declared once in lib/options.ts (SETS.noisedTopK): k (required), epsilon
+ * (default 1), nSample (default 5), dim (default -1), seed (default: random), backend, allowNonFinite,
+ * sampler.
+ */
+export interface NoisedTopKOptions extends OptionsOf<typeof SETS.noisedTopK> {}
 
 export interface ForwardOutputs {
   /** Preallocated output for the values (length: the product of the output shape). */
@@ -460,23 +446,16 @@ export class NoisedTopKResult {
   }
 }
 
-/** The options every module form reads (each once, at construction). */
-export const MODULE_KEYS = ['k', 'epsilon', 'nSample', 'seed', 'backend', 'allowNonFinite', 'sampler'] as const;
-const TOPK_KEYS = [...MODULE_KEYS, 'dim'] as const;
-const OUTPUT_KEYS = ['out', 'positions'] as const;
-/** The options of every seeded functional form (top-k and the losses). */
-export const FUNCTIONAL_NOISE_KEYS = [
-  'k',
-  'epsilon',
-  'noise',
-  'seed',
-  'offset',
-  'nSample',
-  'backend',
-  'allowNonFinite',
-  'sampler',
-] as const;
-const FUNCTIONAL_TOPK_KEYS = [...FUNCTIONAL_NOISE_KEYS, 'dim', 'out', 'positions'] as const;
+/** What every module form reads (each option once, at construction). */
+export interface ModuleParsed {
+  readonly k: number;
+  readonly epsilon: number;
+  readonly nSample: number;
+  readonly seed: number | bigint | undefined;
+  readonly backend: BackendOption;
+  readonly allowNonFinite: boolean;
+  readonly sampler: SamplerName | undefined;
+}
 
 /** What every module form holds: its options, its backend and its seeded noise stream. */
 export abstract class NoisedModule {
@@ -487,16 +466,14 @@ export abstract class NoisedModule {
   protected readonly kernel: Kernel;
   protected readonly stream: NoiseStream;
 
-  /** o: the options record read once by strictOptions. */
-  protected constructor(o: Partial<Record<string, unknown>>, kMax: number, kHint: string) {
-    if (o.k === undefined) throw new TypeError(`options.k is required (${kHint})`);
-    this.k = v.integer('k', o.k, 1, kMax);
-    this.epsilon = v.epsilonValue('epsilon', o.epsilon ?? 1.0);
-    this.nSample = v.integer('nSample', o.nSample ?? 5, 1, v.MAX_SAMPLES);
-    this.allowNonFinite = v.booleanOption('allowNonFinite', o.allowNonFinite, false);
-    const sampler = v.samplerOf(o.sampler);
-    this.kernel = resolveKernel(v.backendOf(o.backend));
-    this.stream = new NoiseStream(o.seed as number | bigint | undefined, sampler);
+  /** o: the options parsed once (lib/options.ts), defaults in place. */
+  protected constructor(o: ModuleParsed) {
+    this.k = o.k;
+    this.epsilon = o.epsilon;
+    this.nSample = o.nSample;
+    this.allowNonFinite = o.allowNonFinite;
+    this.kernel = resolveKernel(o.backend);
+    this.stream = new NoiseStream(o.seed, o.sampler);
   }
 
   /** The sampler option ('lazy' | 'dense'), or undefined where the default rule picks by shape. */
@@ -520,14 +497,14 @@ export class NoisedTopK extends NoisedModule {
   readonly dim: number;
 
   constructor(options: NoisedTopKOptions) {
-    const o = v.strictOptions('options', options, TOPK_KEYS, v.OPTION_HINTS);
-    super(o, 2 ** 31 - 1, '1 = the largest');
-    this.dim = v.integer('dim', o.dim ?? -1, -(2 ** 31), 2 ** 31 - 1);
+    const o = parseOptions('options', options, SETS.noisedTopK);
+    super(o);
+    this.dim = o.dim;
   }
 
   private prepare(xIn: unknown, shapeIn: unknown, outputs: unknown): [TopKPlan, PreparedForward] {
     // Read order (see validate.ts, Snapshots): options, shape, then the views.
-    const outs = v.strictOptions('outputs', outputs, OUTPUT_KEYS, v.OPTION_HINTS);
+    const outs = v.strictOptions('outputs', outputs, ['out', 'positions'] as const, v.OPTION_HINTS);
     const shape = v.shapeSnapshot('shape', shapeIn);
     const x = v.float32Array('x', xIn);
     const views = outputViews(outs);
@@ -550,21 +527,12 @@ export class NoisedTopK extends NoisedModule {
   }
 }
 
-export interface FunctionalTopKOptions extends ForwardOutputs {
-  k: number;
-  epsilon?: number;
-  dim?: number;
-  /** Noise laid out as shape + [nSample]. Without it, seed (and offset) pick the stream. */
-  noise?: Float32Array;
-  seed?: number | bigint;
-  /** Call offset into the seeded stream. Default 0. */
-  offset?: number;
-  nSample?: number;
-  backend?: BackendOption;
-  allowNonFinite?: boolean;
-  /** The seeded sampler (see NoisedTopKOptions.sampler); not with explicit noise. */
-  sampler?: SamplerName;
-}
+/**
+ * The options of the functional noisedTopK, declared once in lib/options.ts
+ * (SETS.noisedTopKFunctional): the module options, plus noise (shape + [nSample]), offset, out
+ * and positions.
+ */
+export interface FunctionalTopKOptions extends OptionsOf<typeof SETS.noisedTopKFunctional> {}
 
 /** Resolves a functional call's noise: explicit `noise` (already a view), or the stream at (seed, offset). */
 export function functionalSource(
@@ -572,7 +540,7 @@ export function functionalSource(
   x: Float32Array,
   noise: Float32Array | undefined,
 ): { source: NoiseSource; nSample: number } {
-  const sampler = v.samplerOf(o.sampler);
+  const sampler = o.sampler as SamplerName | undefined;
   if (noise !== undefined) {
     if (sampler !== undefined)
       throw new TypeError('options.sampler applies to the seeded stream (seed); explicit noise is used as given');
@@ -585,23 +553,21 @@ export function functionalSource(
     );
   }
   const [seedLo, seedHi] = v.seedWords(o.seed);
-  const offset = v.integer('offset', o.offset ?? 0, 0, 2 ** 32 - 1);
-  const nSample = v.integer('nSample', o.nSample ?? 5, 1, v.MAX_SAMPLES);
+  const offset = (o.offset as number | undefined) ?? 0;
+  const nSample = v.integer('nSample', o.nSample ?? DEFAULT_NSAMPLE, 1, v.MAX_SAMPLES);
   return { source: { kind: 'stream', seedLo, seedHi, offset, sampler }, nSample };
 }
 
 function functionalPrepare(xIn: unknown, shapeIn: unknown, options: unknown): [TopKPlan, PreparedForward] {
-  const o = v.strictOptions('options', options, FUNCTIONAL_TOPK_KEYS, v.OPTION_HINTS);
+  const o = parseOptions('options', options, SETS.noisedTopKFunctional);
   const shape = v.shapeSnapshot('shape', shapeIn);
   const x = v.float32Array('x', xIn);
   const noise = o.noise === undefined ? undefined : v.float32Array('noise', o.noise);
   const views = outputViews(o);
-  if (o.k === undefined) throw new TypeError('options.k is required (1 = the largest)');
-  const kernel = resolveKernel(v.backendOf(o.backend));
-  const allowNonFinite = v.booleanOption('allowNonFinite', o.allowNonFinite, false);
+  const kernel = resolveKernel(o.backend);
   const { source, nSample } = functionalSource(o, x, noise);
-  const plan = planTopK(kernel, x, shape, o.dim ?? -1, o.k, o.epsilon ?? 1.0, nSample);
-  return [plan, forwardCall(plan, source, views, allowNonFinite)];
+  const plan = planTopK(kernel, x, shape, o.dim, o.k, o.epsilon, nSample);
+  return [plan, forwardCall(plan, source, views, o.allowNonFinite)];
 }
 
 export function noisedTopK(x: Float32Array, shape: number[], options: FunctionalTopKOptions): NoisedTopKResult {
