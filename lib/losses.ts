@@ -200,6 +200,12 @@ export class LossResult<R extends Reduction = 'mean'> {
   private readonly positions: Int32Array;
   /** [B, nSample]: each sample's smoothtop_{k+1}, whose mean is `topk`. */
   private readonly sampleValues: Float32Array;
+  /**
+   * The noise stream's seed and offset this call drew from (a random seed when none was given):
+   * pass both back to replay the call. null when the noise was given explicitly.
+   */
+  readonly seed: bigint | null;
+  readonly offset: number | null;
   private se: LossStandardError<Reduction> | null = null;
   /** The mean's denominator: rows not ignored, or the sum of their weights. */
   private readonly denominator: number;
@@ -209,6 +215,8 @@ export class LossResult<R extends Reduction = 'mean'> {
     this.reduction = lp.reduction as R;
     this.positions = p.positions;
     this.sampleValues = p.sampleValues;
+    this.seed = p.seed;
+    this.offset = p.offset;
     this.topk = p.values;
     const { labels, labelScores, margins, scale, rowWeight, ignored } = lp;
     const B = labels.length;

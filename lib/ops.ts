@@ -12,7 +12,7 @@ import {
   type PerturbedForwardCall,
   type TopKCall,
 } from './ops-kernel.js';
-import { noOverlap, NoiseStream } from './topk.js';
+import { NoiseStream, noOverlap, seededCall } from './topk.js';
 import { type OptionsOf, PERTURBED_FUNCTIONAL, parseOptions, SETS } from './options.js';
 import * as v from './validate.js';
 
@@ -338,8 +338,8 @@ function perturbedPlan(
 function prepareFunctional(x: unknown, shape: unknown, options: unknown): [PerturbedPlan, PerturbedForwardCall] {
   const o = parseOptions('options', options, PERTURBED_FUNCTIONAL, PERTURBED_HINTS);
   const kernel = resolveOpsKernel(o.backend, 'perturbedTopK');
-  const stream = new NoiseStream(o.seed); // random when absent
-  return perturbedPlan(kernel, x, shape, o, stream.seedLo, stream.seedHi, o.offset ?? 0);
+  const s = seededCall(o.seed, o.offset); // the noise rule: see seededCall
+  return perturbedPlan(kernel, x, shape, o, s.seedLo, s.seedHi, s.offset);
 }
 
 /**

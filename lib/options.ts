@@ -186,11 +186,20 @@ const CONVENTION_FIELDS = {
 } as const;
 
 /** The functional forms: nSample has no default of its own here (it is inferred from noise). */
+/** The noise rule of the functional forms (seededCall in lib/topk.ts). */
+const FUNCTIONAL_SEED = FIELDS.seed.described(
+  'Seed of the noise stream (integer or bigint below 2^64), given with offset. Without a seed each call draws a fresh random seed (result.seed, result.offset tell which).',
+);
+const FUNCTIONAL_OFFSET = FIELDS.offset.described(
+  'Call offset into the seeded stream; required with seed (the same seed and offset draw the same noise).',
+);
+
 const FUNCTIONAL_NOISE_FIELDS = {
   ...NOISE_FIELDS,
+  seed: FUNCTIONAL_SEED,
+  offset: FUNCTIONAL_OFFSET,
   k: kDeferred(TOPK_K_DOC, '1 = the largest'),
   noise: FIELDS.noise,
-  offset: FIELDS.offset,
   nSample: int('Samples of noise per slice. Default 5 with a seed; inferred from noise.', 1, MAX_SAMPLES).deferred(),
 } as const;
 
@@ -294,7 +303,8 @@ SETS.perturbedTopK satisfies Record<string, Option<unknown>>;
 /** The perturbed top-k's functional form: the module set plus offset and the outputs. */
 export const PERTURBED_FUNCTIONAL = {
   ...SETS.perturbedTopK,
-  offset: FIELDS.offset,
+  seed: FUNCTIONAL_SEED,
+  offset: FUNCTIONAL_OFFSET,
   out: raw<Float32Array>("Preallocated mask (x's length)."),
   indices: raw<Int32Array>('Preallocated selected indices (rows * nSample * k).'),
 } as const;

@@ -188,6 +188,9 @@ export interface PreparedForward {
   positions: Int32Array;
   /** [rows, nSample]: each sample's k-th value (the library's own array, written in place). */
   sampleValues: Float32Array;
+  /** The stream's seed and offset of the call; null for explicit noise. */
+  seed: bigint | null;
+  offset: number | null;
 }
 
 /** Copies private outputs into the caller's, once the kernel is done. */
@@ -272,7 +275,9 @@ export function forwardCall(
     positions: privateIfShared(positions, all, (n) => new Int32Array(n)),
     sampleValues,
   };
-  return { call, values, positions, sampleValues };
+  const stream = source.kind === 'stream';
+  const seed = stream ? (BigInt(source.seedHi) << 32n) | BigInt(source.seedLo) : null;
+  return { call, values, positions, sampleValues, seed, offset: stream ? source.offset : null };
 }
 
 /** The explicit noise of a functional call: x.shape + [nSample], nSample inferred. */
@@ -389,6 +394,12 @@ export class NoisedTopKResult {
    * `values` is the mean of (summed in sample order, then divided by nSample: the same bits).
    */
   readonly sampleValues: Float32Array;
+  /**
+   * The noise stream's seed and offset this call drew from (a random seed when none was given):
+   * pass both back to replay the call. null when the noise was given explicitly.
+   */
+  readonly seed: bigint | null;
+  readonly offset: number | null;
   private readonly plan: TopKPlan;
   private se: Float32Array | null = null;
 
@@ -399,6 +410,8 @@ export class NoisedTopKResult {
     this.sampleValues = p.sampleValues;
     this.shape = plan.valueShape.slice();
     this.nSample = plan.nSample;
+    this.seed = p.seed;
+    this.offset = p.offset;
   }
 
   /**
@@ -534,6 +547,37 @@ export class NoisedTopK extends NoisedModule {
  */
 export interface FunctionalTopKOptions extends OptionsOf<typeof SETS.noisedTopKFunctional> {}
 
+/**
+ * The noise rule of every functional form and every tfjs op (docs/api.md, Conventions):
+ * without a seed, each call draws a fresh random seed (offset 0), which the result reports; a
+ * seed comes with an offset, since the same (seed, offset) gives the same noise: a seed alone in
+ * a training loop would silently reuse one draw at every step. The module forms own a stream
+ * and advance the offset by one per call.
+ */
+export function seededCall(
+  seed: number | bigint | undefined,
+  offset: number | undefined,
+): { seedLo: number; seedHi: number; offset: number } {
+  if (seed === undefined) {
+    if (offset !== undefined) {
+      throw new TypeError(
+        'options.offset needs options.seed: without a seed each call draws a fresh random seed (result.seed tells which)',
+      );
+    }
+    const s = new NoiseStream();
+    return { seedLo: s.seedLo, seedHi: s.seedHi, offset: 0 };
+  }
+  if (offset === undefined) {
+    throw new TypeError(
+      'options.seed needs options.offset: the same (seed, offset) draws the same noise at every call. ' +
+        'Pass offset (the step number, say), leave seed out for fresh noise at each call, or use the module form, ' +
+        'which advances the offset by one per call',
+    );
+  }
+  const [seedLo, seedHi] = v.seedWords(seed);
+  return { seedLo, seedHi, offset };
+}
+
 /** Resolves a functional call's noise: explicit `noise` (already a view), or the stream at (seed, offset). */
 export function functionalSource(
   o: Partial<Record<string, unknown>>,
@@ -547,13 +591,7 @@ export function functionalSource(
     const e = explicitNoise(noise, x, o.nSample);
     return { source: { kind: 'explicit', noise: e.noise }, nSample: e.nSample };
   }
-  if (o.seed === undefined) {
-    throw new TypeError(
-      'options.noise (shape + [nSample]) or options.seed is required: the functional form draws no hidden noise',
-    );
-  }
-  const [seedLo, seedHi] = v.seedWords(o.seed);
-  const offset = (o.offset as number | undefined) ?? 0;
+  const { seedLo, seedHi, offset } = seededCall(o.seed as number | bigint | undefined, o.offset as number | undefined);
   const nSample = v.integer('nSample', o.nSample ?? DEFAULT_NSAMPLE, 1, v.MAX_SAMPLES);
   return { source: { kind: 'stream', seedLo, seedHi, offset, sampler }, nSample };
 }

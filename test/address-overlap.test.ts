@@ -47,10 +47,18 @@ describe('the address check where the addon has one', () => {
     const twin = new Float32Array(structuredClone(x.buffer as SharedArrayBuffer), 0, 2);
     const before = calls.length;
     expect(() =>
-      functional.noisedTopK(x, [2, 4], { k: 1, epsilon: 0, nSample: 1, seed: 0, backend: 'cpu', out: twin }),
+      functional.noisedTopK(x, [2, 4], { k: 1, epsilon: 0, nSample: 1, seed: 0, offset: 0, backend: 'cpu', out: twin }),
     ).toThrow(new RangeError('out shares memory with x'));
     expect(calls.length).toBeGreaterThan(before);
-    const js = functional.noisedTopK(x, [2, 4], { k: 1, epsilon: 0, nSample: 1, seed: 0, backend: 'js', out: twin });
+    const js = functional.noisedTopK(x, [2, 4], {
+      k: 1,
+      epsilon: 0,
+      nSample: 1,
+      seed: 0,
+      offset: 0,
+      backend: 'js',
+      out: twin,
+    });
     expect(Array.from(js.values)).toEqual([3, 5]);
   });
 

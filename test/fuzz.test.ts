@@ -265,7 +265,8 @@ async function runTopK(c: TopKCase, backend: 'js' | Native, mode: 'sync' | 'asyn
   } else {
     opts.nSample = S;
     opts.seed = c.seed;
-    if (c.functional && c.offset !== undefined) opts.offset = c.offset;
+    // the noise rule: a functional form's seed comes with an offset (docs/api.md, Conventions)
+    if (c.functional) opts.offset = c.offset ?? 0;
   }
   const outputs: Record<string, unknown> = {};
   if (c.outMode === 1 || c.outMode === 3) outputs.out = made(Float32Array, new Float32Array(rows), c.outKind);
@@ -401,8 +402,10 @@ async function runTopK(c: TopKCase, backend: 'js' | Native, mode: 'sync' | 'asyn
         break;
       case 'noNoiseNoSeed':
         if (c.functional) {
+          // an offset without a seed (no seed and no noise alone is a valid call: fresh noise)
           delete opts.noise;
           delete opts.seed;
+          opts.offset = 0;
           mutated = true;
         }
         break;
@@ -785,7 +788,8 @@ async function runLoss(c: LossCase, backend: 'js' | Native, mode: 'sync' | 'asyn
   } else {
     opts.seed = c.seed;
     opts.nSample = S;
-    if (functionalForm && c.offset !== undefined) opts.offset = c.offset;
+    // the noise rule: a functional form's seed comes with an offset (docs/api.md, Conventions)
+    if (functionalForm) opts.offset = c.offset ?? 0;
   }
   if (c.form === 'imbal') {
     opts.maxM = c.maxM;
@@ -1016,8 +1020,10 @@ async function runLoss(c: LossCase, backend: 'js' | Native, mode: 'sync' | 'asyn
         break;
       case 'noNoiseNoSeed':
         if (functionalForm) {
+          // an offset without a seed (no seed and no noise alone is a valid call: fresh noise)
           delete opts.noise;
           delete opts.seed;
+          opts.offset = 0;
           mutated = true;
         }
         break;
@@ -1272,7 +1278,7 @@ async function runHostile(c: HostileCase, backend: 'js' | Native, hostile: boole
         return { ok: true, bits: { values: bits(r.values), grad: bits(r.backward()) } };
       }
       case 'topkF': {
-        const opts = withOption({ k: 1, nSample: 2, epsilon: 0.5, backend }, 'seed', 5, 6);
+        const opts = withOption({ k: 1, nSample: 2, epsilon: 0.5, offset: 0, backend }, 'seed', 5, 6);
         if (at('outputsKey')) trap(opts, 'positions', undefined, new Int32Array(B * 2), effect);
         const r = c.async
           ? await functional.noisedTopKAsync(x, shape as number[], opts as never)
@@ -1292,7 +1298,7 @@ async function runHostile(c: HostileCase, backend: 'js' | Native, hostile: boole
       case 'balF':
       case 'imbalF': {
         const opts: Record<string, unknown> = withOption(
-          { k: 1, seed: 5, nSample: 2, backend },
+          { k: 1, seed: 5, offset: 0, nSample: 2, backend },
           'epsilon',
           0.5,
           Infinity,

@@ -37,6 +37,7 @@ describe.each(BACKENDS)('1. each argument is read once, before the views are tak
     const opts = {
       k: 1,
       seed: 0,
+      offset: 0,
       backend,
       get allowNonFinite() {
         detach(x);
@@ -94,9 +95,11 @@ describe.each(BACKENDS)('1. each argument is read once, before the views are tak
     const labels = [0, 2];
     let reads = 0;
     Object.defineProperty(labels, 0, { get: () => (reads++ === 0 ? 0 : 99) });
-    const r = functional.balNoisedTopKLoss(scores, labels, [2, 3], { k: 1, seed: 1, backend });
+    const r = functional.balNoisedTopKLoss(scores, labels, [2, 3], { k: 1, seed: 1, offset: 0, backend });
     expect(reads).toBe(1);
-    expect(r.loss).toBe(functional.balNoisedTopKLoss(scores, [0, 2], [2, 3], { k: 1, seed: 1, backend }).loss);
+    expect(r.loss).toBe(
+      functional.balNoisedTopKLoss(scores, [0, 2], [2, 3], { k: 1, seed: 1, offset: 0, backend }).loss,
+    );
   });
 });
 
@@ -184,7 +187,16 @@ describe.each(BACKENDS)('2. an output on a second SharedArrayBuffer over an inpu
     const out = new Float32Array(sab, 0, B);
     const positions = new Int32Array(structuredClone(sab), 0, B);
     expect(() =>
-      functional.noisedTopK(data(B * D), [B, D], { k: 1, epsilon: 0.5, nSample: 1, seed: 1, backend, out, positions }),
+      functional.noisedTopK(data(B * D), [B, D], {
+        k: 1,
+        epsilon: 0.5,
+        nSample: 1,
+        seed: 1,
+        offset: 0,
+        backend,
+        out,
+        positions,
+      }),
     ).toThrow('out shares memory with positions');
   });
 });
@@ -201,9 +213,9 @@ describe.each(BACKENDS)('3. numbers valid as doubles but not as float32, boolean
     expect(() => new NoisedTopK({ k: 1, backend, allowNonFinite: 'false' as never })).toThrow(
       new TypeError('allowNonFinite must be true or false, got "false"'),
     );
-    expect(() => functional.noisedTopK(scores, [6], { k: 1, seed: 0, backend, allowNonFinite: 1 as never })).toThrow(
-      TypeError,
-    );
+    expect(() =>
+      functional.noisedTopK(scores, [6], { k: 1, seed: 0, offset: 0, backend, allowNonFinite: 1 as never }),
+    ).toThrow(TypeError);
     expect(() => new BalNoisedTopK({ k: 1, backend, allowNonFinite: null as never })).toThrow(TypeError);
   });
 
@@ -213,10 +225,17 @@ describe.each(BACKENDS)('3. numbers valid as doubles but not as float32, boolean
       new RangeError('scale must be a finite number > 0, got -1'),
     );
     expect(() =>
-      functional.imbalNoisedTopKLoss(scores, [0, 1], [2, 3], { k: 1, seed: 0, margins, scale: 0, backend }),
+      functional.imbalNoisedTopKLoss(scores, [0, 1], [2, 3], { k: 1, seed: 0, offset: 0, margins, scale: 0, backend }),
     ).toThrow(RangeError);
     expect(() =>
-      functional.imbalNoisedTopKLoss(scores, [0, 1], [2, 3], { k: 1, seed: 0, margins, scale: 1e39, backend }),
+      functional.imbalNoisedTopKLoss(scores, [0, 1], [2, 3], {
+        k: 1,
+        seed: 0,
+        offset: 0,
+        margins,
+        scale: 1e39,
+        backend,
+      }),
     ).toThrow(RangeError);
   });
 });
@@ -245,7 +264,13 @@ describe.each(BACKENDS)('6. messages name the right thing (%s)', (backend) => {
       /^scores\[4\] is NaN: non-finite inputs are rejected/,
     );
     expect(() =>
-      functional.imbalNoisedTopKLoss(s, [0, 1], [2, 3], { k: 1, seed: 0, margins: new Float32Array(3), backend }),
+      functional.imbalNoisedTopKLoss(s, [0, 1], [2, 3], {
+        k: 1,
+        seed: 0,
+        offset: 0,
+        margins: new Float32Array(3),
+        backend,
+      }),
     ).toThrow(/^scores\[4\] is NaN/);
   });
 

@@ -25,7 +25,7 @@ describe('NaN and infinity policy', () => {
     expect(() => new NoisedTopK({ k: 1, seed: 1, backend }).forward(x, [2, 3])).toThrow(
       /^x\[3\] is Infinity: non-finite inputs are rejected/,
     );
-    expect(() => functional.noisedTopK(x, [6], { k: 1, seed: 1, backend })).toThrow(RangeError);
+    expect(() => functional.noisedTopK(x, [6], { k: 1, seed: 1, offset: 0, backend })).toThrow(RangeError);
     const noise = new Float32Array(12);
     noise[9] = -Infinity;
     expect(() => functional.noisedTopK(new Float32Array(6), [6], { k: 1, noise, backend })).toThrow(

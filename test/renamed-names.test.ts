@@ -37,6 +37,7 @@ describe('LossResult.hingeArguments (was margins)', () => {
       functional.imbalNoisedTopKLoss(scores, labels, shape, {
         k: 2,
         seed: 3,
+        offset: 0,
         margins: ldamMargins(counts, 0.3),
         scale: 10,
         reduction: 'none',
