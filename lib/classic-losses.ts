@@ -22,9 +22,9 @@ export class ClassicLossResult {
     this.grad = grad;
   }
 
-  /** d(gradLoss * loss)/d scores, of shape [batch, classes]. */
-  backward(gradLoss = 1, out?: Float32Array): Float32Array {
-    const g = v.finiteFloat32('gradLoss', gradLoss);
+  /** d(gradOutput * loss)/d scores, of shape [batch, classes]. */
+  backward(gradOutput = 1, out?: Float32Array): Float32Array {
+    const g = v.finiteFloat32('gradOutput', gradOutput);
     let o: Float32Array;
     if (out === undefined) o = new Float32Array(this.grad.length);
     else {

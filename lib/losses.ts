@@ -53,16 +53,19 @@ export type Reduction = 'mean' | 'sum' | 'none';
 export interface LossConventions<R extends Reduction = Reduction> {
   /** 'mean' (default): sum of w * loss over the rows not ignored / sum of their w; 'sum'; 'none': one loss per row. */
   reduction?: R;
-  /** Per-class weight (length: classes, finite, >= 0): row r counts weight[labels[r]], as in torch's CrossEntropyLoss. */
-  weight?: Float32Array;
+  /** Per-class weight (any numeric array-like; length: classes, finite, >= 0): row r counts weight[labels[r]], as in torch's CrossEntropyLoss. */
+  weight?: ArrayLike<number>;
   /** Rows whose label equals this add nothing to the loss or the gradient and leave the mean's denominator. */
   ignoreIndex?: number;
 }
 
-/** The upstream gradient of backward: a number, or one per row for reduction 'none'. */
-export type GradLoss<R extends Reduction> = R extends 'none' ? Float32Array : number;
+/** The upstream gradient of backward (gradOutput): a number, or one per row for reduction 'none'. */
+export type GradOutput<R extends Reduction> = R extends 'none' ? Float32Array : number;
 
-/** The loss value: a number for 'mean' and 'sum', null for 'none' (read `losses`). */
+/** @deprecated Renamed `GradOutput` (one name for the upstream gradient, docs/api.md, Conventions). */
+export type GradLoss<R extends Reduction> = GradOutput<R>;
+
+/** The loss value: a number for 'mean' and 'sum', null for 'none' (read `rowLosses`). */
 export type LossValue<R extends Reduction> = R extends 'none' ? null : number;
 
 /** The Monte-Carlo standard error of the loss: a number for 'mean' and 'sum', one per row for 'none'. */
@@ -82,7 +85,8 @@ export function conventionsOf(o: Partial<Record<string, unknown>>, copy: boolean
   const reduction: Reduction = SETS.balNoisedTopK.reduction.check('reduction', o.reduction ?? 'mean');
   let weight: Float32Array | null = null;
   if (o.weight !== undefined) {
-    const w = v.float32Array('weight', o.weight);
+    // A small per-class list: any numeric array-like, read once (a Float32Array as a view).
+    const w = v.float32List('weight', o.weight, 'a Float32Array or an array of per-class weights');
     for (let j = 0; j < w.length; j++) {
       const x = w[j]!;
       if (!(x >= 0 && x !== Infinity))
@@ -101,20 +105,8 @@ export function conventionsOf(o: Partial<Record<string, unknown>>, copy: boolean
   return { reduction, weight, ignoreIndex };
 }
 
-const warnedDeprecations = new Set<string>();
-
-/**
- * One DeprecationWarning per old name and process (node --no-deprecation silences it): a
- * training loop reading the old name every step warns once, not every step.
- */
-export function warnDeprecated(oldName: string, newName: string): void {
-  if (warnedDeprecations.has(oldName)) return;
-  warnedDeprecations.add(oldName);
-  process.emitWarning(`${oldName} is deprecated: use ${newName} (same value); kept for one release`, {
-    type: 'DeprecationWarning',
-    code: 'NOISED_TOPK_RENAMED',
-  });
-}
+/** Re-exported for the tfjs bridge (it lives in validate.ts, where the option reader uses it too). */
+export const warnDeprecated = v.warnDeprecated;
 
 interface LossPlan {
   plan: TopKPlan;
@@ -187,7 +179,7 @@ export class LossResult<R extends Reduction = 'mean'> {
    */
   readonly loss: LossValue<R>;
   /** Per-row loss w * l (0 for an ignored row): the result of reduction 'none'. */
-  readonly losses: Float32Array;
+  readonly rowLosses: Float32Array;
   /**
    * Per-row hinge argument, the value relu is applied to: 1 + smoothtop_{k+1}(s) - s[label], or
    * scale * (m[label] + smoothtop_{k+1}(s) - s[label]) for the imbalanced loss; NaN for an
@@ -243,7 +235,7 @@ export class LossResult<R extends Reduction = 'mean'> {
       rows++;
     }
     this.hingeArguments = t;
-    this.losses = losses;
+    this.rowLosses = losses;
     this.denominator = rowWeight ? weights : rows;
     const loss = lp.reduction === 'mean' ? fr(sum / this.denominator) : lp.reduction === 'sum' ? sum : null;
     this.loss = loss as LossValue<R>;
@@ -251,7 +243,7 @@ export class LossResult<R extends Reduction = 'mean'> {
 
   /**
    * The Monte-Carlo standard error of the loss over the noise samples (docs/losses.md, Monte-Carlo
-   * error): a number for 'mean' and 'sum', a Float32Array like `losses` for 'none'. To first
+   * error): a number for 'mean' and 'sum', a Float32Array like `rowLosses` for 'none'. To first
    * order (the delta method): a row's hinge relu(a * (c + v)) moves with its smoothtop v at slope
    * a * [argument > 0] (a = scale for the imbalanced loss, 1 for the balanced one), the set of
    * active rows held fixed, and rows draw independent noise, so
@@ -301,7 +293,13 @@ export class LossResult<R extends Reduction = 'mean'> {
     return this.hingeArguments;
   }
 
-  private gradCall(gradLoss: unknown, out: unknown) {
+  /** @deprecated Renamed `rowLosses` (one name for per-row values, docs/api.md, Conventions): the same array, kept for one release. */
+  get losses(): Float32Array {
+    warnDeprecated('LossResult.losses', 'rowLosses');
+    return this.rowLosses;
+  }
+
+  private gradCall(gradOutput: unknown, out: unknown) {
     const { labels, margins, scale, rowWeight, ignored, reduction } = this.lp;
     const B = labels.length;
     // The upstream gradient of each row's w * l, before the scale of the imbalanced loss:
@@ -309,12 +307,12 @@ export class LossResult<R extends Reduction = 'mean'> {
     let perRow: Float32Array | null = null;
     let g = 0;
     if (reduction === 'none') {
-      perRow = gradLoss === undefined ? new Float32Array(B).fill(1) : v.finiteRows('gradLoss', gradLoss, B);
+      perRow = gradOutput === undefined ? new Float32Array(B).fill(1) : v.finiteRows('gradOutput', gradOutput, B);
     } else {
-      if (gradLoss !== undefined && typeof gradLoss !== 'number') {
-        throw new TypeError(`gradLoss must be a number (reduction '${reduction}'), got ${v.describe(gradLoss)}`);
+      if (gradOutput !== undefined && typeof gradOutput !== 'number') {
+        throw new TypeError(`gradOutput must be a number (reduction '${reduction}'), got ${v.describe(gradOutput)}`);
       }
-      const gl = gradLoss === undefined ? 1 : v.finiteFloat32('gradLoss', gradLoss);
+      const gl = gradOutput === undefined ? 1 : v.finiteFloat32('gradOutput', gradOutput);
       g = reduction === 'mean' ? fr(gl / this.denominator) : fr(gl);
     }
     const rowScale = new Float32Array(B);
@@ -325,7 +323,7 @@ export class LossResult<R extends Reduction = 'mean'> {
       // then the scale of the imbalanced loss, as autograd would chain them
       rowScale[r] = margins ? fr(c * scale) : c;
     }
-    return backwardCall(this.lp.plan, this.positions, rowScale, out, 'gradLoss');
+    return backwardCall(this.lp.plan, this.positions, rowScale, out, 'gradOutput');
   }
 
   private subtractLabels(grad: Float32Array, rowScale: Float32Array): void {
@@ -340,18 +338,18 @@ export class LossResult<R extends Reduction = 'mean'> {
   }
 
   /**
-   * d(loss)/d scores of shape [B, D], times gradLoss: a number for 'mean' and 'sum' (default
+   * d(loss)/d scores of shape [B, D], times gradOutput: a number for 'mean' and 'sum' (default
    * 1), a Float32Array of one finite value per row for 'none' (default ones).
    */
-  backward(gradLoss?: GradLoss<R>, out?: Float32Array): Float32Array {
-    const p = this.gradCall(gradLoss, out);
+  backward(gradOutput?: GradOutput<R>, out?: Float32Array): Float32Array {
+    const p = this.gradCall(gradOutput, out);
     if (this.lp.plan.rows > 0) this.lp.plan.kernel.backward(p.call);
     this.subtractLabels(p.call.grad, p.call.rowScale);
     return finishBackward(p);
   }
 
-  async backwardAsync(gradLoss?: GradLoss<R>, out?: Float32Array): Promise<Float32Array> {
-    const p = this.gradCall(gradLoss, out);
+  async backwardAsync(gradOutput?: GradOutput<R>, out?: Float32Array): Promise<Float32Array> {
+    const p = this.gradCall(gradOutput, out);
     if (this.lp.plan.rows > 0) await this.lp.plan.kernel.backwardAsync(p.call);
     this.subtractLabels(p.call.grad, p.call.rowScale);
     return finishBackward(p);

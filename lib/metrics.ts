@@ -138,11 +138,17 @@ export function macroTopKAccuracy(
 }
 
 /**
- * The options of rareClassTopKAccuracy (SETS.rareClass in lib/options.ts): classCounts, the
+ * The options of rareClassTopKAccuracy (SETS.rareClass in lib/options.ts): clsNumList, the
  * training count of each class (length: classes), what "rare" is measured by; below, a class is
  * rare when its count is below it (default 20, the usual few-shot cut).
  */
-export interface RareClassOptions extends OptionsOf<typeof SETS.rareClass> {}
+export type RareClassOptions = OptionsOf<typeof SETS.rareClass> | RareClassOptionsDeprecated;
+
+/** @deprecated `classCounts` was renamed `clsNumList` (one name per idea, docs/api.md, Conventions); read as clsNumList for one release. */
+export interface RareClassOptionsDeprecated {
+  classCounts: ArrayLike<number>;
+  below?: number;
+}
 
 /**
  * Macro-averaged top-k accuracy over the rare classes only: those whose training count is
@@ -156,16 +162,14 @@ export function rareClassTopKAccuracy(
   options: RareClassOptions,
 ): number {
   const o = parseOptions('options', options, SETS.rareClass);
-  const counts = v.numberListSnapshot('options.classCounts', o.classCounts, 'an array of per-class training counts');
+  const counts = v.numberListSnapshot('options.clsNumList', o.clsNumList, 'an array of per-class training counts');
   const { below } = o;
   const perClass = perClassOf(check(scores, labels, shape, k));
   if (counts.length !== perClass.length) {
-    throw new RangeError(
-      `options.classCounts has length ${counts.length}, expected ${perClass.length} (one per class)`,
-    );
+    throw new RangeError(`options.clsNumList has length ${counts.length}, expected ${perClass.length} (one per class)`);
   }
   counts.forEach((n, j) => {
-    if (typeof n !== 'number') throw new TypeError(`options.classCounts[${j}] must be a number, got ${v.describe(n)}`);
+    if (typeof n !== 'number') throw new TypeError(`options.clsNumList[${j}] must be a number, got ${v.describe(n)}`);
   });
   return meanOver(perClass, (c) => (counts[c] as number) < below);
 }

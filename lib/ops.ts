@@ -93,20 +93,23 @@ export class TopKResult {
   }
 
   /**
-   * d(sum(values * gradValues))/dx, of x's shape: gradValues scattered to the selected indices,
+   * d(sum(values * gradOutput))/dx, of x's shape (gradOutput defaults to ones): gradOutput scattered to the selected indices,
    * +0 elsewhere. The indices of a row are distinct, so nothing is summed and every backend
    * gives the same bits (this scatter is one TypeScript loop shared by the backends).
    */
-  backward(gradValues: Float32Array, out?: Float32Array): Float32Array {
+  backward(gradOutput?: Float32Array, out?: Float32Array): Float32Array {
     const { outer, d, inner, k } = this.layout;
-    const g = v.float32Array('gradValues', gradValues);
+    const g =
+      gradOutput === undefined
+        ? new Float32Array(this.values.length).fill(1)
+        : v.float32Array('gradOutput', gradOutput);
     if (g.length !== this.values.length) {
       throw new RangeError(
-        `gradValues has length ${g.length}, expected ${this.values.length} (shape [${this.shape.join(', ')}])`,
+        `gradOutput has length ${g.length}, expected ${this.values.length} (shape [${this.shape.join(', ')}])`,
       );
     }
     const grad = output('out', out, outer * d * inner, Float32Array);
-    noOverlap('out', grad, 'gradValues', g);
+    noOverlap('out', grad, 'gradOutput', g);
     noOverlap('out', grad, 'indices', this.indices);
     const idx = this.indices;
     // Checked before writing: indices may be the caller's own array, changed since forward.
@@ -243,10 +246,12 @@ export class PerturbedTopKResult {
   private backwardCall(gradIn: unknown, out: unknown) {
     const p = this.plan;
     const { outer, d, inner, k } = p.layout;
-    const grad = v.float32Array('grad', gradIn);
     const n = outer * d * inner;
+    const grad = gradIn === undefined ? new Float32Array(n).fill(1) : v.float32Array('gradOutput', gradIn);
     if (grad.length !== n)
-      throw new RangeError(`grad has length ${grad.length}, expected ${n} (x's shape [${this.shape.join(', ')}])`);
+      throw new RangeError(
+        `gradOutput has length ${grad.length}, expected ${n} (x's shape [${this.shape.join(', ')}])`,
+      );
     const want = outer * inner * p.nSample * k;
     if (this.indices.length !== want)
       throw new RangeError(
@@ -258,7 +263,7 @@ export class PerturbedTopKResult {
         throw new RangeError(`indices[${j}] is ${c}, outside [0, ${d}): it was changed after the forward pass`);
     }
     const gradX = output('out', out, n, Float32Array);
-    noOverlap('out', gradX, 'grad', grad);
+    noOverlap('out', gradX, 'gradOutput', grad);
     noOverlap('out', gradX, 'indices', this.indices);
     return {
       indices: this.indices,
@@ -277,18 +282,18 @@ export class PerturbedTopKResult {
   }
 
   /**
-   * The vector-Jacobian product of the expected mask: for upstream gradient g (x's shape),
+   * The vector-Jacobian product of the expected mask: for upstream gradient g = gradOutput (x's shape, default ones),
    * grad_x = (1 / (epsilon * nSample)) * sum_s <g, Y_s> Z_s per row (Berthet et al. 2020,
    * Gaussian noise), with the forward's own noise Z_s regenerated from the stream.
    */
-  backward(grad: Float32Array, out?: Float32Array): Float32Array {
-    const call = this.backwardCall(grad, out);
+  backward(gradOutput?: Float32Array, out?: Float32Array): Float32Array {
+    const call = this.backwardCall(gradOutput, out);
     if (call.outer * call.inner > 0) this.plan.kernel.perturbedBackward(call);
     return call.gradX;
   }
 
-  async backwardAsync(grad: Float32Array, out?: Float32Array): Promise<Float32Array> {
-    const call = this.backwardCall(grad, out);
+  async backwardAsync(gradOutput?: Float32Array, out?: Float32Array): Promise<Float32Array> {
+    const call = this.backwardCall(gradOutput, out);
     if (call.outer * call.inner > 0) await this.plan.kernel.perturbedBackwardAsync(call);
     return call.gradX;
   }

@@ -146,8 +146,8 @@ export const FIELDS = {
   reduction: oneOf("How the per-row losses are combined (PyTorch's reduction).", ['mean', 'sum', 'none']).withDefault(
     'mean',
   ),
-  weight: raw<Float32Array>(
-    "Per-class weight (length: classes, finite, >= 0): row r counts weight[labels[r]], as in torch's CrossEntropyLoss.",
+  weight: raw<ArrayLike<number>>(
+    "Per-class weight (any numeric array-like; length: classes, finite, >= 0): row r counts weight[labels[r]], as in torch's CrossEntropyLoss.",
   ),
   ignoreIndex: raw<number>(
     "Rows whose label equals this add nothing to the loss or the gradient and leave the mean's denominator.",
@@ -162,8 +162,7 @@ export const FIELDS = {
   ).withDefault(50),
   margins: raw<Float32Array>('Per-class margins (see ldamMargins).'),
   out: raw<Float32Array>('Preallocated output for the values.'),
-  positions: raw<Int32Array>('Preallocated output for the selected columns (length: rows * nSample).'),
-  indices: raw<Int32Array>('Preallocated output for the selected indices.'),
+  indices: raw<Int32Array>('Preallocated output for the selected indices (columns).'),
 } as const;
 
 const TOPK_K_DOC = 'Rank of the value taken, 1 = the largest.';
@@ -224,7 +223,9 @@ export const SETS = {
     ...FUNCTIONAL_NOISE_FIELDS,
     dim: FIELDS.dim,
     out: FIELDS.out,
-    positions: FIELDS.positions,
+    indices: FIELDS.indices.described(
+      'Preallocated output for the selected columns (length: rows * nSample); `positions` up to 0.1.0.',
+    ),
   },
   balNoisedTopK: { ...NOISE_FIELDS, k: LOSS_K, ...CONVENTION_FIELDS },
   imbalNoisedTopK: { ...NOISE_FIELDS, k: LOSS_K, ...CONVENTION_FIELDS, ...IMBAL_MODULE_FIELDS },
@@ -291,8 +292,8 @@ export const SETS = {
       .withDefault(30),
   },
   rareClass: {
-    classCounts: raw<ArrayLike<number>>(
-      'Training count of each class (length: classes): what "rare" is measured by.',
+    clsNumList: raw<ArrayLike<number>>(
+      'Training count of each class (length: classes): what "rare" is measured by; `classCounts` up to 0.1.0.',
     ).isRequired('the training count of each class'),
     below: finite('A class is rare when its count is below this (the usual few-shot cut).').withDefault(20),
   },
@@ -394,7 +395,7 @@ function omit<S extends OptionSet, K extends keyof S>(set: S, keys: readonly K[]
  * place of `dim` and without the preallocated outputs (a tensor op allocates its result).
  */
 export const TF_SETS = {
-  noisedTopK: { ...omit(SETS.noisedTopKFunctional, ['dim', 'out', 'positions']), axis: FIELDS.axis },
+  noisedTopK: { ...omit(SETS.noisedTopKFunctional, ['dim', 'out', 'indices']), axis: FIELDS.axis },
   balNoisedTopKLoss: SETS.balNoisedTopKLoss,
   imbalNoisedTopKLoss: SETS.imbalNoisedTopKLoss,
   NoisedTopK: { ...omit(SETS.noisedTopK, ['dim']), axis: FIELDS.axis },

@@ -235,9 +235,9 @@ export class SmoothTopKSvmResult {
     this.grad = grad;
   }
 
-  /** d(gradLoss * loss)/d scores, [B, D]. */
-  backward(gradLoss = 1, out?: Float32Array): Float32Array {
-    const gl = v.finiteNumber('gradLoss', gradLoss);
+  /** d(gradOutput * loss)/d scores, [B, D]. */
+  backward(gradOutput = 1, out?: Float32Array): Float32Array {
+    const gl = v.finiteNumber('gradOutput', gradOutput);
     let o: Float32Array;
     if (out === undefined) o = new Float32Array(this.grad.length);
     else {

@@ -118,7 +118,7 @@ function lossOp<R extends Reduction>(
     const r = run(floatData('scores', input));
     const none = r.reduction === 'none';
     return {
-      value: none ? tf.tensor1d(r.losses, 'float32') : tf.scalar(r.loss as number, 'float32'),
+      value: none ? tf.tensor1d(r.rowLosses, 'float32') : tf.scalar(r.loss as number, 'float32'),
       gradFunc: (dy: tf.Tensor) => {
         const g = floatData('dy', dy);
         return tf.tensor((r as LossResult<Reduction>).backward((none ? g : g[0]!) as never), shape, 'float32');
@@ -260,6 +260,12 @@ export class ImbalNoisedTopK<R extends Reduction = 'mean'> {
   }
 
   apply(scores: tf.Tensor, labels: tf.Tensor): TfLossTensor<R> {
+    // Named here: the functional op would name its own option, margins, which this caller never gave.
+    if (isTensor(scores) && scores.rank === 2 && scores.shape[1] !== this.classMargins.length) {
+      throw new RangeError(
+        `clsNumList has ${this.classMargins.length} classes, expected ${scores.shape[1]} (scores has shape [${scores.shape.join(', ')}])`,
+      );
+    }
     const { offset } = this.stream.next() as { offset: number };
     return imbalNoisedTopKLoss<R>(scores, labels, {
       ...this.options,

@@ -22,7 +22,9 @@ export interface NoisedTopKOptions extends OptionsOf<typeof SETS.noisedTopK> {}
 export interface ForwardOutputs {
   /** Preallocated output for the values (length: the product of the output shape). */
   out?: Float32Array;
-  /** Preallocated output for the selected positions (length: rows * nSample). */
+  /** Preallocated output for the selected columns, `indices` (length: rows * nSample). */
+  indices?: Int32Array;
+  /** @deprecated Renamed `indices` (docs/api.md, Conventions); read as `indices` for one release. */
   positions?: Int32Array;
 }
 
@@ -120,7 +122,7 @@ export function planTopK(
   const nSample = v.integer('nSample', nSampleIn, 1, v.MAX_SAMPLES);
   if (rows * nSample > v.MAX_OUTPUT_ELEMENTS) {
     throw new RangeError(
-      `nSample = ${nSample} with ${rows} slices needs positions of ${rows * nSample} elements (${rows * nSample * 4} bytes), ` +
+      `nSample = ${nSample} with ${rows} slices needs indices of ${rows * nSample} elements (${rows * nSample * 4} bytes), ` +
         `above the limit of 2^28 elements (1 GiB) per call: lower nSample or split the batch`,
     );
   }
@@ -203,7 +205,7 @@ export function finishForward(p: PreparedForward): void {
   // first, and no order of writing gives both answers. Reading the first back tells.
   if (values && positions) {
     for (let i = 0; i < p.values.length; i++) {
-      if (!Object.is(p.values[i], p.call.values[i])) throw new RangeError('out shares memory with positions');
+      if (!Object.is(p.values[i], p.call.values[i])) throw new RangeError('out shares memory with indices');
     }
   }
 }
@@ -213,11 +215,11 @@ export interface OutputViews {
   positions?: Int32Array;
 }
 
-/** Output views from an outputs record whose keys were read once. */
-export function outputViews(o: { out?: unknown; positions?: unknown }): OutputViews {
+/** Output views from an outputs record whose keys were read once (the caller's `indices` are the kernel's positions). */
+export function outputViews(o: { out?: unknown; indices?: unknown }): OutputViews {
   return {
     out: o.out === undefined ? undefined : v.typedArray('out', o.out, Float32Array),
-    positions: o.positions === undefined ? undefined : v.typedArray('positions', o.positions, Int32Array),
+    positions: o.indices === undefined ? undefined : v.typedArray('indices', o.indices, Int32Array),
   };
 }
 
@@ -229,13 +231,7 @@ export function forwardCall(
 ): PreparedForward {
   const why = `${plan.rows} slices x nSample = ${plan.nSample}`;
   const values = outputArray('out', outputs.out, plan.rows, (n) => new Float32Array(n), why);
-  const positions = outputArray(
-    'positions',
-    outputs.positions,
-    plan.rows * plan.nSample,
-    (n) => new Int32Array(n),
-    why,
-  );
+  const positions = outputArray('indices', outputs.positions, plan.rows * plan.nSample, (n) => new Int32Array(n), why);
   // Always asked for: one float per (row, sample) written where the kernel already holds it,
   // so that standardError costs nothing until it is read. A new ArrayBuffer, private to the
   // result, so it can overlap nothing.
@@ -250,12 +246,12 @@ export function forwardCall(
   const byAddress = plan.kernel.name !== 'js';
   for (const [name, arr] of [
     ['out', values],
-    ['positions', positions],
+    ['indices', positions],
   ] as const) {
     noOverlap(name, arr, plan.xName, plan.x, byAddress);
     if (noise) noOverlap(name, arr, 'noise', noise, byAddress);
   }
-  noOverlap('out', values, 'positions', positions, byAddress);
+  noOverlap('out', values, 'indices', positions, byAddress);
   const all: ArrayBufferView[] = noise ? [plan.x, noise, values, positions] : [plan.x, values, positions];
   const call: ForwardCall = {
     x: plan.x,
@@ -321,18 +317,18 @@ export function backwardCall(
   out: unknown,
   rowScaleName = 'gradOutput',
 ): PreparedBackward {
-  // positions may be the caller's own array (outputs.positions): it can have been rewritten,
+  // positions may be the caller's own array (outputs.indices): it can have been rewritten,
   // detached or resized since the forward pass. Every backend indexes with it.
   const want = plan.rows * plan.nSample;
   if (positions.length !== want) {
     throw new RangeError(
-      `positions has length ${positions.length}, expected ${want}: it was resized or detached after the forward pass`,
+      `indices has length ${positions.length}, expected ${want}: it was resized or detached after the forward pass`,
     );
   }
   for (let j = 0; j < want; j++) {
     const p = positions[j]!;
     if (p < 0 || p >= plan.d)
-      throw new RangeError(`positions[${j}] is ${p}, outside [0, ${plan.d}): it was changed after the forward pass`);
+      throw new RangeError(`indices[${j}] is ${p}, outside [0, ${plan.d}): it was changed after the forward pass`);
   }
   // Sized from the plan, not plan.x.length: x may have been detached since the forward pass.
   const outView = out === undefined ? undefined : v.typedArray('out', out, Float32Array);
@@ -340,7 +336,7 @@ export function backwardCall(
   const grad = outputArray('out', outView, size, (n) => new Float32Array(n), `the gradient of ${plan.xName}`);
   const byAddress = plan.kernel.name !== 'js';
   noOverlap('out', grad, rowScaleName, rowScale, byAddress);
-  noOverlap('out', grad, 'positions', positions, byAddress);
+  noOverlap('out', grad, 'indices', positions, byAddress);
   const call: BackwardCall = {
     positions,
     rowScale,
@@ -386,11 +382,11 @@ export class NoisedTopKResult {
   readonly values: Float32Array;
   /** Shape of `values`: the input's shape without `dim`. */
   readonly shape: number[];
-  /** Column of the k-th largest per (slice, sample): the sparse form of the gradient. */
-  readonly positions: Int32Array;
+  /** Column of the k-th largest per (slice, sample), Int32Array [slices, nSample]: the sparse form of the gradient. */
+  readonly indices: Int32Array;
   readonly nSample: number;
   /**
-   * Each sample's k-th largest value, [slices, nSample] laid out as `positions`: the floats
+   * Each sample's k-th largest value, [slices, nSample] laid out as `indices`: the floats
    * `values` is the mean of (summed in sample order, then divided by nSample: the same bits).
    */
   readonly sampleValues: Float32Array;
@@ -406,7 +402,7 @@ export class NoisedTopKResult {
   constructor(plan: TopKPlan, p: PreparedForward) {
     this.plan = plan;
     this.values = p.values;
-    this.positions = p.positions;
+    this.indices = p.positions;
     this.sampleValues = p.sampleValues;
     this.shape = plan.valueShape.slice();
     this.nSample = plan.nSample;
@@ -430,6 +426,12 @@ export class NoisedTopKResult {
     return se;
   }
 
+  /** @deprecated Renamed `indices` (docs/api.md, Conventions): the same array, kept for one release. */
+  get positions(): Int32Array {
+    v.warnDeprecated('NoisedTopKResult.positions', 'indices');
+    return this.indices;
+  }
+
   private gradCall(gradOutput: unknown, out: unknown): PreparedBackward {
     let g: Float32Array;
     if (gradOutput === undefined) {
@@ -442,7 +444,7 @@ export class NoisedTopKResult {
         );
       }
     }
-    return backwardCall(this.plan, this.positions, g, out);
+    return backwardCall(this.plan, this.indices, g, out);
   }
 
   /** Gradient w.r.t. the input, of the input's shape. gradOutput defaults to ones. */
@@ -517,7 +519,7 @@ export class NoisedTopK extends NoisedModule {
 
   private prepare(xIn: unknown, shapeIn: unknown, outputs: unknown): [TopKPlan, PreparedForward] {
     // Read order (see validate.ts, Snapshots): options, shape, then the views.
-    const outs = v.strictOptions('outputs', outputs, ['out', 'positions'] as const, v.OPTION_HINTS);
+    const outs = v.strictOptions('outputs', outputs, ['out', 'indices'] as const, v.OPTION_HINTS);
     const shape = v.shapeSnapshot('shape', shapeIn);
     const x = v.float32Array('x', xIn);
     const views = outputViews(outs);
@@ -543,9 +545,12 @@ export class NoisedTopK extends NoisedModule {
 /**
  * The options of the functional noisedTopK, declared once in lib/options.ts
  * (SETS.noisedTopKFunctional): the module options, plus noise (shape + [nSample]), offset, out
- * and positions.
+ * and indices.
  */
-export interface FunctionalTopKOptions extends OptionsOf<typeof SETS.noisedTopKFunctional> {}
+export interface FunctionalTopKOptions extends OptionsOf<typeof SETS.noisedTopKFunctional> {
+  /** @deprecated Renamed `indices` (docs/api.md, Conventions); read as `indices` for one release. */
+  positions?: Int32Array;
+}
 
 /**
  * The noise rule of every functional form and every tfjs op (docs/api.md, Conventions):

@@ -71,7 +71,7 @@ describe('the address check where the addon has one', () => {
       { positions },
     );
     const out = new Float32Array(structuredClone(positions.buffer as SharedArrayBuffer), 0, 4);
-    expect(() => r.backward(undefined, out)).toThrow(new RangeError('out shares memory with positions'));
+    expect(() => r.backward(undefined, out)).toThrow(new RangeError('out shares memory with indices'));
     const before = calls.length;
     new NoisedTopK({ k: 1, seed: 0, backend: 'cpu' })
       .forward(Float32Array.of(1, 2, 3, 4), [2, 2], { out: new Float32Array(2) })

@@ -154,7 +154,7 @@ describe.each(testedBackends())('argument errors on %s', (backend) => {
       'positions wrong type',
       () => op().forward(x, shape, { positions: new Float32Array(15) as unknown as Int32Array }),
       TypeError,
-      /positions must be a Int32Array/,
+      /indices must be a Int32Array/,
     ],
     ['out aliases x', () => op().forward(x, shape, { out: x.subarray(0, 3) }), RangeError, /out shares memory with x/],
     [

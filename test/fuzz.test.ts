@@ -19,7 +19,6 @@ import {
   ImbalNoisedTopK,
   ldamMargins,
   NoisedTopK,
-  NoiseStream,
   perClassTopKAccuracy,
   rareClassTopKAccuracy,
   backends,
@@ -50,6 +49,7 @@ import {
   type Outcome,
 } from './fuzz-kit.js';
 import { testedBackends } from './helpers.js';
+import { NoiseStream } from '../lib/topk.js';
 
 const BACKENDS = testedBackends();
 if (!BACKENDS.includes('cpu')) throw new Error('the fuzzer compares cpu against js: the addon must load');
@@ -536,7 +536,7 @@ async function runTopK(c: TopKCase, backend: 'js' | Native, mode: 'sync' | 'asyn
           mutated = true;
           const n = 17 * rows * 2 ** 24;
           message = new RegExp(
-            `^nSample = 16777216 with ${17 * rows} slices needs positions of ${n} elements \\(${n * 4} bytes\\), above the limit of 2\\^28`,
+            `^nSample = 16777216 with ${17 * rows} slices needs indices of ${n} elements \\(${n * 4} bytes\\), above the limit of 2\\^28`,
           );
         }
         break;
@@ -1486,7 +1486,7 @@ describe('fuzz: hostile reads and shared memory mapped twice (issue 11)', () => 
           } else {
             expect(got.name, `${b} ${pair}: ${got.message}`).toBe('RangeError');
             // the address check names the first overlapping pair it finds
-            expect(got.message).toMatch(/^(out|positions) shares memory with (x|noise|positions|gradOutput)$/);
+            expect(got.message).toMatch(/^(out|indices) shares memory with (x|noise|indices|gradOutput)$/);
           }
         }
       }),

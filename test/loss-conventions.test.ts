@@ -249,7 +249,10 @@ describe('bit identity and edge cases of the conventions', () => {
         functional.balNoisedTopKLoss(scores, ls as number[], [B, D], { k: 1, seed: 0, offset: 0, ...o });
     expect(f({ reduction: 'avg' })).toThrow(new RangeError(`reduction must be 'mean', 'sum' or 'none', got "avg"`));
     expect(f({ reduction: 1 })).toThrow(TypeError);
-    expect(f({ weight: [1, 1, 1, 1] })).toThrow(/^weight must be a Float32Array, got an Array of length 4/);
+    // weight is a small per-class list: any numeric array-like (docs/api.md, Conventions)
+    expect(f({ weight: [1, 2, 0.5, 1] })().loss).toBe(f({ weight: Float32Array.of(1, 2, 0.5, 1) })().loss);
+    expect(f({ weight: [1, '2', 1, 1] })).toThrow(new TypeError('weight[1] must be a number, got "2"'));
+    expect(f({ weight: 3 })).toThrow(/^weight must be a Float32Array or an array of per-class weights, got 3/);
     expect(f({ weight: new Float32Array(3) })).toThrow(/^weight has length 3, expected 4 \(one per class/);
     expect(f({ weight: Float32Array.of(1, -1, 1, 1) })).toThrow(/^weight\[1\] must be a finite number >= 0, got -1/);
     expect(f({ weight: Float32Array.of(1, NaN, 1, 1) })).toThrow(/^weight\[1\] must be a finite number >= 0, got NaN/);
@@ -266,12 +269,12 @@ describe('bit identity and edge cases of the conventions', () => {
       offset: 0,
       reduction: 'none',
     });
-    expect(() => none.backward(1 as never)).toThrow(/^gradLoss must be a Float32Array, got 1/);
-    expect(() => none.backward(new Float32Array(4))).toThrow(/^gradLoss has length 4, expected 5 \(one per row\)/);
-    expect(() => none.backward(Float32Array.of(1, 1, NaN, 1, 1))).toThrow(/^gradLoss\[2\] must be finite, got NaN/);
+    expect(() => none.backward(1 as never)).toThrow(/^gradOutput must be a Float32Array, got 1/);
+    expect(() => none.backward(new Float32Array(4))).toThrow(/^gradOutput has length 4, expected 5 \(one per row\)/);
+    expect(() => none.backward(Float32Array.of(1, 1, NaN, 1, 1))).toThrow(/^gradOutput\[2\] must be finite, got NaN/);
     const mean = functional.balNoisedTopKLoss(scores, [0, 1, 2, 3, 0], [B, D], { k: 1, seed: 0, offset: 0 });
     expect(() => mean.backward(new Float32Array(5) as never)).toThrow(
-      /^gradLoss must be a number \(reduction 'mean'\)/,
+      /^gradOutput must be a number \(reduction 'mean'\)/,
     );
     expect(() => new ImbalNoisedTopK({ k: 1, maxM: 0.3, clsNumList: [1, 2, 3], weight: new Float32Array(4) })).toThrow(
       /^weight has length 4, expected 3 \(one per class of clsNumList\)/,

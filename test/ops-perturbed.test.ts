@@ -236,7 +236,7 @@ describe('perturbedTopK arguments', () => {
       /out has length 3, expected 4/,
     );
     const r = perturbedTopK(x, [4], { k: 2, nSample: 3, seed: 1, offset: 0 });
-    expect(() => r.backward(new Float32Array(3))).toThrow(/grad has length 3, expected 4/);
+    expect(() => r.backward(new Float32Array(3))).toThrow(/gradOutput has length 3, expected 4/);
     expect(() => r.backward(x, x)).toThrow(/out shares memory with grad/);
     r.indices[0] = 9;
     expect(() => r.backward(x)).toThrow(/indices\[0\] is 9, outside \[0, 4\)/);

@@ -220,7 +220,7 @@ describe('topk backward: the gradient is the scatter of gradValues', () => {
     expect(r.backward(new Float32Array([1, 2]), out)).toBe(out);
     expect(Array.from(out)).toEqual([1, 0, 2, 0]);
     expect(() => r.backward(new Float32Array([1, 2]), new Float32Array(3))).toThrow(RangeError);
-    expect(() => r.backward(new Float32Array([1]))).toThrow(/gradValues has length 1, expected 2/);
+    expect(() => r.backward(new Float32Array([1]))).toThrow(/gradOutput has length 1, expected 2/);
   });
 });
 

@@ -56,7 +56,7 @@ describe('the option sets', () => {
   });
 
   it('give the tfjs bridge the plain sets, with axis for dim and without the outputs', () => {
-    const plain = keysOf(SETS.noisedTopKFunctional).filter((k) => !['dim', 'out', 'positions'].includes(k));
+    const plain = keysOf(SETS.noisedTopKFunctional).filter((k) => !['dim', 'out', 'indices'].includes(k));
     expect(keysOf(TF_SETS.noisedTopK).sort()).toEqual([...plain, 'axis'].sort());
     expect(keysOf(TF_SETS.balNoisedTopKLoss)).toEqual(keysOf(SETS.balNoisedTopKLoss));
     expect(keysOf(TF_SETS.NoisedTopK)).toContain('allowNonFinite');

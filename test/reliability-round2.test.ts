@@ -151,7 +151,7 @@ describe.each(BACKENDS)('2. an output on a second SharedArrayBuffer over an inpu
       }
       if (got instanceof Error) {
         expect(got, name).toBeInstanceOf(RangeError);
-        expect(got.message, name).toMatch(/^(out|positions) shares memory with (x|noise)$/);
+        expect(got.message, name).toMatch(/^(out|indices) shares memory with (x|noise)$/);
         expect(backend, `'js' must compute the right answer (${name})`).not.toBe('js');
       } else {
         expect(got, `${name}: a wrong answer`).toEqual(want);
@@ -176,7 +176,7 @@ describe.each(BACKENDS)('2. an output on a second SharedArrayBuffer over an inpu
     }
     if (got instanceof Error) {
       expect(backend).not.toBe('js');
-      expect(got.message).toBe('out shares memory with positions');
+      expect(got.message).toBe('out shares memory with indices');
     } else {
       expect(got).toEqual(wantGrad);
     }
@@ -197,7 +197,7 @@ describe.each(BACKENDS)('2. an output on a second SharedArrayBuffer over an inpu
         out,
         positions,
       }),
-    ).toThrow('out shares memory with positions');
+    ).toThrow('out shares memory with indices');
   });
 });
 
@@ -205,7 +205,9 @@ describe.each(BACKENDS)('3. numbers valid as doubles but not as float32, boolean
   const scores = data(6);
   it('backward(1e39) is a RangeError, not Infinity gradients', () => {
     const r = new BalNoisedTopK({ k: 1, seed: 0, backend }).forward(scores, [0, 1], [2, 3]);
-    expect(() => r.backward(1e39)).toThrow(/^gradLoss must be a finite float32 \(\|gradLoss\| < 3.4e38\), got 1e\+39/);
+    expect(() => r.backward(1e39)).toThrow(
+      /^gradOutput must be a finite float32 \(\|gradOutput\| < 3.4e38\), got 1e\+39/,
+    );
     expect(() => r.backward(-3.5e38)).toThrow(RangeError);
   });
 
@@ -248,7 +250,7 @@ describe.each(BACKENDS)('4. positions are bounded (%s)', (backend) => {
     );
     expect(err).toBeInstanceOf(RangeError);
     expect(err.message).toBe(
-      'nSample = 16777216 with 17 slices needs positions of 285212672 elements (1140850688 bytes), above the limit of 2^28 elements (1 GiB) per call: lower nSample or split the batch',
+      'nSample = 16777216 with 17 slices needs indices of 285212672 elements (1140850688 bytes), above the limit of 2^28 elements (1 GiB) per call: lower nSample or split the batch',
     );
     expect(Date.now() - t0).toBeLessThan(1000);
     expect(MAX_OUTPUT_ELEMENTS).toBe(2 ** 28);

@@ -91,7 +91,7 @@ describe.each(BACKENDS)('sizes at the limits on %s', (backend) => {
     expect(() =>
       new NoisedTopK({ k: 1, nSample: 2 ** 24, seed: 1, backend }).forward(new Float32Array(256), [256, 1]),
     ).toThrow(
-      /^nSample = 16777216 with 256 slices needs positions of 4294967296 elements \(17179869184 bytes\), above the limit of 2\^28/,
+      /^nSample = 16777216 with 256 slices needs indices of 4294967296 elements \(17179869184 bytes\), above the limit of 2\^28/,
     );
     expect(() => new NoisedTopK({ k: 1, dim: 1, seed: 1, backend }).forward(new Float32Array(0), [0, 2 ** 31])).toThrow(
       /above 2\^31 - 1/,
