@@ -4,7 +4,14 @@
 // The forward pass keeps its sampled positions in the closure of the custom gradient, so the
 // backward pass reuses the forward's noise exactly, as pytopk's autograd Function does.
 import * as tf from '@tensorflow/tfjs-core';
-import { conventionsOf, ldamMargins, warnDeprecated, type LossConventions, type Reduction } from './losses.js';
+import {
+  conventionsOf,
+  ldamMargins,
+  warnDeprecated,
+  type LossConventions,
+  type LossStandardError,
+  type Reduction,
+} from './losses.js';
 import {
   balNoisedTopKLoss as balLossArrays,
   imbalNoisedTopKLoss as imbalLossArrays,
@@ -89,6 +96,60 @@ function scoresShape(scores: tf.Tensor): [number, number] {
   return [scores.shape[0]!, scores.shape[1]!];
 }
 
+/** The plain result of the op running now, for the module form's standardError (set by its apply). */
+let onResult: ((r: { standardError: number | Float32Array }) => void) | null = null;
+
+/** Runs f with onResult set, and gives the standard error of the result it computed. */
+function capturing<T>(f: () => T): [T, number | Float32Array | null] {
+  let se: number | Float32Array | null = null;
+  const outer = onResult;
+  onResult = (r) => {
+    se = r.standardError;
+  };
+  try {
+    return [f(), se];
+  } finally {
+    onResult = outer;
+  }
+}
+
+/**
+ * Labels from the targets tfjs-layers passes a loss (`model.compile({ loss })` calls it with
+ * (yTrue, yPred)): one-hot (or probability) targets [batch, classes] give their argmax; sparse
+ * targets [batch] or [batch, 1] (float, as tfjs-layers casts them) must hold integers.
+ */
+function labelsFromTargets(yTrue: unknown, shape: [number, number]): tf.Tensor1D {
+  if (!isTensor(yTrue)) throw new TypeError(`yTrue must be a tf.Tensor, got ${v.describe(yTrue)}`);
+  const [B, D] = shape;
+  const s = yTrue.shape;
+  if (yTrue.rank === 2 && s[0] === B && s[1] === D && D > 1) return tf.argMax(yTrue, 1) as tf.Tensor1D;
+  if ((yTrue.rank === 1 && s[0] === B) || (yTrue.rank === 2 && s[0] === B && s[1] === 1)) {
+    const data = yTrue.dataSync();
+    for (let i = 0; i < data.length; i++) {
+      if (!Number.isInteger(data[i])) {
+        throw new RangeError(`yTrue[${i}] must be an integer class index (sparse targets), got ${v.describe(data[i])}`);
+      }
+    }
+    return tf.tensor1d(Int32Array.from(data), 'int32');
+  }
+  throw new RangeError(
+    `yTrue must have shape [${B}, ${D}] (one-hot) or [${B}] / [${B}, 1] (class indices), got [${s.join(', ')}]`,
+  );
+}
+
+/** The loss of a module form as tfjs-layers wants it: (yTrue, yPred) => a scalar tensor. */
+function asLayersLoss(apply: (scores: tf.Tensor, labels: tf.Tensor) => tf.Tensor) {
+  return (yTrue: tf.Tensor, yPred: tf.Tensor): tf.Tensor => {
+    if (!isTensor(yPred)) throw new TypeError(`yPred must be a tf.Tensor, got ${v.describe(yPred)}`);
+    const labels = labelsFromTargets(yTrue, scoresShape(yPred));
+    try {
+      return apply(yPred, labels);
+    } finally {
+      labels.dispose();
+    }
+  };
+}
+
 /**
  * Differentiable noised top-k along `axis`: the mean over nSample noise draws of the k-th
  * largest value of x + epsilon * Z. The output has x's shape without `axis`.
@@ -100,6 +161,7 @@ export function noisedTopK(x: tf.Tensor, options: TfNoisedTopKOptions): tf.Tenso
   const op = tf.customGrad((input: tf.Tensor | tf.GradSaveFunc) => {
     const xt = input as tf.Tensor;
     const r = noisedTopKArrays(floatData('x', xt), xt.shape.slice(), plain as never);
+    onResult?.(r);
     return {
       value: tf.tensor(r.values, r.shape, 'float32'),
       gradFunc: (dy: tf.Tensor) => tf.tensor(r.backward(floatData('dy', dy)), xt.shape, 'float32'),
@@ -116,6 +178,7 @@ function lossOp<R extends Reduction>(
 ): TfLossTensor<R> {
   const op = tf.customGrad((input: tf.Tensor | tf.GradSaveFunc) => {
     const r = run(floatData('scores', input));
+    onResult?.(r);
     const none = r.reduction === 'none';
     return {
       value: none ? tf.tensor1d(r.rowLosses, 'float32') : tf.scalar(r.loss as number, 'float32'),
@@ -198,9 +261,21 @@ export class NoisedTopK {
     return this.stream.seed;
   }
 
+  private se: Float32Array | null = null;
+
+  /**
+   * The Monte-Carlo standard error of the last apply's values (flat, the values' shape): as
+   * NoisedTopKResult.standardError. null before the first call.
+   */
+  get standardError(): Float32Array | null {
+    return this.se;
+  }
+
   apply(x: tf.Tensor): tf.Tensor {
     const { offset } = this.stream.next() as { offset: number };
-    return noisedTopK(x, { ...this.options, seed: this.stream.seed, offset });
+    const [y, se] = capturing(() => noisedTopK(x, { ...this.options, seed: this.stream.seed, offset }));
+    this.se = se as Float32Array | null;
+    return y;
   }
 }
 
@@ -221,9 +296,32 @@ export class BalNoisedTopK<R extends Reduction = 'mean'> {
     return this.stream.seed;
   }
 
+  private se: LossStandardError<R> | null = null;
+
+  /**
+   * The Monte-Carlo standard error of the last apply's loss, as LossResult.standardError: a
+   * number for 'mean' and 'sum', one per row for 'none'. null before the first call.
+   */
+  get standardError(): LossStandardError<R> | null {
+    return this.se;
+  }
+
   apply(scores: tf.Tensor, labels: tf.Tensor): TfLossTensor<R> {
     const { offset } = this.stream.next() as { offset: number };
-    return balNoisedTopKLoss<R>(scores, labels, { ...this.options, seed: this.stream.seed, offset });
+    const [loss, se] = capturing(() =>
+      balNoisedTopKLoss<R>(scores, labels, { ...this.options, seed: this.stream.seed, offset }),
+    );
+    this.se = se as LossStandardError<R> | null;
+    return loss;
+  }
+
+  /**
+   * This loss as tfjs-layers takes it, `model.compile({ optimizer, loss: criterion.asLoss() })`:
+   * called with (yTrue, yPred), one-hot targets [batch, classes] or class indices [batch] /
+   * [batch, 1]; each training step draws fresh noise (the module's stream advances per call).
+   */
+  asLoss(): (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Tensor {
+    return asLayersLoss((s, y) => this.apply(s, y));
   }
 }
 
@@ -267,12 +365,35 @@ export class ImbalNoisedTopK<R extends Reduction = 'mean'> {
       );
     }
     const { offset } = this.stream.next() as { offset: number };
-    return imbalNoisedTopKLoss<R>(scores, labels, {
-      ...this.options,
-      margins: this.classMargins,
-      seed: this.stream.seed,
-      offset,
-    });
+    const [loss, se] = capturing(() =>
+      imbalNoisedTopKLoss<R>(scores, labels, {
+        ...this.options,
+        margins: this.classMargins,
+        seed: this.stream.seed,
+        offset,
+      }),
+    );
+    this.se = se as LossStandardError<R> | null;
+    return loss;
+  }
+
+  private se: LossStandardError<R> | null = null;
+
+  /**
+   * The Monte-Carlo standard error of the last apply's loss, as LossResult.standardError: a
+   * number for 'mean' and 'sum', one per row for 'none'. null before the first call.
+   */
+  get standardError(): LossStandardError<R> | null {
+    return this.se;
+  }
+
+  /**
+   * This loss as tfjs-layers takes it, `model.compile({ optimizer, loss: criterion.asLoss() })`:
+   * called with (yTrue, yPred), one-hot targets [batch, classes] or class indices [batch] /
+   * [batch, 1]; each training step draws fresh noise (the module's stream advances per call).
+   */
+  asLoss(): (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Tensor {
+    return asLayersLoss((s, y) => this.apply(s, y));
   }
 }
 
