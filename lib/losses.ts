@@ -229,7 +229,7 @@ export class LossResult<R extends Reduction = 'mean'> {
       const l = t[r]! > 0 ? t[r]! : 0;
       const wl = rowWeight ? fr(rowWeight[r]! * l) : l;
       losses[r] = wl;
-      // float32 sums in row order (README, Determinism)
+      // float32 sums in row order (docs/determinism.md)
       sum = fr(sum + wl);
       if (rowWeight) weights = fr(weights + rowWeight[r]!);
       rows++;

@@ -1,5 +1,5 @@
 // Top-k metrics for classification scores laid out as [rows, classes].
-// Ranking follows the package's tie rule (README, Determinism): a larger score ranks higher,
+// Ranking follows the package's tie rule (docs/determinism.md): a larger score ranks higher,
 // NaN ranks above +Infinity, -0 equals +0, and among equal scores the lower class index ranks
 // higher. So a row's label is in its top k exactly when fewer than k classes rank above it,
 // which needs one pass over the row and no sort.

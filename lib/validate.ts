@@ -78,7 +78,7 @@ export function typedArray<T extends Float32Array | Int32Array | Float64Array>(
   const o = v as T;
   // Refused, not only for simplicity: V8 11.3 (Node 20) optimized code can read a stale
   // .length from a detached array at a site that has also seen resizable-buffer views
-  // (README, Reliability). Keeping them out keeps every .length in this library exact.
+  // (docs/reliability.md). Keeping them out keeps every .length in this library exact.
   if (resizableBacked(bufferOf.call(o))) {
     throw new TypeError(
       `${name} is a view of a resizable or growable buffer, which noised-topk does not accept (pass a copy: ${name}.slice())`,

@@ -1,4 +1,4 @@
-// Property-based fuzzer over every public entry point (README, Reliability). Each case is a
+// Property-based fuzzer over every public entry point (docs/reliability.md). Each case is a
 // valid call (any container kind: subarray at a byteOffset, SharedArrayBuffer, subclass
 // instance lying about its length, another realm, resizable buffer, zero-length) with at most
 // one hostile mutation (wrong type, bad number, mismatched or overflowing shape, detached
@@ -939,9 +939,10 @@ async function runLoss(c: LossCase, backend: 'js' | Native, mode: 'sync' | 'asyn
         bad[j % D] = pick([-1, NaN, Infinity, -Infinity, -1e-30], v);
         mutated = set('weight', [
           bad,
-          Array.from({ length: D }, () => 1),
+          // weight takes any numeric array-like: an Array with a non-number, a wrong length
+          Array.from({ length: D }, () => '1'),
           new Float32Array(D + 1),
-          new Float64Array(D),
+          new Float64Array(D + 1),
           'abc',
           1,
           null,

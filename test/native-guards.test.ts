@@ -1,4 +1,4 @@
-// The addon's own guards (README, Reliability; docs/limits.md): outputs that share memory with
+// The addon's own guards (docs/reliability.md; docs/limits.md): outputs that share memory with
 // an input by address, including through two SharedArrayBuffer objects over the same memory
 // (structuredClone, postMessage), which JavaScript cannot tell apart; overlap(), the addon's
 // answer to "do these views share a byte"; the positions size limit (rows * nSample <= 2^28).

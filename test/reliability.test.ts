@@ -1,4 +1,4 @@
-// Reliability guarantees (README, Reliability): the NaN/infinity policy on every backend,
+// Reliability guarantees (docs/reliability.md): the NaN/infinity policy on every backend,
 // async calls that survive their inputs being detached, overwritten or collected, concurrent
 // async calls on one object, SharedArrayBuffer memory written by another thread meanwhile.
 import fc from 'fast-check';
