@@ -98,6 +98,7 @@ for (const S of nSamples) {
         epsilon: 1,
         nSample: S,
         seed: 1,
+        offset: 0,
         sampler,
         backend: 'cpu',
       });
@@ -106,6 +107,7 @@ for (const S of nSamples) {
       k: K + 1,
       nSample: S,
       seed: 1,
+      offset: 0,
       sampler,
       backend: 'cpu',
     }).standardError;
@@ -153,7 +155,7 @@ for (const [rows, d, S] of writeShapes) {
     );
     // The getter computes once, then keeps its answer: its first read on fresh results, median.
     const results = Array.from({ length: smoke ? 3 : 21 }, (_, i) =>
-      api.functional.noisedTopK(xs, [rows, d], { k: K + 1, nSample: S, seed: i, sampler, backend: 'cpu' }),
+      api.functional.noisedTopK(xs, [rows, d], { k: K + 1, nSample: S, seed: i, offset: 0, sampler, backend: 'cpu' }),
     );
     const getter = results
       .map((r) => {

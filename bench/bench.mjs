@@ -203,6 +203,7 @@ export function samplerSupported(api) {
       epsilon: EPS,
       nSample: 1,
       seed: 1n,
+      offset: 0,
       backend: 'js',
       sampler: 'dense',
     });
@@ -274,7 +275,7 @@ export async function runBench(api, tf, opts = {}) {
   // preallocated `out` receives the same gradient as a fresh one.
   {
     const { x, labels } = makeInputs(8, 30);
-    const o = { k: K, epsilon: EPS, nSample: 3, seed: 11n, ...samplerOpt };
+    const o = { k: K, epsilon: EPS, nSample: 3, seed: 11n, offset: 0, ...samplerOpt };
     const a = api.functional.balNoisedTopKLoss(x, labels, [8, 30], { ...o, backend: 'js' });
     const b = api.functional.balNoisedTopKLoss(x, labels, [8, 30], { ...o, backend: 'cpu' });
     const ga = a.backward();

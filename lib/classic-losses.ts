@@ -3,6 +3,7 @@
 // from a stable log-softmax (shifted by the row maximum) and the results are returned as
 // float32, like the top-k losses.
 import { ldamMargins } from './losses.js';
+import { defaultOf, FIELDS, type OptionsOf, parseOptions, SETS } from './options.js';
 import * as v from './validate.js';
 
 /** A loss value with its gradient with respect to the scores. */
@@ -21,9 +22,9 @@ export class ClassicLossResult {
     this.grad = grad;
   }
 
-  /** d(gradLoss * loss)/d scores, of shape [batch, classes]. */
-  backward(gradLoss = 1, out?: Float32Array): Float32Array {
-    const g = v.finiteFloat32('gradLoss', gradLoss);
+  /** d(gradOutput * loss)/d scores, of shape [batch, classes]. */
+  backward(gradOutput = 1, out?: Float32Array): Float32Array {
+    const g = v.finiteFloat32('gradOutput', gradOutput);
     let o: Float32Array;
     if (out === undefined) o = new Float32Array(this.grad.length);
     else {
@@ -101,10 +102,8 @@ export function crossEntropyLoss(
   return new ClassicLossResult(loss, grad);
 }
 
-export interface FocalLossOptions {
-  /** Focusing parameter; 0 gives cross-entropy. Default 2. */
-  gamma?: number;
-}
+/** The options of focalLoss (SETS.focalLoss in lib/options.ts): gamma, the focusing parameter (>= 0; 0 gives cross-entropy; default 2). */
+export interface FocalLossOptions extends OptionsOf<typeof SETS.focalLoss> {}
 
 /** Focal loss (Lin et al. 2017) without class weights: mean over rows of -(1 - p_y)^gamma log p_y. */
 export function focalLoss(
@@ -113,9 +112,7 @@ export function focalLoss(
   shape: [number, number] | number[],
   options: FocalLossOptions = {},
 ): ClassicLossResult {
-  const o = v.strictOptions('options', options, ['gamma'] as const);
-  const gamma = v.finiteNumber('gamma', o.gamma ?? 2);
-  if (gamma < 0) throw new RangeError(`gamma must be >= 0, got ${gamma}`);
+  const { gamma } = parseOptions('options', options, SETS.focalLoss);
   const r = rows(scores, labels, shape);
   const grad = new Float64Array(r.b * r.d);
   const logpy = logSoftmaxRows(r, 1, null, grad);
@@ -141,15 +138,12 @@ export function focalLoss(
   return new ClassicLossResult(loss, grad);
 }
 
-export interface LdamLossOptions {
-  /** Per-class margins (see ldamMargins); or give clsNumList and maxM. */
-  margins?: Float32Array;
-  clsNumList?: ArrayLike<number>;
-  /** Largest margin, given to the rarest class. Default 0.5 (LDAM's default). */
-  maxM?: number;
-  /** Multiplies the margined scores before the softmax; meant for cosine scores. Default 30. */
-  scale?: number;
-}
+/**
+ * The options of ldamLoss (SETS.ldamLoss in lib/options.ts): margins (see ldamMargins), or
+ * clsNumList with maxM (default 0.5, LDAM's); scale multiplies the margined scores before the
+ * softmax, meant for cosine scores (default 30).
+ */
+export interface LdamLossOptions extends OptionsOf<typeof SETS.ldamLoss> {}
 
 /**
  * LDAM loss (Cao et al. 2019): cross-entropy of scale * (s - margin_y at the label), with the
@@ -161,8 +155,9 @@ export function ldamLoss(
   shape: [number, number] | number[],
   options: LdamLossOptions,
 ): ClassicLossResult {
-  const o = v.strictOptions('options', options, ['margins', 'clsNumList', 'maxM', 'scale'] as const);
-  const scale = v.float32AtLeast('scale', o.scale ?? 30, true);
+  // maxM's default is applied here, not by the reader: given with margins it is an error.
+  const o = parseOptions('options', options, { ...SETS.ldamLoss, maxM: FIELDS.maxM });
+  const { scale } = o;
   let margins: Float32Array;
   let name = 'margins';
   if (o.margins !== undefined) {
@@ -178,7 +173,7 @@ export function ldamLoss(
   }
   if (o.clsNumList === undefined)
     throw new TypeError('options.margins or options.clsNumList is required (the training count of each class)');
-  margins = ldamMargins(o.clsNumList as ArrayLike<number>, (o.maxM ?? 0.5) as number);
+  margins = ldamMargins(o.clsNumList as ArrayLike<number>, (o.maxM ?? defaultOf(SETS.ldamLoss.maxM)) as number);
   name = 'clsNumList';
   const r = rows(scores, labels, shape);
   if (margins.length !== r.d)

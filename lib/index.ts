@@ -1,4 +1,6 @@
-export { NoisedModule, NoisedTopK, NoisedTopKResult, NoiseStream } from './topk.js';
+// NoisedModule and NoiseStream are internals (the modules' shared base, the offset counter):
+// not exported; the modules' `seed` and the results' `seed`/`offset` are the public face.
+export { NoisedTopK, NoisedTopKResult } from './topk.js';
 export type { NoisedTopKOptions, ForwardOutputs, FunctionalTopKOptions } from './topk.js';
 export { BalNoisedTopK, ImbalNoisedTopK, LossResult, ldamMargins } from './losses.js';
 export type {
@@ -9,6 +11,7 @@ export type {
   Reduction,
   LossConventions,
   GradLoss,
+  GradOutput,
   LossValue,
   LossStandardError,
 } from './losses.js';
@@ -19,7 +22,7 @@ export { defaultSampler, LAZY_DEFAULT_MIN_D } from './lazy-sampler.js';
 export { maxThreads, setThreads, threads } from './threads.js';
 export { tQuantile } from './student-t.js';
 export { topKHits, topKAccuracy, perClassTopKAccuracy, macroTopKAccuracy, rareClassTopKAccuracy } from './metrics.js';
-export type { Scores, RareClassOptions } from './metrics.js';
+export type { Scores, RareClassOptions, RareClassOptionsDeprecated } from './metrics.js';
 export { crossEntropyLoss, focalLoss, ldamLoss, ClassicLossResult } from './classic-losses.js';
 export type { FocalLossOptions, LdamLossOptions } from './classic-losses.js';
 

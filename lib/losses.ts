@@ -1,16 +1,14 @@
 // The balanced and imbalanced smoothed top-k hinge losses (pytopk's BalNoisedTopK and
 // ImbalNoisedTopK). The kernels give smoothtop_{k+1} per row and the sampled positions; the
 // loss and its gradient are assembled here, identically for every backend.
-import { resolveKernel, type BackendOption, type Kernel } from './kernel.js';
-import type { SamplerName } from './lazy-sampler.js';
+import { resolveKernel, type Kernel } from './kernel.js';
 import {
   backwardCall,
   finishBackward,
   finishForward,
   forwardCall,
-  FUNCTIONAL_NOISE_KEYS,
   functionalSource,
-  MODULE_KEYS,
+  type ModuleParsed,
   NoisedModule,
   planTopK,
   sampleVariances,
@@ -18,6 +16,7 @@ import {
   type PreparedForward,
   type TopKPlan,
 } from './topk.js';
+import { type OptionsOf, parseOptions, SETS } from './options.js';
 import * as v from './validate.js';
 
 const fr = Math.fround;
@@ -54,22 +53,23 @@ export type Reduction = 'mean' | 'sum' | 'none';
 export interface LossConventions<R extends Reduction = Reduction> {
   /** 'mean' (default): sum of w * loss over the rows not ignored / sum of their w; 'sum'; 'none': one loss per row. */
   reduction?: R;
-  /** Per-class weight (length: classes, finite, >= 0): row r counts weight[labels[r]], as in torch's CrossEntropyLoss. */
-  weight?: Float32Array;
+  /** Per-class weight (any numeric array-like; length: classes, finite, >= 0): row r counts weight[labels[r]], as in torch's CrossEntropyLoss. */
+  weight?: ArrayLike<number>;
   /** Rows whose label equals this add nothing to the loss or the gradient and leave the mean's denominator. */
   ignoreIndex?: number;
 }
 
-/** The upstream gradient of backward: a number, or one per row for reduction 'none'. */
-export type GradLoss<R extends Reduction> = R extends 'none' ? Float32Array : number;
+/** The upstream gradient of backward (gradOutput): a number, or one per row for reduction 'none'. */
+export type GradOutput<R extends Reduction> = R extends 'none' ? Float32Array : number;
 
-/** The loss value: a number for 'mean' and 'sum', null for 'none' (read `losses`). */
+/** @deprecated Renamed `GradOutput` (one name for the upstream gradient, docs/api.md, Conventions). */
+export type GradLoss<R extends Reduction> = GradOutput<R>;
+
+/** The loss value: a number for 'mean' and 'sum', null for 'none' (read `rowLosses`). */
 export type LossValue<R extends Reduction> = R extends 'none' ? null : number;
 
 /** The Monte-Carlo standard error of the loss: a number for 'mean' and 'sum', one per row for 'none'. */
 export type LossStandardError<R extends Reduction> = R extends 'none' ? Float32Array : number;
-
-const CONVENTION_KEYS = ['reduction', 'weight', 'ignoreIndex'] as const;
 
 interface Conventions {
   reduction: Reduction;
@@ -77,20 +77,16 @@ interface Conventions {
   ignoreIndex: number | null;
 }
 
-/** @internal Reads and checks the convention options; copy keeps a private copy of weight (the modules hold it). */
+/**
+ * @internal Checks the convention options (reduction already checked by parseOptions, or
+ * checked here when given raw); copy keeps a private copy of weight (the modules hold it).
+ */
 export function conventionsOf(o: Partial<Record<string, unknown>>, copy: boolean): Conventions {
-  let reduction: Reduction = 'mean';
-  if (o.reduction !== undefined) {
-    if (typeof o.reduction !== 'string')
-      throw new TypeError(`reduction must be 'mean', 'sum' or 'none', got ${v.describe(o.reduction)}`);
-    if (o.reduction !== 'mean' && o.reduction !== 'sum' && o.reduction !== 'none') {
-      throw new RangeError(`reduction must be 'mean', 'sum' or 'none', got ${v.describe(o.reduction)}`);
-    }
-    reduction = o.reduction;
-  }
+  const reduction: Reduction = SETS.balNoisedTopK.reduction.check('reduction', o.reduction ?? 'mean');
   let weight: Float32Array | null = null;
   if (o.weight !== undefined) {
-    const w = v.float32Array('weight', o.weight);
+    // A small per-class list: any numeric array-like, read once (a Float32Array as a view).
+    const w = v.float32List('weight', o.weight, 'a Float32Array or an array of per-class weights');
     for (let j = 0; j < w.length; j++) {
       const x = w[j]!;
       if (!(x >= 0 && x !== Infinity))
@@ -109,20 +105,8 @@ export function conventionsOf(o: Partial<Record<string, unknown>>, copy: boolean
   return { reduction, weight, ignoreIndex };
 }
 
-const warnedDeprecations = new Set<string>();
-
-/**
- * One DeprecationWarning per old name and process (node --no-deprecation silences it): a
- * training loop reading the old name every step warns once, not every step.
- */
-export function warnDeprecated(oldName: string, newName: string): void {
-  if (warnedDeprecations.has(oldName)) return;
-  warnedDeprecations.add(oldName);
-  process.emitWarning(`${oldName} is deprecated: use ${newName} (same value); kept for one release`, {
-    type: 'DeprecationWarning',
-    code: 'NOISED_TOPK_RENAMED',
-  });
-}
+/** Re-exported for the tfjs bridge (it lives in validate.ts, where the option reader uses it too). */
+export const warnDeprecated = v.warnDeprecated;
 
 interface LossPlan {
   plan: TopKPlan;
@@ -207,7 +191,7 @@ export class LossResult<R extends Reduction = 'mean'> {
    */
   readonly loss: LossValue<R>;
   /** Per-row loss w * l (0 for an ignored row): the result of reduction 'none'. */
-  readonly losses: Float32Array;
+  readonly rowLosses: Float32Array;
   /**
    * Per-row hinge argument, the value relu is applied to: 1 + smoothtop_{k+1}(s) - s[label], or
    * scale * (m[label] + smoothtop_{k+1}(s) - s[label]) for the imbalanced loss; NaN for an
@@ -220,6 +204,12 @@ export class LossResult<R extends Reduction = 'mean'> {
   private readonly positions: Int32Array;
   /** [B, nSample]: each sample's smoothtop_{k+1}, whose mean is `topk`. */
   private readonly sampleValues: Float32Array;
+  /**
+   * The noise stream's seed and offset this call drew from (a random seed when none was given):
+   * pass both back to replay the call. null when the noise was given explicitly.
+   */
+  readonly seed: bigint | null;
+  readonly offset: number | null;
   private se: LossStandardError<Reduction> | null = null;
   /** The mean's denominator: rows not ignored, or the sum of their weights. */
   private readonly denominator: number;
@@ -229,6 +219,8 @@ export class LossResult<R extends Reduction = 'mean'> {
     this.reduction = lp.reduction as R;
     this.positions = p.positions;
     this.sampleValues = p.sampleValues;
+    this.seed = p.seed;
+    this.offset = p.offset;
     this.topk = p.values;
     const { labels, labelScores, margins, scale, rowWeight, ignored } = lp;
     const B = labels.length;
@@ -256,7 +248,7 @@ export class LossResult<R extends Reduction = 'mean'> {
       rows++;
     }
     this.hingeArguments = t;
-    this.losses = losses;
+    this.rowLosses = losses;
     this.denominator = rowWeight ? weights : rows;
     const loss = lp.reduction === 'mean' ? fr(sum / this.denominator) : lp.reduction === 'sum' ? fr(sum) : null;
     this.loss = loss as LossValue<R>;
@@ -264,7 +256,7 @@ export class LossResult<R extends Reduction = 'mean'> {
 
   /**
    * The Monte-Carlo standard error of the loss over the noise samples (docs/losses.md, Monte-Carlo
-   * error): a number for 'mean' and 'sum', a Float32Array like `losses` for 'none'. To first
+   * error): a number for 'mean' and 'sum', a Float32Array like `rowLosses` for 'none'. To first
    * order (the delta method): a row's hinge relu(a * (c + v)) moves with its smoothtop v at slope
    * a * [argument > 0] (a = scale for the imbalanced loss, 1 for the balanced one), the set of
    * active rows held fixed, and rows draw independent noise, so
@@ -321,7 +313,13 @@ export class LossResult<R extends Reduction = 'mean'> {
     return this.hingeArguments;
   }
 
-  private gradCall(gradLoss: unknown, out: unknown) {
+  /** @deprecated Renamed `rowLosses` (one name for per-row values, docs/api.md, Conventions): the same array, kept for one release. */
+  get losses(): Float32Array {
+    warnDeprecated('LossResult.losses', 'rowLosses');
+    return this.rowLosses;
+  }
+
+  private gradCall(gradOutput: unknown, out: unknown) {
     const { labels, margins, scale, rowWeight, ignored, reduction } = this.lp;
     const B = labels.length;
     // The upstream gradient of each row's w * l, before the scale of the imbalanced loss:
@@ -329,12 +327,12 @@ export class LossResult<R extends Reduction = 'mean'> {
     let perRow: Float32Array | null = null;
     let g = 0;
     if (reduction === 'none') {
-      perRow = gradLoss === undefined ? new Float32Array(B).fill(1) : v.finiteRows('gradLoss', gradLoss, B);
+      perRow = gradOutput === undefined ? new Float32Array(B).fill(1) : v.finiteRows('gradOutput', gradOutput, B);
     } else {
-      if (gradLoss !== undefined && typeof gradLoss !== 'number') {
-        throw new TypeError(`gradLoss must be a number (reduction '${reduction}'), got ${v.describe(gradLoss)}`);
+      if (gradOutput !== undefined && typeof gradOutput !== 'number') {
+        throw new TypeError(`gradOutput must be a number (reduction '${reduction}'), got ${v.describe(gradOutput)}`);
       }
-      const gl = gradLoss === undefined ? 1 : v.finiteFloat32('gradLoss', gradLoss);
+      const gl = gradOutput === undefined ? 1 : v.finiteFloat32('gradOutput', gradOutput);
       g = reduction === 'mean' ? fr(gl / this.denominator) : fr(gl);
     }
     const rowScale = new Float32Array(B);
@@ -345,7 +343,7 @@ export class LossResult<R extends Reduction = 'mean'> {
       // then the scale of the imbalanced loss, as autograd would chain them
       rowScale[r] = margins ? fr(c * scale) : c;
     }
-    return backwardCall(this.lp.plan, this.positions, rowScale, out, 'gradLoss');
+    return backwardCall(this.lp.plan, this.positions, rowScale, out, 'gradOutput');
   }
 
   private subtractLabels(grad: Float32Array, rowScale: Float32Array): void {
@@ -360,43 +358,33 @@ export class LossResult<R extends Reduction = 'mean'> {
   }
 
   /**
-   * d(loss)/d scores of shape [B, D], times gradLoss: a number for 'mean' and 'sum' (default
+   * d(loss)/d scores of shape [B, D], times gradOutput: a number for 'mean' and 'sum' (default
    * 1), a Float32Array of one finite value per row for 'none' (default ones).
    */
-  backward(gradLoss?: GradLoss<R>, out?: Float32Array): Float32Array {
-    const p = this.gradCall(gradLoss, out);
+  backward(gradOutput?: GradOutput<R>, out?: Float32Array): Float32Array {
+    const p = this.gradCall(gradOutput, out);
     if (this.lp.plan.rows > 0) this.lp.plan.kernel.backward(p.call);
     this.subtractLabels(p.call.grad, p.call.rowScale);
     return finishBackward(p);
   }
 
-  async backwardAsync(gradLoss?: GradLoss<R>, out?: Float32Array): Promise<Float32Array> {
-    const p = this.gradCall(gradLoss, out);
+  async backwardAsync(gradOutput?: GradOutput<R>, out?: Float32Array): Promise<Float32Array> {
+    const p = this.gradCall(gradOutput, out);
     if (this.lp.plan.rows > 0) await this.lp.plan.kernel.backwardAsync(p.call);
     this.subtractLabels(p.call.grad, p.call.rowScale);
     return finishBackward(p);
   }
 }
 
-export interface BalNoisedTopKOptions<R extends Reduction = 'mean'> extends LossConventions<R> {
-  k: number;
-  epsilon?: number;
-  nSample?: number;
-  seed?: number | bigint;
-  backend?: BackendOption;
-  allowNonFinite?: boolean;
-  /** The seeded sampler, 'lazy' | 'dense' (see NoisedTopKOptions.sampler). */
-  sampler?: SamplerName;
-}
+/** The options of BalNoisedTopK, declared once in lib/options.ts (SETS.balNoisedTopK); R is the reduction. */
+export interface BalNoisedTopKOptions<R extends Reduction = 'mean'>
+  extends Omit<OptionsOf<typeof SETS.balNoisedTopK>, 'reduction'>,
+    LossConventions<R> {}
 
-export interface ImbalNoisedTopKOptions<R extends Reduction = 'mean'> extends BalNoisedTopKOptions<R> {
-  maxM: number;
-  clsNumList: ArrayLike<number>;
-  scale?: number;
-}
-
-const BAL_KEYS = [...MODULE_KEYS, ...CONVENTION_KEYS] as const;
-const IMBAL_KEYS = [...BAL_KEYS, 'maxM', 'clsNumList', 'scale'] as const;
+/** The options of ImbalNoisedTopK (SETS.imbalNoisedTopK): BalNoisedTopK's, plus maxM, clsNumList and scale. */
+export interface ImbalNoisedTopKOptions<R extends Reduction = 'mean'>
+  extends Omit<OptionsOf<typeof SETS.imbalNoisedTopK>, 'reduction'>,
+    LossConventions<R> {}
 
 abstract class LossModule<R extends Reduction> extends NoisedModule {
   /** The options' reduction ('mean' by default). */
@@ -405,8 +393,8 @@ abstract class LossModule<R extends Reduction> extends NoisedModule {
   readonly weight: Float32Array | null;
   readonly ignoreIndex: number | null;
 
-  constructor(o: Partial<Record<string, unknown>>) {
-    super(o, 2 ** 31 - 2, 'the loss uses smoothtop_{k+1}');
+  constructor(o: ModuleParsed & Partial<Record<string, unknown>>) {
+    super(o);
     const conv = conventionsOf(o, true);
     this.reduction = conv.reduction as R;
     this.weight = conv.weight;
@@ -461,7 +449,7 @@ abstract class LossModule<R extends Reduction> extends NoisedModule {
 /** relu(1 + smoothtop_{k+1}(s) - s[label]) per row, reduced by `reduction` (default: the mean). */
 export class BalNoisedTopK<R extends Reduction = 'mean'> extends LossModule<R> {
   constructor(options: BalNoisedTopKOptions<R>) {
-    super(v.strictOptions('options', options, BAL_KEYS, v.OPTION_HINTS));
+    super(parseOptions('options', options, SETS.balNoisedTopK));
   }
 
   protected marginsAndScale(): [Float32Array | null, number] {
@@ -482,13 +470,10 @@ export class ImbalNoisedTopK<R extends Reduction = 'mean'> extends LossModule<R>
   }
 
   constructor(options: ImbalNoisedTopKOptions<R>) {
-    const o = v.strictOptions('options', options, IMBAL_KEYS, v.OPTION_HINTS);
+    const o = parseOptions('options', options, SETS.imbalNoisedTopK);
     super(o);
-    if (o.maxM === undefined) throw new TypeError('options.maxM is required');
-    if (o.clsNumList === undefined)
-      throw new TypeError('options.clsNumList is required (the training count of each class)');
     this.classMargins = ldamMargins(o.clsNumList as ArrayLike<number>, o.maxM as number);
-    this.scale = v.float32AtLeast('scale', o.scale ?? 50, true);
+    this.scale = o.scale;
     if (this.weight && this.weight.length !== this.classMargins.length) {
       throw new RangeError(
         `weight has length ${this.weight.length}, expected ${this.classMargins.length} (one per class of clsNumList)`,
@@ -501,26 +486,15 @@ export class ImbalNoisedTopK<R extends Reduction = 'mean'> extends LossModule<R>
   }
 }
 
-export interface FunctionalLossOptions<R extends Reduction = 'mean'> extends LossConventions<R> {
-  k: number;
-  epsilon?: number;
-  noise?: Float32Array;
-  seed?: number | bigint;
-  offset?: number;
-  nSample?: number;
-  backend?: BackendOption;
-  allowNonFinite?: boolean;
-  /** The seeded sampler, 'lazy' | 'dense' (see NoisedTopKOptions.sampler). */
-  sampler?: SamplerName;
-}
+/** The options of balNoisedTopKLoss, declared once in lib/options.ts (SETS.balNoisedTopKLoss). */
+export interface FunctionalLossOptions<R extends Reduction = 'mean'>
+  extends Omit<OptionsOf<typeof SETS.balNoisedTopKLoss>, 'reduction'>,
+    LossConventions<R> {}
 
-export interface FunctionalImbalOptions<R extends Reduction = 'mean'> extends FunctionalLossOptions<R> {
-  margins: Float32Array;
-  scale?: number;
-}
-
-const FUNCTIONAL_BAL_KEYS = [...FUNCTIONAL_NOISE_KEYS, ...CONVENTION_KEYS] as const;
-const FUNCTIONAL_IMBAL_KEYS = [...FUNCTIONAL_BAL_KEYS, 'margins', 'scale'] as const;
+/** The options of imbalNoisedTopKLoss (SETS.imbalNoisedTopKLoss): balNoisedTopKLoss's, plus margins and scale. */
+export interface FunctionalImbalOptions<R extends Reduction = 'mean'>
+  extends Omit<OptionsOf<typeof SETS.imbalNoisedTopKLoss>, 'reduction'>,
+    LossConventions<R> {}
 
 function functionalLoss(
   scoresIn: unknown,
@@ -530,31 +504,24 @@ function functionalLoss(
   imbalanced: boolean,
 ): [LossPlan, PreparedForward] {
   // Read order (see validate.ts, Snapshots): options, shape and labels, then the views.
-  const o = v.strictOptions(
-    'options',
-    options,
-    imbalanced ? FUNCTIONAL_IMBAL_KEYS : FUNCTIONAL_BAL_KEYS,
-    v.OPTION_HINTS,
-  );
+  const o = parseOptions('options', options, imbalanced ? SETS.imbalNoisedTopKLoss : SETS.balNoisedTopKLoss);
   const shape = v.shapeSnapshot('shape', shapeIn);
   const labels = v.labelsSnapshot(labelsIn);
   const scores = v.float32Array('scores', scoresIn);
   const noise = o.noise === undefined ? undefined : v.float32Array('noise', o.noise);
   const marginsView = imbalanced && o.margins !== undefined ? v.float32Array('margins', o.margins) : undefined;
   const conv = conventionsOf(o, false);
-  if (o.k === undefined) throw new TypeError('options.k is required');
-  const kernel = resolveKernel(v.backendOf(o.backend));
-  const allowNonFinite = v.booleanOption('allowNonFinite', o.allowNonFinite, false);
+  const kernel = resolveKernel(o.backend);
+  const allowNonFinite = o.allowNonFinite;
   let margins: Float32Array | null = null;
   let scale = 1;
   if (imbalanced) {
-    if (marginsView === undefined) throw new TypeError('options.margins is required (see ldamMargins)');
-    margins = marginsView;
+    margins = marginsView!;
     if (!allowNonFinite) v.allFinite('margins', margins);
-    scale = v.float32AtLeast('scale', o.scale ?? 50, true);
+    scale = o.scale as number;
   }
   const { source, nSample }: { source: NoiseSource; nSample: number } = functionalSource(o, scores, noise);
-  const lp = planLoss(kernel, scores, labels, shape, o.k, o.epsilon ?? 1.0, nSample, margins, 'margins', scale, conv);
+  const lp = planLoss(kernel, scores, labels, shape, o.k, o.epsilon, nSample, margins, 'margins', scale, conv);
   return [lp, forwardCall(lp.plan, source, {}, allowNonFinite)];
 }
 

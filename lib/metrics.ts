@@ -1,8 +1,9 @@
 // Top-k metrics for classification scores laid out as [rows, classes].
-// Ranking follows the package's tie rule (README, Determinism): a larger score ranks higher,
+// Ranking follows the package's tie rule (docs/determinism.md): a larger score ranks higher,
 // NaN ranks above +Infinity, -0 equals +0, and among equal scores the lower class index ranks
 // higher. So a row's label is in its top k exactly when fewer than k classes rank above it,
 // which needs one pass over the row and no sort.
+import { type OptionsOf, parseOptions, SETS } from './options.js';
 import * as v from './validate.js';
 
 export type Scores = Float32Array | Float64Array;
@@ -136,10 +137,16 @@ export function macroTopKAccuracy(
   return meanOver(perClassTopKAccuracy(scores, labels, shape, k), () => true);
 }
 
-export interface RareClassOptions {
-  /** Training count of each class (length: classes): what "rare" is measured by. */
+/**
+ * The options of rareClassTopKAccuracy (SETS.rareClass in lib/options.ts): clsNumList, the
+ * training count of each class (length: classes), what "rare" is measured by; below, a class is
+ * rare when its count is below it (default 20, the usual few-shot cut).
+ */
+export type RareClassOptions = OptionsOf<typeof SETS.rareClass> | RareClassOptionsDeprecated;
+
+/** @deprecated `classCounts` was renamed `clsNumList` (one name per idea, docs/api.md, Conventions); read as clsNumList for one release. */
+export interface RareClassOptionsDeprecated {
   classCounts: ArrayLike<number>;
-  /** A class is rare when its count is below this. Default 20 (the usual few-shot cut). */
   below?: number;
 }
 
@@ -154,20 +161,15 @@ export function rareClassTopKAccuracy(
   k: number,
   options: RareClassOptions,
 ): number {
-  const o = v.strictOptions('options', options, ['classCounts', 'below'] as const);
-  if (o.classCounts === undefined) {
-    throw new TypeError('options.classCounts must be an array of per-class training counts, got undefined');
-  }
-  const counts = v.numberListSnapshot('options.classCounts', o.classCounts, 'an array of per-class training counts');
-  const below = v.finiteNumber('below', o.below ?? 20);
+  const o = parseOptions('options', options, SETS.rareClass);
+  const counts = v.numberListSnapshot('options.clsNumList', o.clsNumList, 'an array of per-class training counts');
+  const { below } = o;
   const perClass = perClassOf(check(scores, labels, shape, k));
   if (counts.length !== perClass.length) {
-    throw new RangeError(
-      `options.classCounts has length ${counts.length}, expected ${perClass.length} (one per class)`,
-    );
+    throw new RangeError(`options.clsNumList has length ${counts.length}, expected ${perClass.length} (one per class)`);
   }
   counts.forEach((n, j) => {
-    if (typeof n !== 'number') throw new TypeError(`options.classCounts[${j}] must be a number, got ${v.describe(n)}`);
+    if (typeof n !== 'number') throw new TypeError(`options.clsNumList[${j}] must be a number, got ${v.describe(n)}`);
   });
   return meanOver(perClass, (c) => (counts[c] as number) < below);
 }

@@ -1,6 +1,6 @@
 // The backend contract of the top-k ops (hard top-k, perturbed top-k) and its 'js' backend,
 // which computes the native 'cpu' kernels' bits (native/cpu/topk_cpu.cpp, native/core/ops.h).
-// Selection order (README, Determinism): a larger select key first, among equal keys the lower
+// Selection order (docs/determinism.md): a larger select key first, among equal keys the lower
 // column; the key is stream.ts's rankKey (NaN above +Infinity, -0 == +0) for largest and its
 // complement for smallest (so NaN is selected first by largest and last by smallest, as in
 // PyTorch). Every output is a pure function of the inputs under that order, which is why any

@@ -5,7 +5,6 @@
 //                  Gaussian perturbed optimizer's VJP. PerturbedTopK is its seeded module form.
 // Arguments are checked here (TypeError for a type, RangeError for a value); the kernels in
 // ops-kernel.ts ('js') and native/cpu/topk_cpu.cpp ('cpu') give the same bits.
-import type { BackendOption } from './kernel.js';
 import {
   CUDA_TOPK_MAX_K,
   resolveOpsKernel,
@@ -13,7 +12,8 @@ import {
   type PerturbedForwardCall,
   type TopKCall,
 } from './ops-kernel.js';
-import { noOverlap, NoiseStream, privateIfShared } from './topk.js';
+import { NoiseStream, noOverlap, privateIfShared, seededCall } from './topk.js';
+import { type OptionsOf, PERTURBED_FUNCTIONAL, parseOptions, SETS } from './options.js';
 import * as v from './validate.js';
 
 /** x validated and viewed as [outer, d, inner] around `dim`. */
@@ -36,7 +36,6 @@ function layoutOf(xIn: unknown, shapeIn: unknown, dimIn: unknown, kIn: unknown):
   const dim = v.dimOf('dim', dimIn, shape.length);
   const d = shape[dim]!;
   if (d > 2 ** 31 - 1) throw new RangeError(`the size of dim ${dim} is ${d}, above 2^31 - 1`);
-  if (kIn === undefined) throw new TypeError('options.k is required (the number of entries kept)');
   if (d === 0) throw new RangeError(`dim ${dim} is empty (size 0): there is no top-k to take`);
   const k = v.kOf('k', kIn, d, `the size of dim ${dim}`);
   const outer = shape.slice(0, dim).reduce((a, b) => a * b, 1);
@@ -91,29 +90,14 @@ function copyOut(
 // ---------------------------------------------------------------------------------------------
 // topk
 
-export interface TopKOptions {
-  /** Entries kept along dim, in [1, size of dim]. */
-  k: number;
-  /** Default -1 (the last); negative counts from the end. */
-  dim?: number;
-  /** The k largest (default) or the k smallest. */
-  largest?: boolean;
-  /** Rank order (default); false: increasing index order. */
-  sorted?: boolean;
-  /** Preallocated values (length: x.length / size of dim * k). */
-  out?: Float32Array;
-  /** Preallocated indices (same length as out). */
-  indices?: Int32Array;
-  backend?: BackendOption;
-  /**
-   * Accept NaN and infinities (NaN is the largest value, see docs/ops.md). Default false: a
-   * non-finite x is a RangeError (on 'cpu' found during the call, so preallocated outputs may
-   * have been written when it throws).
-   */
-  allowNonFinite?: boolean;
-}
+/**
+ * The options of topk, declared once in lib/options.ts (SETS.topk): k (required), dim (default
+ * -1), largest and sorted (default true), out, indices, backend, allowNonFinite (default false:
+ * a non-finite x is a RangeError, on 'cpu' found during the call, so preallocated outputs may
+ * have been written when it throws).
+ */
+export interface TopKOptions extends OptionsOf<typeof SETS.topk> {}
 
-const TOPK_KEYS = ['k', 'dim', 'largest', 'sorted', 'out', 'indices', 'backend', 'allowNonFinite'] as const;
 const TOPK_HINTS = { axis: "noised-topk's ops take 'dim'", n: "the number kept is 'k'" };
 
 /** The k largest (or smallest) entries along a dim and their indices, with the scatter gradient. */
@@ -136,18 +120,19 @@ export class TopKResult {
   }
 
   /**
-   * d(sum(values * gradValues))/dx, of x's shape: gradValues scattered to the selected indices,
+   * d(sum(values * gradOutput))/dx, of x's shape (gradOutput defaults to ones): gradOutput scattered to the selected indices,
    * +0 elsewhere. The indices of a row are distinct, so nothing is summed and every backend
    * gives the same bits (this scatter is one TypeScript loop shared by the backends).
    */
-  backward(gradValues: Float32Array, out?: Float32Array): Float32Array {
+  backward(gradOutput?: Float32Array, out?: Float32Array): Float32Array {
     const { outer, d, inner, k } = this.layout;
-    const g = v.float32Array('gradValues', gradValues);
+    const g =
+      gradOutput === undefined ? new Float32Array(outer * k * inner).fill(1) : v.float32Array('gradOutput', gradOutput);
     // Sized from the forward's layout, not from values or indices: either may be the caller's
     // own array (out, indices), detached or resized since the forward pass.
     const n = outer * k * inner;
     if (g.length !== n) {
-      throw new RangeError(`gradValues has length ${g.length}, expected ${n} (shape [${this.shape.join(', ')}])`);
+      throw new RangeError(`gradOutput has length ${g.length}, expected ${n} (shape [${this.shape.join(', ')}])`);
     }
     const idx = this.indices;
     if (idx.length !== n) {
@@ -157,7 +142,7 @@ export class TopKResult {
     }
     const gradOut = output('out', out, outer * d * inner, Float32Array);
     const byAddress = this.backend !== 'js';
-    noOverlap('out', gradOut, 'gradValues', g, byAddress);
+    noOverlap('out', gradOut, 'gradOutput', g, byAddress);
     noOverlap('out', gradOut, 'indices', idx, byAddress);
     // Two SharedArrayBuffer objects over one memory: computed apart, then copied out.
     const grad = privateIfShared(gradOut, [g, idx], (m) => new Float32Array(m));
@@ -185,19 +170,13 @@ interface TopKOutputs {
 }
 
 function prepareTopK(xIn: unknown, shapeIn: unknown, options: unknown): [Layout, TopKCall, OpsKernel, TopKOutputs] {
-  const o = v.strictOptions('options', options, TOPK_KEYS, TOPK_HINTS);
-  const kernel = resolveOpsKernel(v.backendOf(o.backend), 'topk');
-  const l = layoutOf(xIn, shapeIn, o.dim ?? -1, o.k);
+  const o = parseOptions('options', options, SETS.topk, TOPK_HINTS);
+  const kernel = resolveOpsKernel(o.backend, 'topk');
+  const l = layoutOf(xIn, shapeIn, o.dim, o.k);
   if (kernel.name === 'cuda' && l.k > CUDA_TOPK_MAX_K) {
     throw new RangeError(`k must be at most ${CUDA_TOPK_MAX_K} on backend 'cuda', got ${l.k} (use 'cpu' for larger k)`);
   }
-  const largest = o.largest ?? true;
-  const sorted = o.sorted ?? true;
-  if (typeof largest !== 'boolean') throw new TypeError(`largest must be a boolean, got ${v.describe(largest)}`);
-  if (typeof sorted !== 'boolean') throw new TypeError(`sorted must be a boolean, got ${v.describe(sorted)}`);
-  const allowNonFinite = o.allowNonFinite ?? false;
-  if (typeof allowNonFinite !== 'boolean')
-    throw new TypeError(`allowNonFinite must be a boolean, got ${v.describe(allowNonFinite)}`);
+  const { largest, sorted, allowNonFinite } = o;
   const n = l.outer * l.k * l.inner;
   const values = output('out', o.out, n, Float32Array);
   const indices = output('indices', o.indices, n, Int32Array);
@@ -260,47 +239,21 @@ export async function topkAsync(x: Float32Array, shape: number[], options: TopKO
 // ---------------------------------------------------------------------------------------------
 // perturbedTopK
 
-export interface PerturbedTopKOptions {
-  /** Size of the selected set, in [1, size of dim]. */
-  k: number;
-  /** Noise scale, > 0. Default 1. */
-  epsilon?: number;
-  /** Noise samples per row (required: the variance of the mask and its gradient is 1/nSample). */
-  nSample: number;
-  /** Default -1. */
-  dim?: number;
-  backend?: BackendOption;
-  /** Accept NaN and infinities (NaN ranks above +Infinity). Default false. */
-  allowNonFinite?: boolean;
-}
+/**
+ * The options of the PerturbedTopK module, declared once in lib/options.ts (SETS.perturbedTopK):
+ * k and nSample (required), epsilon (> 0, default 1), dim (default -1), seed (default: random),
+ * backend, allowNonFinite.
+ */
+export interface PerturbedTopKOptions extends Omit<OptionsOf<typeof SETS.perturbedTopK>, 'seed'> {}
 
-export interface FunctionalPerturbedOptions extends PerturbedTopKOptions {
-  /** Seed of the noise stream (integer or bigint below 2^64). Default: random (see result.seed). */
-  seed?: number | bigint;
-  /** Call offset into the seeded stream. Default 0. */
-  offset?: number;
-  /** Preallocated mask (x's length). */
-  out?: Float32Array;
-  /** Preallocated selected indices (rows * nSample * k). */
-  indices?: Int32Array;
-}
+/** The options of the functional perturbedTopK (PERTURBED_FUNCTIONAL): the module's, plus offset, out and indices. */
+export interface FunctionalPerturbedOptions extends OptionsOf<typeof PERTURBED_FUNCTIONAL> {}
 
-const PERTURBED_MODULE_KEYS = ['k', 'epsilon', 'nSample', 'dim', 'seed', 'backend', 'allowNonFinite'] as const;
-const PERTURBED_KEYS = [...PERTURBED_MODULE_KEYS, 'offset', 'out', 'indices'] as const;
 const PERTURBED_HINTS = {
   n_sample: "use 'nSample'",
   axis: "noised-topk's ops take 'dim'",
   sigma: "the noise scale is 'epsilon'",
 };
-
-/**
- * perturbedTopK's epsilon: a noise scale (epsilonValue) that the backward also divides by, so
- * it must be a normal float32 too (a subnormal one gave an infinite gradient).
- */
-function perturbedEpsilon(e: unknown): number {
-  v.epsilonValue('epsilon', e);
-  return v.divisorFloat32('epsilon', e);
-}
 
 interface PerturbedPlan {
   layout: Layout;
@@ -348,10 +301,12 @@ export class PerturbedTopKResult {
   private backwardCall(gradIn: unknown, out: unknown) {
     const p = this.plan;
     const { outer, d, inner, k } = p.layout;
-    const grad = v.float32Array('grad', gradIn);
     const n = outer * d * inner;
+    const grad = gradIn === undefined ? new Float32Array(n).fill(1) : v.float32Array('gradOutput', gradIn);
     if (grad.length !== n)
-      throw new RangeError(`grad has length ${grad.length}, expected ${n} (x's shape [${this.shape.join(', ')}])`);
+      throw new RangeError(
+        `gradOutput has length ${grad.length}, expected ${n} (x's shape [${this.shape.join(', ')}])`,
+      );
     const want = outer * inner * p.nSample * k;
     if (this.indices.length !== want)
       throw new RangeError(
@@ -364,7 +319,7 @@ export class PerturbedTopKResult {
     }
     const gradOut = output('out', out, n, Float32Array);
     const byAddress = p.kernel.name !== 'js';
-    noOverlap('out', gradOut, 'grad', grad, byAddress);
+    noOverlap('out', gradOut, 'gradOutput', grad, byAddress);
     noOverlap('out', gradOut, 'indices', this.indices, byAddress);
     const gradX = privateIfShared(gradOut, [grad, this.indices], (m) => new Float32Array(m));
     return {
@@ -385,19 +340,19 @@ export class PerturbedTopKResult {
   }
 
   /**
-   * The vector-Jacobian product of the expected mask: for upstream gradient g (x's shape),
+   * The vector-Jacobian product of the expected mask: for upstream gradient g = gradOutput (x's shape, default ones),
    * grad_x = (1 / (epsilon * nSample)) * sum_s <g, Y_s> Z_s per row (Berthet et al. 2020,
    * Gaussian noise), with the forward's own noise Z_s regenerated from the stream.
    */
-  backward(grad: Float32Array, out?: Float32Array): Float32Array {
-    const call = this.backwardCall(grad, out);
+  backward(gradOutput?: Float32Array, out?: Float32Array): Float32Array {
+    const call = this.backwardCall(gradOutput, out);
     if (call.outer * call.inner > 0) this.plan.kernel.perturbedBackward(call);
     copyOut(['out', call.gradOut, call.gradX], null);
     return call.gradOut;
   }
 
-  async backwardAsync(grad: Float32Array, out?: Float32Array): Promise<Float32Array> {
-    const call = this.backwardCall(grad, out);
+  async backwardAsync(gradOutput?: Float32Array, out?: Float32Array): Promise<Float32Array> {
+    const call = this.backwardCall(gradOutput, out);
     if (call.outer * call.inner > 0) await this.plan.kernel.perturbedBackwardAsync(call);
     copyOut(['out', call.gradOut, call.gradX], null);
     return call.gradOut;
@@ -408,15 +363,13 @@ function perturbedPlan(
   kernel: OpsKernel,
   xIn: unknown,
   shapeIn: unknown,
-  o: Partial<Record<(typeof PERTURBED_KEYS)[number], unknown>>,
+  o: PerturbedParsed & { out?: unknown; indices?: unknown },
   seedLo: number,
   seedHi: number,
   offset: number,
 ): [PerturbedPlan, PerturbedForwardCall] {
-  const layout = layoutOf(xIn, shapeIn, o.dim ?? -1, o.k);
-  const epsilon = perturbedEpsilon(o.epsilon ?? 1);
-  if (o.nSample === undefined) throw new TypeError('options.nSample is required (noise samples per row)');
-  const nSample = v.integer('nSample', o.nSample, 1, v.MAX_SAMPLES);
+  const layout = layoutOf(xIn, shapeIn, o.dim, o.k);
+  const { epsilon, nSample } = o;
   const rows = layout.outer * layout.inner;
   const nIdx = rows * nSample * layout.k;
   // The per-call output limit (docs/limits.md): indices is the output that grows with nSample.
@@ -426,9 +379,7 @@ function perturbedPlan(
         `above the limit of 2^28 elements (1 GiB) per call: lower nSample or split the batch`,
     );
   }
-  const allowNonFinite = o.allowNonFinite ?? false;
-  if (typeof allowNonFinite !== 'boolean')
-    throw new TypeError(`allowNonFinite must be a boolean, got ${v.describe(allowNonFinite)}`);
+  const { allowNonFinite } = o;
   const mask = output('out', o.out, layout.x.length, Float32Array);
   const indices = output('indices', o.indices, nIdx, Int32Array);
   const byAddress = kernel.name !== 'js';
@@ -456,11 +407,10 @@ function perturbedPlan(
 }
 
 function prepareFunctional(x: unknown, shape: unknown, options: unknown): [PerturbedPlan, PerturbedForwardCall] {
-  const o = v.strictOptions('options', options, PERTURBED_KEYS, PERTURBED_HINTS);
-  const kernel = resolveOpsKernel(v.backendOf(o.backend), 'perturbedTopK');
-  const stream = new NoiseStream(o.seed as number | bigint | undefined); // checks the seed; random when absent
-  const offset = v.integer('offset', o.offset ?? 0, 0, 2 ** 32 - 1);
-  return perturbedPlan(kernel, x, shape, o, stream.seedLo, stream.seedHi, offset);
+  const o = parseOptions('options', options, PERTURBED_FUNCTIONAL, PERTURBED_HINTS);
+  const kernel = resolveOpsKernel(o.backend, 'perturbedTopK');
+  const s = seededCall(o.seed, o.offset); // the noise rule: see seededCall
+  return perturbedPlan(kernel, x, shape, o, s.seedLo, s.seedHi, s.offset);
 }
 
 /**
@@ -489,27 +439,30 @@ export async function perturbedTopKAsync(
   return new PerturbedTopKResult(plan, call);
 }
 
-export interface PerturbedTopKModuleOptions extends PerturbedTopKOptions {
-  /** Seed of the stream; call n uses offset n. Default: random (see .seed). */
-  seed?: number | bigint;
-}
+/** The options of the PerturbedTopK module (SETS.perturbedTopK); seed: call n uses offset n, default random (see .seed). */
+export interface PerturbedTopKModuleOptions extends OptionsOf<typeof SETS.perturbedTopK> {}
+
+/** The perturbed options as parseOptions gives them. */
+type PerturbedParsed = {
+  readonly k: unknown;
+  readonly epsilon: number;
+  readonly nSample: number;
+  readonly dim: number;
+  readonly allowNonFinite: boolean;
+};
 
 /** Seeded module form of perturbedTopK: each forward draws fresh noise (call n uses offset n). */
 export class PerturbedTopK {
-  readonly options: Readonly<Partial<Record<(typeof PERTURBED_MODULE_KEYS)[number], unknown>>>;
+  /** The options as checked, defaults in place. */
+  readonly options: Readonly<PerturbedParsed & { seed?: number | bigint; backend: string }>;
   private readonly kernel: OpsKernel;
   private readonly stream: NoiseStream;
 
   constructor(options: PerturbedTopKModuleOptions) {
-    const o = v.strictOptions('options', options, PERTURBED_MODULE_KEYS, PERTURBED_HINTS);
-    if (o.k === undefined) throw new TypeError('options.k is required (the size of the selected set)');
-    v.integer('k', o.k, 1, 2 ** 31 - 1);
-    if (o.nSample === undefined) throw new TypeError('options.nSample is required (noise samples per row)');
-    v.integer('nSample', o.nSample, 1, v.MAX_SAMPLES);
-    perturbedEpsilon(o.epsilon ?? 1);
-    v.integer('dim', o.dim ?? -1, -(2 ** 31), 2 ** 31 - 1);
-    this.kernel = resolveOpsKernel(v.backendOf(o.backend), 'perturbedTopK');
-    this.stream = new NoiseStream(o.seed as number | bigint | undefined);
+    const o = parseOptions('options', options, SETS.perturbedTopK, PERTURBED_HINTS);
+    v.integer('k', o.k, 1, 2 ** 31 - 1); // its upper bound, the size of dim, is checked per call
+    this.kernel = resolveOpsKernel(o.backend, 'perturbedTopK');
+    this.stream = new NoiseStream(o.seed);
     this.options = Object.freeze({ ...o });
   }
 

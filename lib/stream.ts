@@ -167,7 +167,7 @@ export function normal4(
   boxMuller(words[2]!, words[3]!, out, at + 2);
 }
 
-/** Rank key of a binary32 value: NaN highest, -0 equal to +0 (see README, Determinism). */
+/** Rank key of a binary32 value: NaN highest, -0 equal to +0 (see docs/determinism.md). */
 export function rankKey(y: number): number {
   if (Number.isNaN(y)) return 0xffffffff;
   let b = floatBits(y);

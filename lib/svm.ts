@@ -23,30 +23,21 @@
 // The loss is the mean over rows. Everything is computed in float64 from the float32 scores
 // and returned as float32, in TypeScript, for every backend name (there is no native kernel
 // for this loss: the work is O(k D) per row and the arrays are small).
-import type { BackendOption } from './kernel.js';
 import { resolveKernel } from './kernel.js';
+import { type OptionsOf, parseOptions, SETS } from './options.js';
 import * as v from './validate.js';
 
-export interface SmoothTopKSvmOptions {
-  /** Size of the predicted set, in [1, classes - 1]. */
-  k: number;
-  /** Smoothing temperature (> 0). Default 1. */
-  tau?: number;
-  /** Margin (>= 0). Default 1. */
-  alpha?: number;
-  /**
-   * 'exact' (default): the gradient of the loss, checked against float64 finite differences.
-   * 'reference': oval-group's gradient, bit-level formulas included (docs/ops.md): its
-   * recursion for d log e_j, its p-th order approximation (p = floor(1 + k / 5)) where the
-   * recursion is flagged unstable (relative log gap below 1e-5), and at k = 1 its nonzero
-   * derivative of log e_0 = 0. Use it to reproduce the reference's training runs.
-   */
-  gradient?: 'exact' | 'reference';
-  /** Accepted for symmetry with the other losses: every backend runs the same TypeScript code. */
-  backend?: BackendOption;
-}
+/**
+ * The options of the smooth top-k SVM, declared once in lib/options.ts (SETS.smoothTopKSvm): k
+ * (required), tau (> 0, default 1), alpha (>= 0, default 1), gradient ('exact' by default, or
+ * 'reference': oval-group's gradient, bit-level formulas included (docs/ops.md): its recursion
+ * for d log e_j, its p-th order approximation (p = floor(1 + k / 5)) where the recursion is
+ * flagged unstable (relative log gap below 1e-5), and at k = 1 its nonzero derivative of
+ * log e_0 = 0; use it to reproduce the reference's training runs), backend (accepted for
+ * symmetry: every backend runs the same TypeScript code).
+ */
+export interface SmoothTopKSvmOptions extends OptionsOf<typeof SETS.smoothTopKSvm> {}
 
-const KEYS = ['k', 'tau', 'alpha', 'gradient', 'backend'] as const;
 const HINTS = { n_classes: 'the classes come from the shape [B, D]', epsilon: "the smoothing is 'tau'" };
 
 /** ln(1000): the reference's switch to the hard loss (thresh = 1e3). */
@@ -326,10 +317,10 @@ export class SmoothTopKSvmResult {
     this.grad = grad;
   }
 
-  /** d(gradLoss * loss)/d scores, [B, D]. */
-  backward(gradLoss = 1, out?: Float32Array): Float32Array {
-    // gradLoss becomes a float32 factor of the gradient (docs/input-rules.md, The float32 domain)
-    const gl = v.finiteFloat32('gradLoss', gradLoss);
+  /** d(gradOutput * loss)/d scores, [B, D]. */
+  backward(gradOutput = 1, out?: Float32Array): Float32Array {
+    // gradOutput becomes a float32 factor of the gradient (docs/input-rules.md, The float32 domain)
+    const gl = v.finiteFloat32('gradOutput', gradOutput);
     let o: Float32Array;
     if (out === undefined) o = new Float32Array(this.grad.length);
     else {
@@ -349,21 +340,10 @@ export interface SvmParams {
   reference?: boolean;
 }
 
-function params(o: Partial<Record<(typeof KEYS)[number], unknown>>): SvmParams {
-  if (o.k === undefined) throw new TypeError('options.k is required (the size of the predicted set)');
-  const k = v.integer('k', o.k, 1, 2 ** 31 - 1);
-  // The float32 domain (docs/input-rules.md): the scores divide by tau, so tau is a normal
-  // float32 (1e-310 turned ties into NaN, 1e40 an Infinity loss); alpha a finite float32.
-  const tau = v.divisorFloat32('tau', o.tau ?? 1);
-  const alpha = v.float32AtLeast('alpha', o.alpha ?? 1, false);
-  const gradient = o.gradient ?? 'exact';
-  if (gradient !== 'exact' && gradient !== 'reference') {
-    throw new (typeof gradient === 'string' ? RangeError : TypeError)(
-      `gradient must be 'exact' or 'reference', got ${v.describe(gradient)}`,
-    );
-  }
-  resolveKernel(v.backendOf(o.backend)); // the same backend errors as elsewhere ('cuda' without a device, ...)
-  return { k, tau, alpha, reference: gradient === 'reference' };
+function params(options: unknown): SvmParams {
+  const o = parseOptions('options', options, SETS.smoothTopKSvm, HINTS);
+  resolveKernel(o.backend); // the same backend errors as elsewhere ('cuda' without a device, ...)
+  return { k: o.k, tau: o.tau, alpha: o.alpha, reference: o.gradient === 'reference' };
 }
 
 function compute(scores: unknown, labels: unknown, shape: unknown, p: SvmParams): SmoothTopKSvmResult {
@@ -419,7 +399,7 @@ export function smoothTopKSvmLoss(
   shape: [number, number],
   options: SmoothTopKSvmOptions,
 ): SmoothTopKSvmResult {
-  return compute(scores, labels, shape, params(v.strictOptions('options', options, KEYS, HINTS)));
+  return compute(scores, labels, shape, params(options));
 }
 
 /** Module form (oval-group's SmoothTopkSVM(n_classes, alpha, tau, k)): options fixed once. */
@@ -432,7 +412,7 @@ export class SmoothTopKSvm {
   private readonly params: SvmParams;
 
   constructor(options: SmoothTopKSvmOptions) {
-    this.params = params(v.strictOptions('options', options, KEYS, HINTS));
+    this.params = params(options);
     this.k = this.params.k;
     this.tau = this.params.tau;
     this.alpha = this.params.alpha;

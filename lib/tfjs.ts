@@ -4,7 +4,14 @@
 // The forward pass keeps its sampled positions in the closure of the custom gradient, so the
 // backward pass reuses the forward's noise exactly, as pytopk's autograd Function does.
 import * as tf from '@tensorflow/tfjs-core';
-import { conventionsOf, ldamMargins, warnDeprecated, type LossConventions, type Reduction } from './losses.js';
+import {
+  conventionsOf,
+  ldamMargins,
+  warnDeprecated,
+  type LossConventions,
+  type LossStandardError,
+  type Reduction,
+} from './losses.js';
 import {
   balNoisedTopKLoss as balLossArrays,
   imbalNoisedTopKLoss as imbalLossArrays,
@@ -14,57 +21,41 @@ import { noisedTopK as noisedTopKArrays } from './topk.js';
 import { NoiseStream } from './topk.js';
 import type { BackendOption } from './kernel.js';
 import type { SamplerName } from './lazy-sampler.js';
+import { type OptionsOf, parseOptions, TF_SETS } from './options.js';
 import * as v from './validate.js';
 
-/** Where the noise of one call comes from: explicit values, or a seeded stream at an offset. */
-export interface TfNoiseOptions {
-  /** Noise laid out as the input's shape + [nSample] (a Float32Array or a float32 tensor). */
-  noise?: Float32Array | tf.Tensor;
-  /** Seed of the noise stream; used when noise is absent. */
-  seed?: number | bigint;
-  /** Call offset into the seeded stream. Default 0. */
-  offset?: number;
-  /** Samples of noise per slice. Default 5 (inferred from noise when given). */
-  nSample?: number;
-  backend?: BackendOption;
-  /** The seeded sampler, 'lazy' | 'dense' (see NoisedTopKOptions.sampler). */
-  sampler?: SamplerName;
-}
+/** noise as a Float32Array, or a float32 tensor of the same layout. */
+type TfNoise = { noise?: Float32Array | tf.Tensor };
 
-export interface TfNoisedTopKOptions extends TfNoiseOptions {
-  /** Rank of the value taken, 1 = the largest. */
-  k: number;
-  /** Noise scale. Default 1. */
-  epsilon?: number;
-  /** Axis reduced (tfjs's name; the plain API calls it dim); negative counts from the end. Default -1. */
-  axis?: number;
-}
+/**
+ * The options of the tfjs noisedTopK, declared once in lib/options.ts (TF_SETS.noisedTopK: the
+ * plain functional set with `axis` for `dim`): k (required), epsilon, nSample, axis, noise, seed,
+ * offset, backend, allowNonFinite, sampler.
+ */
+export interface TfNoisedTopKOptions extends Omit<OptionsOf<typeof TF_SETS.noisedTopK>, 'noise'>, TfNoise {}
+
+/** Where the noise of one call comes from: explicit values, or a seeded stream at an offset. */
+export type TfNoiseOptions = Omit<TfNoisedTopKOptions, 'k' | 'epsilon' | 'axis'>;
 
 /** The loss conventions on tensors: weight may be a float32 tensor of shape [classes]. */
 export interface TfLossConventions<R extends Reduction = 'mean'> extends Omit<LossConventions<R>, 'weight'> {
   weight?: Float32Array | tf.Tensor;
 }
 
-export interface TfLossOptions<R extends Reduction = 'mean'> extends TfNoiseOptions, TfLossConventions<R> {
-  k: number;
-  epsilon?: number;
-}
+/** The options of the tfjs balNoisedTopKLoss (TF_SETS.balNoisedTopKLoss, the plain functional set). */
+export interface TfLossOptions<R extends Reduction = 'mean'>
+  extends Omit<OptionsOf<typeof TF_SETS.balNoisedTopKLoss>, 'noise' | 'reduction' | 'weight'>,
+    TfNoise,
+    TfLossConventions<R> {}
 
-export interface TfImbalLossOptions<R extends Reduction = 'mean'> extends TfLossOptions<R> {
-  /** Per-class margins (see ldamMargins). */
-  margins: Float32Array;
-  /** Default 50, pytopk's default. */
-  scale?: number;
-}
+/** The options of the tfjs imbalNoisedTopKLoss (TF_SETS.imbalNoisedTopKLoss): the balanced loss's, plus margins and scale. */
+export interface TfImbalLossOptions<R extends Reduction = 'mean'>
+  extends Omit<OptionsOf<typeof TF_SETS.imbalNoisedTopKLoss>, 'noise' | 'reduction' | 'weight'>,
+    TfNoise,
+    TfLossConventions<R> {}
 
 /** A loss op's output: a scalar for 'mean' and 'sum', the per-row losses [batch] for 'none'. */
 export type TfLossTensor<R extends Reduction> = R extends 'none' ? tf.Tensor1D : tf.Scalar;
-
-const NOISE_KEYS = ['noise', 'seed', 'offset', 'nSample', 'backend', 'sampler'] as const;
-const CONVENTION_KEYS = ['reduction', 'weight', 'ignoreIndex'] as const;
-const TOPK_OP_KEYS = ['k', 'epsilon', 'axis', ...NOISE_KEYS] as const;
-const BAL_OP_KEYS = ['k', 'epsilon', ...NOISE_KEYS, ...CONVENTION_KEYS] as const;
-const IMBAL_OP_KEYS = [...BAL_OP_KEYS, 'margins', 'scale'] as const;
 
 // Duck-typed rather than instanceof, so a tensor from another copy of tfjs-core still passes.
 function isTensor(x: unknown): x is tf.Tensor {
@@ -89,21 +80,13 @@ function labelData(labels: unknown, rows: number): Int32Array {
   return labels.dataSync() as Int32Array;
 }
 
-/** The noise options of a record read once, with a tensor's noise as its data. */
-function noiseOptions(o: Partial<Record<string, unknown>>): Record<string, unknown> {
-  const noise = o.noise === undefined ? undefined : isTensor(o.noise) ? floatData('noise', o.noise) : o.noise;
-  return { noise, seed: o.seed, offset: o.offset, nSample: o.nSample, backend: o.backend, sampler: o.sampler };
-}
-
-function conventionOptions(o: Partial<Record<string, unknown>>): Record<string, unknown> {
-  const weight = o.weight === undefined ? undefined : isTensor(o.weight) ? floatData('weight', o.weight) : o.weight;
-  return { reduction: o.reduction, weight, ignoreIndex: o.ignoreIndex };
-}
-
-/** Drops undefined entries: the array API reads what is set. */
-function defined(o: Record<string, unknown>): Record<string, unknown> {
+/** A parsed record as the array API's options: a tensor's data for `noise` and `weight`, undefined entries dropped. */
+function arrayOptions(o: Readonly<Record<string, unknown>>): Record<string, unknown> {
   const out: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(o)) if (value !== undefined) out[key] = value;
+  for (const [key, value] of Object.entries(o)) {
+    if (value === undefined) continue;
+    out[key] = (key === 'noise' || key === 'weight') && isTensor(value) ? floatData(key, value) : value;
+  }
   return out;
 }
 
@@ -113,17 +96,72 @@ function scoresShape(scores: tf.Tensor): [number, number] {
   return [scores.shape[0]!, scores.shape[1]!];
 }
 
+/** The plain result of the op running now, for the module form's standardError (set by its apply). */
+let onResult: ((r: { standardError: number | Float32Array }) => void) | null = null;
+
+/** Runs f with onResult set, and gives the standard error of the result it computed. */
+function capturing<T>(f: () => T): [T, number | Float32Array | null] {
+  let se: number | Float32Array | null = null;
+  const outer = onResult;
+  onResult = (r) => {
+    se = r.standardError;
+  };
+  try {
+    return [f(), se];
+  } finally {
+    onResult = outer;
+  }
+}
+
+/**
+ * Labels from the targets tfjs-layers passes a loss (`model.compile({ loss })` calls it with
+ * (yTrue, yPred)): one-hot (or probability) targets [batch, classes] give their argmax; sparse
+ * targets [batch] or [batch, 1] (float, as tfjs-layers casts them) must hold integers.
+ */
+function labelsFromTargets(yTrue: unknown, shape: [number, number]): tf.Tensor1D {
+  if (!isTensor(yTrue)) throw new TypeError(`yTrue must be a tf.Tensor, got ${v.describe(yTrue)}`);
+  const [B, D] = shape;
+  const s = yTrue.shape;
+  if (yTrue.rank === 2 && s[0] === B && s[1] === D && D > 1) return tf.argMax(yTrue, 1) as tf.Tensor1D;
+  if ((yTrue.rank === 1 && s[0] === B) || (yTrue.rank === 2 && s[0] === B && s[1] === 1)) {
+    const data = yTrue.dataSync();
+    for (let i = 0; i < data.length; i++) {
+      if (!Number.isInteger(data[i])) {
+        throw new RangeError(`yTrue[${i}] must be an integer class index (sparse targets), got ${v.describe(data[i])}`);
+      }
+    }
+    return tf.tensor1d(Int32Array.from(data), 'int32');
+  }
+  throw new RangeError(
+    `yTrue must have shape [${B}, ${D}] (one-hot) or [${B}] / [${B}, 1] (class indices), got [${s.join(', ')}]`,
+  );
+}
+
+/** The loss of a module form as tfjs-layers wants it: (yTrue, yPred) => a scalar tensor. */
+function asLayersLoss(apply: (scores: tf.Tensor, labels: tf.Tensor) => tf.Tensor) {
+  return (yTrue: tf.Tensor, yPred: tf.Tensor): tf.Tensor => {
+    if (!isTensor(yPred)) throw new TypeError(`yPred must be a tf.Tensor, got ${v.describe(yPred)}`);
+    const labels = labelsFromTargets(yTrue, scoresShape(yPred));
+    try {
+      return apply(yPred, labels);
+    } finally {
+      labels.dispose();
+    }
+  };
+}
+
 /**
  * Differentiable noised top-k along `axis`: the mean over nSample noise draws of the k-th
  * largest value of x + epsilon * Z. The output has x's shape without `axis`.
  */
 export function noisedTopK(x: tf.Tensor, options: TfNoisedTopKOptions): tf.Tensor {
-  const o = v.strictOptions('options', options, TOPK_OP_KEYS, v.TF_OPTION_HINTS);
+  const { axis, ...o } = parseOptions('options', options, TF_SETS.noisedTopK, v.TF_OPTION_HINTS);
   if (!isTensor(x)) throw new TypeError(`x must be a tf.Tensor, got ${v.describe(x)}`);
-  const arrayOptions = defined({ ...noiseOptions(o), k: o.k, epsilon: o.epsilon, dim: o.axis ?? -1 });
+  const plain = { ...arrayOptions(o), dim: axis };
   const op = tf.customGrad((input: tf.Tensor | tf.GradSaveFunc) => {
     const xt = input as tf.Tensor;
-    const r = noisedTopKArrays(floatData('x', xt), xt.shape.slice(), arrayOptions as never);
+    const r = noisedTopKArrays(floatData('x', xt), xt.shape.slice(), plain as never);
+    onResult?.(r);
     return {
       value: tf.tensor(r.values, r.shape, 'float32'),
       gradFunc: (dy: tf.Tensor) => tf.tensor(r.backward(floatData('dy', dy)), xt.shape, 'float32'),
@@ -140,9 +178,10 @@ function lossOp<R extends Reduction>(
 ): TfLossTensor<R> {
   const op = tf.customGrad((input: tf.Tensor | tf.GradSaveFunc) => {
     const r = run(floatData('scores', input));
+    onResult?.(r);
     const none = r.reduction === 'none';
     return {
-      value: none ? tf.tensor1d(r.losses, 'float32') : tf.scalar(r.loss as number, 'float32'),
+      value: none ? tf.tensor1d(r.rowLosses, 'float32') : tf.scalar(r.loss as number, 'float32'),
       gradFunc: (dy: tf.Tensor) => {
         const g = floatData('dy', dy);
         return tf.tensor((r as LossResult<Reduction>).backward((none ? g : g[0]!) as never), shape, 'float32');
@@ -158,12 +197,12 @@ export function balNoisedTopKLoss<R extends Reduction = 'mean'>(
   labels: tf.Tensor,
   options: TfLossOptions<R>,
 ): TfLossTensor<R> {
-  const o = v.strictOptions('options', options, BAL_OP_KEYS, v.TF_OPTION_HINTS);
+  const o = parseOptions('options', options, TF_SETS.balNoisedTopKLoss, v.TF_OPTION_HINTS);
   if (!isTensor(scores)) throw new TypeError(`scores must be a tf.Tensor, got ${v.describe(scores)}`);
   const shape = scoresShape(scores);
   const y = labelData(labels, shape[0]);
-  const arrayOptions = defined({ ...noiseOptions(o), ...conventionOptions(o), k: o.k, epsilon: o.epsilon });
-  return lossOp<R>(scores, shape, (s) => balLossArrays(s, y, shape, arrayOptions as never));
+  const plain = arrayOptions(o);
+  return lossOp<R>(scores, shape, (s) => balLossArrays(s, y, shape, plain as never));
 }
 
 /** Imbalanced top-k hinge relu(scale * (m[label] + smoothtop_{k+1}(s) - s[label])) per row, reduced by `reduction`. */
@@ -172,54 +211,38 @@ export function imbalNoisedTopKLoss<R extends Reduction = 'mean'>(
   labels: tf.Tensor,
   options: TfImbalLossOptions<R>,
 ): TfLossTensor<R> {
-  const o = v.strictOptions('options', options, IMBAL_OP_KEYS, v.TF_OPTION_HINTS);
+  const o = parseOptions('options', options, TF_SETS.imbalNoisedTopKLoss, v.TF_OPTION_HINTS);
   if (!isTensor(scores)) throw new TypeError(`scores must be a tf.Tensor, got ${v.describe(scores)}`);
   const shape = scoresShape(scores);
   const y = labelData(labels, shape[0]);
-  const arrayOptions = defined({
-    ...noiseOptions(o),
-    ...conventionOptions(o),
-    k: o.k,
-    epsilon: o.epsilon,
-    margins: o.margins,
-    scale: o.scale,
-  });
-  return lossOp<R>(scores, shape, (s) => imbalLossArrays(s, y, shape, arrayOptions as never));
-}
-
-interface ModuleOptions {
-  k: number;
-  epsilon?: number;
-  nSample?: number;
-  /** Seed of the noise stream; call n uses stream offset n. Default: random. */
-  seed?: number | bigint;
-  backend?: BackendOption;
-  /** The seeded sampler, 'lazy' | 'dense' (see NoisedTopKOptions.sampler). */
-  sampler?: SamplerName;
-}
-
-const MODULE_KEYS = ['k', 'epsilon', 'nSample', 'seed', 'backend', 'sampler'] as const;
-
-/** The module options every class checks at construction (k's upper bound needs the data). */
-function checkModule(o: Partial<Record<string, unknown>>, kMax: number): ModuleOptions {
-  if (o.k === undefined) throw new TypeError('options.k is required (1 = the largest)');
-  const k = v.integer('k', o.k, 1, kMax);
-  const epsilon = v.epsilonValue('epsilon', o.epsilon ?? 1);
-  const nSample = v.integer('nSample', o.nSample ?? 5, 1, v.MAX_SAMPLES);
-  const backend = v.backendOf(o.backend);
-  const sampler = v.samplerOf(o.sampler);
-  return sampler === undefined ? { k, epsilon, nSample, backend } : { k, epsilon, nSample, backend, sampler };
+  const plain = arrayOptions(o);
+  return lossOp<R>(scores, shape, (s) => imbalLossArrays(s, y, shape, plain as never));
 }
 
 /** A module's loss conventions, checked once; a weight is copied (a tensor's data too). */
 function moduleConventions<R extends Reduction>(
-  o: Partial<Record<string, unknown>>,
+  o: Readonly<Record<string, unknown>>,
 ): TfLossConventions<R> & { weight?: Float32Array } {
-  const c = conventionsOf(conventionOptions(o), true);
+  const c = conventionsOf(arrayOptions({ reduction: o.reduction, weight: o.weight, ignoreIndex: o.ignoreIndex }), true);
   const out: TfLossConventions<R> & { weight?: Float32Array } = { reduction: c.reduction as R };
   if (c.weight) out.weight = c.weight;
   if (c.ignoreIndex !== null) out.ignoreIndex = c.ignoreIndex;
   return out;
+}
+
+/** The noise options a module passes to each call, as checked (defaults in place; no seed: the stream's). */
+type ModuleOptions = Omit<OptionsOf<typeof TF_SETS.NoisedTopK>, 'axis' | 'seed'>;
+
+/** The module options checked once; k's upper bound needs the data. */
+function moduleOptions(o: Readonly<Record<string, unknown>>): Required<Omit<ModuleOptions, 'sampler'>> & ModuleOptions {
+  const m = {
+    k: o.k as number,
+    epsilon: o.epsilon as number,
+    nSample: o.nSample as number,
+    backend: o.backend as BackendOption,
+    allowNonFinite: o.allowNonFinite as boolean,
+  };
+  return o.sampler === undefined ? m : { ...m, sampler: o.sampler as SamplerName };
 }
 
 /** Seeded module form of noisedTopK: each call draws fresh noise (call n uses offset n). */
@@ -227,21 +250,32 @@ export class NoisedTopK {
   readonly options: Readonly<ModuleOptions & { axis: number }>;
   private readonly stream: NoiseStream;
 
-  constructor(options: ModuleOptions & { axis?: number }) {
-    const o = v.strictOptions('options', options, [...MODULE_KEYS, 'axis'] as const, v.TF_OPTION_HINTS);
-    const m = checkModule(o, 2 ** 31 - 1);
-    const axis = v.integer('axis', o.axis ?? -1, -(2 ** 31), 2 ** 31 - 1);
-    this.stream = new NoiseStream(o.seed as number | bigint | undefined);
-    this.options = { ...m, axis };
+  /** The options of TF_SETS.NoisedTopK (lib/options.ts): NoisedTopK's, with `axis` for `dim`. */
+  constructor(options: OptionsOf<typeof TF_SETS.NoisedTopK>) {
+    const o = parseOptions('options', options, TF_SETS.NoisedTopK, v.TF_OPTION_HINTS);
+    this.stream = new NoiseStream(o.seed);
+    this.options = { ...moduleOptions(o), axis: o.axis };
   }
 
   get seed(): bigint {
     return this.stream.seed;
   }
 
+  private se: Float32Array | null = null;
+
+  /**
+   * The Monte-Carlo standard error of the last apply's values (flat, the values' shape): as
+   * NoisedTopKResult.standardError. null before the first call.
+   */
+  get standardError(): Float32Array | null {
+    return this.se;
+  }
+
   apply(x: tf.Tensor): tf.Tensor {
     const { offset } = this.stream.next() as { offset: number };
-    return noisedTopK(x, { ...this.options, seed: this.stream.seed, offset });
+    const [y, se] = capturing(() => noisedTopK(x, { ...this.options, seed: this.stream.seed, offset }));
+    this.se = se as Float32Array | null;
+    return y;
   }
 }
 
@@ -250,21 +284,44 @@ export class BalNoisedTopK<R extends Reduction = 'mean'> {
   readonly options: Readonly<ModuleOptions & TfLossConventions<R>>;
   private readonly stream: NoiseStream;
 
-  constructor(options: ModuleOptions & TfLossConventions<R>) {
-    const o = v.strictOptions('options', options, [...MODULE_KEYS, ...CONVENTION_KEYS] as const, v.TF_OPTION_HINTS);
-    const m = checkModule(o, 2 ** 31 - 2);
+  /** The options of TF_SETS.BalNoisedTopK (lib/options.ts); weight may be a tensor. */
+  constructor(options: Omit<OptionsOf<typeof TF_SETS.BalNoisedTopK>, 'reduction' | 'weight'> & TfLossConventions<R>) {
+    const o = parseOptions('options', options, TF_SETS.BalNoisedTopK, v.TF_OPTION_HINTS);
     const conv = moduleConventions<R>(o);
-    this.stream = new NoiseStream(o.seed as number | bigint | undefined);
-    this.options = { ...m, ...conv };
+    this.stream = new NoiseStream(o.seed);
+    this.options = { ...moduleOptions(o), ...conv };
   }
 
   get seed(): bigint {
     return this.stream.seed;
   }
 
+  private se: LossStandardError<R> | null = null;
+
+  /**
+   * The Monte-Carlo standard error of the last apply's loss, as LossResult.standardError: a
+   * number for 'mean' and 'sum', one per row for 'none'. null before the first call.
+   */
+  get standardError(): LossStandardError<R> | null {
+    return this.se;
+  }
+
   apply(scores: tf.Tensor, labels: tf.Tensor): TfLossTensor<R> {
     const { offset } = this.stream.next() as { offset: number };
-    return balNoisedTopKLoss<R>(scores, labels, { ...this.options, seed: this.stream.seed, offset });
+    const [loss, se] = capturing(() =>
+      balNoisedTopKLoss<R>(scores, labels, { ...this.options, seed: this.stream.seed, offset }),
+    );
+    this.se = se as LossStandardError<R> | null;
+    return loss;
+  }
+
+  /**
+   * This loss as tfjs-layers takes it, `model.compile({ optimizer, loss: criterion.asLoss() })`:
+   * called with (yTrue, yPred), one-hot targets [batch, classes] or class indices [batch] /
+   * [batch, 1]; each training step draws fresh noise (the module's stream advances per call).
+   */
+  asLoss(): (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Tensor {
+    return asLayersLoss((s, y) => this.apply(s, y));
   }
 }
 
@@ -281,29 +338,19 @@ export class ImbalNoisedTopK<R extends Reduction = 'mean'> {
     return this.classMargins;
   }
 
-  constructor(
-    options: ModuleOptions & TfLossConventions<R> & { maxM: number; clsNumList: ArrayLike<number>; scale?: number },
-  ) {
-    const o = v.strictOptions(
-      'options',
-      options,
-      [...MODULE_KEYS, ...CONVENTION_KEYS, 'maxM', 'clsNumList', 'scale'] as const,
-      v.TF_OPTION_HINTS,
-    );
-    const m = checkModule(o, 2 ** 31 - 2);
-    if (o.maxM === undefined) throw new TypeError('options.maxM is required');
-    if (o.clsNumList === undefined)
-      throw new TypeError('options.clsNumList is required (the training count of each class)');
+  /** The options of TF_SETS.ImbalNoisedTopK (lib/options.ts); weight may be a tensor. */
+  constructor(options: Omit<OptionsOf<typeof TF_SETS.ImbalNoisedTopK>, 'reduction' | 'weight'> & TfLossConventions<R>) {
+    const o = parseOptions('options', options, TF_SETS.ImbalNoisedTopK, v.TF_OPTION_HINTS);
     this.classMargins = ldamMargins(o.clsNumList as ArrayLike<number>, o.maxM as number);
-    const scale = v.float32AtLeast('scale', o.scale ?? 50, true);
+    const scale = o.scale;
     const conv = moduleConventions<R>(o);
     if (conv.weight && conv.weight.length !== this.classMargins.length) {
       throw new RangeError(
         `weight has length ${conv.weight.length}, expected ${this.classMargins.length} (one per class of clsNumList)`,
       );
     }
-    this.stream = new NoiseStream(o.seed as number | bigint | undefined);
-    this.options = { ...m, ...conv, scale };
+    this.stream = new NoiseStream(o.seed);
+    this.options = { ...moduleOptions(o), ...conv, scale };
   }
 
   get seed(): bigint {
@@ -311,13 +358,42 @@ export class ImbalNoisedTopK<R extends Reduction = 'mean'> {
   }
 
   apply(scores: tf.Tensor, labels: tf.Tensor): TfLossTensor<R> {
+    // Named here: the functional op would name its own option, margins, which this caller never gave.
+    if (isTensor(scores) && scores.rank === 2 && scores.shape[1] !== this.classMargins.length) {
+      throw new RangeError(
+        `clsNumList has ${this.classMargins.length} classes, expected ${scores.shape[1]} (scores has shape [${scores.shape.join(', ')}])`,
+      );
+    }
     const { offset } = this.stream.next() as { offset: number };
-    return imbalNoisedTopKLoss<R>(scores, labels, {
-      ...this.options,
-      margins: this.classMargins,
-      seed: this.stream.seed,
-      offset,
-    });
+    const [loss, se] = capturing(() =>
+      imbalNoisedTopKLoss<R>(scores, labels, {
+        ...this.options,
+        margins: this.classMargins,
+        seed: this.stream.seed,
+        offset,
+      }),
+    );
+    this.se = se as LossStandardError<R> | null;
+    return loss;
+  }
+
+  private se: LossStandardError<R> | null = null;
+
+  /**
+   * The Monte-Carlo standard error of the last apply's loss, as LossResult.standardError: a
+   * number for 'mean' and 'sum', one per row for 'none'. null before the first call.
+   */
+  get standardError(): LossStandardError<R> | null {
+    return this.se;
+  }
+
+  /**
+   * This loss as tfjs-layers takes it, `model.compile({ optimizer, loss: criterion.asLoss() })`:
+   * called with (yTrue, yPred), one-hot targets [batch, classes] or class indices [batch] /
+   * [batch, 1]; each training step draws fresh noise (the module's stream advances per call).
+   */
+  asLoss(): (yTrue: tf.Tensor, yPred: tf.Tensor) => tf.Tensor {
+    return asLayersLoss((s, y) => this.apply(s, y));
   }
 }
 
@@ -327,14 +403,8 @@ export type { Reduction };
 // ---- The top-k ops (docs/ops.md) as tfjs ops ----
 import { perturbedTopK as perturbedTopKArrays, topk as topkArrays } from './ops.js';
 
-export interface TfTopKOptions {
-  /** Rank order (default); false: increasing index order. */
-  sorted?: boolean;
-  /** The k largest (default) or the k smallest. */
-  largest?: boolean;
-  backend?: BackendOption;
-  allowNonFinite?: boolean;
-}
+/** The options of the tfjs topk (TF_SETS.topk: the plain topk's, without k, dim and the outputs): sorted, largest, backend, allowNonFinite. */
+export interface TfTopKOptions extends OptionsOf<typeof TF_SETS.topk> {}
 
 /**
  * The k largest (or smallest) entries along the last axis, like tf.topk, but differentiable:
@@ -342,7 +412,7 @@ export interface TfTopKOptions {
  * lower index first; see docs/ops.md for NaN. `indices` is an int32 tensor (no gradient).
  */
 export function topk(x: tf.Tensor, k = 1, options: TfTopKOptions = {}): { values: tf.Tensor; indices: tf.Tensor } {
-  const o = v.strictOptions('options', options, ['sorted', 'largest', 'backend', 'allowNonFinite'] as const);
+  const o = arrayOptions(parseOptions('options', options, TF_SETS.topk, v.TF_OPTION_HINTS));
   if (!isTensor(x)) throw new TypeError(`x must be a tf.Tensor, got ${v.describe(x)}`);
   const r = topkArrays(floatData('x', x), x.shape.slice(), { k, dim: -1, ...o } as Parameters<typeof topkArrays>[2]);
   const op = tf.customGrad((input: tf.Tensor | tf.GradSaveFunc) => {
@@ -355,21 +425,12 @@ export function topk(x: tf.Tensor, k = 1, options: TfTopKOptions = {}): { values
   return { values: op(x), indices: tf.tensor(r.indices, r.shape, 'int32') };
 }
 
-export interface TfPerturbedTopKOptions {
-  k: number;
-  /** Noise scale (> 0). Default 1. */
-  epsilon?: number;
-  /** Noise samples (required). */
-  nSample: number;
-  /** Default -1. */
-  axis?: number;
-  /** Seed of the stream; absent: a fresh random seed per call (fresh noise at every step). */
-  seed?: number | bigint;
-  /** Call offset into the stream. Default 0. */
-  offset?: number;
-  backend?: BackendOption;
-  allowNonFinite?: boolean;
-}
+/**
+ * The options of the tfjs perturbedTopK (TF_SETS.perturbedTopK: the plain functional set with
+ * `axis` for `dim`): k and nSample (required), epsilon (> 0, default 1), axis, seed, offset,
+ * backend, allowNonFinite.
+ */
+export interface TfPerturbedTopKOptions extends OptionsOf<typeof TF_SETS.perturbedTopK> {}
 
 /**
  * The perturbed top-k mask (Berthet et al. 2020) as a tfjs op: of x's shape, the mean over
@@ -377,20 +438,12 @@ export interface TfPerturbedTopKOptions {
  * the Gaussian perturbed optimizer's VJP on the forward's own noise.
  */
 export function perturbedTopK(x: tf.Tensor, options: TfPerturbedTopKOptions): tf.Tensor {
-  const o = v.strictOptions(
-    'options',
-    options,
-    ['k', 'epsilon', 'nSample', 'axis', 'seed', 'offset', 'backend', 'allowNonFinite'] as const,
-    {
-      dim: "the tfjs ops take 'axis'",
-      n_sample: "use 'nSample'",
-    },
-  );
+  const { axis, ...o } = parseOptions('options', options, TF_SETS.perturbedTopK, v.TF_OPTION_HINTS);
   if (!isTensor(x)) throw new TypeError(`x must be a tf.Tensor, got ${v.describe(x)}`);
-  const { axis, ...rest } = o;
+  const rest = arrayOptions(o);
   const op = tf.customGrad((input: tf.Tensor | tf.GradSaveFunc) => {
     const xt = input as tf.Tensor;
-    const r = perturbedTopKArrays(floatData('x', xt), xt.shape.slice(), { ...rest, dim: axis ?? -1 } as Parameters<
+    const r = perturbedTopKArrays(floatData('x', xt), xt.shape.slice(), { ...rest, dim: axis } as Parameters<
       typeof perturbedTopKArrays
     >[2]);
     return {
@@ -404,20 +457,12 @@ export function perturbedTopK(x: tf.Tensor, options: TfPerturbedTopKOptions): tf
 // ---- The smooth top-k SVM (Berrada et al. 2018) as a tfjs loss ----
 import { smoothTopKSvmLoss as smoothTopKSvmArrays } from './svm.js';
 
-export interface TfSmoothTopKSvmOptions {
-  k: number;
-  /** Default 1. */
-  tau?: number;
-  /** Default 1. */
-  alpha?: number;
-  /** 'exact' (default) or 'reference' (oval-group's gradient; see docs/ops.md). */
-  gradient?: 'exact' | 'reference';
-  backend?: BackendOption;
-}
+/** The options of the tfjs smooth top-k SVM (TF_SETS.smoothTopKSvm, the plain API's set). */
+export interface TfSmoothTopKSvmOptions extends OptionsOf<typeof TF_SETS.smoothTopKSvm> {}
 
 /** The smooth top-k SVM loss of scores [batch, classes] and int32 labels [batch]: a scalar, the mean over rows. */
 export function smoothTopKSvmLoss(scores: tf.Tensor, labels: tf.Tensor, options: TfSmoothTopKSvmOptions): tf.Scalar {
-  const o = v.strictOptions('options', options, ['k', 'tau', 'alpha', 'gradient', 'backend'] as const);
+  const o = arrayOptions(parseOptions('options', options, TF_SETS.smoothTopKSvm, v.TF_OPTION_HINTS));
   if (!isTensor(scores)) throw new TypeError(`scores must be a tf.Tensor, got ${v.describe(scores)}`);
   const shape = scoresShape(scores);
   const y = labelData(labels, shape[0]);

@@ -10,34 +10,22 @@ import {
   type Kernel,
 } from './kernel.js';
 import { defaultSampler, type SamplerName } from './lazy-sampler.js';
+import { DEFAULT_NSAMPLE, type OptionsOf, parseOptions, SETS } from './options.js';
 import * as v from './validate.js';
 
-export interface NoisedTopKOptions {
-  /** Rank of the value taken, 1 = the largest. */
-  k: number;
-  /** Noise scale; 0 gives the hard k-th value. Default 1. */
-  epsilon?: number;
-  /** Samples of noise per slice. Default 5. */
-  nSample?: number;
-  /** Dimension reduced; negative counts from the end. Default -1. */
-  dim?: number;
-  /** Seed of the noise stream (integer or bigint below 2^64). Default: random. */
-  seed?: number | bigint;
-  backend?: BackendOption;
-  /** Skip the finite check of the inputs; NaN then ranks above +Infinity. Default false. */
-  allowNonFinite?: boolean;
-  /**
-   * How the seeded noise is drawn: 'dense' draws every normal of the stream (today's stream, bit
-   * for bit); 'lazy' draws only where it can matter, with the same law (docs/lazy-sampler.md).
-   * Default: defaultSampler's fixed rule.
-   */
-  sampler?: SamplerName;
-}
+/**
+ * The options of NoisedTopK, declared once in lib/options.ts (SETS.noisedTopK): k (required), epsilon
+ * (default 1), nSample (default 5), dim (default -1), seed (default: random), backend, allowNonFinite,
+ * sampler.
+ */
+export interface NoisedTopKOptions extends OptionsOf<typeof SETS.noisedTopK> {}
 
 export interface ForwardOutputs {
   /** Preallocated output for the values (length: the product of the output shape). */
   out?: Float32Array;
-  /** Preallocated output for the selected positions (length: rows * nSample). */
+  /** Preallocated output for the selected columns, `indices` (length: rows * nSample). */
+  indices?: Int32Array;
+  /** @deprecated Renamed `indices` (docs/api.md, Conventions); read as `indices` for one release. */
   positions?: Int32Array;
 }
 
@@ -135,7 +123,7 @@ export function planTopK(
   const nSample = v.integer('nSample', nSampleIn, 1, v.MAX_SAMPLES);
   if (rows * nSample > v.MAX_OUTPUT_ELEMENTS) {
     throw new RangeError(
-      `nSample = ${nSample} with ${rows} slices needs positions of ${rows * nSample} elements (${rows * nSample * 4} bytes), ` +
+      `nSample = ${nSample} with ${rows} slices needs indices of ${rows * nSample} elements (${rows * nSample * 4} bytes), ` +
         `above the limit of 2^28 elements (1 GiB) per call: lower nSample or split the batch`,
     );
   }
@@ -203,6 +191,9 @@ export interface PreparedForward {
   positions: Int32Array;
   /** [rows, nSample]: each sample's k-th value (the library's own array, written in place). */
   sampleValues: Float32Array;
+  /** The stream's seed and offset of the call; null for explicit noise. */
+  seed: bigint | null;
+  offset: number | null;
 }
 
 /** Copies private outputs into the caller's, once the kernel is done. */
@@ -215,7 +206,7 @@ export function finishForward(p: PreparedForward): void {
   // first, and no order of writing gives both answers. Reading the first back tells.
   if (values && positions) {
     for (let i = 0; i < p.values.length; i++) {
-      if (!Object.is(p.values[i], p.call.values[i])) throw new RangeError('out shares memory with positions');
+      if (!Object.is(p.values[i], p.call.values[i])) throw new RangeError('out shares memory with indices');
     }
   }
 }
@@ -225,11 +216,11 @@ export interface OutputViews {
   positions?: Int32Array;
 }
 
-/** Output views from an outputs record whose keys were read once. */
-export function outputViews(o: { out?: unknown; positions?: unknown }): OutputViews {
+/** Output views from an outputs record whose keys were read once (the caller's `indices` are the kernel's positions). */
+export function outputViews(o: { out?: unknown; indices?: unknown }): OutputViews {
   return {
     out: o.out === undefined ? undefined : v.typedArray('out', o.out, Float32Array),
-    positions: o.positions === undefined ? undefined : v.typedArray('positions', o.positions, Int32Array),
+    positions: o.indices === undefined ? undefined : v.typedArray('indices', o.indices, Int32Array),
   };
 }
 
@@ -241,13 +232,7 @@ export function forwardCall(
 ): PreparedForward {
   const why = `${plan.rows} slices x nSample = ${plan.nSample}`;
   const values = outputArray('out', outputs.out, plan.rows, (n) => new Float32Array(n), why);
-  const positions = outputArray(
-    'positions',
-    outputs.positions,
-    plan.rows * plan.nSample,
-    (n) => new Int32Array(n),
-    why,
-  );
+  const positions = outputArray('indices', outputs.positions, plan.rows * plan.nSample, (n) => new Int32Array(n), why);
   // Always asked for: one float per (row, sample) written where the kernel already holds it,
   // so that standardError costs nothing until it is read. A new ArrayBuffer, private to the
   // result, so it can overlap nothing.
@@ -262,12 +247,12 @@ export function forwardCall(
   const byAddress = plan.kernel.name !== 'js';
   for (const [name, arr] of [
     ['out', values],
-    ['positions', positions],
+    ['indices', positions],
   ] as const) {
     noOverlap(name, arr, plan.xName, plan.x, byAddress);
     if (noise) noOverlap(name, arr, 'noise', noise, byAddress);
   }
-  noOverlap('out', values, 'positions', positions, byAddress);
+  noOverlap('out', values, 'indices', positions, byAddress);
   const all: ArrayBufferView[] = noise ? [plan.x, noise, values, positions] : [plan.x, values, positions];
   const call: ForwardCall = {
     x: plan.x,
@@ -287,7 +272,9 @@ export function forwardCall(
     positions: privateIfShared(positions, all, (n) => new Int32Array(n)),
     sampleValues,
   };
-  return { call, values, positions, sampleValues };
+  const stream = source.kind === 'stream';
+  const seed = stream ? (BigInt(source.seedHi) << 32n) | BigInt(source.seedLo) : null;
+  return { call, values, positions, sampleValues, seed, offset: stream ? source.offset : null };
 }
 
 /** The explicit noise of a functional call: x.shape + [nSample], nSample inferred. */
@@ -331,18 +318,18 @@ export function backwardCall(
   out: unknown,
   rowScaleName = 'gradOutput',
 ): PreparedBackward {
-  // positions may be the caller's own array (outputs.positions): it can have been rewritten,
+  // positions may be the caller's own array (outputs.indices): it can have been rewritten,
   // detached or resized since the forward pass. Every backend indexes with it.
   const want = plan.rows * plan.nSample;
   if (positions.length !== want) {
     throw new RangeError(
-      `positions has length ${positions.length}, expected ${want}: it was resized or detached after the forward pass`,
+      `indices has length ${positions.length}, expected ${want}: it was resized or detached after the forward pass`,
     );
   }
   for (let j = 0; j < want; j++) {
     const p = positions[j]!;
     if (p < 0 || p >= plan.d)
-      throw new RangeError(`positions[${j}] is ${p}, outside [0, ${plan.d}): it was changed after the forward pass`);
+      throw new RangeError(`indices[${j}] is ${p}, outside [0, ${plan.d}): it was changed after the forward pass`);
   }
   // Sized from the plan, not plan.x.length: x may have been detached since the forward pass.
   const outView = out === undefined ? undefined : v.typedArray('out', out, Float32Array);
@@ -350,7 +337,7 @@ export function backwardCall(
   const grad = outputArray('out', outView, size, (n) => new Float32Array(n), `the gradient of ${plan.xName}`);
   const byAddress = plan.kernel.name !== 'js';
   noOverlap('out', grad, rowScaleName, rowScale, byAddress);
-  noOverlap('out', grad, 'positions', positions, byAddress);
+  noOverlap('out', grad, 'indices', positions, byAddress);
   const call: BackwardCall = {
     positions,
     rowScale,
@@ -396,25 +383,33 @@ export class NoisedTopKResult {
   readonly values: Float32Array;
   /** Shape of `values`: the input's shape without `dim`. */
   readonly shape: number[];
-  /** Column of the k-th largest per (slice, sample): the sparse form of the gradient. */
-  readonly positions: Int32Array;
+  /** Column of the k-th largest per (slice, sample), Int32Array [slices, nSample]: the sparse form of the gradient. */
+  readonly indices: Int32Array;
   readonly nSample: number;
   /**
-   * Each sample's k-th largest value, [slices, nSample] laid out as `positions`: the floats
+   * Each sample's k-th largest value, [slices, nSample] laid out as `indices`: the floats
    * `values` is the mean of (summed in sample order in float64, divided by nSample, rounded once
    * to float32: the same bits).
    */
   readonly sampleValues: Float32Array;
+  /**
+   * The noise stream's seed and offset this call drew from (a random seed when none was given):
+   * pass both back to replay the call. null when the noise was given explicitly.
+   */
+  readonly seed: bigint | null;
+  readonly offset: number | null;
   private readonly plan: TopKPlan;
   private se: Float32Array | null = null;
 
   constructor(plan: TopKPlan, p: PreparedForward) {
     this.plan = plan;
     this.values = p.values;
-    this.positions = p.positions;
+    this.indices = p.positions;
     this.sampleValues = p.sampleValues;
     this.shape = plan.valueShape.slice();
     this.nSample = plan.nSample;
+    this.seed = p.seed;
+    this.offset = p.offset;
   }
 
   /**
@@ -456,6 +451,12 @@ export class NoisedTopKResult {
     return { lower, upper };
   }
 
+  /** @deprecated Renamed `indices` (docs/api.md, Conventions): the same array, kept for one release. */
+  get positions(): Int32Array {
+    v.warnDeprecated('NoisedTopKResult.positions', 'indices');
+    return this.indices;
+  }
+
   private gradCall(gradOutput: unknown, out: unknown): PreparedBackward {
     let g: Float32Array;
     if (gradOutput === undefined) {
@@ -468,7 +469,7 @@ export class NoisedTopKResult {
         );
       }
     }
-    return backwardCall(this.plan, this.positions, g, out);
+    return backwardCall(this.plan, this.indices, g, out);
   }
 
   /** Gradient w.r.t. the input, of the input's shape. gradOutput defaults to ones. */
@@ -485,23 +486,16 @@ export class NoisedTopKResult {
   }
 }
 
-/** The options every module form reads (each once, at construction). */
-export const MODULE_KEYS = ['k', 'epsilon', 'nSample', 'seed', 'backend', 'allowNonFinite', 'sampler'] as const;
-const TOPK_KEYS = [...MODULE_KEYS, 'dim'] as const;
-const OUTPUT_KEYS = ['out', 'positions'] as const;
-/** The options of every seeded functional form (top-k and the losses). */
-export const FUNCTIONAL_NOISE_KEYS = [
-  'k',
-  'epsilon',
-  'noise',
-  'seed',
-  'offset',
-  'nSample',
-  'backend',
-  'allowNonFinite',
-  'sampler',
-] as const;
-const FUNCTIONAL_TOPK_KEYS = [...FUNCTIONAL_NOISE_KEYS, 'dim', 'out', 'positions'] as const;
+/** What every module form reads (each option once, at construction). */
+export interface ModuleParsed {
+  readonly k: number;
+  readonly epsilon: number;
+  readonly nSample: number;
+  readonly seed: number | bigint | undefined;
+  readonly backend: BackendOption;
+  readonly allowNonFinite: boolean;
+  readonly sampler: SamplerName | undefined;
+}
 
 /** What every module form holds: its options, its backend and its seeded noise stream. */
 export abstract class NoisedModule {
@@ -512,16 +506,14 @@ export abstract class NoisedModule {
   protected readonly kernel: Kernel;
   protected readonly stream: NoiseStream;
 
-  /** o: the options record read once by strictOptions. */
-  protected constructor(o: Partial<Record<string, unknown>>, kMax: number, kHint: string) {
-    if (o.k === undefined) throw new TypeError(`options.k is required (${kHint})`);
-    this.k = v.integer('k', o.k, 1, kMax);
-    this.epsilon = v.epsilonValue('epsilon', o.epsilon ?? 1.0);
-    this.nSample = v.integer('nSample', o.nSample ?? 5, 1, v.MAX_SAMPLES);
-    this.allowNonFinite = v.booleanOption('allowNonFinite', o.allowNonFinite, false);
-    const sampler = v.samplerOf(o.sampler);
-    this.kernel = resolveKernel(v.backendOf(o.backend));
-    this.stream = new NoiseStream(o.seed as number | bigint | undefined, sampler);
+  /** o: the options parsed once (lib/options.ts), defaults in place. */
+  protected constructor(o: ModuleParsed) {
+    this.k = o.k;
+    this.epsilon = o.epsilon;
+    this.nSample = o.nSample;
+    this.allowNonFinite = o.allowNonFinite;
+    this.kernel = resolveKernel(o.backend);
+    this.stream = new NoiseStream(o.seed, o.sampler);
   }
 
   /** The sampler option ('lazy' | 'dense'), or undefined where the default rule picks by shape. */
@@ -545,14 +537,14 @@ export class NoisedTopK extends NoisedModule {
   readonly dim: number;
 
   constructor(options: NoisedTopKOptions) {
-    const o = v.strictOptions('options', options, TOPK_KEYS, v.OPTION_HINTS);
-    super(o, 2 ** 31 - 1, '1 = the largest');
-    this.dim = v.integer('dim', o.dim ?? -1, -(2 ** 31), 2 ** 31 - 1);
+    const o = parseOptions('options', options, SETS.noisedTopK);
+    super(o);
+    this.dim = o.dim;
   }
 
   private prepare(xIn: unknown, shapeIn: unknown, outputs: unknown): [TopKPlan, PreparedForward] {
     // Read order (see validate.ts, Snapshots): options, shape, then the views.
-    const outs = v.strictOptions('outputs', outputs, OUTPUT_KEYS, v.OPTION_HINTS);
+    const outs = v.strictOptions('outputs', outputs, ['out', 'indices'] as const, v.OPTION_HINTS);
     const shape = v.shapeSnapshot('shape', shapeIn);
     const x = v.float32Array('x', xIn);
     const views = outputViews(outs);
@@ -575,20 +567,45 @@ export class NoisedTopK extends NoisedModule {
   }
 }
 
-export interface FunctionalTopKOptions extends ForwardOutputs {
-  k: number;
-  epsilon?: number;
-  dim?: number;
-  /** Noise laid out as shape + [nSample]. Without it, seed (and offset) pick the stream. */
-  noise?: Float32Array;
-  seed?: number | bigint;
-  /** Call offset into the seeded stream. Default 0. */
-  offset?: number;
-  nSample?: number;
-  backend?: BackendOption;
-  allowNonFinite?: boolean;
-  /** The seeded sampler (see NoisedTopKOptions.sampler); not with explicit noise. */
-  sampler?: SamplerName;
+/**
+ * The options of the functional noisedTopK, declared once in lib/options.ts
+ * (SETS.noisedTopKFunctional): the module options, plus noise (shape + [nSample]), offset, out
+ * and indices.
+ */
+export interface FunctionalTopKOptions extends OptionsOf<typeof SETS.noisedTopKFunctional> {
+  /** @deprecated Renamed `indices` (docs/api.md, Conventions); read as `indices` for one release. */
+  positions?: Int32Array;
+}
+
+/**
+ * The noise rule of every functional form and every tfjs op (docs/api.md, Conventions):
+ * without a seed, each call draws a fresh random seed (offset 0), which the result reports; a
+ * seed comes with an offset, since the same (seed, offset) gives the same noise: a seed alone in
+ * a training loop would silently reuse one draw at every step. The module forms own a stream
+ * and advance the offset by one per call.
+ */
+export function seededCall(
+  seed: number | bigint | undefined,
+  offset: number | undefined,
+): { seedLo: number; seedHi: number; offset: number } {
+  if (seed === undefined) {
+    if (offset !== undefined) {
+      throw new TypeError(
+        'options.offset needs options.seed: without a seed each call draws a fresh random seed (result.seed tells which)',
+      );
+    }
+    const s = new NoiseStream();
+    return { seedLo: s.seedLo, seedHi: s.seedHi, offset: 0 };
+  }
+  if (offset === undefined) {
+    throw new TypeError(
+      'options.seed needs options.offset: the same (seed, offset) draws the same noise at every call. ' +
+        'Pass offset (the step number, say), leave seed out for fresh noise at each call, or use the module form, ' +
+        'which advances the offset by one per call',
+    );
+  }
+  const [seedLo, seedHi] = v.seedWords(seed);
+  return { seedLo, seedHi, offset };
 }
 
 /** Resolves a functional call's noise: explicit `noise` (already a view), or the stream at (seed, offset). */
@@ -597,36 +614,28 @@ export function functionalSource(
   x: Float32Array,
   noise: Float32Array | undefined,
 ): { source: NoiseSource; nSample: number } {
-  const sampler = v.samplerOf(o.sampler);
+  const sampler = o.sampler as SamplerName | undefined;
   if (noise !== undefined) {
     if (sampler !== undefined)
       throw new TypeError('options.sampler applies to the seeded stream (seed); explicit noise is used as given');
     const e = explicitNoise(noise, x, o.nSample);
     return { source: { kind: 'explicit', noise: e.noise }, nSample: e.nSample };
   }
-  if (o.seed === undefined) {
-    throw new TypeError(
-      'options.noise (shape + [nSample]) or options.seed is required: the functional form draws no hidden noise',
-    );
-  }
-  const [seedLo, seedHi] = v.seedWords(o.seed);
-  const offset = v.integer('offset', o.offset ?? 0, 0, 2 ** 32 - 1);
-  const nSample = v.integer('nSample', o.nSample ?? 5, 1, v.MAX_SAMPLES);
+  const { seedLo, seedHi, offset } = seededCall(o.seed as number | bigint | undefined, o.offset as number | undefined);
+  const nSample = v.integer('nSample', o.nSample ?? DEFAULT_NSAMPLE, 1, v.MAX_SAMPLES);
   return { source: { kind: 'stream', seedLo, seedHi, offset, sampler }, nSample };
 }
 
 function functionalPrepare(xIn: unknown, shapeIn: unknown, options: unknown): [TopKPlan, PreparedForward] {
-  const o = v.strictOptions('options', options, FUNCTIONAL_TOPK_KEYS, v.OPTION_HINTS);
+  const o = parseOptions('options', options, SETS.noisedTopKFunctional);
   const shape = v.shapeSnapshot('shape', shapeIn);
   const x = v.float32Array('x', xIn);
   const noise = o.noise === undefined ? undefined : v.float32Array('noise', o.noise);
   const views = outputViews(o);
-  if (o.k === undefined) throw new TypeError('options.k is required (1 = the largest)');
-  const kernel = resolveKernel(v.backendOf(o.backend));
-  const allowNonFinite = v.booleanOption('allowNonFinite', o.allowNonFinite, false);
+  const kernel = resolveKernel(o.backend);
   const { source, nSample } = functionalSource(o, x, noise);
-  const plan = planTopK(kernel, x, shape, o.dim ?? -1, o.k, o.epsilon ?? 1.0, nSample);
-  return [plan, forwardCall(plan, source, views, allowNonFinite)];
+  const plan = planTopK(kernel, x, shape, o.dim, o.k, o.epsilon, nSample);
+  return [plan, forwardCall(plan, source, views, o.allowNonFinite)];
 }
 
 export function noisedTopK(x: Float32Array, shape: number[], options: FunctionalTopKOptions): NoisedTopKResult {

@@ -78,7 +78,7 @@ export function typedArray<T extends Float32Array | Int32Array | Float64Array>(
   const o = v as T;
   // Refused, not only for simplicity: V8 11.3 (Node 20) optimized code can read a stale
   // .length from a detached array at a site that has also seen resizable-buffer views
-  // (README, Reliability). Keeping them out keeps every .length in this library exact.
+  // (docs/reliability.md). Keeping them out keeps every .length in this library exact.
   if (resizableBacked(bufferOf.call(o))) {
     throw new TypeError(
       `${name} is a view of a resizable or growable buffer, which noised-topk does not accept (pass a copy: ${name}.slice())`,
@@ -321,9 +321,11 @@ export function strictOptions<K extends string>(
   hints: Readonly<Record<string, OptionHint>> = {},
 ): Partial<Record<K, unknown>> {
   const o = optionsObject(name, v);
+  const renamedHere = (key: string) =>
+    Object.hasOwn(RENAMED_OPTIONS, key) && (known as readonly string[]).includes(RENAMED_OPTIONS[key]!);
   for (const key of Reflect.ownKeys(o)) {
     if (typeof key === 'symbol') continue;
-    if ((known as readonly string[]).includes(key)) continue;
+    if ((known as readonly string[]).includes(key) || renamedHere(key)) continue;
     const h = Object.hasOwn(hints, key) ? hints[key] : undefined;
     const hint = typeof h === 'string' ? h : h && (known as readonly string[]).includes(h[0]) ? h[1] : undefined;
     const near = nearestKey(key, known);
@@ -338,7 +340,13 @@ export function strictOptions<K extends string>(
     const value = (o as Record<string, unknown>)[key];
     if (value !== undefined) out[key] = value;
   }
-  return out;
+  for (const [oldKey, newKey] of Object.entries(RENAMED_OPTIONS)) {
+    if (!(known as readonly string[]).includes(newKey) || (known as readonly string[]).includes(oldKey)) continue;
+    if (!Object.hasOwn(o, oldKey)) continue;
+    const value = (o as Record<string, unknown>)[oldKey];
+    if (value !== undefined) (out as Record<string, unknown>)[oldKey] = value;
+  }
+  return renamedOptions(name, out as Partial<Record<string, unknown>>, known) as Partial<Record<K, unknown>>;
 }
 
 // ------------------------------------------------------------------------------------------
@@ -500,4 +508,61 @@ export function finiteRows(name: string, v: unknown, n: number): Float32Array {
     if (x - x !== 0) throw new RangeError(`${name}[${i}] must be finite, got ${describe(x)}`);
   }
   return a;
+}
+
+const warnedDeprecations = new Set<string>();
+
+/**
+ * One DeprecationWarning per old name and process (node --no-deprecation silences it): a
+ * training loop reading the old name every step warns once, not every step.
+ */
+export function warnDeprecated(oldName: string, newName: string): void {
+  if (warnedDeprecations.has(oldName)) return;
+  warnedDeprecations.add(oldName);
+  process.emitWarning(`${oldName} is deprecated: use ${newName} (same value); kept for one release`, {
+    type: 'DeprecationWarning',
+    code: 'NOISED_TOPK_RENAMED',
+  });
+}
+
+/**
+ * Options renamed by the naming rule (docs/api.md, Conventions): the old key is read as the new
+ * one, with a one-time DeprecationWarning, for one release; both at once is a TypeError.
+ */
+export const RENAMED_OPTIONS: Readonly<Record<string, string>> = {
+  positions: 'indices',
+  classCounts: 'clsNumList',
+};
+
+/** Moves a renamed key of a record read by strictOptions to its new name (where the set has it). */
+export function renamedOptions(
+  name: string,
+  o: Partial<Record<string, unknown>>,
+  known: readonly string[],
+): Partial<Record<string, unknown>> {
+  for (const [oldKey, newKey] of Object.entries(RENAMED_OPTIONS)) {
+    if (!known.includes(newKey) || known.includes(oldKey) || o[oldKey] === undefined) continue;
+    if (o[newKey] !== undefined)
+      throw new TypeError(`${name}.${oldKey} is the deprecated name of ${name}.${newKey}: give one of them`);
+    warnDeprecated(`option '${oldKey}'`, `'${newKey}'`);
+    o[newKey] = o[oldKey];
+    delete o[oldKey];
+  }
+  return o;
+}
+
+/**
+ * A small per-class list (weight, margins of the classes): a Float32Array is taken as a view
+ * (the data rule), any other numeric array-like (an Array, another typed array) is read once
+ * into a new Float32Array; a non-number element is a TypeError naming it.
+ */
+export function float32List(name: string, v: unknown, what: string): Float32Array {
+  if (tagOf.call(v) === 'Float32Array') return float32Array(name, v);
+  const items = numberListSnapshot(name, v, what);
+  const out = new Float32Array(items.length);
+  items.forEach((x, j) => {
+    if (typeof x !== 'number') throw new TypeError(`${name}[${j}] must be a number, got ${describe(x)}`);
+    out[j] = x;
+  });
+  return out;
 }

@@ -6,7 +6,7 @@
 // inputs), then ntk::validate once. Every entry point comes as `name` (sync) and `nameAsync`
 // (Promise), both running through napi_job.h: one parse, one kernel call.
 //
-// Memory the kernels touch (README, Reliability): sync calls work on the JS arrays in place;
+// Memory the kernels touch (docs/reliability.md): sync calls work on the JS arrays in place;
 // async calls on owned snapshots (napi_job.h says why). A SharedArrayBuffer can still be
 // written by another thread during a sync call, so positions that backward validates and then
 // indexes with are copied first when they live in one (validate-then-use must read the same

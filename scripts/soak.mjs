@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// npm run soak: many calls through the public API, RSS before and after (README, Reliability).
+// npm run soak: many calls through the public API, RSS before and after (docs/reliability.md).
 //   node scripts/soak.mjs [--sync 100000] [--async 10000] [--rounds 3] [--backend cpu]
 //                         [--max-native-growth-mb 16]
 // Each round makes --sync and --async calls; memory is read after each, after full GCs. RSS

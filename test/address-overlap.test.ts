@@ -47,10 +47,18 @@ describe('the address check where the addon has one', () => {
     const twin = new Float32Array(structuredClone(x.buffer as SharedArrayBuffer), 0, 2);
     const before = calls.length;
     expect(() =>
-      functional.noisedTopK(x, [2, 4], { k: 1, epsilon: 0, nSample: 1, seed: 0, backend: 'cpu', out: twin }),
+      functional.noisedTopK(x, [2, 4], { k: 1, epsilon: 0, nSample: 1, seed: 0, offset: 0, backend: 'cpu', out: twin }),
     ).toThrow(new RangeError('out shares memory with x'));
     expect(calls.length).toBeGreaterThan(before);
-    const js = functional.noisedTopK(x, [2, 4], { k: 1, epsilon: 0, nSample: 1, seed: 0, backend: 'js', out: twin });
+    const js = functional.noisedTopK(x, [2, 4], {
+      k: 1,
+      epsilon: 0,
+      nSample: 1,
+      seed: 0,
+      offset: 0,
+      backend: 'js',
+      out: twin,
+    });
     expect(Array.from(js.values)).toEqual([3, 5]);
   });
 
@@ -63,7 +71,7 @@ describe('the address check where the addon has one', () => {
       { positions },
     );
     const out = new Float32Array(structuredClone(positions.buffer as SharedArrayBuffer), 0, 4);
-    expect(() => r.backward(undefined, out)).toThrow(new RangeError('out shares memory with positions'));
+    expect(() => r.backward(undefined, out)).toThrow(new RangeError('out shares memory with indices'));
     const before = calls.length;
     new NoisedTopK({ k: 1, seed: 0, backend: 'cpu' })
       .forward(Float32Array.of(1, 2, 3, 4), [2, 2], { out: new Float32Array(2) })

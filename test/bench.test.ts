@@ -40,6 +40,7 @@ describe('JS benchmark (npm run bench), smoke mode', () => {
       epsilon: 0,
       nSample: S,
       seed: 1n,
+      offset: 0,
       backend: 'cpu',
     });
     const g = ours.backward();

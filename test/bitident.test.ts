@@ -126,7 +126,7 @@ describe.skipIf(!hasCpu)('cpu and js agree bit for bit', () => {
       const inner = 1 + (trial % 4);
       const x = randomArray(rand, 2 * d * inner, trial % 3 === 0 ? 1e38 : 3);
       const epsilon = [3.4028234663852886e38, 1e38, 1e30, 1e20][trial % 4]!;
-      const opts = { k: 1 + (trial % d), epsilon, dim: 1, seed: trial, nSample: 2 + (trial % 3) };
+      const opts = { k: 1 + (trial % d), epsilon, dim: 1, seed: trial, offset: 0, nSample: 2 + (trial % 3) };
       const a = functional.noisedTopK(x, [2, d, inner], { ...opts, backend: 'js' });
       const b = functional.noisedTopK(x, [2, d, inner], { ...opts, backend: 'cpu' });
       expect(Array.from(b.positions)).toEqual(Array.from(a.positions));
@@ -135,7 +135,7 @@ describe.skipIf(!hasCpu)('cpu and js agree bit for bit', () => {
     // The libFuzzer case: layout [2, 4, 4], k = 3, eps = FLT_MAX.
     const x = randomArray(mulberry32(1), 32, 1);
     for (let seed = 0; seed < 200; seed++) {
-      const o = { k: 3, epsilon: 3.4028234663852886e38, dim: 1, seed, nSample: 2 };
+      const o = { k: 3, epsilon: 3.4028234663852886e38, dim: 1, seed, offset: 0, nSample: 2 };
       expect(Array.from(functional.noisedTopK(x, [2, 4, 4], { ...o, backend: 'cpu' }).positions)).toEqual(
         Array.from(functional.noisedTopK(x, [2, 4, 4], { ...o, backend: 'js' }).positions),
       );
@@ -149,7 +149,7 @@ describe.skipIf(!hasCpu)('cpu and js agree bit for bit', () => {
       const d = 1 + Math.floor(rand() * 9);
       const x = Float32Array.from({ length: 4 * d }, () => special[Math.floor(rand() * special.length)]!);
       const k = 1 + Math.floor(rand() * d);
-      const opts = { k, epsilon: trial % 2 ? 0 : 0.5, seed: trial, nSample: 3, allowNonFinite: true };
+      const opts = { k, epsilon: trial % 2 ? 0 : 0.5, seed: trial, offset: 0, nSample: 3, allowNonFinite: true };
       const a = functional.noisedTopK(x, [4, d], { ...opts, backend: 'js' });
       const b = functional.noisedTopK(x, [4, d], { ...opts, backend: 'cpu' });
       expect(bits(b.values)).toEqual(bits(a.values));

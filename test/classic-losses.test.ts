@@ -92,7 +92,7 @@ describe('classic losses', () => {
     );
     expect(() => crossEntropyLoss(s, labels, [B, D + 1])).toThrow(RangeError);
     expect(() => crossEntropyLoss(Float32Array.from([0, NaN]), [0], [1, 2])).toThrow(/scores\[1\] is NaN/);
-    expect(() => focalLoss(s, labels, shape, { gamma: -1 })).toThrow(/gamma must be >= 0, got -1/);
+    expect(() => focalLoss(s, labels, shape, { gamma: -1 })).toThrow(/gamma must be a finite number >= 0, got -1/);
     expect(() => ldamLoss(s, labels, shape, {})).toThrow(TypeError);
     expect(() => ldamLoss(s, labels, shape, { margins: new Float32Array(3) })).toThrow(
       /margins has length 3, expected 5/,

@@ -83,6 +83,7 @@ describe('cuda backend: availability (runs everywhere)', () => {
         k: 2,
         epsilon: 0,
         seed: 1,
+        offset: 0,
         backend: 'cpu',
       });
       expect(Array.from(r.values)).toEqual([3]);
@@ -318,7 +319,14 @@ describe.skipIf(!hasCuda)('cuda backend: GPU suite', () => {
     for (const d of [8191, 8192, 10000]) {
       const x = randomArray(rand, 3 * d);
       same(x, [3, d], { k: 5, epsilon: 1, seed: 12, nSample: 4 });
-      const implicit = functional.noisedTopK(x, [3, d], { k: 5, epsilon: 1, seed: 12, nSample: 4, backend: 'cuda' });
+      const implicit = functional.noisedTopK(x, [3, d], {
+        k: 5,
+        epsilon: 1,
+        seed: 12,
+        offset: 0,
+        nSample: 4,
+        backend: 'cuda',
+      });
       const pinned = functional.noisedTopK(x, [3, d], {
         k: 5,
         epsilon: 1,

@@ -1,7 +1,7 @@
 // The native addon's own guards, called directly (loaded through lib/native.ts, bypassing every
 // check in lib/): any argument list gives a TypeError, a RangeError or the right answer, never
 // a crash. A call that succeeds must equal the js kernel on the same arguments, bit for bit,
-// and its async form must settle the same way. Part of the fuzz run (README, Reliability).
+// and its async form must settle the same way. Part of the fuzz run (docs/reliability.md).
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { backwardJs, forwardJs } from '../lib/js-kernel.js';

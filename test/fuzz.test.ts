@@ -1,4 +1,4 @@
-// Property-based fuzzer over every public entry point (README, Reliability). Each case is a
+// Property-based fuzzer over every public entry point (docs/reliability.md). Each case is a
 // valid call (any container kind: subarray at a byteOffset, SharedArrayBuffer, subclass
 // instance lying about its length, another realm, resizable buffer, zero-length) with at most
 // one hostile mutation (wrong type, bad number, mismatched or overflowing shape, detached
@@ -19,7 +19,6 @@ import {
   ImbalNoisedTopK,
   ldamMargins,
   NoisedTopK,
-  NoiseStream,
   perClassTopKAccuracy,
   perturbedTopK,
   perturbedTopKAsync,
@@ -62,6 +61,7 @@ import {
 } from './fuzz-kit.js';
 import { testedBackends } from './helpers.js';
 import { MIN_Q, skipLaw, skipNext, uniformOpen } from '../lib/lazy-sampler.js';
+import { NoiseStream } from '../lib/topk.js';
 
 const BACKENDS = testedBackends();
 if (!BACKENDS.includes('cpu')) throw new Error('the fuzzer compares cpu against js: the addon must load');
@@ -282,7 +282,8 @@ async function runTopK(c: TopKCase, backend: 'js' | Native, mode: 'sync' | 'asyn
   } else {
     opts.nSample = S;
     opts.seed = c.seed;
-    if (c.functional && c.offset !== undefined) opts.offset = c.offset;
+    // the noise rule: a functional form's seed comes with an offset (docs/api.md, Conventions)
+    if (c.functional) opts.offset = c.offset ?? 0;
   }
   const outputs: Record<string, unknown> = {};
   if (c.outMode === 1 || c.outMode === 3) outputs.out = made(Float32Array, new Float32Array(rows), c.outKind);
@@ -418,8 +419,10 @@ async function runTopK(c: TopKCase, backend: 'js' | Native, mode: 'sync' | 'asyn
         break;
       case 'noNoiseNoSeed':
         if (c.functional) {
+          // an offset without a seed (no seed and no noise alone is a valid call: fresh noise)
           delete opts.noise;
           delete opts.seed;
+          opts.offset = 0;
           mutated = true;
         }
         break;
@@ -550,7 +553,7 @@ async function runTopK(c: TopKCase, backend: 'js' | Native, mode: 'sync' | 'asyn
           mutated = true;
           const n = 17 * rows * 2 ** 24;
           message = new RegExp(
-            `^nSample = 16777216 with ${17 * rows} slices needs positions of ${n} elements \\(${n * 4} bytes\\), above the limit of 2\\^28`,
+            `^nSample = 16777216 with ${17 * rows} slices needs indices of ${n} elements \\(${n * 4} bytes\\), above the limit of 2\\^28`,
           );
         }
         break;
@@ -802,7 +805,8 @@ async function runLoss(c: LossCase, backend: 'js' | Native, mode: 'sync' | 'asyn
   } else {
     opts.seed = c.seed;
     opts.nSample = S;
-    if (functionalForm && c.offset !== undefined) opts.offset = c.offset;
+    // the noise rule: a functional form's seed comes with an offset (docs/api.md, Conventions)
+    if (functionalForm) opts.offset = c.offset ?? 0;
   }
   if (c.form === 'imbal') {
     opts.maxM = c.maxM;
@@ -952,9 +956,10 @@ async function runLoss(c: LossCase, backend: 'js' | Native, mode: 'sync' | 'asyn
         bad[j % D] = pick([-1, NaN, Infinity, -Infinity, -1e-30], v);
         mutated = set('weight', [
           bad,
-          Array.from({ length: D }, () => 1),
+          // weight takes any numeric array-like: an Array with a non-number, a wrong length
+          Array.from({ length: D }, () => '1'),
           new Float32Array(D + 1),
-          new Float64Array(D),
+          new Float64Array(D + 1),
           'abc',
           1,
           null,
@@ -1033,8 +1038,10 @@ async function runLoss(c: LossCase, backend: 'js' | Native, mode: 'sync' | 'asyn
         break;
       case 'noNoiseNoSeed':
         if (functionalForm) {
+          // an offset without a seed (no seed and no noise alone is a valid call: fresh noise)
           delete opts.noise;
           delete opts.seed;
+          opts.offset = 0;
           mutated = true;
         }
         break;
@@ -1289,7 +1296,7 @@ async function runHostile(c: HostileCase, backend: 'js' | Native, hostile: boole
         return { ok: true, bits: { values: bits(r.values), grad: bits(r.backward()) } };
       }
       case 'topkF': {
-        const opts = withOption({ k: 1, nSample: 2, epsilon: 0.5, backend }, 'seed', 5, 6);
+        const opts = withOption({ k: 1, nSample: 2, epsilon: 0.5, offset: 0, backend }, 'seed', 5, 6);
         if (at('outputsKey')) trap(opts, 'positions', undefined, new Int32Array(B * 2), effect);
         const r = c.async
           ? await functional.noisedTopKAsync(x, shape as number[], opts as never)
@@ -1309,7 +1316,7 @@ async function runHostile(c: HostileCase, backend: 'js' | Native, hostile: boole
       case 'balF':
       case 'imbalF': {
         const opts: Record<string, unknown> = withOption(
-          { k: 1, seed: 5, nSample: 2, backend },
+          { k: 1, seed: 5, offset: 0, nSample: 2, backend },
           'epsilon',
           0.5,
           Infinity,
@@ -1497,7 +1504,7 @@ describe('fuzz: hostile reads and shared memory mapped twice (issue 11)', () => 
           } else {
             expect(got.name, `${b} ${pair}: ${got.message}`).toBe('RangeError');
             // the address check names the first overlapping pair it finds
-            expect(got.message).toMatch(/^(out|positions) shares memory with (x|noise|positions|gradOutput)$/);
+            expect(got.message).toMatch(/^(out|indices) shares memory with (x|noise|indices|gradOutput)$/);
           }
         }
       }),

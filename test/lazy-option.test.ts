@@ -62,11 +62,12 @@ describe('the sampler option', () => {
       [4096, 'lazy'],
     ] as const) {
       const x = gaussRow(12, 2 * d);
-      const byDefault = functional.noisedTopK(x, [2, d], { k: 6, seed: 4, backend });
-      const pinned = functional.noisedTopK(x, [2, d], { k: 6, seed: 4, backend, sampler: want });
+      const byDefault = functional.noisedTopK(x, [2, d], { k: 6, seed: 4, offset: 0, backend });
+      const pinned = functional.noisedTopK(x, [2, d], { k: 6, seed: 4, offset: 0, backend, sampler: want });
       const other = functional.noisedTopK(x, [2, d], {
         k: 6,
         seed: 4,
+        offset: 0,
         backend,
         sampler: want === 'lazy' ? 'dense' : 'lazy',
       });
@@ -79,7 +80,7 @@ describe('the sampler option', () => {
     // While the default rule picks 'dense' for this shape, both are today's stream bit for bit.
     const x = gaussRow(5, 3 * 50);
     const a = new NoisedTopK({ k: 3, seed: 11, backend, sampler: 'dense' }).forward(x, [3, 50]);
-    const b = functional.noisedTopK(x, [3, 50], { k: 3, seed: 11, backend });
+    const b = functional.noisedTopK(x, [3, 50], { k: 3, seed: 11, offset: 0, backend });
     expect(bits(a.values)).toEqual(bits(b.values));
     expect(Array.from(a.positions)).toEqual(Array.from(b.positions));
   });
@@ -114,17 +115,18 @@ describe('the sampler option', () => {
     await setupTf();
     const data = gaussRow(8, 4 * 300);
     const x = tf.tensor(data, [4, 300]);
-    const a = tfn.noisedTopK(x, { k: 3, seed: 5, sampler: 'lazy' });
-    const b = functional.noisedTopK(data, [4, 300], { k: 3, seed: 5, sampler: 'lazy' });
+    const a = tfn.noisedTopK(x, { k: 3, seed: 5, offset: 0, sampler: 'lazy' });
+    const b = functional.noisedTopK(data, [4, 300], { k: 3, seed: 5, offset: 0, sampler: 'lazy' });
     expect(bits(a.dataSync() as Float32Array)).toEqual(bits(b.values));
     const m = new tfn.NoisedTopK({ k: 3, seed: 5, sampler: 'lazy' });
     expect(bits(m.apply(x).dataSync() as Float32Array)).toEqual(bits(b.values));
-    expect(() => tfn.noisedTopK(x, { k: 3, seed: 5, sampler: 'x' as 'lazy' })).toThrow(RangeError);
+    expect(() => tfn.noisedTopK(x, { k: 3, seed: 5, offset: 0, sampler: 'x' as 'lazy' })).toThrow(RangeError);
     const labels = tf.tensor1d([1, 2, 3, 4], 'int32');
-    const l = tfn.balNoisedTopKLoss(x, labels, { k: 2, seed: 5, sampler: 'lazy' });
+    const l = tfn.balNoisedTopKLoss(x, labels, { k: 2, seed: 5, offset: 0, sampler: 'lazy' });
     const lr = functional.balNoisedTopKLoss(data, new Int32Array([1, 2, 3, 4]), [4, 300], {
       k: 2,
       seed: 5,
+      offset: 0,
       sampler: 'lazy',
     });
     expect((l.dataSync() as Float32Array)[0]).toBe(lr.loss);

@@ -224,12 +224,18 @@ describe('bit identity and edge cases of the conventions', () => {
   });
 
   it('mean over rows that are all ignored, or weigh 0 in total, is NaN (as torch); its gradient has no NaN where rows are ignored', () => {
-    const r = functional.balNoisedTopKLoss(scores, [-1, -1, -1, -1, -1], [B, D], { k: 1, seed: 0, ignoreIndex: -1 });
+    const r = functional.balNoisedTopKLoss(scores, [-1, -1, -1, -1, -1], [B, D], {
+      k: 1,
+      seed: 0,
+      offset: 0,
+      ignoreIndex: -1,
+    });
     expect(r.loss).toBeNaN();
     expect(Array.from(r.backward()).every((g) => g === 0)).toBe(true);
     const s = functional.balNoisedTopKLoss(scores, [0, 1, 2, 3, 0], [B, D], {
       k: 1,
       seed: 0,
+      offset: 0,
       reduction: 'sum',
       ignoreIndex: 0,
       weight: Float32Array.of(1, 0, 0, 0),
@@ -241,10 +247,13 @@ describe('bit identity and edge cases of the conventions', () => {
     const f =
       (o: Record<string, unknown>, ls: unknown = [0, 1, 2, 3, 0]) =>
       () =>
-        functional.balNoisedTopKLoss(scores, ls as number[], [B, D], { k: 1, seed: 0, ...o });
+        functional.balNoisedTopKLoss(scores, ls as number[], [B, D], { k: 1, seed: 0, offset: 0, ...o });
     expect(f({ reduction: 'avg' })).toThrow(new RangeError(`reduction must be 'mean', 'sum' or 'none', got "avg"`));
     expect(f({ reduction: 1 })).toThrow(TypeError);
-    expect(f({ weight: [1, 1, 1, 1] })).toThrow(/^weight must be a Float32Array, got an Array of length 4/);
+    // weight is a small per-class list: any numeric array-like (docs/api.md, Conventions)
+    expect(f({ weight: [1, 2, 0.5, 1] })().loss).toBe(f({ weight: Float32Array.of(1, 2, 0.5, 1) })().loss);
+    expect(f({ weight: [1, '2', 1, 1] })).toThrow(new TypeError('weight[1] must be a number, got "2"'));
+    expect(f({ weight: 3 })).toThrow(/^weight must be a Float32Array or an array of per-class weights, got 3/);
     expect(f({ weight: new Float32Array(3) })).toThrow(/^weight has length 3, expected 4 \(one per class/);
     expect(f({ weight: Float32Array.of(1, -1, 1, 1) })).toThrow(/^weight\[1\] must be a finite number >= 0, got -1/);
     expect(f({ weight: Float32Array.of(1, NaN, 1, 1) })).toThrow(/^weight\[1\] must be a finite number >= 0, got NaN/);
@@ -255,13 +264,18 @@ describe('bit identity and edge cases of the conventions', () => {
     expect(f({ ignoreIndex: -1 }, [0, 1, -100, 3, 0])).toThrow(
       /^labels\[2\] must be an integer in \[0, 3\] or ignoreIndex \(-1\), got -100/,
     );
-    const none = functional.balNoisedTopKLoss(scores, [0, 1, 2, 3, 0], [B, D], { k: 1, seed: 0, reduction: 'none' });
-    expect(() => none.backward(1 as never)).toThrow(/^gradLoss must be a Float32Array, got 1/);
-    expect(() => none.backward(new Float32Array(4))).toThrow(/^gradLoss has length 4, expected 5 \(one per row\)/);
-    expect(() => none.backward(Float32Array.of(1, 1, NaN, 1, 1))).toThrow(/^gradLoss\[2\] must be finite, got NaN/);
-    const mean = functional.balNoisedTopKLoss(scores, [0, 1, 2, 3, 0], [B, D], { k: 1, seed: 0 });
+    const none = functional.balNoisedTopKLoss(scores, [0, 1, 2, 3, 0], [B, D], {
+      k: 1,
+      seed: 0,
+      offset: 0,
+      reduction: 'none',
+    });
+    expect(() => none.backward(1 as never)).toThrow(/^gradOutput must be a Float32Array, got 1/);
+    expect(() => none.backward(new Float32Array(4))).toThrow(/^gradOutput has length 4, expected 5 \(one per row\)/);
+    expect(() => none.backward(Float32Array.of(1, 1, NaN, 1, 1))).toThrow(/^gradOutput\[2\] must be finite, got NaN/);
+    const mean = functional.balNoisedTopKLoss(scores, [0, 1, 2, 3, 0], [B, D], { k: 1, seed: 0, offset: 0 });
     expect(() => mean.backward(new Float32Array(5) as never)).toThrow(
-      /^gradLoss must be a number \(reduction 'mean'\)/,
+      /^gradOutput must be a number \(reduction 'mean'\)/,
     );
     expect(() => new ImbalNoisedTopK({ k: 1, maxM: 0.3, clsNumList: [1, 2, 3], weight: new Float32Array(4) })).toThrow(
       /^weight has length 4, expected 3 \(one per class of clsNumList\)/,
@@ -285,7 +299,12 @@ describe('bit identity and edge cases of the conventions', () => {
 
   it('an empty batch gives an empty answer: none [] / sum 0 / mean NaN, and an empty gradient', () => {
     for (const reduction of ['mean', 'sum', 'none'] as const) {
-      const r = functional.balNoisedTopKLoss<Reduction>(new Float32Array(0), [], [0, 4], { k: 1, seed: 0, reduction });
+      const r = functional.balNoisedTopKLoss<Reduction>(new Float32Array(0), [], [0, 4], {
+        k: 1,
+        seed: 0,
+        offset: 0,
+        reduction,
+      });
       expect(r.losses.length).toBe(0);
       expect(r.loss).toEqual(reduction === 'mean' ? NaN : reduction === 'sum' ? 0 : null);
       expect(r.backward(reduction === 'none' ? (new Float32Array(0) as never) : (1 as never)).length).toBe(0);

@@ -155,7 +155,7 @@ describe('without the addon', () => {
       const rnd = mulberry32(5);
       const x = Float32Array.from({ length: B * D }, () => rnd() * 4 - 2);
       const labels = Int32Array.from({ length: B }, () => Math.floor(rnd() * D));
-      const o = { k: 3, epsilon: 0.5, nSample: 4, seed: 9n };
+      const o = { k: 3, epsilon: 0.5, nSample: 4, seed: 9n, offset: 0 };
       const fresh = lib.functional.balNoisedTopKLoss(x, labels, [B, D], o).backward();
       const into = lib.functional.balNoisedTopKLoss(x, labels, [B, D], o).backward(undefined, new Float32Array(B * D));
       expect(Array.from(fresh)).toEqual(Array.from(into));

@@ -92,7 +92,7 @@ describe('top-k metrics under the tie rule', () => {
       /labels\[5\] must be an integer in \[0, 3\], got 4/,
     );
     expect(() => rareClassTopKAccuracy(scores, labels, shape, 1, { classCounts: [1, 2] })).toThrow(
-      /classCounts has length 2, expected 4/,
+      /clsNumList has length 2, expected 4/,
     );
     expect(() => rareClassTopKAccuracy(scores, labels, shape, 1, {} as never)).toThrow(TypeError);
   });

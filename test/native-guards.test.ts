@@ -1,4 +1,4 @@
-// The addon's own guards (README, Reliability; docs/limits.md): outputs that share memory with
+// The addon's own guards (docs/reliability.md; docs/limits.md): outputs that share memory with
 // an input by address, including through two SharedArrayBuffer objects over the same memory
 // (structuredClone, postMessage), which JavaScript cannot tell apart; overlap(), the addon's
 // answer to "do these views share a byte"; the positions size limit (rows * nSample <= 2^28).
@@ -164,7 +164,7 @@ describe.skipIf(!hasCpu)("outputs over a SharedArrayBuffer twin of an input, thr
         const positions = new Int32Array(b, 4, rows * S);
         return sync ? op.forward(x, shape, { positions }) : op.forwardAsync(x, shape, { positions });
       },
-      named(['positions', 'x'], ['positions', 'x']),
+      named(['indices', 'x'], ['positions', 'x']),
     ],
     [
       'out over noise',
@@ -188,7 +188,7 @@ describe.skipIf(!hasCpu)("outputs over a SharedArrayBuffer twin of an input, thr
         const opts = { k: 2, noise, backend: 'cpu', positions } as const;
         return sync ? functional.noisedTopK(xData, shape, opts) : functional.noisedTopKAsync(xData, shape, opts);
       },
-      named(['positions', 'noise'], ['positions', 'noise']),
+      named(['indices', 'noise'], ['positions', 'noise']),
     ],
     [
       'out over positions',
@@ -198,7 +198,7 @@ describe.skipIf(!hasCpu)("outputs over a SharedArrayBuffer twin of an input, thr
         const outputs = { out: new Float32Array(a, 0, rows), positions: new Int32Array(b) };
         return sync ? op.forward(xData, shape, outputs) : op.forwardAsync(xData, shape, outputs);
       },
-      named(['out', 'positions'], ['values', 'positions']),
+      named(['out', 'indices'], ['values', 'positions']),
     ],
   ];
 
@@ -221,7 +221,7 @@ describe.skipIf(!hasCpu)("outputs over a SharedArrayBuffer twin of an input, thr
         sync ? r.backward(undefined, new Float32Array(e)) : r.backwardAsync(undefined, new Float32Array(e)),
       );
       expect(err).toBeInstanceOf(RangeError);
-      expect((err as Error).message).toMatch(named(['out', 'positions'], ['grad', 'positions']));
+      expect((err as Error).message).toMatch(named(['out', 'indices'], ['grad', 'positions']));
       expect(bits(r.positions)).toEqual(kept); // not overwritten by a gradient
 
       const [g, h] = twins(4 * rows * d);

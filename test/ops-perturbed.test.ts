@@ -89,7 +89,7 @@ describe('perturbedTopK: definition', () => {
   it.each(tested)('%s: rows of the mask sum to k; along a middle dim too', (backend) => {
     const rand = mulberry32(42);
     const x = randomArray(rand, 3 * 40 * 2, 2);
-    const r = perturbedTopK(x, [3, 40, 2], { k: 7, dim: 1, epsilon: 1, nSample: 13, seed: 1, backend });
+    const r = perturbedTopK(x, [3, 40, 2], { k: 7, dim: 1, epsilon: 1, nSample: 13, seed: 1, offset: 0, backend });
     for (let o = 0; o < 3; o++)
       for (let i = 0; i < 2; i++) {
         let s = 0;
@@ -148,7 +148,7 @@ describe('perturbedTopK: statistics', () => {
 
   it('the mask matches an independent Monte-Carlo estimate within its standard error (control: a shifted input fails)', () => {
     const S = 20000;
-    const ours = perturbedTopK(new Float32Array(x), [6], { k, epsilon: eps, nSample: S, seed: 2024 });
+    const ours = perturbedTopK(new Float32Array(x), [6], { k, epsilon: eps, nSample: S, seed: 2024, offset: 0 });
     const N = 40000;
     const ref = monteCarloMask(x, k, eps, N, 77);
     // 6 columns, two-sided: |z| < 4 has a family-wise false alarm rate below 0.04%.
@@ -212,7 +212,7 @@ describe('perturbedTopK: statistics', () => {
     const xs = new Float32Array([0.0, 0.3, 0.6, 0.9, 1.2, 1.5, 1.8]);
     const hard = [0, 0, 0, 0, 1, 1, 1];
     const dist = (eps: number) => {
-      const m = perturbedTopK(xs, [7], { k: 3, epsilon: eps, nSample: 4000, seed: 3 }).mask;
+      const m = perturbedTopK(xs, [7], { k: 3, epsilon: eps, nSample: 4000, seed: 3, offset: 0 }).mask;
       return hard.reduce((a, h, c) => a + Math.abs(h - m[c]!), 0);
     };
     const d = [2, 0.5, 0.1, 0.02].map(dist);
@@ -227,9 +227,9 @@ describe('perturbedTopK: statistics', () => {
 describe('perturbedTopK arguments', () => {
   const x = new Float32Array([1, 2, 3, 4]);
   it('rejects bad options and outputs, naming them', () => {
-    expect(() => perturbedTopK(x, [4], { k: 2, seed: 1 } as unknown as { k: number; nSample: number })).toThrow(
-      /options.nSample is required/,
-    );
+    expect(() =>
+      perturbedTopK(x, [4], { k: 2, seed: 1, offset: 0 } as unknown as { k: number; nSample: number }),
+    ).toThrow(/options.nSample is required/);
     expect(() => perturbedTopK(x, [4], { k: 2, nSample: 3, epsilon: 0 })).toThrow(
       /epsilon must be a normal float32 in \[1\.1754943508222875e-38, .*\] \(the kernels divide by it\), got 0/,
     );
@@ -246,8 +246,8 @@ describe('perturbedTopK arguments', () => {
     expect(() => perturbedTopK(x, [4], { k: 2, nSample: 3, out: new Float32Array(3) })).toThrow(
       /out has length 3, expected 4/,
     );
-    const r = perturbedTopK(x, [4], { k: 2, nSample: 3, seed: 1 });
-    expect(() => r.backward(new Float32Array(3))).toThrow(/grad has length 3, expected 4/);
+    const r = perturbedTopK(x, [4], { k: 2, nSample: 3, seed: 1, offset: 0 });
+    expect(() => r.backward(new Float32Array(3))).toThrow(/gradOutput has length 3, expected 4/);
     expect(() => r.backward(x, x)).toThrow(/out shares memory with grad/);
     r.indices[0] = 9;
     expect(() => r.backward(x)).toThrow(/indices\[0\] is 9, outside \[0, 4\)/);

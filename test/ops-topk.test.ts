@@ -220,7 +220,7 @@ describe('topk backward: the gradient is the scatter of gradValues', () => {
     expect(r.backward(new Float32Array([1, 2]), out)).toBe(out);
     expect(Array.from(out)).toEqual([1, 0, 2, 0]);
     expect(() => r.backward(new Float32Array([1, 2]), new Float32Array(3))).toThrow(RangeError);
-    expect(() => r.backward(new Float32Array([1]))).toThrow(/gradValues has length 1, expected 2/);
+    expect(() => r.backward(new Float32Array([1]))).toThrow(/gradOutput has length 1, expected 2/);
   });
 });
 
@@ -238,7 +238,7 @@ describe('topk arguments', () => {
     );
     expect(() => topk(x, [2, 3], { k: 1, sroted: true } as unknown as { k: number })).toThrow(/did you mean 'sorted'/);
     expect(() => topk(x, [2, 3], { k: 1, largest: 1 as unknown as boolean })).toThrow(
-      /largest must be a boolean, got 1/,
+      /largest must be true or false, got 1/,
     );
     expect(() => topk(x, [3, 3], { k: 1 })).toThrow(/holds 9 elements but x has length 6/);
     expect(() => topk(new Float32Array([1, NaN]), [2], { k: 1 })).toThrow(

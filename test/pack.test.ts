@@ -152,7 +152,7 @@ describe('npm pack + install into a consumer project', () => {
       import { backends, functional } from 'noised-topk';
       const addon = createRequire(import.meta.url)('./node_modules/noised-topk/prebuilds/${platformArch}/noised-topk.node');
       const x = new Float32Array([-1.5, 2.0, 0.7, 3.8, -1.1, -5.4, 0.1, 2.3]);
-      const r = functional.noisedTopK(x, [2, 4], { k: 3, seed: 7, backend: 'cpu' });
+      const r = functional.noisedTopK(x, [2, 4], { k: 3, seed: 7, offset: 0, backend: 'cpu' });
       console.log(JSON.stringify({ backends: backends(), cuda: addon.cuda, values: Array.from(r.values), grad: Array.from(r.backward()) }));
     `;
     writeFileSync(join(consumer, 'run.mjs'), script);
@@ -164,7 +164,7 @@ describe('npm pack + install into a consumer project', () => {
     };
     expect(got.backends).toContain('cpu');
     const x = new Float32Array([-1.5, 2.0, 0.7, 3.8, -1.1, -5.4, 0.1, 2.3]);
-    const want = functional.noisedTopK(x, [2, 4], { k: 3, seed: 7, backend: 'js' });
+    const want = functional.noisedTopK(x, [2, 4], { k: 3, seed: 7, offset: 0, backend: 'js' });
     expect(got.values).toEqual(Array.from(want.values));
     expect(got.grad).toEqual(Array.from(want.backward()));
     // Where this machine builds CUDA (nvcc found), the prebuild carries the kernels and still

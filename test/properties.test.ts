@@ -86,13 +86,16 @@ describe.each(testedBackends())('estimator properties on %s', (backend) => {
     const d = x.length;
     const k = 3;
     // Reference: one slice with 200,000 samples.
-    const ref = functional.noisedTopK(x, [d], { k, epsilon: 1, seed: 123, nSample: 200_000, backend }).values[0]!;
-    const refGrad = functional.noisedTopK(x, [d], { k, epsilon: 1, seed: 123, nSample: 200_000, backend }).backward();
+    const ref = functional.noisedTopK(x, [d], { k, epsilon: 1, seed: 123, offset: 0, nSample: 200_000, backend })
+      .values[0]!;
+    const refGrad = functional
+      .noisedTopK(x, [d], { k, epsilon: 1, seed: 123, offset: 0, nSample: 200_000, backend })
+      .backward();
     const rows = 400;
     const many = new Float32Array(rows * d);
     for (let r = 0; r < rows; r++) many.set(x, r * d);
     const meanAbsError = (nSample: number) => {
-      const out = functional.noisedTopK(many, [rows, d], { k, epsilon: 1, seed: 9, nSample, backend });
+      const out = functional.noisedTopK(many, [rows, d], { k, epsilon: 1, seed: 9, offset: 0, nSample, backend });
       let e = 0;
       for (const v of out.values) e += Math.abs(v - ref);
       const grad = out.backward();

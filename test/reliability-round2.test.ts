@@ -37,6 +37,7 @@ describe.each(BACKENDS)('1. each argument is read once, before the views are tak
     const opts = {
       k: 1,
       seed: 0,
+      offset: 0,
       backend,
       get allowNonFinite() {
         detach(x);
@@ -94,9 +95,11 @@ describe.each(BACKENDS)('1. each argument is read once, before the views are tak
     const labels = [0, 2];
     let reads = 0;
     Object.defineProperty(labels, 0, { get: () => (reads++ === 0 ? 0 : 99) });
-    const r = functional.balNoisedTopKLoss(scores, labels, [2, 3], { k: 1, seed: 1, backend });
+    const r = functional.balNoisedTopKLoss(scores, labels, [2, 3], { k: 1, seed: 1, offset: 0, backend });
     expect(reads).toBe(1);
-    expect(r.loss).toBe(functional.balNoisedTopKLoss(scores, [0, 2], [2, 3], { k: 1, seed: 1, backend }).loss);
+    expect(r.loss).toBe(
+      functional.balNoisedTopKLoss(scores, [0, 2], [2, 3], { k: 1, seed: 1, offset: 0, backend }).loss,
+    );
   });
 });
 
@@ -148,7 +151,7 @@ describe.each(BACKENDS)('2. an output on a second SharedArrayBuffer over an inpu
       }
       if (got instanceof Error) {
         expect(got, name).toBeInstanceOf(RangeError);
-        expect(got.message, name).toMatch(/^(out|positions) shares memory with (x|noise)$/);
+        expect(got.message, name).toMatch(/^(out|indices) shares memory with (x|noise)$/);
         expect(backend, `'js' must compute the right answer (${name})`).not.toBe('js');
       } else {
         expect(got, `${name}: a wrong answer`).toEqual(want);
@@ -173,7 +176,7 @@ describe.each(BACKENDS)('2. an output on a second SharedArrayBuffer over an inpu
     }
     if (got instanceof Error) {
       expect(backend).not.toBe('js');
-      expect(got.message).toBe('out shares memory with positions');
+      expect(got.message).toBe('out shares memory with indices');
     } else {
       expect(got).toEqual(wantGrad);
     }
@@ -184,8 +187,17 @@ describe.each(BACKENDS)('2. an output on a second SharedArrayBuffer over an inpu
     const out = new Float32Array(sab, 0, B);
     const positions = new Int32Array(structuredClone(sab), 0, B);
     expect(() =>
-      functional.noisedTopK(data(B * D), [B, D], { k: 1, epsilon: 0.5, nSample: 1, seed: 1, backend, out, positions }),
-    ).toThrow('out shares memory with positions');
+      functional.noisedTopK(data(B * D), [B, D], {
+        k: 1,
+        epsilon: 0.5,
+        nSample: 1,
+        seed: 1,
+        offset: 0,
+        backend,
+        out,
+        positions,
+      }),
+    ).toThrow('out shares memory with indices');
   });
 });
 
@@ -193,7 +205,9 @@ describe.each(BACKENDS)('3. numbers valid as doubles but not as float32, boolean
   const scores = data(6);
   it('backward(1e39) is a RangeError, not Infinity gradients', () => {
     const r = new BalNoisedTopK({ k: 1, seed: 0, backend }).forward(scores, [0, 1], [2, 3]);
-    expect(() => r.backward(1e39)).toThrow(/^gradLoss must be a finite float32 \(\|gradLoss\| < 3.4e38\), got 1e\+39/);
+    expect(() => r.backward(1e39)).toThrow(
+      /^gradOutput must be a finite float32 \(\|gradOutput\| < 3.4e38\), got 1e\+39/,
+    );
     expect(() => r.backward(-3.5e38)).toThrow(RangeError);
   });
 
@@ -201,9 +215,9 @@ describe.each(BACKENDS)('3. numbers valid as doubles but not as float32, boolean
     expect(() => new NoisedTopK({ k: 1, backend, allowNonFinite: 'false' as never })).toThrow(
       new TypeError('allowNonFinite must be true or false, got "false"'),
     );
-    expect(() => functional.noisedTopK(scores, [6], { k: 1, seed: 0, backend, allowNonFinite: 1 as never })).toThrow(
-      TypeError,
-    );
+    expect(() =>
+      functional.noisedTopK(scores, [6], { k: 1, seed: 0, offset: 0, backend, allowNonFinite: 1 as never }),
+    ).toThrow(TypeError);
     expect(() => new BalNoisedTopK({ k: 1, backend, allowNonFinite: null as never })).toThrow(TypeError);
   });
 
@@ -213,10 +227,17 @@ describe.each(BACKENDS)('3. numbers valid as doubles but not as float32, boolean
       new RangeError('scale must be a finite number > 0, got -1'),
     );
     expect(() =>
-      functional.imbalNoisedTopKLoss(scores, [0, 1], [2, 3], { k: 1, seed: 0, margins, scale: 0, backend }),
+      functional.imbalNoisedTopKLoss(scores, [0, 1], [2, 3], { k: 1, seed: 0, offset: 0, margins, scale: 0, backend }),
     ).toThrow(RangeError);
     expect(() =>
-      functional.imbalNoisedTopKLoss(scores, [0, 1], [2, 3], { k: 1, seed: 0, margins, scale: 1e39, backend }),
+      functional.imbalNoisedTopKLoss(scores, [0, 1], [2, 3], {
+        k: 1,
+        seed: 0,
+        offset: 0,
+        margins,
+        scale: 1e39,
+        backend,
+      }),
     ).toThrow(RangeError);
   });
 });
@@ -229,7 +250,7 @@ describe.each(BACKENDS)('4. positions are bounded (%s)', (backend) => {
     );
     expect(err).toBeInstanceOf(RangeError);
     expect(err.message).toBe(
-      'nSample = 16777216 with 17 slices needs positions of 285212672 elements (1140850688 bytes), above the limit of 2^28 elements (1 GiB) per call: lower nSample or split the batch',
+      'nSample = 16777216 with 17 slices needs indices of 285212672 elements (1140850688 bytes), above the limit of 2^28 elements (1 GiB) per call: lower nSample or split the batch',
     );
     expect(Date.now() - t0).toBeLessThan(1000);
     expect(MAX_OUTPUT_ELEMENTS).toBe(2 ** 28);
@@ -245,7 +266,13 @@ describe.each(BACKENDS)('6. messages name the right thing (%s)', (backend) => {
       /^scores\[4\] is NaN: non-finite inputs are rejected/,
     );
     expect(() =>
-      functional.imbalNoisedTopKLoss(s, [0, 1], [2, 3], { k: 1, seed: 0, margins: new Float32Array(3), backend }),
+      functional.imbalNoisedTopKLoss(s, [0, 1], [2, 3], {
+        k: 1,
+        seed: 0,
+        offset: 0,
+        margins: new Float32Array(3),
+        backend,
+      }),
     ).toThrow(/^scores\[4\] is NaN/);
   });
 

@@ -1,4 +1,4 @@
-// Reliability guarantees (README, Reliability): the NaN/infinity policy on every backend,
+// Reliability guarantees (docs/reliability.md): the NaN/infinity policy on every backend,
 // async calls that survive their inputs being detached, overwritten or collected, concurrent
 // async calls on one object, SharedArrayBuffer memory written by another thread meanwhile.
 import fc from 'fast-check';
@@ -25,7 +25,7 @@ describe('NaN and infinity policy', () => {
     expect(() => new NoisedTopK({ k: 1, seed: 1, backend }).forward(x, [2, 3])).toThrow(
       /^x\[3\] is Infinity: non-finite inputs are rejected/,
     );
-    expect(() => functional.noisedTopK(x, [6], { k: 1, seed: 1, backend })).toThrow(RangeError);
+    expect(() => functional.noisedTopK(x, [6], { k: 1, seed: 1, offset: 0, backend })).toThrow(RangeError);
     const noise = new Float32Array(12);
     noise[9] = -Infinity;
     expect(() => functional.noisedTopK(new Float32Array(6), [6], { k: 1, noise, backend })).toThrow(
@@ -91,7 +91,7 @@ describe.each(BACKENDS)('sizes at the limits on %s', (backend) => {
     expect(() =>
       new NoisedTopK({ k: 1, nSample: 2 ** 24, seed: 1, backend }).forward(new Float32Array(256), [256, 1]),
     ).toThrow(
-      /^nSample = 16777216 with 256 slices needs positions of 4294967296 elements \(17179869184 bytes\), above the limit of 2\^28/,
+      /^nSample = 16777216 with 256 slices needs indices of 4294967296 elements \(17179869184 bytes\), above the limit of 2\^28/,
     );
     expect(() => new NoisedTopK({ k: 1, dim: 1, seed: 1, backend }).forward(new Float32Array(0), [0, 2 ** 31])).toThrow(
       /above 2\^31 - 1/,

@@ -4,7 +4,16 @@
 // and reading one warns once per process, not on every training step.
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BalNoisedTopK, functional, ImbalNoisedTopK, ldamMargins } from '../lib/index.js';
+import {
+  BalNoisedTopK,
+  functional,
+  ImbalNoisedTopK,
+  ldamMargins,
+  NoisedTopK,
+  perturbedTopK,
+  rareClassTopKAccuracy,
+  topk,
+} from '../lib/index.js';
 import * as tfb from '../lib/tfjs.js';
 import { setupTf } from './tfjs-helpers.js';
 
@@ -37,6 +46,7 @@ describe('LossResult.hingeArguments (was margins)', () => {
       functional.imbalNoisedTopKLoss(scores, labels, shape, {
         k: 2,
         seed: 3,
+        offset: 0,
         margins: ldamMargins(counts, 0.3),
         scale: 10,
         reduction: 'none',
@@ -83,5 +93,66 @@ describe('ImbalNoisedTopK.classMargins (was margins)', () => {
       scale: 10,
     });
     expect(loss.dataSync()[0]).toBe(want.loss);
+  });
+});
+
+// Issue 19: names by one rule (docs/api.md, Conventions). Each old name stays one release as a
+// deprecated alias that warns once.
+describe('issue 19 renames: indices, rowLosses, gradOutput, clsNumList', () => {
+  it('NoisedTopKResult.indices (was positions); the outputs option indices (was positions)', async () => {
+    const x = Float32Array.from({ length: 12 }, (_, i) => Math.cos(i));
+    const op = new NoisedTopK({ k: 2, nSample: 3, seed: 1 });
+    const r = op.forward(x, [2, 6]);
+    expect(r.indices).toBeInstanceOf(Int32Array);
+    expect(r.positions).toBe(r.indices);
+    expect(r.positions).toBe(r.indices);
+    const into = new Int32Array(6);
+    const f = functional.noisedTopK(x, [2, 6], { k: 2, nSample: 3, seed: 1, offset: 0, positions: into });
+    expect(f.indices).toBe(into);
+    expect(functional.noisedTopK(x, [2, 6], { k: 2, nSample: 3, seed: 1, offset: 0, indices: into }).indices).toBe(
+      into,
+    );
+    expect(() =>
+      functional.noisedTopK(x, [2, 6], { k: 2, nSample: 3, seed: 1, offset: 0, indices: into, positions: into }),
+    ).toThrow(new TypeError('options.positions is the deprecated name of options.indices: give one of them'));
+    await settled();
+    expect(renamed('NoisedTopKResult.positions')).toHaveLength(1);
+    expect(renamed("option 'positions'")).toHaveLength(1);
+  });
+
+  it('LossResult.rowLosses (was losses), like the classic losses and the SVM', async () => {
+    const r = new BalNoisedTopK({ k: 2, seed: 3, reduction: 'none' }).forward(scores, labels, shape);
+    expect(r.rowLosses).toHaveLength(2);
+    expect(r.losses).toBe(r.rowLosses);
+    await settled();
+    expect(renamed('LossResult.losses')).toHaveLength(1);
+  });
+
+  it('every result has backward(gradOutput?, out?): topk and perturbedTopK default to ones', () => {
+    const t = topk(scores, shape, { k: 2 });
+    expect(Array.from(t.backward())).toEqual(Array.from(t.backward(new Float32Array(4).fill(1))));
+    expect(() => t.backward(new Float32Array(1))).toThrow(/^gradOutput has length 1, expected 4/);
+    const p = perturbedTopK(scores, shape, { k: 2, nSample: 4, seed: 1, offset: 0 });
+    expect(Array.from(p.backward())).toEqual(Array.from(p.backward(new Float32Array(8).fill(1))));
+  });
+
+  it('rareClassTopKAccuracy takes clsNumList (was classCounts)', async () => {
+    const a = rareClassTopKAccuracy(scores, labels, shape, 1, { clsNumList: [500, 300, 8, 2] });
+    expect(rareClassTopKAccuracy(scores, labels, shape, 1, { classCounts: [500, 300, 8, 2] })).toBe(a);
+    await settled();
+    expect(renamed("option 'classCounts'")).toHaveLength(1);
+  });
+
+  it('the tfjs ImbalNoisedTopK names clsNumList when its length does not match the scores', () => {
+    const crit = new tfb.ImbalNoisedTopK({ k: 1, maxM: 0.3, clsNumList: [10, 5, 2], seed: 0 });
+    expect(() => crit.apply(tf.tensor2d(scores, shape), tf.tensor1d(labels, 'int32'))).toThrow(
+      new RangeError('clsNumList has 3 classes, expected 4 (scores has shape [2, 4])'),
+    );
+  });
+
+  it('internals are not exported: NoisedModule, NoiseStream', async () => {
+    const index = await import('../lib/index.js');
+    expect('NoisedModule' in index).toBe(false);
+    expect('NoiseStream' in index).toBe(false);
   });
 });

@@ -61,7 +61,7 @@ describe('sampleValues: the floats values is the mean of', () => {
         const k = 1 + Math.floor(rand() * Math.min(d, 8));
         const runs = [
           ...samplers.map((sampler) =>
-            functional.noisedTopK(x, shape, { k, dim: 1, nSample: S, seed: 99 + S, sampler, backend }),
+            functional.noisedTopK(x, shape, { k, dim: 1, nSample: S, seed: 99 + S, offset: 0, sampler, backend }),
           ),
           functional.noisedTopK(x, shape, { k, dim: 1, noise: randomArray(rand, x.length * S), backend }),
         ];
@@ -302,6 +302,7 @@ describe('NoisedTopKResult.standardError', () => {
         k: 6,
         nSample: S * 128,
         seed: 424242,
+        offset: 0,
         sampler,
         backend,
       });
@@ -311,7 +312,7 @@ describe('NoisedTopKResult.standardError', () => {
       let refVar = 0;
       for (const se of ref.standardError) refVar += se * se;
       const refSe = Math.sqrt(refVar) / refRows;
-      const r = functional.noisedTopK(repeat(N), [N, D], { k: 6, nSample: S, seed: 777, sampler, backend });
+      const r = functional.noisedTopK(repeat(N), [N, D], { k: 6, nSample: S, seed: 777, offset: 0, sampler, backend });
       const z = (scale: number) =>
         Array.from(r.values, (v, i) => (v - mean) / Math.hypot(scale * r.standardError[i]!, refSe));
       const honest = ksNormal(z(1));
@@ -352,17 +353,26 @@ describe('LossResult.standardError', () => {
       reduction: 'none',
       nSample: S,
       seed: 5,
+      offset: 0,
     });
     const sum = functional.imbalNoisedTopKLoss(scores, labels, [B, D], {
       ...options,
       reduction: 'sum',
       nSample: S,
       seed: 5,
+      offset: 0,
     });
-    const mean = functional.imbalNoisedTopKLoss(scores, labels, [B, D], { ...options, nSample: S, seed: 5 });
+    const mean = functional.imbalNoisedTopKLoss(scores, labels, [B, D], { ...options, nSample: S, seed: 5, offset: 0 });
     const perRow = none.standardError;
     expect(perRow).toBeInstanceOf(Float32Array);
-    const sd = functional.noisedTopK(scores, [B, D], { k: k + 1, nSample: S, seed: 5, sampler: 'lazy', backend });
+    const sd = functional.noisedTopK(scores, [B, D], {
+      k: k + 1,
+      nSample: S,
+      seed: 5,
+      offset: 0,
+      sampler: 'lazy',
+      backend,
+    });
     let quad = 0;
     let W = 0;
     for (let r = 0; r < B; r++) {
@@ -377,13 +387,14 @@ describe('LossResult.standardError', () => {
     expect(mean.standardError).toBeCloseTo(Math.sqrt(quad) / W, 6);
     expect(mean.standardError).toBe(mean.standardError);
     // nSample = 1: no estimate.
-    const one = functional.imbalNoisedTopKLoss(scores, labels, [B, D], { ...options, nSample: 1, seed: 5 });
+    const one = functional.imbalNoisedTopKLoss(scores, labels, [B, D], { ...options, nSample: 1, seed: 5, offset: 0 });
     expect(one.standardError).toBeNaN();
     const oneNone = functional.imbalNoisedTopKLoss(scores, labels, [B, D], {
       ...options,
       reduction: 'none',
       nSample: 1,
       seed: 5,
+      offset: 0,
     });
     expect(Array.from(oneNone.standardError).every(Number.isNaN)).toBe(true);
     // Every row ignored: the mean is 0 / 0, and so is its error.
@@ -391,6 +402,7 @@ describe('LossResult.standardError', () => {
       k,
       nSample: 4,
       seed: 1,
+      offset: 0,
       ignoreIndex: -100,
       backend,
     });
@@ -429,6 +441,7 @@ describe('LossResult.standardError', () => {
         ...opts,
         nSample: S * 2048,
         seed: 123456789,
+        offset: 0,
       });
       // The test's premise: every non-ignored row is farther from the kink than 8 of its own errors at S.
       const refNone = functional.imbalNoisedTopKLoss(scores, labels, [B, D], {
@@ -436,11 +449,13 @@ describe('LossResult.standardError', () => {
         reduction: 'none',
         nSample: S,
         seed: 1,
+        offset: 0,
       });
       const topkSe = functional.noisedTopK(scores, [B, D], {
         k: k + 1,
         nSample: S,
         seed: 1,
+        offset: 0,
         sampler,
         backend,
       }).standardError;
@@ -448,7 +463,7 @@ describe('LossResult.standardError', () => {
       const losses: number[] = [];
       const errors: number[] = [];
       for (let seed = 0; seed < N; seed++) {
-        const l = functional.imbalNoisedTopKLoss(scores, labels, [B, D], { ...opts, nSample: S, seed });
+        const l = functional.imbalNoisedTopKLoss(scores, labels, [B, D], { ...opts, nSample: S, seed, offset: 0 });
         losses.push(l.loss);
         errors.push(l.standardError);
       }

@@ -44,23 +44,26 @@ const entries: Entry[] = [
     name: 'new ImbalNoisedTopK',
     run: (e) => new ImbalNoisedTopK({ k: 1, maxM: 0.3, clsNumList: [10, 5, 2], seed: 0, ...e }),
   },
-  { name: 'functional.noisedTopK', run: (e) => functional.noisedTopK(x, shape, { k: 1, seed: 0, ...e }) },
-  { name: 'functional.noisedTopKAsync', run: (e) => functional.noisedTopKAsync(x, shape, { k: 1, seed: 0, ...e }) },
+  { name: 'functional.noisedTopK', run: (e) => functional.noisedTopK(x, shape, { k: 1, seed: 0, offset: 0, ...e }) },
+  {
+    name: 'functional.noisedTopKAsync',
+    run: (e) => functional.noisedTopKAsync(x, shape, { k: 1, seed: 0, offset: 0, ...e }),
+  },
   {
     name: 'functional.balNoisedTopKLoss',
-    run: (e) => functional.balNoisedTopKLoss(x, labels, shape, { k: 1, seed: 0, ...e }),
+    run: (e) => functional.balNoisedTopKLoss(x, labels, shape, { k: 1, seed: 0, offset: 0, ...e }),
   },
   {
     name: 'functional.balNoisedTopKLossAsync',
-    run: (e) => functional.balNoisedTopKLossAsync(x, labels, shape, { k: 1, seed: 0, ...e }),
+    run: (e) => functional.balNoisedTopKLossAsync(x, labels, shape, { k: 1, seed: 0, offset: 0, ...e }),
   },
   {
     name: 'functional.imbalNoisedTopKLoss',
-    run: (e) => functional.imbalNoisedTopKLoss(x, labels, shape, { k: 1, seed: 0, margins, ...e }),
+    run: (e) => functional.imbalNoisedTopKLoss(x, labels, shape, { k: 1, seed: 0, offset: 0, margins, ...e }),
   },
   {
     name: 'functional.imbalNoisedTopKLossAsync',
-    run: (e) => functional.imbalNoisedTopKLossAsync(x, labels, shape, { k: 1, seed: 0, margins, ...e }),
+    run: (e) => functional.imbalNoisedTopKLossAsync(x, labels, shape, { k: 1, seed: 0, offset: 0, margins, ...e }),
   },
   {
     name: 'rareClassTopKAccuracy',
@@ -68,15 +71,22 @@ const entries: Entry[] = [
   },
   { name: 'focalLoss', run: (e) => focalLoss(x, labels, shape, { gamma: 2, ...e }) },
   { name: 'ldamLoss', run: (e) => ldamLoss(x, labels, shape, { clsNumList: [10, 5, 2], maxM: 0.3, ...e }) },
-  { name: 'tfjs noisedTopK', run: (e) => tfb.noisedTopK(tf.tensor(x, shape), { k: 1, seed: 0, ...e }) },
+  { name: 'tfjs noisedTopK', run: (e) => tfb.noisedTopK(tf.tensor(x, shape), { k: 1, seed: 0, offset: 0, ...e }) },
   {
     name: 'tfjs balNoisedTopKLoss',
-    run: (e) => tfb.balNoisedTopKLoss(tf.tensor(x, shape), tf.tensor(labels, [2], 'int32'), { k: 1, seed: 0, ...e }),
+    run: (e) =>
+      tfb.balNoisedTopKLoss(tf.tensor(x, shape), tf.tensor(labels, [2], 'int32'), { k: 1, seed: 0, offset: 0, ...e }),
   },
   {
     name: 'tfjs imbalNoisedTopKLoss',
     run: (e) =>
-      tfb.imbalNoisedTopKLoss(tf.tensor(x, shape), tf.tensor(labels, [2], 'int32'), { k: 1, seed: 0, margins, ...e }),
+      tfb.imbalNoisedTopKLoss(tf.tensor(x, shape), tf.tensor(labels, [2], 'int32'), {
+        k: 1,
+        seed: 0,
+        offset: 0,
+        margins,
+        ...e,
+      }),
   },
   { name: 'new tfjs NoisedTopK', run: (e) => new tfb.NoisedTopK({ k: 1, seed: 0, ...e }) },
   { name: 'new tfjs BalNoisedTopK', run: (e) => new tfb.BalNoisedTopK({ k: 1, seed: 0, ...e }) },
@@ -155,7 +165,7 @@ describe('every entry point refuses an unknown option', () => {
       );
     }
     // and axis is honoured: reducing axis 0 of [2, 3] gives 3 values
-    expect(tfb.noisedTopK(tf.tensor(x, shape), { k: 1, seed: 0, axis: 0 }).shape).toEqual([3]);
+    expect(tfb.noisedTopK(tf.tensor(x, shape), { k: 1, seed: 0, offset: 0, axis: 0 }).shape).toEqual([3]);
   });
 
   it('the loss conventions are known options of both losses, functional and module, plain and tfjs', async () => {

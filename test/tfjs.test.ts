@@ -63,16 +63,18 @@ describe('noisedTopK on tensors', () => {
     const x = tf.tensor(normals(20, 6), [4, 5]);
     const before = tf.memory().numTensors;
     tf.tidy(() => {
-      tf.grad((t: tf.Tensor) => noisedTopK(t, { k: 1, seed: 0 }))(x, tf.ones([4]));
+      tf.grad((t: tf.Tensor) => noisedTopK(t, { k: 1, seed: 0, offset: 0 }))(x, tf.ones([4]));
     });
     expect(tf.memory().numTensors).toBe(before);
   });
 
   it('rejects a non-tensor, a non-float tensor and missing noise', () => {
-    expect(() => noisedTopK([1, 2] as unknown as tf.Tensor, { k: 1, seed: 0 })).toThrow(TypeError);
-    expect(() => noisedTopK(tf.tensor([1, 2], [2], 'int32'), { k: 1, seed: 0 })).toThrow(/dtype float32, got int32/);
-    expect(() => noisedTopK(tf.tensor([1, 2]), { k: 1 })).toThrow(/options.noise .* or options.seed is required/);
-    expect(() => noisedTopK(tf.tensor([1, 2]), { k: 3, seed: 0 })).toThrow(RangeError);
+    expect(() => noisedTopK([1, 2] as unknown as tf.Tensor, { k: 1, seed: 0, offset: 0 })).toThrow(TypeError);
+    expect(() => noisedTopK(tf.tensor([1, 2], [2], 'int32'), { k: 1, seed: 0, offset: 0 })).toThrow(
+      /dtype float32, got int32/,
+    );
+    expect(() => noisedTopK(tf.tensor([1, 2]), { k: 1, seed: 0 })).toThrow(/options.seed needs options.offset/);
+    expect(() => noisedTopK(tf.tensor([1, 2]), { k: 3, seed: 0, offset: 0 })).toThrow(RangeError);
   });
 });
 
@@ -142,19 +144,21 @@ describe('losses on tensors', () => {
 
   it('labels must be an int32 tensor of shape [batch]', () => {
     const s = tf.tensor(scores, [B, D]);
-    expect(() => balNoisedTopKLoss(s, tf.tensor(Array.from(labelArr), [B], 'float32'), { k: 2, seed: 0 })).toThrow(
-      /labels must have dtype int32, got float32/,
+    expect(() =>
+      balNoisedTopKLoss(s, tf.tensor(Array.from(labelArr), [B], 'float32'), { k: 2, seed: 0, offset: 0 }),
+    ).toThrow(/labels must have dtype int32, got float32/);
+    expect(() => balNoisedTopKLoss(s, labelArr as unknown as tf.Tensor, { k: 2, seed: 0, offset: 0 })).toThrow(
+      TypeError,
     );
-    expect(() => balNoisedTopKLoss(s, labelArr as unknown as tf.Tensor, { k: 2, seed: 0 })).toThrow(TypeError);
-    expect(() => balNoisedTopKLoss(s, tf.tensor([1, 2], [2], 'int32'), { k: 2, seed: 0 })).toThrow(
+    expect(() => balNoisedTopKLoss(s, tf.tensor([1, 2], [2], 'int32'), { k: 2, seed: 0, offset: 0 })).toThrow(
       /labels must have shape \[6\]/,
     );
     expect(() =>
-      balNoisedTopKLoss(tf.tensor(scores, [B, D, 1]), tf.tensor(labelArr, [B], 'int32'), { k: 2, seed: 0 }),
+      balNoisedTopKLoss(tf.tensor(scores, [B, D, 1]), tf.tensor(labelArr, [B], 'int32'), { k: 2, seed: 0, offset: 0 }),
     ).toThrow(RangeError);
-    expect(() => balNoisedTopKLoss(s, tf.tensor([0, 0, 0, 0, 0, 9], [B], 'int32'), { k: 2, seed: 0 })).toThrow(
-      /labels\[5\] must be an integer in \[0, 6\], got 9/,
-    );
+    expect(() =>
+      balNoisedTopKLoss(s, tf.tensor([0, 0, 0, 0, 0, 9], [B], 'int32'), { k: 2, seed: 0, offset: 0 }),
+    ).toThrow(/labels\[5\] must be an integer in \[0, 6\], got 9/);
   });
 });
 
