@@ -76,6 +76,7 @@ describe("'dense' is bounded by its 24-bit radius; 'lazy' reaches the Gaussian t
       epsilon: 1,
       nSample: S,
       seed: 21n,
+      offset: 0,
       sampler: 'lazy',
       backend,
     });

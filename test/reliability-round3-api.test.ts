@@ -52,7 +52,7 @@ describe('3. ignoreIndex and labels beyond int32', () => {
     const s = Float32Array.of(1, 2, 3, 4, 5, 6);
     for (const ignoreIndex of [2 ** 32, 2 ** 31, -(2 ** 31) - 1, 4294967295]) {
       const err = errorOf(() =>
-        functional.balNoisedTopKLoss(s, [0, 1], [2, 3], { k: 1, seed: 1, ignoreIndex, backend }),
+        functional.balNoisedTopKLoss(s, [0, 1], [2, 3], { k: 1, seed: 1, offset: 0, ignoreIndex, backend }),
       );
       expect(err).toBeInstanceOf(RangeError);
       expect(err.message).toBe(`ignoreIndex must be an integer in [-2147483648, 2147483647], got ${ignoreIndex}`);
@@ -66,11 +66,11 @@ describe('3. ignoreIndex and labels beyond int32', () => {
       const s = Float32Array.of(1, 2, 3, 4, 5, 6);
       const labels = Uint32Array.of(0, 4294967295) as unknown as Int32Array;
       expect(() =>
-        functional.balNoisedTopKLoss(s, labels, [2, 3], { k: 1, seed: 1, ignoreIndex: 4294967295, backend }),
+        functional.balNoisedTopKLoss(s, labels, [2, 3], { k: 1, seed: 1, offset: 0, ignoreIndex: 4294967295, backend }),
       ).toThrow(/ignoreIndex must be an integer in \[-2147483648, 2147483647\]/);
       // and with an int32 ignoreIndex the label is out of range, named
       expect(() =>
-        functional.balNoisedTopKLoss(s, labels, [2, 3], { k: 1, seed: 1, ignoreIndex: -1, backend }),
+        functional.balNoisedTopKLoss(s, labels, [2, 3], { k: 1, seed: 1, offset: 0, ignoreIndex: -1, backend }),
       ).toThrow(/labels\[1\] must be an integer in \[0, 2\] or ignoreIndex \(-1\), got 4294967295/);
     },
   );
@@ -78,7 +78,7 @@ describe('3. ignoreIndex and labels beyond int32', () => {
   it.each(BACKENDS)('the int32 extremes ignore their rows exactly: the loss of the other rows (%s)', (backend) => {
     const s = Float32Array.of(1, 2, 3, 4, 5, 6, 0.5, -1, 2);
     for (const ignoreIndex of [2 ** 31 - 1, -(2 ** 31)]) {
-      const opts = { k: 1, epsilon: 0, nSample: 1, seed: 1, backend, reduction: 'sum' as const };
+      const opts = { k: 1, epsilon: 0, nSample: 1, seed: 1, offset: 0, backend, reduction: 'sum' as const };
       const r = functional.balNoisedTopKLoss(s, [0, ignoreIndex, 2], [3, 3], { ...opts, ignoreIndex });
       const kept = functional.balNoisedTopKLoss(Float32Array.of(1, 2, 3, 0.5, -1, 2), [0, 2], [2, 3], opts);
       expect(r.loss).toBe(kept.loss);
@@ -137,7 +137,7 @@ describe.each(BACKENDS)('4. the ops and shared memory mapped twice (%s)', (backe
   });
 
   it('perturbedTopK: out over x through a second SharedArrayBuffer: the right mask, or a RangeError', () => {
-    const opts = { k: 2, dim: 0, epsilon: 0.01, nSample: 4, seed: 3, backend };
+    const opts = { k: 2, dim: 0, epsilon: 0.01, nSample: 4, seed: 3, offset: 0, backend };
     const want = perturbedTopK(Float32Array.from(X42), [4, 2], opts);
     const x = sharedF32(X42);
     const out = twinF32(x, 1, 8);
@@ -165,7 +165,7 @@ describe.each(BACKENDS)('4. the ops and shared memory mapped twice (%s)', (backe
     const outOverGrad = twinF32(g, 1, 8);
     for (const [r, out, grad, name] of [
       [withIndices, outOverIndices, gradValues, 'indices'],
-      [wantTopk(), outOverGrad, g, 'gradValues'],
+      [wantTopk(), outOverGrad, g, 'gradOutput'],
     ] as const) {
       try {
         const got = r.backward(grad, out);
@@ -179,7 +179,7 @@ describe.each(BACKENDS)('4. the ops and shared memory mapped twice (%s)', (backe
   });
 
   it('PerturbedTopKResult.backward(grad, out): out over grad through a twin', () => {
-    const opts = { k: 2, dim: 0, epsilon: 0.5, nSample: 3, seed: 9, backend };
+    const opts = { k: 2, dim: 0, epsilon: 0.5, nSample: 3, seed: 9, offset: 0, backend };
     const grad = sharedF32([1, -2, 3, 0.5, -1, 2, 0.25, 4], 16);
     const r = perturbedTopK(Float32Array.from(X42), [4, 2], opts);
     const want = r.backward(Float32Array.from(grad));
@@ -188,7 +188,7 @@ describe.each(BACKENDS)('4. the ops and shared memory mapped twice (%s)', (backe
       expect(bits(got)).toEqual(bits(want));
     } catch (e) {
       expect(backend).not.toBe('js');
-      expect(e).toEqual(new RangeError('out shares memory with grad'));
+      expect(e).toEqual(new RangeError('out shares memory with gradOutput'));
     }
   });
 });
@@ -203,13 +203,13 @@ describe.each(BACKENDS)('7. TopKResult.backward re-checks the outputs of the for
     );
   });
 
-  it('a detached out is not the expected length of gradValues: no NaN gradient', () => {
+  it('a detached out is not the expected length of gradOutput: no NaN gradient', () => {
     const out = new Float32Array(4);
     const r = topk(Float32Array.from(X42), [4, 2], { k: 2, dim: 0, backend, out });
     const want = topk(Float32Array.from(X42), [4, 2], { k: 2, dim: 0, backend }).backward(Float32Array.of(1, 2, 3, 4));
     detach(out);
     expect(() => r.backward(new Float32Array(0))).toThrow(
-      new RangeError('gradValues has length 0, expected 4 (shape [2, 2])'),
+      new RangeError('gradOutput has length 0, expected 4 (shape [2, 2])'),
     );
     // the gradient needs the indices only: still right
     expect(Array.from(r.backward(Float32Array.of(1, 2, 3, 4)))).toEqual(Array.from(want));
@@ -237,7 +237,7 @@ describe.each(BACKENDS)('8. the ops and the SVM read the shape before x (%s)', (
     x = six();
     await expect(topkAsync(x, detachingShape(x), { k: 1, backend })).rejects.toThrow(new RangeError(msg));
     x = six();
-    expect(() => perturbedTopK(x, detachingShape(x), { k: 1, nSample: 2, seed: 0, backend })).toThrow(
+    expect(() => perturbedTopK(x, detachingShape(x), { k: 1, nSample: 2, seed: 0, offset: 0, backend })).toThrow(
       new RangeError(msg),
     );
     x = six();
@@ -283,7 +283,9 @@ describe.each(BACKENDS)('9. the float32 domain (%s)', (backend) => {
 
   it('SVM backward(1e39) is a RangeError naming the float32 range', () => {
     const r = smoothTopKSvmLoss(s, [0, 1], [2, 3], { k: 1, backend });
-    expect(() => r.backward(1e39)).toThrow(/gradLoss must be a finite float32 \(\|gradLoss\| < 3.4e38\), got 1e\+39/);
+    expect(() => r.backward(1e39)).toThrow(
+      /gradOutput must be a finite float32 \(\|gradOutput\| < 3.4e38\), got 1e\+39/,
+    );
     expect(Number.isFinite(r.backward(3e38)[0])).toBe(true);
   });
 
@@ -293,7 +295,14 @@ describe.each(BACKENDS)('9. the float32 domain (%s)', (backend) => {
     // NaN, not 0 with a standard error of 0 (as it was).
     let nanRows = 0;
     for (let seed = 0; seed < 40; seed++) {
-      const r = functional.balNoisedTopKLoss(s, [0, 1], [2, 3], { k: 1, seed, nSample: 3, epsilon: 3e38, backend });
+      const r = functional.balNoisedTopKLoss(s, [0, 1], [2, 3], {
+        k: 1,
+        seed,
+        offset: 0,
+        nSample: 3,
+        epsilon: 3e38,
+        backend,
+      });
       const se = r.standardError as number;
       for (let row = 0; row < 2; row++) {
         if (!Number.isNaN(r.topk[row])) continue;
@@ -309,7 +318,7 @@ describe.each(BACKENDS)('9. the float32 domain (%s)', (backend) => {
 
   it("a weight whose sum overflows float32 is refused for 'mean' (it gave NaN); 'sum' gives Infinity", () => {
     const weight = Float32Array.of(3e38, 3e38, 3e38);
-    const opts = { k: 1, seed: 1, epsilon: 0, nSample: 1, weight, backend };
+    const opts = { k: 1, seed: 1, offset: 0, epsilon: 0, nSample: 1, weight, backend };
     expect(() => functional.balNoisedTopKLoss(s, [0, 0], [2, 3], opts)).toThrow(
       /weight: the mean's denominator, the sum of weight\[labels\[r\]\] over the rows not ignored, overflows float32 \(above 3\.4028234663852886e\+38\)/,
     );
@@ -324,12 +333,12 @@ describe.each(BACKENDS)('9. the float32 domain (%s)', (backend) => {
   it('perturbedTopK: a subnormal epsilon is refused (its gradient was infinite); the smallest normal is not', () => {
     const x = Float32Array.of(1, 2, 3, 4);
     for (const epsilon of [1e-40, 1e-45, 2 ** -127]) {
-      expect(() => perturbedTopK(x, [4], { k: 2, nSample: 2, epsilon, seed: 1, backend })).toThrow(
+      expect(() => perturbedTopK(x, [4], { k: 2, nSample: 2, epsilon, seed: 1, offset: 0, backend })).toThrow(
         /epsilon must be a normal float32 in \[1\.1754943508222875e-38, 3\.4028234663852886e\+38\]/,
       );
       expect(() => new PerturbedTopK({ k: 2, nSample: 2, epsilon, backend })).toThrow(RangeError);
     }
-    const r = perturbedTopK(x, [4], { k: 2, nSample: 2, epsilon: 2 ** -126, seed: 1, backend });
+    const r = perturbedTopK(x, [4], { k: 2, nSample: 2, epsilon: 2 ** -126, seed: 1, offset: 0, backend });
     expect(r.backward(Float32Array.of(1e-30, 1e-30, 1e-30, 1e-30)).every(Number.isFinite)).toBe(true);
   });
 
@@ -369,6 +378,7 @@ describe('10. with allowNonFinite a NaN hinge is a NaN loss (relu(NaN) = NaN), o
     functional.balNoisedTopKLoss(s, labels, [3, 3], {
       k: 1,
       seed: 4,
+      offset: 0,
       nSample: 3,
       allowNonFinite: true,
       reduction,
@@ -505,9 +515,11 @@ describe.each(BACKENDS)('14. perturbedTopK holds the 2^28 per-call output limit 
     const want =
       'rows * nSample * k = 1 * 16777216 * 17 = 285212672 indices (1140850688 bytes), above the limit of 2^28 elements (1 GiB) per call: lower nSample or split the batch';
     expect(() =>
-      perturbedTopK(x, [17], { k: 17, nSample: 2 ** 24, seed: 0, backend, indices: new Int32Array(1) }),
+      perturbedTopK(x, [17], { k: 17, nSample: 2 ** 24, seed: 0, offset: 0, backend, indices: new Int32Array(1) }),
     ).toThrow(new RangeError(want));
-    expect(() => perturbedTopK(x, [17], { k: 17, nSample: 2 ** 24, seed: 0, backend })).toThrow(new RangeError(want));
+    expect(() => perturbedTopK(x, [17], { k: 17, nSample: 2 ** 24, seed: 0, offset: 0, backend })).toThrow(
+      new RangeError(want),
+    );
     expect(() => new PerturbedTopK({ k: 17, nSample: 2 ** 24, seed: 0, backend }).forward(x, [17])).toThrow(
       new RangeError(want),
     );

@@ -85,6 +85,7 @@ export function runCase(c: AuditCase, backend: 'js' | 'cpu', sampler: SamplerNam
     epsilon: c.epsilon,
     nSample: c.nSample,
     seed: 2106n,
+    offset: 0,
     sampler,
     backend,
   });

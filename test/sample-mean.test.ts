@@ -75,7 +75,7 @@ describe('values: the float64 mean of sampleValues, rounded once', () => {
       for (let i = 0; i < x.length; i++) x[i] = x[i]! + 1e5;
       const runs = [
         ...samplers.map((sampler) =>
-          functional.noisedTopK(x, [rows, d], { k: 3, dim: 1, nSample: S, seed: 5 + S, sampler, backend }),
+          functional.noisedTopK(x, [rows, d], { k: 3, dim: 1, nSample: S, seed: 5 + S, offset: 0, sampler, backend }),
         ),
         functional.noisedTopK(x, [rows, d], { k: 3, dim: 1, noise: randomArray(rand, x.length * S, 2), backend }),
       ];
@@ -92,7 +92,7 @@ describe('the gradient: fl32(count * gradOutput / nSample), one rounding', () =>
     const gradOut = randomArray(rand, rows, 3);
     let twoRoundingsDiffer = 0;
     for (const sampler of samplers) {
-      const r = functional.noisedTopK(x, [rows, d], { k: 2, dim: 1, nSample: S, seed: 8, sampler, backend });
+      const r = functional.noisedTopK(x, [rows, d], { k: 2, dim: 1, nSample: S, seed: 8, offset: 0, sampler, backend });
       const g = r.backward(gradOut);
       const want = new Float32Array(rows * d);
       for (let row = 0; row < rows; row++) {
@@ -121,7 +121,7 @@ describe("the losses' mean over rows: a float64 sum rounded once", () => {
       const labels = Int32Array.from({ length: B }, () => Math.floor(rand() * D));
       const weight = Float32Array.from({ length: D }, () => 0.3 + rand());
       let float32Differs = 0;
-      const o = { k: 2, epsilon: 1, nSample: 5, seed: 3n, backend } as const;
+      const o = { k: 2, epsilon: 1, nSample: 5, seed: 3n, offset: 0, backend } as const;
       const results = [
         functional.balNoisedTopKLoss(scores, labels, [B, D], o),
         functional.balNoisedTopKLoss(scores, labels, [B, D], { ...o, weight }),

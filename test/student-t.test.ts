@@ -77,7 +77,15 @@ describe('NoisedTopKResult.confidenceInterval(level)', () => {
 
   for (const sampler of ['dense', 'lazy'] as const) {
     it(`${backend} ${sampler}: the 95% interval at nSample 5 covers the mean in 95%; +- 1.96 SE does not (control)`, () => {
-      const r = functional.noisedTopK(x, [rows, d], { k: 1, dim: 1, nSample: S, seed: 2105n, sampler, backend });
+      const r = functional.noisedTopK(x, [rows, d], {
+        k: 1,
+        dim: 1,
+        nSample: S,
+        seed: 2105n,
+        offset: 0,
+        sampler,
+        backend,
+      });
       for (let i = 0; i < r.positions.length; i++) expect(r.positions[i]).toBe(0);
       const { lower, upper } = r.confidenceInterval(0.95);
       const se = r.standardError;
