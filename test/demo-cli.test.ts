@@ -127,7 +127,7 @@ describe('the demo command (npm run demo)', () => {
     // No subcommands: a word that is not a flag is refused and the flags are listed.
     const unknown = run('train');
     expect(unknown.status).toBe(2);
-    expect(unknown.stderr).toContain('unexpected argument "train": every option is a flag (--losses, ');
+    expect(unknown.stderr).toContain('unexpected argument "train": every option is a flag (--dataset, --target, ');
     // the old command's word says what changed
     const old = run('demo', '--epochs', '1');
     expect(old.status).toBe(2);
