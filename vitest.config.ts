@@ -12,6 +12,7 @@ const integration = [
   'test/install.test.ts',
   'test/demo.test.ts',
   'test/demo-cli.test.ts',
+  'test/demo-places.test.ts',
   'test/ops-demo.test.ts',
   'test/bench.test.ts',
   'test/cuda-emu.test.ts',

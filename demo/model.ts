@@ -2,7 +2,24 @@
 // momentum and weight decay. The head is either linear (scores = W h + b) or cosine-normalised
 // (scores = <h / |h|, w_c / |w_c|>, no bias), the last layer the paper uses for the scaled
 // losses (LDAM, ImbalNoisedTopK): scores lie in [-1, 1] and the loss's scale sets their range.
+import type { Split } from './dataset.js';
 import { Rng } from './rng.js';
+
+/**
+ * What the trainer needs of a model: scores for some rows of a split, the gradient of the last
+ * forward pass, an SGD step, and copies of the parameters to keep the best epoch. The MLP reads
+ * dense rows; the embedding bag (demo/embedding-bag.ts) reads bags of n-gram ids.
+ */
+export interface Model {
+  readonly classes: number;
+  /** Scores [rows.length, classes] of the given rows of `split`. */
+  forwardRows(split: Split, rows: Int32Array): Float32Array;
+  /** Gradients from d loss / d scores [rows.length, classes] of the last forwardRows. */
+  backward(dScores: Float32Array): void;
+  step(lr: number, momentum: number, weightDecay: number): void;
+  snapshot(): Float32Array[];
+  restore(snap: Float32Array[]): void;
+}
 
 export interface ModelShape {
   features: number;
@@ -24,7 +41,7 @@ export function withNormalizedLastLayer(shape: ModelShape, normalizeLastLayer: b
 /** Added to norms so that an all-zero hidden vector or class weight stays finite. */
 const NORM_EPS = 1e-6;
 
-export class Mlp {
+export class Mlp implements Model {
   readonly shape: ModelShape;
   /** [features, hidden] */
   readonly w1: Float32Array;
@@ -56,6 +73,22 @@ export class Mlp {
     this.params = [this.w1, this.b1, this.w2, this.b2];
     this.grads = this.params.map((p) => new Float32Array(p.length));
     this.velocity = this.params.map((p) => new Float32Array(p.length));
+  }
+
+  private gathered = new Float32Array(0);
+
+  get classes(): number {
+    return this.shape.classes;
+  }
+
+  forwardRows(split: Split, rows: Int32Array): Float32Array {
+    const F = this.shape.features;
+    if (this.gathered.length < rows.length * F) this.gathered = new Float32Array(rows.length * F);
+    for (let i = 0; i < rows.length; i++) {
+      const r = rows[i]!;
+      this.gathered.set(split.x.subarray(r * F, (r + 1) * F), i * F);
+    }
+    return this.forward(this.gathered.subarray(0, rows.length * F), rows.length);
   }
 
   /** Copies of the parameters, to restore the best epoch. */

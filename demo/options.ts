@@ -3,6 +3,10 @@
 import type { BackendOption } from 'noised-topk';
 import type { SyntheticOptions } from './dataset.js';
 import type { LossName } from './losses.js';
+import type { PlaceTarget } from './places.js';
+
+/** The built-in datasets: the place names (the default) and the generated data of 0.1.0. */
+export type DatasetName = 'places' | 'synthetic';
 
 export interface DemoOptions {
   losses: LossName[];
@@ -15,6 +19,20 @@ export interface DemoOptions {
   out: string;
   /** The user's CSV or JSON-lines file; the built-in data when absent. */
   data?: string;
+  /** The built-in dataset when `data` is absent (default 'places'). */
+  dataset?: DatasetName;
+  /** Places: the class to predict (default 'country'). */
+  target?: PlaceTarget;
+  /** Places: every training place (trainRows is then ignored); said up front, no time limit. */
+  full?: boolean;
+  /** Places: train on a sample of about this many training places (all when absent). */
+  trainRows?: number;
+  /** Places: use a seeded sample of this many places in all (short runs, tests). */
+  names?: number;
+  /** Places: write validation logits (.ntkl files, demo/logits-file.ts) into this folder. */
+  saveLogits?: string;
+  /** Validation rows per logits file (default 2048). */
+  logitsRows?: number;
   /** Backend of the top-k losses (default 'auto'). */
   backend?: BackendOption;
   /** Learning rate for every loss; default: each loss's own (demo/losses.ts). */

@@ -2,7 +2,8 @@
 import { mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, isAbsolute } from 'node:path';
 import type { DemoData } from './dataset.js';
-import { sceneToPng } from './png.js';
+import { isPlaceData } from './places.js';
+import { Resvg } from '@resvg/resvg-js';
 import { plotScene, sceneToSvg } from './svg.js';
 import { FEW_SHOT_BELOW, type RunResult } from './train.js';
 import { OutputError, UsageError } from './errors.js';
@@ -13,9 +14,10 @@ const code = (e: unknown): string => (e as NodeJS.ErrnoException).code ?? (e as 
 /**
  * Makes sure `out` is a folder this process can write in, creating it (and missing parents)
  * first. mkdir -p is done by hand, one level at a time: Node 20's recursive mkdirSync loops
- * forever under /proc. Any problem is a UsageError naming --out, before any training.
+ * forever under /proc. Any problem is a UsageError naming the flag (--out, --save-logits), before
+ * any training.
  */
-export function prepareOutDir(out: string): string {
+export function prepareOutDir(out: string, flag = '--out'): string {
   const dir = resolve(out);
   const missing: string[] = [];
   for (let p = dir; ; ) {
@@ -29,11 +31,11 @@ export function prepareOutDir(out: string): string {
         p = parent;
         continue;
       }
-      throw new UsageError(`--out ${out}: cannot use ${p} (${code(e)})`);
+      throw new UsageError(`${flag} ${out}: cannot use ${p} (${code(e)})`);
     }
     if (!isDir)
       throw new UsageError(
-        p === dir ? `--out ${out} exists and is not a directory` : `--out ${out}: ${p} is not a directory`,
+        p === dir ? `${flag} ${out} exists and is not a directory` : `${flag} ${out}: ${p} is not a directory`,
       );
     break;
   }
@@ -41,7 +43,7 @@ export function prepareOutDir(out: string): string {
     try {
       mkdirSync(p);
     } catch (e) {
-      throw new UsageError(`--out ${out}: cannot create the directory ${p} (${code(e)})`);
+      throw new UsageError(`${flag} ${out}: cannot create the directory ${p} (${code(e)})`);
     }
   }
   const probe = join(dir, `.noised-topk-write-check-${process.pid}`);
@@ -49,7 +51,7 @@ export function prepareOutDir(out: string): string {
     writeFileSync(probe, '');
     rmSync(probe);
   } catch (e) {
-    throw new UsageError(`--out ${out}: cannot write in ${dir} (${code(e)})`);
+    throw new UsageError(`${flag} ${out}: cannot write in ${dir} (${code(e)})`);
   }
   return dir;
 }
@@ -80,6 +82,20 @@ export interface Written {
   shown: { svg: string; png: string; json: string };
 }
 
+/**
+ * The PNG of the plot: the SVG rendered by resvg (@resvg/resvg-js, prebuilt binaries), at twice
+ * the SVG's size. Fonts: the system's (resvg loads them; the SVG asks for sans-serif), so the
+ * PNG's text is the SVG's text.
+ */
+export function svgToPng(svg: string): Uint8Array {
+  const resvg = new Resvg(svg, {
+    fitTo: { mode: 'zoom', value: 2 },
+    background: 'white',
+    font: { loadSystemFonts: true, defaultFontFamily: 'DejaVu Sans' },
+  });
+  return resvg.render().asPng();
+}
+
 export function writeOutputs(dir: string, r: Outputs): Written {
   const k = r.k;
   // Every (seed, class) is one point of the plot: with several seeds they are pooled.
@@ -100,6 +116,8 @@ export function writeOutputs(dir: string, r: Outputs): Written {
   const data = r.datasets[0]!;
   const doc = {
     data: data.description,
+    dataset: r.options.data !== undefined ? 'file' : (r.options.dataset ?? 'places'),
+    ...(isPlaceData(data) ? { target: data.target, trainRows: data.train.n, fullTrainRows: data.fullTrainRows } : {}),
     classNames: data.classNames,
     seed: r.seeds[0],
     seeds: r.seeds,
@@ -140,9 +158,10 @@ export function writeOutputs(dir: string, r: Outputs): Written {
         }
       : {}),
   };
+  const svgText = sceneToSvg(scene);
   for (const [file, body] of [
-    [svg, () => sceneToSvg(scene)],
-    [png, () => sceneToPng(scene)],
+    [svg, () => svgText],
+    [png, () => svgToPng(svgText)],
     [json, () => `${JSON.stringify(doc, null, 2)}\n`],
   ] as const) {
     try {

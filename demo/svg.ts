@@ -1,6 +1,6 @@
 // The demo's plot: per-class test top-k accuracy against the class's training count (log
-// axis), one colour per loss. The plot is built once as a list of shapes and rendered twice:
-// as SVG here and as PNG in png.ts, so the two files cannot disagree.
+// axis), one colour per loss. The plot is built once as a list of shapes and written as SVG
+// here; the PNG is resvg's rendering of that SVG (output.ts), so the two cannot disagree.
 // Per-class accuracies take few distinct values (k hits out of a handful of test rows), so
 // dots of equal classes would sit on each other: they are jittered and faint, and what the eye
 // should compare is drawn on top: each frequency group's mean with its 95% interval.

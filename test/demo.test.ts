@@ -3,7 +3,6 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, truncateSync, writeFileS
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import { inflateSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { DEFAULT_SYNTHETIC, syntheticData, powerLawCounts } from '../demo/dataset.js';
 import { DataFileError, parseCsv, parseDataText, parseJsonLines, splitRows } from '../demo/data-file.js';
@@ -11,9 +10,12 @@ import { parseLosses, type LossName } from '../demo/losses.js';
 import { backends } from '../lib/index.js';
 import { Mlp } from '../demo/model.js';
 import { Rng } from '../demo/rng.js';
-import { meanSd, OutputError, parseDemoArgs, runDemo, UsageError } from '../demo/run.js';
-import { COLOURS, perClassPlot, plotScene } from '../demo/svg.js';
-import { sceneToPng } from '../demo/png.js';
+import { Resvg } from '@resvg/resvg-js';
+import { parseDemoArgs } from '../demo/args.js';
+import { svgToPng } from '../demo/output.js';
+import { meanSd } from '../demo/report.js';
+import { OutputError, runDemo, UsageError } from '../demo/run.js';
+import { COLOURS, perClassPlot, plotScene, sceneToSvg } from '../demo/svg.js';
 import { topKAccuracy } from '../lib/metrics.js';
 
 // Every folder a test writes under /tmp is made here and removed after the file's tests.
@@ -290,6 +292,7 @@ describe('demo command line', () => {
       seed: 4,
       seeds: [4, 5, 6],
       out: tempDir('seeds-'),
+      dataset: 'synthetic' as const,
       synthetic: TINY,
       stdout: cap.stream,
     });
@@ -308,6 +311,7 @@ describe('demo command line', () => {
       k: 3,
       seed: 5,
       out: tempDir('seed5-'),
+      dataset: 'synthetic' as const,
       synthetic: TINY,
       stdout: capture().stream,
     });
@@ -317,7 +321,14 @@ describe('demo command line', () => {
   });
 
   it('--backend js trains to the same bits as cpu; --lr and --batch change the run', () => {
-    const base = { losses: ['bal', 'imbal'] as LossName[], epochs: 2, k: 3, seed: 2, synthetic: TINY };
+    const base = {
+      losses: ['bal', 'imbal'] as LossName[],
+      epochs: 2,
+      k: 3,
+      seed: 2,
+      dataset: 'synthetic' as const,
+      synthetic: TINY,
+    };
     const js = runDemo({ ...base, backend: 'js', out: tempDir('js-'), stdout: capture().stream });
     const cap = capture();
     const cpu = runDemo({
@@ -350,13 +361,31 @@ describe('demo command line', () => {
       const cap = capture();
       // (Before, /proc/... spun in a recursive mkdir: the test's timeout would catch that.)
       expect(() =>
-        runDemo({ losses: ['ce'], epochs: 50, k: 3, seed: 0, out, synthetic: TINY, stdout: cap.stream }),
+        runDemo({
+          losses: ['ce'],
+          epochs: 50,
+          k: 3,
+          seed: 0,
+          out,
+          dataset: 'synthetic' as const,
+          synthetic: TINY,
+          stdout: cap.stream,
+        }),
       ).toThrow(message);
       expect(cap.text()).toBe(''); // nothing trained, nothing printed
     }
     // A missing nested folder is created (mkdir -p).
     const nested = join(dir, 'x', 'y', 'z');
-    runDemo({ losses: ['ce'], epochs: 1, k: 3, seed: 0, out: nested, synthetic: TINY, stdout: capture().stream });
+    runDemo({
+      losses: ['ce'],
+      epochs: 1,
+      k: 3,
+      seed: 0,
+      out: nested,
+      dataset: 'synthetic' as const,
+      synthetic: TINY,
+      stdout: capture().stream,
+    });
     expect(existsSync(join(nested, 'results.json'))).toBe(true);
   });
 
@@ -372,7 +401,16 @@ describe('demo command line', () => {
     });
     let err: unknown;
     try {
-      runDemo({ losses: ['ce'], epochs: 2, k: 3, seed: 0, out, synthetic: TINY, stdout: cap.stream });
+      runDemo({
+        losses: ['ce'],
+        epochs: 2,
+        k: 3,
+        seed: 0,
+        out,
+        dataset: 'synthetic' as const,
+        synthetic: TINY,
+        stdout: cap.stream,
+      });
     } catch (e) {
       err = e;
     }
@@ -392,6 +430,7 @@ describe('demo command line', () => {
       k: 3,
       seed: 1,
       out,
+      dataset: 'synthetic',
       synthetic: { classes: 12, genera: 4, features: 6, maxCount: 80, minCount: 3 },
       stdout: cap.stream,
     });
@@ -433,6 +472,7 @@ describe('demo command line', () => {
       k: 3,
       seed: 1,
       out,
+      dataset: 'synthetic',
       synthetic: { classes: 12, genera: 4, features: 6, maxCount: 80, minCount: 3 },
       stdout: capture().stream,
     });
@@ -497,7 +537,7 @@ describe('demo command line', () => {
     );
   });
 
-  it('the plot: x range from the data, the few-shot line, interval bars; the PNG decodes to the same plot', () => {
+  it("the plot: x range from the data, the few-shot line, interval bars; the PNG is resvg's rendering of it", () => {
     const counts = [6, 9, 14, 30, 80, 400, 2000];
     const scene = plotScene(
       counts,
@@ -522,26 +562,27 @@ describe('demo command line', () => {
     expect(svg).toContain('few-shot: &lt; 20');
     expect(svg).toContain('stroke-dasharray');
     expect(svg).toContain('one (macro top-5 50.0%)');
-    const png = sceneToPng(scene);
+    // The PNG is resvg's rendering of the same SVG, at twice its size, with every series' colour.
+    const png = Buffer.from(svgToPng(sceneToSvg(scene)));
+    expect(png.subarray(0, 8)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
+    expect(png.toString('latin1', 12, 16)).toBe('IHDR');
     expect(png.readUInt32BE(16)).toBe(2 * scene.width);
     expect(png.readUInt32BE(20)).toBe(2 * scene.height);
-    // IDAT inflates to one filter byte plus RGB per pixel per row; each series' colour is drawn.
-    const idatLength = png.readUInt32BE(33);
-    expect(png.toString('latin1', 37, 41)).toBe('IDAT');
-    const raw = inflateSync(png.subarray(41, 41 + idatLength));
-    const w = 2 * scene.width;
-    expect(raw.length).toBe(2 * scene.height * (w * 3 + 1));
+    const image = new Resvg(sceneToSvg(scene), { fitTo: { mode: 'zoom', value: 2 } }).render();
+    expect([image.width, image.height]).toEqual([2 * scene.width, 2 * scene.height]);
+    const px = image.pixels;
     for (const colour of COLOURS.slice(0, 2)) {
       const [r, g, b] = [1, 3, 5].map((i) => parseInt(colour.slice(i, i + 2), 16));
       let found = 0;
-      for (let y = 0; y < 2 * scene.height && found === 0; y++) {
-        for (let x = 0; x < w; x++) {
-          const i = y * (w * 3 + 1) + 1 + 3 * x;
-          if (raw[i] === r && raw[i + 1] === g && raw[i + 2] === b) found++;
-        }
-      }
+      for (let i = 0; i < px.length && found === 0; i += 4)
+        if (px[i] === r && px[i + 1] === g && px[i + 2] === b && px[i + 3] === 255) found++;
       expect(found, colour).toBeGreaterThan(0);
     }
+    // and the colour of a third series, not drawn, is absent: the search can fail
+    const [r3, g3, b3] = [1, 3, 5].map((i) => parseInt(COLOURS[2]!.slice(i, i + 2), 16));
+    let third = 0;
+    for (let i = 0; i < px.length; i += 4) if (px[i] === r3 && px[i + 1] === g3 && px[i + 2] === b3) third++;
+    expect(third).toBe(0);
   });
 
   it('the plot has one series per loss and log-spaced ticks', () => {
