@@ -92,7 +92,7 @@ export function evaluate(model: Model, split: Split, k: number, trainCounts: num
     top1: topKAccuracy(s, split.y, shape, 1),
     topk: topKAccuracy(s, split.y, shape, k),
     macroTopk: macroTopKAccuracy(s, split.y, shape, k),
-    fewShotTopk: rareClassTopKAccuracy(s, split.y, shape, k, { classCounts: trainCounts, below: FEW_SHOT_BELOW }),
+    fewShotTopk: rareClassTopKAccuracy(s, split.y, shape, k, { clsNumList: trainCounts, below: FEW_SHOT_BELOW }),
     perClassTopk: perClassTopKAccuracy(s, split.y, shape, k),
   };
 }
