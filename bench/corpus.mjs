@@ -560,22 +560,8 @@ export function loadAverage1() {
 /** Refusal threshold of the corpus benchmarks: no figure taken above this 1-min load is written. */
 export const MAX_LOAD = 1.5;
 
-/**
- * The committed placeholder (bench/corpus/placeholder-d246.ntkl): a small generated file of the
- * country task's width, so that the corpus directory, its tests and both benchmarks' file path
- * have a file before the captured logits land. Delete it then.
- */
-export const PLACEHOLDER = {
-  name: 'placeholder-d246',
-  rows: 32,
-  classes: 246,
-  seed: 246,
-  rule: { location: { mean: 0, sd: 0.5 }, scale: { median: 1.5, logSd: 0.2 }, margin: { mean: 2, sd: 1 } },
-};
-
 // ---------------------------------------------------------------------------------------------
-// Command line: node bench/corpus.mjs list [DIR] | fit FILE... | generate NAME... --out DIR |
-// placeholder [FILE]
+// Command line: node bench/corpus.mjs list [DIR] | fit FILE... | generate NAME... --out DIR
 
 function cli() {
   const [cmd, ...rest] = process.argv.slice(2);
@@ -617,14 +603,9 @@ function cli() {
       writeNtkl(file, g.header, g.scores);
       console.log(`wrote ${file}`);
     }
-  } else if (cmd === 'placeholder') {
-    const file = rest[0] ?? path.join(CORPUS_DIR, 'placeholder-d246.ntkl');
-    const g = generate(PLACEHOLDER);
-    writeNtkl(file, g.header, g.scores);
-    console.log(`wrote ${file}`);
   } else {
     console.error(
-      'usage: node bench/corpus.mjs list [DIR] | fit FILE... | generate NAME... --out DIR | placeholder [FILE]',
+      'usage: node bench/corpus.mjs list [DIR] | fit FILE... | generate NAME... --out DIR',
     );
     process.exit(2);
   }

@@ -24,7 +24,6 @@ import {
   type NtklHeader,
   normalizeRule,
   parseNtkl,
-  PLACEHOLDER,
   readNtkl,
   type Rule,
 } from '../bench/corpus.mjs';
@@ -104,11 +103,15 @@ describe('the .ntkl files', () => {
     }
   });
 
-  it('the committed placeholder is what `node bench/corpus.mjs placeholder` writes', () => {
-    const file = path.join(CORPUS_DIR, 'placeholder-d246.ntkl');
-    if (!fs.existsSync(file)) return; // deleted once the captured logits are committed
-    const g = generate(PLACEHOLDER);
-    expect(Buffer.compare(fs.readFileSync(file), encodeNtkl(g.header as NtklHeader, g.scores))).toBe(0);
+  it('the captured corpus: the demo\'s validation logits of both targets, the four stages of one loss', () => {
+    const files = listCorpus(path.join(CORPUS_DIR, 'captured'));
+    const headers = files.map((f) => readNtkl(f).header);
+    for (const h of headers) expect(h.source).toMatch(/demo --save-logits/);
+    const stages = (target: string, loss: string) =>
+      headers.filter((h) => h.target === target && h.loss === loss).map((h) => h.stage).sort();
+    expect(stages('country', 'ImbalNoisedTopK')).toEqual(['early', 'first', 'mid', 'selected']);
+    expect(headers.some((h) => h.target === 'country' && h.classes === 246)).toBe(true);
+    expect(headers.some((h) => h.target === 'region' && h.classes > 3000)).toBe(true);
   });
 
   it('round-trips a header and its scores, padding the header to a multiple of 4 bytes', () => {
@@ -493,7 +496,6 @@ describe('the generated families', () => {
 
   it('the command line: fit prints family entries that load and regenerate the fitted shape; list and generate', () => {
     const cli = path.resolve(__dirname, '../bench/corpus.mjs');
-    const placeholder = path.join(CORPUS_DIR, 'placeholder-d246.ntkl');
     const src = fs.mkdtempSync(path.join(scratch, 'cli-'));
     const file = path.join(src, 'country-bal-seed0-mid.ntkl');
     const g0 = generate({ name: 'src', rows: 400, classes: 246, seed: 4, rule: fitCases[0]![1] });
@@ -517,7 +519,7 @@ describe('the generated families', () => {
     expect(again.location.mean).toBeCloseTo(first.location.mean, 0);
     const list = spawnSync(process.execPath, [cli, 'list'], { encoding: 'utf8' });
     expect(list.status, list.stderr).toBe(0);
-    if (fs.existsSync(placeholder)) expect(list.stdout).toContain('placeholder-d246.ntkl: 32 x 246, stage generated');
+    expect(list.stdout).toMatch(/country-imbal-seed0-selected\.ntkl: 512 x 246, stage selected/);
     expect(list.stdout).toContain('family wide-d32768: 512 x 32768, nSample 5');
     const gen = spawnSync(process.execPath, [cli, 'generate', 'normal-d1000', '--out', src], { encoding: 'utf8' });
     expect(gen.status, gen.stderr).toBe(0);
