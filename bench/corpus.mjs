@@ -604,9 +604,7 @@ function cli() {
       console.log(`wrote ${file}`);
     }
   } else {
-    console.error(
-      'usage: node bench/corpus.mjs list [DIR] | fit FILE... | generate NAME... --out DIR',
-    );
+    console.error('usage: node bench/corpus.mjs list [DIR] | fit FILE... | generate NAME... --out DIR');
     process.exit(2);
   }
 }

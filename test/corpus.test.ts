@@ -103,12 +103,15 @@ describe('the .ntkl files', () => {
     }
   });
 
-  it('the captured corpus: the demo\'s validation logits of both targets, the four stages of one loss', () => {
+  it("the captured corpus: the demo's validation logits of both targets, the four stages of one loss", () => {
     const files = listCorpus(path.join(CORPUS_DIR, 'captured'));
     const headers = files.map((f) => readNtkl(f).header);
     for (const h of headers) expect(h.source).toMatch(/demo --save-logits/);
     const stages = (target: string, loss: string) =>
-      headers.filter((h) => h.target === target && h.loss === loss).map((h) => h.stage).sort();
+      headers
+        .filter((h) => h.target === target && h.loss === loss)
+        .map((h) => h.stage)
+        .sort();
     expect(stages('country', 'ImbalNoisedTopK')).toEqual(['early', 'first', 'mid', 'selected']);
     expect(headers.some((h) => h.target === 'country' && h.classes === 246)).toBe(true);
     expect(headers.some((h) => h.target === 'region' && h.classes > 3000)).toBe(true);
