@@ -27,7 +27,7 @@ const run = spawnSync(process.execPath, [join(root, 'node_modules', 'typedoc', '
   cwd: root,
   encoding: 'utf8',
 });
-// eslint-style colour codes off, one warning a line: "[warning] <name> (<kind>), defined in ..."
+// Colour codes off; one warning a line: "[warning] <name> (<kind>), defined in ...".
 // biome-ignore lint/suspicious/noControlCharactersInRegex: TypeDoc colours its log
 const log = `${run.stdout}${run.stderr}`.replace(/\x1b\[[0-9;]*m/g, '');
 const warnings = log.split('\n').filter((l) => l.includes('[warning]') && !/Found \d+ errors/.test(l));
