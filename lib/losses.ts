@@ -202,7 +202,7 @@ export class LossResult<R extends Reduction = 'mean'> {
   readonly topk: Float32Array;
   private readonly lp: LossPlan;
   private readonly positions: Int32Array;
-  /** [B, nSample]: each sample's smoothtop_{k+1}, whose mean is `topk`. */
+  /** Shape [B, nSample]: each sample's smoothtop_{k+1}, whose mean is `topk`. */
   private readonly sampleValues: Float32Array;
   /**
    * The noise stream's seed and offset this call drew from (a random seed when none was given):

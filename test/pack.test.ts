@@ -103,6 +103,13 @@ describe('npm pack + install into a consumer project', () => {
     // no command, nothing of it in dist/ (issue 10).
     expect(files.some((f) => f === 'dist/cli.js' || f.startsWith('dist/demo/') || f.startsWith('demo/'))).toBe(false);
     expect(files).toContain(`prebuilds/${platformArch}/noised-topk.node`);
+    // No source maps: they would point at lib/, which is not shipped (tsconfig.build.json, issue 19).
+    expect(files.filter((f) => f.endsWith('.map'))).toEqual([]);
+    expect(files.some((f) => f.startsWith('lib/'))).toBe(false);
+    // examples/ is not shipped, so the README links it in the repository and gives no command
+    // that would run it from an installed package.
+    expect(files.some((f) => f.startsWith('examples/'))).toBe(false);
+    expect(readFileSync(join(root, 'README.md'), 'utf8')).not.toMatch(/`node examples\//);
     // A source build where no prebuild fits needs no node-addon-api package: its headers ride along.
     expect(files).toContain('native/vendor/node-addon-api/napi.h');
     expect(files.some((f) => f.startsWith('build') || f.startsWith('test/') || f.startsWith('node_modules/'))).toBe(
@@ -142,6 +149,8 @@ describe('npm pack + install into a consumer project', () => {
     expect(install.status, said).toBe(0);
     expect(said).toContain(`noised-topk: using prebuild prebuilds/${platformArch}/noised-topk.node (nothing compiled)`);
     const installed = join(consumer, 'node_modules', 'noised-topk');
+    for (const f of readdirSync(join(installed, 'dist')).filter((f) => f.endsWith('.js')))
+      expect(readFileSync(join(installed, 'dist', f), 'utf8'), `dist/${f}`).not.toContain('sourceMappingURL');
     expect(readdirSync(installed)).toContain('dist');
     expect(existsSync(join(installed, 'build'))).toBe(false);
     // The package is the only one installed: no build tools or anything else come with it.

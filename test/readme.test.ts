@@ -5,6 +5,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NoisedTopK } from '../lib/index.js';
 import { NORMAL_BOUND } from '../lib/stream.js';
 import { here, root } from './helpers.js';
 
@@ -53,10 +54,30 @@ const claims: [string[], (s: Scope) => void][] = [
   [
     ['op', 'out', 'dx'],
     (s) => {
-      const out = s.out as { values: Float32Array; shape: number[] };
+      const out = s.out as { values: Float32Array; shape: number[]; standardError: Float32Array };
       const dx = s.dx as Float32Array;
       expect(out.shape).toEqual([2]);
-      // close to the hard 3rd largest values: within epsilon * the noise bound
+      // The Quickstart's comment states what it prints, the standard errors and the mean over the
+      // noise: read them from the README and check each (seed 0 prints alike on every backend).
+      const quick = readFileSync(join(root, 'README.md'), 'utf8');
+      const stated = (re: RegExp) => (quick.match(re)?.[1] ?? '').split(', ');
+      const printed = stated(/out\.values: Float32Array \[2\], prints \[([^\]]+)\]/);
+      expect(Array.from(out.values, (v) => v.toFixed(3))).toEqual(printed);
+      const se = stated(/out\.standardError is about \[([^\]]+)\]/);
+      expect(Array.from(out.standardError, (v) => v.toFixed(2))).toEqual(se);
+      // 200000 draws put the estimate within 0.01 of the mean (standard error about 0.002,
+      // measured by the result itself).
+      const mean = stated(/mean over the noise is about \[([^\]]+)\]/).map(Number);
+      expect(mean).toHaveLength(2);
+      const big = new NoisedTopK({ k: 3, epsilon: 1.0, nSample: 200_000, seed: 1 }).forward(
+        new Float32Array([-1.5, 2.0, 0.7, 3.8, -1.1, -5.4, 0.1, 2.3]),
+        [2, 4],
+      );
+      for (const [r, m] of mean.entries()) {
+        expect(big.standardError[r]!).toBeLessThan(0.003);
+        expect(Math.abs(big.values[r]! - m)).toBeLessThan(0.01);
+      }
+      // and it is within epsilon * the noise bound of the hard 3rd largest values
       for (const [r, h] of [0.7, -1.1].entries())
         expect(Math.abs(out.values[r]! - h)).toBeLessThanOrEqual(1.0 * NORMAL_BOUND);
       expect(dx).toHaveLength(8);

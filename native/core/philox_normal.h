@@ -17,26 +17,7 @@
 
 #include "constants.h"
 
-#if defined(__CUDACC__)
-#define NTK_HD __host__ __device__ __forceinline__
-#else
-#define NTK_HD inline
-#endif
-
-#if defined(__CUDA_ARCH__)
-#define NTK_FADD(a, b) __fadd_rn((a), (b))
-#define NTK_FSUB(a, b) __fsub_rn((a), (b))
-#define NTK_FMUL(a, b) __fmul_rn((a), (b))
-#define NTK_FDIV(a, b) __fdiv_rn((a), (b))
-#define NTK_FSQRT(a) __fsqrt_rn((a))
-#else
-#include <cmath>
-#define NTK_FADD(a, b) ((a) + (b))
-#define NTK_FSUB(a, b) ((a) - (b))
-#define NTK_FMUL(a, b) ((a) * (b))
-#define NTK_FDIV(a, b) ((a) / (b))
-#define NTK_FSQRT(a) std::sqrt((a))
-#endif
+#include "host_device.h"  // NTK_HD, NTK_F*, bitCast
 
 namespace ntk {
 
@@ -67,19 +48,7 @@ NTK_HD Philox4 philox4x32_10(uint32_t c0, uint32_t c1, uint32_t c2, uint32_t c3,
   return Philox4{{c0, c1, c2, c3}};
 }
 
-// The bits of a float and back. A union, not memcpy or std::bit_cast: it compiles the same in
-// host C++17 and in CUDA device code.
-template <typename To, typename From>
-NTK_HD To bitCast(From from) {
-  static_assert(sizeof(To) == sizeof(From), "bitCast between types of one size");
-  union {
-    From from;
-    To to;
-  } c;
-  c.from = from;
-  return c.to;
-}
-
+// The bits of a float and back (bitCast: host_device.h).
 NTK_HD float bitsToFloat(uint32_t u) { return bitCast<float>(u); }
 NTK_HD uint32_t floatToBits(float f) { return bitCast<uint32_t>(f); }
 

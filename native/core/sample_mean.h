@@ -15,7 +15,7 @@
 
 #include <cstdint>
 
-#include "philox_normal.h"  // NTK_HD
+#include "host_device.h"  // NTK_HD
 
 namespace ntk {
 
