@@ -722,16 +722,22 @@ export class LazyRowSampler {
   }
 }
 
-/** The row length from which the default is 'lazy' (docs/lazy-sampler.md: the measured crossover). */
-export const LAZY_DEFAULT_MIN_D = 4096;
+/**
+ * The row length from which the default is 'lazy' (bench/results/corpus-native.md and
+ * crossover-native.md, docs/lazy-sampler.md#the-default): placed between d = 3072, where 'dense'
+ * measured faster on every family (1.2x to 1.6x), and d = 3879 (the demo's region logits), where
+ * 'lazy' measured faster (1.07x to 1.10x).
+ */
+export const LAZY_DEFAULT_MIN_D = 3584;
 
 /**
  * The sampler a seeded call uses when none is given: a fixed rule of the shape only, so results
  * stay a pure function of seed, shape and inputs. 'lazy' from LAZY_DEFAULT_MIN_D columns up,
- * where it measured faster than the pruned dense path (one thread, same run: 1.22x at d = 4096,
- * 1.58x at 8192, 1.21x at 10000), 'dense' below (0.29x at d = 100, 0.49x at 300, 0.73x at 1000,
- * 0.97x at 2000). k is part of the signature for a rule that needs it; today's does not (rows
- * with k close to d take the dense path either way).
+ * where it measured at least as fast as the pruned dense path on every corpus file and family
+ * (one thread, the same run, load below 1.5: 1.07x to 1.10x at d = 3879, 1.04x to 1.65x from
+ * d = 10,000), 'dense' below (0.30x to 0.41x at d = 246, 0.40x to 0.62x at 1000, 0.54x to 0.81x
+ * at 2048 and 3072). k is part of the signature for a rule that needs it; today's does not
+ * (rows with k close to d take the dense path either way).
  */
 export function defaultSampler(d: number, k: number): SamplerName {
   void k;

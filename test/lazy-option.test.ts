@@ -54,12 +54,12 @@ describe('the sampler option', () => {
   });
 
   it.each(backends)('the default rule: dense below LAZY_DEFAULT_MIN_D columns, lazy from it (%s)', (backend) => {
-    expect(LAZY_DEFAULT_MIN_D).toBe(4096);
-    expect(defaultSampler(4095, 5)).toBe('dense');
-    expect(defaultSampler(4096, 5)).toBe('lazy');
+    expect(LAZY_DEFAULT_MIN_D).toBe(3584);
+    expect(defaultSampler(3583, 5)).toBe('dense');
+    expect(defaultSampler(3584, 5)).toBe('lazy');
     for (const [d, want] of [
-      [4095, 'dense'],
-      [4096, 'lazy'],
+      [3583, 'dense'],
+      [3584, 'lazy'],
     ] as const) {
       const x = gaussRow(12, 2 * d);
       const byDefault = functional.noisedTopK(x, [2, d], { k: 6, seed: 4, offset: 0, backend });
