@@ -40,6 +40,26 @@ describe('the demo command (npm run demo)', () => {
     expect(existsSync(cli)).toBe(true);
   });
 
+  it('a second build with nothing changed emits nothing (incremental: `npm run demo` does not recompile)', () => {
+    // tsconfig.demo.json's own settings, into a scratch folder (build/demo stays the other tests')
+    const out = join(scratch, 'incremental');
+    const info = join(out, 'demo.tsbuildinfo');
+    const tsc = join(root, 'node_modules', 'typescript', 'bin', 'tsc');
+    const emitted = () =>
+      execFileSync(
+        process.execPath,
+        [tsc, '-p', join(root, 'tsconfig.demo.json'), '--outDir', out, '--tsBuildInfoFile', info, '--listEmittedFiles'],
+        { cwd: root, encoding: 'utf8' },
+      )
+        .split('\n')
+        .filter((l) => l.startsWith('TSFILE:'));
+    expect(emitted().length).toBeGreaterThan(0); // the first build emits the demo
+    expect(emitted()).toEqual([]);
+    // the control: without its build info, tsc emits everything again
+    rmSync(info, { force: true });
+    expect(emitted().length).toBeGreaterThan(0);
+  });
+
   it('--help lists every flag', () => {
     const r = run('--help');
     expect(r.status).toBe(0);
