@@ -1957,7 +1957,9 @@ describe('fuzz: int32 and float32 edges, the ops mapped twice (issue 18)', () =>
             if (got.message !== 'out shares memory with indices')
               expect(b, `'js' must compute apart: ${got.message}`).not.toBe('js');
             expect(got.name).toBe('RangeError');
-            expect(got.message).toMatch(/^(out|indices) shares memory with (x|indices|out|gradValues|grad|gradOutput)$/);
+            expect(got.message).toMatch(
+              /^(out|indices) shares memory with (x|indices|out|gradValues|grad|gradOutput)$/,
+            );
           }
         }
       }),
