@@ -15,6 +15,7 @@
 
 #include "../core/noised_topk.h"
 #include "../core/philox_normal.h"
+#include "../core/sample_mean.h"
 
 namespace {
 
@@ -133,7 +134,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::vector<float> y(d);
   for (uint64_t row = 0; row < rows; ++row) {
     const uint64_t o = row / l.inner, i = row % l.inner;
-    float sum = 0.0f;
+    ntk::SampleMean sum;  // the mean rule: a float64 sum in sample order, rounded once
     for (uint32_t s = 0; s < S; ++s) {
       for (uint32_t c = 0; c < d; ++c) {
         const uint64_t e = (o * l.d + c) * l.inner + i;
@@ -157,9 +158,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
         for (uint32_t c = 0; c < d; ++c) __builtin_printf("  y[%u] = %a\n", c, y[c]);
         fail("forwardCpu picked another column than the reference");
       }
-      sum = sum + y[col];
+      sum.add(y[col]);
     }
-    if (!sameFloat(values[row], sum / static_cast<float>(S))) fail("forwardCpu value differs from the reference");
+    if (!sameFloat(values[row], sum.mean(S))) fail("forwardCpu value differs from the reference");
   }
 
   // Backward on the forward's positions, then on positions the input may corrupt.
@@ -192,7 +193,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     for (uint32_t s = 0; s < S; ++s) ++counts[positions[row * S + s]];
     for (uint32_t c = 0; c < d; ++c) {
       // pytopk's dense mask: unselected entries are 0 * rowScale.
-      const float want = (static_cast<float>(counts[c]) / static_cast<float>(S)) * rowScale[row];
+      const float want = ntk::countShare(counts[c], S, rowScale[row]);
       if (!sameFloat(grad[(o * l.d + c) * l.inner + i], want)) fail("backwardCpu gradient differs from the reference");
     }
   }
