@@ -2,8 +2,8 @@
 // each runs calls (sync and async) with correct results, and a worker terminated with async
 // calls in flight takes nothing down with it. The workers run the compiled package (tsc into
 // a scratch dist/) with NOISED_TOPK_ADDON naming the same .node the main thread uses.
-import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NoisedTopK } from '../lib/index.js';
 import { loadNative } from '../lib/native.js';
 import { bits } from './fuzz-kit.js';
-import { root } from './helpers.js';
+import { compiledPackage, root } from './helpers.js';
 
 const pkg = mkdtempSync(join(tmpdir(), 'noised-topk-workers-'));
 
@@ -27,24 +27,7 @@ function addonPath(): string {
 }
 
 beforeAll(() => {
-  try {
-    execFileSync(
-      process.execPath,
-      [
-        join(root, 'node_modules/typescript/bin/tsc'),
-        '-p',
-        join(root, 'tsconfig.build.json'),
-        '--outDir',
-        join(pkg, 'dist'),
-      ],
-      { stdio: 'pipe' },
-    );
-  } catch (err) {
-    if (!existsSync(join(pkg, 'dist', 'index.js'))) throw err;
-  }
-  writeFileSync(join(pkg, 'package.json'), JSON.stringify({ name: 'noised-topk', type: 'module' }));
-  cpSync(join(root, 'scripts', 'elf.mjs'), join(pkg, 'scripts', 'elf.mjs')); // dist/native.js imports it, as in the package
-  symlinkSync(join(root, 'node_modules'), join(pkg, 'node_modules'), 'dir');
+  compiledPackage(pkg);
   writeFileSync(
     join(pkg, 'worker.mjs'),
     `import { parentPort, workerData } from 'node:worker_threads';
