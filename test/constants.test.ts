@@ -67,6 +67,36 @@ describe('native/constants.json is the one source', () => {
   });
 });
 
+describe('native/core/rank_key.h is the one selection order', () => {
+  // Every kernel ranks columns by one 32-bit key and one (key, column) composite; a second
+  // spelling could drift from the tie rule (docs/determinism.md) on one backend only.
+  const nativeFiles = (dir: string): string[] =>
+    readdirSync(join(root, dir), { withFileTypes: true }).flatMap((e) =>
+      e.isDirectory() ? nativeFiles(`${dir}/${e.name}`) : /\.(h|cpp|cu|cuh)$/.test(e.name) ? [`${dir}/${e.name}`] : [],
+    );
+  const files = [...nativeFiles('native'), ...nativeFiles('test/native')];
+  const code = (file: string) => readFileSync(join(root, file), 'utf8').replace(/\/\/.*$/gm, '');
+
+  it('no other native file builds a composite, reads its column or defines a rank key', () => {
+    expect(files).toContain('native/core/rank_key.h');
+    expect(files.length).toBeGreaterThan(20);
+    const spelled =
+      /\(\s*(?:static_cast<\s*(?:uint64_t|unsigned long long)\s*>|\(\s*(?:uint64_t|unsigned long long)\s*\))\s*\([^;]*\)\s*<<\s*32|~\s*static_cast<\s*uint32_t\s*>|uint32_t\s+(?:rank|select)Key\s*\(/;
+    const offenders = files.filter((f) => f !== 'native/core/rank_key.h' && spelled.test(code(f)));
+    expect(offenders).toEqual([]);
+    // The control: the pattern finds each spelling the header replaced.
+    expect(spelled.test(code('native/core/rank_key.h'))).toBe(true);
+    for (const old of [
+      'return (static_cast<uint64_t>(rankKey(y)) << 32) | static_cast<uint32_t>(~c);',
+      'return (static_cast<unsigned long long>(selectKey(y, largest)) << 32) | c;',
+      'const uint32_t col = ~static_cast<uint32_t>(keys[k - 1]);',
+      'NTK_HD uint32_t rankKey(float f) {',
+    ]) {
+      expect(spelled.test(old), old).toBe(true);
+    }
+  });
+});
+
 describe('native/sources.json is the one source list', () => {
   const sources = JSON.parse(readFileSync(join(root, 'native/sources.json'), 'utf8')) as Record<string, string[]>;
   const listed = [...sources.binding!, ...sources.core!, ...sources.cpu!, ...sources.cuda!];

@@ -907,11 +907,6 @@ NTK_HD bool lazyPrepareRow(const float* x, uint32_t d, uint32_t k, float eps, co
   return lazyFinishRow(x, d, k, eps, e.hi, s, tail, raise, r);
 }
 
-// Composite rank (rankKey above, complemented column below): a larger key ranks higher.
-NTK_HD uint64_t lazyComposite(float y, uint32_t c) {
-  return (static_cast<uint64_t>(rankKey(y)) << 32) | static_cast<uint32_t>(~c);
-}
-
 // Reorders key/val[0, n) so that [0, k) hold the k largest keys and key[k - 1] is the k-th
 // (keys are distinct). Any correct selection gives the same k-th.
 NTK_HD void selectLargest(uint64_t* key, float* val, uint32_t n, uint32_t k) {
@@ -997,7 +992,7 @@ NTK_HD LazyResult lazySample(const LazyRow& r, uint32_t seedLo, uint32_t seedHi,
         if (marks[c >> 6] & bit) continue;  // drawn at an earlier stage
         marks[c >> 6] |= bit;
         const float y = perturb(r.x[c], r.eps, static_cast<float>(drawZ(st, law)));
-        key[n] = lazyComposite(y, c);
+        key[n] = rankComposite(y, c);
         val[n] = y;
         ++n;
       }
@@ -1016,12 +1011,12 @@ NTK_HD LazyResult lazySample(const LazyRow& r, uint32_t seedLo, uint32_t seedHi,
   }
   selectLargest(key, val, n, r.k);
   LazyResult res;
-  res.column = ~static_cast<uint32_t>(key[r.k - 1]);
+  res.column = compositeColumn(key[r.k - 1]);
   res.value = val[r.k - 1];
   res.drawn = n;
   res.stages = stage;
   for (uint32_t i = 0; i < n; ++i) {  // leave the marks all 0
-    const uint32_t c = ~static_cast<uint32_t>(key[i]);
+    const uint32_t c = compositeColumn(key[i]);
     marks[c >> 6] &= ~(1ull << (c & 63u));
   }
   return res;

@@ -1,6 +1,6 @@
 // Host-facing API of the top-k ops beyond NoisedTopK: the hard top-k and the perturbed top-k
 // mask (Berthet et al. 2020). Plain C++ types only, like noised_topk.h: no N-API, no CUDA.
-// Selection everywhere follows philox_normal.h's selectKey order (larger key first, ties to
+// Selection everywhere follows rank_key.h's selectKey order (larger key first, ties to
 // the lower column, NaN the largest value, -0 == +0).
 #pragma once
 

@@ -18,6 +18,7 @@
 #include "constants.h"
 
 #include "host_device.h"  // NTK_HD, NTK_F*, bitCast
+#include "rank_key.h"     // rankKey, selectKey: the selection order
 
 namespace ntk {
 
@@ -168,22 +169,5 @@ NTK_HD Normal4 normal4(uint32_t seedLo, uint32_t seedHi, uint32_t offset, uint32
 
 // y = x + eps * z, two rounded operations (pytopk's order: the product first).
 NTK_HD float perturb(float x, float eps, float z) { return NTK_FADD(x, NTK_FMUL(eps, z)); }
-
-// Total order used for selection. Larger key ranks higher; among equal keys the lower column
-// ranks higher (the tie rule). NaN ranks above +Infinity (PyTorch's topk order); -0 and +0
-// are equal.
-NTK_HD uint32_t rankKey(float f) {
-  uint32_t b = floatToBits(f);
-  if ((b & 0x7FFFFFFFu) > 0x7F800000u) return 0xFFFFFFFFu;  // any NaN
-  if (b == 0x80000000u) b = 0;                              // -0 == +0
-  return (b & 0x80000000u) ? ~b : (b | 0x80000000u);
-}
-
-// The one float-to-key conversion of every top-k kernel (noised, hard and perturbed; CPU,
-// CUDA and lib/ops-kernel.ts): a larger key is selected first, and among equal keys the lower
-// column (the tie rule). largest: rankKey. smallest: its complement, so the order is reversed
-// but NaN stays the largest value (PyTorch's topk order: NaN is selected first by largest=true
-// and last by largest=false) and -0 still equals +0.
-NTK_HD uint32_t selectKey(float f, bool largest) { return largest ? rankKey(f) : ~rankKey(f); }
 
 }  // namespace ntk

@@ -36,13 +36,6 @@
 namespace ntk {
 namespace cpu {
 
-// Composite rank: the float's rank key above, the complemented column below, so a larger
-// composite is a higher rank and every composite in a slice is distinct.
-inline uint64_t composite(float y, uint32_t c) {
-  return (static_cast<uint64_t>(rankKey(y)) << 32) | static_cast<uint32_t>(~c);
-}
-inline uint32_t compositeColumn(uint64_t key) { return ~static_cast<uint32_t>(key); }
-
 constexpr uint32_t kMaxBufferK = 32;
 
 // The k best (column, value) seen so far, sorted by descending composite rank. tau is the
@@ -64,7 +57,7 @@ struct TopBuffer {
   // Inserts (y, c) unless it ranks below the k-th held. A column must be offered at most once.
   void insert(float y, uint32_t c) {
     if (y < tau) return;  // quick reject (false for NaN: the key order decides)
-    const uint64_t kk = composite(y, c);
+    const uint64_t kk = rankComposite(y, c);
     uint32_t p;
     if (filled == k) {
       if (kk <= key[k - 1]) return;

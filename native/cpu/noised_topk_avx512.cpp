@@ -180,7 +180,7 @@ void fullSampleAvx512(const StreamPos& sp, float eps, const PrunedRow& pr, uint3
           const uint32_t g = g0 + static_cast<uint32_t>(__builtin_ctz(m));
           const uint32_t c = 4 * g + j;
           if (c < pr.d) {
-            key[n] = composite(yj[g], c);
+            key[n] = rankComposite(yj[g], c);
             val[n] = yj[g];
             ++n;
           }

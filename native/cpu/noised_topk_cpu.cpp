@@ -20,8 +20,6 @@ namespace ntk {
 
 namespace {
 
-using cpu::composite;
-using cpu::compositeColumn;
 using cpu::PrunedRow;
 using cpu::StreamPos;
 using cpu::TopBuffer;
@@ -181,13 +179,13 @@ uint32_t kthColumn(const float* y, uint32_t d, uint32_t k, std::vector<uint64_t>
     TopBuffer tb;
     tb.reset(k);
     for (uint32_t c = 0; c < d; ++c) {
-      if (tb.filled == k && composite(y[c], c) <= tb.key[k - 1]) continue;
+      if (tb.filled == k && rankComposite(y[c], c) <= tb.key[k - 1]) continue;
       tb.insert(y[c], c);
     }
     return tb.kthColumn();
   }
   keys.resize(d);
-  for (uint32_t c = 0; c < d; ++c) keys[c] = composite(y[c], c);
+  for (uint32_t c = 0; c < d; ++c) keys[c] = rankComposite(y[c], c);
   std::nth_element(keys.begin(), keys.begin() + (k - 1), keys.end(), std::greater<uint64_t>());
   return compositeColumn(keys[k - 1]);
 }

@@ -1,6 +1,6 @@
 // CPU kernels of the hard top-k and of the perturbed top-k mask (native/core/ops.h).
 //
-// Invariant: every output is a pure function of the inputs under philox_normal.h's selectKey
+// Invariant: every output is a pure function of the inputs under rank_key.h's selectKey
 // order (larger key first, ties to the lower column, NaN the largest value, -0 == +0), so the
 // selection algorithm (threshold buffer, nth_element), the SIMD path and the thread split can
 // never show in the results, and lib/ops-kernel.ts (the 'js' backend) gives the same bits.
@@ -41,13 +41,6 @@ bool useAvx2() {
   }();
   return on;
 }
-
-// Composite: the 32-bit select key above, the complemented column below. Distinct within a
-// row, and a larger composite ranks higher (equal keys: the lower column).
-inline uint64_t composite(uint32_t key, uint32_t c) {
-  return (static_cast<uint64_t>(key) << 32) | static_cast<uint32_t>(~c);
-}
-inline uint32_t compositeColumn(uint64_t v) { return ~static_cast<uint32_t>(v); }
 
 // k <= kBufferK: a sorted buffer with a threshold (most columns of a row fail one float
 // comparison against the k-th held value); k up to d / kHeapRatio: the same scan with a binary

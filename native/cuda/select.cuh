@@ -1,8 +1,8 @@
 // Device code of the CUDA backend: the per-(row, sample) selection kernels, the per-row mean
-// and the backward kernel. The noise and the rank order come from core/philox_normal.h, the
-// header every backend shares (its NTK_F* macros become __f*_rn intrinsics here), so each
-// (row, sample) answer is the CPU's: the k-th largest under a strict total order is unique,
-// whichever algorithm finds it.
+// and the backward kernel. The noise and the rank order come from core/philox_normal.h and
+// core/rank_key.h, the headers every backend shares (their NTK_F* macros become __f*_rn
+// intrinsics here), so each (row, sample) answer is the CPU's: the k-th largest under a
+// strict total order is unique, whichever algorithm finds it.
 //
 // Layout (core/noised_topk.h): x is [outer, d, inner]; row = o * inner + i; element (row, c) at
 // x[(o * d + c) * inner + i]; explicit noise for sample s at noise[element * nSample + s]; the
@@ -71,12 +71,9 @@ __device__ __forceinline__ uint64_t rowBase(uint64_t row, uint32_t d, uint64_t i
   return o * d * inner + i;
 }
 
-// Composite rank, as the CPU's: rank key above, complemented column below. Larger is higher;
-// every column of a row has a distinct composite, and a real one is never 0 (rankKey(-inf) is
-// 0x007FFFFF, the smallest rank key), so 0 can stand for "empty".
-__device__ __forceinline__ unsigned long long compositeKey(float y, uint32_t c) {
-  return (static_cast<unsigned long long>(rankKey(y)) << 32) | static_cast<uint32_t>(~c);
-}
+// Composite rank, as the CPU's (rank_key.h): never 0, so 0 can stand for "empty". The 64-bit
+// atomics and shuffles take unsigned long long, the width of uint64_t.
+__device__ __forceinline__ unsigned long long compositeKey(float y, uint32_t c) { return rankComposite(y, c); }
 
 // Perturbed values y = x + eps * z of columns 4g .. 4g+3 of one unit. Columns at or beyond d
 // get 0 and must be ignored by the caller.
@@ -216,7 +213,7 @@ __global__ void __launch_bounds__(kWarpsPerBlock * 32) selectWarpKernel(FwdParam
       }
     }
     if (lane == p.k - 1) {
-      p.positions[u] = static_cast<int32_t>(~static_cast<uint32_t>(q.key));
+      p.positions[u] = static_cast<int32_t>(compositeColumn(q.key));
       p.kth[u] = q.val;
     }
   }
@@ -327,7 +324,7 @@ __global__ void __launch_bounds__(kRadixThreads) selectRadixKernel(FwdParams p) 
     }
     if (!single) {
       // All 64 bits are fixed: the prefix is the composite itself.
-      if (tid == 0) sCol = ~static_cast<uint32_t>(prefix);
+      if (tid == 0) sCol = compositeColumn(prefix);
     } else {
       // One composite matches prefix under mask: find its column.
       forEachComposite<kShared>(p, ys, base, static_cast<uint32_t>(row), s, [&](unsigned long long key, uint32_t c) {

@@ -2,7 +2,7 @@
 // One warp per row, k <= 32: lane j holds the j-th best composite seen so far (lanes 0 .. k-1
 // sorted descending); the warp sweeps the row 32 columns at a time and inserts, one at a time
 // and chosen by ballot, only the columns whose composite beats the k-th held (the threshold
-// filter of the CPU kernel). The composite is philox_normal.h's selectKey above the complemented
+// filter of the CPU kernel). The composite is rank_key.h's selectKey above the complemented
 // column, the CPU's order, and the answer is unique under it: the same values and indices as
 // topkCpu whatever the algorithm. Written against the intrinsics test/native/cuda-emu emulates,
 // so the same source runs there as host C++ (test/native/cuda-emu/topk_emu_check.cpp).
@@ -34,10 +34,9 @@ struct TopkParams {
   unsigned* nonFinite;  // set to 1 when a NaN or an infinity is seen (null: not checked)
 };
 
-// Composite of column c: never 0 (selectKey is 0 only for NaN when smallest, and then the
-// complemented column is nonzero), so 0 stands for "empty".
+// Composite of column c (rank_key.h): never 0, so 0 stands for "empty".
 __device__ __forceinline__ unsigned long long topkComposite(float y, uint32_t c, bool largest) {
-  return (static_cast<unsigned long long>(selectKey(y, largest)) << 32) | static_cast<uint32_t>(~c);
+  return composite(selectKey(y, largest), c);
 }
 
 __global__ void __launch_bounds__(kTopkWarpsPerBlock * 32) topkWarpKernel(TopkParams p) {
@@ -63,7 +62,7 @@ __global__ void __launch_bounds__(kTopkWarpsPerBlock * 32) topkWarpKernel(TopkPa
     }
     if (p.nonFinite && __ballot_sync(0xFFFFFFFFu, bad) != 0u && lane == 0) *p.nonFinite = 1u;
     // Where lane j's entry goes: j in rank order, or its rank by column among the k held.
-    const uint32_t col = ~static_cast<uint32_t>(q.key);
+    const uint32_t col = compositeColumn(q.key);
     uint32_t slot = lane;
     if (!p.sorted) {
       slot = 0;

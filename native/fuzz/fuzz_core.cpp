@@ -67,10 +67,6 @@ std::unique_ptr<T[]> exact(uint64_t n) {
   std::abort();
 }
 
-uint64_t compositeKey(float y, uint32_t c) {
-  return (static_cast<uint64_t>(ntk::rankKey(y)) << 32) | static_cast<uint32_t>(~c);
-}
-
 bool sameFloat(float a, float b) {
   if (a != a) return b != b;  // NaN: sign and payload are not part of the contract
   uint32_t x, y;
@@ -146,10 +142,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                   .z[c % 4];
         }
         y[c] = ntk::perturb(x[e], eps, z);
-        keys[c] = compositeKey(y[c], c);
+        keys[c] = ntk::rankComposite(y[c], c);
       }
       std::sort(keys.begin(), keys.end(), [](uint64_t p, uint64_t q) { return p > q; });
-      const uint32_t col = ~static_cast<uint32_t>(keys[k - 1]);
+      const uint32_t col = ntk::compositeColumn(keys[k - 1]);
       if (positions[row * S + s] != static_cast<int32_t>(col)) {
         __builtin_printf(
             "layout [%llu, %u, %llu] k=%u S=%u eps=%a explicit=%d row=%llu sample=%u: kernel column %d, reference %u\n",
