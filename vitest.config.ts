@@ -20,6 +20,7 @@ const integration = [
   'test/lazy-skip-native.test.ts',
   'test/cpu-simd-target.test.ts',
   'test/tfjs-example.test.ts',
+  'test/newcomer.test.ts',
 ];
 const fuzz = ['test/fuzz.test.ts', 'test/fuzz-native.test.ts'];
 
