@@ -31,11 +31,17 @@ import { balNoisedTopKLoss, balNoisedTopKLossAsync, imbalNoisedTopKLoss, imbalNo
 
 /** pytopk's functional forms: the caller passes the noise (shape + [nSample]) or a seed. */
 export const functional = {
+  /** NoisedTopK's forward as one call: `noisedTopK(x, shape, { k, noise })` or `{ k, seed, offset }`. */
   noisedTopK,
+  /** noisedTopK as a Promise; the kernel runs on a worker thread on 'cpu' and 'cuda'. */
   noisedTopKAsync,
+  /** BalNoisedTopK's forward as one call: `balNoisedTopKLoss(scores, labels, shape, { k, noise })`. */
   balNoisedTopKLoss,
+  /** balNoisedTopKLoss as a Promise; the kernel runs on a worker thread on 'cpu' and 'cuda'. */
   balNoisedTopKLossAsync,
+  /** ImbalNoisedTopK's forward as one call, with per-class `margins` (see ldamMargins) and `scale`. */
   imbalNoisedTopKLoss,
+  /** imbalNoisedTopKLoss as a Promise; the kernel runs on a worker thread on 'cpu' and 'cuda'. */
   imbalNoisedTopKLossAsync,
 };
 

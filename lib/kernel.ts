@@ -6,7 +6,13 @@ import type { BackwardCall, ForwardCall } from './addon.js';
 import { backwardJs, forwardJs } from './js-kernel.js';
 import { loadNative, nativeLoadError, type NativeAddon } from './native.js';
 
+/**
+ * A backend that runs the kernels: 'js' (TypeScript, everywhere), 'cpu' (the native addon) or
+ * 'cuda' (the addon's CUDA kernels, where a device answers; experimental). All three give the
+ * same bits for the same seed (docs/determinism.md).
+ */
 export type BackendName = 'js' | 'cpu' | 'cuda';
+/** The `backend` option: a BackendName, or 'auto' (the default: 'cpu' where the addon loads, else 'js' with a one-time warning). */
 export type BackendOption = 'auto' | BackendName;
 
 export type { BackwardCall, ForwardCall } from './addon.js';

@@ -368,6 +368,7 @@ export class LossResult<R extends Reduction = 'mean'> {
     return finishBackward(p);
   }
 
+  /** backward's gradient as a Promise, computed on a worker thread on 'cpu' and 'cuda'. */
   async backwardAsync(gradOutput?: GradOutput<R>, out?: Float32Array): Promise<Float32Array> {
     const p = this.gradCall(gradOutput, out);
     if (this.lp.plan.rows > 0) await this.lp.plan.kernel.backwardAsync(p.call);
@@ -401,6 +402,7 @@ abstract class LossModule<R extends Reduction> extends NoisedModule {
     this.ignoreIndex = conv.ignoreIndex;
   }
 
+  /** @internal The per-class margins (null: none) and the scale this loss hands the kernel. */
   protected abstract marginsAndScale(): [Float32Array | null, number];
 
   private prepare(scoresIn: unknown, labelsIn: unknown, shapeIn: unknown): [LossPlan, PreparedForward] {
@@ -434,6 +436,10 @@ abstract class LossModule<R extends Reduction> extends NoisedModule {
     return new LossResult<R>(lp, p);
   }
 
+  /**
+   * forward as a Promise, with the same checks (a bad argument rejects). On 'cpu' and 'cuda'
+   * the kernel runs on a worker thread, and the call holds scores until it settles.
+   */
   async forwardAsync(
     scores: Float32Array,
     labels: Int32Array | number[],
@@ -452,6 +458,7 @@ export class BalNoisedTopK<R extends Reduction = 'mean'> extends LossModule<R> {
     super(parseOptions('options', options, SETS.balNoisedTopK));
   }
 
+  /** @internal No margins, scale 1. */
   protected marginsAndScale(): [Float32Array | null, number] {
     return [null, 1];
   }
@@ -481,6 +488,7 @@ export class ImbalNoisedTopK<R extends Reduction = 'mean'> extends LossModule<R>
     }
   }
 
+  /** @internal The LDAM margins and `scale`. */
   protected marginsAndScale(): [Float32Array | null, number] {
     return [this.classMargins, this.scale];
   }

@@ -6,6 +6,7 @@
 import { type OptionsOf, parseOptions, SETS } from './options.js';
 import * as v from './validate.js';
 
+/** Scores as the metrics take them: flat, row-major [rows, classes], float32 or float64. */
 export type Scores = Float32Array | Float64Array;
 
 interface Checked {

@@ -351,6 +351,7 @@ export class PerturbedTopKResult {
     return call.gradOut;
   }
 
+  /** backward's gradient as a Promise, computed on a worker thread on 'cpu'. */
   async backwardAsync(gradOutput?: Float32Array, out?: Float32Array): Promise<Float32Array> {
     const call = this.backwardCall(gradOutput, out);
     if (call.outer * call.inner > 0) await this.plan.kernel.perturbedBackwardAsync(call);
@@ -429,6 +430,10 @@ export function perturbedTopK(
   return new PerturbedTopKResult(plan, call);
 }
 
+/**
+ * perturbedTopK as a Promise, with the same checks (a bad argument rejects). On 'cpu' the kernel
+ * runs on a worker thread, and the call holds x until it settles.
+ */
 export async function perturbedTopKAsync(
   x: Float32Array,
   shape: number[],
@@ -480,6 +485,11 @@ export class PerturbedTopK {
     return perturbedPlan(this.kernel, x, shape, { ...this.options, ...outs }, src.seedLo, src.seedHi, src.offset);
   }
 
+  /**
+   * The perturbed top-k mask of x (flat, row-major, of shape `shape`) along `dim`, with the next
+   * offset of this object's noise stream. `outputs` takes preallocated `out` (the mask) and
+   * `indices`.
+   */
   forward(
     x: Float32Array,
     shape: number[],
@@ -490,6 +500,7 @@ export class PerturbedTopK {
     return new PerturbedTopKResult(plan, call);
   }
 
+  /** forward as a Promise; on 'cpu' the kernel runs on a worker thread, holding x until it settles. */
   async forwardAsync(
     x: Float32Array,
     shape: number[],

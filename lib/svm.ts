@@ -419,6 +419,7 @@ export class SmoothTopKSvm {
     this.gradient = this.params.reference ? 'reference' : 'exact';
   }
 
+  /** smoothTopKSvmLoss of scores [B, C] against integer labels, with this object's options. */
   forward(scores: Float32Array, labels: ArrayLike<number>, shape: [number, number]): SmoothTopKSvmResult {
     return compute(scores, labels, shape, this.params);
   }

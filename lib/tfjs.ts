@@ -271,6 +271,10 @@ export class NoisedTopK {
     return this.se;
   }
 
+  /**
+   * noisedTopK(x, options) with the next offset of this object's noise stream: each call draws
+   * fresh noise, and a run with the same seed replays. Differentiable (tf.grad, minimize).
+   */
   apply(x: tf.Tensor): tf.Tensor {
     const { offset } = this.stream.next() as { offset: number };
     const [y, se] = capturing(() => noisedTopK(x, { ...this.options, seed: this.stream.seed, offset }));
@@ -306,6 +310,10 @@ export class BalNoisedTopK<R extends Reduction = 'mean'> {
     return this.se;
   }
 
+  /**
+   * The loss of scores [B, C] against integer labels [B], with the next offset of this object's
+   * noise stream (fresh noise each call, replayable by seed). Differentiable w.r.t. scores.
+   */
   apply(scores: tf.Tensor, labels: tf.Tensor): TfLossTensor<R> {
     const { offset } = this.stream.next() as { offset: number };
     const [loss, se] = capturing(() =>
@@ -357,6 +365,10 @@ export class ImbalNoisedTopK<R extends Reduction = 'mean'> {
     return this.stream.seed;
   }
 
+  /**
+   * The loss of scores [B, C] against integer labels [B], with the next offset of this object's
+   * noise stream (fresh noise each call, replayable by seed). Differentiable w.r.t. scores.
+   */
   apply(scores: tf.Tensor, labels: tf.Tensor): TfLossTensor<R> {
     // Named here: the functional op would name its own option, margins, which this caller never gave.
     if (isTensor(scores) && scores.rank === 2 && scores.shape[1] !== this.classMargins.length) {

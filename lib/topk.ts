@@ -20,6 +20,10 @@ import * as v from './validate.js';
  */
 export interface NoisedTopKOptions extends OptionsOf<typeof SETS.noisedTopK> {}
 
+/**
+ * Preallocated outputs of a noised top-k forward pass (`forward(x, shape, outputs)`): each one
+ * is used instead of a new array, at any byteOffset, and must not share memory with x.
+ */
 export interface ForwardOutputs {
   /** Preallocated output for the values (length: the product of the output shape). */
   out?: Float32Array;
@@ -479,6 +483,10 @@ export class NoisedTopKResult {
     return finishBackward(p);
   }
 
+  /**
+   * backward's gradient as a Promise. On 'cpu' and 'cuda' it is computed on a worker thread;
+   * on 'js' before the Promise settles, on the main thread.
+   */
   async backwardAsync(gradOutput?: Float32Array, out?: Float32Array): Promise<Float32Array> {
     const p = this.gradCall(gradOutput, out);
     if (this.plan.rows > 0) await this.plan.kernel.backwardAsync(p.call);
@@ -552,6 +560,11 @@ export class NoisedTopK extends NoisedModule {
     return [plan, forwardCall(plan, this.stream.next(), views, this.allowNonFinite)];
   }
 
+  /**
+   * The noised k-th largest value of every slice of x (flat, row-major, of shape `shape`) along
+   * `dim`, with the next offset of this object's noise stream. `outputs` takes preallocated
+   * `out` and `indices`. Throws a TypeError for a wrong type and a RangeError for a bad value.
+   */
   forward(x: Float32Array, shape: number[], outputs?: ForwardOutputs): NoisedTopKResult {
     const [plan, p] = this.prepare(x, shape, outputs);
     if (plan.rows > 0) plan.kernel.forward(p.call);
@@ -559,6 +572,10 @@ export class NoisedTopK extends NoisedModule {
     return new NoisedTopKResult(plan, p);
   }
 
+  /**
+   * forward as a Promise, with the same checks (a bad argument rejects). On 'cpu' and 'cuda'
+   * the kernel runs on a worker thread, and the call holds x until it settles.
+   */
   async forwardAsync(x: Float32Array, shape: number[], outputs?: ForwardOutputs): Promise<NoisedTopKResult> {
     const [plan, p] = this.prepare(x, shape, outputs);
     if (plan.rows > 0) await plan.kernel.forwardAsync(p.call);
