@@ -24,16 +24,7 @@ export class ClassicLossResult {
 
   /** d(gradOutput * loss)/d scores, of shape [batch, classes]. */
   backward(gradOutput = 1, out?: Float32Array): Float32Array {
-    const g = v.finiteFloat32('gradOutput', gradOutput);
-    let o: Float32Array;
-    if (out === undefined) o = new Float32Array(this.grad.length);
-    else {
-      o = v.float32Array('out', out);
-      if (o.length !== this.grad.length)
-        throw new RangeError(`out has length ${o.length}, expected ${this.grad.length}`);
-    }
-    for (let i = 0; i < o.length; i++) o[i] = g * this.grad[i]!;
-    return o;
+    return v.scaledGradient(gradOutput, this.grad, out);
   }
 }
 

@@ -17,13 +17,8 @@ import { type OptionsOf, PERTURBED_FUNCTIONAL, parseOptions, SETS } from './opti
 import * as v from './validate.js';
 
 /** x validated and viewed as [outer, d, inner] around `dim`. */
-interface Layout {
+interface Layout extends v.DimLayout {
   x: Float32Array;
-  shape: number[];
-  dim: number;
-  outer: number;
-  d: number;
-  inner: number;
   k: number;
 }
 
@@ -32,35 +27,12 @@ function layoutOf(xIn: unknown, shapeIn: unknown, dimIn: unknown, kIn: unknown):
   // view is taken, so a shape getter that detaches x leaves x seen as detached.
   const shapeSnap = v.shapeSnapshot('shape', shapeIn);
   const x = v.float32Array('x', xIn);
-  const shape = v.shapeOf('shape', shapeSnap, x.length, 'x');
-  const dim = v.dimOf('dim', dimIn, shape.length);
-  const d = shape[dim]!;
-  if (d > 2 ** 31 - 1) throw new RangeError(`the size of dim ${dim} is ${d}, above 2^31 - 1`);
+  const { shape, dim, outer, d, inner } = v.dimLayout(shapeSnap, x.length, 'x', dimIn);
   if (d === 0) throw new RangeError(`dim ${dim} is empty (size 0): there is no top-k to take`);
   const k = v.kOf('k', kIn, d, `the size of dim ${dim}`);
-  const outer = shape.slice(0, dim).reduce((a, b) => a * b, 1);
-  const inner = shape.slice(dim + 1).reduce((a, b) => a * b, 1);
   if (outer * inner > 2 ** 32 - 1)
     throw new RangeError(`the input has ${outer * inner} rows along dim ${dim}, above 2^32 - 1`);
   return { x, shape, dim, outer, d, inner, k };
-}
-
-function output<T extends Float32Array | Int32Array>(
-  name: string,
-  given: unknown,
-  length: number,
-  ctor: {
-    new (n: number): T;
-    new (buffer: ArrayBufferLike, byteOffset: number, length: number): T;
-    new (buffer: ArrayBuffer, byteOffset: number, length: number): T;
-    prototype: T;
-    name: string;
-  },
-): T {
-  if (given === undefined) return new ctor(length);
-  const out = v.typedArray(name, given, ctor);
-  if (out.length !== length) throw new RangeError(`${name} has length ${out.length}, expected ${length}`);
-  return out;
 }
 
 /**
@@ -140,7 +112,7 @@ export class TopKResult {
         `indices has length ${idx.length}, expected ${n}: it was resized or detached after the forward pass`,
       );
     }
-    const gradOut = output('out', out, outer * d * inner, Float32Array);
+    const gradOut = v.outputArray('out', out, outer * d * inner, Float32Array, 'the gradient of x');
     const byAddress = this.backend !== 'js';
     noOverlap('out', gradOut, 'gradOutput', g, byAddress);
     noOverlap('out', gradOut, 'indices', idx, byAddress);
@@ -178,8 +150,8 @@ function prepareTopK(xIn: unknown, shapeIn: unknown, options: unknown): [Layout,
   }
   const { largest, sorted, allowNonFinite } = o;
   const n = l.outer * l.k * l.inner;
-  const values = output('out', o.out, n, Float32Array);
-  const indices = output('indices', o.indices, n, Int32Array);
+  const values = v.outputArray('out', o.out, n, Float32Array, 'the top-k values');
+  const indices = v.outputArray('indices', o.indices, n, Int32Array, 'the top-k indices');
   // As NoisedTopK (lib/topk.ts forwardCall): by address where the addon's kernels run; every
   // backend computes apart when outputs and inputs are on shared memory (privateIfShared).
   const byAddress = kernel.name !== 'js';
@@ -317,7 +289,7 @@ export class PerturbedTopKResult {
       if (!(c >= 0 && c < d))
         throw new RangeError(`indices[${j}] is ${c}, outside [0, ${d}): it was changed after the forward pass`);
     }
-    const gradOut = output('out', out, n, Float32Array);
+    const gradOut = v.outputArray('out', out, n, Float32Array, 'the gradient of x');
     const byAddress = p.kernel.name !== 'js';
     noOverlap('out', gradOut, 'gradOutput', grad, byAddress);
     noOverlap('out', gradOut, 'indices', this.indices, byAddress);
@@ -381,8 +353,8 @@ function perturbedPlan(
     );
   }
   const { allowNonFinite } = o;
-  const mask = output('out', o.out, layout.x.length, Float32Array);
-  const indices = output('indices', o.indices, nIdx, Int32Array);
+  const mask = v.outputArray('out', o.out, layout.x.length, Float32Array, 'the perturbed top-k mask');
+  const indices = v.outputArray('indices', o.indices, nIdx, Int32Array, 'the selected indices of every sample');
   const byAddress = kernel.name !== 'js';
   noOverlap('out', mask, 'x', layout.x, byAddress);
   noOverlap('indices', indices, 'x', layout.x, byAddress);

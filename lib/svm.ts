@@ -319,17 +319,7 @@ export class SmoothTopKSvmResult {
 
   /** d(gradOutput * loss)/d scores, [B, D]. */
   backward(gradOutput = 1, out?: Float32Array): Float32Array {
-    // gradOutput becomes a float32 factor of the gradient (docs/input-rules.md, The float32 domain)
-    const gl = v.finiteFloat32('gradOutput', gradOutput);
-    let o: Float32Array;
-    if (out === undefined) o = new Float32Array(this.grad.length);
-    else {
-      o = v.float32Array('out', out);
-      if (o.length !== this.grad.length)
-        throw new RangeError(`out has length ${o.length}, expected ${this.grad.length}`);
-    }
-    for (let i = 0; i < o.length; i++) o[i] = gl * this.grad[i]!;
-    return o;
+    return v.scaledGradient(gradOutput, this.grad, out);
   }
 }
 

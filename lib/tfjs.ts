@@ -21,7 +21,7 @@ import { noisedTopK as noisedTopKArrays } from './topk.js';
 import { NoiseStream } from './topk.js';
 import type { BackendOption } from './kernel.js';
 import type { SamplerName } from './lazy-sampler.js';
-import { type OptionsOf, parseOptions, TF_SETS } from './options.js';
+import { type OptionSet, type OptionsOf, parseOptions, TF_SETS } from './options.js';
 import * as v from './validate.js';
 
 /** noise as a Float32Array, or a float32 tensor of the same layout. */
@@ -191,18 +191,32 @@ function lossOp<R extends Reduction>(
   return op(scores) as TfLossTensor<R>;
 }
 
+/**
+ * A tfjs loss op: the options parsed by their declared set, scores and labels checked, and the
+ * array form of the loss run as a customGrad.
+ */
+function tfLoss<R extends Reduction>(
+  scores: tf.Tensor,
+  labels: tf.Tensor,
+  options: unknown,
+  set: OptionSet,
+  arrays: (scores: Float32Array, labels: Int32Array, shape: number[], options: never) => LossResult<Reduction>,
+): TfLossTensor<R> {
+  const o = parseOptions('options', options, set, v.TF_OPTION_HINTS);
+  if (!isTensor(scores)) throw new TypeError(`scores must be a tf.Tensor, got ${v.describe(scores)}`);
+  const shape = scoresShape(scores);
+  const y = labelData(labels, shape[0]);
+  const plain = arrayOptions(o);
+  return lossOp<R>(scores, shape, (s) => arrays(s, y, shape, plain as never));
+}
+
 /** Balanced top-k hinge relu(1 + smoothtop_{k+1}(s) - s[label]) per row, reduced by `reduction` (default: mean, a scalar). */
 export function balNoisedTopKLoss<R extends Reduction = 'mean'>(
   scores: tf.Tensor,
   labels: tf.Tensor,
   options: TfLossOptions<R>,
 ): TfLossTensor<R> {
-  const o = parseOptions('options', options, TF_SETS.balNoisedTopKLoss, v.TF_OPTION_HINTS);
-  if (!isTensor(scores)) throw new TypeError(`scores must be a tf.Tensor, got ${v.describe(scores)}`);
-  const shape = scoresShape(scores);
-  const y = labelData(labels, shape[0]);
-  const plain = arrayOptions(o);
-  return lossOp<R>(scores, shape, (s) => balLossArrays(s, y, shape, plain as never));
+  return tfLoss<R>(scores, labels, options, TF_SETS.balNoisedTopKLoss, balLossArrays);
 }
 
 /** Imbalanced top-k hinge relu(scale * (m[label] + smoothtop_{k+1}(s) - s[label])) per row, reduced by `reduction`. */
@@ -211,12 +225,7 @@ export function imbalNoisedTopKLoss<R extends Reduction = 'mean'>(
   labels: tf.Tensor,
   options: TfImbalLossOptions<R>,
 ): TfLossTensor<R> {
-  const o = parseOptions('options', options, TF_SETS.imbalNoisedTopKLoss, v.TF_OPTION_HINTS);
-  if (!isTensor(scores)) throw new TypeError(`scores must be a tf.Tensor, got ${v.describe(scores)}`);
-  const shape = scoresShape(scores);
-  const y = labelData(labels, shape[0]);
-  const plain = arrayOptions(o);
-  return lossOp<R>(scores, shape, (s) => imbalLossArrays(s, y, shape, plain as never));
+  return tfLoss<R>(scores, labels, options, TF_SETS.imbalNoisedTopKLoss, imbalLossArrays);
 }
 
 /** A module's loss conventions, checked once; a weight is copied (a tensor's data too). */

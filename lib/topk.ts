@@ -71,16 +71,11 @@ export class NoiseStream {
 }
 
 /** Input validated and viewed as [outer, d, inner] around the reduced dim. */
-export interface TopKPlan {
+export interface TopKPlan extends v.DimLayout {
   kernel: Kernel;
   x: Float32Array;
   /** What the caller calls x ('x' for the top-k, 'scores' for the losses), for messages. */
   xName: string;
-  shape: number[];
-  dim: number;
-  outer: number;
-  d: number;
-  inner: number;
   k: number;
   epsilon: number;
   nSample: number;
@@ -104,12 +99,7 @@ export function planTopK(
   kName = 'k',
   xName = 'x',
 ): TopKPlan {
-  const shape = v.shapeOf('shape', shapeSnap, x.length, xName);
-  const dim = v.dimOf('dim', dimIn, shape.length);
-  const d = shape[dim]!;
-  if (d > 2 ** 31 - 1) throw new RangeError(`the size of dim ${dim} is ${d}, above 2^31 - 1`);
-  const outer = shape.slice(0, dim).reduce((a, b) => a * b, 1);
-  const inner = shape.slice(dim + 1).reduce((a, b) => a * b, 1);
+  const { shape, dim, outer, d, inner } = v.dimLayout(shapeSnap, x.length, xName, dimIn);
   const rows = outer * inner;
   let k: number;
   if (d === 0) {
@@ -158,19 +148,6 @@ export function noOverlap(
     shared = overlap?.(a, b) === true;
   }
   if (shared) throw new RangeError(`${aName} shares memory with ${bName}`);
-}
-
-/** The caller's output, or a new one; the length is checked either way. */
-function outputArray<T extends Float32Array | Int32Array>(
-  name: string,
-  given: T | undefined,
-  length: number,
-  make: (n: number) => T,
-  why: string,
-): T {
-  if (given === undefined) return v.allocate(name, length, make, why);
-  if (given.length !== length) throw new RangeError(`${name} has length ${given.length}, expected ${length}`);
-  return given;
 }
 
 /**
@@ -235,8 +212,8 @@ export function forwardCall(
   allowNonFinite: boolean,
 ): PreparedForward {
   const why = `${plan.rows} slices x nSample = ${plan.nSample}`;
-  const values = outputArray('out', outputs.out, plan.rows, (n) => new Float32Array(n), why);
-  const positions = outputArray('indices', outputs.positions, plan.rows * plan.nSample, (n) => new Int32Array(n), why);
+  const values = v.outputArray('out', outputs.out, plan.rows, Float32Array, why);
+  const positions = v.outputArray('indices', outputs.positions, plan.rows * plan.nSample, Int32Array, why);
   // Always asked for: one float per (row, sample) written where the kernel already holds it,
   // so that standardError costs nothing until it is read. A new ArrayBuffer, private to the
   // result, so it can overlap nothing.
@@ -338,7 +315,7 @@ export function backwardCall(
   // Sized from the plan, not plan.x.length: x may have been detached since the forward pass.
   const outView = out === undefined ? undefined : v.typedArray('out', out, Float32Array);
   const size = plan.outer * plan.d * plan.inner;
-  const grad = outputArray('out', outView, size, (n) => new Float32Array(n), `the gradient of ${plan.xName}`);
+  const grad = v.outputArray('out', outView, size, Float32Array, `the gradient of ${plan.xName}`);
   const byAddress = plan.kernel.name !== 'js';
   noOverlap('out', grad, rowScaleName, rowScale, byAddress);
   noOverlap('out', grad, 'indices', positions, byAddress);

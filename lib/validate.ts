@@ -499,6 +499,56 @@ export function allocate<T>(name: string, n: number, make: (n: number) => T, why
   }
 }
 
+/** A shape split around `dim` as [outer, d, inner]: the layout every kernel indexes. */
+export interface DimLayout {
+  shape: number[];
+  dim: number;
+  outer: number;
+  /** The size of dim, below 2^31. */
+  d: number;
+  inner: number;
+}
+
+/** The shape (checked against the data's length) and dim of a call, split around dim. */
+export function dimLayout(shapeSnap: unknown[], length: number, dataName: string, dimIn: unknown): DimLayout {
+  const shape = shapeOf('shape', shapeSnap, length, dataName);
+  const dim = dimOf('dim', dimIn, shape.length);
+  const d = shape[dim]!;
+  if (d > 2 ** 31 - 1) throw new RangeError(`the size of dim ${dim} is ${d}, above 2^31 - 1`);
+  const outer = shape.slice(0, dim).reduce((a, b) => a * b, 1);
+  const inner = shape.slice(dim + 1).reduce((a, b) => a * b, 1);
+  return { shape, dim, outer, d, inner };
+}
+
+/**
+ * The caller's preallocated output, checked (type, no resizable view, length), or a new array of
+ * `length` (a failed allocation is a RangeError that says what the array was for). Every entry
+ * point that accepts an output takes it through here.
+ */
+export function outputArray<T extends Float32Array | Int32Array>(
+  name: string,
+  given: unknown,
+  length: number,
+  ctor: TypedCtor<T> & { new (n: number): T },
+  why: string,
+): T {
+  if (given === undefined) return allocate(name, length, (n) => new ctor(n), why);
+  const out = typedArray(name, given, ctor);
+  if (out.length !== length) throw new RangeError(`${name} has length ${out.length}, expected ${length}`);
+  return out;
+}
+
+/**
+ * The backward of a scalar loss: gradOutput (a finite number, as float32: docs/input-rules.md,
+ * The float32 domain) times d loss / d scores, into `out` or a new array.
+ */
+export function scaledGradient(gradOutput: unknown, grad: ArrayLike<number>, out: unknown): Float32Array {
+  const g = finiteFloat32('gradOutput', gradOutput);
+  const o = outputArray('out', out, grad.length, Float32Array, 'the gradient');
+  for (let i = 0; i < o.length; i++) o[i] = g * grad[i]!;
+  return o;
+}
+
 /** Per-row float32 values (a per-row upstream gradient): a Float32Array of length n, every element finite. */
 export function finiteRows(name: string, v: unknown, n: number): Float32Array {
   const a = float32Array(name, v);
