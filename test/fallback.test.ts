@@ -1,35 +1,17 @@
 // Where the addon cannot load: 'auto' falls back to 'js' with one warning, 'cpu' throws the
 // loader's one actionable error listing every attempt.
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { root } from './helpers.js';
+import { compiledPackage } from './helpers.js';
 
 const pkg = mkdtempSync(join(tmpdir(), 'noised-topk-fallback-'));
 
 beforeAll(() => {
   // A package tree with compiled lib/ but no build/ and no prebuilds/.
-  // Type errors are the typecheck step's business; this test needs the emitted JavaScript.
-  try {
-    execFileSync(
-      process.execPath,
-      [
-        join(root, 'node_modules/typescript/bin/tsc'),
-        '-p',
-        join(root, 'tsconfig.build.json'),
-        '--outDir',
-        join(pkg, 'dist'),
-      ],
-      { stdio: 'pipe' },
-    );
-  } catch (err) {
-    if (!existsSync(join(pkg, 'dist', 'index.js'))) throw err;
-  }
-  cpSync(join(root, 'package.json'), join(pkg, 'package.json'));
-  cpSync(join(root, 'scripts', 'elf.mjs'), join(pkg, 'scripts', 'elf.mjs')); // dist/native.js imports it, as in the package
-  symlinkSync(join(root, 'node_modules'), join(pkg, 'node_modules'), 'dir');
+  compiledPackage(pkg);
 }, 120_000);
 afterAll(() => rmSync(pkg, { recursive: true, force: true }));
 

@@ -1,8 +1,8 @@
-import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { backends } from '../lib/index.js';
+import { compilePackage } from '../scripts/scratch-package.mjs';
 
 export const here = dirname(fileURLToPath(import.meta.url));
 export const root = join(here, '..');
@@ -92,23 +92,5 @@ export function addonPath(): string {
  * The child loads the addon named by NOISED_TOPK_ADDON (set it to addonPath()).
  */
 export function compiledPackage(dir: string): void {
-  try {
-    execFileSync(
-      process.execPath,
-      [
-        join(root, 'node_modules/typescript/bin/tsc'),
-        '-p',
-        join(root, 'tsconfig.build.json'),
-        '--outDir',
-        join(dir, 'dist'),
-      ],
-      { stdio: 'pipe' },
-    );
-  } catch (err) {
-    // Type errors are the typecheck step's business; the emitted JavaScript is what is needed.
-    if (!existsSync(join(dir, 'dist', 'index.js'))) throw err;
-  }
-  writeFileSync(join(dir, 'package.json'), JSON.stringify({ name: 'noised-topk', type: 'module' }));
-  cpSync(join(root, 'scripts', 'elf.mjs'), join(dir, 'scripts', 'elf.mjs')); // dist/native.js imports it
-  symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'), 'dir');
+  compilePackage(root, dir);
 }
