@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -93,4 +94,36 @@ export function addonPath(): string {
  */
 export function compiledPackage(dir: string): void {
   compilePackage(root, dir);
+}
+
+/** The C++ compiler of the native checks (CXX, else c++), and whether it runs here. */
+export const nativeCxx = process.env.CXX ?? 'c++';
+export const haveNativeCxx = spawnSync(nativeCxx, ['--version'], { stdio: 'ignore' }).status === 0;
+
+/**
+ * Compiles test/native/<name>.cpp into `dir` with the addon's float flags (native/sources.json
+ * streamFlags: the stream is bit-exact only without contraction or fast-math) and returns the
+ * program's path. A compile error fails the calling test with the compiler's message.
+ */
+export function compileNativeCheck(name: string, dir: string): string {
+  const { streamFlags } = JSON.parse(readFileSync(join(root, 'native', 'sources.json'), 'utf8')) as {
+    streamFlags: string[];
+  };
+  const exe = join(dir, name);
+  const cc = spawnSync(
+    nativeCxx,
+    [
+      '-O2',
+      '-std=c++17',
+      ...streamFlags,
+      '-I',
+      join(root, 'native'),
+      join(root, 'test', 'native', `${name}.cpp`),
+      '-o',
+      exe,
+    ],
+    { encoding: 'utf8' },
+  );
+  if (cc.status !== 0) throw new Error(`${nativeCxx} could not compile test/native/${name}.cpp:\n${cc.stderr}`);
+  return exe;
 }

@@ -10,11 +10,8 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { normalTail, skipLaw, skipNext, uniformOpen } from '../lib/lazy-sampler.js';
 import { EDGE_Q, EDGE_WORDS } from './fuzz-kit.js';
-import { mulberry32 } from './helpers.js';
+import { compileNativeCheck, haveNativeCxx, mulberry32 } from './helpers.js';
 
-const root = path.resolve(__dirname, '..');
-const cxx = process.env.CXX ?? 'c++';
-const haveCxx = spawnSync(cxx, ['--version'], { stdio: 'ignore' }).status === 0;
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'noised-topk-lazy-skip-'));
 afterAll(() => fs.rmSync(scratch, { recursive: true, force: true }));
 
@@ -26,26 +23,10 @@ const hex = (v: number): string => {
 };
 
 describe('the skip functions: C++ = TypeScript (test/native/lazy_skip_check.cpp)', () => {
-  it.skipIf(!haveCxx)(
+  it.skipIf(!haveNativeCxx)(
     'uniformOpen, skipLaw and skipNext agree bit for bit on edge and random inputs',
     () => {
-      const exe = path.join(scratch, 'lazy_skip_check');
-      const cc = spawnSync(
-        cxx,
-        [
-          '-O2',
-          '-std=c++17',
-          '-ffp-contract=off',
-          '-fno-fast-math',
-          '-I',
-          path.join(root, 'native'),
-          path.join(root, 'test/native/lazy_skip_check.cpp'),
-          '-o',
-          exe,
-        ],
-        { encoding: 'utf8' },
-      );
-      expect(cc.status, cc.stderr).toBe(0);
+      const exe = compileNativeCheck('lazy_skip_check', scratch);
       const rand = mulberry32(18);
       const words = [...EDGE_WORDS, ...Array.from({ length: 200 }, () => Math.floor(rand() * 2 ** 32))];
       // the edge q, and q from the tail over the whole table (t in [-39, 39]) and at random

@@ -6,35 +6,16 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-
-const root = path.resolve(__dirname, '..');
-const cxx = process.env.CXX ?? 'c++';
-const haveCxx = spawnSync(cxx, ['--version'], { stdio: 'ignore' }).status === 0;
+import { compileNativeCheck, haveNativeCxx } from './helpers.js';
 
 const scratch = fs.mkdtempSync(path.join(os.tmpdir(), 'noised-topk-prune-bound-'));
 afterAll(() => fs.rmSync(scratch, { recursive: true, force: true }));
 
 describe('pruning bounds (test/native/prune_bound_check.cpp)', () => {
-  it.skipIf(!haveCxx)(
+  it.skipIf(!haveNativeCxx)(
     'the pruning bounds hold for every one of the 2^24 radius and angle inputs',
     () => {
-      const exe = path.join(scratch, 'prune_bound_check');
-      const cc = spawnSync(
-        cxx,
-        [
-          '-O2',
-          '-std=c++17',
-          '-ffp-contract=off',
-          '-fno-fast-math',
-          '-I',
-          path.join(root, 'native'),
-          path.join(root, 'test/native/prune_bound_check.cpp'),
-          '-o',
-          exe,
-        ],
-        { encoding: 'utf8' },
-      );
-      expect(cc.status, cc.stderr).toBe(0);
+      const exe = compileNativeCheck('prune_bound_check', scratch);
       const r = spawnSync(exe, [], { encoding: 'utf8' });
       expect(r.stdout).toContain('radius: 2^24 inputs, 0 failures');
       expect(r.stdout).toContain('angle: 2^24 inputs, 0 bound failures, 0 replica mismatches');
