@@ -9,10 +9,10 @@
 // Prints a table naming the machine, the CPU, the date and the 1-min load average at the start
 // and the end. Writes DIR/corpus-js.{md,json} (--quick: corpus-js-quick.*) only with --out [DIR]
 // (default bench/results), and refuses (exit 3) when the 1-min load average at the start or the
-// end was above 1.5, unless --allow-load, which writes the files marked as taken under load.
-import fs from 'node:fs';
+// end was above the limit of bench/load-limit.json (1.5), unless --allow-load, which writes the files marked as taken under load.
 import path from 'node:path';
-import { CORPUS_DIR, corpusCases, FAMILIES_FILE, MAX_LOAD } from './corpus.mjs';
+import { CORPUS_DIR, corpusCases, FAMILIES_FILE } from './corpus.mjs';
+import { loadAverage1, loadVerdict, underLoadBanner, writeResults } from './load-gate.mjs';
 import { fmtMs, machine, summary, timeInTurn } from './bench.mjs';
 import os from 'node:os';
 
@@ -39,7 +39,7 @@ export async function runCorpusBench(api, opts = {}) {
   const cases = corpusCases(dir, { quick, only: opts.only, nSample: opts.nSample, familiesFile: opts.familiesFile });
   if (cases.length === 0) throw new RangeError(`no corpus case to run (dir ${dir}, only ${opts.only ?? '(all)'})`);
   const m = machine();
-  const loadAverage = opts.loadAverage ?? (() => os.loadavg()[0]);
+  const loadAverage = opts.loadAverage ?? loadAverage1;
   const load0 = loadAverage();
   const t0 = Date.now();
   const date = new Date().toISOString().slice(0, 16).replace('T', ' ');
@@ -89,17 +89,14 @@ export async function runCorpusBench(api, opts = {}) {
   api.setThreads(savedThreads);
   const load1 = loadAverage();
   const seconds = (Date.now() - t0) / 1000;
-  const loaded = !quick && Math.max(load0, load1) > MAX_LOAD;
+  const verdict = loadVerdict(load0, load1, { exempt: quick });
 
   const lines = [];
   lines.push(
     `# Corpus benchmark from Node: BalNoisedTopK (k = 5, epsilon = 1) loss + gradient, 'dense' against 'lazy'${quick ? ' (QUICK run: a smoke test, not a measurement)' : ''}`,
   );
   lines.push('');
-  if (loaded)
-    lines.push(
-      `**TAKEN UNDER LOAD: the 1-min load average was ${load0.toFixed(2)} at the start and ${load1.toFixed(2)} at the end, above ${MAX_LOAD}. NOT A MEASUREMENT: quote nothing from this file.**\n`,
-    );
+  if (verdict.loaded) lines.push(underLoadBanner(verdict).trimEnd(), '');
   lines.push(`- Machine: ${os.hostname()}; CPU: ${m.cpu}, ${m.cores} logical cores; Node ${m.node} (${m.platform})`);
   lines.push(`- Date: ${date} UTC; the run took ${seconds.toFixed(0)} s`);
   lines.push(`- Load average, 1 min: ${load0.toFixed(2)} at the start, ${load1.toFixed(2)} at the end`);
@@ -135,7 +132,7 @@ export async function runCorpusBench(api, opts = {}) {
   log(`\n${md}`);
   const report = {
     quick,
-    loaded,
+    loaded: verdict.loaded,
     machine: { ...m, host: os.hostname() },
     date: new Date(t0).toISOString(),
     seconds,
@@ -149,19 +146,11 @@ export async function runCorpusBench(api, opts = {}) {
     refused: null,
   };
   if (opts.outDir) {
-    if (loaded && !opts.allowLoad) {
-      report.refused = `load average ${Math.max(load0, load1).toFixed(2)} > ${MAX_LOAD}`;
-      log(
-        `NOT WRITTEN: the 1-min load average was ${load0.toFixed(2)} at the start and ${load1.toFixed(2)} at the end (limit ${MAX_LOAD}); rerun on a quiet machine, or pass --allow-load to write files marked as taken under load`,
-      );
-      return report;
-    }
-    fs.mkdirSync(opts.outDir, { recursive: true });
     const base = path.join(opts.outDir, quick ? 'corpus-js-quick' : 'corpus-js');
-    fs.writeFileSync(`${base}.md`, md);
-    fs.writeFileSync(`${base}.json`, `${JSON.stringify(report, null, 2)}\n`);
-    report.written = true;
-    log(`wrote ${base}.md and ${base}.json`);
+    // written is set before the JSON is rendered, so the file says true; a refused run writes none.
+    report.written = !verdict.loaded || Boolean(opts.allowLoad);
+    const files = { [`${base}.md`]: md, [`${base}.json`]: `${JSON.stringify(report, null, 2)}\n` };
+    report.refused = writeResults(files, verdict, { allowLoad: opts.allowLoad, log });
   }
   return report;
 }

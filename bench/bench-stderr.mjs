@@ -8,16 +8,17 @@
 //   2. The kernel's write of sampleValues ([rows, nSample] floats): the addon's forward on one
 //      call with sampleValues null and with an array, interleaved, and the standardError getter.
 // Usage: npm run build:ts (or npx tsc -p tsconfig.build.json), then node bench/bench-stderr.mjs
-// [--smoke]. Prints tables naming the machine and writes bench/results/stderr.{md,json}
-// (smoke: stderr-smoke.*).
-import fs from 'node:fs';
+// [--smoke] [--allow-load]. Prints tables naming the machine and writes bench/results/stderr.{md,json}
+// (smoke: stderr-smoke.*), not under load (bench/load-gate.mjs).
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeInputs } from './bench.mjs';
+import { loadAverage1, loadVerdict, underLoadBanner, writeResults } from './load-gate.mjs';
 
 const smoke = process.argv.includes('--smoke') || process.env.BENCH_SMOKE === '1';
 const here = path.dirname(fileURLToPath(import.meta.url));
+const load0 = loadAverage1();
 const api = await import('../dist/index.js');
 const { loadNative } = await import('../dist/native.js');
 const addon = loadNative();
@@ -208,13 +209,10 @@ for (const w of writes) {
     `| ${w.rows}, ${w.d}, ${w.S} | ${w.sampler} | ${fmt(w.msWithout)} (${fmt(w.minWithout)}) | ${fmt(w.msWith)} (${fmt(w.minWith)}) | ${fmt(100 * (w.msWith / w.msWithout - 1), 2)}% | ${fmt(100 * (w.minWith / w.minWithout - 1), 2)}% | ${fmt(w.msGetter, 2)} |`,
   );
 }
-const md = lines.join('\n');
+const verdict = loadVerdict(load0, loadAverage1(), { exempt: smoke });
+const md = `${underLoadBanner(verdict)}${lines.join('\n')}`;
 console.log(md);
-const out = path.join(here, 'results');
-fs.mkdirSync(out, { recursive: true });
-const name = smoke ? 'stderr-smoke' : 'stderr';
-fs.writeFileSync(path.join(out, `${name}.md`), `${md}\n`);
-fs.writeFileSync(
-  path.join(out, `${name}.json`),
-  `${JSON.stringify({ machine, smoke, date: new Date().toISOString(), sweep, writes }, null, 2)}\n`,
-);
+const base = path.join(here, 'results', smoke ? 'stderr-smoke' : 'stderr');
+const report = { machine, smoke, loaded: verdict.loaded, date: new Date().toISOString(), sweep, writes };
+const files = { [`${base}.md`]: `${md}\n`, [`${base}.json`]: `${JSON.stringify(report, null, 2)}\n` };
+if (writeResults(files, verdict, { allowLoad: process.argv.includes('--allow-load') })) process.exit(3);

@@ -24,9 +24,13 @@ export interface TopkBenchReport {
     date: string;
   };
   rows: TopkBenchRow[];
+  /** Above the load limit (bench/load-limit.json) at the start or the end, and not a smoke run. */
+  loaded: boolean;
+  /** Why the file was not written (null: written, or no outDir). */
+  refused: string | null;
 }
 export function runTopkBench(
   api: unknown,
   tf: unknown,
-  options?: { smoke?: boolean; outDir?: string; log?: (line: string) => void },
+  options?: { smoke?: boolean; outDir?: string; allowLoad?: boolean; log?: (line: string) => void },
 ): Promise<TopkBenchReport>;

@@ -8,10 +8,10 @@
 // Usage: npm run bench:topk [-- --smoke]   (BENCH_SMOKE=1 also selects the smoke mode)
 // Prints a table naming the machine and writes bench/results/topk-js.md (smoke: topk-js-smoke.md).
 import os from 'node:os';
-import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeInputs } from './bench.mjs';
+import { loadAverage1, loadVerdict, underLoadBanner, writeResults } from './load-gate.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 
@@ -33,7 +33,8 @@ function time(fn, budgetMs, minRuns, maxRuns) {
 
 const fmt = (ms) => (ms >= 100 ? ms.toFixed(0) : ms >= 10 ? ms.toFixed(1) : ms >= 1 ? ms.toFixed(2) : ms.toFixed(3));
 
-export async function runTopkBench(api, tf, { smoke = false, outDir, log = console.log } = {}) {
+export async function runTopkBench(api, tf, { smoke = false, outDir, allowLoad = false, log = console.log } = {}) {
+  const load0 = loadAverage1();
   await tf.setBackend('cpu');
   const cores = os.cpus().length;
   const sizes = smoke
@@ -135,13 +136,13 @@ export async function runTopkBench(api, tf, { smoke = false, outDir, log = conso
         `${cell(results['tf.topk'])} | **${ratio.toFixed(1)}x** (${ratio >= 20 ? 'met' : 'missed'}) | ${(results['tf.topk'].medianMs / results['js backend'].medianMs).toFixed(1)}x |`,
     );
   }
-  const md = `${lines.join('\n')}\n`;
+  const verdict = loadVerdict(load0, loadAverage1(), { exempt: smoke });
+  const md = `${underLoadBanner(verdict)}${lines.join('\n')}\n`;
   log(`\n${md}`);
-  if (outDir) {
-    fs.mkdirSync(outDir, { recursive: true });
-    fs.writeFileSync(path.join(outDir, smoke ? 'topk-js-smoke.md' : 'topk-js.md'), md);
-  }
-  return { smoke, machine, rows };
+  const refused = outDir
+    ? writeResults({ [path.join(outDir, smoke ? 'topk-js-smoke.md' : 'topk-js.md')]: md }, verdict, { allowLoad, log })
+    : null;
+  return { smoke, machine, rows, loaded: verdict.loaded, refused };
 }
 
 async function main() {
@@ -149,7 +150,12 @@ async function main() {
   const api = await import(path.join(here, '..', 'dist', 'index.js'));
   const tf = await import('@tensorflow/tfjs-core');
   await import('@tensorflow/tfjs-backend-cpu');
-  await runTopkBench(api, tf, { smoke, outDir: path.join(here, 'results') });
+  const report = await runTopkBench(api, tf, {
+    smoke,
+    outDir: path.join(here, 'results'),
+    allowLoad: process.argv.includes('--allow-load'),
+  });
+  if (report.refused) process.exit(3);
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) await main();

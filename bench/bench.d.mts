@@ -44,6 +44,10 @@ export interface BenchReport {
   mallocTuning: MallocTuningReport | null;
   native: { cpu: string; cores: number; date: string; sameMachine: boolean } | null;
   rows: BenchRow[];
+  /** Above the load limit (bench/load-limit.json) at the start or the end, and not a smoke run. */
+  loaded: boolean;
+  /** Why the files were not written (null: written, or no outDir). */
+  refused?: string | null;
 }
 export interface BenchOptions {
   smoke?: boolean;
@@ -58,7 +62,10 @@ export interface BenchOptions {
   native?: string;
   /** What the addon did to malloc, for the header (when the api object has no mallocTuning). */
   mallocTuning?: MallocTuningReport;
+  /** Where js.{md,json} go; nothing is written there under load unless allowLoad. */
   outDir?: string;
+  /** Write the files of a run taken under load, marked as such. */
+  allowLoad?: boolean;
   log?: (line: string) => void;
 }
 export function makeInputs(B: number, D: number, seed?: number): { x: Float32Array; labels: Int32Array };

@@ -27,6 +27,7 @@ import os from 'node:os';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { loadAverage1, loadVerdict, underLoadBanner, writeResults } from './load-gate.mjs';
 
 const K = 5;
 const EPS = 1;
@@ -268,6 +269,7 @@ export async function runBench(api, tf, opts = {}) {
   const nat = opts.native === undefined ? null : readNativeResults(opts.native);
   const hw = os.cpus().length;
   const m = machine();
+  const load0 = loadAverage1();
   const tuning = typeof api.mallocTuning === 'function' ? api.mallocTuning() : (opts.mallocTuning ?? null);
   const rows = [];
 
@@ -357,9 +359,11 @@ export async function runBench(api, tf, opts = {}) {
 
   const nT = `cpu ${hw}T`;
   const sameMachine = nat !== null && nat.cpu === m.cpu && nat.cores === m.cores;
+  const verdict = loadVerdict(load0, loadAverage1(), { exempt: smoke });
   const lines = [];
   lines.push('# JS-level benchmark: BalNoisedTopK (k = 5, epsilon = 1) loss + gradient, end to end from Node');
   lines.push('');
+  if (verdict.loaded) lines.push(underLoadBanner(verdict).trimEnd(), '');
   lines.push(`- Machine: ${m.cpu}, ${m.cores} logical cores; Node ${m.node} (${m.platform})`);
   lines.push(
     `- Load average (uptime: 1, 5, 15 min) at start: ${m.loadavg}; at end: ${loadavg()} (a shared machine: a busy core inflates the all-threads numbers first)`,
@@ -439,16 +443,18 @@ export async function runBench(api, tf, opts = {}) {
     mallocTuning: tuning,
     native: nat ? { cpu: nat.cpu, cores: nat.cores, date: nat.date, sameMachine } : null,
     rows,
+    loaded: verdict.loaded,
   };
   if (opts.outDir) {
-    fs.mkdirSync(opts.outDir, { recursive: true });
     // A run with the tuning turned off (the comparison in docs/performance.md) keeps its own file.
     const untuned =
       tuning !== null && !tuning.applied && tuning.reason === 'NOISED_TOPK_MALLOC_TUNING=0' ? '-no-malloc-tuning' : '';
     const base = path.join(opts.outDir, smoke ? 'js-smoke' : `js${sampler ? `-${sampler}` : ''}${untuned}`);
-    fs.writeFileSync(`${base}.md`, md);
-    fs.writeFileSync(`${base}.json`, `${JSON.stringify(report, null, 2)}\n`);
-    log(`wrote ${base}.md and ${base}.json`);
+    report.refused = writeResults(
+      { [`${base}.md`]: md, [`${base}.json`]: `${JSON.stringify(report, null, 2)}\n` },
+      verdict,
+      { allowLoad: opts.allowLoad, log },
+    );
   }
   return report;
 }
@@ -541,7 +547,7 @@ async function main() {
   if (!api.backends().includes('cpu'))
     throw new Error('the native addon did not load: build it first (npm run build:native)');
   const { mallocTuning } = await import('../dist/malloc-tuning.js');
-  await runBench(api, tf, {
+  const report = await runBench(api, tf, {
     smoke,
     sampler,
     sizes,
@@ -550,7 +556,9 @@ async function main() {
     native: argValue(args, '--native') ?? path.join(here, 'results', 'native.json'),
     mallocTuning: mallocTuning(),
     outDir: path.join(here, 'results'),
+    allowLoad: args.includes('--allow-load'),
   });
+  if (report.refused) process.exit(3);
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {

@@ -8,7 +8,6 @@ export const TARGETS: string[];
 export const TAILS: Array<'normal' | 'uniform' | 'student' | 'gumbel'>;
 export const CORPUS_DIR: string;
 export const FAMILIES_FILE: string;
-export const MAX_LOAD: number;
 export const FAMILY_WIDTHS: Array<[number, number, number]>;
 
 export interface NtklHeader {
@@ -98,5 +97,4 @@ export function corpusCases(
   dir?: string,
   opts?: { quick?: boolean; nSample?: number; only?: string; families?: Family[]; familiesFile?: string },
 ): CorpusCase[];
-export function loadAverage1(): number;
 export const PLACEHOLDER: Family;

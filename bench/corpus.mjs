@@ -552,14 +552,6 @@ export function corpusCases(dir = CORPUS_DIR, opts = {}) {
   return opts.only ? cases.filter((c) => c.name.includes(opts.only)) : cases;
 }
 
-/** Machine facts for a benchmark's header: CPU, cores, host, 1-min load average. */
-export function loadAverage1() {
-  return os.loadavg()[0];
-}
-
-/** Refusal threshold of the corpus benchmarks: no figure taken above this 1-min load is written. */
-export const MAX_LOAD = 1.5;
-
 // ---------------------------------------------------------------------------------------------
 // Command line: node bench/corpus.mjs list [DIR] | fit FILE... | generate NAME... --out DIR
 

@@ -11,6 +11,7 @@ import * as api from '../lib/index.js';
 import { makeInputs, plainLossAndGrad, runBench, tfLossAndGrad } from '../bench/bench.mjs';
 import { runCorpusBench } from '../bench/bench-corpus.mjs';
 import { CORPUS_DIR, corpusCases } from '../bench/corpus.mjs';
+import { loadVerdict, MAX_LOAD, underLoadBanner, writeResults } from '../bench/load-gate.mjs';
 
 const root = path.resolve(__dirname, '..');
 
@@ -282,6 +283,95 @@ describe('topk benchmarks, smoke mode', () => {
       expect(r.stdout).toMatch(/check \(8, 50, k 3\): values differ 0, indices differ 0 \(ties 0\) -> OK/);
       expect(r.stdout).toMatch(/check \(4, 3000, k 40\): .* -> OK/);
       expect(fs.readFileSync(path.join(out, 'topk-native-smoke.md'), 'utf8')).toContain('torch::topk');
+    },
+    900_000,
+  );
+});
+
+describe('the load rule of every benchmark (bench/load-limit.json)', () => {
+  it('one limit: load-gate.mjs reads it, and the native build passes the same file to bench_gate.h', () => {
+    const limit = JSON.parse(fs.readFileSync(path.join(root, 'bench/load-limit.json'), 'utf8')).maxLoad;
+    expect(MAX_LOAD).toBe(limit);
+    expect(limit).toBe(1.5);
+    const cmake = fs.readFileSync(path.join(root, 'bench/native/CMakeLists.txt'), 'utf8');
+    expect(cmake).toMatch(/string\(JSON NTK_BENCH_MAX_LOAD GET "\$\{NTK_LOAD_LIMIT_JSON\}" maxLoad\)/);
+  });
+
+  it('a run above the limit writes nothing; --allow-load writes it with the banner; smoke runs are exempt', () => {
+    const dir = tmpDir('load-gate');
+    const files = { [path.join(dir, 'x.md')]: 'table\n' };
+    const said: string[] = [];
+    const log = (l: string) => said.push(l);
+    const loaded = loadVerdict(0.9, 4.2);
+    expect(loaded.loaded).toBe(true);
+    expect(writeResults(files, loaded, { log })).toBe('load average 4.20 > 1.5');
+    expect(fs.readdirSync(dir)).toEqual([]);
+    expect(said[0]).toMatch(/^NOT WRITTEN: the 1-min load average was 0.90 at the start and 4.20 at the end/);
+    expect(writeResults(files, loaded, { allowLoad: true, log })).toBeNull();
+    expect(underLoadBanner(loaded)).toMatch(/^\*\*TAKEN UNDER LOAD.*NOT A MEASUREMENT/);
+    // The control: at the limit, and for a smoke run above it, nothing is refused or marked.
+    expect(loadVerdict(1.5, 1.5).loaded).toBe(false);
+    expect(loadVerdict(9, 9, { exempt: true }).loaded).toBe(false);
+    expect(underLoadBanner(loadVerdict(0.2, 0.3))).toBe('');
+  });
+
+  it('every benchmark that writes bench/results/ goes through the gate (no other writer)', () => {
+    for (const f of ['bench.mjs', 'bench-topk.mjs', 'bench-stderr.mjs', 'bench-corpus.mjs']) {
+      const src = fs.readFileSync(path.join(root, 'bench', f), 'utf8');
+      expect(src, f).toMatch(/import \{[^}]*writeResults[^}]*\} from '\.\/load-gate\.mjs'/);
+      expect(src, f).not.toMatch(/writeFileSync/);
+    }
+    for (const f of ['bench_native.cpp', 'bench_topk.cpp']) {
+      const src = fs.readFileSync(path.join(root, 'bench/native', f), 'utf8');
+      expect(src, f).toContain('#include "bench_gate.h"');
+      expect(src, f).toContain('bench::writeResults(');
+      expect(src, f).not.toMatch(/std::ofstream/);
+    }
+  });
+
+  it('the JS benchmark (not smoke) under load writes nothing and says why', async () => {
+    const out = tmpDir('bench-js-load');
+    const before = process.env.NTK_BENCH_LOADAVG;
+    process.env.NTK_BENCH_LOADAVG = '4.2';
+    try {
+      const report = await runBench(api, null, {
+        sizes: [[8, 50, 4]],
+        time: 1,
+        baselines: false,
+        outDir: out,
+        log: () => {},
+      });
+      expect(report.loaded).toBe(true);
+      expect(report.refused).toBe('load average 4.20 > 1.5');
+      expect(fs.readdirSync(out)).toEqual([]);
+    } finally {
+      if (before === undefined) delete process.env.NTK_BENCH_LOADAVG;
+      else process.env.NTK_BENCH_LOADAVG = before;
+    }
+  });
+
+  it.skipIf(!have('cmake'))(
+    'the native benchmark (not smoke) under load exits 3 and writes nothing, unless --allow-load',
+    () => {
+      const build = path.join(root, 'build', 'bench-native-smoke'); // shared with the smoke tests above: one build
+      const run = (dir: string, ...more: string[]) =>
+        spawnSync(
+          process.execPath,
+          [path.join(root, 'bench/native/run.mjs'), '--sizes', '8,50,4', '--budget', '0.01', '--out', dir, ...more],
+          { encoding: 'utf8', env: { ...process.env, NTK_BENCH_BUILD_DIR: build, NTK_BENCH_LOADAVG: '4.2' } },
+        );
+      const dir = tmpDir('bench-native-load');
+      const refused = run(dir);
+      if (refused.status === 2 && /libtorch was not found/.test(refused.stdout + refused.stderr)) {
+        console.warn('native benchmark load test skipped: libtorch not found (apt-get install libtorch-dev)');
+        return;
+      }
+      expect(refused.status, refused.stdout + refused.stderr).toBe(3);
+      expect(refused.stdout).toMatch(/NOT WRITTEN: the 1-min load average was 4.20 at the start/);
+      expect(fs.readdirSync(dir)).toEqual([]);
+      const marked = run(dir, '--allow-load');
+      expect(marked.status, marked.stdout + marked.stderr).toBe(0);
+      expect(fs.readFileSync(path.join(dir, 'native.md'), 'utf8')).toMatch(/TAKEN UNDER LOAD.*NOT A MEASUREMENT/);
     },
     900_000,
   );

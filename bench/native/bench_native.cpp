@@ -10,7 +10,8 @@
 // Before timing, ours and pytopk run on one shared explicit noise tensor and their values,
 // selected positions, losses and gradients are compared.
 //
-// Usage: bench_native [--smoke] [--out DIR] [--sizes B,D,S;B,D,S...] [--budget SECONDS]
+// Usage: bench_native [--smoke] [--out DIR] [--allow-load] [--sizes B,D,S;B,D,S...] [--budget SECONDS]
+// (not written under load: bench_gate.h)
 #include <malloc.h>
 #include <sys/utsname.h>
 #include <torch/torch.h>
@@ -32,6 +33,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench_gate.h"
 #include "core/noised_topk.h"
 
 // ---------------------------------------------------------------------------------------
@@ -491,15 +493,6 @@ std::pair<Stats, Stats> timePair(const std::function<void()>& a, const std::func
   return {stats(ma), stats(mb)};
 }
 
-double loadAvg1() {
-  // A test hook: the refusal to write under load is tested with a load given here.
-  if (const char* fake = std::getenv("NTK_BENCH_LOADAVG")) return std::atof(fake);
-  std::ifstream f("/proc/loadavg");
-  double a = -1;
-  f >> a;
-  return a;
-}
-
 struct CorpusRow {
   CorpusCase c;
   Stats dense1, lazy1, dense2, lazy2, floor1, torch1, torch2;
@@ -510,14 +503,12 @@ struct CorpusRow {
   std::string why;
 };
 
-constexpr double kMaxLoad = 1.5;  // no figure taken above this 1-min load average is written
-
 int runCorpus(const std::string& manifest, const std::string& outDir, bool quick, bool allowLoad, double budget,
               double pytopkWork) {
   const std::vector<CorpusCase> cases = readManifest(manifest);
   const std::string cpu = cpuModel();
   const std::string detail = cpuDetail();
-  const double load0 = loadAvg1();
+  const double load0 = bench::loadAvg1();
   char host[256] = {0};
   gethostname(host, sizeof host - 1);
   const auto start = std::chrono::system_clock::now();
@@ -600,22 +591,19 @@ int runCorpus(const std::string& manifest, const std::string& outDir, bool quick
         c.name.c_str(), (long long)p.B, (long long)p.D, (long long)p.S, row.dense1.median, row.lazy1.median,
         row.dense2.median, row.lazy2.median, row.torch1.median, row.torch2.median,
         row.pytopkRows < p.B ? (", timed on " + std::to_string(row.pytopkRows) + " rows, scaled").c_str() : "",
-        row.floor1.median, loadAvg1());
+        row.floor1.median, bench::loadAvg1());
     std::fflush(stdout);
     rows.push_back(row);
   }
-  const double load1 = loadAvg1();
+  const double load1 = bench::loadAvg1();
   const double seconds = std::chrono::duration<double>(std::chrono::system_clock::now() - start).count();
-  const bool loaded = !quick && std::max(load0, load1) > kMaxLoad;
+  const bench::LoadVerdict verdict = bench::loadVerdict(load0, load1, quick);
 
   std::ostringstream md;
   md << "# Corpus benchmark in C++: BalNoisedTopK (k = 5, epsilon = 1) loss + gradient, 'dense' against 'lazy' "
         "against pytopk (libtorch)"
      << (quick ? " (QUICK run: a smoke test, not a measurement)" : "") << "\n\n";
-  if (loaded)
-    md << "**TAKEN UNDER LOAD: the 1-min load average was " << fmt("%.2f", load0) << " at the start and "
-       << fmt("%.2f", load1) << " at the end, above " << fmt("%.1f", kMaxLoad)
-       << ". NOT A MEASUREMENT: quote nothing from this file.**\n\n";
+  md << bench::underLoadBanner(verdict);
   md << "- Machine: " << host << "; CPU: " << cpu << " (" << detail << "), " << hw << " logical cores\n";
   md << "- Date: " << date << "; the run took " << fmt("%.0f", seconds) << " s\n";
   md << "- Load average, 1 min: " << fmt("%.2f", load0) << " at the start, " << fmt("%.2f", load1) << " at the end\n";
@@ -684,7 +672,7 @@ int runCorpus(const std::string& manifest, const std::string& outDir, bool quick
   js << "{\n  \"host\": " << str(host) << ",\n  \"cpu\": " << str(cpu) << ",\n  \"cpuDetail\": " << str(detail)
      << ",\n  \"logicalCores\": " << hw << ",\n  \"libtorch\": \"" << TORCH_VERSION << "\",\n  \"date\": \"" << date
      << "\",\n  \"seconds\": " << seconds << ",\n  \"loadStart\": " << load0 << ",\n  \"loadEnd\": " << load1
-     << ",\n  \"loaded\": " << (loaded ? "true" : "false") << ",\n  \"quick\": " << (quick ? "true" : "false")
+     << ",\n  \"loaded\": " << (verdict.loaded ? "true" : "false") << ",\n  \"quick\": " << (quick ? "true" : "false")
      << ",\n  \"pytopkWork\": " << pytopkWork << ",\n  \"checksPassed\": " << (allOk ? "true" : "false")
      << ",\n  \"rows\": [\n";
   for (size_t i = 0; i < rows.size(); ++i) {
@@ -707,19 +695,8 @@ int runCorpus(const std::string& manifest, const std::string& outDir, bool quick
   js << "  ]\n}\n";
   int rc = 0;
   if (!outDir.empty()) {
-    if (loaded && !allowLoad) {
-      std::printf(
-          "NOT WRITTEN: the 1-min load average was %.2f at the start and %.2f at the end (limit %.1f); rerun on a "
-          "quiet "
-          "machine, or pass --allow-load to write files marked as taken under load\n",
-          load0, load1, kMaxLoad);
-      rc = 3;
-    } else {
-      const std::string base = outDir + (quick ? "/corpus-native-quick" : "/corpus-native");
-      std::ofstream(base + ".md") << md.str();
-      std::ofstream(base + ".json") << js.str();
-      std::printf("wrote %s.md and %s.json\n", base.c_str(), base.c_str());
-    }
+    const std::string base = outDir + (quick ? "/corpus-native-quick" : "/corpus-native");
+    rc = bench::writeResults({{base + ".md", md.str()}, {base + ".json", js.str()}}, verdict, allowLoad);
   }
   if (!allOk) {
     std::fprintf(stderr, "correctness check FAILED: ours and pytopk disagree on the shared noise\n");
@@ -760,7 +737,7 @@ int main(int argc, char** argv) {
       pytopkWork = std::atof(argv[++i]);
     else {
       std::fprintf(stderr,
-                   "usage: %s [--smoke] [--out DIR] [--sizes B,D,S;...] [--budget SECONDS]\n"
+                   "usage: %s [--smoke] [--out DIR] [--allow-load] [--sizes B,D,S;...] [--budget SECONDS]\n"
                    "       %s --corpus-manifest FILE [--quick] [--out DIR] [--allow-load] [--budget SECONDS] "
                    "[--pytopk-work VALUES]\n",
                    argv[0], argv[0]);
@@ -794,6 +771,7 @@ int main(int argc, char** argv) {
   const std::string cpu = cpuModel();
   const std::string detail = cpuDetail();
   const std::string loadBefore = loadAvg();
+  const double load0 = bench::loadAvg1();
   struct utsname un;
   uname(&un);
   std::printf("CPU: %s, %d logical cores; libtorch %s; torch default threads %d\n", cpu.c_str(), hw, TORCH_VERSION,
@@ -874,7 +852,9 @@ int main(int argc, char** argv) {
   const auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
   char date[64];
   std::strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", std::gmtime(&now));
+  const bench::LoadVerdict verdict = bench::loadVerdict(load0, bench::loadAvg1(), smoke);
   md << "# Native benchmark: BalNoisedTopK (k = 5, epsilon = 1) loss + gradient\n\n";
+  md << bench::underLoadBanner(verdict);
   md << "- Machine: " << cpu << " (" << detail << "), " << hw << " logical cores (" << un.sysname << " " << un.release
      << ")\n";
   md << "- Load average (1, 5, 15 min) at start: " << loadBefore << "; at end: " << loadAvg()
@@ -989,15 +969,14 @@ int main(int argc, char** argv) {
        << ", \"maxGradDiff\": " << r.maxGradDiff << "}}" << (i + 1 < rows.size() ? "," : "") << "\n";
   }
   js << "  ]\n}\n";
+  int rc = 0;
   if (!outDir.empty()) {
     const std::string base = outDir + (smoke ? "/native-smoke" : "/native");
-    std::ofstream(base + ".md") << md.str();
-    std::ofstream(base + ".json") << js.str();
-    std::printf("wrote %s.md and %s.json\n", base.c_str(), base.c_str());
+    rc = bench::writeResults({{base + ".md", md.str()}, {base + ".json", js.str()}}, verdict, allowLoad);
   }
   if (!allOk) {
     std::fprintf(stderr, "correctness check FAILED: ours and pytopk disagree on the shared noise\n");
     return 1;
   }
-  return 0;
+  return rc;
 }

@@ -4,7 +4,7 @@
 // Before timing, both run on the same input and must give the same values and indices (the
 // inputs are N(0, 1) draws: a tie inside a row's top k is checked to be a tie, not an error).
 //
-// Usage: bench_topk [--smoke] [--out DIR] [--budget SECONDS]
+// Usage: bench_topk [--smoke] [--out DIR] [--allow-load] [--budget SECONDS]
 //   writes DIR/topk-native.md (and topk-native-smoke.md with --smoke)
 #include <sys/utsname.h>
 #include <torch/torch.h>
@@ -21,6 +21,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "bench_gate.h"
 
 #include "core/ops.h"
 
@@ -95,6 +97,7 @@ int main(int argc, char** argv) {
   bool smoke = false;
   std::string outDir;
   double budget = 3.0;
+  bool allowLoad = false;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
     if (a == "--smoke")
@@ -103,8 +106,10 @@ int main(int argc, char** argv) {
       outDir = argv[++i];
     else if (a == "--budget" && i + 1 < argc)
       budget = std::atof(argv[++i]);
+    else if (a == "--allow-load")
+      allowLoad = true;
     else {
-      std::fprintf(stderr, "usage: bench_topk [--smoke] [--out DIR] [--budget SECONDS]\n");
+      std::fprintf(stderr, "usage: bench_topk [--smoke] [--out DIR] [--allow-load] [--budget SECONDS]\n");
       return 2;
     }
   }
@@ -112,6 +117,7 @@ int main(int argc, char** argv) {
                                         : std::vector<Size>{{256, 1000, 5}, {1024, 10000, 10}, {4096, 32768, 5}};
   if (smoke) budget = 0.05;
   const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  const double load0 = bench::loadAvg1();
   std::printf("bench_topk: %s, %u logical cores, libtorch %s, load average %s\n", cpuName().c_str(), cores,
               TORCH_VERSION, loadAverage().c_str());
 
@@ -193,8 +199,10 @@ int main(int argc, char** argv) {
   const auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
   char date[64];
   std::strftime(date, sizeof date, "%Y-%m-%d %H:%M UTC", std::gmtime(&now));
+  const bench::LoadVerdict verdict = bench::loadVerdict(load0, bench::loadAvg1(), smoke);
   std::ostringstream md;
   md << "# topk: ours ('cpu' kernel) vs torch::topk" << (smoke ? " (smoke)" : "") << "\n\n"
+     << bench::underLoadBanner(verdict)
      << "`npm run bench:topk-native` (bench/native/bench_topk.cpp). Machine: " << cpuName() << ", " << cores
      << " logical cores, " << u.sysname << " " << u.release << ", libtorch " << TORCH_VERSION
      << " (Debian libtorch-dev), "
@@ -209,9 +217,9 @@ int main(int argc, char** argv) {
      << "|---|---|---|---|---|---|---|---|---|---|\n"
      << rows.str();
   std::printf("\n%s", md.str().c_str());
-  if (!outDir.empty()) {
-    std::ofstream f(outDir + (smoke ? "/topk-native-smoke.md" : "/topk-native.md"));
-    f << md.str();
-  }
-  return allOk ? 0 : 1;
+  int rc = 0;
+  if (!outDir.empty())
+    rc = bench::writeResults({{outDir + (smoke ? "/topk-native-smoke.md" : "/topk-native.md"), md.str()}}, verdict,
+                             allowLoad);
+  return allOk ? rc : 1;
 }
