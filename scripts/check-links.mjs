@@ -6,7 +6,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const repository = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const skip = new Set(['node_modules', '.git', 'build', 'dist', 'prebuilds', 'third_party']);
 
 function walk(dir, out = []) {
@@ -57,7 +57,7 @@ function headingsOf(file) {
 }
 
 /** The problem with a target (file relative to `from`'s directory, optional #anchor), or null. */
-function check(fromFile, target, base = dirname(fromFile)) {
+function check(root, fromFile, target, base = dirname(fromFile)) {
   const [path, anchor] = target.split('#');
   const file = path === '' ? fromFile : resolve(base, decodeURIComponent(path));
   if (!existsSync(file)) return `no file ${relative(root, file)}`;
@@ -66,12 +66,15 @@ function check(fromFile, target, base = dirname(fromFile)) {
   return null;
 }
 
-export function brokenLinks() {
+/** Every broken link and pointer under `root` (default: this repository), as 'file:line: what'. */
+export function brokenLinks(root = repository) {
   const problems = [];
   const files = walk(root);
   const readmeHeadings = headingsOf(join(root, 'README.md'));
   for (const file of files) {
     const rel = relative(root, file);
+    // The link check's own test holds broken links on purpose (its control).
+    if (rel === 'test/links.test.ts') continue;
     const text = readFileSync(file, 'utf8');
     if (file.endsWith('.md') && !rel.startsWith('bench/results/')) {
       let fence = false;
@@ -81,7 +84,7 @@ export function brokenLinks() {
         for (const m of line.matchAll(/\]\(([^)\s]+)\)/g)) {
           const t = m[1];
           if (/^[a-z]+:/i.test(t)) continue;
-          const p = check(file, t);
+          const p = check(root, file, t);
           if (p) problems.push(`${rel}:${i + 1}: ${t}: ${p}`);
         }
       });
@@ -89,14 +92,25 @@ export function brokenLinks() {
     if (/\.(ts|mts|mjs|js|h|cpp|cu|cuh|sh|json)$/.test(file) && !rel.startsWith('test/fixtures/')) {
       text.split('\n').forEach((line, i) => {
         for (const m of line.matchAll(/\bdocs\/([\w-]+\.md)(#[\w-]+)?/g)) {
-          const p = check(join(root, 'docs', 'x'), `${m[1]}${m[2] ?? ''}`, join(root, 'docs'));
+          const p = check(root, join(root, 'docs', 'x'), `${m[1]}${m[2] ?? ''}`, join(root, 'docs'));
           if (p) problems.push(`${rel}:${i + 1}: docs/${m[1]}${m[2] ?? ''}: ${p}`);
         }
-        for (const m of line.matchAll(/\(README, ([A-Z][\w -]*?)\)/g)) {
-          if (!readmeHeadings.some((h) => h.toLowerCase() === m[1].toLowerCase()))
-            problems.push(`${rel}:${i + 1}: README, ${m[1]}: no such README section`);
-        }
       });
+    }
+    // "(README, <Section>)" and "(see README, <Section>)" pointers, in prose and code, across a line
+    // break too, must name a README heading.
+    if (
+      /\.(md|ts|mts|mjs|js|h|cpp|cu|cuh|sh|json)$/.test(file) &&
+      !rel.startsWith('test/fixtures/') &&
+      rel !== 'CHANGELOG.md'
+    ) {
+      for (const m of text.matchAll(/\((?:see )?README,\s+([A-Z][\w -]*?)\)/g)) {
+        const section = m[1].replace(/\s+/g, ' ');
+        if (!readmeHeadings.some((h) => h.toLowerCase() === section.toLowerCase())) {
+          const line = text.slice(0, m.index).split('\n').length;
+          problems.push(`${rel}:${line}: README, ${section}: no such README section`);
+        }
+      }
     }
   }
   return problems;
