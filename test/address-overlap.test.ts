@@ -68,7 +68,7 @@ describe('the address check where the addon has one', () => {
     const r = new NoisedTopK({ k: 1, seed: 0, nSample: 1, backend: 'cpu' }).forward(
       Float32Array.of(1, 2, 3, 4),
       [2, 2],
-      { positions },
+      { indices: positions },
     );
     const out = new Float32Array(structuredClone(positions.buffer as SharedArrayBuffer), 0, 4);
     expect(() => r.backward(undefined, out)).toThrow(new RangeError('out shares memory with indices'));

@@ -56,9 +56,9 @@ describe.each(testedBackends())('API forms on %s', (backend) => {
     const big = new Float32Array(100);
     const out = big.subarray(7, 13);
     const positions = new Int32Array(64).subarray(3, 33);
-    const r = new NoisedTopK({ k: 2, seed: 3, backend }).forward(x, [6, 40], { out, positions });
+    const r = new NoisedTopK({ k: 2, seed: 3, backend }).forward(x, [6, 40], { out, indices: positions });
     expect(r.values).toBe(out);
-    expect(r.positions).toBe(positions);
+    expect(r.indices).toBe(positions);
     expect(big[6]).toBe(0);
     expect(big[13]).toBe(0);
     const fresh = new NoisedTopK({ k: 2, seed: 3, backend }).forward(x, [6, 40]);

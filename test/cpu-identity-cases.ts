@@ -121,7 +121,7 @@ export function identitySuite(): void {
         const js = functional.noisedTopK(x, c.shape, { ...common, backend: 'js' });
         const cpu = functional.noisedTopK(x, c.shape, { ...common, backend: 'cpu' });
         const where = `case ${ci} ${JSON.stringify({ ...c, seed: String(c.seed) })}`;
-        expect(Array.from(cpu.positions), where).toEqual(Array.from(js.positions));
+        expect(Array.from(cpu.indices), where).toEqual(Array.from(js.indices));
         expect(Array.from(bits(cpu.values)), where).toEqual(Array.from(bits(js.values)));
         const g = makeInput(r, cpu.values.length, 'normal');
         expect(Array.from(bits(cpu.backward(g))), where).toEqual(Array.from(bits(js.backward(g))));
@@ -146,7 +146,7 @@ export function identitySuite(): void {
           const o = { k, nSample: 5, seed: 0x1234_5678_9abc_def0n + BigInt(k), offset: k * 7 };
           const js = functional.noisedTopK(x, [B, D], { ...o, backend: 'js' });
           const cpu = functional.noisedTopK(x, [B, D], { ...o, backend: 'cpu' });
-          expect(Array.from(cpu.positions), `${B}x${D} k=${k} t=${t}`).toEqual(Array.from(js.positions));
+          expect(Array.from(cpu.indices), `${B}x${D} k=${k} t=${t}`).toEqual(Array.from(js.indices));
           expect(Array.from(bits(cpu.values)), `${B}x${D} k=${k} t=${t}`).toEqual(Array.from(bits(js.values)));
         }
       }
@@ -169,7 +169,7 @@ export function identitySuite(): void {
               const js = functional.noisedTopK(x, [B, D], { ...o, backend: 'js' });
               const cpu = functional.noisedTopK(x, [B, D], { ...o, backend: 'cpu' });
               const where = `D=${D} k=${k} ${fill} eps=${epsilon} t=${t}`;
-              expect(Array.from(cpu.positions), where).toEqual(Array.from(js.positions));
+              expect(Array.from(cpu.indices), where).toEqual(Array.from(js.indices));
               expect(Array.from(bits(cpu.values)), where).toEqual(Array.from(bits(js.values)));
             }
           }
@@ -189,7 +189,7 @@ export function identitySuite(): void {
           const js = functional.noisedTopK(x, [4, D], { ...o, backend: 'js' });
           const cpu = functional.noisedTopK(x, [4, D], { ...o, backend: 'cpu' });
           const where = `D=${D} k=${k} eps=${epsilon}`;
-          expect(Array.from(cpu.positions), where).toEqual(Array.from(js.positions));
+          expect(Array.from(cpu.indices), where).toEqual(Array.from(js.indices));
           expect(Array.from(bits(cpu.values)), where).toEqual(Array.from(bits(js.values)));
         }
       }

@@ -82,7 +82,7 @@ describe("'dense' is bounded by its 24-bit radius; 'lazy' reaches the Gaussian t
     });
     let beyond = 0;
     for (let s = 0; s < S; s++) {
-      if (!high.has(r.positions[s]!) && r.sampleValues[s]! > fr(RADIUS) + 1e-6) beyond++;
+      if (!high.has(r.indices[s]!) && r.sampleValues[s]! > fr(RADIUS) + 1e-6) beyond++;
     }
     // The true law: P(the largest of d - 9 standard normals is above the radius and above all
     // 9 of N(4, 1)) = integral from the radius of (d - 9) phi(t) Phi(t)^(d - 10) Phi(t - 4)^9 dt.

@@ -151,8 +151,8 @@ describe.each(testedBackends())('argument errors on %s', (backend) => {
       /out has length 2, expected 3/,
     ],
     [
-      'positions wrong type',
-      () => op().forward(x, shape, { positions: new Float32Array(15) as unknown as Int32Array }),
+      'indices wrong type',
+      () => op().forward(x, shape, { indices: new Float32Array(15) as unknown as Int32Array }),
       TypeError,
       /indices must be a Int32Array/,
     ],

@@ -287,7 +287,7 @@ async function runTopK(c: TopKCase, backend: 'js' | Native, mode: 'sync' | 'asyn
   }
   const outputs: Record<string, unknown> = {};
   if (c.outMode === 1 || c.outMode === 3) outputs.out = made(Float32Array, new Float32Array(rows), c.outKind);
-  if (c.outMode === 2 || c.outMode === 3) outputs.positions = made(Int32Array, new Int32Array(rows * S), c.posKind);
+  if (c.outMode === 2 || c.outMode === 3) outputs.indices = made(Int32Array, new Int32Array(rows * S), c.posKind);
   let outputsArg: unknown = c.outMode === 4 ? {} : c.outMode === 0 ? undefined : outputs;
   if (c.functional) Object.assign(opts, outputs);
   let optsArg: unknown = opts;
@@ -464,13 +464,13 @@ async function runTopK(c: TopKCase, backend: 'js' | Native, mode: 'sync' | 'asyn
         ];
         const which = v % (alts.length + 1);
         if (which < alts.length) {
-          outputTarget.positions = alts[which]!();
+          outputTarget.indices = alts[which]!();
           mutated = true;
         } else if (rows > 0) {
           // positions and out share bytes
           const buf = new ArrayBuffer(rows * S * 4 + 4);
           outputTarget.out = new Float32Array(buf, 0, rows);
-          outputTarget.positions = new Int32Array(buf, 0, rows * S);
+          outputTarget.indices = new Int32Array(buf, 0, rows * S);
           mutated = true;
         }
         if (!c.functional && mutated) outputsArg = outputs;
@@ -511,7 +511,7 @@ async function runTopK(c: TopKCase, backend: 'js' | Native, mode: 'sync' | 'asyn
       case 'tamperPositions':
         if (rows * S > 0) {
           afterForward = (r) => {
-            r.positions[j % (rows * S)] = pick([-1, d, 2 ** 31 - 1, -(2 ** 31)], v);
+            r.indices[j % (rows * S)] = pick([-1, d, 2 ** 31 - 1, -(2 ** 31)], v);
             return true;
           };
           mutated = true;
@@ -519,7 +519,7 @@ async function runTopK(c: TopKCase, backend: 'js' | Native, mode: 'sync' | 'asyn
         break;
       case 'detachPositions':
         if (rows * S > 0) {
-          afterForward = (r) => detach(r.positions);
+          afterForward = (r) => detach(r.indices);
           mutated = true;
         }
         break;
@@ -584,7 +584,7 @@ async function runTopK(c: TopKCase, backend: 'js' | Native, mode: 'sync' | 'asyn
         : op.forward(xArg as Float32Array, shapeArg as number[], outputsArg as never);
     }
     const values = bits(r.values);
-    const positions = bits(r.positions);
+    const positions = bits(r.indices);
     if (afterForward && !afterForward(r)) mutated = false;
     const g = async
       ? await r.backwardAsync(gradOutput as Float32Array, gradOut as Float32Array)
@@ -1099,7 +1099,7 @@ async function runLoss(c: LossCase, backend: 'js' | Native, mode: 'sync' | 'asyn
       loss: r.loss ?? undefined,
       bits: {
         loss: bits(Float32Array.of(r.loss ?? NaN)),
-        losses: bits(r.losses),
+        losses: bits(r.rowLosses),
         hingeArguments: bits(r.hingeArguments),
         topk: bits(r.topk),
         grad: bits(g),
@@ -1297,7 +1297,7 @@ async function runHostile(c: HostileCase, backend: 'js' | Native, hostile: boole
       }
       case 'topkF': {
         const opts = withOption({ k: 1, nSample: 2, epsilon: 0.5, offset: 0, backend }, 'seed', 5, 6);
-        if (at('outputsKey')) trap(opts, 'positions', undefined, new Int32Array(B * 2), effect);
+        if (at('outputsKey')) trap(opts, 'indices', undefined, new Int32Array(B * 2), effect);
         const r = c.async
           ? await functional.noisedTopKAsync(x, shape as number[], opts as never)
           : functional.noisedTopK(x, shape as number[], opts as never);
@@ -1378,7 +1378,7 @@ async function runHostile(c: HostileCase, backend: 'js' | Native, hostile: boole
       case 'rare': {
         const counts: unknown[] = Array.from({ length: D }, (_, j) => 5 + 10 * j);
         if (at('countsElem')) trap(counts, String(D - 1), 5 + 10 * (D - 1), flipTo(0, 5 + 10 * (D - 1)), effect);
-        const opts = withOption({ classCounts: counts }, 'below', 20, 1e9);
+        const opts = withOption({ clsNumList: counts }, 'below', 20, 1e9);
         const acc = rareClassTopKAccuracy(x, labels as number[], shape as number[], 1, opts as never);
         return { ok: true, bits: { acc: [Number.isNaN(acc) ? -1 : acc] } };
       }
@@ -1451,10 +1451,10 @@ async function runSabAlias(pair: SabPair, c: HostileCase, backend: 'js' | Native
   }
   try {
     const r = c.async
-      ? await functional.noisedTopKAsync(x, [B, D], { k: 1, epsilon: 0.5, noise, backend, out, positions })
-      : functional.noisedTopK(x, [B, D], { k: 1, epsilon: 0.5, noise, backend, out, positions });
+      ? await functional.noisedTopKAsync(x, [B, D], { k: 1, epsilon: 0.5, noise, backend, out, indices: positions })
+      : functional.noisedTopK(x, [B, D], { k: 1, epsilon: 0.5, noise, backend, out, indices: positions });
     const values = bits(r.values);
-    const pos = bits(r.positions);
+    const pos = bits(r.indices);
     const g = c.async ? await r.backwardAsync(gradOutput, grad) : r.backward(gradOutput, grad);
     return { ok: true, bits: { values, positions: pos, grad: bits(g) } };
   } catch (err) {
@@ -1571,7 +1571,7 @@ describe('fuzz: the lazy sampler at the edges of its skips', () => {
           if (!BACKENDS.includes('cpu')) return;
           const cpu = run('cpu');
           expect(bits(cpu.values)).toEqual(bits(js.values));
-          expect(Array.from(cpu.positions)).toEqual(Array.from(js.positions));
+          expect(Array.from(cpu.indices)).toEqual(Array.from(js.indices));
         },
       ),
       fcParams(runs(2_000), 9),
@@ -1645,7 +1645,7 @@ function runLabelEdge(
     return {
       ok: true as const,
       loss: r.loss,
-      losses: Array.from(r.losses),
+      losses: Array.from(r.rowLosses),
       grad: bits(r.backward(c.reduction === 'none' ? (new Float32Array(B).fill(1) as never) : (1 as never))),
     };
   } catch (err) {
@@ -1732,7 +1732,7 @@ function runFloat32Edge(c: Float32EdgeCase, backend: 'js' | Native): EdgeOutcome
                 scale: v('scale', 30),
               }).forward(x, labels, [3, 4]);
         keep('loss', [r.loss]);
-        keep('losses', r.losses);
+        keep('losses', r.rowLosses);
         keep('topk', r.topk);
         keep('standardError', [r.standardError]);
         keep('grad', r.backward(v('gradOutput', 1)));

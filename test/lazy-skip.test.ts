@@ -131,7 +131,7 @@ describe('the issue 18 reproducer: seed 343676509 at the tail edge', () => {
          const op = () => new NoisedTopK({ k: 1, nSample: 1, seed: 343676509, backend: ${JSON.stringify(backend)}, sampler: 'lazy' });
          const a = op().forward(x, [1, 4096]);
          const b = await op().forwardAsync(x, [1, 4096]);
-         out.push([a.values[0], a.positions[0], b.values[0], b.positions[0]]);
+         out.push([a.values[0], a.indices[0], b.values[0], b.indices[0]]);
        }
        console.log(JSON.stringify(out));`,
       );

@@ -135,8 +135,8 @@ describe.each(testedBackends())('reduction, weight and ignoreIndex on the golden
     // order, rounded once to float32 (docs/determinism.md)
     const none = run(c, backend, labels, { reduction: 'none' });
     expect(none.loss).toBeNull();
-    expect(Array.from(none.losses)).toEqual(Array.from(mean.hingeArguments, (t) => (t > 0 ? t : 0)));
-    expectClose(none.losses, ref.l, size, 'none');
+    expect(Array.from(none.rowLosses)).toEqual(Array.from(mean.hingeArguments, (t) => (t > 0 ? t : 0)));
+    expectClose(none.rowLosses, ref.l, size, 'none');
     const sum = run(c, backend, labels, { reduction: 'sum' });
     let f64sum = 0;
     for (const t of mean.hingeArguments) f64sum += t > 0 ? t : 0;
@@ -162,7 +162,7 @@ describe.each(testedBackends())('reduction, weight and ignoreIndex on the golden
       const want = expected(c, ref, labels, conv, reduction === 'none' ? rowGrad : 1.5);
       if (reduction === 'none') expect(r.loss).toBeNull();
       else expectClose([r.loss!], [want.loss!], size * B, `${reduction} weighted loss`);
-      expectClose(r.losses, want.perRow, size * 3, `${reduction} weighted losses`);
+      expectClose(r.rowLosses, want.perRow, size * 3, `${reduction} weighted losses`);
       const g = reduction === 'none' ? r.backward(rowGrad) : r.backward(1.5);
       expectClose(g, want.grad, 1e-3 * ref.scale * 3, `${reduction} weighted grad`);
     }
@@ -175,7 +175,7 @@ describe.each(testedBackends())('reduction, weight and ignoreIndex on the golden
       const r = run(c, backend, ignored, conv);
       const want = expected(c, ref, ignored, conv, reduction === 'none' ? rowGrad : 1);
       if (reduction !== 'none') expectClose([r.loss!], [want.loss!], size * B, `${reduction} ignored loss`);
-      expect(r.losses[B - 1]).toBe(0);
+      expect(r.rowLosses[B - 1]).toBe(0);
       expect(r.hingeArguments[B - 1]).toBeNaN();
       const g = reduction === 'none' ? r.backward(rowGrad) : r.backward();
       expectClose(g, want.grad, 1e-3 * ref.scale, `${reduction} ignored grad`);
@@ -217,7 +217,7 @@ describe('bit identity and edge cases of the conventions', () => {
         backend: 'cpu',
       }).forwardAsync(scores, labels, [B, D]);
       expect(cpu.loss).toEqual(js.loss);
-      expect(Array.from(cpu.losses)).toEqual(Array.from(js.losses));
+      expect(Array.from(cpu.rowLosses)).toEqual(Array.from(js.rowLosses));
       const up = reduction === 'none' ? Float32Array.of(1, -2, 3, 0.5, 1) : 0.5;
       expect(Array.from(await cpu.backwardAsync(up as never))).toEqual(Array.from(js.backward(up as never)));
     }
@@ -305,7 +305,7 @@ describe('bit identity and edge cases of the conventions', () => {
         offset: 0,
         reduction,
       });
-      expect(r.losses.length).toBe(0);
+      expect(r.rowLosses.length).toBe(0);
       expect(r.loss).toEqual(reduction === 'mean' ? NaN : reduction === 'sum' ? 0 : null);
       expect(r.backward(reduction === 'none' ? (new Float32Array(0) as never) : (1 as never)).length).toBe(0);
     }
@@ -339,7 +339,7 @@ describe('the conventions on the tfjs ops: values and gradients flow', () => {
             : tfb.balNoisedTopKLoss<Reduction>(t, y, opts);
         const out = f(s);
         expect(out.shape).toEqual(reduction === 'none' ? [B] : []);
-        expect(Array.from(out.dataSync())).toEqual(reduction === 'none' ? Array.from(ref.losses) : [ref.loss]);
+        expect(Array.from(out.dataSync())).toEqual(reduction === 'none' ? Array.from(ref.rowLosses) : [ref.loss]);
         const g = tf.grad(f)(s, dy);
         const refGrad = ref.backward((reduction === 'none' ? dy.dataSync() : dy.dataSync()[0]) as never);
         expect(Array.from(g.dataSync())).toEqual(Array.from(refGrad));

@@ -71,10 +71,10 @@ describe('top-k metrics under the tie rule', () => {
 
   it('rare-class accuracy averages the classes whose training count is below the cut', () => {
     const classCounts = [100, 50, 5, 10];
-    expect(rareClassTopKAccuracy(scores, labels, shape, 1, { classCounts })).toBe(0.5);
-    expect(rareClassTopKAccuracy(scores, labels, shape, 1, { classCounts, below: 6 })).toBe(0);
-    expect(rareClassTopKAccuracy(scores, labels, shape, 1, { classCounts, below: 3 })).toBeNaN();
-    expect(rareClassTopKAccuracy(scores, labels, shape, 1, { classCounts, below: 1000 })).toBeCloseTo(
+    expect(rareClassTopKAccuracy(scores, labels, shape, 1, { clsNumList: classCounts })).toBe(0.5);
+    expect(rareClassTopKAccuracy(scores, labels, shape, 1, { clsNumList: classCounts, below: 6 })).toBe(0);
+    expect(rareClassTopKAccuracy(scores, labels, shape, 1, { clsNumList: classCounts, below: 3 })).toBeNaN();
+    expect(rareClassTopKAccuracy(scores, labels, shape, 1, { clsNumList: classCounts, below: 1000 })).toBeCloseTo(
       (0.25 + 0 + 1) / 3,
       15,
     );
@@ -91,7 +91,7 @@ describe('top-k metrics under the tie rule', () => {
     expect(() => topKAccuracy(scores, [0, 0, 0, 0, 0, 4], shape, 1)).toThrow(
       /labels\[5\] must be an integer in \[0, 3\], got 4/,
     );
-    expect(() => rareClassTopKAccuracy(scores, labels, shape, 1, { classCounts: [1, 2] })).toThrow(
+    expect(() => rareClassTopKAccuracy(scores, labels, shape, 1, { clsNumList: [1, 2] })).toThrow(
       /clsNumList has length 2, expected 4/,
     );
     expect(() => rareClassTopKAccuracy(scores, labels, shape, 1, {} as never)).toThrow(TypeError);

@@ -162,7 +162,7 @@ describe.skipIf(!hasCpu)("outputs over a SharedArrayBuffer twin of an input, thr
         x.set(xData);
         const op = new NoisedTopK({ k: 2, seed: 1, nSample: S, backend: 'cpu' });
         const positions = new Int32Array(b, 4, rows * S);
-        return sync ? op.forward(x, shape, { positions }) : op.forwardAsync(x, shape, { positions });
+        return sync ? op.forward(x, shape, { indices: positions }) : op.forwardAsync(x, shape, { indices: positions });
       },
       named(['indices', 'x'], ['positions', 'x']),
     ],
@@ -185,7 +185,7 @@ describe.skipIf(!hasCpu)("outputs over a SharedArrayBuffer twin of an input, thr
         const noise = new Float32Array(a);
         noise.set(noiseData);
         const positions = new Int32Array(b, 16, rows * S);
-        const opts = { k: 2, noise, backend: 'cpu', positions } as const;
+        const opts = { k: 2, noise, backend: 'cpu', indices: positions } as const;
         return sync ? functional.noisedTopK(xData, shape, opts) : functional.noisedTopKAsync(xData, shape, opts);
       },
       named(['indices', 'noise'], ['positions', 'noise']),
@@ -195,7 +195,7 @@ describe.skipIf(!hasCpu)("outputs over a SharedArrayBuffer twin of an input, thr
       (sync) => {
         const [a, b] = twins(4 * rows * S);
         const op = new NoisedTopK({ k: 2, seed: 1, nSample: S, backend: 'cpu' });
-        const outputs = { out: new Float32Array(a, 0, rows), positions: new Int32Array(b) };
+        const outputs = { out: new Float32Array(a, 0, rows), indices: new Int32Array(b) };
         return sync ? op.forward(xData, shape, outputs) : op.forwardAsync(xData, shape, outputs);
       },
       named(['out', 'indices'], ['values', 'positions']),
@@ -215,14 +215,14 @@ describe.skipIf(!hasCpu)("outputs over a SharedArrayBuffer twin of an input, thr
       const op = new NoisedTopK({ k: 2, seed: 1, nSample: S, backend: 'cpu' });
       // positions (the caller's, outputs.positions) at the start of one buffer, out over its twin.
       const [c, e] = twins(4 * rows * d);
-      const r = op.forward(xData, shape, { positions: new Int32Array(c, 0, rows * S) });
-      const kept = bits(r.positions);
+      const r = op.forward(xData, shape, { indices: new Int32Array(c, 0, rows * S) });
+      const kept = bits(r.indices);
       const err = await thrown(() =>
         sync ? r.backward(undefined, new Float32Array(e)) : r.backwardAsync(undefined, new Float32Array(e)),
       );
       expect(err).toBeInstanceOf(RangeError);
       expect((err as Error).message).toMatch(named(['out', 'indices'], ['grad', 'positions']));
-      expect(bits(r.positions)).toEqual(kept); // not overwritten by a gradient
+      expect(bits(r.indices)).toEqual(kept); // not overwritten by a gradient
 
       const [g, h] = twins(4 * rows * d);
       const gradOutput = new Float32Array(g, 0, rows).fill(1);

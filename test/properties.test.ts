@@ -77,7 +77,7 @@ describe.each(testedBackends())('estimator properties on %s', (backend) => {
       [5, 4],
     ] as const) {
       const out = new NoisedTopK({ k, epsilon: 0, nSample: 1, seed: 0, backend }).forward(x, [5]);
-      expect(Array.from(out.positions)).toEqual([col]);
+      expect(Array.from(out.indices)).toEqual([col]);
     }
   });
 

@@ -122,15 +122,15 @@ describe.each(BACKENDS)('2. an output on a second SharedArrayBuffer over an inpu
     const xs = data(B * D);
     const noiseData = data(B * D * 2);
     const plain = functional.noisedTopK(xs, [B, D], { k: 2, epsilon: 0.5, noise: noiseData, backend });
-    const want = { values: bits(plain.values), positions: bits(plain.positions) };
+    const want = { values: bits(plain.values), positions: bits(plain.indices) };
     const cases: [string, (x: Float32Array, noise: Float32Array) => Record<string, unknown>][] = [
       ['out/x', (x) => ({ out: sharedTwin(x, Float32Array, 0, B) })],
       ['out/noise', (_x, noise) => ({ out: sharedTwin(noise, Float32Array, 1, B) })],
-      ['positions/x', (x) => ({ positions: sharedTwin(x, Float32Array, 0, B * 2) as unknown as Int32Array })],
+      ['indices/x', (x) => ({ indices: sharedTwin(x, Float32Array, 0, B * 2) as unknown as Int32Array })],
       [
-        'positions/noise',
+        'indices/noise',
         (_x, noise) => ({
-          positions: new Int32Array(structuredClone(noise.buffer as SharedArrayBuffer), noise.byteOffset, B * 2),
+          indices: new Int32Array(structuredClone(noise.buffer as SharedArrayBuffer), noise.byteOffset, B * 2),
         }),
       ],
     ];
@@ -140,12 +140,12 @@ describe.each(BACKENDS)('2. an output on a second SharedArrayBuffer over an inpu
       const noise = new Float32Array(new SharedArrayBuffer(B * D * 2 * 4));
       noise.set(noiseData);
       const outs = make(x, noise);
-      if (outs.positions && !(outs.positions instanceof Int32Array))
-        outs.positions = new Int32Array((outs.positions as Float32Array).buffer, 0, B * 2);
+      if (outs.indices && !(outs.indices instanceof Int32Array))
+        outs.indices = new Int32Array((outs.indices as Float32Array).buffer, 0, B * 2);
       let got: unknown;
       try {
         const r = functional.noisedTopK(x, [B, D], { k: 2, epsilon: 0.5, noise, backend, ...outs });
-        got = { values: bits(r.values), positions: bits(r.positions) };
+        got = { values: bits(r.values), positions: bits(r.indices) };
       } catch (e) {
         got = e;
       }
@@ -165,7 +165,7 @@ describe.each(BACKENDS)('2. an output on a second SharedArrayBuffer over an inpu
     const wantGrad = bits(ref.backward());
     const positions = new Int32Array(new SharedArrayBuffer(B * D * 4 + 64));
     const r = new NoisedTopK({ k: 2, seed: 3, nSample: 3, backend }).forward(x, [B, D], {
-      positions: positions.subarray(0, B * 3),
+      indices: positions.subarray(0, B * 3),
     });
     const out = new Float32Array(structuredClone(positions.buffer as SharedArrayBuffer), 0, B * D);
     let got: unknown;
@@ -195,7 +195,7 @@ describe.each(BACKENDS)('2. an output on a second SharedArrayBuffer over an inpu
         offset: 0,
         backend,
         out,
-        positions,
+        indices: positions,
       }),
     ).toThrow('out shares memory with indices');
   });

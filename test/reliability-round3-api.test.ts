@@ -82,7 +82,7 @@ describe('3. ignoreIndex and labels beyond int32', () => {
       const r = functional.balNoisedTopKLoss(s, [0, ignoreIndex, 2], [3, 3], { ...opts, ignoreIndex });
       const kept = functional.balNoisedTopKLoss(Float32Array.of(1, 2, 3, 0.5, -1, 2), [0, 2], [2, 3], opts);
       expect(r.loss).toBe(kept.loss);
-      expect(r.losses[1]).toBe(0);
+      expect(r.rowLosses[1]).toBe(0);
       const g = r.backward();
       expect(Array.from(g.subarray(3, 6))).toEqual([0, 0, 0]);
     }
@@ -307,7 +307,7 @@ describe.each(BACKENDS)('9. the float32 domain (%s)', (backend) => {
       for (let row = 0; row < 2; row++) {
         if (!Number.isNaN(r.topk[row])) continue;
         nanRows++;
-        expect(r.losses[row], `seed ${seed}`).toBeNaN();
+        expect(r.rowLosses[row], `seed ${seed}`).toBeNaN();
         expect(r.loss, `seed ${seed}`).toBeNaN();
         expect(se, `seed ${seed}`).toBeNaN();
       }
@@ -389,12 +389,12 @@ describe('10. with allowNonFinite a NaN hinge is a NaN loss (relu(NaN) = NaN), o
     for (const reduction of ['mean', 'sum'] as const) {
       const r = run(backend, reduction);
       expect(r.loss).toBeNaN();
-      expect(r.losses[1]).toBeNaN();
+      expect(r.rowLosses[1]).toBeNaN();
       expect(r.standardError).toBeNaN();
-      expect(Number.isNaN(r.losses[0]) || Number.isNaN(r.losses[2])).toBe(false);
+      expect(Number.isNaN(r.rowLosses[0]) || Number.isNaN(r.rowLosses[2])).toBe(false);
     }
     const none = run(backend, 'none');
-    expect(none.losses[1]).toBeNaN();
+    expect(none.rowLosses[1]).toBeNaN();
     expect((none.standardError as Float32Array)[1]).toBeNaN();
     expect(Number.isNaN((none.standardError as Float32Array)[0])).toBe(false);
   });
@@ -404,7 +404,7 @@ describe('10. with allowNonFinite a NaN hinge is a NaN loss (relu(NaN) = NaN), o
       const a = run('js', reduction);
       const b = run('cpu', reduction);
       expect(bits(Float32Array.of(b.loss ?? 0))).toEqual(bits(Float32Array.of(a.loss ?? 0)));
-      expect(bits(b.losses)).toEqual(bits(a.losses));
+      expect(bits(b.rowLosses)).toEqual(bits(a.rowLosses));
       expect(bits(b.hingeArguments)).toEqual(bits(a.hingeArguments));
       expect(bits(b.backward())).toEqual(bits(a.backward()));
     }

@@ -52,7 +52,7 @@ describe('NaN and infinity policy', () => {
           Float32Array.from(xs),
           [xs.length],
         );
-        expect(Array.from(r.positions), `${backend} ${xs} k=${k}`).toEqual([col]);
+        expect(Array.from(r.indices), `${backend} ${xs} k=${k}`).toEqual([col]);
         expect(r.values[0] === value || (Number.isNaN(value) && Number.isNaN(r.values[0]))).toBe(true);
       }
     }
@@ -76,7 +76,7 @@ describe('NaN and infinity policy', () => {
             const r = explicit
               ? functional.noisedTopK(Float32Array.from(xs), [xs.length], { ...opts, noise, backend })
               : new NoisedTopK({ ...opts, seed: 11, backend }).forward(Float32Array.from(xs), [xs.length]);
-            return [bits(r.values), bits(r.positions), bits(r.backward())];
+            return [bits(r.values), bits(r.indices), bits(r.backward())];
           };
           expect(run('cpu')).toEqual(run('js'));
         },
@@ -200,7 +200,7 @@ describe.each(BACKENDS)('async calls on %s', (backend) => {
     for (const r of results) {
       const want = ref.forward(x, [8, 50]); // offsets 0, 1, 2... in call order
       expect(bits(r.values)).toEqual(bits(want.values));
-      expect(bits(r.positions)).toEqual(bits(want.positions));
+      expect(bits(r.indices)).toEqual(bits(want.indices));
     }
     const grads = await Promise.all(results.map((r) => r.backwardAsync()));
     for (const [i, g] of grads.entries()) expect(bits(g)).toEqual(bits(results[i]!.backward()));
@@ -227,7 +227,7 @@ describe.each(BACKENDS)('async calls on %s', (backend) => {
     const out = new Float32Array(new SharedArrayBuffer(4 * 64));
     const positions = new Int32Array(new SharedArrayBuffer(4 * 64 * 5));
     const want = new NoisedTopK({ k: 4, seed: 5, backend }).forward(x, shape);
-    const r = await new NoisedTopK({ k: 4, seed: 5, backend }).forwardAsync(sx, shape, { out, positions });
+    const r = await new NoisedTopK({ k: 4, seed: 5, backend }).forwardAsync(sx, shape, { out, indices: positions });
     expect(bits(r.values)).toEqual(bits(want.values));
     expect(bits(r.backward())).toEqual(bits(want.backward()));
   });
@@ -310,7 +310,7 @@ describe("shared x written by another thread during a sync 'cpu' call with the l
         const op = new NoisedTopK({ k: 1 + (t % 3), nSample: 2, seed: t, backend: 'cpu', sampler: 'lazy' });
         try {
           const r = op.forward(x, [rows, d]);
-          for (const p of r.positions) expect(p >= 0 && p < d).toBe(true);
+          for (const p of r.indices) expect(p >= 0 && p < d).toBe(true);
           ok++;
         } catch (err) {
           // a raised value read as non-finite or out of the domain is refused; nothing else is

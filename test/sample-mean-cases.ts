@@ -75,7 +75,7 @@ export function auditCases(): AuditCase[] {
 export interface MeanRun {
   values: Float32Array;
   sampleValues: Float32Array;
-  positions: Int32Array;
+  indices: Int32Array;
 }
 
 export function runCase(c: AuditCase, backend: 'js' | 'cpu', sampler: SamplerName): MeanRun {
@@ -89,5 +89,5 @@ export function runCase(c: AuditCase, backend: 'js' | 'cpu', sampler: SamplerNam
     sampler,
     backend,
   });
-  return { values: res.values, sampleValues: res.sampleValues, positions: res.positions };
+  return { values: res.values, sampleValues: res.sampleValues, indices: res.indices };
 }

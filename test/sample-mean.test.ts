@@ -41,12 +41,12 @@ describe('values: the float64 mean of sampleValues, rounded once', () => {
           const cpu = runs.get(`cpu ${sampler}`)!;
           expect(bits(cpu.values)).toEqual(bits(js.values));
           expect(bits(cpu.sampleValues)).toEqual(bits(js.sampleValues));
-          expect(cpu.positions).toEqual(js.positions);
+          expect(cpu.indices).toEqual(js.indices);
         }
       }
       const dense = runs.get('js dense')!;
       const lazy = runs.get('js lazy')!;
-      expect(lazy.positions).not.toEqual(dense.positions);
+      expect(lazy.indices).not.toEqual(dense.indices);
     });
   }
 
@@ -97,7 +97,7 @@ describe('the gradient: fl32(count * gradOutput / nSample), one rounding', () =>
       const want = new Float32Array(rows * d);
       for (let row = 0; row < rows; row++) {
         const counts = new Uint32Array(d);
-        for (let s = 0; s < S; s++) counts[r.positions[row * S + s]!]!++;
+        for (let s = 0; s < S; s++) counts[r.indices[row * S + s]!]!++;
         for (let c = 0; c < d; c++) {
           const n = counts[c]!;
           const scale = gradOut[row]!;
@@ -138,9 +138,9 @@ describe("the losses' mean over rows: a float64 sum rounded once", () => {
         let w32 = 0;
         for (let row = 0; row < B; row++) {
           const wr = i === 0 ? 1 : weight[labels[row]!]!;
-          sum += r.losses[row]!;
+          sum += r.rowLosses[row]!;
           w += wr;
-          sum32 = fr(sum32 + r.losses[row]!);
+          sum32 = fr(sum32 + r.rowLosses[row]!);
           w32 = fr(w32 + wr);
         }
         expect(r.loss).toBe(fr(sum / w));
@@ -149,7 +149,7 @@ describe("the losses' mean over rows: a float64 sum rounded once", () => {
       const total = functional.balNoisedTopKLoss(scores, labels, [B, D], { ...o, reduction: 'sum' });
       const none = functional.balNoisedTopKLoss(scores, labels, [B, D], { ...o, reduction: 'none' });
       let s64 = 0;
-      for (const l of none.losses) s64 += l;
+      for (const l of none.rowLosses) s64 += l;
       expect(total.loss).toBe(fr(s64));
       expect(float32Differs).toBeGreaterThan(0);
     },

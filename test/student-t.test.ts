@@ -86,7 +86,7 @@ describe('NoisedTopKResult.confidenceInterval(level)', () => {
         sampler,
         backend,
       });
-      for (let i = 0; i < r.positions.length; i++) expect(r.positions[i]).toBe(0);
+      for (let i = 0; i < r.indices.length; i++) expect(r.indices[i]).toBe(0);
       const { lower, upper } = r.confidenceInterval(0.95);
       const se = r.standardError;
       let covered = 0;
