@@ -13,7 +13,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { makeInputs } from './bench.mjs';
+import { loadavg, makeInputs } from './bench.mjs';
 import { loadAverage1, loadVerdict, underLoadBanner, writeResults } from './load-gate.mjs';
 
 const smoke = process.argv.includes('--smoke') || process.env.BENCH_SMOKE === '1';
@@ -75,10 +75,7 @@ const machine = {
   cores: cpus.length,
   node: process.version,
   platform: `${process.platform}-${process.arch}`,
-  loadavg: os
-    .loadavg()
-    .map((v) => v.toFixed(2))
-    .join(' '),
+  loadavg: loadavg(),
 };
 const threadsBefore = api.threads();
 api.setThreads(1);
@@ -174,10 +171,7 @@ api.setThreads(threadsBefore);
 const lines = [];
 const when = new Date().toISOString().replace('T', ' ').slice(0, 16);
 lines.push(
-  `Machine: ${machine.cpu}, ${machine.cores} logical cores, ${machine.platform}, Node ${machine.node}, ${when} UTC, load average at start ${machine.loadavg}, at end ${os
-    .loadavg()
-    .map((v) => v.toFixed(2))
-    .join(' ')}; 'cpu' backend, 1 thread.${smoke ? ' SMOKE MODE: tiny sizes, not a measurement.' : ''}`,
+  `Machine: ${machine.cpu}, ${machine.cores} logical cores, ${machine.platform}, Node ${machine.node}, ${when} UTC, load average at start ${machine.loadavg}, at end ${loadavg()}; 'cpu' backend, 1 thread.${smoke ? ' SMOKE MODE: tiny sizes, not a measurement.' : ''}`,
 );
 lines.push('');
 lines.push(

@@ -10,7 +10,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { makeInputs } from './bench.mjs';
+import { loadavg, makeInputs } from './bench.mjs';
 import { loadAverage1, loadVerdict, underLoadBanner, writeResults } from './load-gate.mjs';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -54,10 +54,7 @@ export async function runTopkBench(api, tf, { smoke = false, outDir, allowLoad =
     node: process.version,
     tfjs: tf.version_core,
     backends: api.backends(),
-    loadAverage: os
-      .loadavg()
-      .map((v) => v.toFixed(2))
-      .join(' '),
+    loadAverage: loadavg(),
     date: `${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC`,
   };
   log(

@@ -313,9 +313,8 @@ export function backwardCall(
       throw new RangeError(`indices[${j}] is ${p}, outside [0, ${plan.d}): it was changed after the forward pass`);
   }
   // Sized from the plan, not plan.x.length: x may have been detached since the forward pass.
-  const outView = out === undefined ? undefined : v.typedArray('out', out, Float32Array);
   const size = plan.outer * plan.d * plan.inner;
-  const grad = v.outputArray('out', outView, size, Float32Array, `the gradient of ${plan.xName}`);
+  const grad = v.outputArray('out', out, size, Float32Array, `the gradient of ${plan.xName}`);
   const byAddress = plan.kernel.name !== 'js';
   noOverlap('out', grad, rowScaleName, rowScale, byAddress);
   noOverlap('out', grad, 'indices', positions, byAddress);

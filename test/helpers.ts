@@ -127,3 +127,13 @@ export function compileNativeCheck(name: string, dir: string): string {
   if (cc.status !== 0) throw new Error(`${nativeCxx} could not compile test/native/${name}.cpp:\n${cc.stderr}`);
   return exe;
 }
+
+/** The error f throws; a result instead of an error fails the calling test. */
+export function errorOf(f: () => unknown): Error {
+  try {
+    f();
+  } catch (e) {
+    return e as Error;
+  }
+  throw new Error('expected an error, got a result');
+}

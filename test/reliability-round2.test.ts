@@ -14,21 +14,12 @@ import {
 import * as tfb from '../lib/tfjs.js';
 import { MAX_OUTPUT_ELEMENTS } from '../lib/validate.js';
 import { bits, detach, sharedTwin } from './fuzz-kit.js';
-import { mulberry32, testedBackends } from './helpers.js';
+import { errorOf, mulberry32, testedBackends } from './helpers.js';
 import { setupTf } from './tfjs-helpers.js';
 
 const BACKENDS = testedBackends();
 const rand = mulberry32(1111);
 const data = (n: number) => Float32Array.from({ length: n }, () => Math.fround(rand() * 4 - 2));
-
-function errorOf(f: () => unknown): Error {
-  try {
-    f();
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected an error, got a result');
-}
 
 describe.each(BACKENDS)('1. each argument is read once, before the views are taken (%s)', (backend) => {
   it('a getter that detaches x while the options are read: refused, never NaN values', () => {

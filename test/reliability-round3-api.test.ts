@@ -17,19 +17,10 @@ import { smoothTopKSvmCore, type SvmParams } from '../lib/svm.js';
 import { FLOAT32_MAX } from '../lib/validate.js';
 import { perturbedBackwardCall } from './addon-calls.js';
 import { bits, detach } from './fuzz-kit.js';
-import { mulberry32, testedBackends } from './helpers.js';
+import { errorOf, mulberry32, testedBackends } from './helpers.js';
 
 const BACKENDS = testedBackends();
 const hasCpu = BACKENDS.includes('cpu');
-
-function errorOf(f: () => unknown): Error {
-  try {
-    f();
-  } catch (e) {
-    return e as Error;
-  }
-  throw new Error('expected an error, got a result');
-}
 
 /** A Float32Array on a fresh SharedArrayBuffer of `capacity` floats, holding data at its start. */
 function sharedF32(data: ArrayLike<number>, capacity = data.length + 8): Float32Array {

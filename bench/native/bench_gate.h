@@ -29,6 +29,14 @@ inline double loadAvg1() {
   return a;
 }
 
+// "1, 5 and 15 min" as /proc/loadavg gives them, for a table's header.
+inline std::string loadAvgLine() {
+  std::ifstream f("/proc/loadavg");
+  std::string a, b, c;
+  f >> a >> b >> c;
+  return a + " " + b + " " + c;
+}
+
 struct LoadVerdict {
   double start = 0, end = 0;
   bool loaded = false;  // above kMaxLoad at the start or the end, and not exempt

@@ -319,13 +319,6 @@ std::string cpuDetail() {
   return out;
 }
 
-std::string loadAvg() {
-  std::ifstream f("/proc/loadavg");
-  std::string a, b, c;
-  f >> a >> b >> c;
-  return a + " " + b + " " + c;
-}
-
 std::string fmt(const char* f, double v) {
   char buf[64];
   std::snprintf(buf, sizeof buf, f, v);
@@ -770,7 +763,7 @@ int main(int argc, char** argv) {
   const int hw = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   const std::string cpu = cpuModel();
   const std::string detail = cpuDetail();
-  const std::string loadBefore = loadAvg();
+  const std::string loadBefore = bench::loadAvgLine();
   const double load0 = bench::loadAvg1();
   struct utsname un;
   uname(&un);
@@ -843,7 +836,7 @@ int main(int argc, char** argv) {
         "(1T) %.4g ms (%dT); topk %.4g ms; load %s\n",
         (long long)row.B, (long long)row.D, (long long)row.S, row.ours1.median, row.oursN.median, row.oursN.threads,
         row.lazy1.median, row.lazyN.median, row.floor1.median, row.torch1.median, row.torchN.median, row.torchN.threads,
-        row.topk1.median, loadAvg().c_str());
+        row.topk1.median, bench::loadAvgLine().c_str());
     std::fflush(stdout);
   }
 
@@ -857,7 +850,7 @@ int main(int argc, char** argv) {
   md << bench::underLoadBanner(verdict);
   md << "- Machine: " << cpu << " (" << detail << "), " << hw << " logical cores (" << un.sysname << " " << un.release
      << ")\n";
-  md << "- Load average (1, 5, 15 min) at start: " << loadBefore << "; at end: " << loadAvg()
+  md << "- Load average (1, 5, 15 min) at start: " << loadBefore << "; at end: " << bench::loadAvgLine()
      << " (the machine is shared: other processes on a core inflate the 2-thread numbers first)\n";
   md << "- libtorch " << TORCH_VERSION << "; ours = native/cpu kernels linked directly (no N-API)\n";
   md << "- Date: " << date << (smoke ? " (SMOKE run: tiny sizes, not a measurement)" : "") << "\n";

@@ -64,13 +64,6 @@ std::string cpuName() {
   return "unknown CPU";
 }
 
-std::string loadAverage() {
-  std::ifstream f("/proc/loadavg");
-  std::string a, b, c;
-  f >> a >> b >> c;
-  return a + " " + b + " " + c;
-}
-
 std::string fmt(double ms) {
   char buf[32];
   if (ms >= 100)
@@ -119,7 +112,7 @@ int main(int argc, char** argv) {
   const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
   const double load0 = bench::loadAvg1();
   std::printf("bench_topk: %s, %u logical cores, libtorch %s, load average %s\n", cpuName().c_str(), cores,
-              TORCH_VERSION, loadAverage().c_str());
+              TORCH_VERSION, bench::loadAvgLine().c_str());
 
   std::ostringstream rows;
   bool allOk = true;
@@ -207,7 +200,7 @@ int main(int argc, char** argv) {
      << " logical cores, " << u.sysname << " " << u.release << ", libtorch " << TORCH_VERSION
      << " (Debian libtorch-dev), "
      << "our scan path " << (isaAvx2() ? "AVX2" : "baseline") << "; " << date << ", load average at the end "
-     << loadAverage() << ".\n\n"
+     << bench::loadAvgLine() << ".\n\n"
      << "float32 N(0, 1) inputs [B, D], top-k along the last dim, largest, sorted; both write into preallocated "
         "outputs (torch::topk_out). Milliseconds per call: median (p10-p90). Values and indices checked equal before "
         "timing: "
